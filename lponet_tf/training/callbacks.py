@@ -1,0 +1,145 @@
+"""Callbacks that make training safe to interrupt.
+
+Keras' own ``ModelCheckpoint`` and ``BackupAndRestore`` write files in place: a process
+killed mid-write (SIGKILL, pre-emption, out of memory) can leave a truncated checkpoint,
+or new weights next to old metadata. Here every file is written to a temporary name in
+the same directory and moved into place with ``os.replace`` (atomic on POSIX), and the
+backup's weights and epoch counter live in one directory switched by an atomic pointer.
+"""
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+import shutil
+import tempfile
+
+import keras
+
+
+def atomic_write_via(path, writer) -> None:
+    """Call ``writer(tmp_path)`` then atomically move the result to ``path``.
+
+    The temporary file keeps the destination's suffix (Keras picks the format from it).
+    """
+    path = pathlib.Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix="".join(path.suffixes),
+                               dir=path.parent)
+    os.close(fd)
+    os.unlink(tmp)  # Keras refuses to overwrite without asking; let it create the file.
+    try:
+        writer(tmp)
+        with open(tmp, "rb") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+class AtomicModelCheckpoint(keras.callbacks.Callback):
+    """Save the model (``.keras``) or weights (``.weights.h5``) atomically.
+
+    Args:
+        filepath: may contain ``{epoch}`` and metric names like ``{val_loss:.3f}``.
+        monitor: metric to compare when ``save_best_only``.
+        save_best_only: only write when ``monitor`` improved.
+        mode: ``"min"`` or ``"max"``.
+        save_weights_only: write ``.weights.h5`` instead of a full ``.keras``.
+    """
+
+    def __init__(self, filepath, monitor="val_loss", save_best_only=False, mode="min",
+                 save_weights_only=False):
+        super().__init__()
+        self.filepath = str(filepath)
+        self.monitor = monitor
+        self.save_best_only = save_best_only
+        self.save_weights_only = save_weights_only
+        self.better = (lambda a, b: a < b) if mode == "min" else (lambda a, b: a > b)
+        self.best = None
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        if self.save_best_only:
+            value = logs.get(self.monitor)
+            if value is None or (self.best is not None and not self.better(value, self.best)):
+                return
+            self.best = value
+        path = self.filepath.format(epoch=epoch + 1, **logs)
+        save = self.model.save_weights if self.save_weights_only else self.model.save
+        atomic_write_via(path, save)
+
+
+class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
+    """``BackupAndRestore`` whose backup survives being killed at any instant.
+
+    Each save goes to a fresh ``state-<n>/`` directory (weights including the optimizer
+    state, plus the epoch counter); a one-line ``latest`` file, replaced atomically, names
+    the complete one. On restart ``fit`` resumes at the epoch after the last complete save,
+    with the optimizer's step counter, hence the learning-rate schedule, where it was.
+
+    Args:
+        backup_dir: directory for the backups (kept after training unless
+            ``delete_checkpoint=True``).
+        save_freq: ``"epoch"`` or a number of batches.
+        delete_checkpoint: delete the backup when training finishes normally.
+    """
+
+    def __init__(self, backup_dir, save_freq="epoch", delete_checkpoint=False):
+        super().__init__(backup_dir, save_freq=save_freq, delete_checkpoint=delete_checkpoint)
+        self._pointer = pathlib.Path(backup_dir) / "latest"
+
+    def _state_dir(self):
+        if not self._pointer.exists():
+            return None
+        name = self._pointer.read_text().strip()
+        path = pathlib.Path(self.backup_dir) / name
+        return path if (path / "latest.weights.h5").exists() else None
+
+    def on_train_begin(self, logs=None):
+        self._load_model()
+
+    def _load_model(self):
+        state = self._state_dir()
+        if state is None:
+            return
+        if self.model.optimizer is not None and not self.model.optimizer.built:
+            self.model.optimizer.build(self.model.trainable_variables)
+        self.model.load_weights(state / "latest.weights.h5")
+        meta = json.loads((state / "training_metadata.json").read_text())
+        self.model._initial_epoch = meta["epoch"]
+        self._current_epoch = meta["epoch"]
+
+    def _save_model(self):
+        root = pathlib.Path(self.backup_dir)
+        root.mkdir(parents=True, exist_ok=True)
+        state = pathlib.Path(tempfile.mkdtemp(prefix="state-", dir=root))
+        self.model.save_weights(str(state / "latest.weights.h5"))
+        meta = {"epoch": self._current_epoch, "batch": self._last_batch_seen,
+                "step": int(self.model.optimizer.iterations.numpy())}
+        (state / "training_metadata.json").write_text(json.dumps(meta))
+        for f in state.iterdir():
+            with open(f, "rb") as fh:
+                os.fsync(fh.fileno())
+        previous = self._state_dir()
+        atomic_write_via(self._pointer, lambda tmp: pathlib.Path(tmp).write_text(state.name))
+        if previous is not None and previous != state:
+            shutil.rmtree(previous, ignore_errors=True)
+        # A kill between mkdtemp and the pointer switch leaves an orphan: sweep them.
+        for orphan in root.glob("state-*"):
+            if orphan != state:
+                shutil.rmtree(orphan, ignore_errors=True)
+
+
+class ScalarLogger(keras.callbacks.Callback):
+    """Add the learning rate to the epoch logs (seen by CSVLogger and TensorBoard)."""
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is None:
+            return
+        opt = self.model.optimizer
+        lr = opt.learning_rate
+        if callable(lr) and not isinstance(lr, keras.Variable):
+            lr = lr(opt.iterations)
+        logs["learning_rate"] = float(keras.ops.convert_to_numpy(lr))

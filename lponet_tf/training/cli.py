@@ -1,0 +1,44 @@
+"""``lponet train``: train LPONet from a YAML config (same code as ``training/train.py``)."""
+from __future__ import annotations
+
+import argparse
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--config", required=True, action="append",
+        help="training YAML (training/configs/*.yaml); repeat to lay a variant over a stage, "
+        "e.g. --config stage1.yaml --config ablation/fpf_full.yaml",
+    )
+    parser.add_argument(
+        "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+        help="override a config value, e.g. --set train.steps=200 (repeatable)",
+    )
+    parser.add_argument(
+        "--data-root", action="append", default=[], metavar="NAME=PATH",
+        help="root of a dataset named in the config, e.g. --data-root 300w_lp=/data/300W_LP",
+    )
+    parser.add_argument("--output-dir", help="override output_dir")
+    parser.add_argument(
+        "--epochs-limit", type=int, default=None,
+        help="stop after this many epochs in this call; run again to continue",
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    from lponet_tf.training.config import ConfigError, load_config
+    from lponet_tf.training.trainer import train
+
+    roots = {}
+    for item in args.data_root:
+        if "=" not in item:
+            raise ConfigError(f"--data-root {item!r}: expected NAME=PATH")
+        name, path = item.split("=", 1)
+        roots[name] = path
+    overrides = list(args.overrides)
+    if args.output_dir:
+        overrides.append(f"output_dir={args.output_dir}")
+    config = load_config(args.config, overrides, roots)
+    result = train(config, epochs_limit=args.epochs_limit)
+    print(f"trained {result.steps} steps; inference model: {result.model_path}")
+    return 0

@@ -1,0 +1,112 @@
+"""Datasets of a training config: read, hold out, pseudo-label, mix.
+
+A config's ``data.train`` is a list of entries::
+
+    - name: 300w            # a reader of lponet_tf.data.read_dataset
+      root: ../shared/data/300w
+      split: null           # reader split (e.g. "train", "common")
+      ratio: 4              # share of each batch (4:3:3 in stage 2)
+      tasks: [landmarks, pose, occlusion]   # labels to use; others get weight 0
+      pseudo_pose: true     # fill missing poses with the solvePnP pseudo-label
+      holdout: {fraction: 0.15, seed: 0, part: train}   # file-level split
+
+``holdout`` splits by photo (the file stem without a trailing ``_N`` face index), with a
+stable hash, so faces of one photo never land on both sides and the split does not
+depend on file order or on the machine.
+"""
+from __future__ import annotations
+
+import hashlib
+import pathlib
+import re
+from typing import List, Sequence
+
+from lponet_tf.data.records import FaceRecord
+from lponet_tf.training.config import ConfigError
+
+TASKS = ("landmarks", "pose", "occlusion")
+
+
+def photo_key(record: FaceRecord) -> str:
+    """Group key of a face: its file stem without a trailing face index (``_1``)."""
+    stem = pathlib.Path(record.image_path).stem
+    return re.sub(r"_\d+$", "", stem)
+
+
+def holdout_split(
+    records: Sequence[FaceRecord], fraction: float, seed: int = 0, part: str = "train"
+) -> List[FaceRecord]:
+    """The ``part`` ("train" or "val") of a stable, photo-grouped split.
+
+    A photo goes to "val" when the hash of ``(seed, photo_key)`` falls below ``fraction``.
+    """
+    if part not in ("train", "val"):
+        raise ConfigError(f"holdout.part must be 'train' or 'val', got {part!r}")
+    if not 0.0 < fraction < 1.0:
+        raise ConfigError(f"holdout.fraction must be in (0, 1), got {fraction}")
+
+    def in_val(record):
+        digest = hashlib.sha1(f"{seed}:{photo_key(record)}".encode()).digest()
+        return int.from_bytes(digest[:8], "big") / 2**64 < fraction
+
+    return [r for r in records if in_val(r) == (part == "val")]
+
+
+def restrict_tasks(records: Sequence[FaceRecord], tasks: Sequence[str]) -> List[FaceRecord]:
+    """Drop the labels of tasks not listed (they become weight-0 targets)."""
+    unknown = set(tasks) - set(TASKS)
+    if unknown:
+        raise ConfigError(f"unknown tasks {sorted(unknown)}; choose from {TASKS}")
+    out = []
+    for r in records:
+        out.append(
+            FaceRecord(
+                image_path=r.image_path,
+                landmarks=r.landmarks if "landmarks" in tasks else None,
+                pose=r.pose if "pose" in tasks else None,
+                mask_path=r.mask_path if "occlusion" in tasks else None,
+                box=r.box if r.box is not None else (
+                    None if r.landmarks is None else _box_of(r.landmarks)),
+                attributes=dict(r.attributes, tasks=list(tasks)),
+                dataset=r.dataset,
+            )
+        )
+    return out
+
+
+def _box_of(landmarks):
+    import numpy as np
+
+    lo, hi = landmarks.min(0), landmarks.max(0)
+    return np.concatenate([lo, hi]).astype("float32")
+
+
+def load_entry(entry: dict, section: str) -> List[FaceRecord]:
+    """Records of one ``data.train`` / ``data.validation`` entry, with a clear error when
+    the dataset is not where the config says."""
+    from lponet_tf.data import read_dataset
+
+    name, root = entry.get("name"), entry.get("root")
+    if not name or not root:
+        raise ConfigError(f"data.{section}: every entry needs 'name' and 'root': {entry}")
+    if not pathlib.Path(root).exists():
+        raise ConfigError(
+            f"data.{section}: dataset {name!r} not found at {root} "
+            f"(set its root in the config or pass --data-root {name}=PATH)"
+        )
+    records = read_dataset(name, root, split=entry.get("split"))
+    if not records:
+        raise ConfigError(f"data.{section}: dataset {name!r} at {root} has no faces")
+    holdout = entry.get("holdout")
+    if holdout:
+        records = holdout_split(
+            records, float(holdout["fraction"]), int(holdout.get("seed", 0)),
+            holdout.get("part", "train" if section == "train" else "val"),
+        )
+    if entry.get("pseudo_pose"):
+        from lponet_tf.data.pseudo_pose import fill_pseudo_poses
+
+        records = fill_pseudo_poses(records)
+    records = restrict_tasks(records, entry.get("tasks", TASKS))
+    limit = entry.get("limit")
+    return records[: int(limit)] if limit else records

@@ -3,8 +3,38 @@ visible-face mask, in Keras 3, with TFLite / ONNX export.
 
 Paper: Kim, Roh, Kim, "Facial Landmark, Head Pose, and Occlusion Analysis Using
 Multitask Stacked Hourglass", IEEE Access 2023.
+
+The public names are imported lazily (PEP 562), so ``import lponet_tf.data`` or
+``lponet_tf.geometry`` does not pay for TensorFlow.
+
+Example:
+    >>> import lponet_tf
+    >>> model = lponet_tf.build_lponet(channels=32, input_size=128)   # doctest: +SKIP
+    >>> analyzer = lponet_tf.FaceAnalyzer.create()                    # doctest: +SKIP
 """
 from lponet_tf.version import __version__
 from lponet_tf.config import LPONetConfig
 
-__all__ = ["__version__", "LPONetConfig"]
+_LAZY = {
+    "build_lponet": "lponet_tf.model",
+    "LPONet": "lponet_tf.model",
+    "inference_model": "lponet_tf.model",
+    "from_preset": "lponet_tf.presets",
+    "list_presets": "lponet_tf.presets",
+    "FaceAnalyzer": "lponet_tf.inference.analyzer",
+    "FaceAnalyzerOptions": "lponet_tf.inference.analyzer",
+    "Face": "lponet_tf.inference.analyzer",
+    "draw": "lponet_tf.visualize",
+}
+
+__all__ = ["__version__", "LPONetConfig", *_LAZY]
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        import importlib
+
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'lponet_tf' has no attribute {name!r}")

@@ -1,0 +1,268 @@
+"""Landmark heatmap codec (paper Sections III-E and IV-B; ``docs/CONVENTIONS.md``).
+
+Grid. The heatmaps are ``stride = 4`` times smaller than the input crop (S/4 x S/4 for an
+S x S crop). A crop pixel coordinate ``x`` (0-based, pixel centre at the integer) sits at
+grid coordinate ``u = (x + 0.5) / 4 - 0.5``; the inverse is ``x = 4 * (u + 0.5) - 0.5``.
+The same map applies to ``y`` / rows.
+
+Target. Per landmark, ``L`` is an unnormalised Gaussian centred at the sub-pixel grid
+location ``u`` (sigma = 1 cell), truncated to the 7 x 7 window around the nearest cell
+(the paper's "7x7 gaussian kernel")::
+
+    L[r, c] = exp(-((c - u)^2 + (r - v)^2) / (2 sigma^2))   for |c - round(u)| <= 3,
+                                                             and |r - round(v)| <= 3
+
+Its peak is 1.0 when the landmark falls on a cell centre and ``exp(-d^2 / 2 sigma^2)``
+otherwise, ``d`` the distance to the nearest cell centre: at least ``exp(-0.25) = 0.779``
+for sigma = 1 (a point on a cell corner). A landmark whose nearest cell is off the grid
+(crop coordinate outside ``[-0.5, S - 0.5)``) or that is not finite gives an all-zero map.
+The network is trained to predict ``omega * L`` (Eq. 5, omega = 60), so a confident
+prediction peaks near 60.
+
+Decoding. Argmax refined by the two highest cells weighted by their scores
+(Section IV-B): ``p = (s1 p1 + s2 p2) / (s1 + s2)`` with scores clipped at 0 (``p = p1``
+when both are <= 0). Ties go to the lower flat index (row-major), in numpy and TF alike.
+The refinement is biased on exact Gaussians (the second cell pulls the estimate by up
+to ``exp(-1/2) / (1 + exp(-1/2)) = 0.38`` cell when the point sits on a cell centre); the
+measured encode -> decode error is reported by the tests.
+
+Decoding is kept outside the model graph (DESIGN.md): numpy :func:`decode_heatmaps`
+runs per frame (two argmax passes over the map, no transpose of the heatmap),
+:func:`decode_heatmaps_tf` is the in-graph twin used by metrics.
+"""
+from __future__ import annotations
+
+from typing import Tuple
+
+import numpy as np
+
+STRIDE = 4
+WINDOW_RADIUS = 3  # 7 x 7 window
+
+
+def crop_to_grid(xy, stride: int = STRIDE):
+    """Crop pixel coordinates -> heatmap grid coordinates, ``u = (x + 0.5) / stride - 0.5``.
+
+    Args:
+        xy: array-like of coordinates (any shape).
+        stride: input / heatmap size ratio.
+
+    Returns:
+        float64 array of grid coordinates.
+
+    Example:
+        >>> crop_to_grid([1.5, 5.5]).tolist()
+        [0.0, 1.0]
+    """
+    return (np.asarray(xy, dtype=np.float64) + 0.5) / stride - 0.5
+
+
+def grid_to_crop(uv, stride: int = STRIDE):
+    """Heatmap grid coordinates -> crop pixel coordinates, ``x = stride * (u + 0.5) - 0.5``.
+
+    Args:
+        uv: array-like of grid coordinates.
+        stride: input / heatmap size ratio.
+
+    Returns:
+        float64 array of crop coordinates.
+
+    Example:
+        >>> grid_to_crop([0.0, 63.0]).tolist()
+        [1.5, 253.5]
+    """
+    return stride * (np.asarray(uv, dtype=np.float64) + 0.5) - 0.5
+
+
+def _axis_profiles(u, size, sigma, radius):
+    """1-D Gaussian profiles along one axis: u (..., K) -> (..., K, size), 0 outside window."""
+    centre = np.floor(u + 0.5)
+    cells = np.arange(size, dtype=np.float64)
+    d = cells - u[..., None]
+    g = np.exp(-(d * d) / (2.0 * sigma * sigma))
+    return np.where(np.abs(cells - centre[..., None]) <= radius, g, 0.0)
+
+
+def encode_heatmaps(
+    landmarks,
+    input_size: int,
+    sigma: float = 1.0,
+    radius: int = WINDOW_RADIUS,
+    stride: int = STRIDE,
+) -> np.ndarray:
+    """Landmarks in crop pixels -> target heatmaps ``L`` in ``[0, 1]`` (numpy).
+
+    The 2-D Gaussian is separable, so each map is the outer product of a row and a
+    column profile: no per-landmark loop.
+
+    Args:
+        landmarks: ``(K, 2)`` or ``(N, K, 2)`` ``(x, y)`` crop pixel coordinates. NaN or
+            off-grid points give all-zero maps (missing / outside the crop).
+        input_size: crop side S; the heatmap side is ``S // stride``.
+        sigma: Gaussian sigma in heatmap cells (CONVENTIONS.md: 1).
+        radius: half-width of the truncation window in cells (3 -> 7 x 7).
+        stride: input / heatmap size ratio (4).
+
+    Returns:
+        float32 ``(S/4, S/4, K)`` or ``(N, S/4, S/4, K)``; peak 1.0 on a cell centre, at
+        least ``exp(-1 / (4 sigma^2))`` for an on-grid point.
+
+    Example:
+        >>> L = encode_heatmaps([[129.5, 65.5]], input_size=256)
+        >>> L.shape, float(L.max()), np.unravel_index(L.argmax(), L.shape)[:2]
+        ((64, 64, 1), 1.0, (np.int64(16), np.int64(32)))
+    """
+    pts = np.asarray(landmarks, dtype=np.float64)
+    if pts.ndim not in (2, 3) or pts.shape[-1] != 2:
+        raise ValueError(f"landmarks must be (K, 2) or (N, K, 2), got {pts.shape}")
+    size = int(input_size) // stride
+    uv = crop_to_grid(pts, stride)
+    u, v = uv[..., 0], uv[..., 1]
+    valid = np.isfinite(u) & np.isfinite(v)
+    valid &= (u >= -0.5) & (u < size - 0.5) & (v >= -0.5) & (v < size - 0.5)
+    u, v = np.where(valid, u, 0.0), np.where(valid, v, 0.0)
+    gx = _axis_profiles(u, size, sigma, radius) * valid[..., None]  # (..., K, W)
+    gy = _axis_profiles(v, size, sigma, radius)                      # (..., K, H)
+    return np.einsum("...kh,...kw->...hwk", gy, gx).astype(np.float32)
+
+
+def encode_heatmaps_tf(
+    landmarks,
+    input_size: int,
+    sigma: float = 1.0,
+    radius: int = WINDOW_RADIUS,
+    stride: int = STRIDE,
+):
+    """TensorFlow twin of :func:`encode_heatmaps` (for ``tf.data`` maps).
+
+    Args:
+        landmarks: ``(K, 2)`` or ``(N, K, 2)`` tensor of crop pixel coordinates.
+        input_size: crop side S (Python int).
+        sigma, radius, stride: as in :func:`encode_heatmaps`.
+
+    Returns:
+        float32 tensor ``(S/4, S/4, K)`` or ``(N, S/4, S/4, K)``.
+
+    Example:
+        >>> encode_heatmaps_tf([[129.5, 65.5]], input_size=256).shape
+        TensorShape([64, 64, 1])
+    """
+    import tensorflow as tf
+
+    pts = tf.cast(tf.convert_to_tensor(landmarks), tf.float32)
+    size = int(input_size) // stride
+    uv = (pts + 0.5) / stride - 0.5
+    u, v = uv[..., 0], uv[..., 1]
+    finite = tf.math.is_finite(u) & tf.math.is_finite(v)
+    valid = finite & (u >= -0.5) & (u < size - 0.5) & (v >= -0.5) & (v < size - 0.5)
+    u = tf.where(valid, u, tf.zeros_like(u))
+    v = tf.where(valid, v, tf.zeros_like(v))
+    cells = tf.range(size, dtype=tf.float32)
+
+    def profile(c):
+        d = cells - c[..., None]
+        g = tf.exp(-(d * d) / (2.0 * sigma * sigma))
+        inside = tf.abs(cells - tf.floor(c[..., None] + 0.5)) <= radius
+        return tf.where(inside, g, tf.zeros_like(g))
+
+    gx = profile(u) * tf.cast(valid, tf.float32)[..., None]
+    gy = profile(v)
+    return tf.einsum("...kh,...kw->...hwk", gy, gx)
+
+
+def decode_heatmaps(heatmaps, stride: int = STRIDE) -> Tuple[np.ndarray, np.ndarray]:
+    """Heatmaps -> landmarks in crop pixels and peak scores (numpy, per frame).
+
+    Args:
+        heatmaps: ``(H, W, K)`` or ``(N, H, W, K)`` (predicted ``omega * L`` or a target
+            ``L``; the refinement is scale invariant).
+        stride: input / heatmap size ratio (4).
+
+    Returns:
+        ``(landmarks, scores)``: float32 ``(N, K, 2)`` ``(x, y)`` in input-crop pixels and
+        float32 ``(N, K)`` peak values (the unclipped maximum of each map). Unbatched
+        input gives ``(K, 2)`` and ``(K,)``.
+
+    Example:
+        >>> L = encode_heatmaps([[100.0, 60.0]], input_size=256)
+        >>> xy, s = decode_heatmaps(L)
+        >>> xy.shape, s.shape
+        ((1, 2), (1,))
+    """
+    hm = np.asarray(heatmaps)
+    single = hm.ndim == 3
+    if single:
+        hm = hm[None]
+    if hm.ndim != 4:
+        raise ValueError(f"heatmaps must be (H, W, K) or (N, H, W, K), got {hm.shape}")
+    n, h, w, k = hm.shape
+    flat = hm.reshape(n, h * w, k).astype(np.float32, copy=False)
+    i1 = np.argmax(flat, axis=1)  # first occurrence = lowest flat index on ties
+    s1 = np.take_along_axis(flat, i1[:, None], axis=1)[:, 0]
+    masked = flat.copy()
+    np.put_along_axis(masked, i1[:, None], -np.inf, axis=1)
+    i2 = np.argmax(masked, axis=1)
+    s2 = np.take_along_axis(flat, i2[:, None], axis=1)[:, 0]
+    w1, w2 = np.maximum(s1, 0.0), np.maximum(s2, 0.0)
+    den = w1 + w2
+    safe = np.where(den > 0, den, 1.0)
+    a1 = np.where(den > 0, w1 / safe, 1.0)
+    a2 = np.where(den > 0, w2 / safe, 0.0)
+    col = a1 * (i1 % w) + a2 * (i2 % w)
+    row = a1 * (i1 // w) + a2 * (i2 // w)
+    xy = np.stack([col, row], axis=-1)
+    xy = (stride * (xy + 0.5) - 0.5).astype(np.float32)
+    s1 = s1.astype(np.float32)
+    return (xy[0], s1[0]) if single else (xy, s1)
+
+
+def decode_heatmaps_tf(heatmaps, stride: int = STRIDE):
+    """TensorFlow twin of :func:`decode_heatmaps` (``tf.math.top_k``, same tie rule).
+
+    Args:
+        heatmaps: ``(N, H, W, K)`` or ``(H, W, K)`` tensor (any float dtype).
+        stride: input / heatmap size ratio (4).
+
+    Returns:
+        ``(landmarks, scores)``: float32 tensors ``(N, K, 2)`` and ``(N, K)`` (or
+        ``(K, 2)``, ``(K,)`` for unbatched input).
+
+    Example:
+        >>> xy, s = decode_heatmaps_tf(np.zeros((2, 64, 64, 68), "float32"))
+        >>> xy.shape, s.shape
+        (TensorShape([2, 68, 2]), TensorShape([2, 68]))
+    """
+    import tensorflow as tf
+
+    hm = tf.cast(tf.convert_to_tensor(heatmaps), tf.float32)
+    single = hm.shape.rank == 3
+    if single:
+        hm = hm[None]
+    shape = tf.shape(hm)
+    n, h, w, k = shape[0], shape[1], shape[2], shape[3]
+    flat = tf.reshape(tf.transpose(hm, [0, 3, 1, 2]), tf.stack([n, k, h * w]))
+    vals, idx = tf.math.top_k(flat, k=2, sorted=True)  # ties: lower index first
+    s = tf.maximum(vals, 0.0)
+    den = s[..., 0] + s[..., 1]
+    safe = tf.where(den > 0, den, tf.ones_like(den))
+    a1 = tf.where(den > 0, s[..., 0] / safe, tf.ones_like(den))
+    a2 = tf.where(den > 0, s[..., 1] / safe, tf.zeros_like(den))
+    col = tf.cast(idx % w, tf.float32)
+    row = tf.cast(idx // w, tf.float32)
+    x = a1 * col[..., 0] + a2 * col[..., 1]
+    y = a1 * row[..., 0] + a2 * row[..., 1]
+    xy = stride * (tf.stack([x, y], axis=-1) + 0.5) - 0.5
+    score = vals[..., 0]
+    return (xy[0], score[0]) if single else (xy, score)
+
+
+__all__ = [
+    "STRIDE",
+    "WINDOW_RADIUS",
+    "crop_to_grid",
+    "grid_to_crop",
+    "encode_heatmaps",
+    "encode_heatmaps_tf",
+    "decode_heatmaps",
+    "decode_heatmaps_tf",
+]

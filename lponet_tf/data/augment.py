@@ -1,0 +1,215 @@
+"""Geometric and photometric augmentation (paper Section IV-B).
+
+Random rotation (+-30 deg), translation (+-25 px at 256 px, scaled with the input size),
+scale (+-10%), horizontal flip and Gaussian blur. The geometric part is one 2x3 affine in
+crop coordinates; :mod:`lponet_tf.data.sample` composes it with the crop so the image,
+landmarks and mask are each resampled once. The pose label changes through rotation
+matrices only (``geometry.rotate_in_plane`` / ``geometry.mirror_rotation``), never by
+adding to an angle.
+
+Order of the geometric operations (crop space, centre ``c = ((S-1)/2, (S-1)/2)``)::
+
+    p' = Flip( Rot_scale(angle, scale; about c)(p) + t )
+
+so the pose becomes ``mirror_rotation(rotate_in_plane(R, angle))`` when flipped.
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import Optional, Tuple
+
+import cv2
+import numpy as np
+
+#: iBUG 68-point horizontal mirror permutation: ``mirrored[i] = original[FLIP_68[i]]``.
+#: Jaw 0..16 reversed, brows 17..21 <-> 26..22, nose bridge 27..30 fixed, nostrils
+#: 31..35 reversed, eyes 36..41 <-> 45..42 / 47..46, outer mouth 48..54 reversed and
+#: 55..59 reversed, inner mouth 60..64 reversed and 65..67 reversed.
+FLIP_68 = np.array(
+    list(range(16, -1, -1))  # jaw
+    + list(range(26, 16, -1))  # brows
+    + [27, 28, 29, 30]  # nose bridge
+    + [35, 34, 33, 32, 31]  # nostrils
+    + [45, 44, 43, 42, 47, 46]  # right eye <- left eye
+    + [39, 38, 37, 36, 41, 40]  # left eye <- right eye
+    + [54, 53, 52, 51, 50, 49, 48]  # outer upper lip
+    + [59, 58, 57, 56, 55]  # outer lower lip
+    + [64, 63, 62, 61, 60]  # inner upper lip
+    + [67, 66, 65],  # inner lower lip
+    dtype=np.int64,
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class AugmentConfig:
+    """Ranges and probabilities of the training augmentation (defaults: the paper's).
+
+    Each geometric parameter is drawn uniformly in its range when its probability fires,
+    and is the identity otherwise.
+
+    Args:
+        rotation_deg: max in-plane rotation, degrees (paper: 30).
+        translation_px: max shift per axis in crop pixels at ``reference_size``
+            (paper: 25 px at 256 px); scaled by ``S / reference_size``.
+        reference_size: input size that ``translation_px`` refers to.
+        scale: max relative zoom, so the factor is in ``[1 - scale, 1 + scale]``.
+        flip_prob: probability of a horizontal flip.
+        rotation_prob, translation_prob, scale_prob: probability of each transform.
+        blur_prob: probability of a Gaussian blur of the crop.
+        blur_sigma: ``(min, max)`` blur sigma in pixels at ``reference_size``.
+
+    Example:
+        >>> cfg = AugmentConfig(flip_prob=0.0)
+        >>> p = sample_params(cfg, 256, np.random.default_rng(0))
+        >>> abs(p.angle) <= 30 and not p.flip
+        True
+    """
+
+    rotation_deg: float = 30.0
+    translation_px: float = 25.0
+    reference_size: int = 256
+    scale: float = 0.10
+    flip_prob: float = 0.5
+    rotation_prob: float = 1.0
+    translation_prob: float = 1.0
+    scale_prob: float = 1.0
+    blur_prob: float = 0.2
+    blur_sigma: Tuple[float, float] = (0.5, 2.0)
+
+    def __post_init__(self):
+        for name in ("flip_prob", "rotation_prob", "translation_prob", "scale_prob", "blur_prob"):
+            p = getattr(self, name)
+            if not 0.0 <= p <= 1.0:
+                raise ValueError(f"{name} must be in [0, 1], got {p}")
+        if not 0.0 <= self.scale < 1.0:
+            raise ValueError(f"scale must be in [0, 1), got {self.scale}")
+        if self.rotation_deg < 0 or self.translation_px < 0:
+            raise ValueError("rotation_deg and translation_px must be >= 0")
+        lo, hi = self.blur_sigma
+        if not 0 < lo <= hi:
+            raise ValueError(f"blur_sigma must be 0 < min <= max, got {self.blur_sigma}")
+
+    @classmethod
+    def none(cls) -> "AugmentConfig":
+        """A config that changes nothing (useful to test the plumbing)."""
+        return cls(
+            rotation_deg=0.0, translation_px=0.0, scale=0.0, flip_prob=0.0, blur_prob=0.0
+        )
+
+
+@dataclasses.dataclass(frozen=True)
+class AugmentParams:
+    """One draw of the augmentation.
+
+    Attributes:
+        angle: in-plane rotation in degrees, ``cv2.getRotationMatrix2D`` sign (positive =
+            counter-clockwise on screen).
+        scale: zoom factor (> 1 enlarges the face).
+        shift: ``(tx, ty)`` translation in crop pixels.
+        flip: horizontal mirror after the rotation.
+        blur_sigma: Gaussian blur sigma in crop pixels, 0 for none.
+    """
+
+    angle: float = 0.0
+    scale: float = 1.0
+    shift: Tuple[float, float] = (0.0, 0.0)
+    flip: bool = False
+    blur_sigma: float = 0.0
+
+
+def sample_params(config: AugmentConfig, size: int, rng: np.random.Generator) -> AugmentParams:
+    """Draw augmentation parameters for an ``size x size`` crop.
+
+    Deterministic given ``rng``: the same generator state gives the same draw. Every
+    random number is drawn whether or not its transform fires, so toggling one
+    probability does not change the other transforms' draws.
+
+    Args:
+        config: ranges and probabilities.
+        size: crop side S (translation and blur scale with ``S / reference_size``).
+        rng: numpy Generator.
+
+    Returns:
+        :class:`AugmentParams`.
+    """
+    u = rng.random(11)
+    k = size / config.reference_size
+    angle = (2 * u[0] - 1) * config.rotation_deg if u[1] < config.rotation_prob else 0.0
+    scale = 1.0 + (2 * u[2] - 1) * config.scale if u[3] < config.scale_prob else 1.0
+    if u[4] < config.translation_prob:
+        shift = ((2 * u[5] - 1) * config.translation_px * k, (2 * u[6] - 1) * config.translation_px * k)
+    else:
+        shift = (0.0, 0.0)
+    flip = bool(u[7] < config.flip_prob)
+    lo, hi = config.blur_sigma
+    blur = (lo + (hi - lo) * u[9]) * k if u[8] < config.blur_prob else 0.0
+    return AugmentParams(float(angle), float(scale), (float(shift[0]), float(shift[1])), flip, float(blur))
+
+
+def flip_matrix(size: int) -> np.ndarray:
+    """2x3 horizontal mirror of an ``size``-wide crop: ``x -> (S - 1) - x``."""
+    return np.array([[-1.0, 0.0, size - 1.0], [0.0, 1.0, 0.0]])
+
+
+def params_matrix(params: AugmentParams, size: int) -> np.ndarray:
+    """The 2x3 crop-space affine of ``params`` (rotation/scale about the centre, shift, flip).
+
+    Args:
+        params: one augmentation draw.
+        size: crop side S.
+
+    Returns:
+        ``(2, 3)`` float64 matrix, crop -> augmented crop.
+    """
+    c = (size - 1) / 2.0
+    m = cv2.getRotationMatrix2D((c, c), params.angle, params.scale).astype(np.float64)
+    m[:, 2] += params.shift
+    if params.flip:
+        m = flip_matrix(size) @ np.vstack([m, [0.0, 0.0, 1.0]])
+    return m
+
+
+def flip_landmarks_order(landmarks: np.ndarray) -> np.ndarray:
+    """Re-index mirrored 68 points so that index i is again the iBUG point i.
+
+    The affine has already moved the coordinates; a left eye corner is now on the right
+    and must become the right eye corner.
+
+    Raises:
+        ValueError: when the landmarks are not 68 points (no mirror table).
+    """
+    pts = np.asarray(landmarks)
+    if pts.shape[0] != FLIP_68.size:
+        raise ValueError(f"horizontal flip needs 68 landmarks, got {pts.shape[0]}")
+    return pts[FLIP_68]
+
+
+def augment_pose(pose: Optional[np.ndarray], params: AugmentParams) -> Optional[np.ndarray]:
+    """Pose label after the augmentation: in-plane rotation composed, then the mirror.
+
+    Scale and translation leave the rotation unchanged (weak perspective).
+
+    Args:
+        pose: ``(3, 3)`` rotation matrix or None.
+        params: the augmentation that moved the image.
+
+    Returns:
+        ``(3, 3)`` float32 rotation or None.
+    """
+    if pose is None:
+        return None
+    from lponet_tf import geometry  # the project's one rotation convention
+
+    r = np.asarray(pose, np.float64)
+    if params.angle:
+        r = geometry.rotate_in_plane(r, params.angle)
+    if params.flip:
+        r = geometry.mirror_rotation(r)
+    return np.asarray(r, np.float32)
+
+
+def blur(image: np.ndarray, sigma: float) -> np.ndarray:
+    """Gaussian blur with ``sigma`` pixels (no-op for ``sigma <= 0``)."""
+    if sigma <= 0:
+        return image
+    return cv2.GaussianBlur(image, (0, 0), sigmaX=sigma, sigmaY=sigma)

@@ -1,0 +1,238 @@
+"""From a :class:`FaceRecord` to network-ready arrays: crop, augment, occlude, encode.
+
+One affine (crop composed with the augmentation) resamples the image and the mask once
+each and moves the landmarks exactly; the pose label changes by rotation-matrix
+composition. Targets and sample weights follow ``docs/CONVENTIONS.md``: every sample has
+all three targets; a task the record has no label for gets a zero target and weight 0.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+from typing import Dict, List, Optional
+
+import cv2
+import numpy as np
+
+from lponet_tf.data import augment as aug
+from lponet_tf.data.crop import CropTransform, compose, face_box, rescale_matrix
+from lponet_tf.data.occlusion import OcclusionConfig, occlude, visible_face_from_landmarks
+from lponet_tf.data.records import FaceRecord
+from lponet_tf.errors import DataError
+
+POSE_FORMATS = ("matrix", "euler")
+TASKS = ("heatmaps", "pose", "occlusion")
+
+
+def decode_image(data: bytes, path: str) -> np.ndarray:
+    """Decode encoded image bytes to (H, W, 3) uint8 RGB; ``path`` names it in errors."""
+    buf = np.frombuffer(data, np.uint8)
+    img = cv2.imdecode(buf, cv2.IMREAD_COLOR) if buf.size else None
+    if img is None:
+        raise DataError(path, "cannot decode image (empty, truncated or not an image)")
+    return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+
+
+def load_image(path: str) -> np.ndarray:
+    """Read an image file as (H, W, 3) uint8 RGB (grey and 16-bit files are converted).
+
+    Raises:
+        DataError: the file is missing or cannot be decoded; the message names it.
+    """
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise DataError(path, "image file not found")
+    with open(path, "rb") as f:
+        return decode_image(f.read(), path)
+
+
+def decode_mask(data: bytes, path: str) -> np.ndarray:
+    """Decode a visible-face mask to (H, W) float32 {0, 1}.
+
+    A pixel is visible face when it is at least half the file's maximum value, which
+    reads 0/1 label maps, 0/255 masks and JPEG-compressed masks alike.
+    """
+    buf = np.frombuffer(data, np.uint8)
+    m = cv2.imdecode(buf, cv2.IMREAD_GRAYSCALE) if buf.size else None
+    if m is None:
+        raise DataError(path, "cannot decode mask image")
+    top = float(m.max())
+    if top == 0:
+        return np.zeros(m.shape, np.float32)
+    return (m >= top / 2.0).astype(np.float32)
+
+
+def load_mask(path: str) -> np.ndarray:
+    """Read a visible-face mask file (see :func:`decode_mask`).
+
+    Raises:
+        DataError: missing or undecodable file.
+    """
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise DataError(path, "mask file not found")
+    with open(path, "rb") as f:
+        return decode_mask(f.read(), path)
+
+
+@dataclasses.dataclass
+class PreparedSample:
+    """One network-ready sample, plus what produced it (for tests and debug views).
+
+    Attributes:
+        image: (S, S, 3) RGB, uint8 or float32 0..255.
+        targets: ``{"heatmaps": (S/4, S/4, K), "pose": (3, 3) or (3,),
+            "occlusion": (S/4, S/4, 2)}`` float32.
+        weights: ``{task: float32 scalar}``, 0 for a task without a label.
+        landmarks: (K, 2) landmarks in the crop (after augmentation), or None.
+        pose: (3, 3) rotation after augmentation, or None.
+        visible: (S, S) float32 visible-face fraction at full resolution (after
+            occlusion), or None when neither a mask nor landmarks exist.
+        mask_source: "label" (mask file), "landmarks" (approximation) or None.
+        transform: the image -> crop affine actually used (crop then augmentation).
+        params: the augmentation draw.
+        occluders: kinds of synthetic occluders drawn.
+    """
+
+    image: np.ndarray
+    targets: Dict[str, np.ndarray]
+    weights: Dict[str, np.float32]
+    landmarks: Optional[np.ndarray]
+    pose: Optional[np.ndarray]
+    visible: Optional[np.ndarray]
+    mask_source: Optional[str]
+    transform: CropTransform
+    params: aug.AugmentParams
+    occluders: List[str]
+
+
+def _visible_target(visible: np.ndarray, size: int) -> np.ndarray:
+    """[not-face, visible] soft one-hot on the S/4 grid (area average of 4x4 pixels)."""
+    g = size // 4
+    v = cv2.resize(visible, (g, g), interpolation=cv2.INTER_AREA)
+    v = np.clip(v, 0.0, 1.0)
+    return np.stack([1.0 - v, v], axis=-1).astype(np.float32)
+
+
+def prepare_sample(
+    record: FaceRecord,
+    input_size: int,
+    rng: Optional[np.random.Generator] = None,
+    augment: Optional[aug.AugmentConfig] = None,
+    occlusion: Optional[OcclusionConfig] = None,
+    pose_format: str = "matrix",
+    num_landmarks: int = 68,
+    image_dtype: str = "uint8",
+    image: Optional[np.ndarray] = None,
+    mask: Optional[np.ndarray] = None,
+) -> PreparedSample:
+    """Crop, augment and occlude one record and encode its three targets.
+
+    Args:
+        record: the face (landmarks / pose / mask_path may each be None).
+        input_size: crop side S (multiple of 4).
+        rng: numpy Generator for augmentation and occlusion (deterministic given its
+            state); a fresh unseeded one when None.
+        augment: geometric/photometric augmentation, or None for the plain crop.
+        occlusion: synthetic occluders, or None.
+        pose_format: "matrix" -> (3, 3) target, "euler" -> (3,) (yaw, pitch, roll) degrees.
+        num_landmarks: K, the heatmap depth when the record has no landmarks.
+        image_dtype: "uint8" or "float32" for the returned image.
+        image: the decoded (H, W, 3) RGB image, to skip reading ``record.image_path``.
+        mask: the decoded (H, W) mask, to skip reading ``record.mask_path``.
+
+    Returns:
+        :class:`PreparedSample`.
+
+    Raises:
+        DataError: missing or undecodable image / mask, naming the file.
+
+    Example:
+        >>> rec = FaceRecord("face.jpg", landmarks=np.random.rand(68, 2) * 100)
+        >>> s = prepare_sample(rec, 64, image=np.zeros((120, 120, 3), np.uint8))
+        >>> s.targets["heatmaps"].shape, float(s.weights["pose"])
+        ((16, 16, 68), 0.0)
+    """
+    from lponet_tf import geometry, heatmaps  # siblings; imported late to keep imports light
+
+    if pose_format not in POSE_FORMATS:
+        raise ValueError(f"pose_format must be one of {POSE_FORMATS}, got {pose_format!r}")
+    if input_size % 4:
+        raise ValueError(f"input_size must be a multiple of 4, got {input_size}")
+    if rng is None and (augment is not None or occlusion is not None):
+        rng = np.random.default_rng()
+    size = int(input_size)
+    if image is None:
+        image = load_image(record.image_path)
+
+    transform = CropTransform.from_box(face_box(record.landmarks, record.box, image.shape), size)
+    params = aug.sample_params(augment, size, rng) if augment is not None else aug.AugmentParams()
+    if augment is not None:
+        transform = transform.then(aug.params_matrix(params, size))
+    crop = transform.warp(image)
+    crop = aug.blur(crop, params.blur_sigma)
+
+    landmarks = None
+    if record.landmarks is not None:
+        landmarks = transform.to_crop(record.landmarks)
+        if params.flip:
+            landmarks = aug.flip_landmarks_order(landmarks)
+    pose = aug.augment_pose(record.pose, params)
+
+    occ_cfg = occlusion or OcclusionConfig()
+    visible, mask_source = None, None
+    if record.mask_path is not None:
+        if mask is None:
+            mask = load_mask(record.mask_path)
+        # Masks may be stored at another resolution than the image (CelebAMask-HQ).
+        m = compose(transform.matrix, rescale_matrix(mask.shape, image.shape))
+        visible = CropTransform(m, size).warp(mask.astype(np.float32))
+        mask_source = "label"
+    elif landmarks is not None and (occlusion is not None or occ_cfg.approx_mask_weight > 0):
+        visible = visible_face_from_landmarks(landmarks, (size, size), occ_cfg.forehead)
+        mask_source = "landmarks"
+
+    occluders: List[str] = []
+    if occlusion is not None:
+        scratch = visible if visible is not None else np.zeros((size, size), np.float32)
+        occluders = occlude(crop, scratch, landmarks, occlusion, rng)
+
+    g = size // 4
+    targets: Dict[str, np.ndarray] = {}
+    weights: Dict[str, np.float32] = {}
+    if landmarks is not None:
+        targets["heatmaps"] = np.asarray(heatmaps.encode_heatmaps(landmarks, size), np.float32)
+        weights["heatmaps"] = np.float32(1.0)
+    else:
+        targets["heatmaps"] = np.zeros((g, g, num_landmarks), np.float32)
+        weights["heatmaps"] = np.float32(0.0)
+    if pose is not None:
+        targets["pose"] = (
+            np.asarray(pose, np.float32)
+            if pose_format == "matrix"
+            else np.asarray(geometry.matrix_to_euler(pose), np.float32)
+        )
+        weights["pose"] = np.float32(1.0)
+    else:
+        targets["pose"] = np.zeros((3, 3) if pose_format == "matrix" else (3,), np.float32)
+        weights["pose"] = np.float32(0.0)
+    occ_weight = {"label": 1.0, "landmarks": occ_cfg.approx_mask_weight}.get(mask_source, 0.0)
+    if visible is not None and occ_weight > 0:
+        targets["occlusion"] = _visible_target(visible, size)
+    else:
+        targets["occlusion"] = np.zeros((g, g, 2), np.float32)
+    weights["occlusion"] = np.float32(occ_weight if visible is not None else 0.0)
+
+    out_image = crop if image_dtype == "uint8" else crop.astype(np.float32)
+    return PreparedSample(
+        image=out_image,
+        targets=targets,
+        weights=weights,
+        landmarks=landmarks,
+        pose=pose,
+        visible=visible,
+        mask_source=mask_source,
+        transform=transform,
+        params=params,
+        occluders=occluders,
+    )

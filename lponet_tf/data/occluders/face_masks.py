@@ -1,0 +1,99 @@
+"""Medical and cloth face masks placed from the 68 landmarks (nose bridge to chin, out to
+the jaw sides), in the spirit of MaskTheFace, which the paper used."""
+from __future__ import annotations
+
+import numpy as np
+
+from lponet_tf.data.occluders.base import FaceFrame, Layer, bezier, smooth_noise
+from lponet_tf.data.occluders.textures import make_texture
+
+_SURGICAL_COLOURS = np.array(
+    [(160, 200, 225), (130, 180, 212), (236, 236, 232), (170, 215, 190), (228, 190, 200), (45, 45, 50)],
+    np.float64,
+)
+_CLOTH_TEXTURES = ("solid", "solid", "stripes", "checker", "noise")
+
+
+def _outline(lm: np.ndarray, frame: FaceFrame, rng: np.random.Generator, cloth: bool):
+    """Mask outline: top edge over the nose, lower edge along the pushed-out jaw.
+
+    Returns:
+        (polygon, top-left corner, top-right corner, nose point, chin point, jaw points)
+    """
+    up, h = frame.up, frame.height
+    centre = lm[30]
+    # The mask stands off the skin a little: push the jaw points away from the nose tip,
+    # and hang the chin part lower (masks sag below the chin).
+    jaw = lm[1:16].copy()
+    jaw += (jaw - centre) * rng.uniform(0.03, 0.09)
+    sag = h * rng.uniform(0.04, 0.12) * (np.cos(np.linspace(-np.pi / 2, np.pi / 2, 15)) ** 2)
+    jaw -= up[None, :] * sag[:, None]
+    # Top corners between jaw points 1 and 2 (ear level to cheekbone), nose at 28..29.
+    r = rng.uniform(0.0, 0.7)
+    left = jaw[0] * (1 - r) + jaw[1] * r
+    right = jaw[14] * (1 - r) + jaw[13] * r
+    t = rng.uniform(0.2, 0.9) if not cloth else rng.uniform(0.0, 0.6)
+    nose = lm[28] * (1 - t) + lm[29] * t
+    if cloth:
+        # One round curve through the nose point (quadratic Bezier mid-point = nose).
+        ctrl = 2.0 * nose - (left + right) / 2.0
+        top = bezier(left, ctrl, right, 24)
+    else:
+        # Two flatter spans meeting at the nose bridge (the wire of a medical mask).
+        lift = up * h * 0.06
+        top = np.vstack(
+            [bezier(left, (left + nose) / 2 + lift, nose, 12), bezier(nose, (nose + right) / 2 + lift, right, 12)[1:]]
+        )
+    poly = np.vstack([top, jaw[13:0:-1]])
+    return poly, left, right, nose, jaw[7], jaw
+
+
+def draw_face_mask(
+    image: np.ndarray, lm: np.ndarray, frame: FaceFrame, rng: np.random.Generator, style: str = "any"
+) -> Layer:
+    """A medical (pleated, ear straps) or cloth (round, seam, textured) face mask.
+
+    Args:
+        image: (H, W, 3) uint8 image, only its shape is used.
+        lm: (68, 2) landmarks in the image.
+        frame: the face's axes (:class:`FaceFrame`).
+        rng: numpy Generator.
+        style: "surgical", "cloth" or "any" (random).
+
+    Returns:
+        The mask :class:`Layer`.
+    """
+    lm = np.asarray(lm, np.float64)
+    if style == "any":
+        style = "surgical" if rng.random() < 0.55 else "cloth"
+    cloth = style == "cloth"
+    layer = Layer.empty(image.shape)
+    poly, left, right, nose, chin, jaw = _outline(lm, frame, rng, cloth)
+    h = frame.height
+    if cloth:
+        tex = make_texture(_CLOTH_TEXTURES[int(rng.integers(len(_CLOTH_TEXTURES)))], image.shape[:2], rng)
+        # Cloth masks are mostly dark or muted: pull the texture towards a dark base.
+        layer.colour = (tex.astype(np.float32) * rng.uniform(0.3, 0.9)).astype(np.uint8)
+        layer.fill_polygon(poly, None)
+        seam = bezier(nose, (nose + chin) / 2 + frame.right * h * 0.02, chin, 12)
+        base = layer.colour[int(np.clip(chin[1], 0, image.shape[0] - 1)), int(np.clip(chin[0], 0, image.shape[1] - 1))]
+        layer.polyline(seam, base.astype(np.float64) * 0.6, h * 0.02)
+    else:
+        colour = _SURGICAL_COLOURS[int(rng.integers(len(_SURGICAL_COLOURS)))] * rng.uniform(0.9, 1.05)
+        layer.fill_polygon(poly, colour)
+        # Three horizontal pleats, drawn on the colour only (they do not add coverage).
+        for k in (0.3, 0.5, 0.7):
+            a = left * (1 - k) + jaw[3] * k
+            b = right * (1 - k) + jaw[11] * k
+            m = nose * (1 - 0.8 * k) + chin * 0.8 * k
+            layer.polyline(bezier(a, m, b, 16), colour * 0.78, max(1.0, h * 0.015))
+        # Ear straps run from the mask corners back towards the ears.
+        ear_top = lm[0] + (lm[0] - lm[30]) * 0.12
+        ear_low = lm[3] + (lm[3] - lm[30]) * 0.15
+        strap = np.minimum(colour * 1.05, 255)
+        layer.line(left, ear_top, strap, max(1.0, h * 0.025))
+        layer.line(jaw[4] * 0.5 + left * 0.5, ear_low, strap, max(1.0, h * 0.025))
+        layer.line(right, lm[16] + (lm[16] - lm[30]) * 0.12, strap, max(1.0, h * 0.025))
+        layer.line(jaw[10] * 0.5 + right * 0.5, lm[13] + (lm[13] - lm[30]) * 0.15, strap, max(1.0, h * 0.025))
+    layer.shade(smooth_noise(image.shape[:2], rng, scale=h * 0.4, amount=0.08))
+    return layer

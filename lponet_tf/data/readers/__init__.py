@@ -1,0 +1,87 @@
+"""Dataset readers: one entry point, :func:`read_dataset`, for every dataset of the paper.
+
+Every reader returns a list of :class:`lponet_tf.data.records.FaceRecord` in the
+coordinates of the original image files; a task the dataset does not label is None.
+
+=============== ================================ ======= ==== ==== ===========================
+name            module                           lmks    pose mask splits
+=============== ================================ ======= ==== ==== ===========================
+``300w_lp``     :mod:`.threeddfa`                68      yes  -    subset folder (afw, ...)
+``aflw2000``    :mod:`.threeddfa`                68      yes  -    - (|angles| > 99 dropped)
+``300w``        :mod:`.ibug`                     68      -    -    train/common/challenge/full
+``masked_300w`` :mod:`.ibug`                     68      -    -    as 300w
+``wflw``        :mod:`.wflw`                     98->68  -    -    train/test/6 test subsets
+``cofw``        :mod:`.cofw`                     COFW-68 -    yes  train/test
+``biwi``        :mod:`.biwi`                     -       yes  -    sequence list
+``ccm``         :mod:`.masks`                    -       -    yes  sub-folder
+``realocc_wild`` :mod:`.masks`                   -       -    yes  sub-folder
+=============== ================================ ======= ==== ==== ===========================
+
+No reader imports TensorFlow.
+"""
+from __future__ import annotations
+
+from typing import Callable, Dict, List, Optional
+
+from lponet_tf.data.readers.biwi import read_biwi
+from lponet_tf.data.readers.cofw import read_cofw
+from lponet_tf.data.readers.ibug import read_300w, read_masked_300w
+from lponet_tf.data.readers.masks import read_ccm, read_realocc_wild
+from lponet_tf.data.readers.threeddfa import read_300w_lp, read_aflw2000
+from lponet_tf.data.readers.wflw import read_wflw
+from lponet_tf.data.records import FaceRecord
+
+#: name -> reader ``(root, split=None, **options) -> list[FaceRecord]``.
+READERS: Dict[str, Callable[..., List[FaceRecord]]] = {
+    "300w_lp": read_300w_lp,
+    "aflw2000": read_aflw2000,
+    "300w": read_300w,
+    "masked_300w": read_masked_300w,
+    "wflw": read_wflw,
+    "cofw": read_cofw,
+    "biwi": read_biwi,
+    "ccm": read_ccm,
+    "realocc_wild": read_realocc_wild,
+}
+
+
+def list_datasets() -> List[str]:
+    """Names :func:`read_dataset` accepts.
+
+    Example:
+        >>> "300w_lp" in list_datasets()
+        True
+    """
+    return list(READERS)
+
+
+def read_dataset(name: str, root, split: Optional[str] = None, **options) -> List[FaceRecord]:
+    """Read a dataset as FaceRecords.
+
+    Args:
+        name: one of :func:`list_datasets` (case-insensitive, ``-`` accepted for ``_``).
+        root: the dataset's folder as downloaded (each reader's module docstring lists
+            the layouts it accepts).
+        split: dataset-specific split name (see the table in this module), or None.
+        **options: reader-specific keywords, e.g. ``landmarks="pts_3d"`` for 300W-LP,
+            ``max_angle_deg=None`` for AFLW2000, ``extract_dir=...`` for COFW.
+
+    Returns:
+        list of FaceRecords, ``record.dataset == name``.
+
+    Raises:
+        ValueError: unknown dataset name.
+        DataError: missing root, or bad data (the error names the file, and line).
+
+    Example:
+        >>> recs = read_dataset("300w", "../shared/data/300w/afw")  # doctest: +SKIP
+        >>> recs[0].landmarks.shape  # doctest: +SKIP
+        (68, 2)
+    """
+    key = name.lower().replace("-", "_")
+    if key not in READERS:
+        raise ValueError(f"unknown dataset {name!r}; expected one of {list_datasets()}")
+    return READERS[key](root, split, **options)
+
+
+__all__ = ["READERS", "read_dataset", "list_datasets"]

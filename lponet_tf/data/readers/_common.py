@@ -1,0 +1,124 @@
+"""Helpers every reader shares: root checks, image look-up, point-array checks."""
+from __future__ import annotations
+
+import os
+import pathlib
+from typing import Iterable, List, Optional
+
+import numpy as np
+
+from lponet_tf.errors import DataError
+
+#: Image extensions a reader looks for next to an annotation file (lower case; the upper
+#: case variants are tried too). ``.ppm`` occurs in the iBUG/Menpo distributions.
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".ppm", ".pgm", ".tif", ".tiff")
+
+
+def require_root(dataset: str, root) -> pathlib.Path:
+    """Return ``root`` as a Path, or raise a DataError naming the dataset and path.
+
+    Example:
+        >>> require_root("300w", "/nonexistent")  # doctest: +SKIP
+        DataError: /nonexistent: 300w dataset root not found (expected a folder)
+    """
+    path = pathlib.Path(os.fspath(root)).expanduser()
+    if not path.is_dir():
+        raise DataError(path, f"{dataset} dataset root not found (expected a folder)")
+    return path
+
+
+def child_dir(parent: pathlib.Path, *names: str) -> Optional[pathlib.Path]:
+    """First existing sub-folder of ``parent`` whose name matches one of ``names``,
+    ignoring case (distributions differ: ``LFPW`` vs ``lfpw``, ``trainset`` vs ``TrainSet``)."""
+    if not parent.is_dir():
+        return None
+    wanted = [n.lower() for n in names]
+    entries = {p.name.lower(): p for p in sorted(parent.iterdir()) if p.is_dir()}
+    for name in wanted:
+        if name in entries:
+            return entries[name]
+    return None
+
+
+def image_next_to(stem_path: pathlib.Path) -> Optional[pathlib.Path]:
+    """The image file sharing ``stem_path``'s folder and stem, or None.
+
+    Args:
+        stem_path: a path whose suffix is ignored, e.g. ``afw/134212_1.pts``.
+    """
+    base = stem_path.with_suffix("")
+    for ext in IMAGE_EXTENSIONS:
+        for candidate in (base.with_name(base.name + ext), base.with_name(base.name + ext.upper())):
+            if candidate.is_file():
+                return candidate
+    return None
+
+
+def require_image_next_to(annotation: pathlib.Path) -> pathlib.Path:
+    """Like :func:`image_next_to`, but a missing image is a DataError naming the
+    annotation file."""
+    image = image_next_to(annotation)
+    if image is None:
+        raise DataError(
+            annotation,
+            f"missing image: no {annotation.stem}{{{','.join(IMAGE_EXTENSIONS)}}} next to it",
+        )
+    return image
+
+
+def files_with_suffix(folder: pathlib.Path, suffix: str, recursive: bool = True,
+                      exclude_dirs: Iterable[str] = ()) -> List[pathlib.Path]:
+    """Sorted files under ``folder`` ending in ``suffix`` (case-insensitive), skipping
+    sub-folders named in ``exclude_dirs`` (case-insensitive)."""
+    suffix = suffix.lower()
+    excluded = {d.lower() for d in exclude_dirs}
+    found = []
+    for dirpath, dirnames, filenames in os.walk(folder):
+        dirnames[:] = sorted(d for d in dirnames if d.lower() not in excluded)
+        found.extend(pathlib.Path(dirpath, f) for f in filenames if f.lower().endswith(suffix))
+        if not recursive:
+            break
+    return sorted(found)
+
+
+def as_points(array, path, key: str, count: int = 68) -> np.ndarray:
+    """Coerce a MATLAB point matrix to ``(count, 2)``.
+
+    Accepts ``2 x N`` / ``3 x N`` (coordinates in rows, as 3DDFA stores them) and
+    ``N x 2`` / ``N x 3`` (points in rows, as the ``landmarks/`` files and COFW-68 do);
+    a third coordinate (depth) is dropped.
+
+    Raises:
+        DataError: naming ``path`` and ``key`` when the array holds a different number of
+            points or is not a 2-D numeric matrix.
+    """
+    a = np.asarray(array)
+    if a.dtype == object or a.ndim != 2:
+        raise DataError(path, f"'{key}' is not a 2-D numeric matrix (shape {a.shape})")
+    if a.shape[0] in (2, 3) and a.shape[1] == count:
+        pts = a[:2].T
+    elif a.shape[1] in (2, 3) and a.shape[0] == count:
+        pts = a[:, :2]
+    else:
+        raise DataError(path, f"'{key}' should hold {count} points, got shape {a.shape}")
+    pts = pts.astype(np.float64)
+    if not np.all(np.isfinite(pts)):
+        raise DataError(path, f"'{key}' has non-finite coordinates")
+    return pts
+
+
+def mat_field(mat: dict, path, key: str, size: Optional[int] = None) -> np.ndarray:
+    """``mat[key]`` as a float array, or a DataError naming the file and the key.
+
+    Args:
+        size: when given, the number of elements the field must hold at least.
+    """
+    if key not in mat:
+        raise DataError(path, f"missing variable '{key}'")
+    try:
+        value = np.asarray(mat[key], dtype=np.float64)
+    except (TypeError, ValueError):
+        raise DataError(path, f"'{key}' is not numeric") from None
+    if size is not None and value.size < size:
+        raise DataError(path, f"'{key}' should have at least {size} values, got {value.size}")
+    return value

@@ -1,0 +1,153 @@
+"""C-CM and RealOcc-Wild (Voo et al., CVPRW 2022): images with binary visible-face masks.
+
+Neither ships landmarks, pose or boxes; a record holds the image and its mask only (the
+paper crops these faces with a face detector). Masks are binary PNGs: non-zero = visible
+face, zero = occluder, hair or background.
+
+The public downloads are not available here to check, so the reader accepts the layouts
+such image + mask sets come in (folder names matched case-insensitively):
+
+1. Parallel folders: ``root/<images>/NAME.<ext>`` + ``root/<masks>/NAME.png``, where
+   ``<images>`` is one of ``img, imgs, image, images, rgb`` and ``<masks>`` one of
+   ``mask, masks, label, labels, annotation, annotations, seg, segmentation``. Numeric
+   stems are matched by value, so ``00012.png`` pairs with ``12.jpg`` (CelebAMask-HQ
+   numbers images ``0.jpg`` .. ``29999.jpg`` and pads mask names).
+2. One folder of pairs: ``NAME.<ext>`` + ``NAME_mask.png`` (or ``NAME_seg.png``,
+   ``NAME_label.png``).
+
+``split`` selects a sub-folder first (``root/<split>/`` holding one of the layouts above,
+e.g. ``train``, ``val``, ``test``); None reads ``root`` itself, or, when ``root`` has no
+layout of its own, every sub-folder that has one.
+"""
+from __future__ import annotations
+
+import pathlib
+from typing import Dict, List, Optional
+
+from lponet_tf.data.readers import _common
+from lponet_tf.data.records import FaceRecord
+from lponet_tf.errors import DataError
+
+IMAGE_DIRS = ("img", "imgs", "image", "images", "rgb")
+MASK_DIRS = ("mask", "masks", "label", "labels", "annotation", "annotations", "seg", "segmentation")
+MASK_SUFFIXES = ("_mask", "_seg", "_label")
+
+
+def _key(stem: str) -> str:
+    # Numeric stems compare by value ("00012" == "12"); others as written.
+    return str(int(stem)) if stem.isdigit() else stem
+
+
+def _images_in(folder: pathlib.Path, skip_mask_suffixes: bool) -> List[pathlib.Path]:
+    images = [p for p in sorted(folder.iterdir())
+              if p.is_file() and p.suffix.lower() in _common.IMAGE_EXTENSIONS]
+    if skip_mask_suffixes:
+        images = [p for p in images if not p.stem.lower().endswith(MASK_SUFFIXES)]
+    return images
+
+
+def _pairs_parallel(image_dir: pathlib.Path, mask_dir: pathlib.Path) -> Dict[pathlib.Path, pathlib.Path]:
+    masks: Dict[str, pathlib.Path] = {}
+    for mask in _images_in(mask_dir, skip_mask_suffixes=False):
+        stem = mask.stem
+        for suffix in MASK_SUFFIXES:  # tolerate NAME_mask.png inside the mask folder too
+            if stem.lower().endswith(suffix):
+                stem = stem[: -len(suffix)]
+        masks[_key(stem)] = mask
+    images = {_key(p.stem): p for p in _images_in(image_dir, skip_mask_suffixes=False)}
+    for key, mask in masks.items():
+        if key not in images:
+            raise DataError(mask, f"missing image: no image named {mask.stem} in {image_dir}")
+    pairs = {}
+    for key, image in images.items():
+        if key not in masks:
+            raise DataError(image, f"image has no mask in {mask_dir}")
+        pairs[image] = masks[key]
+    return pairs
+
+
+def _pairs_side_by_side(folder: pathlib.Path) -> Dict[pathlib.Path, pathlib.Path]:
+    files = [p for p in sorted(folder.iterdir()) if p.is_file()]
+    mask_files = [p for p in files if p.suffix.lower() == ".png" and p.stem.lower().endswith(MASK_SUFFIXES)]
+    pairs = {}
+    for mask in mask_files:
+        stem = mask.stem[: -len(next(s for s in MASK_SUFFIXES if mask.stem.lower().endswith(s)))]
+        image = _common.image_next_to(mask.with_name(stem))
+        if image is None:
+            raise DataError(mask, f"missing image: no {stem}.<ext> next to this mask")
+        pairs[image] = mask
+    if pairs:
+        for image in _images_in(folder, skip_mask_suffixes=True):
+            if image not in pairs:
+                raise DataError(image, "image has no NAME_mask.png beside it")
+    return pairs
+
+
+def _pairs(folder: pathlib.Path) -> Optional[Dict[pathlib.Path, pathlib.Path]]:
+    """Image -> mask pairs of one folder, or None when it holds neither layout."""
+    image_dir = _common.child_dir(folder, *IMAGE_DIRS)
+    mask_dir = _common.child_dir(folder, *MASK_DIRS)
+    if image_dir is not None and mask_dir is not None:
+        return _pairs_parallel(image_dir, mask_dir)
+    side = _pairs_side_by_side(folder)
+    return side or None
+
+
+def read_mask_dataset(root, split: Optional[str] = None, *, dataset: str) -> List[FaceRecord]:
+    """Read an image + binary-mask dataset (see the module docstring for layouts).
+
+    Args:
+        root: dataset folder.
+        split: name of a sub-folder of ``root`` to read, or None.
+        dataset: name stored in ``FaceRecord.dataset`` (``"ccm"``, ``"realocc_wild"``).
+
+    Returns:
+        FaceRecords with ``image_path`` and ``mask_path`` only (``attributes["split"]``
+        names the sub-folder a record came from, when there is one).
+
+    Raises:
+        DataError: missing root or split folder, no recognised layout, a mask without its
+            image or an image without its mask.
+
+    Example:
+        >>> recs = read_mask_dataset("/data/RealOcc-Wild", dataset="realocc_wild")  # doctest: +SKIP
+        >>> recs[0].has_mask, recs[0].has_landmarks  # doctest: +SKIP
+        (True, False)
+    """
+    root = _common.require_root(dataset, root)
+    if split is not None:
+        folder = _common.child_dir(root, split)
+        if folder is None:
+            raise DataError(root, f"{dataset} split folder {split!r} not found")
+        groups = [(split, folder)]
+    else:
+        groups = [(None, root)]
+        if _pairs(root) is None:
+            groups = [(sub.name, sub) for sub in sorted(root.iterdir()) if sub.is_dir()]
+    records = []
+    for name, folder in groups:
+        pairs = _pairs(folder)
+        if pairs is None:
+            if split is not None:
+                raise DataError(folder, f"no {dataset} image + mask layout found "
+                                        f"(expected images/ + masks/ or NAME + NAME_mask.png)")
+            continue
+        attributes = {} if name is None else {"split": name}
+        records.extend(
+            FaceRecord(image_path=str(image), mask_path=str(mask), attributes=dict(attributes),
+                       dataset=dataset)
+            for image, mask in sorted(pairs.items()))
+    if not records:
+        raise DataError(root, f"no {dataset} image + mask pairs found (expected images/ + masks/ "
+                              f"folders or NAME.<ext> + NAME_mask.png)")
+    return records
+
+
+def read_ccm(root, split: Optional[str] = None) -> List[FaceRecord]:
+    """C-CM (CelebAMask-HQ with binary face masks). See :func:`read_mask_dataset`."""
+    return read_mask_dataset(root, split, dataset="ccm")
+
+
+def read_realocc_wild(root, split: Optional[str] = None) -> List[FaceRecord]:
+    """RealOcc-Wild (270 occluded faces with masks). See :func:`read_mask_dataset`."""
+    return read_mask_dataset(root, split, dataset="realocc_wild")

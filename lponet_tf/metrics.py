@@ -1,0 +1,507 @@
+"""Evaluation metrics of the paper (Section IV-C, Eq. 10-13), plus Keras metrics for ``fit``.
+
+numpy functions (benchmarks, reports):
+
+- :func:`nme` (Eq. 10), :func:`pose_mae` (Eq. 11), :func:`geodesic` (Table 2),
+  :func:`miou` (Eq. 12), :func:`tme` (Eq. 13), :func:`ced_curve` / :func:`auc` /
+  :func:`failure_rate` (cumulative error distribution of per-image NMEs).
+- Percentages: NME and mIoU are returned in %, as in the paper's tables; pose MAE in
+  degrees; geodesic distances in radians.
+
+Keras metrics (``keras.metrics.Metric``, registered serialisable under ``lponet_tf``):
+:class:`HeatmapNME`, :class:`PoseGeodesic`, :class:`PoseMAE`, :class:`MaskIoU`. They
+accept ``sample_weight`` (pass them as ``weighted_metrics`` so the per-output sample
+weights of the partial-label scheme reach them) and, because a missing task has a zero
+target (``docs/CONVENTIONS.md``), they also skip samples whose target is all zeros
+where that cannot be a real label (heatmaps, rotation matrices, masks).
+"""
+from __future__ import annotations
+
+from typing import NamedTuple, Sequence, Union
+
+import keras
+import numpy as np
+
+from lponet_tf.geometry import geodesic_distance, matrix_to_euler_tf
+from lponet_tf.heatmaps import decode_heatmaps_tf
+
+_PACKAGE = "lponet_tf"
+
+#: 0-based iBUG-68 indices of the outer eye corners (inter-ocular distance).
+OUTER_EYE_CORNERS = (36, 45)
+#: iBUG-68 eye contours (the subject's right eye first): pupils are their centroids.
+RIGHT_EYE = tuple(range(36, 42))
+LEFT_EYE = tuple(range(42, 48))
+
+
+class Errors(NamedTuple):
+    """Per-image errors and their mean."""
+
+    per_image: np.ndarray
+    mean: float
+
+
+class PoseErrors(NamedTuple):
+    """Pose MAE: per angle (yaw, pitch, roll), their mean, and per image (mean of 3)."""
+
+    per_angle: np.ndarray
+    mean: float
+    per_image: np.ndarray
+
+
+class IoUResult(NamedTuple):
+    """mIoU in %: per image (mean of the 2 classes), per class (mean over images), mean."""
+
+    per_image: np.ndarray
+    per_class: np.ndarray
+    mean: float
+
+
+class CED(NamedTuple):
+    """Cumulative error distribution: fraction of images with error <= each threshold,
+    the normalised area under it up to ``max_error``, and the failure rate above it."""
+
+    thresholds: np.ndarray
+    fractions: np.ndarray
+    auc: float
+    failure_rate: float
+
+
+# --------------------------------------------------------------------------------------
+# numpy
+# --------------------------------------------------------------------------------------
+def normalising_distance(gt, norm: str = "inter_ocular") -> np.ndarray:
+    """The ``d`` of Eq. 10 per image.
+
+    Args:
+        gt: ``(N, K, 2)`` ground-truth landmarks (``K = 68`` for the eye-based norms).
+        norm: ``"inter_ocular"`` (outer eye corners 36 and 45), ``"inter_pupil"``
+            (centroids of points 36..41 and 42..47) or ``"box"`` (``sqrt(w * h)`` of the
+            ground-truth landmark bounding box).
+
+    Returns:
+        ``(N,)`` float64 distances.
+
+    Example:
+        >>> g = np.zeros((1, 68, 2)); g[0, 45] = [30.0, 40.0]
+        >>> normalising_distance(g).tolist()
+        [50.0]
+    """
+    gt = np.asarray(gt, dtype=np.float64)
+    if norm in ("inter_ocular", "inter_pupil") and gt.shape[-2] != 68:
+        raise ValueError(f"{norm} needs the 68-point iBUG layout, got {gt.shape[-2]} points")
+    if norm == "inter_ocular":
+        a, b = gt[:, OUTER_EYE_CORNERS[0]], gt[:, OUTER_EYE_CORNERS[1]]
+    elif norm == "inter_pupil":
+        a, b = gt[:, list(RIGHT_EYE)].mean(1), gt[:, list(LEFT_EYE)].mean(1)
+    elif norm == "box":
+        size = gt.max(1) - gt.min(1)
+        return np.sqrt(size[:, 0] * size[:, 1])
+    else:
+        raise ValueError(f"norm must be inter_ocular, inter_pupil or box, got {norm!r}")
+    return np.linalg.norm(a - b, axis=-1)
+
+
+def nme(pred, gt, norm: Union[str, Sequence[float], np.ndarray] = "inter_ocular") -> Errors:
+    """Normalised mean error in % (Eq. 10).
+
+    Per image: ``100 * mean_j ||pred_j - gt_j|| / d`` (the mean over the L landmarks, the
+    usual reading of Eq. 10's inner sum); :attr:`Errors.mean` averages over images.
+
+    Args:
+        pred, gt: ``(N, K, 2)`` (or ``(K, 2)``) landmark coordinates, same units.
+        norm: ``"inter_ocular"`` (paper, 300W), ``"inter_pupil"``, ``"box"``, or an
+            ``(N,)`` array of per-image distances.
+
+    Returns:
+        :class:`Errors` with ``per_image`` ``(N,)`` in % and ``mean``.
+
+    Example:
+        >>> g = np.zeros((1, 68, 2)); g[0, 45] = [100.0, 0.0]
+        >>> round(nme(g + [3.0, 4.0], g).mean, 6)  # every point 5 px off, d = 100
+        5.0
+    """
+    pred = np.asarray(pred, dtype=np.float64)
+    gt = np.asarray(gt, dtype=np.float64)
+    if gt.ndim == 2:
+        pred, gt = pred[None], gt[None]
+    if pred.shape != gt.shape:
+        raise ValueError(f"pred {pred.shape} and gt {gt.shape} differ")
+    d = normalising_distance(gt, norm) if isinstance(norm, str) else np.asarray(norm, np.float64).reshape(-1)
+    per_image = 100.0 * np.linalg.norm(pred - gt, axis=-1).mean(-1) / d
+    return Errors(per_image, float(per_image.mean()))
+
+
+def pose_mae(pred_ypr, gt_ypr) -> PoseErrors:
+    """Head-pose mean absolute error in degrees (Eq. 11).
+
+    ``|pred - gt|`` per angle without wrapping (the AFLW2000 / BIWI protocol, both within
+    +-99 degrees); Eq. 11's norm is read as the mean over the three angles, which is
+    the "MAE" column of the paper's tables.
+
+    Args:
+        pred_ypr, gt_ypr: ``(N, 3)`` (yaw, pitch, roll) degrees, e.g. from
+            :func:`lponet_tf.geometry.matrix_to_euler`.
+
+    Returns:
+        :class:`PoseErrors`: ``per_angle`` ``(3,)``, ``mean``, ``per_image`` ``(N,)``.
+
+    Example:
+        >>> r = pose_mae([[10.0, 0.0, 0.0], [0.0, 3.0, -3.0]], np.zeros((2, 3)))
+        >>> r.per_angle.tolist(), r.mean
+        ([5.0, 1.5, 1.5], 2.6666666666666665)
+    """
+    err = np.abs(np.asarray(pred_ypr, np.float64) - np.asarray(gt_ypr, np.float64)).reshape(-1, 3)
+    per_angle = err.mean(0)
+    return PoseErrors(per_angle, float(per_angle.mean()), err.mean(1))
+
+
+def geodesic(pred_R, gt_R) -> Errors:
+    """Geodesic distance ``acos((tr(R Rhat^T) - 1) / 2)`` in radians (Eq. 4, Table 2).
+
+    Args:
+        pred_R, gt_R: ``(N, 3, 3)`` rotation matrices.
+
+    Returns:
+        :class:`Errors` in radians (no clamp floor: this is an evaluation).
+
+    Example:
+        >>> round(geodesic(np.eye(3)[None], np.eye(3)[None]).mean, 6)
+        0.0
+    """
+    per_image = np.atleast_1d(geodesic_distance(pred_R, gt_R))
+    return Errors(per_image, float(per_image.mean()))
+
+
+def miou(pred_mask, gt_mask) -> IoUResult:
+    """Mean intersection over union of the two mask classes in % (Eq. 12).
+
+    For each image and each class c (0 not-face, 1 visible face) the IoU
+    ``|pred == c & gt == c| / |pred == c | gt == c|``; a class absent from both masks
+    counts as 1 (full agreement). Eq. 12 averages over the 2 classes and N images.
+
+    Args:
+        pred_mask, gt_mask: ``(N, H, W)`` or ``(H, W)`` class masks (bool or 0/1 ints;
+            soft outputs: pass ``probs.argmax(-1)``).
+
+    Returns:
+        :class:`IoUResult` in %.
+
+    Example:
+        >>> p = np.array([[1, 1], [0, 0]]); g = np.array([[1, 0], [0, 0]])
+        >>> round(miou(p, g).mean, 4)  # face 1/2, not-face 2/3
+        58.3333
+    """
+    pred = np.asarray(pred_mask).astype(bool)
+    gt = np.asarray(gt_mask).astype(bool)
+    if pred.shape != gt.shape:
+        raise ValueError(f"pred {pred.shape} and gt {gt.shape} differ")
+    if gt.ndim == 2:
+        pred, gt = pred[None], gt[None]
+    axes = tuple(range(1, gt.ndim))
+    ious = []
+    for p, g in ((~pred, ~gt), (pred, gt)):
+        inter = np.sum(p & g, axis=axes)
+        union = np.sum(p | g, axis=axes)
+        ious.append(np.where(union > 0, inter / np.maximum(union, 1), 1.0))
+    ious = 100.0 * np.stack(ious, axis=-1)  # (N, 2)
+    return IoUResult(ious.mean(-1), ious.mean(0), float(ious.mean()))
+
+
+def tme(nme_value: float, mae_value: float, miou_value: float) -> float:
+    """Total mean error (Eq. 13): ``(NME + MAE + (100 - mIoU)) / 3``.
+
+    Args:
+        nme_value: NME in %.
+        mae_value: pose MAE in degrees.
+        miou_value: mIoU in %.
+
+    Returns:
+        The TME (mixed units, as in the paper's Table 1).
+
+    Example:
+        >>> round(tme(4.72, 3.56, 93.17), 4)
+        5.0367
+    """
+    return (float(nme_value) + float(mae_value) + (100.0 - float(miou_value))) / 3.0
+
+
+def auc(errors, max_error: float) -> float:
+    """Area under the CED curve on ``[0, max_error]``, divided by ``max_error``.
+
+    Computed exactly: the empirical CED is a step function, whose integral up to ``T``
+    is ``mean(max(T - e, 0))`` (the limit of the usual fine trapezoid sum).
+
+    Args:
+        errors: per-image errors (e.g. NME in %).
+        max_error: the cut-off ``T`` (e.g. 8 or 10 for NME in %).
+
+    Returns:
+        AUC in ``[0, 1]``.
+
+    Example:
+        >>> auc([0.0, 10.0], 10.0)  # half the images perfect, half failed
+        0.5
+    """
+    e = np.asarray(errors, np.float64).reshape(-1)
+    return float(np.mean(np.clip(max_error - e, 0.0, max_error)) / max_error)
+
+
+def failure_rate(errors, threshold: float) -> float:
+    """Fraction of images whose error exceeds ``threshold`` (e.g. NME > 8 % or 10 %).
+
+    Args:
+        errors: per-image errors.
+        threshold: failure threshold, same units.
+
+    Returns:
+        Fraction in ``[0, 1]``.
+
+    Example:
+        >>> failure_rate([1.0, 9.0, 12.0, 8.0], 8.0)
+        0.5
+    """
+    e = np.asarray(errors, np.float64).reshape(-1)
+    return float(np.mean(e > threshold))
+
+
+def ced_curve(errors, max_error: float, num: int = 1001) -> CED:
+    """Cumulative error distribution with its AUC and failure rate at ``max_error``.
+
+    Args:
+        errors: per-image errors (e.g. :attr:`Errors.per_image` of :func:`nme`).
+        max_error: right end of the curve, the AUC cut-off and the failure threshold.
+        num: number of thresholds in ``[0, max_error]`` (for plotting).
+
+    Returns:
+        :class:`CED` (``thresholds``, ``fractions`` of images with error <= threshold,
+        ``auc`` (exact, see :func:`auc`), ``failure_rate``).
+
+    Example:
+        >>> c = ced_curve([1.0, 2.0, 3.0, 20.0], 10.0, num=11)
+        >>> c.fractions[[0, 1, 2, 3, 10]].tolist(), c.failure_rate
+        ([0.0, 0.25, 0.5, 0.75, 0.75], 0.25)
+    """
+    e = np.sort(np.asarray(errors, np.float64).reshape(-1))
+    thresholds = np.linspace(0.0, max_error, num)
+    fractions = np.searchsorted(e, thresholds, side="right") / len(e)
+    return CED(thresholds, fractions, auc(e, max_error), failure_rate(e, max_error))
+
+
+# --------------------------------------------------------------------------------------
+# Keras metrics
+# --------------------------------------------------------------------------------------
+class _WeightedMean(keras.metrics.Metric):
+    """Sample-weighted mean of a per-sample value, skipping invalid samples."""
+
+    def __init__(self, name=None, dtype=None):
+        super().__init__(name=name, dtype=dtype)
+        self.total = self.add_variable(shape=(), initializer="zeros", name="total", dtype="float32")
+        self.count = self.add_variable(shape=(), initializer="zeros", name="count", dtype="float32")
+
+    def _per_sample(self, y_true, y_pred):
+        """Return ``(values (N,), valid (N,) bool)`` in float32."""
+        raise NotImplementedError
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        import tensorflow as tf
+
+        y_true = tf.cast(tf.convert_to_tensor(y_true), tf.float32)
+        y_pred = tf.cast(tf.convert_to_tensor(y_pred), tf.float32)
+        values, valid = self._per_sample(y_true, y_pred)
+        w = tf.cast(valid, tf.float32)
+        if sample_weight is not None:
+            w = w * tf.reshape(tf.cast(sample_weight, tf.float32), [-1])
+        # where(), not w * value: an invalid sample's value may be inf / NaN (d = 0).
+        values = tf.where(w > 0, values, tf.zeros_like(values))
+        self.total.assign_add(tf.reduce_sum(w * values))
+        self.count.assign_add(tf.reduce_sum(w))
+
+    def result(self):
+        import tensorflow as tf
+
+        return tf.math.divide_no_nan(self.total, self.count)
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class HeatmapNME(_WeightedMean):
+    """Inter-ocular NME in % (Eq. 10) from heatmaps, decoded in-graph.
+
+    Both the prediction and the GROUND TRUTH are decoded from heatmaps with the top-2
+    rule (:func:`lponet_tf.heatmaps.decode_heatmaps_tf`): the GT landmarks are those of
+    the target heatmap ``L``, not the original annotation, so the codec's own error (about
+    1 px mean on a 256 crop) is not part of this training-time figure. Use :func:`nme` on
+    decoded predictions vs the annotation for benchmark numbers. Samples whose target is
+    all zeros (no landmark label) have ``d = 0`` and are skipped.
+
+    Args:
+        eye_indices: landmark indices of the normalising pair (default outer eye corners).
+        name, dtype: as ``keras.metrics.Metric``.
+
+    Example:
+        >>> from lponet_tf.heatmaps import encode_heatmaps
+        >>> pts = np.random.default_rng(0).uniform(20, 230, (2, 68, 2))
+        >>> m = HeatmapNME(); m.update_state(encode_heatmaps(pts, 256), 60 * encode_heatmaps(pts, 256))
+        >>> round(float(m.result()), 3)
+        0.0
+    """
+
+    def __init__(self, eye_indices: Sequence[int] = OUTER_EYE_CORNERS, name: str = "nme", dtype=None):
+        super().__init__(name=name, dtype=dtype)
+        self.eye_indices = tuple(int(i) for i in eye_indices)
+
+    def _per_sample(self, y_true, y_pred):
+        import tensorflow as tf
+
+        gt, _ = decode_heatmaps_tf(y_true)
+        pred, _ = decode_heatmaps_tf(y_pred)
+        a, b = self.eye_indices
+        d = tf.norm(gt[:, a] - gt[:, b], axis=-1)
+        err = tf.reduce_mean(tf.norm(pred - gt, axis=-1), axis=-1)
+        valid = (d > 0) & (tf.reduce_max(y_true, axis=[1, 2, 3]) > 0)
+        return 100.0 * tf.math.divide_no_nan(err, d), valid
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(eye_indices=list(self.eye_indices))
+        return config
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class PoseGeodesic(_WeightedMean):
+    """Mean geodesic distance between ``(N, 3, 3)`` rotations (Table 2), radians by default.
+
+    Samples with an all-zero target matrix (no pose label) are skipped.
+
+    Args:
+        degrees: report degrees instead of radians.
+        name, dtype: as ``keras.metrics.Metric``.
+
+    Example:
+        >>> m = PoseGeodesic(); m.update_state(np.eye(3)[None], np.eye(3)[None])
+        >>> float(m.result())
+        0.0
+    """
+
+    def __init__(self, degrees: bool = False, name: str = "geodesic", dtype=None):
+        super().__init__(name=name, dtype=dtype)
+        self.degrees = bool(degrees)
+
+    def _per_sample(self, y_true, y_pred):
+        import tensorflow as tf
+
+        cos = (tf.reduce_sum(y_true * y_pred, axis=[-2, -1]) - 1.0) / 2.0
+        angle = tf.acos(tf.clip_by_value(cos, -1.0, 1.0))  # no clamp floor: no gradient here
+        if self.degrees:
+            angle = angle * (180.0 / np.pi)
+        return angle, tf.reduce_max(tf.abs(y_true), axis=[-2, -1]) > 0
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(degrees=self.degrees)
+        return config
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class PoseMAE(_WeightedMean):
+    """Mean absolute Euler-angle error in degrees (Eq. 11), mean of yaw, pitch, roll.
+
+    Works on either pose head: ``(N, 3)`` Euler degrees are compared directly,
+    ``(N, 3, 3)`` rotations are converted with
+    :func:`lponet_tf.geometry.matrix_to_euler_tf` first (no angle wrapping, the benchmark
+    protocol). An all-zero target MATRIX (no label) is skipped; a zero Euler target is a
+    real frontal pose, so Euler outputs need ``sample_weight`` for partial labels.
+
+    Args:
+        angle: ``None`` for the mean of the three angles, or ``"yaw"``, ``"pitch"``,
+            ``"roll"`` for one of them.
+        name, dtype: as ``keras.metrics.Metric``.
+
+    Example:
+        >>> m = PoseMAE(); m.update_state([[10.0, 0.0, 0.0]], [[4.0, 3.0, 0.0]])
+        >>> float(m.result())
+        3.0
+    """
+
+    ANGLES = ("yaw", "pitch", "roll")
+
+    def __init__(self, angle=None, name: str = "pose_mae", dtype=None):
+        if angle is not None and angle not in self.ANGLES:
+            raise ValueError(f"angle must be None or one of {self.ANGLES}, got {angle!r}")
+        super().__init__(name=name, dtype=dtype)
+        self.angle = angle
+
+    def _per_sample(self, y_true, y_pred):
+        import tensorflow as tf
+
+        if y_true.shape.rank == 3:
+            valid = tf.reduce_max(tf.abs(y_true), axis=[-2, -1]) > 0
+            y_true, y_pred = matrix_to_euler_tf(y_true), matrix_to_euler_tf(y_pred)
+        else:
+            valid = tf.ones(tf.shape(y_true)[:1], tf.bool)
+        err = tf.abs(y_true - y_pred)
+        if self.angle is None:
+            return tf.reduce_mean(err, axis=-1), valid
+        return err[:, self.ANGLES.index(self.angle)], valid
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(angle=self.angle)
+        return config
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class MaskIoU(_WeightedMean):
+    """mIoU in % of the visible-face mask (Eq. 12), per image then averaged.
+
+    ``y_true`` / ``y_pred`` are ``(N, h, w, 2)`` (one-hot or soft target, softmax
+    prediction); both are turned into class masks by argmax. Same IoU rules as
+    :func:`miou` (a class absent from both masks counts as 1). Samples whose target is
+    all zeros (no mask label) are skipped.
+
+    Args:
+        name, dtype: as ``keras.metrics.Metric``.
+
+    Example:
+        >>> y = np.eye(2)[np.array([[[1, 0], [0, 0]]])]; p = np.eye(2)[np.array([[[1, 1], [0, 0]]])]
+        >>> m = MaskIoU(); m.update_state(y, p); round(float(m.result()), 3)
+        58.333
+    """
+
+    def __init__(self, name: str = "miou", dtype=None):
+        super().__init__(name=name, dtype=dtype)
+
+    def _per_sample(self, y_true, y_pred):
+        import tensorflow as tf
+
+        gt = tf.argmax(y_true, axis=-1) > 0
+        pred = tf.argmax(y_pred, axis=-1) > 0
+        ious = []
+        for p, g in ((~pred, ~gt), (pred, gt)):
+            inter = tf.reduce_sum(tf.cast(p & g, tf.float32), axis=[1, 2])
+            union = tf.reduce_sum(tf.cast(p | g, tf.float32), axis=[1, 2])
+            ious.append(tf.where(union > 0, tf.math.divide_no_nan(inter, union), tf.ones_like(union)))
+        valid = tf.reduce_max(y_true, axis=[1, 2, 3]) > 0
+        return 100.0 * (ious[0] + ious[1]) / 2.0, valid
+
+
+__all__ = [
+    "OUTER_EYE_CORNERS",
+    "Errors",
+    "PoseErrors",
+    "IoUResult",
+    "CED",
+    "normalising_distance",
+    "nme",
+    "pose_mae",
+    "geodesic",
+    "miou",
+    "tme",
+    "auc",
+    "failure_rate",
+    "ced_curve",
+    "HeatmapNME",
+    "PoseGeodesic",
+    "PoseMAE",
+    "MaskIoU",
+]

@@ -1,0 +1,236 @@
+"""Metrics against hand-computed cases and loop-based numpy references (Eq. 10-13)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy.spatial.transform import Rotation
+
+from lponet_tf import metrics as M
+from lponet_tf.geometry import matrix_to_euler
+from lponet_tf.heatmaps import decode_heatmaps, encode_heatmaps
+from lponet_tf.losses import HeatmapLoss, PoseLoss
+
+RNG = np.random.default_rng(7)
+
+
+def landmarks(n, scale=100.0):
+    return RNG.uniform(0, scale, size=(n, 68, 2))
+
+
+# --------------------------------------------------------------------------------------
+# numpy metrics
+# --------------------------------------------------------------------------------------
+def ref_nme(pred, gt, norm):
+    out = []
+    for p, g in zip(pred, gt):
+        if norm == "inter_ocular":
+            d = np.hypot(*(g[36] - g[45]))
+        elif norm == "inter_pupil":
+            d = np.hypot(*(g[36:42].mean(0) - g[42:48].mean(0)))
+        else:
+            w = g[:, 0].max() - g[:, 0].min()
+            h = g[:, 1].max() - g[:, 1].min()
+            d = np.sqrt(w * h)
+        out.append(100.0 * np.mean([np.hypot(*(a - b)) for a, b in zip(p, g)]) / d)
+    return np.array(out)
+
+
+@pytest.mark.parametrize("norm", ["inter_ocular", "inter_pupil", "box"])
+def test_nme_matches_reference(norm):
+    gt = landmarks(5)
+    pred = gt + RNG.normal(scale=2.0, size=gt.shape)
+    r = M.nme(pred, gt, norm)
+    expected = ref_nme(pred, gt, norm)
+    np.testing.assert_allclose(r.per_image, expected)
+    assert r.mean == pytest.approx(expected.mean())
+
+
+def test_nme_hand_cases():
+    gt = np.zeros((68, 2))
+    gt[36], gt[45] = [0.0, 0.0], [60.0, 80.0]  # d = 100
+    assert M.nme(gt + [6.0, 8.0], gt).mean == pytest.approx(10.0)
+    # Half the points exact, half 20 px off: mean 10 px -> 10 %.
+    pred = gt.copy()
+    pred[::2] += [20.0, 0.0]
+    assert M.nme(pred, gt).mean == pytest.approx(10.0)
+    # Custom per-image distances, and the box norm of a 30 x 120 box (sqrt = 60).
+    assert M.nme(gt + [3.0, 4.0], gt, norm=[50.0]).mean == pytest.approx(10.0)
+    box = np.zeros((1, 68, 2))
+    box[0, 0], box[0, 1] = [10.0, 10.0], [40.0, 130.0]
+    box[0, 2:] = [20.0, 20.0]
+    assert M.nme(box + [6.0, 0.0], box, "box").mean == pytest.approx(10.0)
+    with pytest.raises(ValueError):
+        M.nme(np.zeros((1, 29, 2)), np.ones((1, 29, 2)), "inter_ocular")
+    with pytest.raises(ValueError):
+        M.nme(gt, gt, "diagonal")
+
+
+def test_pose_mae_and_geodesic():
+    gt = RNG.uniform(-90, 90, (20, 3))
+    pred = gt + RNG.normal(scale=5, size=gt.shape)
+    r = M.pose_mae(pred, gt)
+    np.testing.assert_allclose(r.per_angle, [np.mean([abs(p[i] - g[i]) for p, g in zip(pred, gt)]) for i in range(3)])
+    assert r.mean == pytest.approx(np.mean(np.abs(pred - gt)))
+    np.testing.assert_allclose(r.per_image, np.abs(pred - gt).mean(1))
+    hand = M.pose_mae([[3.0, -6.0, 9.0]], [[0.0, 0.0, 0.0]])
+    assert hand.per_angle.tolist() == [3.0, 6.0, 9.0] and hand.mean == 6.0
+    R1, R2 = Rotation.random(10, random_state=1), Rotation.random(10, random_state=2)
+    g = M.geodesic(R1.as_matrix(), R2.as_matrix())
+    np.testing.assert_allclose(g.per_image, (R1 * R2.inv()).magnitude(), atol=1e-7)
+    quarter = Rotation.from_rotvec([0, np.pi / 2, 0]).as_matrix()
+    assert M.geodesic(quarter[None], np.eye(3)[None]).mean == pytest.approx(np.pi / 2)
+
+
+def ref_miou(pred, gt):
+    per_image = []
+    for p, g in zip(pred, gt):
+        vals = []
+        for c in (0, 1):
+            inter = np.sum((p == c) & (g == c))
+            union = np.sum((p == c) | (g == c))
+            vals.append(1.0 if union == 0 else inter / union)
+        per_image.append(100.0 * np.mean(vals))
+    return np.array(per_image)
+
+
+def test_miou_matches_reference_and_hand_cases():
+    gt = RNG.integers(0, 2, (6, 12, 12))
+    pred = np.where(RNG.uniform(size=gt.shape) < 0.2, 1 - gt, gt)
+    gt[0] = 1  # face everywhere ...
+    pred[0] = 1  # ... in both: the absent not-face class counts as agreement
+    r = M.miou(pred, gt)
+    np.testing.assert_allclose(r.per_image, ref_miou(pred, gt))
+    assert r.per_image[0] == 100.0
+    assert r.mean == pytest.approx(ref_miou(pred, gt).mean())
+    # Eq. 12 averages classes and images together: the per-class means agree with it.
+    assert np.mean(r.per_class) == pytest.approx(r.mean)
+    # Hand case: 4 pixels, face predicted on 2, true on 1 -> face 1/2, background 2/3.
+    assert M.miou(np.array([[1, 1], [0, 0]]), np.array([[1, 0], [0, 0]])).mean == pytest.approx(100 * (0.5 + 2 / 3) / 2)
+    assert M.miou(np.zeros((3, 3)), np.ones((3, 3))).mean == 0.0
+
+
+def test_tme_reproduces_paper_table_1():
+    """Eq. 13 on Table 1's rows (the two test sets of each task averaged) gives its TME
+    column to the table's rounding."""
+    rows = [  # NME 300W, WFLW; MAE AFLW2K, BIWI; mIoU COFW, RealOcc-W; TME
+        (4.76, 4.28, 3.49, 4.31, 93.06, 92.37, 5.24),
+        (4.74, 4.25, 3.57, 4.42, 93.23, 93.10, 5.11),
+        (4.74, 4.24, 3.46, 4.29, 93.14, 93.36, 5.04),
+        (4.72, 4.19, 3.53, 4.38, 93.17, 93.28, 5.06),
+        (4.72, 4.18, 3.56, 4.22, 93.17, 93.31, 5.03),
+    ]
+    for n1, n2, p1, p2, o1, o2, t in rows:
+        assert M.tme((n1 + n2) / 2, (p1 + p2) / 2, (o1 + o2) / 2) == pytest.approx(t, abs=0.006)
+
+
+def test_ced_auc_failure_rate():
+    errors = RNG.gamma(2.0, 2.0, 300)
+    c = M.ced_curve(errors, 8.0, num=801)
+    np.testing.assert_allclose(c.fractions, [np.mean(errors <= t) for t in c.thresholds])
+    # The exact AUC equals the fine-grid integral of the step curve.
+    fine = np.linspace(0, 8.0, 200001)
+    numeric = np.trapezoid([np.mean(errors <= t) for t in fine[::100]], fine[::100]) / 8.0
+    assert c.auc == pytest.approx(numeric, abs=2e-3)
+    assert c.failure_rate == pytest.approx(np.mean(errors > 8.0))
+    assert M.auc([0.0, 0.0], 10.0) == 1.0 and M.auc([10.0, 30.0], 10.0) == 0.0
+    assert M.auc([2.0, 6.0], 8.0) == pytest.approx(((8 - 2) + (8 - 6)) / 2 / 8)
+    assert M.failure_rate([5.0, 10.0, 10.5], 10.0) == pytest.approx(1 / 3)
+
+
+# --------------------------------------------------------------------------------------
+# Keras metrics
+# --------------------------------------------------------------------------------------
+tf = pytest.importorskip("tensorflow")
+keras = pytest.importorskip("keras")
+
+
+def heatmap_pair(n, noise=3.0):
+    gt_pts = RNG.uniform(40, 216, size=(n, 68, 2))
+    pred_pts = gt_pts + RNG.normal(scale=noise, size=gt_pts.shape)
+    return encode_heatmaps(gt_pts, 256), 60.0 * encode_heatmaps(pred_pts, 256)
+
+
+def test_heatmap_nme_matches_numpy_on_decoded_heatmaps():
+    L, P = heatmap_pair(4)
+    w = np.array([1.0, 0.0, 2.0, 1.0], np.float32)
+    L[3] = 0.0  # an unlabelled sample (zero target): skipped even with weight 1
+    m = M.HeatmapNME()
+    m.update_state(L[:2], P[:2], sample_weight=w[:2])
+    m.update_state(L[2:], P[2:], sample_weight=w[2:])
+    gt, _ = decode_heatmaps(L)
+    pred, _ = decode_heatmaps(P)
+    per = M.nme(pred[:3], gt[:3]).per_image
+    expected = (per[0] * 1 + per[2] * 2) / 3
+    assert float(m.result()) == pytest.approx(expected, rel=1e-4)
+    m.reset_state()
+    assert float(m.result()) == 0.0
+
+
+def test_pose_metrics_match_numpy():
+    R = Rotation.random(6, random_state=3).as_matrix()
+    Rhat = (Rotation.from_rotvec(RNG.normal(scale=0.2, size=(6, 3))) * Rotation.from_matrix(R)).as_matrix()
+    R[5] = 0.0  # missing label
+    geo = M.PoseGeodesic()
+    geo.update_state(R, Rhat)
+    assert float(geo.result()) == pytest.approx(M.geodesic(Rhat[:5], R[:5]).mean, rel=1e-4)
+    geo_deg = M.PoseGeodesic(degrees=True)
+    geo_deg.update_state(R, Rhat, sample_weight=[1, 1, 1, 1, 0, 1])
+    assert float(geo_deg.result()) == pytest.approx(np.degrees(M.geodesic(Rhat[:4], R[:4]).mean), rel=1e-4)
+    mae = M.PoseMAE()
+    mae.update_state(R, Rhat)
+    expected = M.pose_mae(matrix_to_euler(Rhat[:5]), matrix_to_euler(R[:5])).mean
+    assert float(mae.result()) == pytest.approx(expected, rel=1e-3)
+    e, ehat = RNG.uniform(-60, 60, (5, 3)), RNG.uniform(-60, 60, (5, 3))
+    for angle, i in (("yaw", 0), ("pitch", 1), ("roll", 2)):
+        one = M.PoseMAE(angle=angle, name=f"{angle}_mae")
+        one.update_state(e, ehat)
+        assert float(one.result()) == pytest.approx(M.pose_mae(ehat, e).per_angle[i], rel=1e-5)
+    with pytest.raises(ValueError):
+        M.PoseMAE(angle="tilt")
+
+
+def test_mask_iou_matches_numpy():
+    gt = RNG.integers(0, 2, (5, 8, 8))
+    pred_cls = np.where(RNG.uniform(size=gt.shape) < 0.3, 1 - gt, gt)
+    y = np.eye(2, dtype=np.float32)[gt]
+    logits = np.eye(2)[pred_cls] * 2.0 + RNG.normal(scale=0.1, size=y.shape)
+    probs = np.exp(logits) / np.exp(logits).sum(-1, keepdims=True)
+    y[4] = 0.0  # no mask label
+    m = M.MaskIoU()
+    m.update_state(y, probs.astype(np.float16))
+    assert float(m.result()) == pytest.approx(M.miou(pred_cls[:4], gt[:4]).mean, rel=1e-5)
+
+
+@pytest.mark.parametrize(
+    "metric", [M.HeatmapNME(eye_indices=(36, 45)), M.PoseGeodesic(degrees=True), M.PoseMAE(angle="roll"), M.MaskIoU()]
+)
+def test_metric_serialisation_round_trip(metric):
+    clone = keras.metrics.deserialize(keras.metrics.serialize(metric))
+    assert type(clone) is type(metric)
+    assert clone.get_config() == metric.get_config()
+
+
+def test_metrics_run_inside_keras_evaluate():
+    """Graph mode and per-output weighted metrics, as ``fit`` uses them."""
+    inp = keras.Input((4,))
+    hm = keras.layers.Reshape((8, 8, 68), name="heatmaps")(keras.layers.Dense(8 * 8 * 68)(inp))
+    pose = keras.layers.Reshape((3,), name="pose")(keras.layers.Dense(3)(inp))
+    model = keras.Model(inp, {"heatmaps": hm, "pose": pose})
+    model.compile(
+        loss={"heatmaps": HeatmapLoss(), "pose": PoseLoss("mae")},
+        weighted_metrics={"heatmaps": [M.HeatmapNME()], "pose": [M.PoseMAE()]},
+    )
+    x = RNG.normal(size=(4, 4)).astype(np.float32)
+    pts = RNG.uniform(0, 31, size=(4, 68, 2))
+    y = {"heatmaps": encode_heatmaps(pts, 32), "pose": RNG.uniform(-30, 30, (4, 3)).astype(np.float32)}
+    w = {"heatmaps": np.array([1, 1, 0, 1], np.float32), "pose": np.array([0, 1, 1, 1], np.float32)}
+    out = model.evaluate(x, y, sample_weight=w, batch_size=4, verbose=0, return_dict=True)
+    pred = model.predict(x, verbose=0)
+    gt_xy, _ = decode_heatmaps(y["heatmaps"])
+    pr_xy, _ = decode_heatmaps(pred["heatmaps"])
+    per = M.nme(pr_xy, gt_xy).per_image
+    nme_key = next(k for k in out if k.endswith("nme"))
+    mae_key = next(k for k in out if k.endswith("pose_mae"))
+    assert out[nme_key] == pytest.approx(np.sum(per * w["heatmaps"]) / 3, rel=1e-3)
+    expected_mae = np.sum(M.pose_mae(pred["pose"], y["pose"]).per_image * w["pose"]) / 3
+    assert out[mae_key] == pytest.approx(expected_mae, rel=1e-4)

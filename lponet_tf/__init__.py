@@ -25,6 +25,11 @@ _LAZY = {
     "FaceAnalyzerOptions": "lponet_tf.inference.analyzer",
     "Face": "lponet_tf.inference.analyzer",
     "draw": "lponet_tf.visualize",
+    "HeatmapLoss": "lponet_tf.losses",
+    "PoseLoss": "lponet_tf.losses",
+    "OcclusionLoss": "lponet_tf.losses",
+    "encode_heatmaps": "lponet_tf.heatmaps",
+    "decode_heatmaps": "lponet_tf.heatmaps",
 }
 
 __all__ = ["__version__", "LPONetConfig", *_LAZY]

@@ -17,16 +17,18 @@ translation in millimetres, one row of three numbers (blank lines ignored)::
 
     47.4 22.6 868.2
 
-**Axis convention.** BIWI's matrix maps the head model into the depth camera, whose
-frame is x right, y down, z forward (the translation's z is the positive distance to the
-head, ~0.8-1.2 m), and the model at ``R = I`` is a frontal, upright face: these are the
-camera and head frames of :mod:`lponet_tf.geometry`. So the axis change is the identity
-and the file's matrix is the label. This is the same label the usual cross-dataset
-protocol (Hopenet, FSA-Net, 6DRepNet) produces: their Euler angles ``pitch =
-atan2(M21, M22)``, ``yaw = -atan2(-M20, hypot(M21, M22))``, ``roll = -atan2(M10, M00)``
-of ``M = R^T``, fed to :func:`lponet_tf.geometry.euler_to_matrix`, rebuild exactly
-``R`` (tests/test_readers_biwi.py checks it). The RGB camera's small rotation relative to
-the depth camera (``rgb.cal``) is ignored, as in those protocols.
+**Axis convention.** The axis change is the identity: the file's matrix is the label.
+BIWI's matrix maps the head model into the depth camera; the translation's z is the
+positive distance to the head (~0.8-1.2 m), so z points forward as in
+:mod:`lponet_tf.geometry`, and the usual cross-dataset protocol (Hopenet, FSA-Net,
+6DRepNet: ``pitch = atan2(M21, M22)``, ``yaw = -atan2(-M20, hypot(M21, M22))``,
+``roll = -atan2(M10, M00)`` of ``M = R^T``, under which models trained on 300W-LP score
+~4-5 degrees on BIWI) gives Euler angles that
+:func:`lponet_tf.geometry.euler_to_matrix` turns back into exactly ``R``
+(tests/test_readers_biwi.py checks it). So BIWI's camera and head frames are this
+project's (x right, y down, z forward; a frontal upright face at ``R = I``). The RGB
+camera's small rotation relative to the depth camera (``rgb.cal``) is ignored, as in
+those protocols.
 
 Records have ``pose`` only (no landmarks, box or mask; the paper crops BIWI faces with a
 face detector); ``attributes`` hold ``sequence`` (the folder name), ``translation_mm``

@@ -118,7 +118,8 @@ def read_pts_dataset(root, split: Optional[str] = None, *, dataset: str = "300w"
         extra_attributes: added to every record's attributes.
 
     Returns:
-        FaceRecords with 68 landmarks, no pose, no mask, no box, sorted by path.
+        FaceRecords with 68 landmarks, no pose, no mask, no box; sorted by path within
+        each folder.
 
     Raises:
         DataError: missing root, a ``.pts`` without its image, a malformed ``.pts`` or one

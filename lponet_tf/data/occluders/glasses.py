@@ -56,8 +56,15 @@ def draw_sunglasses(image: np.ndarray, lm: np.ndarray, frame: FaceFrame, rng: np
     inner_l = lenses[0][np.argmax(lenses[0] @ right_dir)]
     inner_r = lenses[1][np.argmin(lenses[1] @ right_dir)]
     layer.line(inner_l + frame.up * b * 0.3, inner_r + frame.up * b * 0.3, frame_colour, rim)
-    outer_l = lenses[0][np.argmin(lenses[0] @ right_dir)]
-    outer_r = lenses[1][np.argmax(lenses[1] @ right_dir)]
-    layer.line(outer_l, lm[0] + (lm[0] - lm[27]) * 0.1, frame_colour, rim * 0.8)
-    layer.line(outer_r, lm[16] + (lm[16] - lm[27]) * 0.1, frame_colour, rim * 0.8)
+    for lens, jaw, outward, w in ((lenses[0], lm[0], -right_dir, widths[0]), (lenses[1], lm[16], right_dir, widths[1])):
+        # A temple runs from the outer rim back to the ear on its own side. On a turned
+        # head the far eye is foreshortened and its temple is hidden behind the head;
+        # and when the jaw point is not outside the lens there is no visible ear side.
+        outer = lens[np.argmax(lens @ outward)]
+        ear = jaw + (jaw - lm[27]) * 0.1
+        reach = float(np.hypot(*(ear - outer)))
+        if reach > 0.6 * frame.height:  # 3D-projected hidden jaw points can lie far off
+            ear = outer + (ear - outer) * (0.6 * frame.height / reach)
+        if w >= 0.6 * max(widths) and (ear - outer) @ outward > 0.1 * iod:
+            layer.line(outer, ear, frame_colour, rim * 0.8)
     return layer

@@ -1,0 +1,345 @@
+"""``tf.data`` pipelines: records -> ``(image, targets, sample_weights)``, and dataset mixing.
+
+Every element has the structure of ``docs/CONVENTIONS.md``::
+
+    image    float32 (S, S, 3) RGB 0..255
+    targets  {"heatmaps": (S/4, S/4, K), "pose": (3, 3) or (3,), "occlusion": (S/4, S/4, 2)}
+    weights  {"heatmaps": (), "pose": (), "occlusion": ()}  # 0 = no label for that task
+
+so datasets with different labels (300W: landmarks, 300W-LP: landmarks + pose, C-CM:
+masks) can be mixed in one batch and Keras' per-output sample weights switch each loss
+off where its label is missing.
+
+Decoding, cropping, augmentation, occlusion synthesis and target encoding run in numpy /
+OpenCV (:func:`lponet_tf.data.sample.prepare_sample`) inside ``tf.numpy_function``, in
+parallel (``num_parallel_calls=AUTOTUNE``). Determinism: element ``e`` of a pipeline is
+prepared with ``numpy.random.default_rng([seed, e])``, and the shuffle is seeded, so with
+a seed and ``deterministic=True`` two pipelines yield identical batches.
+
+Mixing (:func:`mix_datasets`):
+    * ``"exact"``: each batch holds a fixed count per source, the ratios scaled to the
+      batch size and rounded by largest remainder (ties to the earlier source, each
+      source at least 1): 64 at 4:3:3 -> 26, 19, 19; 1:1 -> 32, 32 (paper stage 1/2).
+    * ``"sampled"``: every element's source is drawn with probability proportional to its
+      ratio (``tf.data.Dataset.sample_from_datasets``), so batch counts vary.
+"""
+from __future__ import annotations
+
+import os
+import threading
+from typing import Dict, List, Optional, Sequence, Tuple, Union
+
+import numpy as np
+import tensorflow as tf
+
+from lponet_tf.config import LPONetConfig
+from lponet_tf.data.augment import AugmentConfig
+from lponet_tf.data.occlusion import OcclusionConfig
+from lponet_tf.data.records import FaceRecord
+from lponet_tf.data.sample import TASKS, decode_image, decode_mask, load_image, load_mask, prepare_sample
+from lponet_tf.errors import DataError
+
+AUTOTUNE = tf.data.AUTOTUNE
+CACHE_MODES = (False, True, "bytes", "decoded")
+
+
+def exact_counts(ratios: Sequence[float], batch_size: int) -> List[int]:
+    """Samples per source in one batch for the ``"exact"`` mixing mode.
+
+    Largest-remainder rounding of ``batch_size * ratio / sum(ratios)`` (ties go to the
+    earlier source); a source whose share rounds to 0 still gets one sample, taken from
+    the largest count.
+
+    Args:
+        ratios: positive ratios, e.g. ``(4, 3, 3)``.
+        batch_size: total batch size.
+
+    Returns:
+        list of ints summing to ``batch_size``.
+
+    Example:
+        >>> exact_counts((4, 3, 3), 64), exact_counts((1, 1), 64)
+        ([26, 19, 19], [32, 32])
+    """
+    r = np.asarray(ratios, np.float64)
+    if r.ndim != 1 or len(r) == 0 or (r <= 0).any():
+        raise ValueError(f"ratios must be positive numbers, got {list(ratios)}")
+    if len(r) > batch_size:
+        raise ValueError(f"{len(r)} sources do not fit in a batch of {batch_size}")
+    share = r / r.sum() * batch_size
+    counts = np.floor(share).astype(int)
+    order = np.argsort(-(share - counts), kind="stable")
+    for i in order[: batch_size - counts.sum()]:
+        counts[i] += 1
+    for i in np.where(counts == 0)[0]:
+        counts[np.argmax(counts)] -= 1
+        counts[i] += 1
+    return counts.tolist()
+
+
+class _Loader:
+    """Thread-safe record -> arrays function for ``tf.numpy_function``.
+
+    Holds the records, the preparation options and the optional in-memory cache of
+    encoded bytes or decoded images (records are read at most once then).
+    """
+
+    def __init__(self, records, input_size, augment, occlusion, pose_format, num_landmarks, seed, cache):
+        self.records = records
+        self.input_size = input_size
+        self.augment = augment
+        self.occlusion = occlusion
+        self.pose_format = pose_format
+        self.num_landmarks = num_landmarks
+        self.seed = seed
+        self.cache = "bytes" if cache is True else cache
+        self._store: Dict[int, tuple] = {}
+        self._lock = threading.Lock()
+
+    def _sources(self, i: int) -> Tuple[np.ndarray, Optional[np.ndarray]]:
+        rec = self.records[i]
+        if not self.cache:
+            return load_image(rec.image_path), (load_mask(rec.mask_path) if rec.mask_path else None)
+        with self._lock:
+            hit = self._store.get(i)
+        if hit is None:
+            if self.cache == "bytes":
+                hit = (_read(rec.image_path), _read(rec.mask_path) if rec.mask_path else None)
+            else:
+                hit = (load_image(rec.image_path), load_mask(rec.mask_path) if rec.mask_path else None)
+            with self._lock:
+                self._store[i] = hit
+        if self.cache == "bytes":
+            img = decode_image(hit[0], rec.image_path)
+            mask = decode_mask(hit[1], rec.mask_path) if hit[1] is not None else None
+            return img, mask
+        return hit
+
+    def __call__(self, element: np.ndarray, index: np.ndarray):
+        i = int(index)
+        image, mask = self._sources(i)
+        rng = np.random.default_rng([self.seed, int(element)])
+        s = prepare_sample(
+            self.records[i],
+            self.input_size,
+            rng,
+            augment=self.augment,
+            occlusion=self.occlusion,
+            pose_format=self.pose_format,
+            num_landmarks=self.num_landmarks,
+            image=image,
+            mask=mask,
+        )
+        return (s.image,) + tuple(s.targets[t] for t in TASKS) + tuple(s.weights[t] for t in TASKS)
+
+
+def _read(path: str) -> bytes:
+    """A file's bytes (undecoded); DataError naming it when it is missing."""
+    if not os.path.isfile(path):
+        raise DataError(path, "file not found")
+    with open(path, "rb") as f:
+        return f.read()
+
+
+def _resolve(input_size, pose_format, num_landmarks):
+    """Accept an LPONetConfig in place of the input size (pose format from its head)."""
+    if isinstance(input_size, LPONetConfig):
+        cfg = input_size
+        pose_format = pose_format or ("matrix" if cfg.pose == "6d" else "euler")
+        return cfg.input_size, pose_format, cfg.num_landmarks
+    return int(input_size), (pose_format or "matrix"), num_landmarks
+
+
+def make_dataset(
+    records: Sequence[FaceRecord],
+    input_size: Union[int, LPONetConfig] = 256,
+    batch_size: Optional[int] = None,
+    augment: Optional[AugmentConfig] = None,
+    occlusion: Optional[OcclusionConfig] = None,
+    shuffle: bool = True,
+    seed: Optional[int] = None,
+    cache: Union[bool, str] = False,
+    pose_format: Optional[str] = None,
+    deterministic: Optional[bool] = None,
+    repeat: bool = True,
+    num_landmarks: int = 68,
+    num_parallel_calls: int = AUTOTUNE,
+    drop_remainder: bool = True,
+) -> tf.data.Dataset:
+    """A ``tf.data`` pipeline of prepared samples from records.
+
+    Args:
+        records: the faces (any mix of labels).
+        input_size: crop side S, or an :class:`LPONetConfig` (gives S, K and the pose
+            format: "matrix" for the 6D head, "euler" for the Euler head).
+        batch_size: batch the elements (``None``: unbatched, e.g. to feed
+            :func:`mix_datasets`).
+        augment: augmentation config (None: plain crops, e.g. for evaluation).
+        occlusion: synthetic occlusion config (None: none).
+        shuffle: reshuffle the records every epoch.
+        seed: seeds the shuffle and every sample's augmentation; None draws one.
+        cache: False; True / "bytes": keep the encoded files in memory (no disk reads
+            after the first epoch); "decoded": keep decoded images (no JPEG decoding
+            either, for small sets). Augmentation stays random per epoch either way.
+        pose_format: "matrix" (3, 3) or "euler" (3,) degrees; default from ``input_size``
+            when it is a config, else "matrix".
+        deterministic: keep the element order under parallel preparation (default: True
+            when a seed is given). With a seed, same seed -> same batches.
+        repeat: repeat forever (training); False gives one pass (evaluation).
+        num_landmarks: K (heatmap depth for samples without landmarks).
+        num_parallel_calls: parallel preparation calls (AUTOTUNE).
+        drop_remainder: drop a last incomplete batch.
+
+    Returns:
+        ``tf.data.Dataset`` of ``(image, targets, sample_weights)``.
+
+    Example:
+        >>> ds = make_dataset(records, 128, batch_size=8, augment=AugmentConfig(),
+        ...                   occlusion=OcclusionConfig(), seed=0)  # doctest: +SKIP
+        >>> model.fit(expand_for_stacks(ds, 2), steps_per_epoch=100)  # doctest: +SKIP
+    """
+    records = list(records)
+    if not records:
+        raise ValueError("make_dataset needs at least one record")
+    if cache not in CACHE_MODES:
+        raise ValueError(f"cache must be one of {CACHE_MODES}, got {cache!r}")
+    size, pose_format, num_landmarks = _resolve(input_size, pose_format, num_landmarks)
+    if seed is None:
+        seed = int(np.random.SeedSequence().entropy % (2**31))
+        deterministic = bool(deterministic)
+    elif deterministic is None:
+        deterministic = True
+    loader = _Loader(records, size, augment, occlusion, pose_format, num_landmarks, int(seed), cache)
+
+    g = size // 4
+    pose_shape = (3, 3) if pose_format == "matrix" else (3,)
+    shapes = [(size, size, 3), (g, g, num_landmarks), pose_shape, (g, g, 2), (), (), ()]
+
+    def load(element, index):
+        out = tf.numpy_function(
+            loader, [element, index], [tf.uint8] + [tf.float32] * 6, stateful=False, name="prepare_sample"
+        )
+        for t, shape in zip(out, shapes):
+            t.set_shape(shape)
+        image = tf.cast(out[0], tf.float32)
+        return image, dict(zip(TASKS, out[1:4])), dict(zip(TASKS, out[4:7]))
+
+    ds = tf.data.Dataset.range(len(records))
+    if shuffle:
+        ds = ds.shuffle(len(records), seed=seed, reshuffle_each_iteration=True)
+    if repeat:
+        ds = ds.repeat()
+    ds = ds.enumerate()  # (element number, record index): the element number seeds its rng
+    ds = ds.map(load, num_parallel_calls=num_parallel_calls, deterministic=deterministic)
+    if batch_size:
+        ds = ds.batch(batch_size, drop_remainder=drop_remainder)
+    return ds.prefetch(AUTOTUNE)
+
+
+def _unbatched(ds: tf.data.Dataset) -> tf.data.Dataset:
+    """Elements of ``ds`` one sample at a time (unbatches a batched pipeline)."""
+    image_spec = ds.element_spec[0]
+    return ds.unbatch() if image_spec.shape.rank == 4 else ds
+
+
+def _check_compatible(datasets: Sequence[tf.data.Dataset]) -> None:
+    first = datasets[0].element_spec
+    for i, ds in enumerate(datasets[1:], start=1):
+        spec = ds.element_spec
+        try:
+            tf.nest.assert_same_structure(first, spec)
+        except (ValueError, TypeError) as e:
+            raise ValueError(f"source {i} has another element structure than source 0: {e}") from None
+        for a, b in zip(tf.nest.flatten(first), tf.nest.flatten(spec)):
+            if a.shape != b.shape or a.dtype != b.dtype:
+                raise ValueError(
+                    f"source {i} yields {b.dtype.name}{b.shape} where source 0 yields "
+                    f"{a.dtype.name}{a.shape} (same input size, landmark count and pose "
+                    "format needed for every source)"
+                )
+
+
+def mix_datasets(
+    sources: Sequence[Tuple[Union[tf.data.Dataset, Sequence[FaceRecord]], float]],
+    batch_size: int,
+    mode: str = "exact",
+    seed: Optional[int] = None,
+    **dataset_options,
+) -> tf.data.Dataset:
+    """Mix several sources into batches with given ratios.
+
+    Args:
+        sources: ``[(records_or_dataset, ratio), ...]``. Records are turned into an
+            unbatched, repeating :func:`make_dataset` pipeline (with
+            ``**dataset_options``: input_size, augment, occlusion, ...); a dataset is
+            used as is (unbatched first when it is batched) and should repeat.
+        batch_size: samples per batch.
+        mode: "exact" (fixed count per source per batch, see :func:`exact_counts`; the
+            batch holds the sources in order) or "sampled" (each element's source drawn
+            with probability ratio / sum).
+        seed: seeds the record pipelines (source ``i`` gets ``seed + i``) and the
+            sampling; with a seed, same seed -> same batches.
+        **dataset_options: passed to :func:`make_dataset` for record sources.
+
+    Returns:
+        ``tf.data.Dataset`` of batched ``(image, targets, sample_weights)``.
+
+    Example:
+        >>> ds = mix_datasets([(w300_records, 4), (lp_records, 3), (ccm_records, 3)], 64,
+        ...                   input_size=256, augment=AugmentConfig(), seed=0)  # doctest: +SKIP
+    """
+    if mode not in ("exact", "sampled"):
+        raise ValueError(f"mode must be 'exact' or 'sampled', got {mode!r}")
+    if not sources:
+        raise ValueError("mix_datasets needs at least one source")
+    ratios = [float(r) for _, r in sources]
+    datasets = []
+    for i, (src, _) in enumerate(sources):
+        if isinstance(src, tf.data.Dataset):
+            datasets.append(_unbatched(src))
+        else:
+            opts = dict(dataset_options, batch_size=None, repeat=True)
+            if seed is not None:
+                opts["seed"] = seed + i
+            datasets.append(make_dataset(src, **opts))
+    _check_compatible(datasets)
+    if mode == "exact":
+        counts = exact_counts(ratios, batch_size)
+        parts = tuple(ds.batch(c, drop_remainder=True) for ds, c in zip(datasets, counts))
+        mixed = tf.data.Dataset.zip(parts).map(
+            lambda *batches: tf.nest.map_structure(lambda *xs: tf.concat(xs, axis=0), *batches),
+            num_parallel_calls=AUTOTUNE,
+        )
+    else:
+        weights = [r / sum(ratios) for r in ratios]
+        mixed = tf.data.Dataset.sample_from_datasets(datasets, weights=weights, seed=seed).batch(
+            batch_size, drop_remainder=True
+        )
+    return mixed.prefetch(AUTOTUNE)
+
+
+def expand_for_stacks(ds: tf.data.Dataset, num_stacks: int) -> tf.data.Dataset:
+    """Repeat every target and weight for the intermediate stacks (deep supervision).
+
+    Adds ``heatmaps_1, pose_1, occlusion_1, ..., heatmaps_{n-1}, ...`` (the training
+    model's output names, see ``lponet_tf.model.output_names``) with the final stack's
+    target and weight.
+
+    Args:
+        ds: dataset of ``(image, targets, sample_weights)``.
+        num_stacks: the model's ``num_stacks``.
+
+    Returns:
+        dataset with one target and weight per model output.
+    """
+    if num_stacks < 1:
+        raise ValueError(f"num_stacks must be >= 1, got {num_stacks}")
+
+    def expand(d):
+        out = {}
+        for i in range(1, num_stacks):
+            out.update({f"{k}_{i}": d[k] for k in TASKS})
+        out.update({k: d[k] for k in TASKS})
+        return out
+
+    return ds.map(lambda x, t, w: (x, expand(t), expand(w)), num_parallel_calls=AUTOTUNE)

@@ -1,0 +1,196 @@
+"""Builders of the paper's occlusion-robustness benchmarks (Section IV-F), written to disk in
+their source formats so the ordinary readers load them.
+
+* **AFLW2000-SO** (Fig. 6, Table 9): every AFLW2000-3D face with one of five rectangles
+  blacked out: ``left``, ``top``, ``right``, ``bottom`` or ``middle`` of the face box.
+  The paper gives no exact geometry; here the box is the network's crop box (landmark box
+  enlarged 10% per side, made square: what the model sees) and each rectangle covers
+  ``fraction`` (default half) of it: the left / right half, the top / bottom half, or a
+  centred square of half its side. "left" / "right" are image sides (viewer's). Output:
+  ``dst/<part>/imageNNNNN.jpg`` with the original ``.mat`` copied next to it (same keys).
+* **Masked-300W style** (Table 8): a synthetic face mask (medical or cloth, see
+  :mod:`lponet_tf.data.occluders.face_masks`) drawn from the landmarks of any 68-point
+  image + ``.pts`` set, keeping the folder layout; the ``.pts`` files are copied unchanged
+  (landmarks are the unoccluded ground truth).
+
+Both are deterministic: same input and seed, same files.
+
+Command line::
+
+    python -m lponet_tf.data.benchmark_sets aflw2000-so SRC DST
+    python -m lponet_tf.data.benchmark_sets masked-300w SRC DST --seed 0
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import pathlib
+import shutil
+from typing import Dict, Sequence, Tuple
+
+import cv2
+import numpy as np
+
+from lponet_tf.data.crop import box_from_landmarks, square_box
+from lponet_tf.data.occluders import FaceFrame, Layer, composite, draw_face_mask
+from lponet_tf.data.sample import load_image
+
+SO_PARTS = ("left", "top", "right", "bottom", "middle")
+_JPEG_QUALITY = 95
+
+
+def so_rectangle(box: Sequence[float], part: str, fraction: float = 0.5) -> Tuple[float, float, float, float]:
+    """The occluding rectangle ``(x0, y0, x1, y1)`` of an AFLW2000-SO ``part``.
+
+    Args:
+        box: the square face box ``(x0, y0, x1, y1)``.
+        part: one of :data:`SO_PARTS`.
+        fraction: share of the box side the rectangle spans (its width for left/right,
+            height for top/bottom, both for middle).
+
+    Example:
+        >>> so_rectangle((0, 0, 100, 100), "left")
+        (0.0, 0.0, 50.0, 100.0)
+        >>> so_rectangle((0, 0, 100, 100), "middle")
+        (25.0, 25.0, 75.0, 75.0)
+    """
+    x0, y0, x1, y1 = (float(v) for v in box)
+    w, h = (x1 - x0) * fraction, (y1 - y0) * fraction
+    if part == "left":
+        return (x0, y0, x0 + w, y1)
+    if part == "right":
+        return (x1 - w, y0, x1, y1)
+    if part == "top":
+        return (x0, y0, x1, y0 + h)
+    if part == "bottom":
+        return (x0, y1 - h, x1, y1)
+    if part == "middle":
+        cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+        return (cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2)
+    raise ValueError(f"part must be one of {SO_PARTS}, got {part!r}")
+
+
+def fill_rectangle(image: np.ndarray, rect: Sequence[float], value: int = 0) -> None:
+    """Set the pixels whose centres lie inside ``rect`` to ``value`` (in place, clipped)."""
+    h, w = image.shape[:2]
+    x0, y0, x1, y1 = rect
+    # Pixel i covers [i - 0.5, i + 0.5]: its centre i is inside when x0 <= i < x1.
+    c0, c1 = max(0, int(np.ceil(x0))), min(w, int(np.ceil(x1)))
+    r0, r1 = max(0, int(np.ceil(y0))), min(h, int(np.ceil(y1)))
+    if c1 > c0 and r1 > r0:
+        image[r0:r1, c0:c1] = value
+
+
+def _write_rgb(path: pathlib.Path, image: np.ndarray) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    params = [cv2.IMWRITE_JPEG_QUALITY, _JPEG_QUALITY] if path.suffix.lower() in (".jpg", ".jpeg") else []
+    if not cv2.imwrite(str(path), cv2.cvtColor(image, cv2.COLOR_RGB2BGR), params):
+        raise OSError(f"cannot write {path}")
+
+
+def build_aflw2000_so(
+    src, dst, parts: Sequence[str] = SO_PARTS, fraction: float = 0.5, fill: int = 0
+) -> Dict[str, int]:
+    """Write AFLW2000-SO: one folder per occluded part, each a complete AFLW2000 copy.
+
+    Every face is kept (also those beyond +-99 deg; the aflw2000 reader drops them when
+    evaluating, as for the original set).
+
+    Args:
+        src: an AFLW2000-3D folder (``imageNNNNN.jpg`` + ``.mat``).
+        dst: output folder; ``dst/<part>/`` is created for each part.
+        parts: which of :data:`SO_PARTS` to write.
+        fraction: rectangle size, see :func:`so_rectangle`.
+        fill: grey value of the removed region (0: black, as in Fig. 6).
+
+    Returns:
+        ``{part: number of faces written}``.
+
+    Raises:
+        DataError: unreadable source files (from the reader), naming the file.
+
+    Example:
+        >>> build_aflw2000_so("AFLW2000", "AFLW2000-SO")  # doctest: +SKIP
+        {'left': 2000, 'top': 2000, 'right': 2000, 'bottom': 2000, 'middle': 2000}
+    """
+    from lponet_tf.data.readers import read_dataset
+
+    src, dst = pathlib.Path(src), pathlib.Path(dst)
+    records = read_dataset("aflw2000", src, max_angle_deg=None)
+    counts = {p: 0 for p in parts}
+    for rec in records:
+        image = load_image(rec.image_path)
+        box = square_box(box_from_landmarks(rec.landmarks))
+        img_path = pathlib.Path(rec.image_path)
+        rel = img_path.relative_to(src)
+        for part in parts:
+            out = image.copy()
+            fill_rectangle(out, so_rectangle(box, part, fraction), fill)
+            target = dst / part / rel
+            _write_rgb(target, out)
+            shutil.copy2(img_path.with_suffix(".mat"), target.with_suffix(".mat"))
+            counts[part] += 1
+    return counts
+
+
+def build_masked_300w(src, dst, seed: int = 0, style: str = "any") -> int:
+    """Write a Masked-300W-style copy of a 68-point ``.pts`` set: a face mask on every face.
+
+    Args:
+        src: a 300W folder (the official layout or any folder tree of image + ``.pts``).
+        dst: output folder; the relative layout of ``src`` is kept.
+        seed: mask shapes/colours; file ``i`` uses ``numpy.random.default_rng([seed, i])``
+            with files in sorted order.
+        style: "surgical", "cloth" or "any" (random per face).
+
+    Returns:
+        number of faces written.
+
+    Example:
+        >>> build_masked_300w("300W/test", "Masked300W/test", seed=0)  # doctest: +SKIP
+        689
+    """
+    from lponet_tf.data.pts import write_pts
+    from lponet_tf.data.readers import read_dataset
+
+    src, dst = pathlib.Path(src), pathlib.Path(dst)
+    records = sorted(read_dataset("300w", src), key=lambda r: r.image_path)
+    for i, rec in enumerate(records):
+        rng = np.random.default_rng([seed, i])
+        image = load_image(rec.image_path)
+        visible = np.ones(image.shape[:2], np.float32)  # label unused: 300W has none
+        layer: Layer = draw_face_mask(image, rec.landmarks, FaceFrame.from_landmarks(rec.landmarks), rng, style)
+        composite(image, visible, layer)
+        img_path = pathlib.Path(rec.image_path)
+        target = dst / img_path.relative_to(src)
+        _write_rgb(target, image)
+        pts_src = rec.attributes.get("annotation_path")
+        if pts_src and os.path.isfile(pts_src):
+            shutil.copy2(pts_src, target.with_suffix(".pts"))
+        else:
+            write_pts(target.with_suffix(".pts"), rec.landmarks)
+    return len(records)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description="Build the AFLW2000-SO or a Masked-300W-style benchmark.")
+    sub = ap.add_subparsers(dest="which", required=True)
+    so = sub.add_parser("aflw2000-so", help="five rectangle occlusions of AFLW2000-3D")
+    so.add_argument("src")
+    so.add_argument("dst")
+    so.add_argument("--fraction", type=float, default=0.5)
+    m = sub.add_parser("masked-300w", help="synthetic face masks on a 68-point .pts set")
+    m.add_argument("src")
+    m.add_argument("dst")
+    m.add_argument("--seed", type=int, default=0)
+    m.add_argument("--style", choices=("any", "surgical", "cloth"), default="any")
+    args = ap.parse_args(argv)
+    if args.which == "aflw2000-so":
+        print(build_aflw2000_so(args.src, args.dst, fraction=args.fraction))
+    else:
+        print(f"{build_masked_300w(args.src, args.dst, args.seed, args.style)} faces written")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,130 @@
+"""AFLW2000-SO and Masked-300W builders, on the real samples (skipped when absent)."""
+import filecmp
+import shutil
+
+import cv2
+import numpy as np
+import pytest
+import scipy.io
+
+from lponet_tf.data import read_dataset
+from lponet_tf.data.benchmark_sets import (
+    SO_PARTS,
+    build_aflw2000_so,
+    build_masked_300w,
+    fill_rectangle,
+    so_rectangle,
+)
+from lponet_tf.data.crop import box_from_landmarks, square_box
+
+
+def test_so_rectangles_cover_the_named_part_of_the_box():
+    box = (10, 20, 110, 120)
+    assert so_rectangle(box, "left") == (10, 20, 60, 120)
+    assert so_rectangle(box, "right") == (60, 20, 110, 120)
+    assert so_rectangle(box, "top") == (10, 20, 110, 70)
+    assert so_rectangle(box, "bottom") == (10, 70, 110, 120)
+    assert so_rectangle(box, "middle") == (35, 45, 85, 95)
+    with pytest.raises(ValueError):
+        so_rectangle(box, "centre")
+
+
+def test_fill_rectangle_uses_pixel_centres_and_clips():
+    img = np.ones((10, 10), np.uint8)
+    fill_rectangle(img, (-5.0, 2.0, 3.5, 4.0))
+    assert img[2:4, :4].sum() == 0 and img.sum() == 100 - 8
+    fill_rectangle(img, (20, 20, 30, 30))  # outside: nothing
+    assert img.sum() == 92
+
+
+@pytest.fixture(scope="module")
+def so_dir(formats_dir, tmp_path_factory):
+    dst = tmp_path_factory.mktemp("so")
+    counts = build_aflw2000_so(formats_dir / "aflw2000", dst)
+    return dst, counts
+
+
+def test_aflw2000_so_writes_five_readable_copies(so_dir, formats_dir):
+    dst, counts = so_dir
+    src = formats_dir / "aflw2000"
+    n = len(list(src.glob("*.mat")))
+    assert counts == {p: n for p in SO_PARTS}
+    original = {r.image_path.split("/")[-1]: r for r in read_dataset("aflw2000", src, max_angle_deg=None)}
+    for part in SO_PARTS:
+        for mat in src.glob("*.mat"):
+            copy = dst / part / mat.name
+            assert filecmp.cmp(mat, copy, shallow=False)  # .mat copied as is: same keys
+            assert set(scipy.io.loadmat(copy)) == set(scipy.io.loadmat(mat))
+        recs = read_dataset("aflw2000", dst / part, max_angle_deg=None)
+        assert len(recs) == n
+        for r in recs:
+            o = original[r.image_path.split("/")[-1]]
+            np.testing.assert_array_equal(r.landmarks, o.landmarks)
+            np.testing.assert_array_equal(r.pose, o.pose)
+
+
+@pytest.mark.parametrize("part", SO_PARTS)
+def test_aflw2000_so_blacks_out_only_its_rectangle(so_dir, formats_dir, part):
+    dst, _ = so_dir
+    for rec in read_dataset("aflw2000", formats_dir / "aflw2000", max_angle_deg=None):
+        name = rec.image_path.split("/")[-1]
+        before = cv2.imread(rec.image_path).astype(float)
+        after = cv2.imread(str(dst / part / name)).astype(float)
+        assert after.shape == before.shape
+        inside = np.zeros(before.shape[:2], bool)
+        fill_rectangle(inside, so_rectangle(square_box(box_from_landmarks(rec.landmarks)), part), 1)
+        assert inside.mean() > 0.02
+        core = cv2.erode(inside.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
+        assert after[core].mean() < 3  # black (JPEG ringing only at the edges)
+        far = ~cv2.dilate(inside.astype(np.uint8), np.ones((9, 9), np.uint8)).astype(bool)
+        assert np.abs(after[far] - before[far]).mean() < 3  # re-encoded, otherwise unchanged
+
+
+@pytest.fixture(scope="module")
+def small_300w(faces_300w, tmp_path_factory):
+    """Three real AFW faces copied to a scratch folder (image + .pts)."""
+    src = tmp_path_factory.mktemp("w300") / "afw"
+    src.mkdir()
+    for pts in sorted((faces_300w / "afw").glob("*.pts"))[:3]:
+        shutil.copy2(pts, src / pts.name)
+        shutil.copy2(pts.with_suffix(".jpg"), src / (pts.stem + ".jpg"))
+    return src
+
+
+def test_masked_300w_masks_the_lower_face_and_keeps_the_labels(small_300w, tmp_path):
+    dst = tmp_path / "masked"
+    assert build_masked_300w(small_300w, dst, seed=0) == 3
+    src_recs = {r.image_path.split("/")[-1]: r for r in read_dataset("300w", small_300w)}
+    out = read_dataset("300w", dst)
+    assert len(out) == 3
+    for r in out:
+        name = r.image_path.split("/")[-1]
+        assert filecmp.cmp(src_recs[name].attributes["annotation_path"], r.attributes["annotation_path"],
+                           shallow=False)
+        lm = r.landmarks
+        before = cv2.imread(src_recs[name].image_path).astype(float)
+        after = cv2.imread(r.image_path).astype(float)
+
+        def change(points):
+            xi, yi = np.round(points).astype(int).T
+            return np.abs(after[yi, xi] - before[yi, xi]).mean()
+
+        assert change(lm[[48, 51, 54, 57, 62, 66]]) > 20  # mouth covered
+        assert change(lm[36:48]) < 8  # eyes untouched (JPEG noise only)
+
+
+def test_masked_300w_is_deterministic_per_seed(small_300w, tmp_path):
+    build_masked_300w(small_300w, tmp_path / "a", seed=1)
+    build_masked_300w(small_300w, tmp_path / "b", seed=1)
+    build_masked_300w(small_300w, tmp_path / "c", seed=2)
+    names = sorted(p.name for p in (tmp_path / "a").glob("*.jpg"))
+    assert len(names) == 3
+    assert all(filecmp.cmp(tmp_path / "a" / n, tmp_path / "b" / n, shallow=False) for n in names)
+    assert not all(filecmp.cmp(tmp_path / "a" / n, tmp_path / "c" / n, shallow=False) for n in names)
+
+
+def test_command_line(small_300w, tmp_path, capsys):
+    from lponet_tf.data.benchmark_sets import main
+
+    assert main(["masked-300w", str(small_300w), str(tmp_path / "m"), "--style", "surgical"]) == 0
+    assert "3 faces written" in capsys.readouterr().out

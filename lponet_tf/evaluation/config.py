@@ -1,0 +1,244 @@
+"""Evaluation configs: which test sets to run, where they are and which split each table uses.
+
+An eval config is a YAML mapping (see ``training/configs/eval/paper.yaml``)::
+
+    batch_size: 16          # faces per inference call
+    enlarge: 0.1            # crop margin per side (paper Section IV-A)
+    datasets:
+      300w:                 # the KEY: a table role (see TABLE_KEYS) or any other name
+        reader: 300w        # a reader of lponet_tf.data.read_dataset (default: the key)
+        root: /data/300W    # relative roots are relative to the YAML file
+        split: full         # reader split (Table 5 uses the 689-face test set)
+      aflw2000:
+        root: /data/AFLW2000          # the reader drops the 31 faces with an angle > 99 deg
+        options: {max_angle_deg: 99}  # keyword arguments for the reader
+      biwi:
+        root: /data/BIWI
+        detector: blazeface_auto   # faces with neither landmarks nor box are detected
+      aflw2000_so:
+        reader: aflw2000
+        root: /data/AFLW2000   # originals: the five occluded variants are built on the fly;
+                               # a folder the builder wrote before is read as it is
+
+The key decides which table cells a dataset fills (:data:`TABLE_KEYS`); keys not listed
+there are evaluated too and show up in the per-dataset summary. ``--data-root KEY=PATH``
+on the command line replaces an entry's root; a root that does not exist makes the
+dataset "not present" (skipped, or an error with ``strict``).
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+import pathlib
+from typing import Dict, List, Mapping, Optional, Sequence
+
+import yaml
+
+from lponet_tf.errors import LPONetError
+
+#: Keys with a place in the paper's tables (Tables 1, 2, 4, 5, 7, 8, 9).
+TABLE_KEYS = ("300w", "wflw", "aflw2000", "biwi", "cofw", "realocc_wild",
+              "masked_300w", "aflw2000_so")
+
+#: The three tasks; an entry's ``tasks`` restricts the metrics computed.
+TASKS = ("landmarks", "pose", "occlusion")
+
+_ENTRY_FIELDS = {"reader", "root", "split", "limit", "options", "detector", "tasks", "label"}
+
+
+class EvalConfigError(LPONetError, ValueError):
+    """An evaluation config is missing or malformed (the message names the file)."""
+
+
+@dataclasses.dataclass
+class EvalEntry:
+    """One test set of an eval config.
+
+    Attributes:
+        key: the name in the config (a :data:`TABLE_KEYS` role or any other name).
+        reader: dataset reader name for :func:`lponet_tf.data.read_dataset`.
+        root: dataset folder (absolute).
+        split: reader split, or None.
+        limit: evaluate at most this many faces (first ones in reader order), or None.
+        options: extra keyword arguments for the reader (e.g. ``max_angle_deg``).
+        detector: detector name (:func:`lponet_tf.inference.detectors.as_detector`) for
+            faces with neither landmarks nor a box; None crops the whole image then.
+        tasks: tasks to score (subset of :data:`TASKS`).
+        label: display name in the tables (default: the key).
+    """
+
+    key: str
+    reader: str
+    root: str
+    split: Optional[str] = None
+    limit: Optional[int] = None
+    options: Dict[str, object] = dataclasses.field(default_factory=dict)
+    detector: Optional[str] = None
+    tasks: Sequence[str] = TASKS
+    label: Optional[str] = None
+
+    @property
+    def present(self) -> bool:
+        """Whether the dataset root exists on this machine."""
+        return pathlib.Path(self.root).exists()
+
+    @property
+    def display(self) -> str:
+        return self.label or self.key
+
+
+@dataclasses.dataclass
+class EvalConfig:
+    """A parsed eval config.
+
+    Attributes:
+        entries: the test sets, in file order.
+        batch_size: faces per inference call.
+        enlarge: crop margin per side (fraction of the face box; paper: 0.1).
+        path: the YAML file it came from (None when built in code).
+    """
+
+    entries: List[EvalEntry]
+    batch_size: int = 16
+    enlarge: float = 0.1
+    path: Optional[str] = None
+
+    def entry(self, key: str) -> Optional[EvalEntry]:
+        return next((e for e in self.entries if e.key == key), None)
+
+
+def _resolve_root(root, base: Optional[pathlib.Path]) -> str:
+    path = pathlib.Path(os.path.expandvars(str(root))).expanduser()
+    if not path.is_absolute() and base is not None:
+        path = base / path
+    return str(path.resolve())
+
+
+def _entry(key: str, raw, where: str, base: Optional[pathlib.Path]) -> EvalEntry:
+    if not isinstance(raw, Mapping):
+        raise EvalConfigError(f"{where}: datasets.{key} must be a mapping, got {raw!r}")
+    unknown = set(raw) - _ENTRY_FIELDS
+    if unknown:
+        raise EvalConfigError(
+            f"{where}: datasets.{key}: unknown field(s) {sorted(unknown)}; "
+            f"expected some of {sorted(_ENTRY_FIELDS)}")
+    if not raw.get("root"):
+        raise EvalConfigError(f"{where}: datasets.{key} needs a 'root'")
+    tasks = list(raw.get("tasks") or TASKS)
+    if set(tasks) - set(TASKS):
+        raise EvalConfigError(f"{where}: datasets.{key}.tasks: unknown {sorted(set(tasks) - set(TASKS))}; "
+                              f"choose from {TASKS}")
+    limit = raw.get("limit")
+    options = raw.get("options") or {}
+    if not isinstance(options, Mapping):
+        raise EvalConfigError(f"{where}: datasets.{key}.options must be a mapping, got {options!r}")
+    return EvalEntry(
+        key=str(key),
+        reader=str(raw.get("reader") or key),
+        root=_resolve_root(raw["root"], base),
+        split=None if raw.get("split") is None else str(raw["split"]),
+        limit=None if limit is None else int(limit),
+        options=dict(options),
+        detector=raw.get("detector"),
+        tasks=tuple(tasks),
+        label=raw.get("label"),
+    )
+
+
+def parse_eval_config(data: Mapping, path=None) -> EvalConfig:
+    """Build an :class:`EvalConfig` from an already loaded mapping.
+
+    Args:
+        data: the YAML content.
+        path: file it came from; relative roots are resolved against its folder (the
+            current directory when None) and errors name it.
+
+    Returns:
+        The config.
+
+    Raises:
+        EvalConfigError: a malformed config.
+
+    Example:
+        >>> cfg = parse_eval_config({"datasets": {"300w": {"root": "/data/300W", "split": "full"}}})
+        >>> cfg.entries[0].reader, cfg.entries[0].split
+        ('300w', 'full')
+    """
+    where = str(path) if path is not None else "<eval config>"
+    base = pathlib.Path(path).resolve().parent if path is not None else pathlib.Path.cwd()
+    if not isinstance(data, Mapping):
+        raise EvalConfigError(f"{where}: top level must be a mapping")
+    datasets = data.get("datasets")
+    if not isinstance(datasets, Mapping) or not datasets:
+        raise EvalConfigError(f"{where}: needs a non-empty 'datasets' mapping")
+    entries = [_entry(k, v, where, base) for k, v in datasets.items()]
+    batch = int(data.get("batch_size", 16))
+    enlarge = float(data.get("enlarge", 0.1))
+    if batch < 1:
+        raise EvalConfigError(f"{where}: batch_size must be >= 1, got {batch}")
+    if not 0.0 <= enlarge < 1.0:
+        raise EvalConfigError(f"{where}: enlarge must be in [0, 1), got {enlarge}")
+    return EvalConfig(entries, batch, enlarge, None if path is None else str(path))
+
+
+def load_eval_config(path, data_roots: Optional[Dict[str, str]] = None,
+                     limit: Optional[int] = None, only: Optional[Sequence[str]] = None) -> EvalConfig:
+    """Read an eval YAML and apply command-line overrides.
+
+    Args:
+        path: the YAML file.
+        data_roots: ``{key: path}`` replacing entry roots (``--data-root KEY=PATH``).
+        limit: cap every entry at this many faces (``--limit``; a smoke run).
+        only: keep just these keys (``--only``), in config order.
+
+    Returns:
+        The config.
+
+    Raises:
+        EvalConfigError: missing/invalid file, an override or ``only`` key the config
+            does not have.
+
+    Example:
+        >>> cfg = load_eval_config("training/configs/eval/paper.yaml",
+        ...                        {"300w": "/mnt/300W"})  # doctest: +SKIP
+    """
+    path = pathlib.Path(path)
+    if not path.is_file():
+        raise EvalConfigError(f"{path}: eval config not found")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise EvalConfigError(f"{path}: invalid YAML: {exc}") from exc
+    config = parse_eval_config(data, path)
+    keys = [e.key for e in config.entries]
+    for key, root in (data_roots or {}).items():
+        entry = config.entry(key)
+        if entry is None:
+            raise EvalConfigError(f"{path}: --data-root {key}=...: no dataset {key!r} "
+                                  f"(the config has {keys})")
+        entry.root = _resolve_root(root, None)
+    if only:
+        missing = set(only) - set(keys)
+        if missing:
+            raise EvalConfigError(f"{path}: --only {sorted(missing)}: not in the config {keys}")
+        config.entries = [e for e in config.entries if e.key in set(only)]
+    if limit is not None:
+        for entry in config.entries:
+            entry.limit = int(limit) if entry.limit is None else min(entry.limit, int(limit))
+    return config
+
+
+def parse_data_roots(items: Sequence[str]) -> Dict[str, str]:
+    """``["300w=/data/300W"]`` -> ``{"300w": "/data/300W"}`` (the ``--data-root`` flag).
+
+    Example:
+        >>> parse_data_roots(["biwi=/data/BIWI"])
+        {'biwi': '/data/BIWI'}
+    """
+    out = {}
+    for item in items or ():
+        key, sep, value = str(item).partition("=")
+        if not sep or not key or not value:
+            raise EvalConfigError(f"--data-root {item!r}: expected KEY=PATH")
+        out[key.strip()] = value.strip()
+    return out

@@ -1,0 +1,305 @@
+"""Evaluation without a network: eval configs, the per-face protocol, the metrics chain
+(oracle / known-offset runners on synthetic faces), the paper's table layouts and the
+report files. Real-data and real-model runs are in test_evaluation_real.py."""
+from __future__ import annotations
+
+import json
+import pathlib
+
+import numpy as np
+import pytest
+import yaml
+
+from evaluation_runners import OracleRunner
+from synthetic_faces import write_face
+
+from lponet_tf import geometry
+from lponet_tf.data.crop import (CropTransform, box_from_landmarks, compose, invert,
+                                 rescale_matrix, transform_points)
+from lponet_tf.data.records import FaceRecord
+from lponet_tf.data.sample import load_mask
+from lponet_tf.evaluation import protocol, tables
+from lponet_tf.evaluation.config import (EvalConfigError, load_eval_config, parse_data_roots,
+                                         parse_eval_config)
+from lponet_tf.evaluation.evaluate import (DatasetNotPresent, evaluate_config, evaluate_records,
+                                           runner_info)
+from lponet_tf.evaluation.report import write_report
+from lponet_tf.heatmaps import grid_to_crop
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+EVAL_CONFIGS = REPO / "training" / "configs" / "eval"
+
+
+# ----------------------------------------------------------------------------- fixtures
+@pytest.fixture(scope="module")
+def synthetic(tmp_path_factory):
+    """Four synthetic faces with landmarks, pose and a visible-face mask (image resolution)."""
+    folder = tmp_path_factory.mktemp("synthetic_faces")
+    rng = np.random.default_rng(1)
+    records = []
+    for i in range(4):
+        pose = geometry.euler_to_matrix(rng.uniform([-60, -30, -20], [60, 30, 20]))
+        records.append(write_face(folder, f"face{i}", seed=i, shape=(180 + 20 * i, 220),
+                                  mask=True, pose=pose))
+    return records
+
+
+def _run(records, runner, **kw):
+    return evaluate_records(records, runner, runner_info(runner), progress=False, **kw)
+
+
+# ----------------------------------------------------------------------------- config
+def test_configs_in_repo_parse_and_name_every_table_dataset():
+    paper = load_eval_config(EVAL_CONFIGS / "paper.yaml")
+    keys = [e.key for e in paper.entries]
+    assert set(keys) == {
+        "300w", "wflw", "aflw2000", "biwi", "cofw", "realocc_wild", "masked_300w", "aflw2000_so"}
+    assert paper.entry("300w").split == "full" and paper.entry("wflw").split == "test"
+    assert paper.entry("cofw").split == "train"
+    for name in ("samples.yaml", "300w_subset.yaml"):
+        cfg = load_eval_config(EVAL_CONFIGS / name)
+        for entry in cfg.entries:  # relative roots resolve against the YAML's folder
+            assert pathlib.Path(entry.root).is_absolute()
+            assert "shared/data" in entry.root
+
+
+def test_config_overrides_and_errors(tmp_path):
+    path = tmp_path / "eval.yaml"
+    path.write_text(yaml.safe_dump({"batch_size": 3, "datasets": {
+        "300w": {"root": "rel/300W", "split": "common"}, "biwi": {"root": "/nowhere/BIWI"}}}))
+    cfg = load_eval_config(path, {"biwi": str(tmp_path)}, limit=5, only=["biwi", "300w"])
+    assert cfg.entry("300w").root == str(tmp_path / "rel" / "300W")
+    assert cfg.entry("biwi").root == str(tmp_path) and cfg.entry("biwi").present
+    assert cfg.entry("300w").limit == 5 and cfg.batch_size == 3
+    with pytest.raises(EvalConfigError, match="no dataset 'wflw'"):
+        load_eval_config(path, {"wflw": "/x"})
+    with pytest.raises(EvalConfigError, match=str(path)):
+        path.write_text("datasets: {300w: {root: /x, sploit: full}}")
+        load_eval_config(path)
+    with pytest.raises(EvalConfigError, match="not found"):
+        load_eval_config(tmp_path / "missing.yaml")
+    with pytest.raises(EvalConfigError, match="KEY=PATH"):
+        parse_data_roots(["300w"])
+
+
+# ----------------------------------------------------------------------------- protocol
+def test_prepare_face_picks_landmarks_then_box_then_image():
+    image = np.zeros((100, 120, 3), np.uint8)
+    lm = np.array([[20.0, 30.0], [60.0, 70.0]])
+    assert protocol.prepare_face(FaceRecord("a", landmarks=lm), 32, image=image).crop_source == "landmarks"
+    face = protocol.prepare_face(FaceRecord("b", box=[20, 30, 60, 70]), 32, image=image)
+    assert face.crop_source == "box"
+    # The same box by either route gives the same crop.
+    np.testing.assert_allclose(face.transform.matrix, CropTransform.from_landmarks(lm, 32).matrix)
+    whole = protocol.prepare_face(FaceRecord("c"), 32, image=image)
+    assert whole.crop_source == "image"
+    # The whole image fits inside the square crop.
+    corners = whole.transform.to_crop(np.array([[-0.5, -0.5], [119.5, 99.5]]))
+    assert corners.min() >= -0.5 - 1e-4 and corners.max() <= 31.5 + 1e-4
+
+
+def test_grid_to_crop_matrix_follows_the_heatmap_convention():
+    uv = np.array([[0.0, 0.0], [3.25, 15.0], [-0.5, 7.5]])
+    np.testing.assert_allclose(transform_points(protocol.grid_to_crop_matrix(4), uv),
+                               grid_to_crop(uv), atol=1e-6)
+
+
+def test_visible_mask_round_trip_at_other_mask_resolution():
+    """A target made from a GT mask and sent back through the inverse reproduces it,
+    also when the mask is stored at half the image resolution."""
+    transform = CropTransform.from_box([40, 30, 160, 150], 256)
+    yy, xx = np.mgrid[0:100, 0:110]
+    gt_half = ((xx - 50) ** 2 + (yy - 45) ** 2 < 25 ** 2)  # mask grid: half the image
+    image_to_mask = rescale_matrix((200, 220), gt_half.shape)
+    crop_t = CropTransform(compose(transform.matrix, invert(image_to_mask)), 256)
+    visible = crop_t.warp(gt_half.astype(np.float32))
+    import cv2
+
+    v = cv2.resize(visible, (64, 64), interpolation=cv2.INTER_AREA)
+    occ = np.stack([1 - v, v], -1)
+    pred, region = protocol.visible_mask_in_image(occ, transform, (200, 220), gt_half.shape)
+    assert pred.shape == gt_half.shape and region.any() and not region.all()
+    agree = (pred == gt_half)[region].mean()
+    assert agree > 0.97, agree
+    # the region is the crop square [40 - 12, 160 + 12] in image px -> mask px / 2
+    cols = np.flatnonzero(region.any(0))
+    assert abs(cols[0] - 14) <= 1 and abs(cols[-1] - 85) <= 1
+
+
+# ----------------------------------------------------------------------------- oracle chain
+def test_oracle_gives_codec_error_only_and_exact_pose(synthetic):
+    size = 128
+    runner = OracleRunner(synthetic, size)
+    scores = _run(synthetic, runner, batch_size=3)
+    assert runner.hits == len(synthetic)  # every crop equals the training pipeline's crop
+    assert runner.batch_sizes == [3, 3]   # the short last batch was padded
+    summary = scores.summary()
+    # NME by hand: decode the same targets, invert the crop affine explicitly.
+    from lponet_tf.data.sample import prepare_sample
+    from lponet_tf.heatmaps import decode_heatmaps
+
+    for face, record in zip(scores.faces, synthetic):
+        s = prepare_sample(record, size)
+        xy, _ = decode_heatmaps(s.targets["heatmaps"])
+        m = s.transform.matrix
+        by_hand = (xy - m[:, 2]) / np.diag(m[:, :2])
+        d = np.linalg.norm(record.landmarks[36] - record.landmarks[45])
+        expected = 100 * np.linalg.norm(by_hand - record.landmarks, axis=1).mean() / d
+        assert face.nme == pytest.approx(expected, rel=1e-4)
+        # decode error is at most ~half a cell per axis, i.e. 0.71 * stride crop pixels
+        bound = 100 * 0.71 * 4 / m[0, 0] / d
+        assert 0 < face.nme < bound
+    lm = summary["landmarks"]["all"]
+    assert lm["faces"] == 4 and lm["failure_rate_10"] == 0.0
+    pose = summary["pose"]["all"]
+    for angle in ("yaw", "pitch", "roll", "mean"):
+        assert pose[angle] < 1e-3
+    assert pose["geodesic"] < 1e-4
+    occ = summary["occlusion"]["all"]
+    assert occ["faces"] == 4 and occ["miou"] > 96.0
+
+
+def test_known_landmark_offset_gives_hand_computed_nme(synthetic):
+    """One-hot heatmaps decode exactly to a cell centre: the NME is known in closed form."""
+    size, offset = 256, (2, -1)
+    scores = _run(synthetic, OracleRunner(synthetic, size, cell_offset=offset), batch_size=4)
+    for face, record in zip(scores.faces, synthetic):
+        t = CropTransform.from_landmarks(record.landmarks, size)
+        cells = np.round((t.to_crop(record.landmarks) + 0.5) / 4 - 0.5) + offset
+        pred_crop = grid_to_crop(cells)
+        m = t.matrix
+        pred_image = (pred_crop - m[:, 2]) / np.diag(m[:, :2])
+        d = np.linalg.norm(record.landmarks[36] - record.landmarks[45])
+        expected = 100 * np.linalg.norm(pred_image - record.landmarks, axis=1).mean() / d
+        assert face.nme == pytest.approx(expected, rel=1e-5)
+        np.testing.assert_allclose(face.pred_landmarks, pred_image, atol=1e-3)
+    # and the offset is large: ~sqrt(5) cells = 8.9 crop px
+    assert scores.summary()["landmarks"]["all"]["nme"] > 5.0
+
+
+@pytest.mark.parametrize("pose", ["6d", "euler"])
+def test_known_pose_offset_gives_that_mae(synthetic, pose):
+    offset = (3.0, -2.0, 1.0)
+    scores = _run(synthetic, OracleRunner(synthetic, 64, pose=pose, pose_offset=offset))
+    got = scores.summary()["pose"]["all"]
+    assert got["yaw"] == pytest.approx(3.0, abs=1e-3)
+    assert got["pitch"] == pytest.approx(2.0, abs=1e-3)
+    assert got["roll"] == pytest.approx(1.0, abs=1e-3)
+    assert got["mean"] == pytest.approx(2.0, abs=1e-3)
+    # geodesic of a known rotation offset, by hand
+    expected = np.mean([geometry.geodesic_distance(
+        geometry.euler_to_matrix(geometry.matrix_to_euler(r.pose) + offset), r.pose) for r in synthetic])
+    assert got["geodesic"] == pytest.approx(expected, abs=1e-5)
+
+
+def test_all_visible_prediction_gives_hand_computed_miou(synthetic):
+    size = 64
+    scores = _run(synthetic, OracleRunner(synthetic, size, occlusion="all_visible"))
+    for face, record in zip(scores.faces, synthetic):
+        gt = load_mask(record.mask_path) > 0.5
+        t = CropTransform.from_landmarks(record.landmarks, size)
+        ys, xs = np.mgrid[0:gt.shape[0], 0:gt.shape[1]]
+        crop = t.to_crop(np.stack([xs.ravel(), ys.ravel()], -1)).reshape(*gt.shape, 2)
+        region = ((crop >= -0.5) & (crop < size - 0.5)).all(-1)
+        # predicted all visible: face IoU = |gt| / |region|, not-face IoU = 0
+        expected_face = 100 * gt[region].sum() / region.sum()
+        np.testing.assert_allclose(face.iou, [0.0, expected_face], atol=0.05)
+
+
+def test_box_crop_and_nothing_but_a_mask(tmp_path, synthetic):
+    """Faces without landmarks are cropped from their box (COFW) or the whole image
+    (RealOcc-Wild without a detector); the oracle still scores mIoU ~ 100."""
+    boxed = [FaceRecord(r.image_path, mask_path=r.mask_path, box=box_from_landmarks(r.landmarks))
+             for r in synthetic]
+    bare = [FaceRecord(r.image_path, mask_path=r.mask_path) for r in synthetic]
+    for records, source in ((boxed, "box"), (bare, "image")):
+        scores = _run(records, OracleRunner(records, 128))
+        s = scores.summary()
+        assert s["crop_sources"] == {source: 4}
+        assert s["landmarks"] is None and s["pose"] is None
+        assert s["occlusion"]["all"]["miou"] > 95.0
+
+
+# ----------------------------------------------------------------------------- tables
+PAPER_ROW = {  # LPONet + FPF_Half + IOAF, paper Table 1 (its TME column reads 5.03)
+    "300w": 4.72, "wflw": 4.18, "aflw2000": 3.56, "biwi": 4.22, "cofw": 93.17, "realocc_wild": 93.31}
+
+
+def _fake_results(values, faces=10):
+    out = {}
+    for key, v in values.items():
+        task = {"300w": "landmarks", "wflw": "landmarks", "cofw": "occlusion",
+                "realocc_wild": "occlusion"}.get(key, "pose")
+        field = {"landmarks": "nme", "occlusion": "miou", "pose": "mean"}[task]
+        out[key] = {"status": "evaluated", "faces": faces, task: {"all": {field: v, "faces": faces}}}
+    return out
+
+
+def test_table1_tme_reproduces_the_paper():
+    t = tables.table1(_fake_results(PAPER_ROW), "LPONet")
+    assert t.rows[0][1][-1].text() == "5.03"
+    partial = tables.table1(_fake_results({k: PAPER_ROW[k] for k in ("300w", "aflw2000", "cofw")}), "m")
+    tme = partial.rows[0][1][-1]
+    assert tme.partial and tme.text().endswith("*")
+    none = tables.table1(_fake_results({"300w": 4.0}), "m")
+    assert none.rows[0][1][-1].text() == tables.MISSING
+
+
+def test_every_paper_table_keeps_its_layout_and_shows_dashes():
+    built = {t.key: t for t in tables.build_tables({}, "m", "6DRotRep")}
+    assert list(built) == ["table1", "table2", "table4", "table5", "table7", "table8", "table9", "summary"]
+    widths = {"table1": 7, "table2": 6, "table4": 7, "table5": 3, "table7": 8, "table8": 3, "table9": 4}
+    for key, width in widths.items():
+        table = built[key]
+        assert len(table.columns) == width
+        assert all(len(cells) == width for _, cells in table.rows)
+        md = table.to_markdown()
+        assert "| " + tables.MISSING + " |" in md and not table.has_data
+    assert [label for label, _ in built["table9"].rows] == ["None", "Left", "Top", "Right", "Bottom", "Middle"]
+
+
+def test_not_present_and_strict(tmp_path, synthetic):
+    cfg = parse_eval_config({"datasets": {"biwi": {"root": str(tmp_path / "no_biwi")}}})
+    runner = OracleRunner([], 64)
+    result = evaluate_config(runner, cfg, progress=False)
+    assert result.datasets["biwi"]["status"] == "not present"
+    assert result.datasets["biwi"]["message"] == f"not present at {tmp_path / 'no_biwi'}"
+    with pytest.raises(DatasetNotPresent, match="biwi"):
+        evaluate_config(runner, cfg, strict=True, progress=False)
+
+
+def test_report_files_from_a_config(tmp_path, synthetic):
+    """A 300W-style folder (image + .pts) and a RealOcc-Wild-style folder (image + mask)
+    through evaluate_config and write_report."""
+    from lponet_tf.data.pts import write_pts
+
+    faces = tmp_path / "faces"
+    faces.mkdir()
+    for r in synthetic:
+        p = pathlib.Path(r.image_path)
+        (faces / p.name).write_bytes(p.read_bytes())
+        write_pts(faces / f"{p.stem}.pts", r.landmarks)
+    cfg = parse_eval_config({"batch_size": 2, "datasets": {
+        "300w": {"root": str(faces)},
+        "realocc_wild": {"root": str(pathlib.Path(synthetic[0].image_path).parent)},
+        "wflw": {"root": str(tmp_path / "absent")}}})
+    from lponet_tf.data import read_dataset
+
+    known = read_dataset("300w", faces) + read_dataset("realocc_wild", cfg.entry("realocc_wild").root)
+    result = evaluate_config(OracleRunner(known, 64), cfg, progress=False)
+    paths = write_report(result, tmp_path / "out", model_path="oracle", enlarge=cfg.enlarge)
+    doc = json.loads(paths["json"].read_text())
+    assert doc["datasets"]["300w"]["faces"] == 4
+    assert doc["datasets"]["realocc_wild"]["occlusion"]["all"]["faces"] == 4
+    assert doc["datasets"]["wflw"]["status"] == "not present"
+    t1 = doc["tables"]["table1"]["rows"][0]["cells"]
+    assert t1[0]["faces"] == 4 and t1[0]["value"] == pytest.approx(
+        doc["datasets"]["300w"]["landmarks"]["all"]["nme"])
+    assert t1[5]["value"] > 95.0 and t1[1]["value"] is None
+    md = paths["markdown"].read_text()
+    for title in ("Table 1", "Table 2", "Table 4", "Table 5", "Table 7", "Table 8", "Table 9"):
+        assert title in md
+    assert "not present at" in md
+    assert (tmp_path / "out" / "ced_300w.png").stat().st_size > 1000
+    rows = paths["per_face"].read_text().splitlines()
+    assert len(rows) == 1 + 8

@@ -19,6 +19,10 @@ venv: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS) tests
 
+# The JVM tests of android_demo/ alone (they also run in `make test`); prints "N passed, N failed".
+test-java: $(STAMP)
+	$(PY) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS) tests/test_android_core.py
+
 demo: $(STAMP)
 	$(VENV)/bin/lponet predict lponet_tf/assets/astronaut.png --out out/demo
 

@@ -1,0 +1,60 @@
+package org.lponet.core;
+
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * The per-face pipeline, the same steps as the Python {@code FaceAnalyzer}: landmark box
+ * (from a detection through its {@link BoxMapping}, or given) -> 10% enlarged square crop ->
+ * S x S float crop -> model -> heatmap decoding (top-2 refinement) -> back to image pixels;
+ * pose -> rotation and Euler angles; occlusion -> per-landmark visibility and the mask.
+ * Stateless and thread-compatible (the model need not be).
+ */
+public final class FaceAnalyzer {
+  /** Channel of the occlusion softmax that is "visible face". */
+  public static final int VISIBLE_CHANNEL = 1;
+
+  private final LandmarkModel model;
+
+  public FaceAnalyzer(LandmarkModel model) {
+    this.model = model;
+  }
+
+  public LandmarkModel model() {
+    return model;
+  }
+
+  /** Analyse the faces of detections, each mapped to a landmark box by {@code mapping}. */
+  public List<Face> analyze(RgbImage image, List<Detection> detections, BoxMapping mapping) {
+    List<Face> out = new ArrayList<>();
+    for (Detection d : detections) {
+      BoxMapping m = mapping == null ? BoxMapping.IDENTITY : mapping;
+      out.add(analyzeBox(image, m.apply(d.box, d.keypoints), d));
+    }
+    return out;
+  }
+
+  /** Analyse one face given its tight landmark-box estimate {@code (x0, y0, x1, y1)}. */
+  public Face analyzeBox(RgbImage image, float[] faceBox, Detection detection) {
+    int s = model.inputSize();
+    CropTransform crop = CropTransform.fromBox(faceBox, s);
+    ModelOutputs out = model.run(crop.warp(image));
+    return assemble(detection, faceBox, crop, out);
+  }
+
+  /** The post-processing alone (decoding, back-projection, pose, visibility). */
+  public static Face assemble(Detection detection, float[] faceBox, CropTransform crop, ModelOutputs out) {
+    double stride = (double) crop.size / out.gridW;
+    HeatmapDecoder.Result dec =
+        HeatmapDecoder.decode(out.heatmaps, out.gridH, out.gridW, out.numLandmarks, stride);
+    float[] vis =
+        Visibility.atLandmarks(
+            out.occlusion, out.gridH, out.gridW, out.occlusionChannels, VISIBLE_CHANNEL, dec.points, stride);
+    float[][] pts = crop.toImage(dec.points);
+    float[] mask =
+        Visibility.visiblePlane(out.occlusion, out.gridH, out.gridW, out.occlusionChannels, VISIBLE_CHANNEL);
+    return new Face(
+        detection, faceBox, crop, pts, dec.scores, vis, out.rotation(), out.euler(), mask,
+        out.gridH, out.gridW, stride);
+  }
+}

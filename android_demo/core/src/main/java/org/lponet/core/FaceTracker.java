@@ -1,0 +1,259 @@
+package org.lponet.core;
+
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Video smoothing for several faces ({@code lponet_tf.inference.smoothing.Tracker}): faces are
+ * matched to live tracks by the assignment of maximum total box IoU against each track's last
+ * raw box (pairs below {@code iouThreshold} do not match); a matched face is smoothed by its
+ * track's One-Euro filters (box, landmarks, rotation); an unmatched face starts a new track
+ * (unsmoothed on its first frame); a track unmatched for more than {@code maxMissed}
+ * consecutive frames is dropped.
+ *
+ * <p>The assignment is solved exactly by enumeration when the smaller side has at most 7
+ * faces (a phone frame rarely has more), greedily by IoU beyond that.
+ */
+public final class FaceTracker {
+  /** Box filter parameters: Python's BOX_DEFAULTS (checked by the JVM tests). */
+  public static final double BOX_MIN_CUTOFF = 0.3, BOX_BETA = 16.0, BOX_D_CUTOFF = 1.0;
+
+  /** One face of one frame after smoothing. */
+  public static final class Tracked {
+    public final int trackId;
+    public final float[] box;
+    /** Null when the frame gave no landmarks for this face. */
+    public final float[][] landmarks;
+    /** Null when the frame gave no rotation for this face. */
+    public final double[] rotation;
+    public final boolean isNew;
+    public final int age;
+
+    Tracked(int trackId, float[] box, float[][] landmarks, double[] rotation, boolean isNew, int age) {
+      this.trackId = trackId;
+      this.box = box;
+      this.landmarks = landmarks;
+      this.rotation = rotation;
+      this.isNew = isNew;
+      this.age = age;
+    }
+  }
+
+  private static final class Track {
+    final int id;
+    final OneEuroFilter boxFilter;
+    final LandmarkFilter landmarkFilter;
+    final RotationFilter rotationFilter;
+    float[] rawBox;
+    float[] box;
+    float[][] landmarks;
+    double[] rotation;
+    int age = -1;
+    int missed;
+
+    Track(int id, double frequency) {
+      this.id = id;
+      boxFilter =
+          new OneEuroFilter(
+              BOX_MIN_CUTOFF, BOX_BETA, BOX_D_CUTOFF, OneEuroFilter.Speed.NORM, 4, frequency);
+      landmarkFilter = new LandmarkFilter(LandmarkFilter.MIN_CUTOFF, LandmarkFilter.BETA, LandmarkFilter.D_CUTOFF, frequency);
+      rotationFilter = new RotationFilter(RotationFilter.MIN_CUTOFF, RotationFilter.BETA, RotationFilter.D_CUTOFF, frequency);
+    }
+  }
+
+  private final double iouThreshold;
+  private final int maxMissed;
+  private final double frequency;
+  private List<Track> tracks = new ArrayList<>();
+  private int nextId = 1;
+  private double t;
+  private boolean started;
+
+  public FaceTracker() {
+    this(0.3, 5, 30.0);
+  }
+
+  public FaceTracker(double iouThreshold, int maxMissed, double frequency) {
+    if (!(iouThreshold >= 0 && iouThreshold <= 1)) {
+      throw new IllegalArgumentException("iouThreshold must be in [0, 1]");
+    }
+    if (maxMissed < 0) {
+      throw new IllegalArgumentException("maxMissed must be >= 0");
+    }
+    this.iouThreshold = iouThreshold;
+    this.maxMissed = maxMissed;
+    this.frequency = frequency;
+  }
+
+  /** Drop every track (scene cut, camera switch). */
+  public void reset() {
+    tracks = new ArrayList<>();
+    nextId = 1;
+    started = false;
+  }
+
+  /**
+   * Add one frame's faces; returns one result per input face, in order.
+   *
+   * @param boxes {@code (N, 4)} boxes
+   * @param timestamp seconds, strictly increasing; NaN = previous + 1/frequency
+   * @param landmarks N landmark sets (or null entries / null list)
+   * @param rotations N row-major rotations (or null entries / null list)
+   */
+  public List<Tracked> update(
+      List<float[]> boxes, double timestamp, List<float[][]> landmarks, List<double[]> rotations) {
+    int n = boxes.size();
+    if (landmarks != null && landmarks.size() != n || rotations != null && rotations.size() != n) {
+      throw new IllegalArgumentException("landmarks / rotations must match the boxes");
+    }
+    double now = clock(timestamp);
+    int[] match = associate(boxes); // face -> track index or -1
+    boolean[] matched = new boolean[tracks.size()];
+    for (int m : match) {
+      if (m >= 0) {
+        matched[m] = true;
+      }
+    }
+    for (int ti = 0; ti < tracks.size(); ti++) {
+      if (!matched[ti]) {
+        tracks.get(ti).missed++;
+      }
+    }
+    Track[] assigned = new Track[n];
+    for (int fi = 0; fi < n; fi++) {
+      assigned[fi] = match[fi] >= 0 ? tracks.get(match[fi]) : null;
+    }
+    for (int fi = 0; fi < n; fi++) {
+      if (assigned[fi] == null) {
+        Track tr = new Track(nextId++, frequency);
+        tracks.add(tr);
+        assigned[fi] = tr;
+      }
+    }
+    List<Tracked> out = new ArrayList<>();
+    for (int fi = 0; fi < n; fi++) {
+      Track tr = assigned[fi];
+      float[] b = boxes.get(fi);
+      tr.missed = 0;
+      tr.age++;
+      tr.rawBox = b.clone();
+      double size = Math.sqrt(Math.max((double) (b[2] - b[0]) * (b[3] - b[1]), 1.0));
+      double[] fb = tr.boxFilter.filter(new double[] {b[0], b[1], b[2], b[3]}, now, size);
+      tr.box = new float[] {(float) fb[0], (float) fb[1], (float) fb[2], (float) fb[3]};
+      if (landmarks != null && landmarks.get(fi) != null) {
+        tr.landmarks = tr.landmarkFilter.filter(landmarks.get(fi), now);
+      }
+      if (rotations != null && rotations.get(fi) != null) {
+        tr.rotation = tr.rotationFilter.filter(rotations.get(fi), now);
+      }
+      out.add(new Tracked(tr.id, tr.box.clone(), tr.landmarks, tr.rotation, tr.age == 0, tr.age));
+    }
+    List<Track> keep = new ArrayList<>();
+    for (Track tr : tracks) {
+      if (tr.missed <= maxMissed) {
+        keep.add(tr);
+      }
+    }
+    tracks = keep;
+    return out;
+  }
+
+  private double clock(double timestamp) {
+    double now;
+    if (Double.isNaN(timestamp)) {
+      now = started ? t + 1.0 / frequency : 0.0;
+    } else {
+      if (Double.isInfinite(timestamp)) {
+        throw new IllegalArgumentException("timestamp must be finite");
+      }
+      if (started && !(timestamp > t)) {
+        throw new IllegalArgumentException("timestamps must strictly increase");
+      }
+      now = timestamp;
+    }
+    t = now;
+    started = true;
+    return now;
+  }
+
+  /** face index -> track index (or -1), maximising the total IoU of a complete matching. */
+  private int[] associate(List<float[]> boxes) {
+    int n = boxes.size(), m = tracks.size();
+    int[] res = new int[n];
+    java.util.Arrays.fill(res, -1);
+    if (n == 0 || m == 0) {
+      return res;
+    }
+    float[][] iou = new float[n][m];
+    for (int i = 0; i < n; i++) {
+      for (int j = 0; j < m; j++) {
+        iou[i][j] = BlazeFace.iou(boxes.get(i), tracks.get(j).rawBox);
+      }
+    }
+    int[] best;
+    if (Math.min(n, m) <= 7 && Math.max(n, m) <= 12) {
+      best = new int[n];
+      java.util.Arrays.fill(best, -1);
+      search(iou, 0, new int[n], new boolean[m], 0.0, Math.min(n, m), 0, best, new double[] {-1});
+    } else {
+      best = greedy(iou);
+    }
+    for (int i = 0; i < n; i++) {
+      int j = best[i];
+      if (j >= 0 && iou[i][j] >= iouThreshold && iou[i][j] > 0) {
+        res[i] = j;
+      }
+    }
+    return res;
+  }
+
+  /** Exhaustive search over matchings of size min(n, m) (as scipy's linear_sum_assignment). */
+  private static void search(
+      float[][] iou, int i, int[] cur, boolean[] used, double total, int need, int have,
+      int[] best, double[] bestTotal) {
+    int n = iou.length, m = iou[0].length;
+    if (have + (n - i) < need) {
+      return; // cannot reach a complete matching any more
+    }
+    if (i == n) {
+      if (total > bestTotal[0]) {
+        bestTotal[0] = total;
+        System.arraycopy(cur, 0, best, 0, n);
+      }
+      return;
+    }
+    for (int j = 0; j < m; j++) {
+      if (!used[j]) {
+        used[j] = true;
+        cur[i] = j;
+        search(iou, i + 1, cur, used, total + iou[i][j], need, have + 1, best, bestTotal);
+        used[j] = false;
+      }
+    }
+    cur[i] = -1;
+    search(iou, i + 1, cur, used, total, need, have, best, bestTotal);
+  }
+
+  private static int[] greedy(float[][] iou) {
+    int n = iou.length, m = iou[0].length;
+    int[] res = new int[n];
+    java.util.Arrays.fill(res, -1);
+    boolean[] usedF = new boolean[n], usedT = new boolean[m];
+    for (int k = 0; k < Math.min(n, m); k++) {
+      int bi = -1, bj = -1;
+      float bv = -1;
+      for (int i = 0; i < n; i++) {
+        for (int j = 0; j < m; j++) {
+          if (!usedF[i] && !usedT[j] && iou[i][j] > bv) {
+            bv = iou[i][j];
+            bi = i;
+            bj = j;
+          }
+        }
+      }
+      usedF[bi] = usedT[bj] = true;
+      res[bi] = bj;
+    }
+    return res;
+  }
+}

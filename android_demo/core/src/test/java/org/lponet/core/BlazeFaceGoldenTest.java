@@ -1,0 +1,98 @@
+package org.lponet.core;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.lponet.core.Goldens.*;
+
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+
+/**
+ * BlazeFace pre/post-processing vs lponet_tf.inference.detectors.BlazeFaceDetector: anchors of
+ * every variant, letterbox geometry, and decoding + weighted NMS of the real model's raw
+ * outputs on a real photo (one face, and two faces side by side).
+ */
+class BlazeFaceGoldenTest {
+  private final Map<String, Object> g = json("blazeface.json");
+
+  @Test
+  void anchorsOfEveryVariant() {
+    Map<String, Object> anchors = map(g.get("anchors"));
+    for (BlazeFace.Spec spec : BlazeFace.Spec.values()) {
+      String key = spec.name().toLowerCase();
+      float[][] exp = floats2(anchors.get(key));
+      float[][] got = BlazeFace.anchors(spec);
+      assertEquals(exp.length, got.length, key);
+      for (int i = 0; i < exp.length; i++) {
+        assertArrayEquals(exp[i], got[i], 0f, key + " anchor " + i);
+      }
+    }
+  }
+
+  @Test
+  void letterboxGeometry() {
+    for (Object o : list(g.get("letterboxes"))) {
+      Map<String, Object> c = map(o);
+      BlazeFace.Letterbox lb =
+          new BlazeFace.Letterbox(128, (int) dbl(c.get("w")), (int) dbl(c.get("h")));
+      assertEquals((int) dbl(c.get("px")), lb.padX, c.toString());
+      assertEquals((int) dbl(c.get("py")), lb.padY, c.toString());
+      assertEquals(dbl(c.get("sx")), lb.scaleX, 1e-15, c.toString());
+      assertEquals(dbl(c.get("sy")), lb.scaleY, 1e-15, c.toString());
+      assertEquals((int) dbl(c.get("step")), lb.step, c.toString());
+    }
+  }
+
+  @Test
+  void decodeAndWeightedNmsOnRealOutputs() {
+    BlazeFace bf = new BlazeFace(BlazeFace.Spec.SHORT, (float) dbl(g.get("score_threshold")),
+        (float) dbl(g.get("iou_threshold")));
+    for (Object o : list(g.get("cases"))) {
+      Map<String, Object> c = map(o);
+      RgbImage img = image(map(c.get("image")));
+      BlazeFace.Letterbox lb = bf.letterbox(img);
+      assertEquals((int) dbl(c.get("px")), lb.padX);
+      assertEquals((int) dbl(c.get("py")), lb.padY);
+      List<Detection> got =
+          bf.decode(f32((String) c.get("regressors")), f32((String) c.get("logits")), lb);
+      List<Object> exp = list(c.get("detections"));
+      assertEquals(exp.size(), got.size(), c.get("name") + ": number of faces");
+      assertTrue(got.size() >= 1, "the photo has a face");
+      for (int i = 0; i < exp.size(); i++) {
+        Map<String, Object> e = map(exp.get(i));
+        Detection d = got.get(i);
+        assertArrayEquals(floats(e.get("box")), d.box, 1e-3f, c.get("name") + " box " + i);
+        assertEquals(dbl(e.get("score")), d.score, 1e-6, c.get("name") + " score " + i);
+        float[][] k = floats2(e.get("keypoints"));
+        for (int j = 0; j < k.length; j++) {
+          assertArrayEquals(k[j], d.keypoints[j], 1e-3f, c.get("name") + " keypoint " + j);
+        }
+        assertEquals(e.get("source"), d.source);
+      }
+    }
+  }
+
+  @Test
+  void inputTensorCloseToPythonLetterbox() {
+    // Resampling differs (Java area average vs OpenCV INTER_AREA), the layout must not.
+    BlazeFace bf = new BlazeFace(BlazeFace.Spec.SHORT);
+    for (Object o : list(g.get("cases"))) {
+      Map<String, Object> c = map(o);
+      RgbImage img = image(map(c.get("image")));
+      float[] exp = f32((String) c.get("input"));
+      float[] got = bf.inputTensor(img, bf.letterbox(img));
+      assertEquals(exp.length, got.length);
+      double sum = 0, max = 0;
+      for (int i = 0; i < exp.length; i++) {
+        double d = Math.abs(exp[i] - got[i]);
+        sum += d;
+        max = Math.max(max, d);
+      }
+      // [-1, 1] scale: 0.02 is about 2.5 grey levels on average.
+      assertTrue(sum / exp.length < 0.02, c.get("name") + " mean abs diff " + sum / exp.length);
+      assertTrue(max < 0.5, c.get("name") + " max abs diff " + max);
+    }
+  }
+}

@@ -1,0 +1,135 @@
+package org.lponet.core;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.lponet.core.Goldens.*;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+
+/** One-Euro filters and the multi-face tracker vs lponet_tf.inference.smoothing. */
+class SmoothingGoldenTest {
+  private final Map<String, Object> g = json("smoothing.json");
+
+  private static double time(Object t) {
+    return t == null ? Double.NaN : dbl(t);
+  }
+
+  @Test
+  void oneEuroAllSpeedModes() {
+    for (Object o : list(g.get("one_euro"))) {
+      Map<String, Object> c = map(o);
+      OneEuroFilter.Speed speed = OneEuroFilter.Speed.valueOf(((String) c.get("speed")).toUpperCase());
+      OneEuroFilter f =
+          new OneEuroFilter(
+              dbl(c.get("min_cutoff")), dbl(c.get("beta")), dbl(c.get("d_cutoff")), speed, 2,
+              dbl(c.get("frequency")));
+      List<Object> xs = list(c.get("x")), ts = list(c.get("t")), ys = list(c.get("y"));
+      double[] scales = doubles(c.get("scale"));
+      for (int i = 0; i < xs.size(); i++) {
+        double[] got = f.filter(doubles(xs.get(i)), time(ts.get(i)), scales[i]);
+        assertArrayEquals(doubles(ys.get(i)), got, 1e-9, speed + " step " + i);
+      }
+    }
+  }
+
+  @Test
+  void landmarkFilter() {
+    Map<String, Object> c = map(g.get("landmarks"));
+    LandmarkFilter f = new LandmarkFilter();
+    List<Object> xs = list(c.get("x")), ys = list(c.get("y"));
+    double[] ts = doubles(c.get("t"));
+    for (int i = 0; i < xs.size(); i++) {
+      float[][] got = f.filter(floats2(xs.get(i)), ts[i]);
+      float[][] exp = floats2(ys.get(i));
+      for (int k = 0; k < exp.length; k++) {
+        assertArrayEquals(exp[k], got[k], 1e-4f, "step " + i + " point " + k);
+      }
+    }
+  }
+
+  @Test
+  void rotationFilterThroughQuaternions() {
+    Map<String, Object> c = map(g.get("rotation"));
+    RotationFilter f = new RotationFilter();
+    List<Object> xs = list(c.get("x")), ys = list(c.get("y"));
+    double[] ts = doubles(c.get("t"));
+    for (int i = 0; i < xs.size(); i++) {
+      double[] got = f.filter(doubles(xs.get(i)), ts[i]);
+      assertArrayEquals(doubles(ys.get(i)), got, 1e-6, "step " + i);
+    }
+  }
+
+  @Test
+  void trackerIdsAndSmoothedValues() {
+    Map<String, Object> c = map(g.get("tracker"));
+    FaceTracker tr = new FaceTracker(dbl(c.get("iou_threshold")), (int) dbl(c.get("max_missed")), 30.0);
+    int frame = 0;
+    for (Object fo : list(c.get("frames"))) {
+      Map<String, Object> f = map(fo);
+      List<float[]> boxes = new ArrayList<>();
+      List<float[][]> lms = new ArrayList<>();
+      List<double[]> rots = new ArrayList<>();
+      for (Object b : list(f.get("boxes"))) {
+        boxes.add(floats(b));
+      }
+      for (Object l : list(f.get("landmarks"))) {
+        lms.add(floats2(l));
+      }
+      for (Object r : list(f.get("rotations"))) {
+        rots.add(doubles(r));
+      }
+      List<FaceTracker.Tracked> got = tr.update(boxes, dbl(f.get("t")), lms, rots);
+      List<Object> exp = list(f.get("out"));
+      assertEquals(exp.size(), got.size());
+      for (int i = 0; i < exp.size(); i++) {
+        Map<String, Object> e = map(exp.get(i));
+        FaceTracker.Tracked t = got.get(i);
+        String where = "frame " + frame + " face " + i;
+        assertEquals((int) dbl(e.get("id")), t.trackId, where);
+        assertEquals(e.get("is_new"), t.isNew, where);
+        assertEquals((int) dbl(e.get("age")), t.age, where);
+        assertArrayEquals(floats(e.get("box")), t.box, 1e-3f, where);
+        float[][] el = floats2(e.get("landmarks"));
+        for (int k = 0; k < el.length; k++) {
+          assertArrayEquals(el[k], t.landmarks[k], 1e-3f, where);
+        }
+        assertArrayEquals(doubles(e.get("rotation")), t.rotation, 1e-6, where);
+      }
+      frame++;
+    }
+  }
+
+  @Test
+  void defaultParametersAgreeWithPython() {
+    Map<String, Object> d = map(g.get("defaults"));
+    double[][] expected = {
+      params(d.get("landmarks")), params(d.get("rotation")), params(d.get("box"))
+    };
+    double[][] java = {
+      {LandmarkFilter.MIN_CUTOFF, LandmarkFilter.BETA, LandmarkFilter.D_CUTOFF},
+      {RotationFilter.MIN_CUTOFF, RotationFilter.BETA, RotationFilter.D_CUTOFF},
+      {FaceTracker.BOX_MIN_CUTOFF, FaceTracker.BOX_BETA, FaceTracker.BOX_D_CUTOFF}
+    };
+    String[] names = {"landmarks", "rotation", "box"};
+    for (int i = 0; i < 3; i++) {
+      assertArrayEquals(expected[i], java[i], 0.0, names[i] + " (min_cutoff, beta, d_cutoff)");
+    }
+  }
+
+  private static double[] params(Object o) {
+    Map<String, Object> m = map(o);
+    return new double[] {dbl(m.get("min_cutoff")), dbl(m.get("beta")), dbl(m.get("d_cutoff"))};
+  }
+
+  @Test
+  void timestampsMustIncrease() {
+    OneEuroFilter f = new OneEuroFilter(1.0, 0.0, 1.0);
+    f.filter(new double[] {1.0}, 1.0, 1.0);
+    assertThrows(IllegalArgumentException.class, () -> f.filter(new double[] {1.0}, 1.0, 1.0));
+    assertThrows(IllegalArgumentException.class, () -> f.filter(new double[] {Double.NaN}, 2.0, 1.0));
+  }
+}

@@ -1,0 +1,26 @@
+package org.lponet.core;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.lponet.core.Goldens.*;
+
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Per-landmark visibility: bilinear sampling of the visible-face probability at each
+ * landmark's grid position, border clamped, vs scipy.ndimage.map_coordinates(order=1,
+ * mode="nearest") on the same map and points (including points outside the grid).
+ */
+class VisibilityGoldenTest {
+  @Test
+  void bilinearSamplingMatchesScipy() {
+    Map<String, Object> g = json("visibility.json");
+    List<Object> shape = list(g.get("shape"));
+    int h = (int) dbl(shape.get(0)), w = (int) dbl(shape.get(1)), c = (int) dbl(shape.get(2));
+    float[] vis =
+        Visibility.atLandmarks(
+            f32((String) g.get("occlusion")), h, w, c, 1, floats2(g.get("points")), dbl(g.get("stride")));
+    assertArrayEquals(floats(g.get("visibility")), vis, 1e-6f);
+  }
+}

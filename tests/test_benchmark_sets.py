@@ -107,10 +107,12 @@ def test_masked_300w_masks_the_lower_face_and_keeps_the_labels(small_300w, tmp_p
 
         def change(points):
             xi, yi = np.round(points).astype(int).T
-            return np.abs(after[yi, xi] - before[yi, xi]).mean()
+            return np.abs(after[yi, xi] - before[yi, xi]).max(-1)
 
-        assert change(lm[[48, 51, 54, 57, 62, 66]]) > 20  # mouth covered
-        assert change(lm[36:48]) < 8  # eyes untouched (JPEG noise only)
+        # The mouth is covered (a mask colour may come close to one lip pixel, hardly to
+        # most of them); the eyes are untouched apart from JPEG noise.
+        assert (change(lm[[48, 50, 51, 52, 54, 57, 62, 66]]) > 12).mean() >= 0.75
+        assert change(lm[36:48]).mean() < 8
 
 
 def test_masked_300w_is_deterministic_per_seed(small_300w, tmp_path):

@@ -8,7 +8,7 @@ always change together.
 from __future__ import annotations
 
 import dataclasses
-from typing import Optional, Sequence, Tuple
+from typing import Callable, Optional, Sequence, Tuple
 
 import cv2
 import numpy as np
@@ -73,17 +73,45 @@ class Layer:
         if alpha:
             cv2.polylines(self.alpha, pts, False, 255, t, cv2.LINE_AA, _SHIFT)
 
-    def shade(self, factor: np.ndarray) -> None:
-        """Multiply the colours by a (H, W) or (H, W, 1) brightness map (shading, texture)."""
-        f = np.asarray(factor, np.float32)
-        if f.ndim == 2:
-            f = f[..., None]
-        self.colour = np.clip(self.colour.astype(np.float32) * f, 0, 255).astype(np.uint8)
+    def fill_texture(self, points: np.ndarray, make: Callable[[Tuple[int, int]], np.ndarray]) -> None:
+        """Cover a polygon with a texture; ``make(shape)`` is asked only for the polygon's
+        bounding box (textures are costly at full-frame size)."""
+        reg = region(points, self.alpha.shape)
+        if reg is None:
+            return
+        ys, xs = reg
+        self.colour[ys, xs] = make((ys.stop - ys.start, xs.stop - xs.start))
+        self.fill_polygon(points, None)
+
+    def shade_noise(self, rng: np.random.Generator, scale: float, amount: float) -> None:
+        """Multiply the covered colours by smooth noise ``1 +- amount`` (blobs of about
+        ``scale`` pixels): cloth and skin are never flat."""
+        x, y, w, h = cv2.boundingRect(self.alpha)
+        if w == 0 or h == 0:
+            return
+        f = smooth_noise((h, w), rng, scale, amount)[..., None]
+        patch = self.colour[y : y + h, x : x + w].astype(np.float32) * f
+        self.colour[y : y + h, x : x + w] = np.clip(patch, 0, 255).astype(np.uint8)
 
 
 def _rgb(colour: Sequence[int]) -> Tuple[int, int, int]:
-    c = [int(np.clip(round(float(v)), 0, 255)) for v in colour]
-    return (c[0], c[1], c[2])
+    # Plain Python: called for every drawing op, where numpy scalar calls dominate.
+    r, g, b = (min(255, max(0, int(round(float(v))))) for v in colour[:3])
+    return (r, g, b)
+
+
+def region(points: np.ndarray, shape: Tuple[int, int], margin: int = 2) -> Optional[Tuple[slice, slice]]:
+    """Row and column slices of the points' bounding box (plus ``margin``) inside the
+    image, or None when it misses the image."""
+    pts = np.asarray(points, np.float64).reshape(-1, 2)
+    h, w = shape[:2]
+    x0 = max(0, int(np.floor(pts[:, 0].min())) - margin)
+    y0 = max(0, int(np.floor(pts[:, 1].min())) - margin)
+    x1 = min(w, int(np.ceil(pts[:, 0].max())) + margin + 1)
+    y1 = min(h, int(np.ceil(pts[:, 1].max())) + margin + 1)
+    if x1 <= x0 or y1 <= y0:
+        return None
+    return slice(y0, y1), slice(x0, x1)
 
 
 def composite(image: np.ndarray, visible: np.ndarray, layer: Layer) -> None:

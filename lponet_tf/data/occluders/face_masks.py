@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from lponet_tf.data.occluders.base import FaceFrame, Layer, bezier, smooth_noise
+from lponet_tf.data.occluders.base import FaceFrame, Layer, bezier
 from lponet_tf.data.occluders.textures import make_texture
 
 _SURGICAL_COLOURS = np.array(
@@ -71,10 +71,10 @@ def draw_face_mask(
     poly, left, right, nose, chin, jaw = _outline(lm, frame, rng, cloth)
     h = frame.height
     if cloth:
-        tex = make_texture(_CLOTH_TEXTURES[int(rng.integers(len(_CLOTH_TEXTURES)))], image.shape[:2], rng)
+        kind = _CLOTH_TEXTURES[int(rng.integers(len(_CLOTH_TEXTURES)))]
         # Cloth masks are mostly dark or muted: pull the texture towards a dark base.
-        layer.colour = (tex.astype(np.float32) * rng.uniform(0.3, 0.9)).astype(np.uint8)
-        layer.fill_polygon(poly, None)
+        dark = rng.uniform(0.3, 0.9)
+        layer.fill_texture(poly, lambda shape: (make_texture(kind, shape, rng) * dark).astype(np.uint8))
         seam = bezier(nose, (nose + chin) / 2 + frame.right * h * 0.02, chin, 12)
         base = layer.colour[int(np.clip(chin[1], 0, image.shape[0] - 1)), int(np.clip(chin[0], 0, image.shape[1] - 1))]
         layer.polyline(seam, base.astype(np.float64) * 0.6, h * 0.02)
@@ -95,5 +95,5 @@ def draw_face_mask(
         layer.line(jaw[4] * 0.5 + left * 0.5, ear_low, strap, max(1.0, h * 0.025))
         layer.line(right, lm[16] + (lm[16] - lm[30]) * 0.12, strap, max(1.0, h * 0.025))
         layer.line(jaw[10] * 0.5 + right * 0.5, lm[13] + (lm[13] - lm[30]) * 0.15, strap, max(1.0, h * 0.025))
-    layer.shade(smooth_noise(image.shape[:2], rng, scale=h * 0.4, amount=0.08))
+    layer.shade_noise(rng, scale=h * 0.4, amount=0.08)
     return layer

@@ -6,7 +6,7 @@ from typing import Optional
 
 import numpy as np
 
-from lponet_tf.data.occluders.base import FaceFrame, Layer, smooth_noise, superellipse
+from lponet_tf.data.occluders.base import FaceFrame, Layer, superellipse
 
 # A spread of human skin tones, light to dark (RGB).
 SKIN_TONES = np.array(
@@ -74,7 +74,9 @@ def draw_hand(
     crease = skin * 0.8
     # Forearm first, fingers next, palm on top hides the finger bases.
     layer.line(at(0.0, 0.3), at(0.0, 4.0), skin * 0.95, width * 0.75)
-    curl = rng.uniform(0.55, 1.1, 4)
+    # Fingers bend together (open hand .. loose fist); independent curls would make
+    # odd gestures with one finger raised.
+    curl = np.clip(rng.uniform(0.6, 1.1) + rng.uniform(-0.08, 0.08, 4), 0.5, 1.15)
     for x, spread, length, c in zip(_FINGER_X, _FINGER_SPREAD, _FINGER_LEN, curl):
         base = at(x, -0.35)
         d = _rot(tips, spread + rng.normal(0.0, 3.0))
@@ -93,5 +95,5 @@ def draw_hand(
     layer.line(mid, end, crease, t * 0.9)
     layer.line(knuckle, mid, skin, t * 0.8, alpha=False)
     layer.line(mid, end, skin, t * 0.7, alpha=False)
-    layer.shade(smooth_noise(image.shape[:2], rng, scale=width * 0.5, amount=0.07))
+    layer.shade_noise(rng, scale=width * 0.5, amount=0.07)
     return layer

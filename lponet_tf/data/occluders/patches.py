@@ -53,6 +53,5 @@ def draw_patch(
         poly = centre + np.stack([a * r * np.cos(t), b * r * np.sin(t)], axis=1)
     layer = Layer.empty(image.shape)
     kind = TEXTURE_KINDS[int(rng.integers(len(TEXTURE_KINDS)))]
-    layer.colour = make_texture(kind, image.shape[:2], rng, source=image, texture_images=texture_images)
-    layer.fill_polygon(poly, None)
+    layer.fill_texture(poly, lambda shape: make_texture(kind, shape, rng, source=image, texture_images=texture_images))
     return layer

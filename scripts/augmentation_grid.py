@@ -2,8 +2,8 @@
 """Write a PNG grid of augmented, occluded training samples with their labels drawn.
 
 For a person to look at: each tile is one prepared sample (what the network sees) with
-the landmarks (green dots; index 36, the image-left outer eye corner before any flip, in
-red), the pose axes when the sample has a pose (red: head x / subject's left ear, green:
+the landmarks (green dots; index 36, the outer corner of the subject's right eye, in red:
+it must sit on the image-left eye of a frontal face, flipped or not), the pose axes when the sample has a pose (red: head x / subject's left ear, green:
 up, blue: facing direction) and the visible-face mask as a translucent overlay (cyan:
 label from a mask file; yellow: approximated from the landmarks, see
 ``lponet_tf.data.occlusion``). A caption lists the flip / angle and the occluders drawn.

@@ -35,7 +35,10 @@ def box_from_landmarks(landmarks: np.ndarray) -> np.ndarray:
         [10.0, 20.0, 30.0, 60.0]
     """
     pts = np.asarray(landmarks, np.float32).reshape(-1, 2)
-    return np.concatenate([pts.min(axis=0), pts.max(axis=0)]).astype(np.float32)
+    if np.isnan(pts).all():
+        raise ValueError("cannot take a box of landmarks that are all NaN")
+    # NaN marks a missing point (heatmaps.encode_heatmaps gives it an empty map).
+    return np.concatenate([np.nanmin(pts, axis=0), np.nanmax(pts, axis=0)]).astype(np.float32)
 
 
 def square_box(box: Sequence[float], enlarge: float = DEFAULT_ENLARGE) -> np.ndarray:

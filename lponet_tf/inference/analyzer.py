@@ -1,0 +1,517 @@
+"""``FaceAnalyzer``: image in, faces out (landmarks, visibility, head pose, visible-face mask).
+
+Shaped like MediaPipe's task API::
+
+    analyzer = FaceAnalyzer.create()                      # bundled default preset
+    faces = analyzer.analyze("photo.jpg")                 # list[Face], [] when no face
+    analyzer = FaceAnalyzer.create(FaceAnalyzerOptions(model="lponet_lite.tflite", threads=2))
+
+Pipeline per image (the training crop protocol, ``lponet_tf.data.crop``):
+
+1. the input is normalised to RGB uint8 (:mod:`lponet_tf.inference.images`);
+2. a detector finds faces (default BlazeFace, :mod:`lponet_tf.inference.detectors`; it
+   downscales large images itself), or the caller gives boxes;
+3. each detection becomes a landmark-box estimate (:func:`detection_to_face_box`: detector
+   boxes are not the tight landmark boxes the network was trained on), which is enlarged
+   10% per side and made square -> an ``S x S`` crop (:class:`CropTransform`);
+4. all crops of the image go through the model in one batch (Keras, LiteRT or
+   onnxruntime, :func:`lponet_tf.runtime.load_runner`);
+5. heatmaps are decoded (top-2 refinement) and mapped back to image pixels; the pose is
+   the rotation (6D head) or Euler output; each landmark's visibility is the visible-face
+   probability of the occlusion mask, bilinearly sampled at the landmark on the S/4 grid.
+
+Video (:meth:`FaceAnalyzer.track`, :meth:`FaceAnalyzer.analyze_video`) lives in
+:mod:`lponet_tf.inference.video`.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
+
+import cv2
+import numpy as np
+
+from lponet_tf.data.crop import DEFAULT_ENLARGE, CropTransform, compose, invert, square_box
+from lponet_tf.errors import ModelFileError
+from lponet_tf.geometry import euler_to_matrix, matrix_to_euler
+from lponet_tf.heatmaps import STRIDE, crop_to_grid, decode_heatmaps
+from lponet_tf.inference.detectors import (
+    BlazeFaceDetector, BoxesDetector, Detection, FallbackDetector, as_detector,
+    detection_to_face_box,
+)
+from lponet_tf.inference.images import to_rgb_uint8
+
+__all__ = ["FaceAnalyzerOptions", "Face", "FaceAnalyzer", "crop_face", "sample_grid"]
+
+#: The network predicts ``omega * L`` (CONVENTIONS.md, omega = 60): a heatmap peak of 60 is
+#: a fully confident landmark. ``Face.landmark_scores`` are peaks divided by this.
+HEATMAP_OMEGA = 60.0
+BACKENDS = ("auto", "keras", "tflite", "onnx")
+
+
+@dataclasses.dataclass
+class FaceAnalyzerOptions:
+    """How :meth:`FaceAnalyzer.create` builds an analyzer.
+
+    Attributes:
+        model: a ``.keras`` / ``.tflite`` / ``.onnx`` file, an in-memory Keras LPONet, or a
+            runner (:func:`lponet_tf.runtime.load_runner`); None: the ``preset``.
+        preset: preset name used when ``model`` is None (its bundled weights are loaded).
+        backend: ``"auto"`` (from the file), ``"keras"``, ``"tflite"`` or ``"onnx"``.
+        threads: CPU threads of the backend (None: its default).
+        detector: None (BlazeFace short range, see ``docs/detection.md``), a detector name
+            (``"blazeface_full"``, ``"blazeface_auto"``), a :class:`FaceDetector`, or a
+            callable ``image -> boxes`` (:class:`CallableDetector`).
+        score_threshold: detections below this confidence are dropped.
+        max_faces: at most this many faces per image (best scores first).
+        rgb: channel order of numpy inputs: True RGB(A), False BGR(A) (OpenCV frames).
+        smoothing: :meth:`FaceAnalyzer.track` smooths landmarks and pose over time with
+            One-Euro filters. :meth:`FaceAnalyzer.analyze` (single images) never smooths.
+        detect_every: in :meth:`FaceAnalyzer.track`, run the detector at least every this
+            many frames (to pick up new faces); in between, each face's box comes from its
+            landmarks in the previous frame.
+        min_tracking_confidence: a face whose mean landmark score (heatmap peak / 60) falls
+            below this in :meth:`FaceAnalyzer.track` is lost, and the detector runs again.
+
+    Example:
+        >>> FaceAnalyzerOptions(max_faces=2).backend
+        'auto'
+    """
+
+    model: Any = None
+    preset: str = "lponet_lite"
+    backend: str = "auto"
+    threads: Optional[int] = None
+    detector: Any = None
+    score_threshold: float = 0.5
+    max_faces: int = 10
+    rgb: bool = True
+    smoothing: bool = True
+    detect_every: int = 10
+    min_tracking_confidence: float = 0.2
+
+    def __post_init__(self):
+        if self.backend not in BACKENDS:
+            raise ValueError(f"backend must be one of {BACKENDS}, got {self.backend!r}")
+        if not 0.0 <= float(self.score_threshold) <= 1.0:
+            raise ValueError(f"score_threshold must be in [0, 1], got {self.score_threshold}")
+        if int(self.max_faces) < 1:
+            raise ValueError(f"max_faces must be >= 1, got {self.max_faces}")
+        if int(self.detect_every) < 1:
+            raise ValueError(f"detect_every must be >= 1, got {self.detect_every}")
+        if self.threads is not None and int(self.threads) < 1:
+            raise ValueError(f"threads must be >= 1 or None, got {self.threads}")
+
+
+@dataclasses.dataclass(eq=False)
+class Face:
+    """One analysed face; all coordinates are image pixels (0-based, pixel centres at
+    integers, CONVENTIONS.md).
+
+    Attributes:
+        box: ``(4,)`` ``x0, y0, x1, y1``: the face box the crop was built from, an estimate
+            of the tight box of the 68 landmarks (a detection mapped by
+            :func:`detection_to_face_box`, a user box, or in video the previous landmarks).
+        score: detector confidence (1.0 for user boxes).
+        landmarks: ``(68, 2)`` ``x, y`` (iBUG order).
+        landmark_scores: ``(68,)`` heatmap peak / 60 (about 1 for a confident landmark).
+        visibility: ``(68,)`` visible-face probability at each landmark (0: occluded by a
+            mask, hand, hair, glasses or outside the photo; 1: visible face).
+        pose: ``(3,)`` ``yaw, pitch, roll`` degrees (``lponet_tf.geometry`` convention:
+            yaw > 0 turns to the image left, pitch > 0 looks up, roll > 0 clockwise).
+        rotation: ``(3, 3)`` head-to-camera rotation (the same pose as a matrix).
+        mask: ``(S/4, S/4)`` float32 visible-face probability on the model's grid over
+            ``crop_box`` (row 0 at its top). It is kept at grid size because a full-image
+            array per face would be huge for large photos; :meth:`mask_in_image` resamples
+            it into image coordinates.
+        crop_box: ``(4,)`` the square region the network saw (``box`` enlarged 10% per
+            side, made square); it may extend past the image.
+        track_id: stable id across frames from :meth:`FaceAnalyzer.track`, else None.
+
+    Example:
+        >>> face = analyzer.analyze(image)[0]                  # doctest: +SKIP
+        >>> yaw, pitch, roll = face.pose                       # doctest: +SKIP
+        >>> occluded = face.landmarks[face.visibility < 0.5]   # doctest: +SKIP
+    """
+
+    box: np.ndarray
+    score: float
+    landmarks: np.ndarray
+    landmark_scores: np.ndarray
+    visibility: np.ndarray
+    pose: np.ndarray
+    rotation: np.ndarray
+    mask: np.ndarray
+    crop_box: np.ndarray
+    track_id: Optional[int] = None
+
+    @property
+    def confidence(self) -> float:
+        """Mean landmark score: a cheap "is this still a face" signal for tracking."""
+        return float(np.mean(self.landmark_scores))
+
+    def mask_matrix(self) -> np.ndarray:
+        """``(2, 3)`` affine from mask grid cells ``(u, v)`` to image pixels ``(x, y)``."""
+        size = self.mask.shape[0] * STRIDE
+        crop = CropTransform.from_box(self.crop_box, size, enlarge=0.0)
+        # Grid -> crop pixels: x = stride * (u + 0.5) - 0.5 (CONVENTIONS.md).
+        grid_to_crop = np.array([[STRIDE, 0.0, STRIDE / 2 - 0.5], [0.0, STRIDE, STRIDE / 2 - 0.5]])
+        return compose(crop.inverse_matrix, grid_to_crop)
+
+    def mask_in_image(self, image_shape: Tuple[int, ...],
+                      region: Optional[Sequence[int]] = None) -> np.ndarray:
+        """The visible-face probability resampled (bilinear) onto image pixels.
+
+        Args:
+            image_shape: ``(H, W, ...)`` of the image.
+            region: integer window ``(x0, y0, x1, y1)`` to compute (default: the whole
+                image); pixels outside ``crop_box`` are 0.
+
+        Returns:
+            float32 ``(y1 - y0, x1 - x0)`` array in [0, 1].
+        """
+        h, w = int(image_shape[0]), int(image_shape[1])
+        x0, y0, x1, y1 = (0, 0, w, h) if region is None else (int(v) for v in region)
+        out = np.zeros((max(y1 - y0, 0), max(x1 - x0, 0)), np.float32)
+        cx0, cy0 = max(x0, math.ceil(self.crop_box[0])), max(y0, math.ceil(self.crop_box[1]))
+        cx1 = min(x1, math.floor(self.crop_box[2]) + 1)
+        cy1 = min(y1, math.floor(self.crop_box[3]) + 1)
+        if cx1 <= cx0 or cy1 <= cy0:
+            return out
+        # Image pixel -> grid, shifted so the window's corner is pixel (0, 0).
+        to_grid = compose(invert(self.mask_matrix()),
+                          np.array([[1.0, 0.0, cx0], [0.0, 1.0, cy0]]))
+        part = cv2.warpAffine(self.mask.astype(np.float32), to_grid, (cx1 - cx0, cy1 - cy0),
+                              flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                              borderMode=cv2.BORDER_REPLICATE)
+        out[cy0 - y0:cy1 - y0, cx0 - x0:cx1 - x0] = np.clip(part, 0.0, 1.0)
+        return out
+
+    def to_dict(self, include_mask: bool = True) -> Dict[str, Any]:
+        """JSON-ready dict (floats rounded: 2 decimals for pixels, 3 for the rest).
+
+        The mask is stored as ``{"box": crop_box, "grid": S/4 rows}``, the visible-face
+        probability on an even grid over ``box``.
+        """
+        def r(a, d):
+            return np.round(np.asarray(a, np.float64), d).tolist()
+
+        out = {
+            "box": r(self.box, 2),
+            "score": round(float(self.score), 4),
+            "landmarks": r(self.landmarks, 2),
+            "landmark_scores": r(self.landmark_scores, 3),
+            "visibility": r(self.visibility, 3),
+            "pose": dict(zip(("yaw", "pitch", "roll"), r(self.pose, 2))),
+            "rotation": r(self.rotation, 5),
+            "crop_box": r(self.crop_box, 2),
+        }
+        if self.track_id is not None:
+            out["track_id"] = int(self.track_id)
+        if include_mask:
+            out["mask"] = {"box": r(self.crop_box, 2), "grid": r(self.mask, 3)}
+        return out
+
+
+# --------------------------------------------------------------------------------------
+# Crops and sampling
+# --------------------------------------------------------------------------------------
+def crop_face(image: np.ndarray, box, size: int) -> Tuple[np.ndarray, CropTransform]:
+    """The network crop of a face box: enlarged 10% per side, square, ``size x size``.
+
+    This is :meth:`CropTransform.warp` of the training pipeline, except that a face more
+    than twice the crop size is first shrunk with area averaging (an integer factor, only
+    the box's region): a bilinear warp straight from a 2000 px face to 128 px would alias.
+
+    Args:
+        image: ``(H, W, 3)`` uint8.
+        box: ``(4,)`` landmark-box estimate ``x0, y0, x1, y1``.
+        size: crop side S.
+
+    Returns:
+        ``(crop (S, S, 3) uint8, transform)``; ``transform`` maps image -> crop pixels.
+
+    Example:
+        >>> crop, t = crop_face(np.zeros((100, 100, 3), np.uint8), [20, 20, 80, 80], 64)
+        >>> crop.shape
+        (64, 64, 3)
+    """
+    t = CropTransform.from_box(box, size, DEFAULT_ENLARGE)
+    factor = int(1.0 / t.matrix[0, 0])  # image pixels per crop pixel, rounded down
+    if factor < 2:
+        return t.warp(image), t
+    sq = square_box(box, DEFAULT_ENLARGE)
+    h, w = image.shape[:2]
+    # The square's pixels plus a margin of one shrink block for the bilinear taps.
+    x0, y0 = max(0, math.floor(sq[0]) - factor), max(0, math.floor(sq[1]) - factor)
+    x1, y1 = min(w, math.ceil(sq[2]) + factor + 1), min(h, math.ceil(sq[3]) + factor + 1)
+    if x1 - x0 < 2 * factor or y1 - y0 < 2 * factor:  # box (almost) outside the image
+        return t.warp(image), t
+    roi = image[y0:y1, x0:x1]
+    nw, nh = max(1, round(roi.shape[1] / factor)), max(1, round(roi.shape[0] / factor))
+    small = cv2.resize(roi, (nw, nh), interpolation=cv2.INTER_AREA)
+    sx, sy = nw / roi.shape[1], nh / roi.shape[0]
+    # Image -> small pixels (pixel centres at integers): x_s = (x - x0 + 0.5) * sx - 0.5.
+    to_small = np.array([[sx, 0.0, (0.5 - x0) * sx - 0.5], [0.0, sy, (0.5 - y0) * sy - 0.5]])
+    crop = CropTransform(compose(t.matrix, invert(to_small)), size).warp(small)
+    return crop, t
+
+
+def sample_grid(grid: np.ndarray, uv: np.ndarray) -> np.ndarray:
+    """Bilinear samples of a 2-D ``grid`` at ``(K, 2)`` ``(u, v)`` cell coordinates.
+
+    Coordinates outside the grid are clamped to its border cells.
+
+    Example:
+        >>> sample_grid(np.array([[0.0, 1.0], [2.0, 3.0]]), np.array([[0.5, 0.5]])).tolist()
+        [1.5]
+    """
+    g = np.asarray(grid, np.float64)
+    h, w = g.shape
+    u = np.clip(np.nan_to_num(uv[:, 0], nan=0.0), 0, w - 1)
+    v = np.clip(np.nan_to_num(uv[:, 1], nan=0.0), 0, h - 1)
+    # Left/top tap at most one cell before the border, so the right/bottom tap exists.
+    c0 = np.clip(np.floor(u).astype(int), 0, max(w - 2, 0))
+    r0 = np.clip(np.floor(v).astype(int), 0, max(h - 2, 0))
+    c1, r1 = np.minimum(c0 + 1, w - 1), np.minimum(r0 + 1, h - 1)
+    fu, fv = u - c0, v - r0
+    top = g[r0, c0] * (1 - fu) + g[r0, c1] * fu
+    bottom = g[r1, c0] * (1 - fu) + g[r1, c1] * fu
+    return (top * (1 - fv) + bottom * fv).astype(np.float32)
+
+
+# --------------------------------------------------------------------------------------
+# Loading
+# --------------------------------------------------------------------------------------
+def _is_runner(obj) -> bool:
+    return callable(obj) and hasattr(obj, "metadata") and not hasattr(obj, "lponet_config")
+
+
+def _load_runner(options: FaceAnalyzerOptions):
+    from lponet_tf.runtime import load_runner
+
+    if _is_runner(options.model):
+        return options.model
+    if options.model is not None:
+        return load_runner(options.model, backend=options.backend, threads=options.threads)
+    if options.backend not in ("auto", "keras"):
+        raise ValueError(
+            f"preset models run on the keras backend, not {options.backend!r}: export one "
+            "with `lponet export` and pass its file as model=..."
+        )
+    from lponet_tf.presets import PresetError, from_preset, get_preset
+
+    preset = get_preset(options.preset)  # unknown name: PresetError listing the presets
+    if not preset.has_weights:
+        raise ModelFileError(
+            preset.weights_path or preset.name,
+            f"preset {preset.name!r} has no bundled weights (file missing); reinstall "
+            "lponet-tf, or give a model file (FaceAnalyzerOptions(model=...) / --model)",
+        )
+    try:
+        model = from_preset(options.preset)
+    except (PresetError, OSError, ValueError) as exc:
+        raise ModelFileError(preset.weights_path, f"cannot load the preset's weights: {exc}") from exc
+    return load_runner(model, threads=options.threads, preset=options.preset)
+
+
+def _build_detector(options: FaceAnalyzerOptions):
+    detector = as_detector(options.detector)
+    # Our own BlazeFace instances take the options' threshold (they filter before NMS, so
+    # a lower threshold there finds more faces than filtering afterwards could).
+    built = detector.detectors if isinstance(detector, FallbackDetector) else (detector,)
+    if options.detector is None or isinstance(options.detector, str):
+        for d in built:
+            if isinstance(d, BlazeFaceDetector):
+                d.score_threshold = float(options.score_threshold)
+    return detector
+
+
+# --------------------------------------------------------------------------------------
+# The analyzer
+# --------------------------------------------------------------------------------------
+class FaceAnalyzer:
+    """Landmarks, visibility, head pose and visible-face mask for every face of an image.
+
+    Build it with :meth:`create`. Not thread-safe (one per thread); reusable for any
+    number of images; :meth:`track` keeps per-video state (:meth:`reset` clears it).
+
+    Args:
+        runner: a model runner (``runner(crops) -> outputs``, ``runner.metadata``).
+        detector: a :class:`FaceDetector`.
+        options: the :class:`FaceAnalyzerOptions` it was built from.
+
+    Example:
+        >>> analyzer = FaceAnalyzer.create()                          # doctest: +SKIP
+        >>> for face in analyzer.analyze("group.jpg"):                # doctest: +SKIP
+        ...     print(face.box, face.pose, face.visibility.mean())
+    """
+
+    def __init__(self, runner, detector, options: FaceAnalyzerOptions):
+        self.runner = runner
+        self.detector = detector
+        self.options = options
+        self.input_size = int(runner.metadata.input_size)
+        self._session = None
+
+    @classmethod
+    def create(cls, options: Optional[FaceAnalyzerOptions] = None, **overrides) -> "FaceAnalyzer":
+        """Build an analyzer.
+
+        Args:
+            options: a :class:`FaceAnalyzerOptions`; None: the defaults (the bundled
+                ``lponet_lite`` preset with its weights, BlazeFace detection).
+            **overrides: option fields to change, e.g. ``model="m.tflite", threads=2``.
+
+        Returns:
+            A :class:`FaceAnalyzer`.
+
+        Raises:
+            ModelFileError: the model file (or the preset's bundled weights) is missing,
+                corrupt or not an LPONet; the message names the file.
+            ValueError: invalid options.
+
+        Example:
+            >>> analyzer = FaceAnalyzer.create(model="lponet_lite.onnx")   # doctest: +SKIP
+        """
+        options = options or FaceAnalyzerOptions()
+        if overrides:
+            options = dataclasses.replace(options, **overrides)
+        return cls(_load_runner(options), _build_detector(options), options)
+
+    @property
+    def metadata(self):
+        """The model's :class:`~lponet_tf.metadata.ModelMetadata`."""
+        return self.runner.metadata
+
+    # -- single images ----------------------------------------------------------------
+    def analyze(self, image, boxes=None) -> List[Face]:
+        """Analyse every face of one image.
+
+        Args:
+            image: numpy array (RGB, or BGR with ``options.rgb=False``; uint8, uint16 or
+                float; gray / RGBA converted), a file path or encoded bytes.
+            boxes: optional ``(N, 4)`` face boxes ``x0, y0, x1, y1`` (or ``(N, 5)`` with a
+                score) to use instead of the detector: tight boxes around the face's
+                landmarks (chin to brows, ear to ear), as in the training crops.
+
+        Returns:
+            list of :class:`Face`, best detection score first; ``[]`` when there is none.
+
+        Raises:
+            ImageError: an input that cannot be read as an image (named in the message).
+            ValueError: malformed ``boxes``.
+        """
+        rgb = to_rgb_uint8(image, rgb=self.options.rgb)
+        if boxes is not None:
+            return self.analyze_detections(rgb, BoxesDetector(boxes).detect(rgb))
+        return self.analyze_detections(rgb, self.detect(rgb))
+
+    def detect(self, rgb: np.ndarray) -> List[Detection]:
+        """The detector's faces above ``score_threshold``, best first, at most ``max_faces``."""
+        found = [d for d in self.detector.detect(rgb)
+                 if d.score >= self.options.score_threshold and np.all(np.isfinite(d.box))]
+        found.sort(key=lambda d: -d.score)
+        return found[: self.options.max_faces]
+
+    def analyze_detections(self, rgb: np.ndarray, detections: Sequence[Detection]) -> List[Face]:
+        """Faces for detections of ``rgb`` (``(H, W, 3)`` uint8 RGB): their boxes are mapped
+        with :func:`detection_to_face_box`, then :meth:`analyze_boxes`."""
+        boxes = [detection_to_face_box(d) for d in detections]
+        return self.analyze_boxes(rgb, boxes, [d.score for d in detections])
+
+    def analyze_boxes(self, rgb: np.ndarray, boxes, scores=None) -> List[Face]:
+        """Run the network on landmark-box estimates of ``rgb``, all faces in one batch.
+
+        Args:
+            rgb: ``(H, W, 3)`` uint8 RGB.
+            boxes: N landmark-box estimates ``x0, y0, x1, y1``.
+            scores: N detector scores (default 1.0).
+
+        Returns:
+            N :class:`Face` (boxes with no finite area are skipped).
+        """
+        boxes = [np.asarray(b, np.float32).reshape(4) for b in boxes]
+        scores = [1.0] * len(boxes) if scores is None else list(scores)
+        keep = [i for i, b in enumerate(boxes)
+                if np.all(np.isfinite(b)) and b[2] > b[0] and b[3] > b[1]]
+        if not keep:
+            return []
+        crops, transforms = zip(*(crop_face(rgb, boxes[i], self.input_size) for i in keep))
+        out = self.runner(np.stack(crops).astype(np.float32))
+        return [self._face(out, j, transforms[j], boxes[i], scores[i])
+                for j, i in enumerate(keep)]
+
+    def _face(self, out, j: int, transform: CropTransform, box, score) -> Face:
+        crop_xy, peaks = decode_heatmaps(out["heatmaps"][j])
+        visible = out["occlusion"][j, :, :, 1]
+        pose = np.asarray(out["pose"][j], np.float64)
+        if pose.shape == (3, 3):
+            rotation, ypr = pose, matrix_to_euler(pose)
+        else:  # Euler head: (yaw, pitch, roll) degrees
+            rotation, ypr = euler_to_matrix(pose), pose
+        return Face(
+            box=np.asarray(box, np.float32),
+            score=float(score),
+            landmarks=transform.to_image(crop_xy),
+            landmark_scores=np.clip(peaks / HEATMAP_OMEGA, 0.0, None).astype(np.float32),
+            visibility=np.clip(sample_grid(visible, crop_to_grid(crop_xy)), 0.0, 1.0),
+            pose=np.asarray(ypr, np.float32),
+            rotation=np.asarray(rotation, np.float32),
+            mask=np.asarray(visible, np.float32),
+            crop_box=square_box(box, DEFAULT_ENLARGE),
+        )
+
+    # -- video ------------------------------------------------------------------------
+    def track(self, frame, timestamp_ms: float) -> List[Face]:
+        """Analyse one video frame, reusing the previous frame's faces (MediaPipe's
+        VIDEO mode): see :class:`lponet_tf.inference.video.TrackingSession`.
+
+        Args:
+            frame: one frame (same inputs as :meth:`analyze`).
+            timestamp_ms: the frame's time in milliseconds, strictly increasing.
+
+        Returns:
+            list of :class:`Face` with ``track_id`` set; smoothed when
+            ``options.smoothing``.
+
+        Raises:
+            SmoothingError: a timestamp that does not increase (call :meth:`reset` first
+                for a new video).
+        """
+        from lponet_tf.inference.video import TrackingSession
+
+        if self._session is None:
+            self._session = TrackingSession(self)
+        return self._session.step(to_rgb_uint8(frame, rgb=self.options.rgb), timestamp_ms)
+
+    def reset(self) -> None:
+        """Forget the tracked faces (a new video, or a scene cut)."""
+        self._session = None
+
+    def analyze_video(self, path) -> Iterator[Tuple[float, List[Face]]]:
+        """``(timestamp_ms, faces)`` for each frame of a video file (see
+        :func:`lponet_tf.inference.video.analyze_video`)."""
+        from lponet_tf.inference.video import analyze_video
+
+        return analyze_video(self, path)
+
+    # -- resources --------------------------------------------------------------------
+    def close(self) -> None:
+        """Release the model (the analyzer is unusable afterwards)."""
+        close = getattr(self.runner, "close", None)
+        if close:
+            close()
+        self._session = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __repr__(self) -> str:
+        return (f"FaceAnalyzer({self.runner!r}, detector={type(self.detector).__name__}, "
+                f"max_faces={self.options.max_faces})")

@@ -1,0 +1,213 @@
+"""``lponet predict IMAGE|DIR|VIDEO --out DIR``: annotated pictures (or video) plus JSON.
+
+For an image ``photo.jpg`` it writes ``DIR/photo.png`` (the picture drawn by
+:func:`lponet_tf.draw`) and ``DIR/photo.json`` (model, image size and every face's
+:meth:`Face.to_dict`). A folder is processed file by file (images with a known suffix,
+sorted, not recursive) with a progress bar; a file that fails is reported on one line and
+the others still run (exit status 1 then). A video ``clip.mp4`` gives ``DIR/clip.mp4`` (or
+``.avi`` when the MPEG-4 writer is unavailable) and ``DIR/clip.json`` with the faces of
+every frame, tracked and smoothed (:meth:`FaceAnalyzer.track`).
+
+Exit status: 0 all written; 1 some inputs failed (each reported on one line); 2 the model
+or the command line is unusable (one-line message from ``lponet``).
+
+Example:
+    $ lponet predict lponet_tf/assets/astronaut.png --out out/demo
+    astronaut.png: 1 face -> out/demo/astronaut.png, out/demo/astronaut.json
+"""
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+import sys
+from typing import List, Tuple
+
+from lponet_tf.errors import LPONetError
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
+
+
+def add_arguments(parser) -> None:
+    """Options of ``lponet predict``."""
+    from lponet_tf.presets import DEFAULT_PRESET
+
+    parser.add_argument("input", help="an image, a folder of images, or a video file")
+    parser.add_argument("--out", required=True, help="output folder (created if missing)")
+    src = parser.add_mutually_exclusive_group()
+    src.add_argument("--preset", default=DEFAULT_PRESET,
+                     help=f"bundled model to use (default {DEFAULT_PRESET})")
+    src.add_argument("--model", help="a .keras, .tflite or .onnx model file instead of a preset")
+    parser.add_argument("--backend", default="auto", choices=["auto", "keras", "tflite", "onnx"],
+                        help="runtime (default: from the model file)")
+    parser.add_argument("--threads", type=int, default=None, help="CPU threads of the runtime")
+    parser.add_argument("--detector", default=None,
+                        help="blazeface_short (default), blazeface_full or blazeface_auto")
+    parser.add_argument("--max-faces", type=int, default=10, help="faces per image (default 10)")
+    parser.add_argument("--score-threshold", type=float, default=0.5,
+                        help="minimum detector confidence (default 0.5)")
+    parser.add_argument("--no-smoothing", action="store_true",
+                        help="videos: do not smooth landmarks and pose over time")
+    parser.add_argument("--no-mask", action="store_true", help="do not draw the mask overlay")
+
+
+def _analyzer(args):
+    from lponet_tf.inference.analyzer import FaceAnalyzer, FaceAnalyzerOptions
+
+    try:
+        options = FaceAnalyzerOptions(
+            model=args.model, preset=args.preset, backend=args.backend, threads=args.threads,
+            detector=args.detector, max_faces=args.max_faces,
+            score_threshold=args.score_threshold, smoothing=not args.no_smoothing,
+        )
+    except ValueError as exc:
+        raise LPONetError(f"invalid option: {exc}") from exc
+    return FaceAnalyzer.create(options)
+
+
+def _model_info(analyzer) -> dict:
+    meta = analyzer.metadata
+    return {"preset": meta.preset, "backend": getattr(analyzer.runner, "backend", None),
+            "file": getattr(analyzer.runner, "path", None), "input_size": meta.input_size,
+            "pose": meta.pose, "quantization": meta.quantization}
+
+
+def _write_json(path: pathlib.Path, payload: dict) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(payload, indent=1), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def _output_stems(files: List[pathlib.Path]) -> List[str]:
+    """Output names: the file stem, plus the suffix where two inputs share a stem."""
+    stems = [f.stem for f in files]
+    return [f"{f.stem}_{f.suffix[1:]}" if stems.count(f.stem) > 1 else f.stem
+            for f in files]
+
+
+def predict_image(analyzer, path: pathlib.Path, out_dir: pathlib.Path, stem: str,
+                  draw_mask: bool = True) -> Tuple[int, pathlib.Path, pathlib.Path]:
+    """Analyse one image file; write ``stem.png`` and ``stem.json``. Returns
+    ``(faces, png, json)``."""
+    import cv2
+
+    from lponet_tf.inference.images import load_image
+    from lponet_tf.visualize import draw
+
+    image = load_image(path)
+    faces = analyzer.analyze(image)  # the CLI's analyzer takes RGB (the default)
+    png, js = out_dir / f"{stem}.png", out_dir / f"{stem}.json"
+    picture = draw(image, faces, mask=draw_mask)
+    if not cv2.imwrite(str(png), cv2.cvtColor(picture, cv2.COLOR_RGB2BGR)):
+        raise LPONetError(f"{png}: cannot write the annotated picture")
+    _write_json(js, {"image": str(path), "width": int(image.shape[1]),
+                     "height": int(image.shape[0]), "model": _model_info(analyzer),
+                     "faces": [f.to_dict() for f in faces]})
+    return len(faces), png, js
+
+
+def _video_writer(out_dir: pathlib.Path, stem: str, fps: float, size: Tuple[int, int]):
+    import cv2
+
+    for suffix, codec in ((".mp4", "mp4v"), (".avi", "MJPG")):
+        path = out_dir / f"{stem}{suffix}"
+        writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*codec), fps, size)
+        if writer.isOpened():
+            return writer, path
+        writer.release()
+    raise LPONetError(f"{out_dir / stem}: OpenCV cannot write a video here (no mp4v/MJPG)")
+
+
+def predict_video(analyzer, path: pathlib.Path, out_dir: pathlib.Path, stem: str,
+                  draw_mask: bool = True):
+    """Track faces through a video; write the annotated video and ``stem.json``.
+    Returns ``(frames, video_path, json_path)``."""
+    import cv2
+    from tqdm import tqdm
+
+    from lponet_tf.inference.video import TrackingSession, iter_frames, open_video
+    from lponet_tf.visualize import draw
+
+    cap, info = open_video(path)
+    cap.release()
+    writer, video_path = _video_writer(out_dir, stem, info.fps, (info.width, info.height))
+    session, frames = TrackingSession(analyzer), []
+    try:
+        for t, rgb in tqdm(iter_frames(path), total=info.frame_count or None, unit="frame",
+                           desc=path.name, disable=None, leave=False):
+            faces = session.step(rgb, t)
+            picture = draw(rgb, faces, mask=draw_mask)
+            if picture.shape[:2] != (info.height, info.width):  # odd streams change size
+                picture = cv2.resize(picture, (info.width, info.height))
+            writer.write(cv2.cvtColor(picture, cv2.COLOR_RGB2BGR))
+            frames.append({"timestamp_ms": round(t, 3),
+                           "faces": [f.to_dict(include_mask=False) for f in faces]})
+    finally:
+        writer.release()
+    js = out_dir / f"{stem}.json"
+    _write_json(js, {"video": str(path), "fps": info.fps, "width": info.width,
+                     "height": info.height, "model": _model_info(analyzer), "frames": frames})
+    return len(frames), video_path, js
+
+
+def _inputs(root: pathlib.Path) -> Tuple[str, List[pathlib.Path]]:
+    from lponet_tf.inference.video import VIDEO_SUFFIXES
+
+    if root.is_dir():
+        files = sorted(p for p in root.iterdir()
+                       if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES + VIDEO_SUFFIXES)
+        if not files:
+            raise LPONetError(f"{root}: no images or videos in this folder "
+                              f"(suffixes {', '.join(IMAGE_SUFFIXES)})")
+        return "folder", files
+    if not root.exists():
+        raise LPONetError(f"{root}: no such file or folder")
+    return "file", [root]
+
+
+def _error(path, exc: BaseException) -> str:
+    """One line for a failed input (typed errors already name the file)."""
+    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    if isinstance(exc, LPONetError) and str(path) in text:
+        return f"lponet predict: error: {text}"
+    return f"lponet predict: error: {path}: {type(exc).__name__}: {text}"
+
+
+def run(args) -> int:
+    """Run ``lponet predict``; returns the exit status."""
+    from tqdm import tqdm
+
+    from lponet_tf.inference.video import VIDEO_SUFFIXES
+
+    root = pathlib.Path(args.input)
+    kind, files = _inputs(root)
+    out_dir = pathlib.Path(args.out)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise LPONetError(f"{out_dir}: cannot create the output folder: {exc.strerror}") from exc
+    analyzer = _analyzer(args)
+    failed, written = 0, 0
+    bar = tqdm(list(zip(files, _output_stems(files))), unit="file", desc="lponet predict",
+               disable=None if kind == "folder" else True)
+    for path, stem in bar:
+        try:
+            if path.suffix.lower() in VIDEO_SUFFIXES:
+                n, media, js = predict_video(analyzer, path, out_dir, stem, not args.no_mask)
+                what = f"{n} frame{'s' * (n != 1)}"
+            else:
+                n, media, js = predict_image(analyzer, path, out_dir, stem, not args.no_mask)
+                what = f"{n} face{'s' * (n != 1)}"
+        except KeyboardInterrupt:
+            raise
+        except Exception as exc:  # one bad file must not stop a folder
+            failed += 1
+            tqdm.write(_error(path, exc), file=sys.stderr)
+            continue
+        written += 1
+        tqdm.write(f"{path.name}: {what} -> {media}, {js}")
+    bar.close()
+    if kind == "folder":
+        print(f"wrote {written} of {len(files)} inputs to {out_dir}"
+              + (f" ({failed} failed)" if failed else ""))
+    return 1 if failed else 0

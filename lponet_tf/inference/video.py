@@ -1,0 +1,235 @@
+"""Video: face tracking with detection reuse and One-Euro smoothing, and video-file reading.
+
+:meth:`FaceAnalyzer.track(frame, timestamp_ms) <lponet_tf.FaceAnalyzer.track>` runs a
+:class:`TrackingSession` (MediaPipe's VIDEO mode, in outline):
+
+* Detection reuse. The detector runs on the first frame, then at least every
+  ``options.detect_every`` frames (to pick up faces that entered), and whenever a tracked
+  face is lost. In between, a face's box is the tight box of its landmarks in the previous
+  frame, which is exactly the landmark box the network's crops are built from (better than
+  a detector box, and free).
+* Loss. A reused face whose mean landmark score (heatmap peak / 60) drops below
+  ``options.min_tracking_confidence``, or whose landmark box collapses, is dropped and the
+  detector runs on that frame.
+* Merging. On a detection frame, tracked faces are kept and detections that overlap none
+  of them (IoU < 0.5) are added, up to ``options.max_faces``.
+* Identity and smoothing. :class:`lponet_tf.inference.smoothing.Tracker` associates faces
+  between frames (box IoU) and gives each a ``track_id``; with ``options.smoothing`` its
+  One-Euro filters smooth the landmarks and the rotation (the Euler pose is recomputed
+  from the smoothed rotation). Boxes, visibility and masks stay those of the frame.
+  The next frame's boxes come from the raw (unsmoothed) landmarks, so smoothing never
+  makes the crop lag behind a moving face.
+
+:func:`analyze_video` reads a file with ``cv2.VideoCapture`` and yields
+``(timestamp_ms, faces)`` per frame.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+from typing import Iterator, List, Optional, Tuple
+
+import cv2
+import numpy as np
+
+from lponet_tf.errors import ImageError
+from lponet_tf.geometry import matrix_to_euler
+from lponet_tf.inference.detectors import box_iou, landmark_box
+from lponet_tf.inference.smoothing import SmoothingError, Tracker
+
+__all__ = ["TrackingSession", "VideoInfo", "open_video", "iter_frames", "analyze_video",
+           "VIDEO_SUFFIXES"]
+
+#: File suffixes treated as videos by ``lponet predict``.
+VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv")
+# A detection overlapping a tracked face by more than this is the same face.
+_SAME_FACE_IOU = 0.5
+# Landmark boxes smaller than this (pixels) mean the landmarks collapsed: the face is lost.
+_MIN_FACE_SIDE = 4.0
+
+
+class TrackingSession:
+    """Per-video state of :meth:`FaceAnalyzer.track` (see the module docstring).
+
+    Args:
+        analyzer: the :class:`~lponet_tf.FaceAnalyzer` whose model, detector and options
+            are used.
+
+    Attributes:
+        detections_run: how many frames ran the detector (for tests and benchmarks).
+
+    Example:
+        >>> session = TrackingSession(analyzer)                 # doctest: +SKIP
+        >>> faces = session.step(rgb_frame, timestamp_ms=0.0)   # doctest: +SKIP
+    """
+
+    def __init__(self, analyzer):
+        self.analyzer = analyzer
+        self.tracker = Tracker()
+        self.previous = []  # raw (unsmoothed) faces of the previous frame
+        self.frames_since_detection: Optional[int] = None
+        self.detections_run = 0
+        self.last_t: Optional[float] = None
+
+    def step(self, rgb: np.ndarray, timestamp_ms: float) -> list:
+        """Faces of one ``(H, W, 3)`` uint8 RGB frame at ``timestamp_ms``."""
+        opts = self.analyzer.options
+        t = float(timestamp_ms) / 1000.0
+        # Checked before any work, so a bad timestamp leaves the session as it was.
+        if not math.isfinite(t) or (self.last_t is not None and t <= self.last_t):
+            after = "" if self.last_t is None else f" after {self.last_t * 1000.0:g} ms"
+            raise SmoothingError(
+                f"timestamps must be finite and strictly increase: got {timestamp_ms!r} ms"
+                f"{after} (call reset() to start a new video)")
+        self.last_t = t
+        due = (self.frames_since_detection is None or not self.previous
+               or self.frames_since_detection + 1 >= opts.detect_every)
+        faces = []
+        if self.previous:
+            boxes = [landmark_box(f.landmarks) for f in self.previous]
+            tracked = self.analyzer.analyze_boxes(rgb, boxes, [f.score for f in self.previous])
+            faces = [f for f in tracked if _still_a_face(f, opts.min_tracking_confidence)]
+            due = due or len(faces) < len(self.previous)
+        if due:
+            faces = self._merge(faces, self.analyzer.analyze_detections(
+                rgb, self.analyzer.detect(rgb)))
+            self.frames_since_detection = 0
+            self.detections_run += 1
+        else:
+            self.frames_since_detection += 1
+        faces = faces[: opts.max_faces]
+        snapshots = self.tracker.update(
+            [landmark_box(f.landmarks) for f in faces], t,
+            landmarks=[f.landmarks for f in faces],
+            rotations=[f.rotation for f in faces],
+        )
+        self.previous = faces
+        return [_with_track(f, s, opts.smoothing) for f, s in zip(faces, snapshots)]
+
+    @staticmethod
+    def _merge(tracked: list, detected: list) -> list:
+        """Tracked faces, then detected faces that overlap none of them."""
+        if not tracked:
+            return detected
+        if not detected:
+            return tracked
+        iou = box_iou(np.stack([f.box for f in detected]), np.stack([f.box for f in tracked]))
+        new = [f for f, row in zip(detected, iou) if row.max() < _SAME_FACE_IOU]
+        return tracked + new
+
+
+def _still_a_face(face, min_confidence: float) -> bool:
+    if not np.all(np.isfinite(face.landmarks)) or face.confidence < min_confidence:
+        return False
+    x0, y0, x1, y1 = landmark_box(face.landmarks)
+    return min(x1 - x0, y1 - y0) >= _MIN_FACE_SIDE
+
+
+def _with_track(face, snapshot, smoothing: bool):
+    """A copy of ``face`` with the track id and, when smoothing, the filtered values."""
+    changes = {"track_id": snapshot.track_id}
+    if smoothing and snapshot.landmarks is not None:
+        changes["landmarks"] = np.asarray(snapshot.landmarks, np.float32)
+    if smoothing and snapshot.rotation is not None:
+        changes["rotation"] = np.asarray(snapshot.rotation, np.float32)
+        changes["pose"] = matrix_to_euler(snapshot.rotation).astype(np.float32)
+    return dataclasses.replace(face, **changes)
+
+
+# --------------------------------------------------------------------------------------
+# Video files
+# --------------------------------------------------------------------------------------
+@dataclasses.dataclass(frozen=True)
+class VideoInfo:
+    """What ``cv2.VideoCapture`` reports about a file.
+
+    Attributes:
+        fps: frames per second (30 when the container does not say).
+        frame_count: frames announced by the container (0 when unknown; may be approximate).
+        width, height: frame size in pixels.
+    """
+
+    fps: float
+    frame_count: int
+    width: int
+    height: int
+
+
+def open_video(path) -> Tuple[cv2.VideoCapture, VideoInfo]:
+    """Open a video file for reading.
+
+    Raises:
+        ImageError: missing file, or one OpenCV cannot decode (the message names it).
+    """
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise ImageError(f"{path}: video file not found")
+    cap = cv2.VideoCapture(path)
+    if not cap.isOpened():
+        cap.release()
+        raise ImageError(f"{path}: cannot open video (corrupt, truncated or unknown codec)")
+    fps = cap.get(cv2.CAP_PROP_FPS)
+    info = VideoInfo(
+        fps=float(fps) if math.isfinite(fps) and fps > 0 else 30.0,
+        frame_count=max(int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0), 0),
+        width=int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)),
+        height=int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT)),
+    )
+    return cap, info
+
+
+def iter_frames(path) -> Iterator[Tuple[float, np.ndarray]]:
+    """``(timestamp_ms, RGB uint8 frame)`` for each frame of a video file.
+
+    Timestamps are the container's (``CAP_PROP_POS_MSEC``) when they increase, else the
+    previous one plus one frame period, so they always strictly increase.
+
+    Raises:
+        ImageError: the file cannot be opened, or no frame can be decoded.
+
+    Example:
+        >>> for t, frame in iter_frames("clip.mp4"):     # doctest: +SKIP
+        ...     print(t, frame.shape)
+    """
+    cap, info = open_video(path)
+    previous, count = -math.inf, 0
+    try:
+        while True:
+            ok, frame = cap.read()
+            if not ok or frame is None:
+                break
+            t = cap.get(cv2.CAP_PROP_POS_MSEC)
+            if not (math.isfinite(t) and t > previous):
+                t = 0.0 if previous == -math.inf else previous + 1000.0 / info.fps
+            previous, count = t, count + 1
+            yield t, cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
+    finally:
+        cap.release()
+    if count == 0:
+        raise ImageError(f"{os.fspath(path)}: no frame could be decoded")
+
+
+def analyze_video(analyzer, path) -> Iterator[Tuple[float, List]]:
+    """Track faces through a video file: ``(timestamp_ms, faces)`` per frame.
+
+    Each call is a new video with its own tracking state (that of
+    :meth:`FaceAnalyzer.track` is left alone).
+
+    Args:
+        analyzer: a :class:`~lponet_tf.FaceAnalyzer`.
+        path: video file (anything ``cv2.VideoCapture`` reads: .mp4, .avi, ...).
+
+    Yields:
+        ``(timestamp_ms, list[Face])``.
+
+    Raises:
+        ImageError: the file cannot be opened or decoded.
+
+    Example:
+        >>> for t, faces in analyzer.analyze_video("clip.mp4"):     # doctest: +SKIP
+        ...     print(t, [f.pose for f in faces])
+    """
+    session = TrackingSession(analyzer)
+    for t, rgb in iter_frames(path):
+        yield t, session.step(rgb, t)

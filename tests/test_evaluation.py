@@ -154,7 +154,7 @@ def test_oracle_gives_codec_error_only_and_exact_pose(synthetic):
     pose = summary["pose"]["all"]
     for angle in ("yaw", "pitch", "roll", "mean"):
         assert pose[angle] < 1e-3
-    assert pose["geodesic"] < 1e-4
+    assert pose["geodesic"] < 1e-3  # float32 rotations: acos(1 - ~1e-8) ~ 1e-4
     occ = summary["occlusion"]["all"]
     assert occ["faces"] == 4 and occ["miou"] > 96.0
 

@@ -46,7 +46,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Evaluate and write the report; returns the exit status (0)."""
     from lponet_tf.evaluation.config import load_eval_config, parse_data_roots
-    from lponet_tf.evaluation.evaluate import evaluate_config, runner_info
+    from lponet_tf.evaluation.evaluate import DatasetNotPresent, evaluate_config, runner_info
     from lponet_tf.evaluation.report import write_report
     from lponet_tf.runtime import load_runner
 
@@ -54,6 +54,10 @@ def run(args: argparse.Namespace) -> int:
                               limit=args.limit, only=args.only or None)
     if args.batch_size:
         config.batch_size = int(args.batch_size)
+    missing = [f"{e.key} at {e.root}" for e in config.entries if not e.present]
+    if args.strict and missing:
+        # Before loading the model: a typo in a root should not cost a model load.
+        raise DatasetNotPresent(f"dataset(s) not present: {'; '.join(missing)}")
     model = pathlib.Path(args.model)
     runner = load_runner(str(model), backend=args.backend, threads=args.threads)
     info = runner_info(runner, label=args.label or model.name)

@@ -1,0 +1,211 @@
+"""Evaluation end to end on real faces (../shared/data; skipped when absent): the oracle
+chain on AFLW2000 and 300W, ``lponet evaluate`` on the format samples and on the 300W
+subset with a tiny random model, and the .tflite path."""
+from __future__ import annotations
+
+import csv
+import json
+import pathlib
+
+import cv2
+import numpy as np
+import pytest
+
+from evaluation_runners import OracleRunner
+
+from lponet_tf.data import read_dataset
+from lponet_tf.data.crop import CropTransform
+from lponet_tf.data.occlusion import visible_face_from_landmarks
+from lponet_tf.evaluation.config import EvalEntry, load_eval_config
+from lponet_tf.evaluation.evaluate import evaluate_config, evaluate_records, runner_info
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+EVAL_CONFIGS = REPO / "training" / "configs" / "eval"
+SAMPLE_KEYS = {"aflw2000": "aflw2000", "aflw2000_so": "aflw2000", "300w": "lfpw",
+               "menpo": "menpo", "300w_lp": "300w_lp"}
+
+
+def _sample_roots(formats_dir):
+    return {key: str(formats_dir / folder) for key, folder in SAMPLE_KEYS.items()}
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory):
+    """A random 2-stack LPONet, 64 px, 16 channels, saved as .keras."""
+    from lponet_tf.config import LPONetConfig
+    from lponet_tf.model import build_lponet, inference_model
+
+    path = tmp_path_factory.mktemp("tiny_model") / "tiny.keras"
+    inference_model(build_lponet(LPONetConfig(input_size=64, channels=16))).save(path)
+    return path
+
+
+def _decode_error_bound(record, size):
+    """NME (%) a perfect heatmap can reach at most: half a cell per axis, in image px."""
+    t = CropTransform.from_landmarks(record.landmarks, size)
+    d = np.linalg.norm(record.landmarks[36] - record.landmarks[45])
+    return 100 * 0.71 * 4 / t.matrix[0, 0] / d
+
+
+# ----------------------------------------------------------------------------- oracle
+def test_oracle_on_real_aflw2000_and_its_so_variants(formats_dir):
+    cfg = load_eval_config(EVAL_CONFIGS / "samples.yaml", _sample_roots(formats_dir),
+                           only=["aflw2000", "aflw2000_so"])
+    records = read_dataset("aflw2000", formats_dir / "aflw2000")
+    result = evaluate_config(OracleRunner(records, 256), cfg, progress=False)
+    aflw = result.datasets["aflw2000"]
+    assert aflw["faces"] == 4
+    assert aflw["pose"]["all"]["mean"] < 1e-3 and aflw["pose"]["all"]["geodesic"] < 1e-3
+    for face, record in zip(result.scores["aflw2000"].faces, records):
+        assert 0 < face.nme < _decode_error_bound(record, 256)
+    variants = result.datasets["aflw2000_so"]["variants"]
+    assert list(variants) == ["none", "left", "top", "right", "bottom", "middle"]
+    assert all(v["faces"] == 4 for v in variants.values())
+    # The oracle knows only the un-occluded crops: "none" is exact, every occluded
+    # variant is a different image (answered with a zero pose -> a large error).
+    assert variants["none"]["pose"]["all"]["mean"] < 1e-3
+    assert all(variants[p]["pose"]["all"]["mean"] > 1.0 for p in ("left", "top", "right", "bottom", "middle"))
+
+
+def test_oracle_on_300w_subset_with_landmark_masks(faces_300w, tmp_path):
+    """The 300W subset config (landmarks), and a RealOcc-Wild-style copy of the same faces
+    with masks drawn from their landmarks, cropped from the whole image (no box)."""
+    cfg = load_eval_config(EVAL_CONFIGS / "300w_subset.yaml", {"300w": str(faces_300w)}, limit=6)
+    records = read_dataset("300w", faces_300w)[:6]
+    folder = tmp_path / "realocc"
+    folder.mkdir()
+    for i, r in enumerate(records):
+        image = cv2.imread(r.image_path)
+        cv2.imwrite(str(folder / f"face{i}.png"), image)
+        mask = visible_face_from_landmarks(r.landmarks, image.shape[:2]) > 0.5
+        cv2.imwrite(str(folder / f"face{i}_mask.png"), mask.astype(np.uint8) * 255)
+    masked = read_dataset("realocc_wild", folder)
+    cfg.entries.append(EvalEntry("realocc_wild", "realocc_wild", str(folder)))
+    result = evaluate_config(OracleRunner(records + masked, 256), cfg, progress=False)
+    lm = result.datasets["300w"]["landmarks"]["all"]
+    assert lm["faces"] == 6
+    for face, record in zip(result.scores["300w"].faces, records):
+        assert 0 < face.nme < _decode_error_bound(record, 256)
+    occ = result.datasets["realocc_wild"]
+    assert occ["crop_sources"] == {"image": 6} and occ["occlusion"]["all"]["miou"] > 95.0
+
+
+# ----------------------------------------------------------------------------- real model
+class RecordingRunner:
+    """Wraps a runner and keeps every output it returned (to recompute numbers by hand)."""
+
+    def __init__(self, runner):
+        self.runner, self.metadata, self.backend = runner, runner.metadata, runner.backend
+        self.outputs = []
+
+    def __call__(self, images):
+        out = self.runner(images)
+        self.outputs.append({k: np.array(v) for k, v in out.items()})
+        return out
+
+
+def test_tiny_model_numbers_recomputed_by_hand(faces_300w, tiny_model):
+    from lponet_tf.heatmaps import decode_heatmaps
+    from lponet_tf.runtime import load_runner
+
+    records = read_dataset("300w", faces_300w)[:5]
+    runner = RecordingRunner(load_runner(str(tiny_model)))
+    scores = evaluate_records(records, runner, runner_info(runner), batch_size=4, progress=False)
+    heatmaps = np.concatenate([o["heatmaps"] for o in runner.outputs])  # 8 rows: 5 + 3 padding
+    assert heatmaps.shape == (8, 16, 16, 68)
+    for i, (face, record) in enumerate(zip(scores.faces, records)):
+        xy, _ = decode_heatmaps(heatmaps[i])
+        m = CropTransform.from_landmarks(record.landmarks, 64).matrix
+        pred = (xy - m[:, 2]) / np.diag(m[:, :2])
+        d = np.linalg.norm(record.landmarks[36] - record.landmarks[45])
+        assert face.nme == pytest.approx(100 * np.linalg.norm(pred - record.landmarks, axis=1).mean() / d,
+                                         rel=1e-4)
+    assert scores.summary()["landmarks"]["all"]["nme"] > 5.0  # an untrained net is far off
+
+
+def _cli(*argv):
+    from lponet_tf.cli import main
+
+    return main(["evaluate", *map(str, argv)])
+
+
+def test_cli_on_the_format_samples(formats_dir, tiny_model, tmp_path, capsys):
+    out = tmp_path / "eval"
+    roots = [a for k, v in _sample_roots(formats_dir).items() for a in ("--data-root", f"{k}={v}")]
+    assert _cli("--model", tiny_model, "--config", EVAL_CONFIGS / "samples.yaml", "--out", out,
+                "--no-progress", *roots) == 0
+    printed = capsys.readouterr().out
+    assert "Table 9" in printed and "| tiny.keras |" in printed
+    doc = json.loads((out / "results.json").read_text())
+    ds = doc["datasets"]
+    assert {k: ds[k]["faces"] for k in SAMPLE_KEYS} == {
+        "aflw2000": 4, "aflw2000_so": 4, "300w": 1, "menpo": 3, "300w_lp": 1}
+    assert doc["model"]["input_size"] == 64 and doc["model"]["pose"] == "6d"
+    # Table 7 / Table 1 cells are the AFLW2000 numbers, and match the per-face CSV.
+    t7 = doc["tables"]["table7"]["rows"][0]["cells"]
+    with open(out / "per_face.csv") as fh:
+        rows = [r for r in csv.DictReader(fh) if r["dataset"] == "aflw2000"]
+    assert len(rows) == 4
+    for j, col in enumerate(("yaw_error", "pitch_error", "roll_error")):
+        assert t7[j]["value"] == pytest.approx(np.mean([float(r[col]) for r in rows]), rel=1e-4)
+        assert t7[j]["faces"] == 4
+    t1 = doc["tables"]["table1"]["rows"][0]["cells"]
+    assert t1[2]["value"] == pytest.approx(t7[3]["value"]) and t1[3]["value"] is None
+    t9 = doc["tables"]["table9"]["rows"]
+    assert [r["label"] for r in t9] == ["None", "Left", "Top", "Right", "Bottom", "Middle"]
+    assert all(r["cells"][3]["faces"] == 4 for r in t9)
+    assert t9[0]["cells"][3]["value"] == pytest.approx(t7[3]["value"])  # none = plain AFLW2000
+    for name in ("aflw2000", "300w", "menpo", "300w_lp"):
+        assert (out / f"ced_{name}.png").is_file()
+
+
+def test_cli_300w_subset_limit_and_missing_dataset(faces_300w, tiny_model, tmp_path, capsys):
+    out = tmp_path / "eval"
+    assert _cli("--model", tiny_model, "--config", EVAL_CONFIGS / "300w_subset.yaml", "--out", out,
+                "--data-root", f"300w={faces_300w}", "--limit", 10, "--quiet") == 0
+    doc = json.loads((out / "results.json").read_text())
+    assert doc["tables"]["table5"]["rows"][0]["cells"][2]["faces"] == 10
+    # A config naming an absent dataset is an error with --strict (listed without it:
+    # test_evaluation.py::test_not_present_and_strict).
+    assert _cli("--model", tiny_model, "--config", EVAL_CONFIGS / "paper.yaml", "--out", out,
+                "--only", "biwi", "--data-root", f"biwi={tmp_path / 'nope'}", "--strict") == 2
+    assert "not present: biwi at" in capsys.readouterr().err
+
+
+@pytest.fixture(scope="module")
+def small_model(tmp_path_factory):
+    """The smallest LPONet (1 stack, 32 px, 8 channels): quick to convert."""
+    from lponet_tf.config import LPONetConfig
+    from lponet_tf.model import build_lponet, inference_model
+
+    path = tmp_path_factory.mktemp("small_model") / "small.keras"
+    model = inference_model(build_lponet(LPONetConfig(input_size=32, channels=8, num_stacks=1,
+                                                      hourglass_depth=2)))
+    model.save(path)
+    return model, path
+
+
+@pytest.mark.parametrize("fmt", ["tflite", "onnx"])
+def test_exported_model_goes_through_the_same_path(formats_dir, small_model, tmp_path, fmt):
+    """A .tflite / .onnx file is evaluated like the .keras it came from: same faces, same
+    pose errors (float32 conversion noise only)."""
+    from lponet_tf.runtime import load_runner
+
+    model, keras_path = small_model
+    if fmt == "tflite":
+        from lponet_tf.export.tflite import export_tflite as export
+    else:
+        pytest.importorskip("tf2onnx")
+        from lponet_tf.export.onnx import export_onnx as export
+    path = export(model, tmp_path / f"small.{fmt}")
+    cfg = load_eval_config(EVAL_CONFIGS / "samples.yaml", _sample_roots(formats_dir),
+                           only=["aflw2000"])
+    results = {}
+    for name in (keras_path, path):
+        runner = load_runner(str(name))
+        results[runner.backend] = evaluate_config(runner, cfg, progress=False).datasets["aflw2000"]
+    assert set(results) == {"keras", fmt}
+    k, t = results["keras"]["pose"]["all"], results[fmt]["pose"]["all"]
+    for angle in ("yaw", "pitch", "roll"):
+        assert t[angle] == pytest.approx(k[angle], abs=0.05)
+    assert results[fmt]["landmarks"]["all"]["faces"] == 4

@@ -124,6 +124,8 @@ def _two_faces() -> np.ndarray:
 
 
 def goldens_crop(out: _Out) -> dict:
+    import cv2
+
     from lponet_tf.data.crop import CropTransform, square_box
 
     rng = np.random.default_rng(11)
@@ -158,7 +160,14 @@ def goldens_crop(out: _Out) -> dict:
         crop = CropTransform.from_box(box, size).warp(images[name]).astype(np.float32)
         warps.append({"image": metas[name], "box": box, "size": size,
                       "crop": out.f32(f"crop_warp_{j}.f32", crop)})
-    return {"cases": cases, "warps": warps}
+    areas = []
+    for j, (h, w, nh, nw) in enumerate(((60, 80, 30, 40), (90, 60, 30, 20), (97, 131, 41, 67),
+                                        (210, 450, 119, 256), (33, 301, 7, 128))):
+        img = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
+        small = cv2.resize(img, (nw, nh), interpolation=cv2.INTER_AREA)
+        areas.append({"image": out.image(f"area_src_{j}.u8", img), "size": [nw, nh],
+                      "out": out.u8(f"area_out_{j}.u8", small)})
+    return {"cases": cases, "warps": warps, "areas": areas}
 
 
 def goldens_rotations(out: _Out) -> dict:
@@ -377,65 +386,75 @@ def goldens_shim(out: _Out) -> dict:
             "outputs": outs, "signatures": sig}
 
 
-def _tiny_lponet_tflite(path: pathlib.Path) -> dict:
-    """A small randomly initialised LPONet, exported with TFLiteConverter (the fallback
-    while the project's exporter and trained preset are not available)."""
+def _export_tool():
+    spec = importlib.util.spec_from_file_location(
+        "lponet_export_assets", ANDROID / "tools" / "export_assets.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def _e2e_model():
+    """(model for the app's export tool, description): the bundled preset when its trained
+    weights ship with the package, else a small randomly initialised LPONet (the comparison
+    Java vs Python is as strict either way; only the preset makes the landmarks meaningful)."""
+    from lponet_tf.presets import DEFAULT_PRESET, get_preset
+
+    if get_preset(DEFAULT_PRESET).has_weights:
+        return None, f"preset {DEFAULT_PRESET} (bundled weights)"
     import keras
-    import tensorflow as tf
 
     from lponet_tf.config import LPONetConfig
-    from lponet_tf.model import build_lponet, inference_model
+    from lponet_tf.model import build_lponet
 
     keras.utils.set_random_seed(5)
-    cfg = LPONetConfig(input_size=64, channels=16)
-    model = inference_model(build_lponet(cfg))
-    conv = tf.lite.TFLiteConverter.from_keras_model(model)
-    path.write_bytes(conv.convert())
-    return {"source": "tiny random LPONet (input 64, C 16) via TFLiteConverter",
-            "input_size": 64}
+    model = build_lponet(LPONetConfig(input_size=64, channels=16), include_intermediate=False)
+    return model, "random LPONet (input 64, C 16): preset weights not bundled"
 
 
 def goldens_e2e(out: _Out) -> dict:
-    """The real photo through the Python library, step by step, on an LPONet .tflite."""
-    from ai_edge_litert.interpreter import Interpreter
+    """The app's assets made by android_demo/tools/export_assets.py (the library's TFLite
+    exporter), and the Python FaceAnalyzer's faces on a real photo with them."""
+    from lponet_tf.inference.analyzer import FaceAnalyzer
 
-    from lponet_tf import geometry as g
-    from lponet_tf.data.crop import CropTransform
-    from lponet_tf.heatmaps import decode_heatmaps
-    from lponet_tf.inference.detectors import BlazeFaceDetector, detection_to_face_box
-
-    model_path = out.root / "lponet.tflite"
-    info = _tiny_lponet_tflite(model_path)
-    it = Interpreter(model_path=str(model_path))
-    it.allocate_tensors()
-    runner = it.get_signature_runner()
-    size = int(it.get_input_details()[0]["shape"][1])
+    assets = out.root / "assets"
+    model, what = _e2e_model()
+    sidecar = _export_tool().export_assets(assets, model=model)
+    analyzer = FaceAnalyzer.create(model=str(assets / sidecar["model"]["file"]),
+                                   detector=sidecar["detector"]["name"], threads=2)
     img = _two_faces()
-    dets = BlazeFaceDetector("short").detect(img)
-    faces = []
-    for d in dets:
-        box = detection_to_face_box(d)
-        crop = CropTransform.from_box(box, size)
-        x = crop.warp(img).astype(np.float32)[None]
-        o = runner(**{list(runner.get_input_details())[0]: x})
-        xy, scores = decode_heatmaps(o["heatmaps"][0])
-        rot = np.asarray(o["pose"][0], np.float64)
-        faces.append({
-            "detection": _detections_json([d])[0], "face_box": box.tolist(),
-            "landmarks": crop.to_image(xy).tolist(), "scores": scores.tolist(),
-            "rotation": rot.reshape(3, 3).tolist(), "euler": g.matrix_to_euler(rot).tolist(),
-            "mask": out.f32(f"e2e_mask_{len(faces)}.f32", o["occlusion"][0][..., 1]),
+    dets = analyzer.detect(img)
+    faces = analyzer.analyze_detections(img, dets)
+    res = []
+    for i, (d, f) in enumerate(zip(dets, faces)):
+        res.append({
+            "detection": _detections_json([d])[0], "face_box": f.box.tolist(),
+            "score": f.score, "landmarks": f.landmarks.tolist(),
+            "landmark_scores": f.landmark_scores.tolist(), "visibility": f.visibility.tolist(),
+            "euler": f.pose.tolist(), "rotation": f.rotation.tolist(),
+            "crop_box": f.crop_box.tolist(), "mask": out.f32(f"e2e_mask_{i}.f32", f.mask),
         })
-    from lponet_tf.inference.detectors import BOX_MAPPINGS, BoxMapping
+    analyzer.close()
+    return {"assets": str(assets), "model_description": what,
+            "image": out.image("e2e_image.u8", img), "faces": res}
 
-    m = BOX_MAPPINGS.get("blazeface_short", BoxMapping())
-    mapping = {"dx": m.dx, "dy": m.dy, "sx": m.sx, "sy": m.sy,
-               "keypoint_weights": None if m.keypoint_weights is None else
-               [list(r) for r in m.keypoint_weights]}
-    return {"model": str(model_path), "blazeface_model": str(_blaze_model_path()),
-            "image": out.image("e2e_image.u8", img), "faces": faces, "mapping": mapping,
-            "signature_outputs": runner.get_output_details() and sorted(
-                runner.get_output_details()), **info}
+
+def goldens_face_crop(out: _Out) -> dict:
+    """crop_face on faces much larger than the crop (the area-shrink path)."""
+    import cv2
+
+    from lponet_tf.inference.analyzer import crop_face
+
+    big = cv2.resize(_astronaut(), (1536, 1536), interpolation=cv2.INTER_LINEAR)
+    cases = []
+    plan = [((570.0, 240.0, 810.0, 520.0), 128), ((520.0, 90.0, 900.0, 560.0), 64),
+            ((-100.0, -80.0, 500.0, 480.0), 128)]
+    for j, (box, size) in enumerate(plan):
+        crop, t = crop_face(big, np.float32(box), size)
+        cases.append({"box": np.float32(box).tolist(), "size": size,
+                      "factor": int(1.0 / t.matrix[0, 0]),
+                      "crop": out.f32(f"face_crop_{j}.f32", crop.astype(np.float32))})
+    return {"image": out.image("face_crop_img.u8", big), "cases": cases}
 
 
 GOLDENS = {
@@ -446,6 +465,7 @@ GOLDENS = {
     "smoothing.json": goldens_smoothing,
     "blazeface.json": goldens_blazeface,
     "box_mapping.json": goldens_box_mapping,
+    "face_crop.json": goldens_face_crop,
 }
 DESKTOP_GOLDENS = {"shim.json": goldens_shim, "e2e.json": goldens_e2e}
 

@@ -56,6 +56,8 @@ public final class BlazeFace {
     public final int padY;
     /** Take every {@code step}-th pixel before resizing (1: none). */
     public final int step;
+    /** The image is larger than the input (area shrink), else it is enlarged. */
+    public final boolean shrinks;
     /** Resize factors (input pixels per decimated-image pixel) along x and y. */
     public final double scaleX;
     public final double scaleY;
@@ -64,6 +66,7 @@ public final class BlazeFace {
       this.size = size;
       int longer = Math.max(imageWidth, imageHeight);
       double s = (double) size / longer;
+      shrinks = s < 1;
       // Python's round() is round-half-even, like Math.rint.
       newWidth = Math.max(1, Math.min(size, (int) Math.rint(imageWidth * s)));
       newHeight = Math.max(1, Math.min(size, (int) Math.rint(imageHeight * s)));
@@ -136,15 +139,20 @@ public final class BlazeFace {
 
   /**
    * The model input for {@code image}: letterboxed to {@code size x size}, RGB scaled to [-1, 1]
-   * (NHWC, batch of one). Downscaling averages source areas (like {@code cv2.INTER_AREA}),
-   * upscaling is bilinear; the pixels may differ slightly from Python's OpenCV resize, which
-   * only moves the detection by a fraction of a pixel (the test bounds it).
+   * (NHWC, batch of one). Shrinking reproduces Python's {@code cv2.INTER_AREA} exactly;
+   * enlarging (an image smaller than the input) is bilinear in float, which may differ from
+   * OpenCV's fixed point by a grey level (a fraction of a pixel in the detection).
    */
   public float[] inputTensor(RgbImage image, Letterbox lb) {
     int size = spec.size;
     float[] t = new float[size * size * 3];
     Arrays.fill(t, -1f); // black padding
-    float[] small = Resize.resize(decimate(image, lb.step), lb.newWidth, lb.newHeight);
+    RgbImage src = decimate(image, lb.step);
+    // Python: INTER_AREA when the image shrinks (exact here), INTER_LINEAR when it grows.
+    float[] small =
+        lb.shrinks
+            ? Resize.resize(src, lb.newWidth, lb.newHeight)
+            : Resize.bilinear(src, lb.newWidth, lb.newHeight);
     for (int y = 0; y < lb.newHeight; y++) {
       for (int x = 0; x < lb.newWidth; x++) {
         int si = (y * lb.newWidth + x) * 3;

@@ -13,7 +13,7 @@ public final class Face {
   public final CropTransform crop;
   /** {@code [k] = {x, y}}, 68 points in iBUG order. */
   public final float[][] landmarks;
-  /** Peak heatmap value per landmark (about 60 when confident). */
+  /** Heatmap peak / 60 per landmark, clipped at 0 (about 1 when confident). */
   public final float[] landmarkScores;
   /** Visible-face probability at each landmark, in [0, 1]. */
   public final float[] visibility;
@@ -70,6 +70,15 @@ public final class Face {
       inv[0] * s, inv[1] * s, inv[0] * t + inv[1] * t + inv[2],
       inv[3] * s, inv[4] * s, inv[3] * t + inv[4] * t + inv[5]
     };
+  }
+
+  /** Mean landmark score: a cheap "is this still a face" signal for tracking. */
+  public float confidence() {
+    double s = 0;
+    for (float v : landmarkScores) {
+      s += v;
+    }
+    return (float) (s / landmarkScores.length);
   }
 
   /** Centre of the landmarks, the origin for drawing the pose axes. */

@@ -13,6 +13,8 @@ import java.util.List;
 public final class FaceAnalyzer {
   /** Channel of the occlusion softmax that is "visible face". */
   public static final int VISIBLE_CHANNEL = 1;
+  /** Heatmap scaling omega (Eq. 5): a peak of 60 is a fully confident landmark. */
+  public static final float HEATMAP_OMEGA = 60f;
 
   private final LandmarkModel model;
 
@@ -38,7 +40,7 @@ public final class FaceAnalyzer {
   public Face analyzeBox(RgbImage image, float[] faceBox, Detection detection) {
     int s = model.inputSize();
     CropTransform crop = CropTransform.fromBox(faceBox, s);
-    ModelOutputs out = model.run(crop.warp(image));
+    ModelOutputs out = model.run(FaceCrop.crop(image, faceBox, crop));
     return assemble(detection, faceBox, crop, out);
   }
 
@@ -50,11 +52,16 @@ public final class FaceAnalyzer {
     float[] vis =
         Visibility.atLandmarks(
             out.occlusion, out.gridH, out.gridW, out.occlusionChannels, VISIBLE_CHANNEL, dec.points, stride);
+    float[] scores = new float[dec.scores.length];
+    for (int i = 0; i < vis.length; i++) {
+      vis[i] = Math.min(Math.max(vis[i], 0f), 1f);
+      scores[i] = Math.max(dec.scores[i] / HEATMAP_OMEGA, 0f);
+    }
     float[][] pts = crop.toImage(dec.points);
     float[] mask =
         Visibility.visiblePlane(out.occlusion, out.gridH, out.gridW, out.occlusionChannels, VISIBLE_CHANNEL);
     return new Face(
-        detection, faceBox, crop, pts, dec.scores, vis, out.rotation(), out.euler(), mask,
+        detection, faceBox, crop, pts, scores, vis, out.rotation(), out.euler(), mask,
         out.gridH, out.gridW, stride);
   }
 }

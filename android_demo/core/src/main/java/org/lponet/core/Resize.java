@@ -1,60 +1,150 @@
 package org.lponet.core;
 
 /**
- * Image resizing for the detector input: area averaging when shrinking (each output pixel is
- * the overlap-weighted mean of the source pixels its footprint covers, the idea of
- * {@code cv2.INTER_AREA}; no aliasing on big reductions) and bilinear with pixel-centre
- * alignment ({@code src = (dst + 0.5) / scale - 0.5}, edge clamped, like
- * {@code cv2.INTER_LINEAR}) when enlarging. Output is float RGB, not rounded.
+ * Image resizing: {@link #areaU8} reproduces OpenCV's {@code cv2.resize(..., INTER_AREA)} on
+ * 8-bit images bit for bit (the Python library shrinks detector inputs and large faces with
+ * it); {@link #bilinear} enlarges with pixel-centre alignment
+ * ({@code src = (dst + 0.5) / scale - 0.5}, edge clamped) like {@code INTER_LINEAR}, but in
+ * float rather than OpenCV's 11-bit fixed point, so enlarged images (smaller than the detector
+ * input) can differ from Python's by a grey level.
  */
 public final class Resize {
   private Resize() {}
 
+  /** Shrink with {@link #areaU8} when both sides shrink, else enlarge bilinearly. */
   public static float[] resize(RgbImage img, int outW, int outH) {
     if (outW <= img.width && outH <= img.height) {
-      return area(img, outW, outH);
+      byte[] b = areaU8(img, outW, outH).rgb;
+      float[] out = new float[b.length];
+      for (int i = 0; i < b.length; i++) {
+        out[i] = b[i] & 0xff;
+      }
+      return out;
     }
     return bilinear(img, outW, outH);
   }
 
-  static float[] area(RgbImage img, int outW, int outH) {
-    double sx = (double) img.width / outW, sy = (double) img.height / outH;
-    float[] out = new float[outW * outH * 3];
-    double[] acc = new double[3];
-    for (int oy = 0; oy < outH; oy++) {
-      double y0 = oy * sy, y1 = (oy + 1) * sy;
-      for (int ox = 0; ox < outW; ox++) {
-        double x0 = ox * sx, x1 = (ox + 1) * sx;
-        acc[0] = acc[1] = acc[2] = 0;
-        double wsum = 0;
-        for (int y = (int) Math.floor(y0); y < Math.min(img.height, (int) Math.ceil(y1)); y++) {
-          double wy = Math.min(y + 1, y1) - Math.max(y, y0);
-          if (wy <= 0) {
-            continue;
-          }
-          for (int x = (int) Math.floor(x0); x < Math.min(img.width, (int) Math.ceil(x1)); x++) {
-            double wx = Math.min(x + 1, x1) - Math.max(x, x0);
-            if (wx <= 0) {
-              continue;
+  /**
+   * {@code cv2.resize(img, (outW, outH), interpolation=cv2.INTER_AREA)} for a shrink, bit for
+   * bit: OpenCV's integer-factor fast path (a 2x2 block rounds half up, other blocks multiply
+   * the integer sum by the float reciprocal of the area), and otherwise its general path:
+   * per-axis tables of (source, destination, float weight) from the cells' overlap, a row pass
+   * and a column pass accumulated in float32 in OpenCV's order, round half to even.
+   */
+  public static RgbImage areaU8(RgbImage img, int outW, int outH) {
+    final int w = img.width, h = img.height, cn = 3;
+    double scaleX = 1.0 / ((double) outW / w), scaleY = 1.0 / ((double) outH / h);
+    int ix = (int) Math.rint(scaleX), iy = (int) Math.rint(scaleY);
+    byte[] out = new byte[outW * outH * cn];
+    if (Math.abs(scaleX - ix) < 2.220446049250313e-16 && Math.abs(scaleY - iy) < 2.220446049250313e-16) {
+      int area = ix * iy;
+      float inv = 1.0f / area;
+      for (int y = 0; y < outH; y++) {
+        for (int x = 0; x < outW; x++) {
+          for (int c = 0; c < cn; c++) {
+            int sum = 0;
+            for (int dy = 0; dy < iy; dy++) {
+              int row = ((y * iy + dy) * w + x * ix) * cn + c;
+              for (int dx = 0; dx < ix; dx++) {
+                sum += img.rgb[row + dx * cn] & 0xff;
+              }
             }
-            double w = wx * wy;
-            int i = (y * img.width + x) * 3;
-            acc[0] += w * (img.rgb[i] & 0xff);
-            acc[1] += w * (img.rgb[i + 1] & 0xff);
-            acc[2] += w * (img.rgb[i + 2] & 0xff);
-            wsum += w;
+            int v = (ix == 2 && iy == 2) ? (sum + 2) >> 2 : (int) Math.rint(sum * inv);
+            out[(y * outW + x) * cn + c] = (byte) Math.min(255, Math.max(0, v));
           }
-        }
-        int o = (oy * outW + ox) * 3;
-        for (int c = 0; c < 3; c++) {
-          out[o + c] = (float) (acc[c] / wsum);
         }
       }
+      return new RgbImage(outW, outH, out);
+    }
+    int[][] xt = areaTable(w, outW, cn, scaleX);
+    float[] xa = areaAlphas(w, outW, scaleX);
+    int[][] yt = areaTable(h, outH, 1, scaleY);
+    float[] ya = areaAlphas(h, outH, scaleY);
+    int rowLen = outW * cn;
+    float[] buf = new float[rowLen], sum = new float[rowLen];
+    int prev = yt[0][0];
+    for (int j = 0; j < yt.length; j++) {
+      int dy = yt[j][0], sy = yt[j][1];
+      float beta = ya[j];
+      java.util.Arrays.fill(buf, 0f);
+      int base = sy * w * cn;
+      for (int k = 0; k < xt.length; k++) {
+        int dxn = xt[k][0], sxn = xt[k][1];
+        float a = xa[k];
+        for (int c = 0; c < cn; c++) {
+          buf[dxn + c] = buf[dxn + c] + (img.rgb[base + sxn + c] & 0xff) * a;
+        }
+      }
+      if (dy != prev) {
+        store(sum, out, prev * rowLen);
+        for (int d = 0; d < rowLen; d++) {
+          sum[d] = beta * buf[d];
+        }
+        prev = dy;
+      } else {
+        for (int d = 0; d < rowLen; d++) {
+          sum[d] += beta * buf[d];
+        }
+      }
+    }
+    store(sum, out, prev * rowLen);
+    return new RgbImage(outW, outH, out);
+  }
+
+  private static void store(float[] sum, byte[] out, int offset) {
+    for (int d = 0; d < sum.length; d++) {
+      out[offset + d] = (byte) (int) Warp.saturateU8(sum[d]);
+    }
+  }
+
+  /** OpenCV's computeResizeAreaTab: rows of {destination * cn, source * cn}. */
+  private static int[][] areaTable(int ssize, int dsize, int cn, double scale) {
+    java.util.List<int[]> t = new java.util.ArrayList<>();
+    for (int dx = 0; dx < dsize; dx++) {
+      double fsx1 = dx * scale, fsx2 = fsx1 + scale;
+      int sx1 = (int) Math.ceil(fsx1), sx2 = (int) Math.floor(fsx2);
+      sx2 = Math.min(sx2, ssize - 1);
+      sx1 = Math.min(sx1, sx2);
+      if (sx1 - fsx1 > 1e-3) {
+        t.add(new int[] {dx * cn, (sx1 - 1) * cn});
+      }
+      for (int sx = sx1; sx < sx2; sx++) {
+        t.add(new int[] {dx * cn, sx * cn});
+      }
+      if (fsx2 - sx2 > 1e-3) {
+        t.add(new int[] {dx * cn, sx2 * cn});
+      }
+    }
+    return t.toArray(new int[0][]);
+  }
+
+  /** The float weights matching {@link #areaTable}, entry for entry. */
+  private static float[] areaAlphas(int ssize, int dsize, double scale) {
+    java.util.List<Float> a = new java.util.ArrayList<>();
+    for (int dx = 0; dx < dsize; dx++) {
+      double fsx1 = dx * scale, fsx2 = fsx1 + scale;
+      double cellWidth = Math.min(scale, ssize - fsx1);
+      int sx1 = (int) Math.ceil(fsx1), sx2 = (int) Math.floor(fsx2);
+      sx2 = Math.min(sx2, ssize - 1);
+      sx1 = Math.min(sx1, sx2);
+      if (sx1 - fsx1 > 1e-3) {
+        a.add((float) ((sx1 - fsx1) / cellWidth));
+      }
+      for (int sx = sx1; sx < sx2; sx++) {
+        a.add((float) (1.0 / cellWidth));
+      }
+      if (fsx2 - sx2 > 1e-3) {
+        a.add((float) (Math.min(Math.min(fsx2 - sx2, 1.0), cellWidth) / cellWidth));
+      }
+    }
+    float[] out = new float[a.size()];
+    for (int i = 0; i < out.length; i++) {
+      out[i] = a.get(i);
     }
     return out;
   }
 
-  static float[] bilinear(RgbImage img, int outW, int outH) {
+  public static float[] bilinear(RgbImage img, int outW, int outH) {
     double sx = (double) img.width / outW, sy = (double) img.height / outH;
     float[] out = new float[outW * outH * 3];
     for (int oy = 0; oy < outH; oy++) {

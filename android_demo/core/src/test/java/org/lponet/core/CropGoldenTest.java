@@ -53,6 +53,19 @@ class CropGoldenTest {
   }
 
   @Test
+  void areaShrinkIsBitIdenticalToOpenCv() {
+    // 2x2 and 3x3 integer factors (OpenCV's fast paths) and fractional ones.
+    for (Object o : list(json("crop.json").get("areas"))) {
+      Map<String, Object> a = map(o);
+      RgbImage src = image(map(a.get("image")));
+      float[] size = floats(a.get("size"));
+      byte[] exp = bytes((String) a.get("out"));
+      assertArrayEquals(exp, Resize.areaU8(src, (int) size[0], (int) size[1]).rgb,
+          src.width + "x" + src.height + " -> " + (int) size[0] + "x" + (int) size[1]);
+    }
+  }
+
+  @Test
   void roundTripThroughTheCropIsIdentity() {
     CropTransform t = CropTransform.fromBox(new float[] {13.5f, 40f, 97f, 151f}, 128);
     float[][] p = {{0f, 0f}, {50.25f, 70.75f}, {-20f, 300f}};

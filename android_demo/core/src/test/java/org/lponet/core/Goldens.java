@@ -53,6 +53,16 @@ public final class Goldens {
     }
   }
 
+  /** Any JSON file (e.g. the app's lponet_android.json written by the export tool). */
+  @SuppressWarnings("unchecked")
+  public static Map<String, Object> jsonFile(Path p) {
+    try {
+      return (Map<String, Object>) new Parser(Files.readString(p, StandardCharsets.UTF_8)).value();
+    } catch (IOException e) {
+      throw new RuntimeException(e);
+    }
+  }
+
   public static float[] f32(String name) {
     ByteBuffer b = ByteBuffer.wrap(bytes(name)).order(ByteOrder.LITTLE_ENDIAN);
     float[] out = new float[b.remaining() / 4];

@@ -23,8 +23,13 @@ public final class TfliteBlazeFace {
   private final ByteBuffer regBuf, scoreBuf;
 
   public TfliteBlazeFace(Interpreter interpreter, BlazeFace.Spec spec) {
+    this(interpreter, spec, 0.5f, 0.3f);
+  }
+
+  public TfliteBlazeFace(
+      Interpreter interpreter, BlazeFace.Spec spec, float scoreThreshold, float iouThreshold) {
     this.interpreter = interpreter;
-    this.blaze = new BlazeFace(spec);
+    this.blaze = new BlazeFace(spec, scoreThreshold, iouThreshold);
     int[] in = interpreter.getInputTensor(0).shape();
     if (in.length != 4 || in[1] != spec.size || in[2] != spec.size || in[3] != 3) {
       throw new IllegalArgumentException("not a BlazeFace " + spec + " model");

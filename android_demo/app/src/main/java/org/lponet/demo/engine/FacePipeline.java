@@ -1,0 +1,117 @@
+package org.lponet.demo.engine;
+
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Map;
+import org.lponet.core.BoxMapping;
+import org.lponet.core.Detection;
+import org.lponet.core.Face;
+import org.lponet.core.FaceAnalyzer;
+import org.lponet.core.RgbImage;
+
+/**
+ * What the app runs per image, the steps of Python's {@code FaceAnalyzer.analyze}: detectors
+ * tried in order until one finds a face (Python's {@code FallbackDetector}; a single detector
+ * is the usual case), detections at or above the score threshold, best first, at most
+ * {@code maxFaces}; each mapped to a landmark box by its source's {@link BoxMapping}; then the
+ * per-face network pass. Plain Java (compiled and run by the JVM end-to-end test). Not
+ * thread-safe: one pipeline per inference thread.
+ */
+public final class FacePipeline {
+  private final List<TfliteBlazeFace> detectors;
+  private final Map<String, BoxMapping> mappings;
+  private final FaceAnalyzer analyzer;
+  private final float scoreThreshold;
+  private final int maxFaces;
+  private long detectNanos, landmarkNanos;
+
+  public FacePipeline(
+      List<TfliteBlazeFace> detectors, Map<String, BoxMapping> mappings, TfliteLandmarkModel model,
+      float scoreThreshold, int maxFaces) {
+    if (detectors.isEmpty()) {
+      throw new IllegalArgumentException("need at least one detector");
+    }
+    this.detectors = detectors;
+    this.mappings = mappings;
+    this.analyzer = new FaceAnalyzer(model);
+    this.scoreThreshold = scoreThreshold;
+    this.maxFaces = maxFaces;
+  }
+
+  public FaceAnalyzer analyzer() {
+    return analyzer;
+  }
+
+  /** The faces found, best score first, at most maxFaces. */
+  public List<Detection> detect(RgbImage image) {
+    long t0 = System.nanoTime();
+    List<Detection> found = new ArrayList<>();
+    for (TfliteBlazeFace d : detectors) {
+      found = d.detect(image);
+      if (!found.isEmpty()) {
+        break;
+      }
+    }
+    List<Detection> kept = new ArrayList<>();
+    for (Detection d : found) {
+      if (d.score >= scoreThreshold && finite(d.box)) {
+        kept.add(d);
+      }
+    }
+    kept.sort(Comparator.comparingDouble(d -> -d.score));
+    detectNanos = System.nanoTime() - t0;
+    return kept.size() > maxFaces ? new ArrayList<>(kept.subList(0, maxFaces)) : kept;
+  }
+
+  /** Detect, then analyse every face. */
+  public List<Face> analyze(RgbImage image) {
+    return analyzeDetections(image, detect(image));
+  }
+
+  /** Analyse given detections (each mapped by its source's box mapping). */
+  public List<Face> analyzeDetections(RgbImage image, List<Detection> detections) {
+    long t0 = System.nanoTime();
+    List<Face> faces = new ArrayList<>();
+    for (Detection d : detections) {
+      faces.add(analyzer.analyzeBox(image, mapping(d.source).apply(d.box, d.keypoints), d));
+    }
+    landmarkNanos = System.nanoTime() - t0;
+    return faces;
+  }
+
+  /** Analyse given landmark boxes (e.g. from the previous frame's landmarks when tracking). */
+  public List<Face> analyzeBoxes(RgbImage image, List<float[]> boxes) {
+    long t0 = System.nanoTime();
+    List<Face> faces = new ArrayList<>();
+    for (float[] b : boxes) {
+      faces.add(analyzer.analyzeBox(image, b, null));
+    }
+    landmarkNanos = System.nanoTime() - t0;
+    return faces;
+  }
+
+  public BoxMapping mapping(String source) {
+    BoxMapping m = mappings.get(source);
+    return m == null ? BoxMapping.IDENTITY : m;
+  }
+
+  /** Wall time of the last {@link #detect} call, milliseconds. */
+  public double lastDetectMillis() {
+    return detectNanos / 1e6;
+  }
+
+  /** Wall time of the last landmark pass (all faces), milliseconds. */
+  public double lastLandmarkMillis() {
+    return landmarkNanos / 1e6;
+  }
+
+  private static boolean finite(float[] b) {
+    for (float v : b) {
+      if (!Float.isFinite(v)) {
+        return false;
+      }
+    }
+    return true;
+  }
+}

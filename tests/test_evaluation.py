@@ -303,3 +303,27 @@ def test_report_files_from_a_config(tmp_path, synthetic):
     assert (tmp_path / "out" / "ced_300w.png").stat().st_size > 1000
     rows = paths["per_face"].read_text().splitlines()
     assert len(rows) == 1 + 8
+
+
+def test_holdout_keeps_the_training_configs_validation_photos(tmp_path, synthetic):
+    from lponet_tf.evaluation.evaluate import read_entry
+    from lponet_tf.training.datasets import holdout_split
+    from lponet_tf.data.pts import write_pts
+
+    faces = tmp_path / "faces"
+    faces.mkdir()
+    for i in range(12):
+        r = synthetic[i % 4]
+        p = pathlib.Path(r.image_path)
+        (faces / f"photo{i}_1.png").write_bytes(p.read_bytes())
+        write_pts(faces / f"photo{i}_1.pts", r.landmarks)
+    hold = {"fraction": 0.3, "seed": 0, "part": "val"}
+    cfg = parse_eval_config({"datasets": {"300w": {"root": str(faces), "holdout": hold}}})
+    from lponet_tf.data import read_dataset
+
+    expected = holdout_split(read_dataset("300w", faces), 0.3, 0, "val")
+    got = read_entry(cfg.entries[0])
+    assert [r.image_path for r in got] == [r.image_path for r in expected]
+    assert 0 < len(got) < 12
+    with pytest.raises(EvalConfigError, match="holdout"):
+        parse_eval_config({"datasets": {"300w": {"root": "/x", "holdout": 0.2}}})

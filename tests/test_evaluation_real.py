@@ -17,7 +17,8 @@ from lponet_tf.data import read_dataset
 from lponet_tf.data.crop import CropTransform
 from lponet_tf.data.occlusion import visible_face_from_landmarks
 from lponet_tf.evaluation.config import EvalEntry, load_eval_config
-from lponet_tf.evaluation.evaluate import evaluate_config, evaluate_records, runner_info
+from lponet_tf.evaluation.evaluate import (evaluate_config, evaluate_records, read_entry,
+                                           runner_info)
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 EVAL_CONFIGS = REPO / "training" / "configs" / "eval"
@@ -71,7 +72,8 @@ def test_oracle_on_300w_subset_with_landmark_masks(faces_300w, tmp_path):
     """The 300W subset config (landmarks), and a RealOcc-Wild-style copy of the same faces
     with masks drawn from their landmarks, cropped from the whole image (no box)."""
     cfg = load_eval_config(EVAL_CONFIGS / "300w_subset.yaml", {"300w": str(faces_300w)}, limit=6)
-    records = read_dataset("300w", faces_300w)[:6]
+    records = read_entry(cfg.entry("300w"))  # the quickstart's held-out photos, first 6
+    assert len(records) == 6
     folder = tmp_path / "realocc"
     folder.mkdir()
     for i, r in enumerate(records):

@@ -43,7 +43,8 @@ TABLE_KEYS = ("300w", "wflw", "aflw2000", "biwi", "cofw", "realocc_wild",
 #: The three tasks; an entry's ``tasks`` restricts the metrics computed.
 TASKS = ("landmarks", "pose", "occlusion")
 
-_ENTRY_FIELDS = {"reader", "root", "split", "limit", "options", "detector", "tasks", "label"}
+_ENTRY_FIELDS = {"reader", "root", "split", "limit", "options", "detector", "tasks", "label",
+                 "holdout"}
 
 
 class EvalConfigError(LPONetError, ValueError):
@@ -65,6 +66,9 @@ class EvalEntry:
             faces with neither landmarks nor a box; None crops the whole image then.
         tasks: tasks to score (subset of :data:`TASKS`).
         label: display name in the tables (default: the key).
+        holdout: ``{"fraction", "seed", "part"}``: keep one side of the training configs'
+            photo-grouped split (:func:`lponet_tf.training.datasets.holdout_split`), e.g.
+            ``part: val`` scores a quickstart model on the faces it did not train on.
     """
 
     key: str
@@ -76,6 +80,7 @@ class EvalEntry:
     detector: Optional[str] = None
     tasks: Sequence[str] = TASKS
     label: Optional[str] = None
+    holdout: Optional[Dict[str, object]] = None
 
     @property
     def present(self) -> bool:
@@ -132,6 +137,10 @@ def _entry(key: str, raw, where: str, base: Optional[pathlib.Path]) -> EvalEntry
     options = raw.get("options") or {}
     if not isinstance(options, Mapping):
         raise EvalConfigError(f"{where}: datasets.{key}.options must be a mapping, got {options!r}")
+    holdout = raw.get("holdout")
+    if holdout is not None and (not isinstance(holdout, Mapping) or "fraction" not in holdout):
+        raise EvalConfigError(f"{where}: datasets.{key}.holdout must be a mapping with 'fraction' "
+                              f"(and optional 'seed', 'part'), got {holdout!r}")
     return EvalEntry(
         key=str(key),
         reader=str(raw.get("reader") or key),
@@ -142,6 +151,7 @@ def _entry(key: str, raw, where: str, base: Optional[pathlib.Path]) -> EvalEntry
         detector=raw.get("detector"),
         tasks=tuple(tasks),
         label=raw.get("label"),
+        holdout=None if holdout is None else dict(holdout),
     )
 
 

@@ -230,7 +230,7 @@ def _detector(entry: EvalEntry):
 
 
 def read_entry(entry: EvalEntry) -> List[FaceRecord]:
-    """The faces of an entry (its reader, split, options and limit).
+    """The faces of an entry (its reader, split, options, holdout part and limit).
 
     Raises:
         DataError: bad data, or a present root without faces.
@@ -238,9 +238,15 @@ def read_entry(entry: EvalEntry) -> List[FaceRecord]:
     from lponet_tf.data import read_dataset
 
     records = read_dataset(entry.reader, entry.root, split=entry.split, **entry.options)
+    if entry.holdout:
+        from lponet_tf.training.datasets import holdout_split
+
+        h = entry.holdout
+        records = holdout_split(records, float(h["fraction"]), int(h.get("seed", 0)),
+                                str(h.get("part", "val")))
     if not records:
         raise DataError(entry.root, f"{entry.key}: no faces found by reader {entry.reader!r}")
-    return records[: entry.limit] if entry.limit else records
+    return _limited(records, entry.limit)
 
 
 @dataclasses.dataclass

@@ -175,7 +175,11 @@ def _error(path, exc: BaseException) -> str:
 
 def run(args) -> int:
     """Run ``lponet predict``; returns the exit status."""
+    import cv2
     from tqdm import tqdm
+
+    # OpenCV logs its own warning for a truncated file; our one-line error says it better.
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
 
     from lponet_tf.inference.video import VIDEO_SUFFIXES
 

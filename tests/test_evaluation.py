@@ -339,3 +339,16 @@ def test_faces_without_a_scored_label_are_not_run(tmp_path, synthetic):
         read_entry(pose_only.entries[0])
     masks = parse_eval_config({"datasets": {"realocc_wild": {"root": str(folder)}}})
     assert len(read_entry(masks.entries[0])) == 4
+
+
+def test_cli_names_a_bad_model_or_config_file(tmp_path, capsys):
+    from lponet_tf.cli import main
+
+    bad = tmp_path / "bad.keras"
+    bad.write_text("not a model")
+    cfg = tmp_path / "eval.yaml"
+    cfg.write_text(yaml.safe_dump({"datasets": {"300w": {"root": str(tmp_path)}}}))
+    assert main(["evaluate", "--model", str(bad), "--config", str(cfg), "--quiet"]) == 2
+    assert f"{bad}: not a .keras archive" in capsys.readouterr().err
+    assert main(["evaluate", "--model", str(bad), "--config", str(tmp_path / "no.yaml")]) == 2
+    assert "eval config not found" in capsys.readouterr().err

@@ -81,6 +81,24 @@ def test_gray_rgba_and_16bit_files_decode_like_the_8bit_image(analyzer, tmp_path
         face.landmarks, analyzer.analyze(np.dstack([gray] * 3), boxes=[ASTRONAUT_BOX])[0].landmarks)
 
 
+def test_exif_orientation_is_applied(tmp_path):
+    """A phone photo stored sideways with EXIF orientation 6 (rotate 90 clockwise)."""
+    import struct
+
+    from lponet_tf.inference.images import load_image
+
+    img = np.zeros((40, 60, 3), np.uint8)
+    img[:, :10] = 255  # white band on the stored image's left
+    data = cv2.imencode(".jpg", img)[1].tobytes()
+    ifd = struct.pack(">H", 1) + struct.pack(">HHIHH", 0x0112, 3, 1, 6, 0) + struct.pack(">I", 0)
+    app1 = b"Exif\x00\x00" + b"MM\x00\x2a" + struct.pack(">I", 8) + ifd
+    path = tmp_path / "phone.jpg"
+    path.write_bytes(data[:2] + b"\xff\xe1" + struct.pack(">H", len(app1) + 2) + app1 + data[2:])
+    upright = load_image(path)
+    assert upright.shape == (60, 40, 3)
+    assert upright[:10].mean() > 200 and upright[20:].mean() < 30  # the band is now on top
+
+
 # -- arrays -----------------------------------------------------------------------------
 @pytest.mark.parametrize("bad", [
     np.zeros((0, 0, 3), np.uint8), np.zeros((0, 10), np.uint8), np.zeros((10, 10, 2), np.uint8),

@@ -13,7 +13,7 @@ Everything the analyzer, the detector and :func:`lponet_tf.draw` work on is one
       skimage / OpenCV), or ``[0, 255]`` when the maximum exceeds 1 (e.g. a uint8 image
       cast to float). NaN or inf is an error, not a silent black pixel.
 * a file path (``str`` / ``os.PathLike``): decoded by OpenCV, 16-bit, gray and alpha
-  files included;
+  files included, turned upright by their EXIF orientation;
 * encoded bytes (``bytes``, ``bytearray``, ``memoryview``) of a PNG / JPEG / ...
 
 Problems raise :class:`~lponet_tf.errors.ImageError` with a message that names the file
@@ -80,8 +80,10 @@ def decode_image(data, name: str = "<bytes>") -> np.ndarray:
     if buf.size == 0:
         raise ImageError(f"{name}: empty file (0 bytes)")
     try:
-        # IMREAD_UNCHANGED keeps 16-bit depth and alpha; to_rgb_uint8 converts both.
-        img = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED)
+        # ANYDEPTH keeps 16 bits and ANYCOLOR gray (to_rgb_uint8 converts both), while the
+        # EXIF orientation of phone photos is still applied (IMREAD_UNCHANGED would ignore
+        # it and hand the detector a face lying on its side). Alpha is dropped.
+        img = cv2.imdecode(buf, cv2.IMREAD_ANYCOLOR | cv2.IMREAD_ANYDEPTH)
     except cv2.error as exc:  # e.g. a header announcing more pixels than OpenCV allows
         raise ImageError(f"{name}: cannot decode image: {exc.err or exc}") from exc
     if img is None or img.size == 0:

@@ -434,9 +434,26 @@ def goldens_e2e(out: _Out) -> dict:
             "euler": f.pose.tolist(), "rotation": f.rotation.tolist(),
             "crop_box": f.crop_box.tolist(), "mask": out.f32(f"e2e_mask_{i}.f32", f.mask),
         })
+    # Video: the same photo drifting across a larger frame, through FaceAnalyzer.track
+    # (detection reuse, merging, One-Euro smoothing).
+    frames, tracks = [], []
+    analyzer.reset()
+    for i in range(12):
+        frame = np.zeros((img.shape[0] + 40, img.shape[1] + 80, 3), np.uint8)
+        dy, dx = 20 + round(1.5 * i) - 8, 40 + round(3.0 * i) - 16
+        frame[dy:dy + img.shape[0], dx:dx + img.shape[1]] = img
+        ts = i * 1000.0 / 30.0
+        faces_t = analyzer.track(frame, ts)
+        frames.append({"image": out.image(f"e2e_frame_{i}.u8", frame), "timestamp_ms": ts})
+        tracks.append([{"track_id": f.track_id, "box": f.box.tolist(), "score": f.score,
+                        "landmarks": f.landmarks.tolist(), "euler": f.pose.tolist(),
+                        "rotation": f.rotation.tolist()} for f in faces_t])
+    session = getattr(analyzer, "_session", None)
     analyzer.close()
     return {"assets": str(assets), "model_description": what,
-            "image": out.image("e2e_image.u8", img), "faces": res}
+            "image": out.image("e2e_image.u8", img), "faces": res,
+            "video": {"frames": frames, "faces": tracks,
+                      "detections_run": getattr(session, "detections_run", None)}}
 
 
 def goldens_face_crop(out: _Out) -> dict:

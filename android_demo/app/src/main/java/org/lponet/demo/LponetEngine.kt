@@ -11,9 +11,9 @@ import org.json.JSONObject
 import org.lponet.core.BlazeFace
 import org.lponet.core.BoxMapping
 import org.lponet.core.Face
-import org.lponet.core.FaceTracker
 import org.lponet.core.RgbImage
 import org.lponet.demo.engine.FacePipeline
+import org.lponet.demo.engine.FaceTrackingSession
 import org.lponet.demo.engine.TfliteBlazeFace
 import org.lponet.demo.engine.TfliteLandmarkModel
 import org.tensorflow.lite.Interpreter
@@ -35,8 +35,11 @@ class LponetEngine(context: Context, useGpu: Boolean, threads: Int = 4) : Closea
     /** True when the GPU delegate was actually applied (it may be unavailable). */
     val gpuActive: Boolean
     val pipeline: FacePipeline
-    /** Video smoothing (One-Euro on landmarks, rotations and boxes; same as the Python library). */
-    val tracker = FaceTracker()
+    /**
+     * Camera mode: Python's FaceAnalyzer.track (detection reuse from the previous landmarks,
+     * One-Euro smoothing of landmarks and rotation), ported in the engine package.
+     */
+    val session: FaceTrackingSession
 
     private val interpreters = mutableListOf<Interpreter>()
     private var gpuDelegate: GpuDelegate? = null
@@ -99,6 +102,10 @@ class LponetEngine(context: Context, useGpu: Boolean, threads: Int = 4) : Closea
         pipeline = FacePipeline(
             detectors, mappings, TfliteLandmarkModel(model),
             analyzer.getDouble("score_threshold").toFloat(), analyzer.getInt("max_faces"),
+        )
+        session = FaceTrackingSession(
+            pipeline, analyzer.getInt("detect_every"),
+            analyzer.getDouble("min_tracking_confidence").toFloat(), true,
         )
     }
 

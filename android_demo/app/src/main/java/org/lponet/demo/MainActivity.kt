@@ -27,9 +27,6 @@ import androidx.camera.view.PreviewView
 import androidx.core.content.ContextCompat
 import java.util.concurrent.ExecutorService
 import java.util.concurrent.Executors
-import org.lponet.core.Face
-import org.lponet.core.FaceTracker
-import org.lponet.core.Rotations
 
 /**
  * Live camera preview or a gallery photo; every face gets LPONet's landmarks (coloured by
@@ -150,7 +147,7 @@ class MainActivity : AppCompatActivity() {
                 )
                 .build()
             val mirror = lensFacing == CameraSelector.LENS_FACING_FRONT
-            inference.execute { engine?.tracker?.reset() }
+            inference.execute { engine?.session?.reset() }
             analysis.setAnalyzer(inference) { proxy -> analyzeFrame(proxy, mirror) }
             val selector = CameraSelector.Builder().requireLensFacing(lensFacing).build()
             try {
@@ -168,13 +165,20 @@ class MainActivity : AppCompatActivity() {
             if (!inCameraMode) return
             val frame = BitmapUtils.rotate(proxy.toBitmap(), proxy.imageInfo.rotationDegrees)
             val eng = engine()
-            val faces = eng.analyze(frame)
-            val t = proxy.imageInfo.timestamp / 1e9
-            val drawn = smooth(eng.tracker, faces, t)
+            val before = eng.session.detectionsRun()
+            val tracked = try {
+                eng.session.step(LponetEngine.toRgb(frame), proxy.imageInfo.timestamp / 1e6)
+            } catch (e: IllegalArgumentException) {
+                // A timestamp that did not advance (camera restarted): start a new video.
+                eng.session.reset()
+                eng.session.step(LponetEngine.toRgb(frame), proxy.imageInfo.timestamp / 1e6)
+            }
+            val detected = eng.session.detectionsRun() != before
+            val drawn = tracked.map { OverlayView.Drawn(it.face, it.landmarks, it.rotation, it.euler) }
             val now = SystemClock.elapsedRealtime()
             if (lastFrameMs > 0) fps = 0.9 * fps + 0.1 * (1000.0 / (now - lastFrameMs).coerceAtLeast(1))
             lastFrameMs = now
-            val text = statsText(eng, faces.size, frame.width, frame.height) + String.format("  %.0f fps", fps)
+            val text = statsText(eng, tracked.size, frame.width, frame.height, detected) + String.format("  %.0f fps", fps)
             runOnUiThread {
                 if (inCameraMode) {
                     overlay.setResults(drawn, frame.width, frame.height, fill = true, mirror = mirror)
@@ -185,22 +189,6 @@ class MainActivity : AppCompatActivity() {
             Log.e(TAG, "frame analysis failed", e)
         } finally {
             proxy.close()
-        }
-    }
-
-    /** One-Euro smoothing per tracked face (the Python library's Tracker, ported in :core). */
-    private fun smooth(tracker: FaceTracker, faces: List<Face>, t: Double): List<OverlayView.Drawn> {
-        val boxes = faces.map { it.faceBox }
-        val tracked = try {
-            tracker.update(boxes, t, faces.map { it.landmarks }, faces.map { it.rotation })
-        } catch (e: IllegalArgumentException) {
-            // A timestamp that did not advance (camera restarted): start the tracks afresh.
-            tracker.reset()
-            tracker.update(boxes, t, faces.map { it.landmarks }, faces.map { it.rotation })
-        }
-        return faces.indices.map { i ->
-            val r = tracked[i].rotation
-            OverlayView.Drawn(faces[i], tracked[i].landmarks, r, Rotations.matrixToEuler(r))
         }
     }
 
@@ -227,7 +215,7 @@ class MainActivity : AppCompatActivity() {
                 val eng = engine()
                 val faces = eng.analyze(bitmap)
                 val drawn = faces.map { OverlayView.Drawn(it, it.landmarks, it.rotation, it.euler) }
-                val text = statsText(eng, faces.size, bitmap.width, bitmap.height)
+                val text = statsText(eng, faces.size, bitmap.width, bitmap.height, true)
                 runOnUiThread {
                     if (!inCameraMode) {
                         overlay.setResults(drawn, bitmap.width, bitmap.height, fill = false, mirror = false)
@@ -241,12 +229,15 @@ class MainActivity : AppCompatActivity() {
         }
     }
 
-    private fun statsText(eng: LponetEngine, n: Int, w: Int, h: Int): String {
+    /** Device, frame size, detector time (or "tracked" when the previous landmarks gave the
+     * boxes), LPONet time for all faces. */
+    private fun statsText(eng: LponetEngine, n: Int, w: Int, h: Int, detected: Boolean): String {
         val p = eng.pipeline
         val device = if (eng.gpuActive) "GPU" else "CPU"
+        val det = if (detected) String.format("detect %.1f ms", p.lastDetectMillis()) else "tracked"
         return String.format(
-            "%s  %dx%d  detect %.1f ms  LPONet %.1f ms (%d face%s)",
-            device, w, h, p.lastDetectMillis(), p.lastLandmarkMillis(), n, if (n == 1) "" else "s",
+            "%s  %dx%d  %s  LPONet %.1f ms (%d face%s)",
+            device, w, h, det, p.lastLandmarkMillis(), n, if (n == 1) "" else "s",
         )
     }
 

@@ -7,6 +7,8 @@ package org.lponet.core;
 public final class Face {
   /** The detection this face came from (null when the caller gave the box). */
   public final Detection detection;
+  /** Detector confidence (1 for a given box; carried over while tracking). */
+  public final float score;
   /** The tight landmark-box estimate the crop was built from, {@code (x0, y0, x1, y1)}. */
   public final float[] faceBox;
   /** Image -> network crop affine. */
@@ -29,10 +31,11 @@ public final class Face {
   public final double stride;
 
   public Face(
-      Detection detection, float[] faceBox, CropTransform crop, float[][] landmarks,
+      Detection detection, float score, float[] faceBox, CropTransform crop, float[][] landmarks,
       float[] landmarkScores, float[] visibility, double[] rotation, double[] euler, float[] mask,
       int maskH, int maskW, double stride) {
     this.detection = detection;
+    this.score = score;
     this.faceBox = faceBox;
     this.crop = crop;
     this.landmarks = landmarks;

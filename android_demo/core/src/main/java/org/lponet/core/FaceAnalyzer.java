@@ -38,14 +38,20 @@ public final class FaceAnalyzer {
 
   /** Analyse one face given its tight landmark-box estimate {@code (x0, y0, x1, y1)}. */
   public Face analyzeBox(RgbImage image, float[] faceBox, Detection detection) {
+    return analyzeBox(image, faceBox, detection, detection == null ? 1f : detection.score);
+  }
+
+  /** As above, with the score to report (e.g. the previous frame's when tracking). */
+  public Face analyzeBox(RgbImage image, float[] faceBox, Detection detection, float score) {
     int s = model.inputSize();
     CropTransform crop = CropTransform.fromBox(faceBox, s);
     ModelOutputs out = model.run(FaceCrop.crop(image, faceBox, crop));
-    return assemble(detection, faceBox, crop, out);
+    return assemble(detection, score, faceBox, crop, out);
   }
 
   /** The post-processing alone (decoding, back-projection, pose, visibility). */
-  public static Face assemble(Detection detection, float[] faceBox, CropTransform crop, ModelOutputs out) {
+  public static Face assemble(
+      Detection detection, float score, float[] faceBox, CropTransform crop, ModelOutputs out) {
     double stride = (double) crop.size / out.gridW;
     HeatmapDecoder.Result dec =
         HeatmapDecoder.decode(out.heatmaps, out.gridH, out.gridW, out.numLandmarks, stride);
@@ -61,7 +67,7 @@ public final class FaceAnalyzer {
     float[] mask =
         Visibility.visiblePlane(out.occlusion, out.gridH, out.gridW, out.occlusionChannels, VISIBLE_CHANNEL);
     return new Face(
-        detection, faceBox, crop, pts, scores, vis, out.rotation(), out.euler(), mask,
+        detection, score, faceBox, crop, pts, scores, vis, out.rotation(), out.euler(), mask,
         out.gridH, out.gridW, stride);
   }
 }

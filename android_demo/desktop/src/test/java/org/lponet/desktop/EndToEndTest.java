@@ -5,10 +5,8 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.lponet.core.Goldens.*;
 
-import java.io.File;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.AfterAll;
@@ -16,16 +14,13 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInstance;
 import org.junit.jupiter.api.TestReporter;
-import org.lponet.core.BlazeFace;
-import org.lponet.core.BoxMapping;
 import org.lponet.core.CropTransform;
 import org.lponet.core.Detection;
 import org.lponet.core.Face;
 import org.lponet.core.RgbImage;
 import org.lponet.demo.engine.FacePipeline;
-import org.lponet.demo.engine.TfliteBlazeFace;
+import org.lponet.demo.engine.FaceTrackingSession;
 import org.lponet.demo.engine.TfliteLandmarkModel;
-import org.tensorflow.lite.Interpreter;
 
 /**
  * End to end on a real photo with the app's own assets: android_demo/tools/export_assets.py
@@ -43,7 +38,7 @@ class EndToEndTest {
 
   private Map<String, Object> g;
   private RgbImage image;
-  private final List<Interpreter> interpreters = new ArrayList<>();
+  private AppAssets app;
   private TfliteLandmarkModel model;
   private FacePipeline pipeline;
 
@@ -51,44 +46,58 @@ class EndToEndTest {
   void load() {
     g = json("e2e.json");
     image = image(map(g.get("image")));
-    Path assets = Path.of((String) g.get("assets"));
-    Map<String, Object> side = jsonFile(assets.resolve("lponet_android.json"));
-    Map<String, Object> det = map(side.get("detector"));
-    List<TfliteBlazeFace> detectors = new ArrayList<>();
-    for (Object o : list(det.get("models"))) {
-      Map<String, Object> m = map(o);
-      Interpreter it = new Interpreter(assets.resolve((String) m.get("file")).toFile());
-      interpreters.add(it);
-      detectors.add(new TfliteBlazeFace(it, BlazeFace.Spec.valueOf((String) m.get("spec")),
-          (float) dbl(det.get("score_threshold")), (float) dbl(det.get("iou_threshold"))));
-    }
-    Map<String, BoxMapping> mappings = new HashMap<>();
-    for (Map.Entry<String, Object> e : map(side.get("box_mappings")).entrySet()) {
-      Map<String, Object> m = map(e.getValue());
-      Object w = m.get("keypoint_weights");
-      mappings.put(e.getKey(), new BoxMapping(dbl(m.get("dx")), dbl(m.get("dy")), dbl(m.get("sx")),
-          dbl(m.get("sy")), w == null ? null : doubles2(w)));
-    }
-    Map<String, Object> modelInfo = map(side.get("model"));
-    Interpreter lp = new Interpreter(assets.resolve((String) modelInfo.get("file")).toFile(),
-        new Interpreter.Options().setNumThreads(2));
-    interpreters.add(lp);
-    model = new TfliteLandmarkModel(lp);
-    assertEquals((int) dbl(modelInfo.get("input_size")), model.inputSize(), "sidecar input size");
-    Map<String, Object> an = map(side.get("analyzer"));
-    pipeline = new FacePipeline(detectors, mappings, model, (float) dbl(an.get("score_threshold")),
-        (int) dbl(an.get("max_faces")));
+    app = new AppAssets(Path.of((String) g.get("assets")));
+    model = app.model;
+    pipeline = app.pipeline;
+    assertEquals((int) dbl(app.model().get("input_size")), model.inputSize(), "sidecar input size");
   }
 
   @AfterAll
   void close() {
-    for (Interpreter it : interpreters) {
-      it.close();
-    }
+    app.close();
   }
 
   private List<Object> pyFaces() {
     return list(g.get("faces"));
+  }
+
+  @Test
+  void videoTrackingMatchesPython(TestReporter report) {
+    Map<String, Object> v = map(g.get("video"));
+    Map<String, Object> an = app.analyzer();
+    FaceTrackingSession session = new FaceTrackingSession(pipeline, (int) dbl(an.get("detect_every")),
+        (float) dbl(an.get("min_tracking_confidence")), true);
+    List<Object> frames = list(v.get("frames")), expected = list(v.get("faces"));
+    float worst = 0;
+    double worstDeg = 0;
+    for (int i = 0; i < frames.size(); i++) {
+      Map<String, Object> fr = map(frames.get(i));
+      List<FaceTrackingSession.Tracked> got = session.step(image(map(fr.get("image"))), dbl(fr.get("timestamp_ms")));
+      List<Object> exp = list(expected.get(i));
+      assertEquals(exp.size(), got.size(), "frame " + i + ": number of faces");
+      for (int k = 0; k < exp.size(); k++) {
+        Map<String, Object> e = map(exp.get(k));
+        FaceTrackingSession.Tracked t = got.get(k);
+        String where = "frame " + i + " face " + k;
+        assertEquals((int) dbl(e.get("track_id")), t.trackId, where + " track id");
+        assertArrayEquals(floats(e.get("box")), t.face.faceBox, 0.05f, where + " box");
+        float[][] lm = floats2(e.get("landmarks"));
+        for (int j = 0; j < lm.length; j++) {
+          worst = Math.max(worst, Math.max(Math.abs(lm[j][0] - t.landmarks[j][0]), Math.abs(lm[j][1] - t.landmarks[j][1])));
+        }
+        double[] eu = doubles(e.get("euler"));
+        for (int j = 0; j < 3; j++) {
+          worstDeg = Math.max(worstDeg, Math.abs(eu[j] - t.euler[j]));
+        }
+      }
+    }
+    report.publishEntry("tracking: max smoothed landmark / pose difference over the video",
+        worst + " px / " + worstDeg + " deg, detector ran on " + session.detectionsRun() + " of " + frames.size() + " frames");
+    assertTrue(worst <= LANDMARK_PX, "tracked landmarks differ by up to " + worst + " px");
+    assertTrue(worstDeg <= POSE_DEG, "tracked pose differs by up to " + worstDeg + " deg");
+    if (v.get("detections_run") != null) {
+      assertEquals((int) dbl(v.get("detections_run")), session.detectionsRun(), "frames that ran the detector");
+    }
   }
 
   @Test

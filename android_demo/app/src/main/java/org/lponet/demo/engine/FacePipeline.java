@@ -23,7 +23,7 @@ public final class FacePipeline {
   private final Map<String, BoxMapping> mappings;
   private final FaceAnalyzer analyzer;
   private final float scoreThreshold;
-  private final int maxFaces;
+  final int maxFaces;
   private long detectNanos, landmarkNanos;
 
   public FacePipeline(
@@ -82,10 +82,15 @@ public final class FacePipeline {
 
   /** Analyse given landmark boxes (e.g. from the previous frame's landmarks when tracking). */
   public List<Face> analyzeBoxes(RgbImage image, List<float[]> boxes) {
+    return analyzeBoxes(image, boxes, null);
+  }
+
+  /** As above with the scores to report per box (null: 1). */
+  public List<Face> analyzeBoxes(RgbImage image, List<float[]> boxes, float[] scores) {
     long t0 = System.nanoTime();
     List<Face> faces = new ArrayList<>();
-    for (float[] b : boxes) {
-      faces.add(analyzer.analyzeBox(image, b, null));
+    for (int i = 0; i < boxes.size(); i++) {
+      faces.add(analyzer.analyzeBox(image, boxes.get(i), null, scores == null ? 1f : scores[i]));
     }
     landmarkNanos = System.nanoTime() - t0;
     return faces;

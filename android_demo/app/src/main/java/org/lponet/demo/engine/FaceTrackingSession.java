@@ -1,0 +1,224 @@
+package org.lponet.demo.engine;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+import org.lponet.core.BlazeFace;
+import org.lponet.core.Face;
+import org.lponet.core.FaceTracker;
+import org.lponet.core.RgbImage;
+import org.lponet.core.Rotations;
+
+/**
+ * Camera mode: Python's {@code FaceAnalyzer.track} ({@code lponet_tf.inference.video
+ * .TrackingSession}, MediaPipe's VIDEO mode in outline), step for step.
+ *
+ * <ul>
+ *   <li>Detection reuse: the detector runs on the first frame, at least every
+ *       {@code detectEvery} frames, and whenever a tracked face is lost; in between a face's box
+ *       is the tight box of its previous landmarks (the box the network's crops are made of).
+ *   <li>Loss: a reused face whose mean landmark score drops below
+ *       {@code minTrackingConfidence}, or whose landmarks collapse, is dropped.
+ *   <li>Merging on detection frames: a tracked face a detection confirms (IoU >= 0.5) is kept,
+ *       one that drifted is replaced by the detection, unmatched detections are added.
+ *   <li>Identity and smoothing: {@link FaceTracker} (One-Euro on landmarks and rotation). The
+ *       next frame's boxes come from the raw landmarks, so smoothing never makes the crop lag.
+ * </ul>
+ *
+ * Plain Java, compared with Python on a real image sequence by the JVM tests.
+ */
+public final class FaceTrackingSession {
+  static final float SAME_FACE_IOU = 0.3f, AGREE_IOU = 0.5f, MIN_FACE_SIDE = 4f;
+
+  /** One face of one frame: the analysis plus the track id and the smoothed values. */
+  public static final class Tracked {
+    public final Face face;
+    public final int trackId;
+    public final float[][] landmarks;
+    public final double[] rotation;
+    public final double[] euler;
+
+    Tracked(Face face, int trackId, float[][] landmarks, double[] rotation, double[] euler) {
+      this.face = face;
+      this.trackId = trackId;
+      this.landmarks = landmarks;
+      this.rotation = rotation;
+      this.euler = euler;
+    }
+  }
+
+  private final FacePipeline pipeline;
+  private final int detectEvery;
+  private final float minTrackingConfidence;
+  private final boolean smoothing;
+  private FaceTracker tracker = new FaceTracker();
+  private List<Face> previous = new ArrayList<>();
+  private Integer framesSinceDetection;
+  private double lastT = Double.NaN;
+  private int detectionsRun;
+
+  public FaceTrackingSession(
+      FacePipeline pipeline, int detectEvery, float minTrackingConfidence, boolean smoothing) {
+    if (detectEvery < 1) {
+      throw new IllegalArgumentException("detectEvery must be >= 1");
+    }
+    this.pipeline = pipeline;
+    this.detectEvery = detectEvery;
+    this.minTrackingConfidence = minTrackingConfidence;
+    this.smoothing = smoothing;
+  }
+
+  /** How many frames ran the detector. */
+  public int detectionsRun() {
+    return detectionsRun;
+  }
+
+  /** Start a new video (camera switched, app resumed). */
+  public void reset() {
+    tracker = new FaceTracker();
+    previous = new ArrayList<>();
+    framesSinceDetection = null;
+    lastT = Double.NaN;
+    detectionsRun = 0;
+  }
+
+  /** Faces of one frame taken at {@code timestampMs} (strictly increasing). */
+  public List<Tracked> step(RgbImage frame, double timestampMs) {
+    double t = timestampMs / 1000.0;
+    if (!Double.isFinite(t) || (!Double.isNaN(lastT) && !(t > lastT))) {
+      throw new IllegalArgumentException("timestamps must be finite and strictly increase");
+    }
+    lastT = t;
+    boolean due = framesSinceDetection == null || previous.isEmpty()
+        || framesSinceDetection + 1 >= detectEvery;
+    List<Face> faces = new ArrayList<>();
+    if (!previous.isEmpty()) {
+      List<float[]> boxes = new ArrayList<>();
+      float[] scores = new float[previous.size()];
+      for (int i = 0; i < previous.size(); i++) {
+        boxes.add(landmarkBox(previous.get(i).landmarks));
+        scores[i] = previous.get(i).score;
+      }
+      for (Face f : pipeline.analyzeBoxes(frame, boxes, scores)) {
+        if (stillAFace(f)) {
+          faces.add(f);
+        }
+      }
+      due = due || faces.size() < previous.size();
+    }
+    if (due) {
+      faces = merge(faces, pipeline.analyzeDetections(frame, pipeline.detect(frame)));
+      framesSinceDetection = 0;
+      detectionsRun++;
+    } else {
+      framesSinceDetection++;
+    }
+    if (faces.size() > pipeline.maxFaces) {
+      faces = new ArrayList<>(faces.subList(0, pipeline.maxFaces));
+    }
+    List<float[]> boxes = new ArrayList<>();
+    List<float[][]> lms = new ArrayList<>();
+    List<double[]> rots = new ArrayList<>();
+    for (Face f : faces) {
+      boxes.add(landmarkBox(f.landmarks));
+      lms.add(f.landmarks);
+      rots.add(f.rotation);
+    }
+    List<FaceTracker.Tracked> snaps = tracker.update(boxes, t, lms, rots);
+    previous = faces;
+    List<Tracked> out = new ArrayList<>();
+    for (int i = 0; i < faces.size(); i++) {
+      Face f = faces.get(i);
+      FaceTracker.Tracked s = snaps.get(i);
+      if (smoothing) {
+        out.add(new Tracked(f, s.trackId, s.landmarks, s.rotation, Rotations.matrixToEuler(s.rotation)));
+      } else {
+        out.add(new Tracked(f, s.trackId, f.landmarks, f.rotation, f.euler));
+      }
+    }
+    return out;
+  }
+
+  private boolean stillAFace(Face f) {
+    for (float[] p : f.landmarks) {
+      if (!Float.isFinite(p[0]) || !Float.isFinite(p[1])) {
+        return false;
+      }
+    }
+    if (f.confidence() < minTrackingConfidence) {
+      return false;
+    }
+    float[] b = landmarkBox(f.landmarks);
+    return Math.min(b[2] - b[0], b[3] - b[1]) >= MIN_FACE_SIDE;
+  }
+
+  /** Tight box of the finite landmarks (Python's {@code landmark_box}). */
+  public static float[] landmarkBox(float[][] pts) {
+    float x0 = Float.POSITIVE_INFINITY, y0 = x0, x1 = Float.NEGATIVE_INFINITY, y1 = x1;
+    for (float[] p : pts) {
+      if (Float.isFinite(p[0]) && Float.isFinite(p[1])) {
+        x0 = Math.min(x0, p[0]);
+        y0 = Math.min(y0, p[1]);
+        x1 = Math.max(x1, p[0]);
+        y1 = Math.max(y1, p[1]);
+      }
+    }
+    return new float[] {x0, y0, x1, y1};
+  }
+
+  /**
+   * Tracked faces corrected or completed by a detection frame's faces: a detection is the same
+   * face as a tracked one when IoU >= 0.3 or its centre is inside the tracked box; the tracked
+   * face is kept when they agree (IoU >= 0.5), else replaced; unmatched detections are added;
+   * tracked faces no detection matches are kept.
+   */
+  static List<Face> merge(List<Face> tracked, List<Face> detected) {
+    if (tracked.isEmpty() || detected.isEmpty()) {
+      return tracked.isEmpty() ? detected : tracked;
+    }
+    int nd = detected.size(), nt = tracked.size();
+    float[][] iou = new float[nd][nt];
+    boolean[][] same = new boolean[nd][nt];
+    float[] best = new float[nd];
+    for (int d = 0; d < nd; d++) {
+      float[] db = detected.get(d).faceBox;
+      float cx = (db[0] + db[2]) / 2, cy = (db[1] + db[3]) / 2;
+      best[d] = Float.NEGATIVE_INFINITY;
+      for (int k = 0; k < nt; k++) {
+        float[] tb = tracked.get(k).faceBox;
+        iou[d][k] = BlazeFace.iou(db, tb);
+        boolean inside = cx >= tb[0] && cy >= tb[1] && cx <= tb[2] && cy <= tb[3];
+        same[d][k] = iou[d][k] >= SAME_FACE_IOU || inside;
+        best[d] = Math.max(best[d], iou[d][k]);
+      }
+    }
+    Integer[] order = new Integer[nd];
+    for (int d = 0; d < nd; d++) {
+      order[d] = d;
+    }
+    Arrays.sort(order, (a, b) -> Float.compare(best[b], best[a])); // most certain first
+    List<Face> result = new ArrayList<>(tracked);
+    List<Face> added = new ArrayList<>();
+    Set<Integer> used = new HashSet<>();
+    for (int d : order) {
+      int pick = -1;
+      for (int k = 0; k < nt; k++) {
+        if (same[d][k] && !used.contains(k) && (pick < 0 || iou[d][k] > iou[d][pick])) {
+          pick = k;
+        }
+      }
+      if (pick < 0) {
+        added.add(detected.get(d));
+        continue;
+      }
+      used.add(pick);
+      if (iou[d][pick] < AGREE_IOU) {
+        result.set(pick, detected.get(d));
+      }
+    }
+    result.addAll(added);
+    return result;
+  }
+}

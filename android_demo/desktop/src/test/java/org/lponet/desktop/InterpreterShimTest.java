@@ -3,6 +3,7 @@ package org.lponet.desktop;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.lponet.core.Goldens.*;
 
 import java.io.File;
@@ -127,6 +128,24 @@ class InterpreterShimTest {
       it2.runForMultipleInputsOutputs(new Object[] {in}, outMap);
       assertOutputsEqualPython(out);
     }
+  }
+
+  @Test
+  void numThreadsReachesTheCpuAccelerator() {
+    // Options.setNumThreads travels as LiteRT 2.3.0's "xnnpack" TOML option; XNNPACK then
+    // starts n - 1 worker threads on the first run (counted in /proc, Linux).
+    int[] extra = new int[2];
+    int[] threads = {1, 4};
+    for (int k = 0; k < 2; k++) {
+      int before = new File("/proc/self/task").list().length;
+      try (Interpreter it2 = new Interpreter(new File((String) g.get("model")),
+          new Interpreter.Options().setNumThreads(threads[k]))) {
+        it2.run(FloatBuffer.wrap(f32((String) g.get("input"))),
+            FloatBuffer.allocate(it2.getOutputTensor(0).numElements()));
+        extra[k] = new File("/proc/self/task").list().length - before;
+      }
+    }
+    assertTrue(extra[1] >= extra[0] + 2, "threads started: 1 -> " + extra[0] + ", 4 -> " + extra[1]);
   }
 
   @Test

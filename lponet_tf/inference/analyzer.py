@@ -147,6 +147,14 @@ class Face:
     crop_box: np.ndarray
     track_id: Optional[int] = None
 
+    def __repr__(self) -> str:  # the arrays would flood a notebook
+        box = ", ".join(f"{v:.1f}" for v in self.box)
+        yaw, pitch, roll = (float(v) for v in self.pose)
+        track = "" if self.track_id is None else f", track_id={self.track_id}"
+        return (f"Face(box=[{box}], score={self.score:.3f}, pose=(yaw={yaw:.1f}, "
+                f"pitch={pitch:.1f}, roll={roll:.1f}), visible={float(np.mean(self.visibility)):.2f}"
+                f"{track})")
+
     @property
     def confidence(self) -> float:
         """Mean landmark score: a cheap "is this still a face" signal for tracking."""

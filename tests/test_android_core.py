@@ -515,10 +515,10 @@ def _sources(*dirs):
 def jvm_results(tmp_path_factory):
     java_home = _java_home()
     if java_home is None or shutil.which("java") is None:
-        pytest.skip("no JDK (javac/java not on PATH): JVM tests of android_demo/ not run")
+        return {"not_run": "no JDK (javac/java not on PATH): JVM tests of android_demo/ not run"}
     reason = _ensure_junit()
     if reason:
-        pytest.skip(reason)
+        return {"not_run": reason}
     work = tmp_path_factory.mktemp("jvm")
     goldens, classes, reports = work / "goldens", work / "classes", work / "reports"
     for d in (goldens, classes, reports):
@@ -563,6 +563,11 @@ def jvm_results(tmp_path_factory):
 
 
 def test_jvm_suite(jvm_results, capsys):
+    if "not_run" in jvm_results:
+        with capsys.disabled():
+            print(f"\nJVM tests (android_demo) not run: {jvm_results['not_run']}\n"
+                  "0 passed, 0 failed\n", flush=True)
+        pytest.skip(jvm_results["not_run"])
     n = jvm_results["counts"]
     failed = n["failures"] + n["errors"]
     passed = n["tests"] - failed - n["skipped"]
@@ -575,6 +580,8 @@ def test_jvm_suite(jvm_results, capsys):
 
 def test_jvm_desktop_bridge_ran(jvm_results):
     """The LiteRT bridge and end-to-end tests must run wherever their toolchain exists."""
+    if "not_run" in jvm_results:
+        pytest.skip(jvm_results["not_run"])
     if not jvm_results["desktop"]:
         pytest.skip(f"desktop LiteRT bridge not built: {jvm_results['why_no_desktop']}")
     skipped_desktop = [s for s in jvm_results["skipped"] if ".desktop." in (s[0] or "")]
@@ -583,5 +590,7 @@ def test_jvm_desktop_bridge_ran(jvm_results):
 
 def test_jvm_skips_are_explained(jvm_results):
     """Core tests may only skip when Python marked their golden unavailable."""
+    if "not_run" in jvm_results:
+        pytest.skip(jvm_results["not_run"])
     unexplained = [s for s in jvm_results["skipped"] if "not available" not in s[2]]
     assert not unexplained, f"JVM tests skipped without a reason from the goldens: {unexplained}"

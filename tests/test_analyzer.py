@@ -2,6 +2,7 @@
 import importlib.util
 import json
 
+import cv2
 import numpy as np
 import pytest
 
@@ -13,7 +14,7 @@ from lponet_tf.errors import ModelFileError
 from lponet_tf.geometry import matrix_to_euler
 from lponet_tf.heatmaps import decode_heatmaps
 from lponet_tf.inference.analyzer import (
-    Face, FaceAnalyzer, FaceAnalyzerOptions, crop_face, sample_grid,
+    FaceAnalyzer, FaceAnalyzerOptions, crop_face, sample_grid,
 )
 from lponet_tf.inference.detectors import Detection
 
@@ -102,7 +103,6 @@ def test_crop_matches_training_protocol_and_antialiases_big_faces():
     crop, t = crop_face(big, box, 64)
     np.testing.assert_allclose(t.matrix, CropTransform.from_box(box, 64).matrix)
     ref = CropTransform(t.matrix, 64).warp(big.astype(np.float32))
-    import cv2
     factor = 1 / t.matrix[0, 0]
     small = cv2.resize(big, None, fx=1 / factor, fy=1 / factor, interpolation=cv2.INTER_AREA)
     ideal_t = CropTransform.from_box((np.array(box) + 0.5) / factor - 0.5, 64)

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import os
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
 import cv2

@@ -32,6 +32,7 @@ setup(
         # tensorflow-cpu installs a second TensorFlow (see README, "Tested stack").
         "tensorflow>=2.21,<2.22",
         "keras>=3.15,<3.16",
+        "tensorboard>=2.20,<3",  # TensorBoard callback; not pulled in by tensorflow 2.21
         "numpy>=1.26,<3",
         "opencv-python-headless>=4.10,<6",
         "PyYAML>=6,<7",

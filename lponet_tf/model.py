@@ -64,7 +64,11 @@ class _Builder:
         x = self.L.Conv2D(
             filters, kernel, strides=stride, padding="same", use_bias=False, name=f"{name}_conv"
         )(x)
-        x = self.L.BatchNormalization(momentum=0.9, epsilon=1e-5, name=f"{name}_bn")(x)
+        # synchronized: under a multi-replica strategy the batch statistics are those of
+        # the global batch, so training matches one device (a no-op with one replica).
+        x = self.L.BatchNormalization(
+            momentum=0.9, epsilon=1e-5, synchronized=True, name=f"{name}_bn"
+        )(x)
         return self.L.ReLU(name=f"{name}_relu")(x) if relu else x
 
     def residual(self, x, filters, name):

@@ -165,6 +165,7 @@ def make_dataset(
     num_landmarks: int = 68,
     num_parallel_calls: int = AUTOTUNE,
     drop_remainder: bool = True,
+    start: int = 0,
 ) -> tf.data.Dataset:
     """A ``tf.data`` pipeline of prepared samples from records.
 
@@ -189,6 +190,9 @@ def make_dataset(
         num_landmarks: K (heatmap depth for samples without landmarks).
         num_parallel_calls: parallel preparation calls (AUTOTUNE).
         drop_remainder: drop a last incomplete batch.
+        start: begin at this element of the (seeded) stream. Skipping happens on record
+            indices, before any image is read, so resuming a run at element ``n`` costs
+            nothing and yields exactly what an uninterrupted pipeline yields from ``n`` on.
 
     Returns:
         ``tf.data.Dataset`` of ``(image, targets, sample_weights)``.
@@ -230,6 +234,8 @@ def make_dataset(
     if repeat:
         ds = ds.repeat()
     ds = ds.enumerate()  # (element number, record index): the element number seeds its rng
+    if start:
+        ds = ds.skip(int(start))
     ds = ds.map(load, num_parallel_calls=num_parallel_calls, deterministic=deterministic)
     if batch_size:
         ds = ds.batch(batch_size, drop_remainder=drop_remainder)
@@ -264,6 +270,7 @@ def mix_datasets(
     batch_size: int,
     mode: str = "exact",
     seed: Optional[int] = None,
+    start_batch: int = 0,
     **dataset_options,
 ) -> tf.data.Dataset:
     """Mix several sources into batches with given ratios.
@@ -279,6 +286,10 @@ def mix_datasets(
             with probability ratio / sum).
         seed: seeds the record pipelines (source ``i`` gets ``seed + i``) and the
             sampling; with a seed, same seed -> same batches.
+        start_batch: begin at this batch (resuming a run). Exact in ``"exact"`` mode for
+            record sources (each starts ``start_batch * count`` elements in); in
+            ``"sampled"`` mode the sources start at their expected positions, so a resumed
+            run sees the same kind of batches but not the identical ones.
         **dataset_options: passed to :func:`make_dataset` for record sources.
 
     Returns:
@@ -293,18 +304,22 @@ def mix_datasets(
     if not sources:
         raise ValueError("mix_datasets needs at least one source")
     ratios = [float(r) for _, r in sources]
+    if mode == "exact":
+        counts = exact_counts(ratios, batch_size)
+        starts = [start_batch * c for c in counts]
+    else:
+        starts = [int(start_batch * batch_size * r / sum(ratios)) for r in ratios]
     datasets = []
     for i, (src, _) in enumerate(sources):
         if isinstance(src, tf.data.Dataset):
-            datasets.append(_unbatched(src))
+            datasets.append(_unbatched(src).skip(starts[i]) if start_batch else _unbatched(src))
         else:
-            opts = dict(dataset_options, batch_size=None, repeat=True)
+            opts = dict(dataset_options, batch_size=None, repeat=True, start=starts[i])
             if seed is not None:
                 opts["seed"] = seed + i
             datasets.append(make_dataset(src, **opts))
     _check_compatible(datasets)
     if mode == "exact":
-        counts = exact_counts(ratios, batch_size)
         parts = tuple(ds.batch(c, drop_remainder=True) for ds, c in zip(datasets, counts))
         mixed = tf.data.Dataset.zip(parts).map(
             lambda *batches: tf.nest.map_structure(lambda *xs: tf.concat(xs, axis=0), *batches),

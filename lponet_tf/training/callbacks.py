@@ -97,6 +97,13 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
         path = pathlib.Path(self.backup_dir) / name
         return path if (path / "latest.weights.h5").exists() else None
 
+    def completed_epochs(self) -> int:
+        """Epochs finished by the last complete backup (0 when there is none)."""
+        state = self._state_dir()
+        if state is None:
+            return 0
+        return int(json.loads((state / "training_metadata.json").read_text())["epoch"])
+
     def on_train_begin(self, logs=None):
         self._load_model()
 

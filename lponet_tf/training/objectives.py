@@ -77,7 +77,7 @@ def metrics_for(model_config: LPONetConfig) -> Dict[str, list]:
 
     pose_metric = M.PoseGeodesic() if model_config.pose == "6d" else M.PoseMAE()
     return {
-        "heatmaps": [M.HeatmapNME(input_size=model_config.input_size)],
+        "heatmaps": [M.HeatmapNME()],
         "pose": [pose_metric],
         "occlusion": [M.MaskIoU()],
     }

@@ -17,7 +17,6 @@ epoch; when the run had finished, it does nothing more than rewrite ``model.kera
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 import pathlib
 from typing import Optional
@@ -74,7 +73,13 @@ def _write_curves(csv_path: pathlib.Path, png_path: pathlib.Path) -> None:
         rows = list(csv.DictReader(f))
     if not rows:
         return
-    keys = [k for k in rows[0] if k != "epoch" and rows[0][k] not in ("", None)]
+    def number(text):
+        try:
+            return float(text)
+        except (TypeError, ValueError):  # CSVLogger writes "NA" for absent keys
+            return float("nan")
+
+    keys = [k for k in rows[0] if k != "epoch"]
     groups = {
         "loss": [k for k in keys if k.endswith("loss") and "_1_" not in k],
         "landmarks NME (%)": [k for k in keys if "nme" in k],
@@ -86,7 +91,7 @@ def _write_curves(csv_path: pathlib.Path, png_path: pathlib.Path) -> None:
     epochs = [int(r["epoch"]) + 1 for r in rows]
     for ax, (title, ks) in zip(axes[0], groups.items()):
         for k in ks:
-            ax.plot(epochs, [float(r[k]) for r in rows], label=k)
+            ax.plot(epochs, [number(r[k]) for r in rows], label=k)
         ax.set_title(title)
         ax.set_xlabel("epoch")
         ax.legend(fontsize=6)
@@ -128,7 +133,16 @@ def train(config: dict, epochs_limit: Optional[int] = None) -> TrainResult:
 
     steps_per_epoch = int(tcfg["steps_per_epoch"])
     total_epochs = math.ceil(int(tcfg["steps"]) / steps_per_epoch)
-    train_ds, val_ds = train_and_validation_datasets(config, model_cfg, strategy)
+    # Non-chief workers of a multi-worker run write to scratch space (TF's convention),
+    # so only the chief's files are ever visible.
+    write_dir = out if chief else out / f".worker-{strategy.cluster_resolver.task_id}"
+    backup = cb.AtomicBackupAndRestore(write_dir / "backup")
+    done = backup.completed_epochs()
+    # The stream is random-access: a resumed run starts where the last complete epoch
+    # ended and sees the batches an uninterrupted run would have seen.
+    train_ds, val_ds = train_and_validation_datasets(
+        config, model_cfg, strategy, start_batch=done * steps_per_epoch
+    )
 
     with strategy.scope():
         model = build_lponet(model_cfg)
@@ -139,15 +153,13 @@ def train(config: dict, epochs_limit: Optional[int] = None) -> TrainResult:
             optimizer=make_optimizer(config["optimizer"]),
             loss=losses,
             loss_weights=weights,
-            metrics=metrics_for(model_cfg),
+            # weighted: a sample without a label (weight 0) must not count in its metric
+            weighted_metrics=metrics_for(model_cfg),
             jit_compile=False,
         )
 
-    # Non-chief workers of a multi-worker run write to scratch space (TF's convention),
-    # so only the chief's files are ever visible.
-    write_dir = out if chief else out / f".worker-{strategy.cluster_resolver.task_id}"
     callbacks = [
-        cb.AtomicBackupAndRestore(write_dir / "backup"),
+        backup,
         cb.ScalarLogger(),
         keras.callbacks.TerminateOnNaN(),
         keras.callbacks.CSVLogger(str(write_dir / "training_log.csv"), append=True),
@@ -157,12 +169,8 @@ def train(config: dict, epochs_limit: Optional[int] = None) -> TrainResult:
     if val_ds is not None:
         callbacks.append(cb.AtomicModelCheckpoint(write_dir / "best.keras", save_best_only=True))
 
-    epochs = total_epochs
-    if epochs_limit is not None:
-        # fit's `epochs` is absolute; resuming sets the initial epoch from the backup.
-        state = callbacks[0]._state_dir()
-        done = json.loads((state / "training_metadata.json").read_text())["epoch"] if state else 0
-        epochs = min(total_epochs, done + int(epochs_limit))
+    # fit's `epochs` is absolute; the backup sets the initial epoch when resuming.
+    epochs = total_epochs if epochs_limit is None else min(total_epochs, done + int(epochs_limit))
     history = model.fit(
         train_ds,
         epochs=epochs,
@@ -170,6 +178,7 @@ def train(config: dict, epochs_limit: Optional[int] = None) -> TrainResult:
         validation_data=val_ds,
         validation_steps=tcfg.get("validation_steps"),
         callbacks=callbacks,
+        shuffle=False,  # the stream is shuffled (seeded) by the data pipeline
         verbose=tcfg.get("verbose", 1),
     )
     model_path = out / "model.keras"

@@ -228,24 +228,21 @@ def goldens_visibility(out: _Out) -> dict:
             "points": pts.tolist(), "stride": 4, "visibility": vis.tolist()}
 
 
-def _nul(t):
-    return None if t is None else float(t)
-
-
 def goldens_smoothing(out: _Out) -> dict:
     from lponet_tf import geometry as g
-    from lponet_tf.inference.smoothing import (LandmarkFilter, OneEuroFilter, RotationFilter,
+    from lponet_tf.inference.smoothing import (BOX_DEFAULTS, LANDMARK_DEFAULTS, ROTATION_DEFAULTS,
+                                               LandmarkFilter, OneEuroFilter, RotationFilter,
                                                Tracker)
 
     rng = np.random.default_rng(15)
-    from lponet_tf.inference.smoothing import BOX_DEFAULTS, LANDMARK_DEFAULTS, ROTATION_DEFAULTS
-
     res = {"one_euro": [], "landmarks": None, "rotation": None, "tracker": None,
            "defaults": {"landmarks": LANDMARK_DEFAULTS, "rotation": ROTATION_DEFAULTS,
                         "box": BOX_DEFAULTS}}
     times = np.cumsum(rng.uniform(0.02, 0.05, 25))
     for mode, beta in (("elementwise", 0.5), ("point", 2.0), ("mean_point", 8.0), ("norm", 1.0)):
-        f = OneEuroFilter(min_cutoff=0.7, beta=beta, d_cutoff=1.3, speed=mode, frequency=25.0)
+        # frequency 100: the two timestamp-less steps advance 10 ms each, less than the
+        # smallest gap to the next explicit timestamp (>= 20 ms per step).
+        f = OneEuroFilter(min_cutoff=0.7, beta=beta, d_cutoff=1.3, speed=mode, frequency=100.0)
         base = rng.uniform(0, 100, (5, 2))
         xs, ts, scales, ys = [], [], [], []
         for i, t in enumerate(times):
@@ -254,10 +251,10 @@ def goldens_smoothing(out: _Out) -> dict:
             sc = float(rng.uniform(20, 80))
             ys.append(f(x, t_used, scale=sc).tolist())
             xs.append(x.tolist())
-            ts.append(_nul(t_used))
+            ts.append(t_used)
             scales.append(sc)
         res["one_euro"].append({"speed": mode, "min_cutoff": 0.7, "beta": beta, "d_cutoff": 1.3,
-                                "frequency": 25.0, "x": xs, "t": ts, "scale": scales, "y": ys})
+                                "frequency": 100.0, "x": xs, "t": ts, "scale": scales, "y": ys})
     lf = LandmarkFilter()
     face = rng.uniform(100, 200, (68, 2))
     seq, outs = [], []

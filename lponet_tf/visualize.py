@@ -96,7 +96,7 @@ def draw_landmarks(canvas: np.ndarray, face, lines: bool = True) -> None:
     if not np.all(np.isfinite(pts)):
         return
     scale = _face_scale(face)
-    radius = max(2, int(round(scale / 60)))
+    radius = max(1, int(round(scale / 60)))
     if lines and len(pts) == 68:
         for a, b, closed in CONTOURS:
             poly = np.array([_pt(p) for p in pts[a:b + 1]], np.int32)

@@ -37,6 +37,24 @@ def astronaut_rgb() -> np.ndarray:
     return cv2.cvtColor(cv2.imread(str(ASTRONAUT)), cv2.COLOR_BGR2RGB)
 
 
+# -- a hand-made Face -------------------------------------------------------------------
+FACE_BOX = np.array([60.0, 50.0, 140.0, 130.0], np.float32)
+
+
+def make_face(visibility=None, mask_value=1.0, ypr=(0.0, 0.0, 0.0)):
+    """A Face around FACE_BOX: template landmarks, uniform mask, given pose."""
+    from lponet_tf.data.crop import square_box
+    from lponet_tf.geometry import euler_to_matrix
+    from lponet_tf.inference.analyzer import Face
+
+    pts = template_68(100, 90, 80).astype(np.float32)
+    return Face(box=FACE_BOX, score=1.0, landmarks=pts, landmark_scores=np.ones(68, np.float32),
+                visibility=np.ones(68, np.float32) if visibility is None else visibility,
+                pose=np.asarray(ypr, np.float32),
+                rotation=euler_to_matrix(ypr).astype(np.float32),
+                mask=np.full((16, 16), mask_value, np.float32), crop_box=square_box(FACE_BOX))
+
+
 # -- the disc world: a bright disc is a "face" ----------------------------------------
 _TEMPLATE = template_68()
 _T_LO, _T_HI = _TEMPLATE.min(0), _TEMPLATE.max(0)

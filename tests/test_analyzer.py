@@ -7,12 +7,13 @@ import numpy as np
 import pytest
 
 from analyzer_fixtures import (
-    ASTRONAUT, ASTRONAUT_BOX, OracleRunner, astronaut_rgb, disc_frame, tiny_model,
+    ASTRONAUT, ASTRONAUT_BOX, FACE_BOX, OracleRunner, astronaut_rgb, disc_frame, make_face,
+    tiny_model,
 )
 from lponet_tf.data.crop import CropTransform
 from lponet_tf.errors import ModelFileError
 from lponet_tf.geometry import matrix_to_euler
-from lponet_tf.heatmaps import decode_heatmaps
+from lponet_tf.heatmaps import crop_to_grid, decode_heatmaps
 from lponet_tf.inference.analyzer import (
     FaceAnalyzer, FaceAnalyzerOptions, crop_face, sample_grid,
 )
@@ -87,6 +88,22 @@ def test_visibility_is_the_mask_at_each_landmark():
     # mask_in_image puts the probability back where the disc is.
     m = face.mask_in_image((120, 160))
     assert m[60, 80] > 0.9 and m[60, 20] == 0 and m[5, 80] < 0.1
+
+
+def test_mask_in_image_is_the_grid_resampled_at_each_pixel():
+    """A ramp along u on the grid: each image pixel must read the value at its own grid
+    coordinate (crop transform, then u = (x + 0.5) / 4 - 0.5), zero outside the crop."""
+    face = make_face()
+    g = face.mask.shape[0]
+    face.mask = np.tile(np.arange(g, dtype=np.float32) / (g - 1), (g, 1))
+    m = face.mask_in_image((200, 220))
+    t = CropTransform.from_box(FACE_BOX, 4 * g)
+    for x in range(0, 220, 7):
+        u = crop_to_grid(t.to_crop(np.array([[x, 90.0]]))[0, 0])
+        inside = face.crop_box[0] <= x <= face.crop_box[2]
+        expected = np.clip(u, 0, g - 1) / (g - 1) if inside else 0.0
+        assert abs(m[90, x] - expected) < 3e-3, (x, m[90, x], expected)
+    assert m[int(face.crop_box[1]) - 2, 100] == 0.0
 
 
 def test_crop_matches_training_protocol_and_antialiases_big_faces():

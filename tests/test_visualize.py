@@ -2,22 +2,9 @@
 import numpy as np
 
 import lponet_tf
+from analyzer_fixtures import FACE_BOX as BOX, make_face
 from lponet_tf.data.crop import square_box
-from lponet_tf.geometry import euler_to_matrix
-from lponet_tf.inference.analyzer import Face
 from lponet_tf.visualize import AXIS_COLORS, draw, visibility_color
-from synthetic_faces import template_68
-
-BOX = np.array([60.0, 50.0, 140.0, 130.0], np.float32)
-
-
-def make_face(visibility=None, mask_value=1.0, ypr=(0.0, 0.0, 0.0)):
-    pts = template_68(100, 90, 80).astype(np.float32)
-    return Face(box=BOX, score=1.0, landmarks=pts, landmark_scores=np.ones(68, np.float32),
-                visibility=np.ones(68, np.float32) if visibility is None else visibility,
-                pose=np.asarray(ypr, np.float32), rotation=euler_to_matrix(ypr).astype(np.float32),
-                mask=np.full((16, 16), mask_value, np.float32), crop_box=square_box(BOX))
-
 
 def near(pixel, color, tol=40):
     return np.all(np.abs(pixel.astype(int) - color) <= tol)

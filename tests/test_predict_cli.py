@@ -75,7 +75,8 @@ def test_missing_preset_weights_fail_with_one_line(tmp_path, monkeypatch, capsys
     assert "lponet_lite.weights.npz" in line and "no bundled weights" in line
 
 
-@pytest.mark.parametrize("case", ["missing_input", "bad_model", "text_model"])
+@pytest.mark.parametrize("case", ["missing_input", "bad_model", "text_model", "bad_detector",
+                                  "bad_threads"])
 def test_unusable_inputs_and_models_exit_2(tmp_path, capsys, case):
     model = tmp_path / "model.tflite"
     model.write_bytes(b"\x00" * 64)
@@ -83,9 +84,11 @@ def test_unusable_inputs_and_models_exit_2(tmp_path, capsys, case):
     text.write_text("hello")
     args = {"missing_input": [str(tmp_path / "nope.png"), "--model", str(model)],
             "bad_model": [str(ASTRONAUT), "--model", str(model)],
-            "text_model": [str(ASTRONAUT), "--model", str(text)]}[case]
+            "text_model": [str(ASTRONAUT), "--model", str(text)],
+            "bad_detector": [str(ASTRONAUT), "--detector", "dlib", "--model", str(model)],
+            "bad_threads": [str(ASTRONAUT), "--threads", "0", "--model", str(model)]}[case]
     assert main(["predict", *args, "--out", str(tmp_path / "o")]) == 2
     line, = one_line_errors(capsys.readouterr().err)
     named = {"missing_input": "nope.png", "bad_model": "model.tflite",
-             "text_model": "model.keras"}[case]
+             "text_model": "model.keras", "bad_detector": "dlib", "bad_threads": "threads"}[case]
     assert named in line

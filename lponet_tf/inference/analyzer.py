@@ -386,7 +386,8 @@ class FaceAnalyzer:
         options = options or FaceAnalyzerOptions()
         if overrides:
             options = dataclasses.replace(options, **overrides)
-        return cls(_load_runner(options), _build_detector(options), options)
+        detector = _build_detector(options)  # first: cheap, and a bad name fails fast
+        return cls(_load_runner(options), detector, options)
 
     @property
     def metadata(self):

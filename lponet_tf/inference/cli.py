@@ -60,9 +60,11 @@ def _analyzer(args):
             detector=args.detector, max_faces=args.max_faces,
             score_threshold=args.score_threshold, smoothing=not args.no_smoothing,
         )
-    except ValueError as exc:
+        return FaceAnalyzer.create(options)
+    except LPONetError:
+        raise  # typed errors (model file, preset) already say what and where
+    except ValueError as exc:  # e.g. an unknown detector name or a bad option value
         raise LPONetError(f"invalid option: {exc}") from exc
-    return FaceAnalyzer.create(options)
 
 
 def _model_info(analyzer) -> dict:

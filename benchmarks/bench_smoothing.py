@@ -17,7 +17,7 @@ in the paper), and a plain exponential filter of the same resting cutoff (beta =
 shows what the speed adaptation buys.
 
 Usage:
-    .venv/bin/python benchmarks/bench_smoothing.py          # ~10 s
+    .venv/bin/python benchmarks/bench_smoothing.py          # ~2 s
     .venv/bin/python benchmarks/bench_smoothing.py --grid   # also scan min_cutoff x beta
 """
 from __future__ import annotations

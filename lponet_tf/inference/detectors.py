@@ -340,7 +340,8 @@ class BlazeFaceDetector:
                  iou_threshold: float = 0.3, num_threads: Optional[int] = None,
                  model_path: Optional[Union[str, os.PathLike]] = None):
         if model not in _BLAZE_SPECS:
-            raise ValueError(f"unknown BlazeFace model {model!r}; choose from {sorted(_BLAZE_SPECS)}")
+            raise ValueError(
+                f"unknown BlazeFace model {model!r}; choose from {sorted(_BLAZE_SPECS)}")
         self.model = model
         self.source = f"blazeface_{model}"
         self._spec = spec = _BLAZE_SPECS[model]
@@ -453,7 +454,8 @@ def _to_detections(result, source: str) -> List[Detection]:
         return []
     if isinstance(result, Detection):
         result = [result]
-    if isinstance(result, (list, tuple)) and result and all(isinstance(r, Detection) for r in result):
+    if (isinstance(result, (list, tuple)) and result
+            and all(isinstance(r, Detection) for r in result)):
         return [r if r.source else dataclasses.replace(r, source=source) for r in result]
     arr = np.asarray(result, np.float32)
     if arr.size == 0:
@@ -550,7 +552,8 @@ class FallbackDetector:
         *detectors: two or more :class:`FaceDetector`.
 
     Example:
-        >>> det = FallbackDetector(BlazeFaceDetector("short"), BlazeFaceDetector("back"))  # doctest: +SKIP
+        >>> det = FallbackDetector(BlazeFaceDetector("short"),
+        ...                        BlazeFaceDetector("back"))  # doctest: +SKIP
     """
 
     def __init__(self, *detectors: FaceDetector):
@@ -687,7 +690,8 @@ class BoxMapping:
             the fitted :class:`BoxMapping` (values rounded to 4 decimals).
 
         Example:
-            >>> m = BoxMapping.fit([[0, 0, 10, 10], [0, 0, 20, 20]], [[1, 1, 11, 11], [2, 2, 22, 22]])
+            >>> m = BoxMapping.fit([[0, 0, 10, 10], [0, 0, 20, 20]],
+            ...                    [[1, 1, 11, 11], [2, 2, 22, 22]])
             >>> m.dx, m.sx
             (0.1, 1.0)
         """

@@ -383,7 +383,8 @@ class Tracker:
             raise ValueError("iou_threshold must be in [0, 1]")
         if max_missed < 0:
             raise ValueError("max_missed must be >= 0")
-        self.iou_threshold, self.max_missed, self.frequency = iou_threshold, int(max_missed), frequency
+        self.iou_threshold, self.max_missed = iou_threshold, int(max_missed)
+        self.frequency = frequency
         self._params = {
             "landmarks": {**LANDMARK_DEFAULTS, **(landmark_params or {})},
             "rotation": {**ROTATION_DEFAULTS, **(rotation_params or {})},

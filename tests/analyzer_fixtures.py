@@ -15,8 +15,9 @@ from synthetic_faces import template_68
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 ASTRONAUT = REPO / "lponet_tf" / "assets" / "astronaut.png"
-#: A landmark-box estimate of the astronaut's face (BlazeFace + mapping, rounded).
-ASTRONAUT_BOX = (172.0, 74.0, 276.0, 178.0)
+#: The astronaut's landmark box: the tight box of the landmarks a trained lponet_lite predicts
+#: (a fixed point of box -> crop -> landmarks -> box, rounded).
+ASTRONAUT_BOX = (178.0, 87.0, 270.0, 178.0)
 TINY = dict(input_size=64, channels=16)
 
 

@@ -60,10 +60,14 @@ class FaceAnalyzerOptions:
         preset: preset name used when ``model`` is None (its bundled weights are loaded).
         backend: ``"auto"`` (from the file), ``"keras"``, ``"tflite"`` or ``"onnx"``.
         threads: CPU threads of the backend (None: its default).
-        detector: None (BlazeFace short range, see ``docs/detection.md``), a detector name
-            (``"blazeface_full"``, ``"blazeface_auto"``), a :class:`FaceDetector`, or a
+        detector: None (``detectors.DEFAULT_DETECTOR``, the BlazeFace model chosen by the
+            measurements in ``docs/detection.md``), a detector name (``"blazeface_short"``,
+            ``"blazeface_full"``, ``"blazeface_auto"``, ...), a :class:`FaceDetector`, or a
             callable ``image -> boxes`` (:class:`CallableDetector`).
-        score_threshold: detections below this confidence are dropped.
+        score_threshold: detections below this confidence are dropped; None: the
+            detector's own threshold (BlazeFace's, chosen per model in
+            ``docs/detection.md``). A BlazeFace built from a name takes this value
+            itself, so a lower one finds more faces.
         max_faces: at most this many faces per image (best scores first).
         rgb: channel order of numpy inputs: True RGB(A), False BGR(A) (OpenCV frames).
         smoothing: :meth:`FaceAnalyzer.track` smooths landmarks and pose over time with
@@ -84,7 +88,7 @@ class FaceAnalyzerOptions:
     backend: str = "auto"
     threads: Optional[int] = None
     detector: Any = None
-    score_threshold: float = 0.5
+    score_threshold: Optional[float] = None
     max_faces: int = 10
     rgb: bool = True
     smoothing: bool = True
@@ -94,7 +98,7 @@ class FaceAnalyzerOptions:
     def __post_init__(self):
         if self.backend not in BACKENDS:
             raise ValueError(f"backend must be one of {BACKENDS}, got {self.backend!r}")
-        if not 0.0 <= float(self.score_threshold) <= 1.0:
+        if self.score_threshold is not None and not 0.0 <= float(self.score_threshold) <= 1.0:
             raise ValueError(f"score_threshold must be in [0, 1], got {self.score_threshold}")
         if int(self.max_faces) < 1:
             raise ValueError(f"max_faces must be >= 1, got {self.max_faces}")
@@ -326,10 +330,11 @@ def _load_runner(options: FaceAnalyzerOptions):
 
 def _build_detector(options: FaceAnalyzerOptions):
     detector = as_detector(options.detector)
-    # Our own BlazeFace instances take the options' threshold (they filter before NMS, so
+    # BlazeFace instances we build take the options' threshold (they filter before NMS, so
     # a lower threshold there finds more faces than filtering afterwards could).
     built = detector.detectors if isinstance(detector, FallbackDetector) else (detector,)
-    if options.detector is None or isinstance(options.detector, str):
+    if options.score_threshold is not None and (
+            options.detector is None or isinstance(options.detector, str)):
         for d in built:
             if isinstance(d, BlazeFaceDetector):
                 d.score_threshold = float(options.score_threshold)
@@ -419,8 +424,9 @@ class FaceAnalyzer:
 
     def detect(self, rgb: np.ndarray) -> List[Detection]:
         """The detector's faces above ``score_threshold``, best first, at most ``max_faces``."""
+        threshold = self.options.score_threshold or 0.0
         found = [d for d in self.detector.detect(rgb)
-                 if d.score >= self.options.score_threshold and np.all(np.isfinite(d.box))]
+                 if d.score >= threshold and np.all(np.isfinite(d.box))]
         found.sort(key=lambda d: -d.score)
         return found[: self.options.max_faces]
 

@@ -42,10 +42,12 @@ def add_arguments(parser) -> None:
                         help="runtime (default: from the model file)")
     parser.add_argument("--threads", type=int, default=None, help="CPU threads of the runtime")
     parser.add_argument("--detector", default=None,
-                        help="blazeface_short (default), blazeface_full or blazeface_auto")
+                        help="a BlazeFace model: blazeface_back, blazeface_short, blazeface_full, "
+                             "blazeface_full_sparse or blazeface_auto (default: see "
+                             "docs/detection.md)")
     parser.add_argument("--max-faces", type=int, default=10, help="faces per image (default 10)")
-    parser.add_argument("--score-threshold", type=float, default=0.5,
-                        help="minimum detector confidence (default 0.5)")
+    parser.add_argument("--score-threshold", type=float, default=None,
+                        help="minimum detector confidence (default: the detector's own)")
     parser.add_argument("--no-smoothing", action="store_true",
                         help="videos: do not smooth landmarks and pose over time")
     parser.add_argument("--no-mask", action="store_true", help="do not draw the mask overlay")

@@ -1,0 +1,170 @@
+"""``lponet export``: write a TFLite / ONNX model plus its parity report.
+
+Examples::
+
+    lponet export --preset lponet_lite --format tflite --quantize int8 \\
+        --data ../shared/data/300w --output out/lponet_lite_int8.tflite
+    lponet export --model run/model.keras --format onnx --output out/model.onnx \\
+        --data ../shared/data/300w
+    lponet export --model run/model.keras --quantize qat --compare-ptq --analyze-layers \\
+        --data ../shared/data/300w --output out/model_qat.tflite
+
+The same code runs as ``python -m lponet_tf.export`` and ``python export/export.py``.
+Each run writes ``OUTPUT`` and ``OUTPUT-without-suffix.report.{md,json}``.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import shlex
+import sys
+
+from lponet_tf.export.pipeline import FORMATS, QUANTIZE_MODES, ExportSpec, parse_keep_float
+from lponet_tf.metadata import IO_DTYPES
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of ``lponet export`` (also used by ``python -m lponet_tf.export``)."""
+    src = parser.add_mutually_exclusive_group(required=True)
+    src.add_argument("--model", help="trained .keras LPONet")
+    src.add_argument("--preset", help="bundled preset name (e.g. lponet_lite)")
+    parser.add_argument("--format", choices=FORMATS, default="tflite")
+    parser.add_argument("--quantize", choices=QUANTIZE_MODES, default="none",
+                        help="TFLite: none (fp32), fp16, dynamic (int8 weights), int8 "
+                             "(full integer, calibrated on --data), qat (quantisation-aware "
+                             "training on --data, then int8)")
+    parser.add_argument("--output", required=True, help="file to write (.tflite / .onnx)")
+    parser.add_argument("--io-dtype", choices=IO_DTYPES, default="float32",
+                        help="int8/qat: type of the input and output tensors")
+    parser.add_argument("--keep-float", action="append", default=[], metavar="GROUPS",
+                        help="int8: node groups left in float (gram_schmidt, pose, heads, "
+                             "auto, or a regex); qat: Keras layer-name regexes. Repeatable "
+                             "or comma-separated")
+    parser.add_argument("--data", help="face folder (image + .pts), e.g. ../shared/data/300w: "
+                                       "calibration / QAT use its training part, parity its "
+                                       "validation part (the training configs' hold-out)")
+    parser.add_argument("--eval-data", help="face folder for parity (default: --data)")
+    parser.add_argument("--calibration-faces", type=int, default=200)
+    parser.add_argument("--eval-faces", type=int, default=None,
+                        help="validation faces for parity (default: all)")
+    parser.add_argument("--compare-ptq", action="store_true",
+                        help="with --quantize qat: also export post-training int8 "
+                             "(OUTPUT stem + _ptq) and report both")
+    parser.add_argument("--analyze-layers", action="store_true",
+                        help="int8/qat: add the per-layer int8 error table to the report")
+    parser.add_argument("--no-parity", action="store_true", help="skip the parity check")
+    parser.add_argument("--strict", action="store_true",
+                        help="exit 1 when an int8/qat export misses a parity target")
+    parser.add_argument("--report", help="report path without suffix (default: OUTPUT "
+                                         "without its suffix)")
+    parser.add_argument("--opset", type=int, default=17, help="ONNX opset (>= 13)")
+    qat = parser.add_argument_group("quantisation-aware training (--quantize qat)")
+    qat.add_argument("--qat-steps", type=int, default=300)
+    qat.add_argument("--qat-batch-size", type=int, default=8)
+    qat.add_argument("--qat-lr", type=float, default=1e-5)
+    qat.add_argument("--qat-faces", type=int, default=400)
+    qat.add_argument("--qat-calibration-steps", type=int, default=50)
+    qat.add_argument("--qat-target", choices=("teacher", "labels"), default="teacher")
+
+
+def command_line(args) -> str:
+    """The ``lponet export`` command that reproduces ``args``."""
+    parts = ["lponet", "export"]
+    for action in _parser()._actions:
+        if not action.option_strings or action.dest == "help":
+            continue
+        value = getattr(args, action.dest, None)
+        if value in (None, False, []) or value == action.default:
+            continue
+        flag = action.option_strings[0]
+        if value is True:
+            parts.append(flag)
+        elif isinstance(value, list):
+            for v in value:
+                parts += [flag, str(v)]
+        else:
+            parts += [flag, str(value)]
+    return shlex.join(parts)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="lponet export", description=__doc__.split("\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_arguments(parser)
+    return parser
+
+
+def _load_model(args):
+    if args.preset:
+        from lponet_tf.presets import from_preset
+
+        return from_preset(args.preset), args.preset
+    from lponet_tf.runtime.keras_runner import load_keras_model
+
+    return load_keras_model(args.model), None
+
+
+def _ptq_path(output: str) -> str:
+    stem, ext = os.path.splitext(output)
+    return f"{stem}_ptq{ext}"
+
+
+def run(args) -> int:
+    """Run ``lponet export`` with parsed ``args``; returns the exit status."""
+    from lponet_tf.export.parity import targets_for
+    from lponet_tf.export.pipeline import ModelExporter
+    from lponet_tf.export.report import parity_table, write_report
+    from lponet_tf.metadata import ModelMetadata
+
+    spec = ExportSpec(args.format, args.quantize, args.io_dtype, parse_keep_float(args.keep_float))
+    model, preset = _load_model(args)
+    parity = not args.no_parity and bool(args.data or args.eval_data)
+    qat_options = dict(steps=args.qat_steps, batch_size=args.qat_batch_size,
+                       learning_rate=args.qat_lr, faces=args.qat_faces,
+                       calibration_steps=args.qat_calibration_steps, target=args.qat_target)
+    with ModelExporter(model, data=args.data, eval_data=args.eval_data,
+                       calibration_faces=args.calibration_faces, eval_faces=args.eval_faces,
+                       preset=preset, qat_options=qat_options) as exporter:
+        if args.quantize == "qat" and args.model:
+            exporter.model_path = args.model  # the QAT worker reads the file directly
+        records = [exporter.export(spec, args.output, parity=parity)]
+        if args.compare_ptq and args.quantize == "qat":
+            ptq = ExportSpec("tflite", "int8", args.io_dtype)
+            records.append(exporter.export(ptq, _ptq_path(args.output), parity=parity))
+        report = {
+            "model": args.model or f"preset {args.preset}",
+            "metadata": ModelMetadata.from_model(exporter.model, preset=exporter.preset).to_dict(),
+            "exports": records,
+            "eval_data": args.eval_data or args.data,
+            "eval_faces": len(exporter.validation()) if parity else None,
+            "calibration_faces": args.calibration_faces,
+            "targets": targets_for(exporter.input_size),
+            "command": command_line(args),
+        }
+        if args.analyze_layers and args.quantize in ("int8", "qat"):
+            report["layer_errors"] = exporter.layer_errors()
+    base = args.report or os.path.splitext(args.output)[0]
+    md_path, json_path = write_report(base, report)
+    print("\n".join(parity_table(records)))
+    print(f"wrote {args.output}, {md_path}, {json_path}")
+    if not parity:
+        print("parity not checked (give --data FACE_FOLDER)", file=sys.stderr)
+    missed = [r["label"] for r in records if r["parity"] and r["quantize"] in ("int8", "qat")
+              and not all(r["parity"]["checks"].values())]
+    if missed and args.strict:
+        print(f"parity targets missed: {missed}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def main(argv=None) -> int:
+    """``python -m lponet_tf.export`` entry point."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    args = _parser().parse_args(argv)
+    from lponet_tf.errors import LPONetError
+
+    try:
+        return run(args)
+    except LPONetError as exc:  # ExportError, ModelFileError, DataError, ...
+        print(f"lponet export: error: {exc}", file=sys.stderr)
+        return 2

@@ -1,0 +1,192 @@
+"""TFLite export: float32, float16, dynamic-range and full-integer (int8) models.
+
+Route (see ``../shared/TF-STACK.md``): the Keras 3 inference model is exported once as a
+SavedModel (``model.export``), then ``TFLiteConverter.from_saved_model`` converts it as
+many times as needed. ``from_concrete_functions`` is not used: with Keras 3 it leaves the
+variables unresolved (NaN outputs, int8 crashes). The SavedModel's ``serving_default``
+signature carries the input name ``image`` and the output names ``heatmaps``, ``pose``,
+``occlusion`` into the ``.tflite`` signature, where the runners look them up.
+
+Every file gets its :class:`~lponet_tf.metadata.ModelMetadata` embedded.
+
+Example:
+    >>> exporter = TFLiteExporter(model)                                   # doctest: +SKIP
+    >>> exporter.export("m_int8.tflite", "int8", representative=crops,
+    ...                 io_dtype="uint8")                                  # doctest: +SKIP
+"""
+from __future__ import annotations
+
+import os
+import pathlib
+import shutil
+import tempfile
+from typing import Optional, Sequence
+
+from lponet_tf import metadata as md
+from lponet_tf.export.errors import ExportError
+from lponet_tf.export.representative import representative_dataset
+
+#: ``--quantize`` values handled by post-training conversion (QAT lives in qat.py).
+PTQ_MODES = ("none", "fp16", "dynamic", "int8")
+
+
+def _tf_type(io_dtype: str):
+    import tensorflow as tf
+
+    return {"float32": tf.float32, "int8": tf.int8, "uint8": tf.uint8}[io_dtype]
+
+
+def configure_converter(converter, quantize: str, representative=None,
+                        io_dtype: str = "float32"):
+    """Set a ``TFLiteConverter``'s options for one quantisation mode.
+
+    Args:
+        converter: a ``tf.lite.TFLiteConverter``.
+        quantize: ``"none"``, ``"fp16"``, ``"dynamic"`` or ``"int8"`` (also used for QAT
+            models, whose ranges come from training, with ``representative=None``).
+        representative: ``(N, S, S, 3)`` face crops for int8 calibration.
+        io_dtype: tensor type of the model's input and outputs: ``"float32"``, or for
+            int8 models ``"int8"`` / ``"uint8"`` (fully integer graph).
+
+    Returns:
+        The converter.
+    """
+    import tensorflow as tf
+
+    if io_dtype != "float32" and quantize not in ("int8", "qat"):
+        raise ExportError(f"io_dtype={io_dtype!r} needs an int8 model, not {quantize!r}")
+    if quantize == "none":
+        return converter
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    if quantize == "fp16":
+        converter.target_spec.supported_types = [tf.float16]
+    elif quantize == "int8":
+        if representative is None:
+            raise ExportError("int8 export needs representative face crops")
+        converter.representative_dataset = representative_dataset(representative)
+        # Builtin int8 kernels only: a layer that cannot be quantised is an error
+        # here rather than a silent float island.
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    elif quantize == "qat":
+        pass  # ranges were learnt during QAT; the converter reads them from the graph
+    elif quantize != "dynamic":
+        raise ExportError(f"unknown quantize mode {quantize!r}; choose from {PTQ_MODES}")
+    if io_dtype != "float32":
+        converter.inference_input_type = _tf_type(io_dtype)
+        converter.inference_output_type = _tf_type(io_dtype)
+    return converter
+
+
+class TFLiteExporter:
+    """Converts one Keras LPONet to ``.tflite`` files, exporting its SavedModel once.
+
+    Args:
+        model: a Keras :class:`~lponet_tf.model.LPONet` (training outputs are dropped).
+        preset: preset name stored in the metadata (default: guessed from the config).
+        workdir: where the SavedModel goes (default: a temporary folder, removed by
+            :meth:`close`).
+
+    Example:
+        >>> with TFLiteExporter(model) as exporter:                        # doctest: +SKIP
+        ...     exporter.export("m.tflite")
+        ...     exporter.export("m_fp16.tflite", "fp16")
+    """
+
+    def __init__(self, model, preset: Optional[str] = None, workdir=None):
+        from lponet_tf.model import inference_model
+
+        self.model = inference_model(model)
+        self.preset = preset
+        self._own_dir = workdir is None
+        self._workdir = pathlib.Path(workdir or tempfile.mkdtemp(prefix="lponet_export_"))
+        self._saved_model: Optional[str] = None
+
+    @property
+    def saved_model_dir(self) -> str:
+        """The inference model as a SavedModel (created on first use)."""
+        if self._saved_model is None:
+            path = self._workdir / "saved_model"
+            self.model.export(str(path), format="tf_saved_model", verbose=False)
+            self._saved_model = str(path)
+        return self._saved_model
+
+    def metadata(self, quantization: str, io_dtype: str) -> md.ModelMetadata:
+        return md.ModelMetadata.from_model(
+            self.model, preset=self.preset, format="tflite",
+            quantization=quantization, io_dtype=io_dtype,
+        )
+
+    def convert(self, quantize: str = "none", representative=None,
+                io_dtype: str = "float32", denylisted_nodes: Sequence[str] = ()) -> bytes:
+        """Convert to a ``.tflite`` flatbuffer with metadata.
+
+        Args:
+            quantize: one of :data:`PTQ_MODES`.
+            representative: face crops for int8 (see :func:`configure_converter`).
+            io_dtype: ``"float32"``, ``"int8"`` or ``"uint8"`` (int8 only).
+            denylisted_nodes: int8 only: tensor names to keep in float (selective
+                quantisation, see :mod:`lponet_tf.export.debug`).
+
+        Returns:
+            The flatbuffer bytes.
+        """
+        import tensorflow as tf
+
+        converter = tf.lite.TFLiteConverter.from_saved_model(self.saved_model_dir)
+        configure_converter(converter, quantize, representative, io_dtype)
+        try:
+            if denylisted_nodes:
+                from lponet_tf.export.debug import convert_selective
+
+                data = convert_selective(converter, representative, denylisted_nodes)
+            else:
+                data = converter.convert()
+        except Exception as exc:  # the converter raises ConverterError and friends
+            raise ExportError(f"TFLite conversion ({quantize}) failed: {exc}") from exc
+        return md.embed_tflite(data, self.metadata(quantize, io_dtype))
+
+    def export(self, path, quantize: str = "none", representative=None,
+               io_dtype: str = "float32", denylisted_nodes: Sequence[str] = ()) -> str:
+        """:meth:`convert` and write the file (atomically). Returns the path."""
+        data = self.convert(quantize, representative, io_dtype, denylisted_nodes)
+        return write_bytes(path, data)
+
+    def close(self) -> None:
+        if self._own_dir:
+            shutil.rmtree(self._workdir, ignore_errors=True)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def write_bytes(path, data: bytes) -> str:
+    """Write ``data`` to ``path`` through a temporary file, so a crash never leaves a
+    truncated model behind."""
+    path = pathlib.Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+    return str(path)
+
+
+def export_tflite(model, path, quantize: str = "none", representative=None,
+                  io_dtype: str = "float32", preset: Optional[str] = None) -> str:
+    """One-shot :class:`TFLiteExporter` export.
+
+    Args:
+        model: Keras LPONet.
+        path: output ``.tflite``.
+        quantize: ``"none"``, ``"fp16"``, ``"dynamic"`` or ``"int8"``.
+        representative: ``(N, S, S, 3)`` real face crops (int8 only).
+        io_dtype: ``"float32"``, ``"int8"``, ``"uint8"``.
+        preset: preset name for the metadata.
+
+    Returns:
+        The written path.
+    """
+    with TFLiteExporter(model, preset=preset) as exporter:
+        return exporter.export(path, quantize, representative, io_dtype)

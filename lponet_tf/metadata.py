@@ -1,0 +1,275 @@
+"""What travels with an exported model, and how it is stored in each file format.
+
+A model file must be usable on its own: an app that loads ``face.tflite`` needs the input
+size, the pixel range, the landmark count and the pose representation without a Python
+config next to it. :class:`ModelMetadata` is that record; it is stored
+
+* in a ``.tflite`` file as an entry ``lponet_metadata`` of the flatbuffer's ``metadata``
+  list (a name plus a buffer, the same mechanism the converter uses for
+  ``min_runtime_version``): the model stays one file, LiteRT ignores unknown entries, and
+  any flatbuffer reader (Python, the Android core) can read it back;
+* in a ``.onnx`` file as ``metadata_props`` (one JSON entry ``lponet_metadata`` plus a
+  flat ``lponet.<field>`` entry per scalar field, for viewers such as Netron);
+* in a Keras model as ``model.lponet_config`` (the metadata is derived from it).
+
+This module imports neither TensorFlow nor onnx at import time, so the TFLite runtime
+path stays light (an app process should not pay for TensorFlow).
+
+Example:
+    >>> from lponet_tf.config import LPONetConfig
+    >>> meta = ModelMetadata.from_config(LPONetConfig(input_size=128), preset="lponet_lite")
+    >>> ModelMetadata.from_json(meta.to_json()) == meta
+    True
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+from typing import Any, Dict, Optional, Tuple
+
+from lponet_tf.config import LPONetConfig
+from lponet_tf.errors import LPONetError
+from lponet_tf.version import __version__
+
+#: Name of the metadata entry in a TFLite flatbuffer and key in ONNX ``metadata_props``.
+METADATA_KEY = "lponet_metadata"
+#: Bumped when a field changes meaning; readers accept any version <= their own.
+SCHEMA_VERSION = 1
+OUTPUT_NAMES = ("heatmaps", "pose", "occlusion")
+QUANTIZATIONS = ("none", "fp16", "dynamic", "int8", "qat")
+IO_DTYPES = ("float32", "int8", "uint8")
+
+
+class MetadataError(LPONetError, ValueError):
+    """Stored metadata is not valid JSON or lacks a required field."""
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelMetadata:
+    """Everything a runner needs to feed a model and read its outputs.
+
+    Attributes:
+        input_size: side S of the square RGB input crop.
+        num_landmarks: K heatmap channels (68, iBUG order).
+        pose: ``"6d"`` (output ``(N, 3, 3)`` rotation) or ``"euler"`` (``(N, 3)`` degrees,
+            yaw, pitch, roll).
+        pixel_range: input value range; the model normalises inside the graph, so raw
+            RGB pixels ``(0, 255)`` go in.
+        color: channel order of the input (``"RGB"``).
+        heatmap_size: side of the heatmap / occlusion grid (S / 4).
+        outputs: output names, fixed by ``docs/CONVENTIONS.md``.
+        library_version: ``lponet_tf.__version__`` of the exporter.
+        preset: preset name (e.g. ``"lponet_lite"``) or None for a custom model.
+        config: the full :class:`~lponet_tf.config.LPONetConfig` as a dict.
+        format: ``"keras"``, ``"tflite"`` or ``"onnx"``.
+        quantization: one of :data:`QUANTIZATIONS`.
+        io_dtype: input/output tensor type of the file (:data:`IO_DTYPES`).
+        schema_version: :data:`SCHEMA_VERSION` of the writer.
+    """
+
+    input_size: int
+    num_landmarks: int
+    pose: str
+    pixel_range: Tuple[float, float] = (0.0, 255.0)
+    color: str = "RGB"
+    heatmap_size: int = 0
+    outputs: Tuple[str, ...] = OUTPUT_NAMES
+    library_version: str = __version__
+    preset: Optional[str] = None
+    config: Dict[str, Any] = dataclasses.field(default_factory=dict)
+    format: str = "keras"
+    quantization: str = "none"
+    io_dtype: str = "float32"
+    schema_version: int = SCHEMA_VERSION
+
+    def __post_init__(self):
+        # Tuples, not lists, so that equality after a JSON round trip holds.
+        object.__setattr__(self, "pixel_range", tuple(float(v) for v in self.pixel_range))
+        object.__setattr__(self, "outputs", tuple(self.outputs))
+        if not self.heatmap_size:
+            object.__setattr__(self, "heatmap_size", int(self.input_size) // 4)
+        if self.quantization not in QUANTIZATIONS:
+            raise MetadataError(f"quantization must be one of {QUANTIZATIONS}")
+        if self.io_dtype not in IO_DTYPES:
+            raise MetadataError(f"io_dtype must be one of {IO_DTYPES}")
+
+    # -- construction ---------------------------------------------------------------
+    @classmethod
+    def from_config(cls, config: LPONetConfig, preset: Optional[str] = None,
+                    **fields: Any) -> "ModelMetadata":
+        """Metadata of a model built from ``config``.
+
+        Args:
+            config: the model's architecture.
+            preset: preset name, or None.
+            **fields: other attributes, e.g. ``format="tflite", quantization="int8"``.
+        """
+        return cls(
+            input_size=config.input_size,
+            num_landmarks=config.num_landmarks,
+            pose=config.pose,
+            heatmap_size=config.heatmap_size,
+            preset=preset,
+            config=config.to_dict(),
+            **fields,
+        )
+
+    @classmethod
+    def from_model(cls, model, preset: Optional[str] = None, **fields: Any) -> "ModelMetadata":
+        """Metadata of a Keras :class:`~lponet_tf.model.LPONet` (reads ``lponet_config``).
+
+        ``preset`` defaults to the model's config name when that names a preset.
+        """
+        config = getattr(model, "lponet_config", None)
+        if not isinstance(config, LPONetConfig):
+            raise MetadataError(f"model {getattr(model, 'name', model)!r} is not an LPONet")
+        return cls.from_config(config, preset=preset or guess_preset(config), **fields)
+
+    def replace(self, **changes: Any) -> "ModelMetadata":
+        return dataclasses.replace(self, **changes)
+
+    def lponet_config(self) -> Optional[LPONetConfig]:
+        """The stored :class:`LPONetConfig`, or None when the writer did not store one."""
+        return LPONetConfig.from_dict(self.config) if self.config else None
+
+    # -- JSON -----------------------------------------------------------------------
+    def to_dict(self) -> Dict[str, Any]:
+        out = dataclasses.asdict(self)
+        out["pixel_range"] = list(self.pixel_range)
+        out["outputs"] = list(self.outputs)
+        return out
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, values: Dict[str, Any]) -> "ModelMetadata":
+        """Inverse of :meth:`to_dict`; fields a newer writer added are ignored."""
+        if not isinstance(values, dict):
+            raise MetadataError("metadata must be a JSON object")
+        missing = [k for k in ("input_size", "num_landmarks", "pose") if k not in values]
+        if missing:
+            raise MetadataError(f"metadata lacks {missing}")
+        known = {f.name for f in dataclasses.fields(cls)}
+        try:
+            return cls(**{k: v for k, v in values.items() if k in known})
+        except (TypeError, ValueError) as exc:
+            raise MetadataError(f"invalid metadata: {exc}") from exc
+
+    @classmethod
+    def from_json(cls, text) -> "ModelMetadata":
+        try:
+            values = json.loads(text)
+        except (TypeError, ValueError) as exc:
+            raise MetadataError(f"metadata is not JSON: {exc}") from exc
+        return cls.from_dict(values)
+
+
+def guess_preset(config: LPONetConfig) -> Optional[str]:
+    """The preset whose configuration equals ``config`` (name included), else None."""
+    try:
+        from lponet_tf.presets import PRESETS
+    except ImportError:  # presets registry not installed: custom model
+        return None
+    for name, preset in PRESETS.items():
+        if preset.config == config:
+            return name
+    return None
+
+
+# -- TFLite ---------------------------------------------------------------------------
+def embed_tflite(model_bytes: bytes, metadata: ModelMetadata) -> bytes:
+    """Return ``model_bytes`` with ``metadata`` stored in the flatbuffer's metadata list.
+
+    An existing ``lponet_metadata`` entry is replaced. The model is re-serialised with the
+    flatbuffer schema shipped in ``ai_edge_litert``; tensors and ops are unchanged.
+
+    Args:
+        model_bytes: a ``.tflite`` flatbuffer.
+        metadata: what to store.
+
+    Returns:
+        The new flatbuffer.
+
+    Example:
+        >>> data = embed_tflite(open("m.tflite", "rb").read(), meta)  # doctest: +SKIP
+        >>> read_tflite(data) == meta                                  # doctest: +SKIP
+        True
+    """
+    import numpy as np
+    from ai_edge_litert import schema_py_generated as schema
+    from ai_edge_litert.tools import flatbuffer_utils
+
+    model = flatbuffer_utils.read_model_from_bytearray(bytearray(model_bytes))
+    entries = [m for m in (model.metadata or []) if _name(m.name) != METADATA_KEY]
+    buffer = schema.BufferT()
+    buffer.data = np.frombuffer(metadata.to_json().encode("utf-8"), np.uint8)
+    model.buffers.append(buffer)
+    entry = schema.MetadataT()
+    entry.name = METADATA_KEY
+    entry.buffer = len(model.buffers) - 1
+    model.metadata = entries + [entry]
+    return bytes(flatbuffer_utils.convert_object_to_bytearray(model))
+
+
+def tflite_metadata_entries(model_bytes) -> Dict[str, bytes]:
+    """``{name: raw bytes}`` of every entry of a ``.tflite`` file's metadata list.
+
+    Raises:
+        MetadataError: the bytes are not a TFLite flatbuffer.
+    """
+    from ai_edge_litert import schema_py_generated as schema
+
+    data = bytes(model_bytes)
+    # "TFL3" is the schema's file identifier at bytes 4..8; checking it first turns a
+    # random or text file into a clear error instead of a flatbuffer crash.
+    if len(data) < 8 or data[4:8] != b"TFL3":
+        raise MetadataError("not a TFLite flatbuffer (no 'TFL3' identifier)")
+    try:
+        model = schema.Model.GetRootAs(data, 0)
+        out = {}
+        for i in range(model.MetadataLength()):
+            entry = model.Metadata(i)
+            buf = model.Buffers(entry.Buffer())
+            out[_name(entry.Name())] = bytes(buf.DataAsNumpy()) if buf.DataLength() else b""
+        return out
+    except Exception as exc:  # a truncated flatbuffer fails anywhere inside
+        raise MetadataError(f"corrupt TFLite flatbuffer: {exc}") from exc
+
+
+def read_tflite(model_bytes) -> Optional[ModelMetadata]:
+    """The :class:`ModelMetadata` stored by :func:`embed_tflite`, or None when absent."""
+    raw = tflite_metadata_entries(model_bytes).get(METADATA_KEY)
+    return None if raw is None else ModelMetadata.from_json(raw.decode("utf-8"))
+
+
+def _name(value) -> str:
+    return value.decode("utf-8") if isinstance(value, bytes) else str(value)
+
+
+# -- ONNX -----------------------------------------------------------------------------
+def onnx_props(metadata: ModelMetadata) -> Dict[str, str]:
+    """``metadata_props`` entries: the JSON record plus flat ``lponet.<field>`` strings."""
+    props = {METADATA_KEY: metadata.to_json()}
+    for key, value in metadata.to_dict().items():
+        if key != "config":
+            props[f"lponet.{key}"] = value if isinstance(value, str) else json.dumps(value)
+    return props
+
+
+def embed_onnx(model_proto, metadata: ModelMetadata) -> None:
+    """Store ``metadata`` in an ``onnx.ModelProto``'s ``metadata_props`` (in place)."""
+    props = onnx_props(metadata)
+    keep = [p for p in model_proto.metadata_props if p.key not in props]
+    del model_proto.metadata_props[:]
+    for p in keep:
+        model_proto.metadata_props.add(key=p.key, value=p.value)
+    for key, value in props.items():
+        model_proto.metadata_props.add(key=key, value=value)
+
+
+def read_onnx_props(props: Dict[str, str]) -> Optional[ModelMetadata]:
+    """Metadata from ONNX ``metadata_props`` as a dict (e.g. onnxruntime's
+    ``get_modelmeta().custom_metadata_map``), or None when absent."""
+    raw = props.get(METADATA_KEY)
+    return None if raw is None else ModelMetadata.from_json(raw)

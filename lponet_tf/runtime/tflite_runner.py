@@ -1,0 +1,100 @@
+"""LiteRT (``ai_edge_litert``) backend: ``.tflite`` files, float or quantised I/O."""
+from __future__ import annotations
+
+import os
+from typing import Dict, Optional
+
+import numpy as np
+
+from lponet_tf import metadata as md
+from lponet_tf.errors import ModelFileError
+from lponet_tf.runtime.base import Runner, check_metadata, metadata_from_shapes, require_outputs
+
+
+def quantize(x: np.ndarray, details: dict) -> np.ndarray:
+    """Float values -> the tensor's integer type with its (scale, zero point)."""
+    dtype = details["dtype"]
+    if not np.issubdtype(dtype, np.integer):
+        return x.astype(dtype, copy=False)
+    scale, zero = details["quantization"]
+    info = np.iinfo(dtype)
+    q = np.round(x / scale) + zero
+    return np.clip(q, info.min, info.max).astype(dtype)
+
+
+def dequantize(q: np.ndarray, details: dict) -> np.ndarray:
+    """Integer tensor values -> float32 with the tensor's (scale, zero point)."""
+    if not np.issubdtype(q.dtype, np.integer):
+        return q.astype(np.float32, copy=False)
+    scale, zero = details["quantization"]
+    return ((q.astype(np.float32) - zero) * scale).astype(np.float32)
+
+
+class TFLiteRunner(Runner):
+    """Runs a ``.tflite`` LPONet through its ``serving_default`` signature.
+
+    Integer (int8 / uint8) inputs are quantised and integer outputs dequantised inside,
+    with each tensor's own scale and zero point, so callers always pass 0..255 pixels and
+    get float outputs. A model with a dynamic batch dimension takes whole batches (the
+    signature runner resizes its input); a fixed-batch model is run per chunk.
+
+    Args:
+        path: the ``.tflite`` file.
+        threads: CPU threads for LiteRT (None: LiteRT's default).
+
+    Raises:
+        ModelFileError: missing, not a TFLite flatbuffer, corrupt, or not an LPONet.
+    """
+
+    backend = "tflite"
+
+    def __init__(self, path, threads: Optional[int] = None):
+        path = os.fspath(path)
+        try:
+            with open(path, "rb") as f:
+                data = f.read()
+        except OSError as exc:
+            raise ModelFileError(path, f"cannot read model file: {exc}") from exc
+        try:
+            stored = md.read_tflite(data)
+        except md.MetadataError as exc:
+            raise ModelFileError(path, str(exc)) from exc
+        from ai_edge_litert.interpreter import Interpreter
+
+        try:
+            self._interpreter = Interpreter(model_content=data, num_threads=threads)
+            signatures = self._interpreter.get_signature_list()
+            key = "serving_default" if "serving_default" in signatures else next(iter(signatures))
+            self._signature = self._interpreter.get_signature_runner(key)
+        except (ValueError, RuntimeError, StopIteration) as exc:
+            raise ModelFileError(path, f"LiteRT cannot load it: {exc}") from exc
+        self._inputs = self._signature.get_input_details()
+        self._outputs = self._signature.get_output_details()
+        require_outputs(path, self._outputs, "signature outputs")
+        if len(self._inputs) != 1:
+            raise ModelFileError(path, f"expected one image input, got {sorted(self._inputs)}")
+        self._input_name, self._input = next(iter(self._inputs.items()))
+        signature_shape = self._input["shape_signature"]
+        if stored is None:
+            stored = metadata_from_shapes(
+                signature_shape,
+                {k: v["shape"] for k, v in self._outputs.items()},
+                format="tflite",
+                io_dtype=np.dtype(self._input["dtype"]).name,
+            )
+        check_metadata(path, stored, signature_shape)
+        super().__init__(stored, path)
+        self.max_batch = None if signature_shape[0] == -1 else int(signature_shape[0])
+        self._data = data  # the interpreter reads the buffer in place: keep it alive
+
+    @property
+    def input_details(self) -> dict:
+        """LiteRT details of the image input (dtype, quantization)."""
+        return dict(self._input)
+
+    def _run(self, batch: np.ndarray) -> Dict[str, np.ndarray]:
+        raw = self._signature(**{self._input_name: quantize(batch, self._input)})
+        return {k: dequantize(raw[k], self._outputs[k]) for k in md.OUTPUT_NAMES}
+
+    def close(self) -> None:
+        self._signature = self._interpreter = None

@@ -1,0 +1,75 @@
+"""Parity measures and reports on synthetic outputs with known differences (no TF)."""
+import json
+
+import numpy as np
+import pytest
+
+from lponet_tf.export.parity import compare_outputs, rotation_angle_deg, targets_for
+from lponet_tf.export.report import render_markdown, write_report
+from lponet_tf.geometry import euler_to_matrix
+from lponet_tf.heatmaps import encode_heatmaps
+
+
+def _outputs(points, pose_ypr, mask):
+    return {
+        "heatmaps": 60.0 * encode_heatmaps(points, input_size=64),
+        "pose": euler_to_matrix(pose_ypr).astype(np.float32),
+        "occlusion": np.stack([1.0 - mask, mask], -1).astype(np.float32),
+    }
+
+
+@pytest.fixture
+def reference():
+    rng = np.random.default_rng(0)
+    points = rng.uniform(8, 56, (4, 68, 2))
+    mask = (rng.uniform(size=(4, 16, 16)) > 0.5).astype(np.float32)
+    return points, _outputs(points, np.zeros((4, 3)), mask), mask
+
+
+def test_identical_outputs_have_zero_differences(reference):
+    points, ref, _ = reference
+    r = compare_outputs(ref, ref, points)
+    assert r.landmark_px_max == 0 and r.pose_deg_max == 0 and r.mask_agreement == 1
+    assert r.nme_delta == 0 and r.passes()
+
+
+def test_known_shift_rotation_and_mask_flips_are_measured(reference):
+    points, ref, mask = reference
+    flipped = mask.copy()
+    flipped[:, 0, :4] = 1 - flipped[:, 0, :4]  # 4 of 256 pixels per face
+    cand = _outputs(points + [4.0, 0.0], np.tile([[0.0, 0.0, 1.0]], (4, 1)), flipped)
+    r = compare_outputs(ref, cand, points)
+    assert r.landmark_px_mean == pytest.approx(4.0, abs=0.05)  # one heatmap cell
+    assert r.pose_deg_mean == pytest.approx(1.0, abs=1e-6)
+    assert r.mask_agreement == pytest.approx(1 - 4 / 256)
+    assert r.nme_delta > 0.1
+    assert r.checks() == {"landmark_px": False, "pose_deg": False,
+                          "mask_agreement": False, "nme_delta": False}
+
+
+def test_small_angles_are_precise_where_acos_is_not():
+    R = euler_to_matrix([10.0, -20.0, 5.0]).astype(np.float32)
+    assert rotation_angle_deg(R, R) == 0
+    R2 = euler_to_matrix([10.0, -20.0, 5.001])
+    assert rotation_angle_deg(R, R2) == pytest.approx(0.001, rel=0.05)
+
+
+def test_targets_scale_with_input_size():
+    assert targets_for(256)["landmark_px"] == 0.5
+    assert targets_for(128)["landmark_px"] == 0.25
+    assert targets_for(128)["pose_deg"] == 0.5
+
+
+def test_report_files_hold_the_figures(tmp_path, reference):
+    points, ref, _ = reference
+    parity = compare_outputs(ref, ref, points).to_dict()
+    record = {"label": "tflite int8", "path": "m.tflite", "size_bytes": 2**20,
+              "parity": parity, "qat": None, "quantize": "int8"}
+    report = {"model": "m.keras", "metadata": {"input_size": 64}, "exports": [record],
+              "targets": targets_for(64), "command": "lponet export --model m.keras"}
+    md_path, json_path = write_report(tmp_path / "m", report)
+    text = open(md_path).read()
+    assert "| tflite int8 | m.tflite | 1.00 MiB | 0.000 / 0.000 / 0.00 ✓" in text
+    assert "lponet export --model m.keras" in text
+    assert json.load(open(json_path))["exports"][0]["parity"]["checks"]["pose_deg"] is True
+    assert render_markdown(report) == text

@@ -1,0 +1,58 @@
+"""QAT int8 end to end on a tiny model, in its own process (tfmot stays out of this one)."""
+import os
+import sys
+
+import numpy as np
+import pytest
+
+from export_helpers import TINY, assert_matches_reference
+from lponet_tf.runtime import load_runner
+
+pytestmark = pytest.mark.timeout(600)
+
+#: Depth 2 halves the hourglass layers: QAT tracing and conversion time scale with them.
+QAT_TINY = TINY.replace(hourglass_depth=2)
+
+
+@pytest.fixture(scope="module")
+def qat_export(tmp_path_factory, faces_300w):
+    import keras
+
+    from lponet_tf.export.qat import export_qat
+    from lponet_tf.model import build_lponet
+
+    keras.utils.set_random_seed(1)
+    model = build_lponet(QAT_TINY, include_intermediate=False)
+    folder = tmp_path_factory.mktemp("qat")
+    model.save(folder / "tiny.keras")
+    result = export_qat(folder / "tiny.keras", folder / "tiny_qat.tflite", faces_300w,
+                        steps=3, batch_size=4, faces=8, calibration_steps=2, timeout=540)
+    return model, result
+
+
+def test_qat_writes_an_int8_tflite_with_metadata(qat_export):
+    _, result = qat_export
+    runner = load_runner(result.path)
+    assert runner.metadata.quantization == "qat"
+    assert runner.metadata.lponet_config() == QAT_TINY
+    assert all(np.isfinite(result.log["loss_log"])) and len(result.log["loss_log"]) == 3
+
+
+def test_qat_model_matches_keras_within_int8_tolerance(qat_export, faces_300w):
+    from lponet_tf.export.representative import load_faces
+
+    model, result = qat_export
+    images = load_faces(faces_300w, QAT_TINY.input_size, "val", limit=8).images
+    reference = {k: np.asarray(v) for k, v in model.predict_on_batch(images).items()}
+    assert_matches_reference(load_runner(result.path)(images), reference, "int8")
+
+
+def test_tfmot_never_touches_this_process(qat_export):
+    _, result = qat_export
+    assert result.log["legacy_keras_env"] == "1"  # the worker needed the isolation
+    assert "TF_USE_LEGACY_KERAS" not in os.environ
+    assert "tensorflow_model_optimization" not in sys.modules
+    import tensorflow as tf
+
+    # Keras 3 serves tf.keras from its own package; legacy mode would give tf_keras.
+    assert tf.keras.__name__.startswith("keras."), tf.keras.__name__

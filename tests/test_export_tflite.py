@@ -1,0 +1,94 @@
+"""TFLite export of a tiny LPONet: every mode matches Keras within its tolerance."""
+import numpy as np
+import pytest
+
+from export_helpers import artifacts, assert_matches_reference, exported
+from lponet_tf.runtime import load_runner
+
+pytestmark = pytest.mark.timeout(600)
+
+
+@pytest.mark.parametrize("quantize", ["none", "fp16", "dynamic", "int8"])
+def test_every_mode_matches_keras_within_its_tolerance(quantize):
+    a = artifacts()
+    runner = load_runner(exported(quantize))
+    assert runner.metadata.quantization == quantize
+    assert runner.metadata.format == "tflite"
+    assert_matches_reference(runner(a.images), a.reference, quantize)
+
+
+def test_fp32_is_exact_enough_for_every_output():
+    a = artifacts()
+    out = load_runner(exported("none"))(a.images)
+    for name in ("heatmaps", "pose", "occlusion"):
+        np.testing.assert_allclose(out[name], a.reference[name], atol=1e-4, rtol=1e-4)
+
+
+def test_sizes_shrink_with_quantisation():
+    import os
+
+    sizes = {q: os.path.getsize(exported(q)) for q in ("none", "fp16", "dynamic", "int8")}
+    # The tiny model's weights are a small part of its file (graph structure is the
+    # rest), so the ratios are far from the 1/2 and 1/4 of a real model; dynamic range
+    # also leaves tensors under 1024 weights (most of the tiny model's) in float.
+    assert sizes["fp16"] < 0.8 * sizes["none"] and sizes["int8"] < 0.8 * sizes["none"], sizes
+    assert sizes["dynamic"] < sizes["none"], sizes
+
+
+def test_signature_keeps_input_and_output_names():
+    from ai_edge_litert.interpreter import Interpreter
+
+    interpreter = Interpreter(model_path=exported("int8"))
+    signature = interpreter.get_signature_list()["serving_default"]
+    assert signature["inputs"] == ["image"]
+    assert sorted(signature["outputs"]) == ["heatmaps", "occlusion", "pose"]
+
+
+@pytest.mark.parametrize("io_dtype", ["uint8", "int8"])
+def test_integer_io_model_is_integer_and_the_runner_quantises(io_dtype):
+    a = artifacts()
+    runner = load_runner(exported("int8", io_dtype))
+    details = runner.input_details
+    assert np.dtype(details["dtype"]).name == io_dtype
+    assert runner.metadata.io_dtype == io_dtype
+    out = runner(a.images)
+    # Same calibration as the float-I/O int8 model: only the I/O (de)quantisation differs.
+    float_io = load_runner(exported("int8"))(a.images)
+    span = np.ptp(a.reference["heatmaps"])
+    assert np.abs(out["heatmaps"] - float_io["heatmaps"]).max() <= 0.02 * span
+    assert_matches_reference(out, a.reference, "int8")
+
+
+def test_batches_of_any_size_give_per_image_results():
+    a = artifacts()
+    runner = load_runner(exported("int8"), threads=1)
+    batch = runner(a.images[:5])
+    single = [runner(a.images[i]) for i in range(5)]
+    for name in batch:
+        np.testing.assert_allclose(batch[name], np.concatenate([s[name] for s in single]),
+                                   atol=1e-5)
+
+
+def test_selective_quantisation_keeps_the_pose_head_in_float():
+    from lponet_tf.export.debug import KEEP_FLOAT_GROUPS, QuantizationAnalysis
+    from lponet_tf.export.tflite import write_bytes
+
+    a = artifacts()
+    analysis = QuantizationAnalysis(a.exporter.saved_model_dir, a.images[:8], a.images[:4])
+    errors = analysis.layer_errors()
+    assert errors and errors[0].rmse_over_scale >= errors[-1].rmse_over_scale
+    assert all(e.op and e.tensor for e in errors)
+    nodes = analysis.nodes(["pose"])
+    assert nodes and all("pose" in n or "StatefulPartitionedCall" in n for n in nodes)
+    path = write_bytes(a.dir / "tiny_int8_posefloat.tflite", analysis.quantize(["pose"]))
+    from ai_edge_litert.interpreter import Interpreter
+
+    interpreter = Interpreter(model_path=path)
+    pose_tensors = [t for t in interpreter.get_tensor_details()
+                    if "/pose" in t["name"] and "pose_fc" not in t["name"]]
+    # Shape constants are int32; no pose-head tensor may be int8.
+    assert pose_tensors and all(t["dtype"] != np.int8 for t in pose_tensors)
+    assert any(t["dtype"] == np.float32 for t in pose_tensors)
+    out = load_runner(path, backend="tflite")(a.images)
+    assert_matches_reference(out, a.reference, "int8")
+    assert KEEP_FLOAT_GROUPS["gram_schmidt"]

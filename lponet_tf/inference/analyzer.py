@@ -18,7 +18,9 @@ Pipeline per image (the training crop protocol, ``lponet_tf.data.crop``):
    onnxruntime, :func:`lponet_tf.runtime.load_runner`);
 5. heatmaps are decoded (top-2 refinement) and mapped back to image pixels; the pose is
    the rotation (6D head) or Euler output; each landmark's visibility is the visible-face
-   probability of the occlusion mask, bilinearly sampled at the landmark on the S/4 grid.
+   probability of the occlusion mask, bilinearly sampled at the landmark on the S/4 grid;
+6. a confident face whose landmarks disagree with the box it was cropped from is analysed
+   once more on its own landmark box (``refine``; one more batch, only for those faces).
 
 Video (:meth:`FaceAnalyzer.track`, :meth:`FaceAnalyzer.analyze_video`) lives in
 :mod:`lponet_tf.inference.video`.
@@ -37,8 +39,8 @@ from lponet_tf.errors import ModelFileError
 from lponet_tf.geometry import euler_to_matrix, matrix_to_euler
 from lponet_tf.heatmaps import STRIDE, crop_to_grid, decode_heatmaps
 from lponet_tf.inference.detectors import (
-    BlazeFaceDetector, BoxesDetector, Detection, FallbackDetector, as_detector,
-    detection_to_face_box,
+    BlazeFaceDetector, BoxesDetector, Detection, FallbackDetector, as_detector, box_iou,
+    detection_to_face_box, landmark_box,
 )
 from lponet_tf.inference.images import to_rgb_uint8
 
@@ -48,6 +50,9 @@ __all__ = ["FaceAnalyzerOptions", "Face", "FaceAnalyzer", "crop_face", "sample_g
 #: a fully confident landmark. ``Face.landmark_scores`` are peaks divided by this.
 HEATMAP_OMEGA = 60.0
 BACKENDS = ("auto", "keras", "tflite", "onnx")
+#: With ``refine``, a face is analysed again when the box of its landmarks overlaps the box
+#: its crop came from by less than this.
+REFINE_IOU = 0.8
 
 
 @dataclasses.dataclass
@@ -76,7 +81,10 @@ class FaceAnalyzerOptions:
             many frames (to pick up new faces); in between, each face's box comes from its
             landmarks in the previous frame.
         min_tracking_confidence: a face whose mean landmark score (heatmap peak / 60) falls
-            below this in :meth:`FaceAnalyzer.track` is lost, and the detector runs again.
+            below this in :meth:`FaceAnalyzer.track` is lost, and the detector runs again;
+            such a face is not refined either.
+        refine: analyse a face again on its own landmark box when its landmarks disagree
+            with the detector's box (see :meth:`FaceAnalyzer.analyze_detections`).
 
     Example:
         >>> FaceAnalyzerOptions(max_faces=2).backend
@@ -94,6 +102,7 @@ class FaceAnalyzerOptions:
     smoothing: bool = True
     detect_every: int = 10
     min_tracking_confidence: float = 0.2
+    refine: bool = True
 
     def __post_init__(self):
         if self.backend not in BACKENDS:
@@ -431,10 +440,33 @@ class FaceAnalyzer:
         return found[: self.options.max_faces]
 
     def analyze_detections(self, rgb: np.ndarray, detections: Sequence[Detection]) -> List[Face]:
-        """Faces for detections of ``rgb`` (``(H, W, 3)`` uint8 RGB): their boxes are mapped
-        with :func:`detection_to_face_box`, then :meth:`analyze_boxes`."""
-        boxes = [detection_to_face_box(d) for d in detections]
-        return self.analyze_boxes(rgb, boxes, [d.score for d in detections])
+        """Faces for detections of ``rgb`` (``(H, W, 3)`` uint8 RGB).
+
+        Each detection box is mapped with :func:`detection_to_face_box` and analysed
+        (:meth:`analyze_boxes`). With ``options.refine`` a confident face whose landmarks
+        disagree with that box (IoU of their tight box with it below 0.8) is analysed once
+        more on the crop of its own landmark box, i.e. the training crop exactly: a
+        detector box that maps badly (an unusual face, a detector without a fitted
+        mapping) then costs one more inference instead of landmark accuracy.
+        """
+        faces = self.analyze_boxes(rgb, [detection_to_face_box(d) for d in detections],
+                                   [d.score for d in detections])
+        if not self.options.refine:
+            return faces
+        redo = [i for i, f in enumerate(faces) if self._needs_refining(f)]
+        if redo:
+            again = self.analyze_boxes(rgb, [landmark_box(faces[i].landmarks) for i in redo],
+                                       [faces[i].score for i in redo])
+            for i, face in zip(redo, again):
+                faces[i] = face
+        return faces
+
+    def _needs_refining(self, face: Face) -> bool:
+        if face.confidence < self.options.min_tracking_confidence:
+            return False  # its landmarks are not trusted to give a better box
+        if not np.all(np.isfinite(face.landmarks)):
+            return False
+        return float(box_iou(face.box, landmark_box(face.landmarks))[0, 0]) < REFINE_IOU
 
     def analyze_boxes(self, rgb: np.ndarray, boxes, scores=None) -> List[Face]:
         """Run the network on landmark-box estimates of ``rgb``, all faces in one batch.

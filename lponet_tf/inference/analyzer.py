@@ -130,7 +130,9 @@ class Face:
         landmarks: ``(68, 2)`` ``x, y`` (iBUG order).
         landmark_scores: ``(68,)`` heatmap peak / 60 (about 1 for a confident landmark).
         visibility: ``(68,)`` visible-face probability at each landmark (0: occluded by a
-            mask, hand, hair, glasses or outside the photo; 1: visible face).
+            mask, hand, hair, glasses or outside the photo; 1: visible face). The jaw
+            points lie on the face's outline, the mask's edge, and read about 0.5 when
+            visible.
         pose: ``(3,)`` ``yaw, pitch, roll`` degrees (``lponet_tf.geometry`` convention:
             yaw > 0 turns to the image left, pitch > 0 looks up, roll > 0 clockwise).
         rotation: ``(3, 3)`` head-to-camera rotation (the same pose as a matrix).

@@ -36,7 +36,7 @@ METADATA_KEY = "lponet_metadata"
 #: Bumped when a field changes meaning; readers accept any version <= their own.
 SCHEMA_VERSION = 1
 OUTPUT_NAMES = ("heatmaps", "pose", "occlusion")
-QUANTIZATIONS = ("none", "fp16", "dynamic", "int8", "qat")
+QUANTIZATIONS = ("none", "fp16", "dynamic", "int8", "int16x8", "qat")
 IO_DTYPES = ("float32", "int8", "uint8")
 
 

@@ -8,7 +8,7 @@ from lponet_tf.runtime import load_runner
 pytestmark = pytest.mark.timeout(600)
 
 
-@pytest.mark.parametrize("quantize", ["none", "fp16", "dynamic", "int8"])
+@pytest.mark.parametrize("quantize", ["none", "fp16", "dynamic", "int8", "int16x8"])
 def test_every_mode_matches_keras_within_its_tolerance(quantize):
     a = artifacts()
     runner = load_runner(exported(quantize))

@@ -31,8 +31,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--format", choices=FORMATS, default="tflite")
     parser.add_argument("--quantize", choices=QUANTIZE_MODES, default="none",
                         help="TFLite: none (fp32), fp16, dynamic (int8 weights), int8 "
-                             "(full integer, calibrated on --data), qat (quantisation-aware "
-                             "training on --data, then int8)")
+                             "(full integer, calibrated on --data), int16x8 (16-bit "
+                             "activations, 8-bit weights; precise but slow on CPU), qat "
+                             "(quantisation-aware training on --data, then int8)")
     parser.add_argument("--output", required=True, help="file to write (.tflite / .onnx)")
     parser.add_argument("--io-dtype", choices=IO_DTYPES, default="float32",
                         help="int8/qat: type of the input and output tensors")
@@ -141,7 +142,7 @@ def run(args) -> int:
             "targets": targets_for(exporter.input_size),
             "command": command_line(args),
         }
-        if args.analyze_layers and args.quantize in ("int8", "qat"):
+        if args.analyze_layers and args.quantize in ("int8", "int16x8", "qat"):
             report["layer_errors"] = exporter.layer_errors()
     base = args.report or os.path.splitext(args.output)[0]
     md_path, json_path = write_report(base, report)
@@ -149,7 +150,8 @@ def run(args) -> int:
     print(f"wrote {args.output}, {md_path}, {json_path}")
     if not parity:
         print("parity not checked (give --data FACE_FOLDER)", file=sys.stderr)
-    missed = [r["label"] for r in records if r["parity"] and r["quantize"] in ("int8", "qat")
+    missed = [r["label"] for r in records
+              if r["parity"] and r["quantize"] in ("int8", "int16x8", "qat")
               and not all(r["parity"]["checks"].values())]
     if missed and args.strict:
         print(f"parity targets missed: {missed}", file=sys.stderr)

@@ -20,7 +20,7 @@ from typing import Dict, Optional, Sequence, Tuple
 import numpy as np
 
 from lponet_tf.export.errors import ExportError
-from lponet_tf.export.tflite import PTQ_MODES, TFLiteExporter, write_bytes
+from lponet_tf.export.tflite import CALIBRATED_MODES, PTQ_MODES, TFLiteExporter, write_bytes
 
 FORMATS = ("tflite", "onnx")
 QUANTIZE_MODES = PTQ_MODES + ("qat",)
@@ -32,8 +32,8 @@ class ExportSpec:
 
     Attributes:
         format: ``"tflite"`` or ``"onnx"``.
-        quantize: ``"none"``, ``"fp16"``, ``"dynamic"``, ``"int8"`` or ``"qat"``
-            (TFLite only except ``"none"``).
+        quantize: ``"none"``, ``"fp16"``, ``"dynamic"``, ``"int8"``, ``"int16x8"`` or
+            ``"qat"`` (TFLite only except ``"none"``).
         io_dtype: ``"float32"``, or ``"int8"`` / ``"uint8"`` for int8 and QAT.
         keep_float: int8: node groups / regexes left in float
             (:data:`lponet_tf.export.debug.KEEP_FLOAT_GROUPS`, ``"auto"``); QAT: Keras
@@ -179,7 +179,7 @@ class ModelExporter:
 
             write_bytes(output, md.embed_tflite(data, self._tflite.metadata("int8", "float32")))
         else:
-            rep = self.calibration() if spec.quantize == "int8" else None
+            rep = self.calibration() if spec.quantize in CALIBRATED_MODES else None
             self._tflite.export(output, spec.quantize, rep, spec.io_dtype)
         seconds = time.time() - start
         record = dict(dataclasses.asdict(spec), label=spec.label, path=output,

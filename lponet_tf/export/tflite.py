@@ -27,7 +27,9 @@ from lponet_tf.export.errors import ExportError
 from lponet_tf.export.representative import representative_dataset
 
 #: ``--quantize`` values handled by post-training conversion (QAT lives in qat.py).
-PTQ_MODES = ("none", "fp16", "dynamic", "int8")
+PTQ_MODES = ("none", "fp16", "dynamic", "int8", "int16x8")
+#: Modes calibrated on representative faces.
+CALIBRATED_MODES = ("int8", "int16x8")
 
 
 def _tf_type(io_dtype: str):
@@ -42,9 +44,11 @@ def configure_converter(converter, quantize: str, representative=None,
 
     Args:
         converter: a ``tf.lite.TFLiteConverter``.
-        quantize: ``"none"``, ``"fp16"``, ``"dynamic"`` or ``"int8"`` (also used for QAT
-            models, whose ranges come from training, with ``representative=None``).
-        representative: ``(N, S, S, 3)`` face crops for int8 calibration.
+        quantize: ``"none"``, ``"fp16"``, ``"dynamic"``, ``"int8"``, ``"int16x8"``
+            (16-bit activations, 8-bit weights: integer-only and far more precise than
+            int8, but LiteRT runs it with reference kernels on CPU) or ``"qat"`` (ranges
+            learnt in training, ``representative=None``).
+        representative: ``(N, S, S, 3)`` face crops for int8 / int16x8 calibration.
         io_dtype: tensor type of the model's input and outputs: ``"float32"``, or for
             int8 models ``"int8"`` / ``"uint8"`` (fully integer graph).
 
@@ -60,13 +64,15 @@ def configure_converter(converter, quantize: str, representative=None,
     converter.optimizations = [tf.lite.Optimize.DEFAULT]
     if quantize == "fp16":
         converter.target_spec.supported_types = [tf.float16]
-    elif quantize == "int8":
+    elif quantize in CALIBRATED_MODES:
         if representative is None:
-            raise ExportError("int8 export needs representative face crops")
+            raise ExportError(f"{quantize} export needs representative face crops")
         converter.representative_dataset = representative_dataset(representative)
-        # Builtin int8 kernels only: a layer that cannot be quantised is an error
-        # here rather than a silent float island.
-        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        # Integer kernels only: a layer that cannot be quantised is an error here
+        # rather than a silent float island.
+        converter.target_spec.supported_ops = [
+            tf.lite.OpsSet.TFLITE_BUILTINS_INT8 if quantize == "int8"
+            else tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8]
     elif quantize == "qat":
         pass  # ranges were learnt during QAT; the converter reads them from the graph
     elif quantize != "dynamic":
@@ -122,7 +128,7 @@ class TFLiteExporter:
 
         Args:
             quantize: one of :data:`PTQ_MODES`.
-            representative: face crops for int8 (see :func:`configure_converter`).
+            representative: face crops for int8 / int16x8 (see :func:`configure_converter`).
             io_dtype: ``"float32"``, ``"int8"`` or ``"uint8"`` (int8 only).
             denylisted_nodes: int8 only: tensor names to keep in float (selective
                 quantisation, see :mod:`lponet_tf.export.debug`).
@@ -180,8 +186,8 @@ def export_tflite(model, path, quantize: str = "none", representative=None,
     Args:
         model: Keras LPONet.
         path: output ``.tflite``.
-        quantize: ``"none"``, ``"fp16"``, ``"dynamic"`` or ``"int8"``.
-        representative: ``(N, S, S, 3)`` real face crops (int8 only).
+        quantize: one of :data:`PTQ_MODES`.
+        representative: ``(N, S, S, 3)`` real face crops (int8 / int16x8).
         io_dtype: ``"float32"``, ``"int8"``, ``"uint8"``.
         preset: preset name for the metadata.
 

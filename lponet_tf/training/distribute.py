@@ -44,11 +44,19 @@ def _ensure_logical_cpus(devices) -> None:
     if not cpus:
         return
     physical = tf.config.list_physical_devices("CPU")
-    if len(tf.config.list_logical_devices("CPU")) >= len(cpus):
+    # Don't list logical devices here: that initialises the runtime, after which the
+    # split is refused.
+    if len(tf.config.get_logical_device_configuration(physical[0]) or []) >= len(cpus):
         return
-    tf.config.set_logical_device_configuration(
-        physical[0], [tf.config.LogicalDeviceConfiguration() for _ in cpus]
-    )
+    try:
+        tf.config.set_logical_device_configuration(
+            physical[0], [tf.config.LogicalDeviceConfiguration() for _ in cpus]
+        )
+    except RuntimeError as exc:
+        raise RuntimeError(
+            f"train.devices={list(devices)} needs {len(cpus)} logical CPUs, but TensorFlow "
+            "was initialised before the strategy was made (start a fresh process)"
+        ) from exc
 
 
 def is_chief(strategy: tf.distribute.Strategy) -> bool:

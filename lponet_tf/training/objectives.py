@@ -48,7 +48,7 @@ def losses_and_weights(
 
 
 def make_optimizer(opt_config: dict) -> keras.optimizers.Optimizer:
-    """RMSprop (paper) or Adam with a piecewise-constant learning rate.
+    """RMSprop (paper), Adam or SGD with a piecewise-constant learning rate.
 
     ``decay_steps: [30000]`` and ``decay_values: [1e-5]`` give 1e-4 until step 30K, then
     1e-5 (Section IV-B). The schedule reads the optimiser's step counter, so a resumed run
@@ -68,7 +68,10 @@ def make_optimizer(opt_config: dict) -> keras.optimizers.Optimizer:
         return keras.optimizers.RMSprop(learning_rate=schedule, clipnorm=clipnorm)
     if name == "adam":
         return keras.optimizers.Adam(learning_rate=schedule, clipnorm=clipnorm)
-    raise ValueError(f"optimizer.name must be rmsprop or adam, got {name!r}")
+    if name == "sgd":
+        return keras.optimizers.SGD(learning_rate=schedule, momentum=float(
+            opt_config.get("momentum", 0.0)), clipnorm=clipnorm)
+    raise ValueError(f"optimizer.name must be rmsprop, adam or sgd, got {name!r}")
 
 
 def metrics_for(model_config: LPONetConfig) -> Dict[str, list]:

@@ -114,6 +114,8 @@ def train(config: dict, epochs_limit: Optional[int] = None) -> TrainResult:
         A :class:`TrainResult` with the output directory and the inference model path.
     """
     tcfg = config["train"]
+    # First: logical devices and collective ops must be configured before TF initialises.
+    strategy = make_strategy(tcfg)
     out = pathlib.Path(config["output_dir"]).expanduser().resolve()
     out.mkdir(parents=True, exist_ok=True)
     keras.utils.set_random_seed(int(tcfg["seed"]))
@@ -123,7 +125,6 @@ def train(config: dict, epochs_limit: Optional[int] = None) -> TrainResult:
         keras.mixed_precision.set_global_policy(tcfg["mixed_precision"])
 
     model_cfg = LPONetConfig.from_dict(config["model"])
-    strategy = make_strategy(tcfg)
     chief = is_chief(strategy)
     if chief:
         cb.atomic_write_via(

@@ -1,0 +1,54 @@
+"""Presets: registry, bundled float16 weights, errors."""
+import numpy as np
+import pytest
+
+import lponet_tf
+from lponet_tf.config import LPONetConfig
+from lponet_tf.model import build_lponet, inference_model
+from lponet_tf.presets import (
+    PRESETS, PresetError, from_preset, get_preset, list_presets, load_npz_weights,
+    save_npz_weights,
+)
+
+
+def test_registry_has_lite_and_paper():
+    assert {"lponet_lite", "lponet_paper"} <= set(PRESETS)
+    assert get_preset("lponet_paper").config.replace(name="lponet") == LPONetConfig()
+    lite = get_preset("lponet_lite").config
+    assert (lite.fpf, lite.ioaf, lite.pose) == ("half", True, "6d")
+    assert lite.input_size <= 128 and lite.channels <= 128
+    assert set(list_presets()) == set(PRESETS)
+    with pytest.raises(PresetError, match="unknown preset"):
+        get_preset("nope")
+
+
+def test_paper_preset_is_architecture_only():
+    with pytest.raises(PresetError, match="no bundled weights"):
+        from_preset("lponet_paper")
+    model = from_preset("lponet_paper", load_weights=False)
+    assert abs(model.count_params() - 6.8e6) / 6.8e6 < 0.05
+
+
+def test_npz_weights_round_trip_in_float16(tmp_path):
+    cfg = LPONetConfig(input_size=64, channels=16)
+    src = inference_model(build_lponet(cfg))
+    path = tmp_path / "w.npz"
+    save_npz_weights(src, path)
+    dst = inference_model(build_lponet(cfg))
+    assert load_npz_weights(dst, path) == len(dst.weights)
+    x = np.random.default_rng(0).uniform(0, 255, (2, 64, 64, 3)).astype("float32")
+    a, b = src(x), dst(x)
+    # float16 storage: outputs agree to float16 precision of the weights.
+    np.testing.assert_allclose(np.asarray(b["heatmaps"]), np.asarray(a["heatmaps"]), atol=2e-2)
+    np.testing.assert_allclose(np.asarray(b["pose"]), np.asarray(a["pose"]), atol=5e-3)
+    other = inference_model(build_lponet(cfg.replace(channels=24)))
+    with pytest.raises(ValueError):
+        load_npz_weights(other, path)
+
+
+def test_lite_preset_loads_bundled_weights():
+    preset = get_preset("lponet_lite")
+    if not preset.has_weights:
+        pytest.fail("lponet_lite weights are not bundled")
+    model = lponet_tf.from_preset("lponet_lite")
+    assert sorted(model.output_names) == ["heatmaps", "occlusion", "pose"]

@@ -229,7 +229,7 @@ def bench_model(name, model, preset, args, workdir: pathlib.Path, peak: dict) ->
                 continue
             log(f"{name}: export {spec.label}")
             path = workdir / spec.filename(name.replace(" ", "_").replace("/", "-")[:60])
-            record = ex.export(spec, path, parity=bool(args.data))
+            record = ex.export(spec, path, parity=bool(args.data) and not args.no_parity)
             row = {"model": name, "format": key, "label": spec.label, "macs": macs,
                    "command": export_command(spec, preset, model_path(model, args, name),
                                              args, path),
@@ -265,6 +265,8 @@ def model_path(model, args, name):
 
 def export_command(spec, preset, path, args, output) -> str:
     """The ``lponet export`` line that writes this row's file and its parity report."""
+    from lponet_tf.export.tflite import CALIBRATED_MODES
+
     if preset is None and path is None:
         return ""  # an untrained --config model has no file to export from
     cmd = ["lponet", "export"] + (["--preset", preset] if preset else ["--model", path])
@@ -274,9 +276,13 @@ def export_command(spec, preset, path, args, output) -> str:
     for group in spec.keep_float:
         cmd += ["--keep-float", group]
     if args.data:
-        cmd += ["--data", args.data, "--calibration-faces", str(args.calibration_faces)]
+        cmd += ["--data", args.data]
+        if spec.quantize in CALIBRATED_MODES:
+            cmd += ["--calibration-faces", str(args.calibration_faces)]
         if args.eval_faces:
             cmd += ["--eval-faces", str(args.eval_faces)]
+    if args.no_parity:
+        cmd += ["--no-parity"]
     if spec.quantize == "qat":
         cmd += ["--qat-steps", str(args.qat_steps), "--qat-faces", str(args.qat_faces)]
     return shlex.join(cmd + ["--output", f"out/{pathlib.Path(output).name}"])
@@ -296,18 +302,21 @@ def render(rows, peak, args, cpu: str) -> str:
         "RSS: peak resident memory of a fresh process that loads the model and analyses one "
         "face (runner + heatmap decoding; TensorFlow not imported).", "",
     ]
+    per = " / ".join(str(th) for th in t) + " thr"
     head = ["model", "format", "size MiB"] + [f"ms/face {th} thr" for th in t] + [
-        "RSS MiB", f"GMAC/s ({t[-1]} thr)", f"% of peak ({t[-1]} thr)"]
-    if args.data:
+        "RSS MiB", f"GMAC/s ({per})", f"% of peak ({per})"]
+    parity = args.data and not args.no_parity
+    if parity:
         head += ["landmarks px (mean)", "pose ° (mean)", "mask agree", "ΔNME"]
     lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
         cells = [r["model"], r["label"], f"{r['size_bytes'] / 2**20:.2f}"]
         cells += [f"{r['ms'][th]:.2f}" for th in t]
-        cells += [f"{r['rss_mib']:.0f}", f"{r['gmacs'][t[-1]]:.1f}",
-                  f"{100 * r['of_peak'][t[-1]]:.0f}%"]
+        cells += [f"{r['rss_mib']:.0f}",
+                  " / ".join(f"{r['gmacs'][th]:.1f}" for th in t),
+                  " / ".join(f"{100 * r['of_peak'][th]:.0f}%" for th in t)]
         p = r.get("parity")
-        if args.data:
+        if parity:
             cells += ([f"{p['landmark_px_mean']:.3f}", f"{p['pose_deg_mean']:.3f}",
                        f"{100 * p['mask_agreement']:.2f}%", f"{p['nme_delta']:+.3f}"]
                       if p else ["", "", "", ""])
@@ -341,6 +350,8 @@ def main(argv=None) -> int:
     ap.add_argument("--formats", default=DEFAULT_FORMATS,
                     help=f"comma-separated from {', '.join(FORMATS)}")
     ap.add_argument("--data", help="face folder: int8 calibration, QAT and parity")
+    ap.add_argument("--no-parity", action="store_true",
+                    help="calibrate on --data but skip parity (untrained weights)")
     ap.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     ap.add_argument("--runs", type=int, default=50)
     ap.add_argument("--warmup", type=int, default=5)

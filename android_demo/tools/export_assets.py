@@ -56,6 +56,17 @@ def _detector_models(name: str):
     return out
 
 
+def _score_threshold(opts, name: str) -> float:
+    """The threshold the Python analyzer applies: the option, or (None) the detector's own
+    measured one; for the short-then-back fallback, the first model's."""
+    from lponet_tf.inference import detectors as D
+
+    if opts.score_threshold is not None:
+        return float(opts.score_threshold)
+    first = _detector_models(name)[0][0].lower()
+    return float(D._BLAZE_SPECS[first].threshold)
+
+
 def _mapping_json(m) -> dict:
     return {"dx": m.dx, "dy": m.dy, "sx": m.sx, "sy": m.sy,
             "keypoint_weights": None if m.keypoint_weights is None
@@ -124,9 +135,9 @@ def export_assets(out_dir, model=None, preset: Optional[str] = None, quantize: s
         "model": {"file": MODEL_FILE, "input_size": size, "quantization": quantize,
                   "preset": getattr(meta, "preset", None)},
         "detector": {"name": name, "models": models, "fallback": len(models) > 1,
-                     "score_threshold": opts.score_threshold, "iou_threshold": 0.3},
+                     "score_threshold": _score_threshold(opts, name), "iou_threshold": 0.3},
         "box_mappings": mappings,
-        "analyzer": {"max_faces": opts.max_faces, "score_threshold": opts.score_threshold,
+        "analyzer": {"max_faces": opts.max_faces, "score_threshold": _score_threshold(opts, name),
                      "detect_every": opts.detect_every,
                      "min_tracking_confidence": opts.min_tracking_confidence},
         "smoothing": {"landmarks": dict(S.LANDMARK_DEFAULTS), "rotation": dict(S.ROTATION_DEFAULTS),

@@ -105,7 +105,6 @@ def best_ms(fn, runs: int, warmup: int) -> float:
 
 # -- the CPU's peak ------------------------------------------------------------------
 def _onnx_matmul(m: int, k: int, n: int, int8: bool) -> bytes:
-    import onnx
     from onnx import TensorProto, helper, numpy_helper
 
     rng = np.random.default_rng(0)

@@ -196,20 +196,53 @@ def embed_tflite(model_bytes: bytes, metadata: ModelMetadata) -> bytes:
         >>> read_tflite(data) == meta                                  # doctest: +SKIP
         True
     """
-    import numpy as np
     from ai_edge_litert import schema_py_generated as schema
     from ai_edge_litert.tools import flatbuffer_utils
 
     model = flatbuffer_utils.read_model_from_bytearray(bytearray(model_bytes))
     entries = [m for m in (model.metadata or []) if _name(m.name) != METADATA_KEY]
-    buffer = schema.BufferT()
-    buffer.data = np.frombuffer(metadata.to_json().encode("utf-8"), np.uint8)
-    model.buffers.append(buffer)
+    model.buffers = [_aligned(b) for b in model.buffers]
+    model.buffers.append(_aligned(None, metadata.to_json().encode("utf-8")))
     entry = schema.MetadataT()
     entry.name = METADATA_KEY
     entry.buffer = len(model.buffers) - 1
     model.metadata = entries + [entry]
     return bytes(flatbuffer_utils.convert_object_to_bytearray(model))
+
+
+#: Weight buffers start on 16-byte boundaries, as the converter writes them (SIMD
+#: kernels and delegates may read weights in place from a memory-mapped file).
+BUFFER_ALIGNMENT = 16
+
+
+def _aligned(buffer, data: Optional[bytes] = None):
+    """A copy of a ``BufferT`` (or a new one holding ``data``) that packs its bytes at a
+    :data:`BUFFER_ALIGNMENT` boundary; the schema's own ``Pack`` aligns to 1 byte."""
+    from ai_edge_litert import schema_py_generated as schema
+
+    class AlignedBufferT(schema.BufferT):
+        def Pack(self, builder):
+            vector = None
+            if self.data is not None:
+                payload = bytes(memoryview(self.data).cast("B"))
+                builder.StartVector(1, len(payload), BUFFER_ALIGNMENT)
+                builder.head -= len(payload)
+                builder.Bytes[builder.head : builder.head + len(payload)] = payload
+                builder.vectorNumElems = len(payload)
+                vector = builder.EndVector()
+            schema.BufferStart(builder)
+            if vector is not None:
+                schema.BufferAddData(builder, vector)
+            schema.BufferAddOffset(builder, self.offset)
+            schema.BufferAddSize(builder, self.size)
+            return schema.BufferEnd(builder)
+
+    out = AlignedBufferT()
+    if buffer is not None:
+        out.data, out.offset, out.size = buffer.data, buffer.offset, buffer.size
+    else:
+        out.data = data
+    return out
 
 
 def tflite_metadata_entries(model_bytes) -> Dict[str, bytes]:

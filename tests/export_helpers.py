@@ -19,9 +19,9 @@ from lponet_tf.config import LPONetConfig
 
 #: A tiny LPONet: 64 px, C = 16 (about 41 k parameters), full graph structure.
 TINY = LPONetConfig(input_size=64, channels=16)
-SHARED_300W = pathlib.Path(
-    os.environ.get("LPONET_SHARED_DATA", pathlib.Path(__file__).resolve().parents[2] / "shared" / "data")
-) / "300w"
+SHARED_300W = pathlib.Path(os.environ.get(
+    "LPONET_SHARED_DATA", pathlib.Path(__file__).resolve().parents[2] / "shared" / "data"
+)) / "300w"
 
 #: Raw-output tolerance per format, relative to the reference heatmap range.
 RAW_TOLERANCE = {"none": 1e-4, "fp16": 2e-3, "dynamic": 5e-2, "int8": 0.1, "int16x8": 1e-2}

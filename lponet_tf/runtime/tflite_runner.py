@@ -64,10 +64,12 @@ class TFLiteRunner(Runner):
         try:
             self._interpreter = Interpreter(model_content=data, num_threads=threads)
             signatures = self._interpreter.get_signature_list()
-            key = "serving_default" if "serving_default" in signatures else next(iter(signatures))
-            self._signature = self._interpreter.get_signature_runner(key)
-        except (ValueError, RuntimeError, StopIteration) as exc:
+        except (ValueError, RuntimeError) as exc:
             raise ModelFileError(path, f"LiteRT cannot load it: {exc}") from exc
+        if not signatures:
+            raise ModelFileError(path, "not an LPONet export: the model has no signature")
+        key = "serving_default" if "serving_default" in signatures else next(iter(signatures))
+        self._signature = self._interpreter.get_signature_runner(key)
         self._inputs = self._signature.get_input_details()
         self._outputs = self._signature.get_output_details()
         require_outputs(path, self._outputs, "signature outputs")

@@ -47,6 +47,13 @@ def test_known_shift_rotation_and_mask_flips_are_measured(reference):
                           "mask_agreement": False, "nme_delta": False}
 
 
+def test_euler_pose_outputs_are_compared_as_rotations(reference):
+    points, ref, mask = reference
+    ref = dict(ref, pose=np.zeros((4, 3), np.float32))
+    cand = dict(ref, pose=np.tile(np.float32([[2.0, 0.0, 0.0]]), (4, 1)))  # 2 degrees of yaw
+    assert compare_outputs(ref, cand, points).pose_deg_mean == pytest.approx(2.0, abs=1e-4)
+
+
 def test_small_angles_are_precise_where_acos_is_not():
     R = euler_to_matrix([10.0, -20.0, 5.0]).astype(np.float32)
     assert rotation_angle_deg(R, R) == 0

@@ -116,6 +116,16 @@ def test_a_tflite_without_metadata_is_described_from_its_tensors(tmp_path):
     assert (meta.input_size, meta.num_landmarks, meta.pose, meta.preset) == (64, 68, "6d", None)
 
 
+def test_metadata_from_tensor_shapes_knows_both_pose_heads():
+    from lponet_tf.runtime.base import metadata_from_shapes
+
+    shapes = {"heatmaps": (1, 32, 32, 68), "occlusion": (1, 32, 32, 2)}
+    six_d = metadata_from_shapes((-1, 128, 128, 3), dict(shapes, pose=(1, 3, 3)))
+    euler = metadata_from_shapes((-1, 128, 128, 3), dict(shapes, pose=(1, 3)))
+    assert (six_d.pose, euler.pose) == ("6d", "euler")
+    assert (euler.input_size, euler.heatmap_size) == (128, 32)
+
+
 # -- runner behaviour ----------------------------------------------------------------
 def test_wrong_input_shape_is_an_image_error():
     runner = load_runner(exported("none"))

@@ -143,18 +143,20 @@ def prepare_faces(data_root: str, limit, size: int, seed: int = 0) -> dict:
 # --------------------------------------------------------------------------------------
 # Our exports and NME
 # --------------------------------------------------------------------------------------
-def export_all(model, workdir: pathlib.Path, data_root: str, calibration_faces: int) -> dict:
+def export_all(model, workdir: pathlib.Path, data_root: str, calibration_faces: int,
+               formats=tuple(FORMATS)) -> dict:
     from lponet_tf.export.pipeline import ExportSpec, ModelExporter
 
     files = {}
-    keras_path = workdir / f"{PRESET}.keras"
-    model.save(keras_path)
-    files["keras"] = {"path": str(keras_path), "size_bytes": keras_path.stat().st_size,
-                      "seconds": None}
+    if "keras" in formats:
+        keras_path = workdir / f"{PRESET}.keras"
+        model.save(keras_path)
+        files["keras"] = {"path": str(keras_path), "size_bytes": keras_path.stat().st_size,
+                          "seconds": None}
     with ModelExporter(model, data=data_root, calibration_faces=calibration_faces,
                        preset=PRESET) as ex:
         for key, (spec, label) in FORMATS.items():
-            if spec is None:
+            if spec is None or key not in formats:
                 continue
             spec = ExportSpec(**spec)
             log(f"export {spec.label}")
@@ -391,6 +393,8 @@ def main(argv=None) -> int:
     ap.add_argument("--random-weights", action="store_true",
                     help="debug: the preset's architecture without its weights")
     ap.add_argument("--skip", default="", help="comma list: dlib, mediapipe, ours")
+    ap.add_argument("--formats", default=",".join(FORMATS),
+                    help="our formats, comma list of: " + ", ".join(FORMATS))
     ap.add_argument("--workdir", default=None, help="keep exports and worker files here")
     ap.add_argument("--_time-worker", nargs=3, metavar=("MANIFEST", "THREADS", "OUT"),
                     help=argparse.SUPPRESS)
@@ -407,6 +411,10 @@ def main(argv=None) -> int:
     workdir.mkdir(parents=True, exist_ok=True)
     worker_log = workdir / "workers.log"
     skip = {s.strip() for s in args.skip.split(",") if s.strip()}
+    formats = [f.strip() for f in args.formats.split(",") if f.strip()]
+    unknown = set(formats) - set(FORMATS)
+    if unknown:
+        raise SystemExit(f"unknown --formats {sorted(unknown)}; choose from {list(FORMATS)}")
     threads_list = [int(t) for t in args.threads.split(",")]
     pin_cpu = args.pin_cpu if args.pin_cpu is not None else cpu_list()[-1]
     result = {
@@ -445,7 +453,7 @@ def main(argv=None) -> int:
 
     # (a) ours: exports, NME, timing ------------------------------------------------
     if "ours" not in skip:
-        files = export_all(model, workdir, args.data, args.calibration_faces)
+        files = export_all(model, workdir, args.data, args.calibration_faces, formats)
         result["ours"] = {"files": files, "nme": {}}
         from lponet_tf.runtime import load_runner
 
@@ -509,9 +517,10 @@ def main(argv=None) -> int:
             p = np.array([p for p in preds if p is not None], np.float64)
             err = nme(p, gt[ok], "inter_ocular").per_image
             entry = {"per_image": err.tolist(), "detected": int(ok.sum()), **summarize_nme(err)}
-            if not ok.all() and "ours" in result:  # ours on the same subset
-                ours = np.asarray(result["ours"]["nme"]["keras"]["per_image"])[ok]
-                entry["ours_keras_same_subset"] = summarize_nme(ours)
+            ref = next(iter(result.get("ours", {}).get("nme", {}).values()), None)
+            if not ok.all() and ref is not None:  # ours on the same subset
+                ours = np.asarray(ref["per_image"])[ok]
+                entry["ours_same_subset"] = summarize_nme(ours)
             d["nme"][kind] = entry
         result["dlib"] = d
         log(f"dlib: predictor {d['timing']['predictor'].get('median', float('nan')):.2f} ms, "
@@ -590,7 +599,7 @@ def markdown(r: dict) -> str:
                         f"{fmt(nm['tight']['mean'])} | |")
         if "hog" in nm:
             h = nm["hog"]
-            ours_sub = h.get("ours_keras_same_subset", {}).get("mean")
+            ours_sub = (h.get("ours_same_subset") or h.get("ours_keras_same_subset", {})).get("mean")
             extra = f"; ours on the same {h['detected']}: {fmt(ours_sub)}" if ours_sub is not None else ""
             rows.append(f"| dlib | shape predictor, dlib's own HOG box ({h['detected']}/{n} "
                         f"faces found) | 68 lm | | | {fmt(h['mean'])}{extra} | |")

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import time
 from typing import Dict, Optional, Sequence, Tuple
 
@@ -76,8 +77,9 @@ class ExportSpec:
         name = f"{stem}_{'fp32' if self.quantize == 'none' else self.quantize}"
         if self.io_dtype != "float32":
             name += f"_{self.io_dtype}io"
-        if self.keep_float:
-            name += "_float-" + "-".join(k for k in self.keep_float if k.isidentifier())
+        if self.keep_float:  # regexes reduced to their word characters
+            tags = [re.sub(r"\W+", "", k) for k in self.keep_float]
+            name += "_float-" + ("-".join(t for t in tags if t) or "custom")
         return name + "." + self.format
 
 

@@ -234,9 +234,7 @@ def convert(qat_model, cfg, io_dtype: str, decay) -> bytes:
     module.variables_ = list(qat_model.variables) + [decay]
     module.serve = serve
     with tempfile.TemporaryDirectory(prefix="lponet_qat_") as tmp:
-        t0 = time.time()
         tf.saved_model.save(module, tmp, signatures={"serving_default": serve})
-        print(f"qat saved model: {time.time() - t0:.1f} s", flush=True)
         converter = tf.lite.TFLiteConverter.from_saved_model(tmp)
         configure_converter(converter, "qat", None, io_dtype)
         return converter.convert()

@@ -20,7 +20,7 @@ import os
 import pathlib
 import shutil
 import tempfile
-from typing import Optional, Sequence
+from typing import Optional
 
 from lponet_tf import metadata as md
 from lponet_tf.export.errors import ExportError
@@ -123,15 +123,16 @@ class TFLiteExporter:
         )
 
     def convert(self, quantize: str = "none", representative=None,
-                io_dtype: str = "float32", denylisted_nodes: Sequence[str] = ()) -> bytes:
+                io_dtype: str = "float32") -> bytes:
         """Convert to a ``.tflite`` flatbuffer with metadata.
+
+        Int8 with some layers left in float is
+        :meth:`lponet_tf.export.debug.QuantizationAnalysis.quantize`.
 
         Args:
             quantize: one of :data:`PTQ_MODES`.
             representative: face crops for int8 / int16x8 (see :func:`configure_converter`).
             io_dtype: ``"float32"``, ``"int8"`` or ``"uint8"`` (int8 only).
-            denylisted_nodes: int8 only: tensor names to keep in float (selective
-                quantisation, see :mod:`lponet_tf.export.debug`).
 
         Returns:
             The flatbuffer bytes.
@@ -141,21 +142,15 @@ class TFLiteExporter:
         converter = tf.lite.TFLiteConverter.from_saved_model(self.saved_model_dir)
         configure_converter(converter, quantize, representative, io_dtype)
         try:
-            if denylisted_nodes:
-                from lponet_tf.export.debug import convert_selective
-
-                data = convert_selective(converter, representative, denylisted_nodes)
-            else:
-                data = converter.convert()
+            data = converter.convert()
         except Exception as exc:  # the converter raises ConverterError and friends
             raise ExportError(f"TFLite conversion ({quantize}) failed: {exc}") from exc
         return md.embed_tflite(data, self.metadata(quantize, io_dtype))
 
     def export(self, path, quantize: str = "none", representative=None,
-               io_dtype: str = "float32", denylisted_nodes: Sequence[str] = ()) -> str:
+               io_dtype: str = "float32") -> str:
         """:meth:`convert` and write the file (atomically). Returns the path."""
-        data = self.convert(quantize, representative, io_dtype, denylisted_nodes)
-        return write_bytes(path, data)
+        return write_bytes(path, self.convert(quantize, representative, io_dtype))
 
     def close(self) -> None:
         if self._own_dir:

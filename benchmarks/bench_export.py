@@ -174,10 +174,11 @@ def measure_peak(threads_list, runs: int, size=(256, 1024, 1024)) -> dict:
 # -- models ------------------------------------------------------------------------------
 def load_models(args):
     """``[(name, keras model, preset or None)]`` from --preset / --model / --config."""
-    models = []
-    for name in args.preset:
-        from lponet_tf.presets import from_preset, get_preset
+    from lponet_tf.presets import PRESETS, from_preset, get_preset
 
+    models = []
+    names = list(PRESETS) if "all" in args.preset else args.preset
+    for name in names:
         weights = get_preset(name).has_weights
         if not weights:
             log(f"preset {name} has no bundled weights: random weights (latency only)")
@@ -342,7 +343,8 @@ def cpu_name() -> str:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--preset", action="append", default=[], help="preset name (repeatable)")
+    ap.add_argument("--preset", action="append", default=[],
+                    help="preset name (repeatable), or 'all' for every preset")
     ap.add_argument("--model", action="append", default=[], help=".keras file (repeatable)")
     ap.add_argument("--config", action="append", default=[],
                     help="LPONetConfig JSON, random weights (repeatable)")

@@ -38,7 +38,13 @@ def _cache(data: dict):
     return "decoded" if value is True else value
 
 
-def _distributable(ds: tf.data.Dataset) -> tf.data.Dataset:
+def _distributable(ds: tf.data.Dataset, batch_size: int,
+                   strategy: Optional[tf.distribute.Strategy]) -> tf.data.Dataset:
+    if strategy is not None and strategy.num_replicas_in_sync > 1:
+        # tf.distribute splits a global batch between replicas only when the dataset ends
+        # in batch(); mixed batches are concatenated in a map, so batch them again (else
+        # every replica would get a whole global batch).
+        ds = ds.unbatch().batch(batch_size, drop_remainder=True)
     # The stream is generated, not read from files: shard by data across workers.
     options = tf.data.Options()
     options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
@@ -54,8 +60,8 @@ def train_and_validation_datasets(config: dict, model_config: LPONetConfig,
     Args:
         config: a loaded training config.
         model_config: the architecture (input size, landmarks, pose format, stacks).
-        strategy: unused here; the datasets are global-batch datasets that Keras
-            distributes.
+        strategy: the run's strategy; with several replicas the global batches are
+            re-batched so that Keras can split them.
         start_batch: first batch of the training stream (resuming).
     """
     data, tcfg = config["data"], config["train"]
@@ -68,7 +74,7 @@ def train_and_validation_datasets(config: dict, model_config: LPONetConfig,
     sources = [(load_entry(e, "train"), float(e.get("ratio", 1))) for e in entries]
     train = mix_datasets(sources, batch, mode=data.get("mixing", "exact"), seed=seed,
                          start_batch=start_batch, **options)
-    train = _distributable(expand_for_stacks(train, model_config.num_stacks))
+    train = _distributable(expand_for_stacks(train, model_config.num_stacks), batch, strategy)
 
     val_entries = data.get("validation") or []
     if not val_entries:
@@ -79,4 +85,4 @@ def train_and_validation_datasets(config: dict, model_config: LPONetConfig,
     val = make_dataset(records, batch_size=batch, shuffle=False, repeat=False, seed=seed + 1,
                        drop_remainder=False, **dict(options, augment=None))
     val = expand_for_stacks(val, model_config.num_stacks).cache()
-    return train, _distributable(val)
+    return train, _distributable(val, batch, strategy)

@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat setup.py | md5sum | cut -c1-12)
 PYTEST_ARGS ?=
 
-.PHONY: venv test test-py test-java demo bench clean
+.PHONY: venv test test-java demo bench clean
 
 $(STAMP): setup.py
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -26,8 +26,11 @@ test-java: $(STAMP)
 demo: $(STAMP)
 	$(VENV)/bin/lponet predict lponet_tf/assets/astronaut.png --out out/demo
 
+# The README's export table on the bundled preset (needs ../shared/data for calibration/parity).
 bench: $(STAMP)
-	$(PY) benchmarks/run_all.py
+	$(PY) benchmarks/bench_export.py --preset lponet_lite --data ../shared/data/300w \
+		--formats tflite-fp32,tflite-fp16,tflite-dynamic,tflite-int8,tflite-int8-posefloat,tflite-int16x8,onnx \
+		--runs 50 --out benchmarks/results/export_lponet_lite.md
 
 clean:
 	rm -rf $(VENV) out build *.egg-info

@@ -21,6 +21,7 @@ import pathlib
 import re
 from typing import List, Sequence
 
+from lponet_tf.data.crop import box_from_landmarks
 from lponet_tf.data.records import FaceRecord
 from lponet_tf.training.config import ConfigError
 
@@ -66,19 +67,12 @@ def restrict_tasks(records: Sequence[FaceRecord], tasks: Sequence[str]) -> List[
                 pose=r.pose if "pose" in tasks else None,
                 mask_path=r.mask_path if "occlusion" in tasks else None,
                 box=r.box if r.box is not None else (
-                    None if r.landmarks is None else _box_of(r.landmarks)),
+                    None if r.landmarks is None else box_from_landmarks(r.landmarks)),
                 attributes=dict(r.attributes, tasks=list(tasks)),
                 dataset=r.dataset,
             )
         )
     return out
-
-
-def _box_of(landmarks):
-    import numpy as np
-
-    lo, hi = landmarks.min(0), landmarks.max(0)
-    return np.concatenate([lo, hi]).astype("float32")
 
 
 def load_entry(entry: dict, section: str) -> List[FaceRecord]:

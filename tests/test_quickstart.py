@@ -7,7 +7,6 @@ import subprocess
 import sys
 import time
 
-import pytest
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 QUICKSTART = REPO / "training" / "configs" / "quickstart.yaml"

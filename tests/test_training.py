@@ -2,7 +2,6 @@
 distributed runs (two logical CPUs, two worker processes)."""
 import csv
 import json
-import os
 import pathlib
 import signal
 import subprocess
@@ -149,10 +148,10 @@ def _assert_same_updates(reference, other):
     assert np.linalg.norm(got - ref) / np.linalg.norm(ref) < 0.02
 
 
-def _run_script(cfg, npz, init, *overrides, env=None, timeout=600):
+def _run_script(cfg, npz, init, *overrides, timeout=600):
     return subprocess.run(
         [sys.executable, "-c", DISTRIBUTED, str(cfg), str(npz), str(init), *overrides],
-        cwd=REPO, capture_output=True, text=True, timeout=timeout, env=env,
+        cwd=REPO, capture_output=True, text=True, timeout=timeout,
     )
 
 

@@ -26,7 +26,7 @@ import tensorflow as tf
 import yaml
 
 from lponet_tf.config import LPONetConfig
-from lponet_tf.model import build_lponet, copy_weights_by_name, inference_model
+from lponet_tf.model import build_lponet, inference_model
 from lponet_tf.training import callbacks as cb
 from lponet_tf.training.config import ConfigError
 from lponet_tf.training.distribute import is_chief, make_strategy

@@ -91,6 +91,36 @@ def test_same_seed_gives_the_same_batches(sources):
     assert not any(np.array_equal(again[0], f) for f in first)
 
 
+def test_each_epoch_is_a_new_permutation_that_needs_no_iterator_state():
+    from lponet_tf.data.pipeline import _record_of_element
+
+    n = 14
+    order = [int(_record_of_element(tf.constant(e, tf.int64), n=n, seed=5, shuffle=True)[1])
+             for e in range(3 * n)]
+    epochs = [order[i * n:(i + 1) * n] for i in range(3)]
+    for epoch in epochs:
+        assert sorted(epoch) == list(range(n))  # every record once per epoch
+    assert epochs[0] != epochs[1] != epochs[2] and epochs[0] != list(range(n))
+    plain = [int(_record_of_element(tf.constant(e, tf.int64), n=n, seed=5, shuffle=False)[1])
+             for e in range(2 * n)]
+    assert plain == list(range(n)) * 2
+
+
+def test_a_second_iterator_and_a_late_start_see_the_same_stream(sources):
+    """Keras opens an extra iterator under tf.distribute; resuming starts mid-stream. Both
+    must yield what one uninterrupted iterator yields (a Dataset.shuffle would not)."""
+    records = sum(sources, [])
+    opts = dict(input_size=S, batch_size=4, augment=AugmentConfig(), seed=2)
+    ds = make_dataset(records, **opts)
+    first = _batches(ds, 6)  # 24 elements: crosses an epoch (14 records)
+    second = _batches(ds, 6)
+    late = _batches(make_dataset(records, start=12, **opts), 3)
+    for x, y in zip(tf.nest.flatten(first), tf.nest.flatten(second)):
+        np.testing.assert_array_equal(x, y)
+    for x, y in zip(tf.nest.flatten(first[3:]), tf.nest.flatten(late)):
+        np.testing.assert_array_equal(x, y)
+
+
 def test_exact_mixing_gives_fixed_counts_per_batch(sources):
     ds = mix_datasets(list(zip(sources, (4, 3, 3))), batch_size=20, mode="exact", seed=1, input_size=S,
                       augment=AugmentConfig(), occlusion=OcclusionConfig())

@@ -13,8 +13,10 @@ off where its label is missing.
 Decoding, cropping, augmentation, occlusion synthesis and target encoding run in numpy /
 OpenCV (:func:`lponet_tf.data.sample.prepare_sample`) inside ``tf.numpy_function``, in
 parallel (``num_parallel_calls=AUTOTUNE``). Determinism: element ``e`` of a pipeline is
-prepared with ``numpy.random.default_rng([seed, e])``, and the shuffle is seeded, so with
-a seed and ``deterministic=True`` two pipelines yield identical batches.
+prepared with ``numpy.random.default_rng([seed, e])`` from the record at position ``e % n``
+of a stateless, seeded permutation for epoch ``e // n``, so with a seed and
+``deterministic=True`` two pipelines, or two iterators of one pipeline, yield identical
+batches.
 
 Mixing (:func:`mix_datasets`):
     * ``"exact"``: each batch holds a fixed count per source, the ratios scaled to the
@@ -25,6 +27,7 @@ Mixing (:func:`mix_datasets`):
 """
 from __future__ import annotations
 
+import functools
 import os
 import threading
 from typing import Dict, List, Optional, Sequence, Tuple, Union
@@ -133,6 +136,22 @@ class _Loader:
         return (s.image,) + tuple(s.targets[t] for t in TASKS) + tuple(s.weights[t] for t in TASKS)
 
 
+def _record_of_element(element: tf.Tensor, n: int, seed: int, shuffle: bool):
+    """``(element, record index)``: element ``e`` is position ``e % n`` of epoch ``e // n``.
+
+    Each epoch's order is a stateless permutation of the records keyed by ``(seed,
+    epoch)`` (``tf.random.experimental.index_shuffle``), so the stream is a pure function
+    of the element number. A ``Dataset.shuffle`` would instead reshuffle per *iterator*:
+    Keras opens an extra iterator under a ``tf.distribute`` strategy (its symbolic build
+    reads one batch), and the training stream would then differ from one device's.
+    """
+    if not shuffle:
+        return element, element % n
+    epoch_seed = tf.stack([tf.constant(seed, tf.int64), element // n])
+    position = tf.random.experimental.index_shuffle(element % n, epoch_seed, max_index=n - 1)
+    return element, position
+
+
 def _read(path: str) -> bytes:
     """A file's bytes (undecoded); DataError naming it when it is missing."""
     if not os.path.isfile(path):
@@ -190,9 +209,10 @@ def make_dataset(
         num_landmarks: K (heatmap depth for samples without landmarks).
         num_parallel_calls: parallel preparation calls (AUTOTUNE).
         drop_remainder: drop a last incomplete batch.
-        start: begin at this element of the (seeded) stream. Skipping happens on record
-            indices, before any image is read, so resuming a run at element ``n`` costs
-            nothing and yields exactly what an uninterrupted pipeline yields from ``n`` on.
+        start: begin at this element of the (seeded) stream. The stream is a pure function
+            of the element number (no iterator state), so resuming a run at element ``n``
+            costs nothing and yields exactly what an uninterrupted pipeline yields from
+            ``n`` on, however many iterators were opened on it.
 
     Returns:
         ``tf.data.Dataset`` of ``(image, targets, sample_weights)``.
@@ -228,14 +248,10 @@ def make_dataset(
         image = tf.cast(out[0], tf.float32)
         return image, dict(zip(TASKS, out[1:4])), dict(zip(TASKS, out[4:7]))
 
-    ds = tf.data.Dataset.range(len(records))
-    if shuffle:
-        ds = ds.shuffle(len(records), seed=seed, reshuffle_each_iteration=True)
-    if repeat:
-        ds = ds.repeat()
-    ds = ds.enumerate()  # (element number, record index): the element number seeds its rng
-    if start:
-        ds = ds.skip(int(start))
+    ds = tf.data.Dataset.counter(int(start)) if repeat else tf.data.Dataset.range(
+        int(start), len(records))
+    # (element number, record index): the element number seeds the sample's rng.
+    ds = ds.map(functools.partial(_record_of_element, n=len(records), seed=seed, shuffle=shuffle))
     ds = ds.map(load, num_parallel_calls=num_parallel_calls, deterministic=deterministic)
     if batch_size:
         ds = ds.batch(batch_size, drop_remainder=drop_remainder)

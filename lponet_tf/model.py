@@ -58,6 +58,11 @@ class _Builder:
         self.K = K
         self.L = K.layers
         self.custom = layer_classes(K)
+        # Heads, softmax and the Gram-Schmidt pose run in the variable dtype: float32 under
+        # mixed precision (a float16 softmax or orthonormalisation loses too much), float64
+        # when the whole model is float64 (numerical checks). Every variable then has one
+        # dtype, which tf.distribute's packed gradient all-reduce requires.
+        self.head_dtype = K.mixed_precision.global_policy().variable_dtype
 
     # -- building blocks --------------------------------------------------------------
     def conv_bn(self, x, filters, kernel, name, stride=1, relu=True):
@@ -139,17 +144,17 @@ class _Builder:
         y = self.L.GlobalAveragePooling2D(name=f"{name}_gap")(bottom)
         y = self.L.Dense(self.cfg.pose_hidden, activation="relu", name=f"{name}_fc1")(y)
         if self.cfg.pose == "6d":
-            y = self.L.Dense(6, name=f"{name}_fc2", dtype="float32")(y)
-            return self.custom.GramSchmidt(name=name, dtype="float32")(y)
-        y = self.L.Dense(3, name=f"{name}_fc2", dtype="float32")(y)
-        return self.L.Rescaling(90.0, name=name, dtype="float32")(y)
+            y = self.L.Dense(6, name=f"{name}_fc2", dtype=self.head_dtype)(y)
+            return self.custom.GramSchmidt(name=name, dtype=self.head_dtype)(y)
+        y = self.L.Dense(3, name=f"{name}_fc2", dtype=self.head_dtype)(y)
+        return self.L.Rescaling(90.0, name=name, dtype=self.head_dtype)(y)
 
     def heads(self, features, suffix):
         heatmaps = self.conv1x1(
-            features, self.cfg.num_landmarks, f"heatmaps{suffix}", dtype="float32"
+            features, self.cfg.num_landmarks, f"heatmaps{suffix}", dtype=self.head_dtype
         )
-        logits = self.conv1x1(features, 2, f"occlusion{suffix}_logits", dtype="float32")
-        occlusion = self.L.Softmax(name=f"occlusion{suffix}", dtype="float32")(logits)
+        logits = self.conv1x1(features, 2, f"occlusion{suffix}_logits", dtype=self.head_dtype)
+        occlusion = self.L.Softmax(name=f"occlusion{suffix}", dtype=self.head_dtype)(logits)
         return heatmaps, occlusion
 
     def fusion(self, carry, features, heatmaps, occlusion, stack):

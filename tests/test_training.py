@@ -135,23 +135,29 @@ if res.output_dir.joinpath("model.keras").exists():
     start = {l.name: l for l in keras.models.load_model(init, compile=False).layers}
     # Trainable weights: the gradient-driven part (BatchNorm moving statistics are
     # running averages of activations, not gradient updates).
-    np.savez(npz, *[np.asarray(w) - np.asarray(i) for l in m.layers if l.trainable_weights
+    np.savez(npz, *[np.asarray(w, "float64") - np.asarray(i, "float64") for l in m.layers
+                    if l.trainable_weights
                     for w, i in zip(l.trainable_weights, start[l.name].trainable_weights)])
 print("steps", res.steps)
 """
+# float64: in float32 the update itself moves by percents when only the summation order
+# changes (one device, the same batch in another order: 3% after one step, 37% after
+# three), so no tight tolerance could tell a distribution bug from rounding. In float64
+# the same comparison agrees to ~1e-12 (docs/training.md).
+FLOAT64 = ("train.mixed_precision=float64",)
+MIRRORED = ("train.distribute=mirrored", "train.devices=[/cpu:0,/cpu:1]")
 
 
-def _assert_same_updates(reference, other):
-    ref, got = np.concatenate([r.ravel() for r in reference]), np.concatenate(
-        [g.ravel() for g in other])
+def _relative_difference(reference, other):
+    ref, got = (np.concatenate([a.ravel() for a in arrays]) for arrays in (reference, other))
     assert np.linalg.norm(ref) > 0  # the weights moved
-    assert np.linalg.norm(got - ref) / np.linalg.norm(ref) < 0.02
+    return np.linalg.norm(got - ref) / np.linalg.norm(ref)
 
 
-def _run_script(cfg, npz, init, *overrides, timeout=600):
+def _run_script(cfg, npz, init, *overrides, timeout=600, env=None):
     return subprocess.run(
         [sys.executable, "-c", DISTRIBUTED, str(cfg), str(npz), str(init), *overrides],
-        cwd=REPO, capture_output=True, text=True, timeout=timeout,
+        cwd=REPO, capture_output=True, text=True, timeout=timeout, env=env,
     )
 
 
@@ -160,43 +166,49 @@ def _load(npz):
         return [d[k] for k in sorted(d.files, key=lambda k: int(k.split("_")[1]))]
 
 
+def _epoch_losses(run_dir):
+    rows = list(csv.DictReader(open(run_dir / "training_log.csv")))
+    return np.array([float(r["loss"]) for r in rows])
+
+
 @pytest.fixture(scope="module")
-def single_device_weights(tmp_path_factory, faces):
+def distributed_setup(tmp_path_factory, faces):
+    """Three SGD steps of batch 4 on two partial-label sources (with / without pose, 1:1,
+    so pose weights are 0 for half of every batch): config, initial model, single-device
+    float64 updates and run directory."""
     tmp = tmp_path_factory.mktemp("single")
-    # One step: the update equals the single-device one (verified to ~5e-4). Over several
-    # steps LPONet under MirroredStrategy drifts from one device (about 9% after 2 steps on
-    # a fixed batch, not seen with a plain conv+BN model): an open issue, see docs/training.md.
-    cfg = _config(tmp, faces, steps=1, steps_per_epoch=1, batch_size=4)
+    cfg = _config(tmp, faces, steps=3, steps_per_epoch=3, batch_size=4)
+    data = yaml.safe_load(cfg.read_text())
+    data["data"]["train"] = [{"name": "300w", "root": str(faces), "pseudo_pose": True},
+                             {"name": "300w", "root": str(faces)}]
+    cfg.write_text(yaml.safe_dump(data))
     from lponet_tf.config import LPONetConfig
     from lponet_tf.model import build_lponet
 
     init = tmp / "init.keras"
     build_lponet(LPONetConfig.from_dict(TINY_MODEL)).save(init)
-    res = _run_script(cfg, tmp / "w.npz", init)
+    res = _run_script(cfg, tmp / "w.npz", init, *FLOAT64)
     assert res.returncode == 0, res.stderr[-3000:]
-    return cfg, init, _load(tmp / "w.npz")
+    return cfg, init, _load(tmp / "w.npz"), tmp / "run"
 
 
-@pytest.fixture(scope="module")
-def mirrored_weights(tmp_path_factory, single_device_weights):
-    cfg, init, _ = single_device_weights
-    tmp = tmp_path_factory.mktemp("mirrored")
-    res = _run_script(cfg, tmp / "w.npz", init, "train.distribute=mirrored",
-                      "train.devices=[/cpu:0,/cpu:1]", f"output_dir={tmp / 'run'}")
-    return res, tmp
-
-
-def test_mirrored_strategy_on_two_logical_cpus_trains(mirrored_weights):
-    res, tmp = mirrored_weights
+def test_mirrored_strategy_update_equals_one_device(tmp_path, distributed_setup):
+    """Two logical CPUs, float64: every weight's update after 3 steps equals one device's."""
+    cfg, init, single, _ = distributed_setup
+    res = _run_script(cfg, tmp_path / "w.npz", init, *FLOAT64, *MIRRORED,
+                      f"output_dir={tmp_path / 'run'}")
     assert res.returncode == 0, res.stderr[-3000:]
-    assert "steps 1" in res.stdout
-    assert (tmp / "run" / "model.keras").exists()
+    assert "steps 3" in res.stdout
+    assert _relative_difference(single, _load(tmp_path / "w.npz")) < 1e-8
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "known issue (docs/training.md): under MirroredStrategy the trainer's first SGD update "
-    "differs from the single-device one, although the same model on a fixed batch agrees "
-    "to 5e-4; strict, so the fix shows up as an XPASS"))
-def test_mirrored_strategy_update_equals_one_device(mirrored_weights, single_device_weights):
-    res, tmp = mirrored_weights
-    _assert_same_updates(single_device_weights[2], _load(tmp / "w.npz"))
+def test_mirrored_strategy_in_float32_trains_on_the_same_losses(tmp_path, distributed_setup):
+    """The default precision: the run completes, writes its model, and logs the losses of
+    the single-device run (forward passes agree to ~1e-5; a loss scaled by the replica
+    count or a replica fed other data would be off by far more than 1%)."""
+    cfg, init, _, single_dir = distributed_setup
+    res = _run_script(cfg, tmp_path / "w.npz", init, *MIRRORED, f"output_dir={tmp_path / 'run'}")
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert "steps 3" in res.stdout
+    assert (tmp_path / "run" / "model.keras").exists()
+    np.testing.assert_allclose(_epoch_losses(tmp_path / "run"), _epoch_losses(single_dir), rtol=0.01)

@@ -48,7 +48,7 @@ DEFAULTS: Dict[str, Any] = {
         "steps_per_epoch": 1000,
         "validation_steps": None,
         "seed": 0,
-        "mixed_precision": None,  # None | mixed_float16 | mixed_bfloat16
+        "mixed_precision": None,  # None (float32) | mixed_bfloat16 | mixed_float16 | float64
         "distribute": "none",  # none | mirrored | multi_worker
         "deterministic": False,
         "verbose": 1,

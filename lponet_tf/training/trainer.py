@@ -102,6 +102,24 @@ def _write_curves(csv_path: pathlib.Path, png_path: pathlib.Path) -> None:
     plt.close(fig)
 
 
+PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16", "float64")
+
+
+def _set_precision(policy: Optional[str]) -> None:
+    """Keras dtype policy of a run (``train.mixed_precision``; None = float32).
+
+    ``float64`` runs variables, activations and losses (which follow ``floatx``) in double
+    precision: slow, for numerical checks such as comparing a multi-replica run with one
+    device, where float32 rounding is amplified by the network past any tight tolerance.
+    Set on every call, so a previous run's policy in the same process does not leak in.
+    """
+    policy = policy or "float32"
+    if policy not in PRECISIONS:
+        raise ConfigError(f"train.mixed_precision must be one of {PRECISIONS} or null, got {policy!r}")
+    keras.config.set_floatx("float64" if policy == "float64" else "float32")
+    keras.mixed_precision.set_global_policy(policy)
+
+
 def train(config: dict, epochs_limit: Optional[int] = None) -> TrainResult:
     """Train LPONet as the config says; resumable.
 
@@ -121,8 +139,7 @@ def train(config: dict, epochs_limit: Optional[int] = None) -> TrainResult:
     keras.utils.set_random_seed(int(tcfg["seed"]))
     if tcfg.get("deterministic"):
         tf.config.experimental.enable_op_determinism()
-    if tcfg.get("mixed_precision"):
-        keras.mixed_precision.set_global_policy(tcfg["mixed_precision"])
+    _set_precision(tcfg.get("mixed_precision"))
 
     model_cfg = LPONetConfig.from_dict(config["model"])
     chief = is_chief(strategy)

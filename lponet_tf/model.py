@@ -32,6 +32,7 @@ from typing import Dict, List, Optional
 import keras
 
 from lponet_tf.config import LPONetConfig
+from lponet_tf.distributed_fit import DistributedFitMixin
 from lponet_tf.layers import layer_classes
 
 OUTPUT_NAMES = ("heatmaps", "pose", "occlusion")
@@ -201,7 +202,7 @@ def build_graph(config: LPONetConfig, keras_module=keras, include_intermediate: 
 
 
 @keras.saving.register_keras_serializable(package="lponet_tf")
-class LPONet(keras.Model):
+class LPONet(DistributedFitMixin, keras.Model):
     """LPONet as a Keras functional model that carries its :class:`LPONetConfig`.
 
     Built like a keras-hub backbone: the constructor lays out the functional graph, and

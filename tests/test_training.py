@@ -130,7 +130,7 @@ cfg_path, npz, init = sys.argv[1:4]
 cfg = load_config(cfg_path, sys.argv[4:] + ["optimizer.name=sgd", "optimizer.learning_rate=1e-5",
                                             f"init_from={init}"])
 res = train(cfg)
-if res.output_dir.joinpath("model.keras").exists():
+if res.chief:  # the process that wrote model.keras
     m = keras.models.load_model(res.output_dir / "model.keras", compile=False)
     start = {l.name: l for l in keras.models.load_model(init, compile=False).layers}
     # Trainable weights: the gradient-driven part (BatchNorm moving statistics are
@@ -212,3 +212,46 @@ def test_mirrored_strategy_in_float32_trains_on_the_same_losses(tmp_path, distri
     assert "steps 3" in res.stdout
     assert (tmp_path / "run" / "model.keras").exists()
     np.testing.assert_allclose(_epoch_losses(tmp_path / "run"), _epoch_losses(single_dir), rtol=0.01)
+
+
+def _free_ports(n):
+    import socket
+
+    sockets = [socket.socket() for _ in range(n)]
+    for s in sockets:
+        s.bind(("localhost", 0))
+    ports = [s.getsockname()[1] for s in sockets]
+    for s in sockets:
+        s.close()
+    return ports
+
+
+def test_multi_worker_strategy_with_two_local_workers_equals_one_device(tmp_path, distributed_setup):
+    """Two worker processes on localhost (TF_CONFIG), float64: the chief's update after 3
+    steps equals one device's, its log holds the same losses, and only the chief writes
+    the run's files (the other worker writes under .worker-1/)."""
+    import os
+
+    cfg, init, single, single_dir = distributed_setup
+    cluster = {"worker": [f"localhost:{p}" for p in _free_ports(2)]}
+    procs = []
+    for index in range(2):
+        env = dict(os.environ, TF_CONFIG=json.dumps(
+            {"cluster": cluster, "task": {"type": "worker", "index": index}}))
+        procs.append(subprocess.Popen(
+            [sys.executable, "-c", DISTRIBUTED, str(cfg), str(tmp_path / f"w{index}.npz"), str(init),
+             *FLOAT64, "train.distribute=multi_worker", f"output_dir={tmp_path / 'run'}"],
+            cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env))
+    try:
+        outputs = [p.communicate(timeout=400) for p in procs]
+    finally:
+        for p in procs:  # a worker left alone would wait in a collective op
+            p.kill()
+    for p, (out, err) in zip(procs, outputs):
+        assert p.returncode == 0, err[-3000:]
+        assert "steps 3" in out
+    run = tmp_path / "run"
+    assert (run / "model.keras").exists() and (run / ".worker-1" / "training_log.csv").exists()
+    assert not (tmp_path / "w1.npz").exists()  # worker 1 knows it is not the chief
+    assert _relative_difference(single, _load(tmp_path / "w0.npz")) < 1e-8
+    np.testing.assert_allclose(_epoch_losses(run), _epoch_losses(single_dir), rtol=1e-6)

@@ -40,5 +40,7 @@ def run(args: argparse.Namespace) -> int:
         overrides.append(f"output_dir={args.output_dir}")
     config = load_config(args.config, overrides, roots)
     result = train(config, epochs_limit=args.epochs_limit)
-    print(f"trained {result.steps} steps; inference model: {result.model_path}")
+    where = (f"inference model: {result.model_path}" if result.chief
+             else f"worker files under {result.output_dir}/.worker-*; the chief writes the model")
+    print(f"trained {result.steps} steps; {where}")
     return 0

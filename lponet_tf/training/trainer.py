@@ -40,6 +40,7 @@ class TrainResult:
     model_path: pathlib.Path
     history: dict
     steps: int
+    chief: bool = True  # False on the workers of a multi-worker run that write no files
 
 
 def _init_weights(model, path: str) -> None:
@@ -154,6 +155,7 @@ def train(config: dict, epochs_limit: Optional[int] = None) -> TrainResult:
     # Non-chief workers of a multi-worker run write to scratch space (TF's convention),
     # so only the chief's files are ever visible.
     write_dir = out if chief else out / f".worker-{strategy.cluster_resolver.task_id}"
+    write_dir.mkdir(parents=True, exist_ok=True)
     backup = cb.AtomicBackupAndRestore(write_dir / "backup")
     done = backup.completed_epochs()
     # The stream is random-access: a resumed run starts where the last complete epoch
@@ -208,5 +210,6 @@ def train(config: dict, epochs_limit: Optional[int] = None) -> TrainResult:
         model_path=model_path,
         history=history.history,
         steps=int(model.optimizer.iterations.numpy()),
+        chief=chief,
     )
 

@@ -67,6 +67,8 @@ class LPONetConfig:
             )
         if self.fpf == "full" and self.hourglass_depth < 3:
             raise ValueError("fpf='full' needs hourglass_depth >= 3")
+        if self.fpf == "half" and self.hourglass_depth < 2:  # fuses levels depth and depth - 2
+            raise ValueError("fpf='half' needs hourglass_depth >= 2")
 
     @property
     def heatmap_size(self) -> int:

@@ -137,7 +137,9 @@ def test_mixed_precision_outputs_stay_float32():
 
 
 @pytest.mark.parametrize(
-    "bad", [dict(fpf="quarter"), dict(pose="quat"), dict(input_size=100), dict(channels=12)]
+    "bad", [dict(fpf="quarter"), dict(pose="quat"), dict(input_size=100), dict(channels=12),
+            dict(input_size=32, hourglass_depth=1, fpf="half"),
+            dict(input_size=64, hourglass_depth=2, fpf="full")]
 )
 def test_bad_config_is_a_clear_error(bad):
     with pytest.raises(ValueError):

@@ -14,6 +14,7 @@ import pytest
 import yaml
 
 from lponet_tf.data.pts import write_pts
+from lponet_tf.training import equivalence
 from lponet_tf.training.config import load_config
 from synthetic_faces import write_face
 
@@ -117,53 +118,12 @@ def test_sigkill_mid_run_resumes_with_nothing_lost(tmp_path, faces):
     assert not list((out / "backup").glob("state-*"))[1:]  # one complete state kept
 
 
-# Trains from a saved initial model, then saves the UPDATE of every weight (final - initial).
-# Both runs start from the same file: variables created under a strategy draw other random
-# initial values than on one device. Plain SGD: updates are proportional to the gradients,
-# so a wrong aggregation across replicas (e.g. a loss scaled by the replica count) shows,
-# while Adam would amplify float noise in near-zero gradients into full-size steps.
-DISTRIBUTED = r"""
-import sys, numpy as np, keras
-from lponet_tf.training.config import load_config
-from lponet_tf.training.trainer import train
-cfg_path, npz, init = sys.argv[1:4]
-cfg = load_config(cfg_path, sys.argv[4:] + ["optimizer.name=sgd", "optimizer.learning_rate=1e-5",
-                                            f"init_from={init}"])
-res = train(cfg)
-if res.chief:  # the process that wrote model.keras
-    m = keras.models.load_model(res.output_dir / "model.keras", compile=False)
-    start = {l.name: l for l in keras.models.load_model(init, compile=False).layers}
-    # Trainable weights: the gradient-driven part (BatchNorm moving statistics are
-    # running averages of activations, not gradient updates).
-    np.savez(npz, *[np.asarray(w, "float64") - np.asarray(i, "float64") for l in m.layers
-                    if l.trainable_weights
-                    for w, i in zip(l.trainable_weights, start[l.name].trainable_weights)])
-print("steps", res.steps)
-"""
-# float64: in float32 the update itself moves by percents when only the summation order
-# changes (one device, the same batch in another order: 3% after one step, 37% after
-# three), so no tight tolerance could tell a distribution bug from rounding. In float64
-# the same comparison agrees to ~1e-12 (docs/training.md).
-FLOAT64 = ("train.mixed_precision=float64",)
-MIRRORED = ("train.distribute=mirrored", "train.devices=[/cpu:0,/cpu:1]")
-
-
-def _relative_difference(reference, other):
-    ref, got = (np.concatenate([a.ravel() for a in arrays]) for arrays in (reference, other))
-    assert np.linalg.norm(ref) > 0  # the weights moved
-    return np.linalg.norm(got - ref) / np.linalg.norm(ref)
-
-
-def _run_script(cfg, npz, init, *overrides, timeout=600, env=None):
-    return subprocess.run(
-        [sys.executable, "-c", DISTRIBUTED, str(cfg), str(npz), str(init), *overrides],
-        cwd=REPO, capture_output=True, text=True, timeout=timeout, env=env,
-    )
-
-
-def _load(npz):
-    with np.load(npz) as d:
-        return [d[k] for k in sorted(d.files, key=lambda k: int(k.split("_")[1]))]
+# The runs of lponet_tf.training.equivalence: each a fresh process, from one saved initial
+# model, a few plain-SGD steps; the chief saves every weight's update. float64 because in
+# float32 the update moves by percents when only the summation order changes, so no tight
+# tolerance could tell a distribution bug from rounding; in float64 it agrees to ~1e-12.
+FLOAT64 = equivalence.FLOAT64
+MIRRORED = ["train.distribute=mirrored", "train.devices=[/cpu:0,/cpu:1]"]
 
 
 def _epoch_losses(run_dir):
@@ -187,19 +147,19 @@ def distributed_setup(tmp_path_factory, faces):
 
     init = tmp / "init.keras"
     build_lponet(LPONetConfig.from_dict(TINY_MODEL)).save(init)
-    res = _run_script(cfg, tmp / "w.npz", init, *FLOAT64)
-    assert res.returncode == 0, res.stderr[-3000:]
-    return cfg, init, _load(tmp / "w.npz"), tmp / "run"
+    equivalence.run_single(cfg, tmp / "w.npz", init, FLOAT64)
+    return cfg, init, equivalence.load_updates(tmp / "w.npz"), tmp / "run"
 
 
 def test_mirrored_strategy_update_equals_one_device(tmp_path, distributed_setup):
     """Two logical CPUs, float64: every weight's update after 3 steps equals one device's."""
     cfg, init, single, _ = distributed_setup
-    res = _run_script(cfg, tmp_path / "w.npz", init, *FLOAT64, *MIRRORED,
-                      f"output_dir={tmp_path / 'run'}")
-    assert res.returncode == 0, res.stderr[-3000:]
-    assert "steps 3" in res.stdout
-    assert _relative_difference(single, _load(tmp_path / "w.npz")) < 1e-8
+    done = equivalence.run_single(cfg, tmp_path / "w.npz", init,
+                                  [*FLOAT64, *MIRRORED, f"output_dir={tmp_path / 'run'}"])
+    assert "steps 3" in done.stdout
+    difference = equivalence.relative_difference(single, equivalence.load_updates(tmp_path / "w.npz"))
+    print(f"mirrored float64 vs one device: {difference:.2e}")
+    assert difference < 1e-8
 
 
 def test_mirrored_strategy_in_float32_trains_on_the_same_losses(tmp_path, distributed_setup):
@@ -207,51 +167,25 @@ def test_mirrored_strategy_in_float32_trains_on_the_same_losses(tmp_path, distri
     the single-device run (forward passes agree to ~1e-5; a loss scaled by the replica
     count or a replica fed other data would be off by far more than 1%)."""
     cfg, init, _, single_dir = distributed_setup
-    res = _run_script(cfg, tmp_path / "w.npz", init, *MIRRORED, f"output_dir={tmp_path / 'run'}")
-    assert res.returncode == 0, res.stderr[-3000:]
-    assert "steps 3" in res.stdout
+    done = equivalence.run_single(cfg, tmp_path / "w.npz", init,
+                                  [*MIRRORED, f"output_dir={tmp_path / 'run'}"])
+    assert "steps 3" in done.stdout
     assert (tmp_path / "run" / "model.keras").exists()
     np.testing.assert_allclose(_epoch_losses(tmp_path / "run"), _epoch_losses(single_dir), rtol=0.01)
-
-
-def _free_ports(n):
-    import socket
-
-    sockets = [socket.socket() for _ in range(n)]
-    for s in sockets:
-        s.bind(("localhost", 0))
-    ports = [s.getsockname()[1] for s in sockets]
-    for s in sockets:
-        s.close()
-    return ports
 
 
 def test_multi_worker_strategy_with_two_local_workers_equals_one_device(tmp_path, distributed_setup):
     """Two worker processes on localhost (TF_CONFIG), float64: the chief's update after 3
     steps equals one device's, its log holds the same losses, and only the chief writes
     the run's files (the other worker writes under .worker-1/)."""
-    import os
-
     cfg, init, single, single_dir = distributed_setup
-    cluster = {"worker": [f"localhost:{p}" for p in _free_ports(2)]}
-    procs = []
-    for index in range(2):
-        env = dict(os.environ, TF_CONFIG=json.dumps(
-            {"cluster": cluster, "task": {"type": "worker", "index": index}}))
-        procs.append(subprocess.Popen(
-            [sys.executable, "-c", DISTRIBUTED, str(cfg), str(tmp_path / f"w{index}.npz"), str(init),
-             *FLOAT64, "train.distribute=multi_worker", f"output_dir={tmp_path / 'run'}"],
-            cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env))
-    try:
-        outputs = [p.communicate(timeout=400) for p in procs]
-    finally:
-        for p in procs:  # a worker left alone would wait in a collective op
-            p.kill()
-    for p, (out, err) in zip(procs, outputs):
-        assert p.returncode == 0, err[-3000:]
-        assert "steps 3" in out
+    outputs = equivalence.run_local_workers(cfg, tmp_path, init,
+                                            [*FLOAT64, f"output_dir={tmp_path / 'run'}"])
+    assert all("steps 3" in out for out in outputs)
     run = tmp_path / "run"
     assert (run / "model.keras").exists() and (run / ".worker-1" / "training_log.csv").exists()
     assert not (tmp_path / "w1.npz").exists()  # worker 1 knows it is not the chief
-    assert _relative_difference(single, _load(tmp_path / "w0.npz")) < 1e-8
+    difference = equivalence.relative_difference(single, equivalence.load_updates(tmp_path / "w0.npz"))
+    print(f"multi-worker float64 vs one device: {difference:.2e}")
+    assert difference < 1e-8
     np.testing.assert_allclose(_epoch_losses(run), _epoch_losses(single_dir), rtol=1e-6)

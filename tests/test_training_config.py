@@ -95,3 +95,35 @@ def test_holdout_split_groups_faces_of_one_photo_and_is_stable():
     assert [r.image_path for r in holdout_split(recs[::-1], 0.2, 3, "val")][::-1] == [
         r.image_path for r in val]
     assert holdout_split(recs, 0.2, seed=4, part="val") != val
+
+
+def test_a_global_batch_that_does_not_split_over_the_replicas_is_refused():
+    from types import SimpleNamespace
+
+    from lponet_tf.training.distribute import check_batch_split
+
+    check_batch_split(SimpleNamespace(num_replicas_in_sync=2), 64)
+    with pytest.raises(ConfigError, match="batch_size=6 does not split over 4 replicas"):
+        check_batch_split(SimpleNamespace(num_replicas_in_sync=4), 6)
+
+
+def test_precision_policies_float64_makes_every_weight_double_and_unknown_names_fail():
+    import keras
+
+    from lponet_tf.model import build_lponet
+    from lponet_tf.training.trainer import _set_precision
+
+    tiny = LPONetConfig(input_size=32, channels=8, hourglass_depth=2)
+    try:
+        _set_precision("float64")
+        assert {w.dtype for w in build_lponet(tiny).weights} == {"float64"}
+        _set_precision("mixed_bfloat16")  # heads stay in the variable dtype, float32
+        model = build_lponet(tiny)
+        assert {w.dtype for w in model.weights} == {"float32"}
+        assert model.get_layer("pose").compute_dtype == "float32"
+        with pytest.raises(ConfigError, match="mixed_precision must be one of"):
+            _set_precision("bfloat16")
+    finally:
+        _set_precision(None)
+    assert keras.config.floatx() == "float32"
+    assert keras.mixed_precision.global_policy().name == "float32"

@@ -18,6 +18,8 @@ import os
 
 import tensorflow as tf
 
+from lponet_tf.training.config import ConfigError
+
 
 def make_strategy(train_config: dict) -> tf.distribute.Strategy:
     kind = str(train_config.get("distribute", "none")).lower()
@@ -36,6 +38,17 @@ def make_strategy(train_config: dict) -> tf.distribute.Strategy:
         )
         return tf.distribute.MultiWorkerMirroredStrategy(communication_options=options)
     raise ValueError(f"train.distribute must be none, mirrored or multi_worker, got {kind!r}")
+
+
+def check_batch_split(strategy: tf.distribute.Strategy, batch_size: int) -> None:
+    """The global batch must split evenly: each replica averages its loss over its own
+    share, so unequal shares would weigh samples unequally (not one device's update)."""
+    replicas = strategy.num_replicas_in_sync
+    if batch_size % replicas:
+        raise ConfigError(
+            f"train.batch_size={batch_size} does not split over {replicas} replicas: "
+            f"use a multiple of {replicas}"
+        )
 
 
 def _ensure_logical_cpus(devices) -> None:

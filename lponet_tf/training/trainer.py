@@ -29,7 +29,7 @@ from lponet_tf.config import LPONetConfig
 from lponet_tf.model import build_lponet, inference_model
 from lponet_tf.training import callbacks as cb
 from lponet_tf.training.config import ConfigError
-from lponet_tf.training.distribute import is_chief, make_strategy
+from lponet_tf.training.distribute import check_batch_split, is_chief, make_strategy
 from lponet_tf.training.objectives import losses_and_weights, make_optimizer, metrics_for
 from lponet_tf.training.pipelines import train_and_validation_datasets
 
@@ -135,6 +135,7 @@ def train(config: dict, epochs_limit: Optional[int] = None) -> TrainResult:
     tcfg = config["train"]
     # First: logical devices and collective ops must be configured before TF initialises.
     strategy = make_strategy(tcfg)
+    check_batch_split(strategy, int(tcfg["batch_size"]))
     out = pathlib.Path(config["output_dir"]).expanduser().resolve()
     out.mkdir(parents=True, exist_ok=True)
     keras.utils.set_random_seed(int(tcfg["seed"]))

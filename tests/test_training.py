@@ -164,7 +164,7 @@ def test_mirrored_strategy_update_equals_one_device(tmp_path, distributed_setup)
 
 def test_mirrored_strategy_in_float32_trains_on_the_same_losses(tmp_path, distributed_setup):
     """The default precision: the run completes, writes its model, and logs the losses of
-    the single-device run (forward passes agree to ~1e-5; a loss scaled by the replica
+    the single-device run (forward passes agree to ~1e-4; a loss scaled by the replica
     count or a replica fed other data would be off by far more than 1%)."""
     cfg, init, _, single_dir = distributed_setup
     done = equivalence.run_single(cfg, tmp_path / "w.npz", init,

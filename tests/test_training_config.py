@@ -127,3 +127,11 @@ def test_precision_policies_float64_makes_every_weight_double_and_unknown_names_
         _set_precision(None)
     assert keras.config.floatx() == "float32"
     assert keras.mixed_precision.global_policy().name == "float32"
+
+
+def test_data_root_flags_parse_to_a_mapping_and_a_bad_one_names_itself():
+    from lponet_tf.training.config import parse_data_roots
+
+    assert parse_data_roots(["300w=/data/300W", "ccm=/d/a=b"]) == {"300w": "/data/300W", "ccm": "/d/a=b"}
+    with pytest.raises(ConfigError, match="'300w': expected NAME=PATH"):
+        parse_data_roots(["300w"])

@@ -26,15 +26,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from lponet_tf.training.config import ConfigError, load_config
+    from lponet_tf.training.config import load_config, parse_data_roots
     from lponet_tf.training.trainer import train
 
-    roots = {}
-    for item in args.data_root:
-        if "=" not in item:
-            raise ConfigError(f"--data-root {item!r}: expected NAME=PATH")
-        name, path = item.split("=", 1)
-        roots[name] = path
+    roots = parse_data_roots(args.data_root)
     overrides = list(args.overrides)
     if args.output_dir:
         overrides.append(f"output_dir={args.output_dir}")

@@ -123,6 +123,17 @@ def apply_overrides(config: dict, overrides: Iterable[str]) -> dict:
     return config
 
 
+def parse_data_roots(items: Iterable[str]) -> Dict[str, str]:
+    """``["300w=/data/300W", ...]`` (the ``--data-root`` flag) -> ``{"300w": "/data/300W"}``."""
+    roots = {}
+    for item in items:
+        if "=" not in item:
+            raise ConfigError(f"--data-root {item!r}: expected NAME=PATH")
+        name, path = item.split("=", 1)
+        roots[name] = path
+    return roots
+
+
 def load_config(
     path, overrides: Optional[Iterable[str]] = None, data_roots: Optional[Dict[str, str]] = None
 ) -> dict:

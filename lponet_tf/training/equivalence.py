@@ -39,6 +39,7 @@ import tempfile
 from typing import Dict, List, Optional, Sequence
 
 import numpy as np
+import yaml
 
 SGD = ["optimizer.name=sgd", "optimizer.learning_rate=1e-5", "optimizer.decay_steps=[]",
        "optimizer.decay_values=[]"]
@@ -134,21 +135,22 @@ def run_local_workers(config, updates_dir, init, overrides, workers: int = 2,
     return [out for out, _ in outputs]
 
 
-def report(config: str, overrides: Sequence[str], devices: Sequence[str],
-           multi_worker: bool, workdir: pathlib.Path) -> Dict[str, float]:
-    """Run the rows of the module docstring; returns ``{row: relative difference}``."""
+def report(config: str, devices: Sequence[str], multi_worker: bool,
+           workdir: pathlib.Path) -> Dict[str, float]:
+    """Run the rows of the module docstring on a resolved config file (data roots absolute);
+    returns ``{row: relative difference}``."""
     from lponet_tf.config import LPONetConfig
     from lponet_tf.model import build_lponet
     from lponet_tf.training.config import load_config
 
-    model_cfg = LPONetConfig.from_dict(load_config(config, list(overrides))["model"])
+    model_cfg = LPONetConfig.from_dict(load_config(config)["model"])
     init = workdir / "init.keras"
     build_lponet(model_cfg).save(init)
     mirrored = ["train.distribute=mirrored", f"train.devices=[{','.join(devices)}]"]
 
     def run(name, extra):
         run_single(config, workdir / f"{name}.npz", init,
-                   [*overrides, *extra, f"output_dir={workdir / name}"])
+                   [*extra, f"output_dir={workdir / name}"])
         return load_updates(workdir / f"{name}.npz")
 
     reference = run("single_float64", FLOAT64)
@@ -158,8 +160,7 @@ def report(config: str, overrides: Sequence[str], devices: Sequence[str],
         f"mirrored on {len(devices)} devices, float64": run("mirrored_float64", [*mirrored, *FLOAT64]),
     }
     if multi_worker:
-        run_local_workers(config, workdir, init, [*overrides, *FLOAT64,
-                                                  f"output_dir={workdir / 'multi_worker'}"])
+        run_local_workers(config, workdir, init, [*FLOAT64, f"output_dir={workdir / 'multi_worker'}"])
         rows["multi_worker, 2 local processes, float64"] = load_updates(workdir / "w0.npz")
     return {name: relative_difference(reference, updates) for name, updates in rows.items()}
 
@@ -187,21 +188,19 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if args.command == "worker":
         return run_worker(args.config, args.updates, args.init, args.overrides)
 
-    from lponet_tf.training.config import load_config
+    from lponet_tf.training.config import load_config, parse_data_roots
 
     # Data roots resolve here, once, into a config file every worker reads.
-    roots = dict(item.split("=", 1) for item in args.data_root)
+    roots = parse_data_roots(args.data_root)
     overrides = [*args.overrides, f"train.steps={args.steps}",
                  f"train.steps_per_epoch={args.steps}", f"train.batch_size={args.batch_size}",
                  "train.validation_steps=null", "data.validation=[]", "train.verbose=0"]
     with tempfile.TemporaryDirectory(prefix="lponet-equivalence-") as tmp:
         workdir = pathlib.Path(tmp)
-        import yaml
-
         resolved = load_config(args.config, overrides, roots)
         (workdir / "config.yaml").write_text(yaml.safe_dump(resolved, sort_keys=False))
-        rows = report(str(workdir / "config.yaml"), [], args.devices.split(","),
-                      args.multi_worker, workdir)
+        rows = report(str(workdir / "config.yaml"), args.devices.split(","), args.multi_worker,
+                      workdir)
     table = [f"Updates after {args.steps} SGD steps of batch {args.batch_size} "
              f"({args.config}), relative to one device in float64:", "",
              "| run | relative difference |", "|---|---:|"]

@@ -1,26 +1,43 @@
 # Two commands on a fresh machine: `make demo` (the main job) and `make test` (the suite).
-# Each creates .venv in the repo root when it is missing and installs the package into it.
+# Each creates .venv in the repo root when it is missing and installs into it the exact versions
+# of requirements/lock.txt (setup.py keeps the wider ranges a `pip install` user gets).
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-STAMP := $(VENV)/.installed-$(shell cat setup.py | md5sum | cut -c1-12)
+LOCK := requirements/lock.txt
+STAMP := $(VENV)/.installed-$(shell cat setup.py $(LOCK) | md5sum | cut -c1-12)
+JUNIT_JAR := /usr/share/java/junit-platform-console-standalone.jar
 PYTEST_ARGS ?=
 
-.PHONY: venv test test-java demo bench clean
+.PHONY: venv test test-java java-deps demo bench lock clean
 
-$(STAMP): setup.py
+$(STAMP): setup.py $(LOCK)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[test,export,detect]"
+	$(PY) -m pip install --quiet -c $(LOCK) pip
+	$(PY) -m pip install --quiet -c $(LOCK) -e ".[test,export,detect]"
+	$(PY) -m pip check
 	rm -f $(VENV)/.installed-* && touch $(STAMP)
 
 venv: $(STAMP)
 
-test: $(STAMP)
+# The JVM tests need a JDK and JUnit 5's console launcher (Debian's junit5); installed here when
+# missing and we are root, never from inside a test.
+java-deps:
+	@if [ ! -f $(JUNIT_JAR) ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "installing Debian's junit5 for the JVM tests"; \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -q junit5 >/dev/null 2>&1 || \
+		{ apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q junit5 >/dev/null; }; \
+	fi
+
+test: $(STAMP) java-deps
 	$(PY) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS) tests
 
+# Re-resolve requirements/lock.txt from requirements/top-level.txt on purpose (then run make test).
+lock:
+	PYTHON=$(PYTHON) scripts/refresh_lock.sh
+
 # The JVM tests of android_demo/ alone (they also run in `make test`); prints "N passed, N failed".
-test-java: $(STAMP)
+test-java: $(STAMP) java-deps
 	$(PY) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS) tests/test_android_core.py
 
 demo: $(STAMP)

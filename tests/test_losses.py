@@ -2,59 +2,30 @@
 independently of the library; serialisation, sample-weight masking, gradients, float16."""
 from __future__ import annotations
 
+import keras
 import numpy as np
 import pytest
+import tensorflow as tf
+from scipy.ndimage import maximum_filter
+from scipy.spatial.transform import Rotation
 
-tf = pytest.importorskip("tensorflow")
-keras = pytest.importorskip("keras")
-from scipy.ndimage import maximum_filter  # noqa: E402
-from scipy.spatial.transform import Rotation  # noqa: E402
-
-from lponet_tf.losses import HeatmapLoss, OcclusionLoss, PoseLoss  # noqa: E402
-
-RNG = np.random.default_rng(2023)
-
-
-# --------------------------------------------------------------------------------------
-# numpy references
-# --------------------------------------------------------------------------------------
-def np_heatmap_loss(L, Lhat, omega=60.0, weighted=False, W=10.0):
-    """Eq. 5 (and Eq. 6-7): (1/NHWC) sum (omega L - Lhat)^2 [* (W M + 1)]."""
-    se = (omega * L - Lhat) ** 2
-    if weighted:
-        Ld = maximum_filter(L, size=(1, 3, 3, 1), mode="constant", cval=-np.inf)  # Eq. 6
-        se = se * (W * (Ld >= 0.2) + 1.0)  # Eq. 7
-    return se.reshape(len(L), -1).mean(1)  # per sample; the batch mean is Eq. 5
-
-
-def np_geodesic(R, Rhat):
-    """Eq. 4 per sample, through the rotation angle of R Rhat^T (scipy)."""
-    return Rotation.from_matrix(R @ np.swapaxes(Rhat, -1, -2)).magnitude()
-
-
-def np_mae(P, Phat):
-    """Eq. 3 per sample: mean absolute error over the parameters."""
-    return np.abs(P - Phat).reshape(len(P), -1).mean(1)
-
-
-def np_occlusion(O, Ohat, eps=1e-7):
-    """Eq. 8 per sample: -(1/HW) sum_j sum_c O log Ohat."""
-    return -(O * np.log(np.clip(Ohat, eps, 1.0))).sum(-1).reshape(len(O), -1).mean(1)
+from loss_references import np_geodesic, np_heatmap_loss, np_mae, np_occlusion
+from lponet_tf.losses import HeatmapLoss, OcclusionLoss, PoseLoss
 
 
 # --------------------------------------------------------------------------------------
 # data
 # --------------------------------------------------------------------------------------
-def heatmap_batch(n=4, h=16, k=5):
+def heatmap_batch(rng, n=4, h=16, k=5):
     L = np.zeros((n, h, h, k), np.float32)
     # Gaussian-ish blobs so the 0.2 threshold of the dilated map actually splits pixels.
     yy, xx = np.mgrid[0:h, 0:h]
     for i in range(n):
         for j in range(k):
-            cy, cx = RNG.uniform(2, h - 3, 2)
+            cy, cx = rng.uniform(2, h - 3, 2)
             L[i, :, :, j] = np.exp(-((yy - cy) ** 2 + (xx - cx) ** 2) / 2.0)
     L[L < 0.01] = 0.0
-    Lhat = (60.0 * L + RNG.normal(scale=5.0, size=L.shape)).astype(np.float32)
+    Lhat = (60.0 * L + rng.normal(scale=5.0, size=L.shape)).astype(np.float32)
     return L, Lhat
 
 
@@ -62,22 +33,22 @@ def rotations(n, seed):
     return Rotation.random(n, random_state=seed).as_matrix().astype(np.float32)
 
 
-def occlusion_batch(n=3, h=8):
-    labels = RNG.integers(0, 2, size=(n, h, h))
+def occlusion_batch(rng, n=3, h=8):
+    labels = rng.integers(0, 2, size=(n, h, h))
     O = np.eye(2, dtype=np.float32)[labels]
     O[0, 0, 0] = [0.3, 0.7]  # a soft pixel
-    logits = RNG.normal(size=(n, h, h, 2))
+    logits = rng.normal(size=(n, h, h, 2))
     Ohat = (np.exp(logits) / np.exp(logits).sum(-1, keepdims=True)).astype(np.float32)
     Ohat[1, 0, 0] = [1.0, 0.0]  # a zero probability on a labelled class: the clip matters
     O[1, 0, 0] = [0.0, 1.0]
     return O, Ohat
 
 
-def cases():
-    L, Lhat = heatmap_batch()
+def cases(rng):
+    L, Lhat = heatmap_batch(rng)
     R, Rhat = rotations(6, 1), rotations(6, 2)
-    e, ehat = RNG.uniform(-90, 90, (6, 3)).astype(np.float32), RNG.uniform(-90, 90, (6, 3)).astype(np.float32)
-    O, Ohat = occlusion_batch()
+    e, ehat = rng.uniform(-90, 90, (6, 3)).astype(np.float32), rng.uniform(-90, 90, (6, 3)).astype(np.float32)
+    O, Ohat = occlusion_batch(rng)
     return [
         (HeatmapLoss(), L, Lhat, np_heatmap_loss(L, Lhat)),
         (HeatmapLoss(omega=30.0), L, Lhat, np_heatmap_loss(L, Lhat, omega=30.0)),
@@ -91,16 +62,16 @@ def cases():
 
 
 @pytest.mark.parametrize("idx", range(8))
-def test_loss_matches_numpy_equation(idx):
-    loss, y, yhat, expected = cases()[idx]
+def test_loss_matches_numpy_equation(idx, rng):
+    loss, y, yhat, expected = cases(rng)[idx]
     per_sample = loss.call(tf.constant(y), tf.constant(yhat)).numpy()
     assert per_sample.shape == (len(y),)
     np.testing.assert_allclose(per_sample, expected, rtol=2e-5, atol=1e-5)
     np.testing.assert_allclose(float(loss(y, yhat)), expected.mean(), rtol=2e-5, atol=1e-5)
 
 
-def test_weighted_map_changes_the_loss():
-    L, Lhat = heatmap_batch()
+def test_weighted_map_changes_the_loss(rng):
+    L, Lhat = heatmap_batch(rng)
     plain, weighted = HeatmapLoss()(L, Lhat), HeatmapLoss(weighted=True)(L, Lhat)
     mask = maximum_filter(L, size=(1, 3, 3, 1)) >= 0.2
     assert 0 < mask.mean() < 0.5  # the case really mixes foreground and background
@@ -115,8 +86,8 @@ def test_geodesic_of_known_angles():
 
 
 @pytest.mark.parametrize("idx", range(8))
-def test_serialisation_round_trip(idx):
-    loss, y, yhat, _ = cases()[idx]
+def test_serialisation_round_trip(idx, rng):
+    loss, y, yhat, _ = cases(rng)[idx]
     clone = keras.losses.deserialize(keras.losses.serialize(loss))
     assert type(clone) is type(loss)
     assert clone.get_config() == loss.get_config()
@@ -129,8 +100,8 @@ def test_invalid_pose_kind():
 
 
 @pytest.mark.parametrize("idx", [0, 2, 4, 5, 7])
-def test_zero_weight_sample_contributes_nothing(idx):
-    loss, y, yhat, expected = cases()[idx]
+def test_zero_weight_sample_contributes_nothing(idx, rng):
+    loss, y, yhat, expected = cases(rng)[idx]
     n = len(y)
     y = y.copy()
     y[1] = 0.0  # a missing label: zero target (CONVENTIONS.md), zero weight
@@ -163,8 +134,8 @@ def test_geodesic_gradient_finite_at_identical_rotations():
 
 
 @pytest.mark.parametrize("idx", range(8))
-def test_float16_predictions(idx):
-    loss, y, yhat, _ = cases()[idx]
+def test_float16_predictions(idx, rng):
+    loss, y, yhat, _ = cases(rng)[idx]
     policy = keras.config.dtype_policy()
     keras.config.set_dtype_policy("mixed_float16")
     try:
@@ -180,7 +151,7 @@ def test_float16_predictions(idx):
         keras.config.set_dtype_policy(policy)
 
 
-def test_keras_per_output_sample_weights_mask_unlabelled_samples():
+def test_keras_per_output_sample_weights_mask_unlabelled_samples(rng):
     """End to end in Keras' compile / evaluate: per-output sample weights remove a task's
     contribution for the samples without that label."""
     inp = keras.Input((4,))
@@ -189,8 +160,8 @@ def test_keras_per_output_sample_weights_mask_unlabelled_samples():
     occ = keras.layers.Softmax(name="occlusion")(occ)
     model = keras.Model(inp, {"pose": pose, "occlusion": occ})
     model.compile(loss={"pose": PoseLoss("mae"), "occlusion": OcclusionLoss()}, loss_weights={"pose": 1.0, "occlusion": 10.0})
-    x = RNG.normal(size=(4, 4)).astype(np.float32)
-    y = {"pose": RNG.uniform(-30, 30, (4, 3)).astype(np.float32), "occlusion": occlusion_batch(4, 2)[0]}
+    x = rng.normal(size=(4, 4)).astype(np.float32)
+    y = {"pose": rng.uniform(-30, 30, (4, 3)).astype(np.float32), "occlusion": occlusion_batch(rng, 4, 2)[0]}
     w = {"pose": np.array([1, 1, 0, 0], np.float32), "occlusion": np.array([0, 1, 1, 0], np.float32)}
     pred = model.predict(x, verbose=0)
     expected = (

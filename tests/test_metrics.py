@@ -1,8 +1,10 @@
 """Metrics against hand-computed cases and loop-based numpy references (Eq. 10-13)."""
 from __future__ import annotations
 
+import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 from scipy.spatial.transform import Rotation
 
 from lponet_tf import metrics as M
@@ -10,11 +12,9 @@ from lponet_tf.geometry import matrix_to_euler
 from lponet_tf.heatmaps import decode_heatmaps, encode_heatmaps
 from lponet_tf.losses import HeatmapLoss, PoseLoss
 
-RNG = np.random.default_rng(7)
 
-
-def landmarks(n, scale=100.0):
-    return RNG.uniform(0, scale, size=(n, 68, 2))
+def landmarks(rng, n, scale=100.0):
+    return rng.uniform(0, scale, size=(n, 68, 2))
 
 
 # --------------------------------------------------------------------------------------
@@ -36,9 +36,9 @@ def ref_nme(pred, gt, norm):
 
 
 @pytest.mark.parametrize("norm", ["inter_ocular", "inter_pupil", "box"])
-def test_nme_matches_reference(norm):
-    gt = landmarks(5)
-    pred = gt + RNG.normal(scale=2.0, size=gt.shape)
+def test_nme_matches_reference(norm, rng):
+    gt = landmarks(rng, 5)
+    pred = gt + rng.normal(scale=2.0, size=gt.shape)
     r = M.nme(pred, gt, norm)
     expected = ref_nme(pred, gt, norm)
     np.testing.assert_allclose(r.per_image, expected)
@@ -65,9 +65,9 @@ def test_nme_hand_cases():
         M.nme(gt, gt, "diagonal")
 
 
-def test_pose_mae_and_geodesic():
-    gt = RNG.uniform(-90, 90, (20, 3))
-    pred = gt + RNG.normal(scale=5, size=gt.shape)
+def test_pose_mae_and_geodesic(rng):
+    gt = rng.uniform(-90, 90, (20, 3))
+    pred = gt + rng.normal(scale=5, size=gt.shape)
     r = M.pose_mae(pred, gt)
     np.testing.assert_allclose(r.per_angle, [np.mean([abs(p[i] - g[i]) for p, g in zip(pred, gt)]) for i in range(3)])
     assert r.mean == pytest.approx(np.mean(np.abs(pred - gt)))
@@ -93,9 +93,9 @@ def ref_miou(pred, gt):
     return np.array(per_image)
 
 
-def test_miou_matches_reference_and_hand_cases():
-    gt = RNG.integers(0, 2, (6, 12, 12))
-    pred = np.where(RNG.uniform(size=gt.shape) < 0.2, 1 - gt, gt)
+def test_miou_matches_reference_and_hand_cases(rng):
+    gt = rng.integers(0, 2, (6, 12, 12))
+    pred = np.where(rng.uniform(size=gt.shape) < 0.2, 1 - gt, gt)
     gt[0] = 1  # face everywhere ...
     pred[0] = 1  # ... in both: the absent not-face class counts as agreement
     r = M.miou(pred, gt)
@@ -123,8 +123,8 @@ def test_tme_reproduces_paper_table_1():
         assert M.tme((n1 + n2) / 2, (p1 + p2) / 2, (o1 + o2) / 2) == pytest.approx(t, abs=0.006)
 
 
-def test_ced_auc_failure_rate():
-    errors = RNG.gamma(2.0, 2.0, 300)
+def test_ced_auc_failure_rate(rng):
+    errors = rng.gamma(2.0, 2.0, 300)
     c = M.ced_curve(errors, 8.0, num=801)
     np.testing.assert_allclose(c.fractions, [np.mean(errors <= t) for t in c.thresholds])
     # The exact AUC equals the fine-grid integral of the step curve.
@@ -140,18 +140,14 @@ def test_ced_auc_failure_rate():
 # --------------------------------------------------------------------------------------
 # Keras metrics
 # --------------------------------------------------------------------------------------
-tf = pytest.importorskip("tensorflow")
-keras = pytest.importorskip("keras")
-
-
-def heatmap_pair(n, noise=3.0):
-    gt_pts = RNG.uniform(40, 216, size=(n, 68, 2))
-    pred_pts = gt_pts + RNG.normal(scale=noise, size=gt_pts.shape)
+def heatmap_pair(rng, n, noise=3.0):
+    gt_pts = rng.uniform(40, 216, size=(n, 68, 2))
+    pred_pts = gt_pts + rng.normal(scale=noise, size=gt_pts.shape)
     return encode_heatmaps(gt_pts, 256), 60.0 * encode_heatmaps(pred_pts, 256)
 
 
-def test_heatmap_nme_matches_numpy_on_decoded_heatmaps():
-    L, P = heatmap_pair(4)
+def test_heatmap_nme_matches_numpy_on_decoded_heatmaps(rng):
+    L, P = heatmap_pair(rng, 4)
     w = np.array([1.0, 0.0, 2.0, 1.0], np.float32)
     L[3] = 0.0  # an unlabelled sample (zero target): skipped even with weight 1
     m = M.HeatmapNME()
@@ -166,9 +162,9 @@ def test_heatmap_nme_matches_numpy_on_decoded_heatmaps():
     assert float(m.result()) == 0.0
 
 
-def test_pose_metrics_match_numpy():
+def test_pose_metrics_match_numpy(rng):
     R = Rotation.random(6, random_state=3).as_matrix()
-    Rhat = (Rotation.from_rotvec(RNG.normal(scale=0.2, size=(6, 3))) * Rotation.from_matrix(R)).as_matrix()
+    Rhat = (Rotation.from_rotvec(rng.normal(scale=0.2, size=(6, 3))) * Rotation.from_matrix(R)).as_matrix()
     R[5] = 0.0  # missing label
     geo = M.PoseGeodesic()
     geo.update_state(R, Rhat)
@@ -180,7 +176,7 @@ def test_pose_metrics_match_numpy():
     mae.update_state(R, Rhat)
     expected = M.pose_mae(matrix_to_euler(Rhat[:5]), matrix_to_euler(R[:5])).mean
     assert float(mae.result()) == pytest.approx(expected, rel=1e-3)
-    e, ehat = RNG.uniform(-60, 60, (5, 3)), RNG.uniform(-60, 60, (5, 3))
+    e, ehat = rng.uniform(-60, 60, (5, 3)), rng.uniform(-60, 60, (5, 3))
     for angle, i in (("yaw", 0), ("pitch", 1), ("roll", 2)):
         one = M.PoseMAE(angle=angle, name=f"{angle}_mae")
         one.update_state(e, ehat)
@@ -189,11 +185,11 @@ def test_pose_metrics_match_numpy():
         M.PoseMAE(angle="tilt")
 
 
-def test_mask_iou_matches_numpy():
-    gt = RNG.integers(0, 2, (5, 8, 8))
-    pred_cls = np.where(RNG.uniform(size=gt.shape) < 0.3, 1 - gt, gt)
+def test_mask_iou_matches_numpy(rng):
+    gt = rng.integers(0, 2, (5, 8, 8))
+    pred_cls = np.where(rng.uniform(size=gt.shape) < 0.3, 1 - gt, gt)
     y = np.eye(2, dtype=np.float32)[gt]
-    logits = np.eye(2)[pred_cls] * 2.0 + RNG.normal(scale=0.1, size=y.shape)
+    logits = np.eye(2)[pred_cls] * 2.0 + rng.normal(scale=0.1, size=y.shape)
     probs = np.exp(logits) / np.exp(logits).sum(-1, keepdims=True)
     y[4] = 0.0  # no mask label
     m = M.MaskIoU()
@@ -210,7 +206,7 @@ def test_metric_serialisation_round_trip(metric):
     assert clone.get_config() == metric.get_config()
 
 
-def test_metrics_run_inside_keras_evaluate():
+def test_metrics_run_inside_keras_evaluate(rng):
     """Graph mode and per-output weighted metrics, as ``fit`` uses them."""
     inp = keras.Input((4,))
     hm = keras.layers.Reshape((8, 8, 68), name="heatmaps")(keras.layers.Dense(8 * 8 * 68)(inp))
@@ -220,9 +216,9 @@ def test_metrics_run_inside_keras_evaluate():
         loss={"heatmaps": HeatmapLoss(), "pose": PoseLoss("mae")},
         weighted_metrics={"heatmaps": [M.HeatmapNME()], "pose": [M.PoseMAE()]},
     )
-    x = RNG.normal(size=(4, 4)).astype(np.float32)
-    pts = RNG.uniform(0, 31, size=(4, 68, 2))
-    y = {"heatmaps": encode_heatmaps(pts, 32), "pose": RNG.uniform(-30, 30, (4, 3)).astype(np.float32)}
+    x = rng.normal(size=(4, 4)).astype(np.float32)
+    pts = rng.uniform(0, 31, size=(4, 68, 2))
+    y = {"heatmaps": encode_heatmaps(pts, 32), "pose": rng.uniform(-30, 30, (4, 3)).astype(np.float32)}
     w = {"heatmaps": np.array([1, 1, 0, 1], np.float32), "pose": np.array([0, 1, 1, 1], np.float32)}
     out = model.evaluate(x, y, sample_weight=w, batch_size=4, verbose=0, return_dict=True)
     pred = model.predict(x, verbose=0)

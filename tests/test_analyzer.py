@@ -17,6 +17,7 @@ from lponet_tf.inference.analyzer import (
     FaceAnalyzer, FaceAnalyzerOptions, crop_face, sample_grid,
 )
 from lponet_tf.inference.detectors import Detection, box_iou, landmark_box
+from lponet_tf.metadata import ModelMetadata
 
 
 class Recorder:
@@ -87,6 +88,65 @@ def test_visibility_is_the_mask_at_each_landmark():
     # mask_in_image puts the probability back where the disc is.
     m = face.mask_in_image((120, 160))
     assert m[60, 80] > 0.9 and m[60, 20] == 0 and m[5, 80] < 0.1
+
+
+class DesignedRunner:
+    """A runner whose heatmaps put each landmark at a chosen sub-cell grid position and
+    whose visible-face map is a fixed random field: the visibility the analyzer reads at
+    each landmark can then be recomputed independently."""
+
+    backend, path = "designed", None
+
+    def __init__(self, size, rng):
+        g = size // 4
+        self.metadata = ModelMetadata(input_size=size, num_landmarks=68, pose="6d")
+        self.visible = rng.uniform(0.0, 1.0, (g, g)).astype(np.float32)
+        # Peak 60 at (row, col), a second cell s2 at (row + dr, col + dc): the decoder puts
+        # the point at (row, col) + s2 / (60 + s2) * (dr, dc) (docs/CONVENTIONS.md, Decoding).
+        self.cell = rng.integers(2, g - 3, (68, 2))
+        self.step = np.array([[0, 1], [1, 0], [1, 1], [0, -1], [-1, 1]])[np.arange(68) % 5]
+        self.s2 = rng.uniform(5.0, 50.0, 68)
+        self.heat = np.zeros((g, g, 68), np.float32)
+        for k, ((r, c), (dr, dc)) in enumerate(zip(self.cell, self.step)):
+            self.heat[r, c, k], self.heat[r + dr, c + dc, k] = 60.0, self.s2[k]
+
+    def grid_uv(self):
+        """The designed landmark positions on the grid, ``(u, v)`` = (column, row)."""
+        rc = self.cell + (self.s2 / (60.0 + self.s2))[:, None] * self.step
+        return rc[:, ::-1]
+
+    def __call__(self, crops):
+        n, g = len(crops), self.visible.shape[0]
+        return {"heatmaps": np.repeat(self.heat[None], n, 0),
+                "pose": np.repeat(np.eye(3, dtype=np.float32)[None], n, 0),
+                "occlusion": np.repeat(np.stack([1 - self.visible, self.visible], -1)[None], n, 0)}
+
+
+def test_visibility_is_the_mask_sampled_at_each_landmark_sub_cell(rng):
+    """Each landmark's visibility is the visible-face map bilinearly sampled at the
+    landmark's own grid position. The position is recomputed by hand from the image
+    landmark (docs/CONVENTIONS.md: box enlarged 10% per side and squared, its pixel extent
+    mapped onto the crop's [-0.5, S - 0.5]; then u = (x + 0.5) / 4 - 0.5) and sampled with
+    scipy's map_coordinates: a map read half a cell off, or rows for columns, fails."""
+    from scipy.ndimage import map_coordinates
+
+    size = 64
+    runner = DesignedRunner(size, rng)
+    analyzer = FaceAnalyzer.create(model=runner, detector=ListDetector([]))
+    box = np.array([70.0, 52.0, 130.0, 110.0])  # 60 x 58: the crop is 72 px, no pre-shrink
+    face, = analyzer.analyze_boxes(np.zeros((200, 220, 3), np.uint8), [box])
+    side = 1.2 * max(box[2] - box[0], box[3] - box[1])
+    corner = (box[:2] + box[2:]) / 2 - side / 2
+    crop_xy = (face.landmarks - corner) * size / side - 0.5
+    uv = (crop_xy + 0.5) / 4 - 0.5
+    np.testing.assert_allclose(uv, runner.grid_uv(), atol=2e-3)  # the designed positions
+    expected = map_coordinates(runner.visible.astype(np.float64), [uv[:, 1], uv[:, 0]],
+                               order=1, mode="nearest")
+    np.testing.assert_allclose(face.visibility, expected, atol=1e-4)
+    # The check has teeth: half a cell off reads clearly different values.
+    shifted = map_coordinates(runner.visible.astype(np.float64), [uv[:, 1] + 0.5, uv[:, 0] + 0.5],
+                              order=1, mode="nearest")
+    assert np.abs(shifted - expected).mean() > 0.1
 
 
 def test_mask_in_image_is_the_grid_resampled_at_each_pixel():

@@ -47,6 +47,46 @@ def test_mapping_exact_parts():
     np.testing.assert_array_equal(WFLW98_TO_68[36:48], [60, 61, 63, 64, 65, 67, 68, 69, 71, 72, 73, 75])
 
 
+#: The published WFLW-98 -> iBUG-68 correspondence, written out index by index (iBUG i takes
+#: WFLW PUBLISHED_98_FOR_68[i]): the DLIB_68_TO_WFLW_98_IDX_MAPPING table released with the
+#: AdaptiveWingLoss code (Wang, Bo, Fuxin, ICCV 2019) and reused by most WFLW -> 300W
+#: converters. Brows take the UPPER edge (WFLW 33-37, 42-46), eyes skip the lid middles.
+PUBLISHED_98_FOR_68 = [
+    0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30, 32,  # iBUG 0-16 jaw
+    33, 34, 35, 36, 37,                                             # 17-21 right brow
+    42, 43, 44, 45, 46,                                             # 22-26 left brow
+    51, 52, 53, 54,                                                 # 27-30 nose bridge
+    55, 56, 57, 58, 59,                                             # 31-35 nose base
+    60, 61, 63, 64, 65, 67,                                         # 36-41 right eye
+    68, 69, 71, 72, 73, 75,                                         # 42-47 left eye
+    76, 77, 78, 79, 80, 81, 82, 83, 84, 85, 86, 87,                 # 48-59 outer lip
+    88, 89, 90, 91, 92, 93, 94, 95,                                 # 60-67 inner lip
+]
+
+
+@pytest.mark.parametrize("ibug", range(68))
+def test_mapping_matches_the_published_correspondence(ibug):
+    assert len(PUBLISHED_98_FOR_68) == 68
+    assert WFLW98_TO_68[ibug] == PUBLISHED_98_FOR_68[ibug], f"iBUG {ibug}"
+
+
+def test_real_brows_convert_to_their_upper_edge(formats_dir):
+    """On the real WFLW faces the converted brow points lie farther from their eye than
+    WFLW's lower brow edge (38-41, 47-50) does: the upper edge, as iBUG marks brows (measured:
+    4-8% of the eye-corner distance farther; a brow drawn on the lower edge would be ~0)."""
+    faces = _wflw_coco(formats_dir)
+    assert len(faces) == 4
+    for _, p98, _ in faces:
+        p68 = wflw98_to_68(p98)
+        iod = np.linalg.norm(p68[36] - p68[45])
+        for brow68, lower98, eye68 in ((slice(17, 22), slice(38, 42), slice(36, 42)),
+                                       (slice(22, 27), slice(47, 51), slice(42, 48))):
+            eye = p68[eye68].mean(0)
+            upper = np.linalg.norm(p68[brow68][1:4] - eye, axis=1).mean()  # the three middles
+            lower = np.linalg.norm(p98[lower98] - eye, axis=1).mean()
+            assert upper - lower > 0.02 * iod, (upper, lower, iod)
+
+
 def test_mapping_commutes_with_the_mirror():
     # converting a mirrored WFLW face == mirroring the converted face
     np.testing.assert_array_equal(FLIP_98[WFLW98_TO_68], WFLW98_TO_68[FLIP_68])

@@ -66,6 +66,56 @@ def test_first_sample_passes_and_beta_zero_is_the_exponential_filter():
     assert f(0.0, 0.6) == pytest.approx(prev + a2 * (0.0 - prev))
 
 
+def one_euro_by_hand(xs, ts, min_cutoff, beta, d_cutoff, speed=np.abs):
+    """Casiez, Roussel, Vogel (CHI 2012), Eq. 1-5 step by step: alpha = 1 / (1 + tau / Te)
+    with tau = 1 / (2 pi fc); the derivative is low-passed at the fixed d_cutoff, and its
+    magnitude raises the cutoff of the value, fc = min_cutoff + beta |dx_hat|. The derivative
+    is taken from the previous raw sample, as in the authors' reference code (the first two
+    steps do not depend on that choice: the first output is the first raw sample)."""
+    def alpha(fc, te):
+        tau = 1.0 / (2.0 * math.pi * fc)
+        return 1.0 / (1.0 + tau / te)
+
+    out = [np.array(xs[0], float)]
+    x_hat, dx_hat, raw = out[0], np.zeros_like(out[0]), out[0]
+    for x, t, t_prev in zip(xs[1:], ts[1:], ts[:-1]):
+        te = t - t_prev
+        x = np.array(x, float)
+        dx_hat = dx_hat + alpha(d_cutoff, te) * ((x - raw) / te - dx_hat)
+        x_hat = x_hat + alpha(min_cutoff + beta * speed(dx_hat), te) * (x - x_hat)
+        raw = x
+        out.append(x_hat)
+    return out
+
+
+def test_one_euro_steps_with_beta_match_the_paper_by_hand():
+    """beta > 0 and a derivative cutoff far from min_cutoff: the speed term is computed
+    from the derivative filtered at d_cutoff (a filter that low-passes the derivative at
+    min_cutoff or at the adaptive cutoff gives other values at the second sample already)."""
+    ts = [0.0, 0.04, 0.10, 0.13]
+    xs = [1.0, 1.6, 1.1, 1.3]
+    params = dict(min_cutoff=0.5, beta=0.8, d_cutoff=3.0)
+    f = OneEuroFilter(**params)
+    got = [float(f(x, t)) for x, t in zip(xs, ts)]
+    want = one_euro_by_hand(xs, ts, **params)
+    np.testing.assert_allclose(got, np.array(want, float), rtol=1e-12)
+    # The second sample, written out: dx = 15 per s, alpha(3 Hz, 0.04 s) = 0.430.
+    a_d = 1 / (1 + 1 / (2 * math.pi * 3.0 * 0.04))
+    fc = 0.5 + 0.8 * a_d * 15.0
+    assert got[1] == pytest.approx(1.0 + 0.6 / (1 + 1 / (2 * math.pi * fc * 0.04)), rel=1e-12)
+    # Had the derivative been filtered at min_cutoff, the second output would differ by >1%.
+    wrong = one_euro_by_hand(xs, ts, 0.5, 0.8, 0.5)
+    assert abs(wrong[1] - got[1]) > 0.01 * got[1]
+    # Per-point speed (norm of the filtered 2-D derivative) with a scale, same formulas.
+    pts = [np.array([[0.0, 0.0], [5.0, 1.0]]), np.array([[3.0, 4.0], [5.0, 1.0]]),
+           np.array([[2.0, 6.0], [4.0, 0.5]])]
+    g = OneEuroFilter(speed="point", **params)
+    got2 = [g(p, t, scale=2.0) for p, t in zip(pts, ts)]
+    want2 = one_euro_by_hand(pts, ts[:3], **params,
+                             speed=lambda d: np.linalg.norm(d, axis=-1, keepdims=True) / 2.0)
+    np.testing.assert_allclose(np.array(got2), np.array(want2), rtol=1e-12)
+
+
 def test_noise_variance_drops():
     rng = np.random.default_rng(0)
     pts = face()
@@ -127,7 +177,11 @@ def test_non_increasing_or_bad_timestamps_raise(bad_t):
     f(1.0, 0.5)
     with pytest.raises(SmoothingError, match="timestamp"):
         f(1.0, bad_t)
-    assert f(2.0, 0.6) is not None  # the failed call left the filter usable
+    # The failed call left the state alone: the next sample steps from t = 0.5 (dt = 0.1)
+    # from the constant 1.0 (beta = 0: one exponential step at min_cutoff = 1 Hz).
+    r = 2 * math.pi * 1.0 * 0.1
+    assert float(f(2.0, 0.6)) == pytest.approx(1.0 + r / (r + 1) * 1.0, rel=1e-12)
+    assert f.timestamp == 0.6
 
 
 def test_bad_values_shapes_and_reset():

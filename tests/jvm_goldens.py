@@ -331,9 +331,18 @@ TIE_MARGIN = 0.5
 MAX_ALTERNATIVES = 8
 
 
-def _decodings(scores: np.ndarray, width: int, tie: float) -> list:
-    """Grid positions the top-2 refined argmax of one flattened map can take when every
-    cell may move by up to ``tie / 2`` (see :func:`landmark_reference`)."""
+def near_tie_decodings(scores: np.ndarray, width: int, tie: float = TIE_MARGIN) -> list:
+    """Grid positions ``(u, v)`` the top-2 refined argmax of one map can take when each of
+    its cells may move by up to ``tie / 2`` (see :func:`landmark_reference`).
+
+    Args:
+        scores: the map, flattened row-major (``H * W``).
+        width: its width W.
+        tie: cells closer than this may come in either order.
+
+    Returns:
+        list of ``(u, v)``, the unperturbed decoding among them.
+    """
     s = scores.astype(np.float64)
     out = []
     for top in np.flatnonzero(s >= s.max() - tie):
@@ -389,7 +398,7 @@ def landmark_reference(analyzer, image: np.ndarray, faces) -> list:
         visible = np.asarray(out["occlusion"][j, :, :, 1])
         alternatives = []
         for i in range(k):
-            uv = np.array(_decodings(flat[:, i], w, TIE_MARGIN), np.float64).reshape(-1, 2)
+            uv = np.array(near_tie_decodings(flat[:, i], w), np.float64).reshape(-1, 2)
             if len(uv) > MAX_ALTERNATIVES:
                 raise AssertionError(f"landmark {i}: {len(uv)} near-tied decodings; this "
                                      "face is no reference")

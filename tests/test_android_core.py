@@ -20,6 +20,7 @@ Run alone: ``make test-java`` (or ``pytest tests/test_android_core.py``).
 """
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 import jvm_goldens
@@ -115,3 +116,28 @@ def test_junit_sources_are_listed():
     assert parts == set(jvm.TEST_SOURCES), f"JUnit cases found only in {sorted(parts)}"
     ids = [c.test_id for c in CASES]
     assert len(ids) == len(set(ids)), "two JUnit cases share a class and method name"
+
+
+def test_near_tie_decodings_cover_every_order_of_tied_cells():
+    """The landmark references of the end-to-end golden: perturbing each heatmap cell by less
+    than half the tie margin, the library's decoding lands on one of the listed positions;
+    a well-posed map lists only its own decoding, a near-tie lists the other order too."""
+    from lponet_tf.heatmaps import decode_heatmaps, grid_to_crop
+
+    rng = np.random.default_rng(21)
+    hm = rng.uniform(0.0, 5.0, (8, 8, 2)).astype(np.float32)
+    hm[4, 4, 0], hm[4, 5, 0], hm[5, 4, 0] = 50.0, 35.15, 35.0  # map 0: 2nd, 3rd 0.15 apart
+    hm[4, 4, 1], hm[4, 5, 1], hm[5, 4, 1] = 50.0, 35.0, 30.0  # map 1: well-posed
+    listed = [np.array(jvm_goldens.near_tie_decodings(hm[..., k].ravel(), 8)) for k in range(2)]
+    assert len(listed[1]) == 1 and len(listed[0]) == 2
+    np.testing.assert_allclose(sorted(map(tuple, listed[0])),
+                               [(4.0, 4 + 35.0 / 85.0), (4 + 35.15 / 85.15, 4.0)], atol=1e-6)
+    seen = [set(), set()]
+    for _ in range(200):
+        noisy = hm + rng.uniform(-0.24, 0.24, hm.shape).astype(np.float32) * jvm_goldens.TIE_MARGIN
+        xy = decode_heatmaps(noisy)[0]
+        for k in range(2):
+            d = np.abs(grid_to_crop(listed[k]) - xy[k]).max(axis=1)
+            assert d.min() < 0.05, f"map {k}: decoded {xy[k]} is none of the listed"
+            seen[k].add(int(d.argmin()))
+    assert seen[0] == {0, 1}, "the perturbations should reach both orders of the tie"

@@ -15,7 +15,7 @@ import java.util.Map;
 
 /**
  * Golden values written by the Python library in the same test run
- * (tests/test_android_core.py): JSON files plus raw little-endian float32 / uint8 arrays, in
+ * (tests/jvm_goldens.py, driven by tests/test_android_core.py): JSON files plus raw little-endian float32 / uint8 arrays, in
  * the directory named by the system property {@code lponet.goldens}. The driver fails before
  * JUnit runs when any golden cannot be written, so a missing file is a failure here too.
  */

@@ -139,7 +139,8 @@ def test_mixed_precision_outputs_stay_float32():
 
 @pytest.mark.parametrize(
     "bad,field", [
-        (dict(fpf="quarter"), "fpf"), (dict(pose="quat"), "pose"), (dict(input_size=100), "input_size"),
+        (dict(fpf="quarter"), "fpf"), (dict(pose="quat"), "pose"),
+        (dict(input_size=100), "input_size"),
         (dict(channels=12), "channels"),
         (dict(input_size=32, hourglass_depth=1, fpf="half"), "fpf"),
         (dict(input_size=64, hourglass_depth=2, fpf="full"), "fpf"),

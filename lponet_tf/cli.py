@@ -46,7 +46,7 @@ def main(argv=None) -> int:
 
     try:
         return int(importlib.import_module(SUBCOMMANDS[args.command][0]).run(args) or 0)
-    except LPONetError as exc:
+    except (LPONetError, OSError) as exc:  # typed errors; OSError: a full disk, a lost mount
         print(f"lponet {args.command}: error: {exc}", file=sys.stderr)
         return 2
 

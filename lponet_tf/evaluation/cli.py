@@ -9,12 +9,21 @@ Example::
 writes ``out/eval/results.md`` (printed too), ``results.json``, ``per_face.csv`` and the
 ``ced_*.png`` curves. Datasets of the config that are not present are listed as "not
 present at PATH" (``--strict`` makes that an error).
+
+Before the model loads, the outputs are checked: none may be an input (the model, the
+config), and existing ones (``results.*``, ``per_face.csv``, ``ced_*.png``: an earlier
+run's) are refused unless ``--overwrite`` is given. The files are written under temporary
+names inside the folder and renamed when the evaluation has finished, so a failed run
+leaves the folder as it was.
 """
 from __future__ import annotations
 
 import argparse
 import pathlib
 import sys
+
+#: The report files of every run (plus one ``ced_<set>.png`` per set unless ``--no-plots``).
+REPORT_FILES = ("results.md", "results.json", "per_face.csv")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -23,6 +32,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="eval YAML listing the test sets (training/configs/eval/*.yaml)")
     parser.add_argument("--out", default=None,
                         help="output folder (default: eval_<model name> in the current folder)")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace the report files of an earlier run in --out")
     parser.add_argument("--backend", default="auto", choices=("auto", "keras", "tflite", "onnx"),
                         help="inference backend (default: from the file extension)")
     parser.add_argument("--threads", type=int, default=None, help="CPU threads for the runtime")
@@ -48,6 +59,7 @@ def run(args: argparse.Namespace) -> int:
     from lponet_tf.evaluation.config import load_eval_config, parse_data_roots
     from lponet_tf.evaluation.evaluate import DatasetNotPresent, evaluate_config, runner_info
     from lponet_tf.evaluation.report import write_report
+    from lponet_tf.fileio import Staging, check_outputs
     from lponet_tf.runtime import load_runner
 
     config = load_eval_config(args.config, parse_data_roots(args.data_root),
@@ -59,17 +71,31 @@ def run(args: argparse.Namespace) -> int:
         # Before loading the model: a typo in a root should not cost a model load.
         raise DatasetNotPresent(f"dataset(s) not present: {'; '.join(missing)}")
     model = pathlib.Path(args.model)
-    runner = load_runner(str(model), backend=args.backend, threads=args.threads)
-    info = runner_info(runner, label=args.label or model.name)
     out = pathlib.Path(args.out) if args.out else pathlib.Path(f"eval_{model.stem}")
+    inputs = [args.model, args.config]
+    earlier = [out / name for name in REPORT_FILES]
+    if not args.no_plots and out.is_dir():
+        earlier += sorted(out.glob("ced_*.png"))
+    check_outputs(earlier, inputs=inputs, overwrite=args.overwrite)
 
     def log(line: str) -> None:
         print(f"lponet evaluate: {line}", file=sys.stderr)
 
-    result = evaluate_config(runner, config, info, strict=args.strict,
-                             progress=not args.no_progress, log=log)
-    paths = write_report(result, out, model_path=str(model), enlarge=config.enlarge,
-                         plots=not args.no_plots)
+    with Staging() as stage:  # the folder is untouched unless the evaluation finishes
+        stage.prepare(out)
+        runner = load_runner(str(model), backend=args.backend, threads=args.threads)
+        info = runner_info(runner, label=args.label or model.name)
+        result = evaluate_config(runner, config, info, strict=args.strict,
+                                 progress=not args.no_progress, log=log)
+        staged = stage.path(out / REPORT_FILES[0]).parent
+        paths = write_report(result, staged, model_path=str(model), enlarge=config.enlarge,
+                             plots=not args.no_plots)
+        finals = [out / f.name for f in sorted(staged.iterdir())]
+        check_outputs(finals, inputs=inputs, overwrite=args.overwrite)
+        for final in finals:
+            stage.path(final)
+        stage.commit()
+    paths = {key: out / path.name if key != "ced" else out for key, path in paths.items()}
     if not args.quiet:
         print(paths["markdown"].read_text(encoding="utf-8"))
     log(f"wrote {paths['markdown']}, {paths['json']}, {paths['per_face']}")

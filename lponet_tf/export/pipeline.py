@@ -95,11 +95,12 @@ class ModelExporter:
         preset: preset name for the metadata.
         qat_options: keyword arguments of :func:`lponet_tf.export.qat.export_qat`
             (``steps``, ``batch_size``, ...).
+        opset: ONNX opset of the ONNX exports (>= 13).
     """
 
     def __init__(self, model, data=None, eval_data=None, calibration_faces: int = 200,
                  eval_faces: Optional[int] = None, preset: Optional[str] = None,
-                 qat_options: Optional[dict] = None):
+                 qat_options: Optional[dict] = None, opset: Optional[int] = None):
         from lponet_tf.runtime.keras_runner import KerasRunner
 
         self.model_path = os.fspath(model) if isinstance(model, (str, os.PathLike)) else None
@@ -111,6 +112,7 @@ class ModelExporter:
         self.calibration_faces = calibration_faces
         self.eval_faces = eval_faces
         self.qat_options = dict(qat_options or {})
+        self.opset = opset
         self._tflite = TFLiteExporter(self.model, preset=self.preset)
         self._cache: Dict[str, object] = {}
 
@@ -170,9 +172,10 @@ class ModelExporter:
         start = time.time()
         qat_log = None
         if spec.format == "onnx":
-            from lponet_tf.export.onnx import export_onnx
+            from lponet_tf.export.onnx import DEFAULT_OPSET, export_onnx
 
-            export_onnx(self.model, output, preset=self.preset)
+            export_onnx(self.model, output, opset=self.opset or DEFAULT_OPSET,
+                        preset=self.preset)
         elif spec.quantize == "qat":
             qat_log = self._export_qat(spec, output)
         elif spec.quantize == "int8" and spec.keep_float:
@@ -222,6 +225,32 @@ class ModelExporter:
 
     def __exit__(self, *exc):
         self.close()
+
+
+def check_face_folder(root, parts: Sequence[str]) -> int:
+    """Check, before any conversion, that ``root`` has labelled faces in each hold-out part.
+
+    Args:
+        root: face folder (see :func:`lponet_tf.export.representative.read_records`).
+        parts: the parts the export will read (``"train"`` for calibration / QAT, ``"val"``
+            for parity).
+
+    Returns:
+        The number of labelled faces in ``root``.
+
+    Raises:
+        DataError: no such folder, no labelled faces, or an empty part (names the folder).
+    """
+    from lponet_tf.errors import DataError
+    from lponet_tf.export.representative import HOLDOUT_FRACTION, HOLDOUT_SEED, read_records
+    from lponet_tf.training.datasets import holdout_split
+
+    records = read_records(os.fspath(root), "all")  # read once; the parts are a split of it
+    for part in parts:
+        if not holdout_split(records, HOLDOUT_FRACTION, HOLDOUT_SEED, part):
+            raise DataError(root, f"no landmark-labelled faces in the {part!r} part "
+                                  f"({len(records)} faces in all)")
+    return len(records)
 
 
 def parse_keep_float(values: Sequence[str]) -> Tuple[str, ...]:

@@ -16,7 +16,6 @@ Example:
 """
 from __future__ import annotations
 
-import os
 import pathlib
 import shutil
 import tempfile
@@ -166,11 +165,9 @@ class TFLiteExporter:
 def write_bytes(path, data: bytes) -> str:
     """Write ``data`` to ``path`` through a temporary file, so a crash never leaves a
     truncated model behind."""
-    path = pathlib.Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
+    from lponet_tf.fileio import atomic_write_via
+
+    atomic_write_via(path, lambda tmp: pathlib.Path(tmp).write_bytes(data))
     return str(path)
 
 

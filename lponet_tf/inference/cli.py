@@ -8,6 +8,11 @@ the others still run (exit status 1 then). A video ``clip.mp4`` gives ``DIR/clip
 ``.avi`` when the MPEG-4 writer is unavailable) and ``DIR/clip.json`` with the faces of
 every frame, tracked and smoothed (:meth:`FaceAnalyzer.track`).
 
+Outputs never replace an input (refused before any work, whatever the options), and an
+output file that already exists is refused unless ``--overwrite`` is given. Each file is
+written under a temporary name in ``DIR`` and renamed when complete
+(:mod:`lponet_tf.fileio`).
+
 Exit status: 0 all written; 1 some inputs failed (each reported on one line); 2 the model
 or the command line is unusable (one-line message from ``lponet``).
 
@@ -17,13 +22,15 @@ Example:
 """
 from __future__ import annotations
 
+import functools
 import json
-import os
 import pathlib
 import sys
+import tempfile
 from typing import List, Tuple
 
 from lponet_tf.errors import LPONetError
+from lponet_tf.fileio import atomic_write_via, check_outputs, prepare_folder, remove_created
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
 
@@ -34,6 +41,8 @@ def add_arguments(parser) -> None:
 
     parser.add_argument("input", help="an image, a folder of images, or a video file")
     parser.add_argument("--out", required=True, help="output folder (created if missing)")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace output files that already exist (an input never is)")
     src = parser.add_mutually_exclusive_group()
     src.add_argument("--preset", default=DEFAULT_PRESET,
                      help=f"bundled model to use (default {DEFAULT_PRESET})")
@@ -77,9 +86,8 @@ def _model_info(analyzer) -> dict:
 
 
 def _write_json(path: pathlib.Path, payload: dict) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(payload, indent=1), encoding="utf-8")
-    os.replace(tmp, path)
+    text = json.dumps(payload, indent=1)
+    atomic_write_via(path, lambda tmp: pathlib.Path(tmp).write_text(text, encoding="utf-8"))
 
 
 def _output_stems(files: List[pathlib.Path]) -> List[str]:
@@ -101,25 +109,35 @@ def predict_image(analyzer, path: pathlib.Path, out_dir: pathlib.Path, stem: str
     image = load_image(path)
     faces = analyzer.analyze(image)  # the CLI's analyzer takes RGB (the default)
     png, js = out_dir / f"{stem}.png", out_dir / f"{stem}.json"
-    picture = draw(image, faces, mask=draw_mask)
-    if not cv2.imwrite(str(png), cv2.cvtColor(picture, cv2.COLOR_RGB2BGR)):
-        raise LPONetError(f"{png}: cannot write the annotated picture")
+    bgr = cv2.cvtColor(draw(image, faces, mask=draw_mask), cv2.COLOR_RGB2BGR)
+
+    def write_png(tmp: str) -> None:
+        if not cv2.imwrite(tmp, bgr):
+            raise LPONetError(f"{png}: cannot write the annotated picture")
+
+    atomic_write_via(png, write_png)
     _write_json(js, {"image": str(path), "width": int(image.shape[1]),
                      "height": int(image.shape[0]), "model": _model_info(analyzer),
                      "faces": [f.to_dict() for f in faces]})
     return len(faces), png, js
 
 
-def _video_writer(out_dir: pathlib.Path, stem: str, fps: float, size: Tuple[int, int]):
+@functools.lru_cache(maxsize=None)
+def video_format() -> Tuple[str, str]:
+    """``(suffix, fourcc)`` of the annotated videos: MPEG-4 when this OpenCV build writes
+    it, else Motion JPEG. Probed once, in a scratch folder, so output names are known
+    before any work."""
     import cv2
 
-    for suffix, codec in ((".mp4", "mp4v"), (".avi", "MJPG")):
-        path = out_dir / f"{stem}{suffix}"
-        writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*codec), fps, size)
-        if writer.isOpened():
-            return writer, path
-        writer.release()
-    raise LPONetError(f"{out_dir / stem}: OpenCV cannot write a video here (no mp4v/MJPG)")
+    with tempfile.TemporaryDirectory(prefix="lponet_codec_") as tmp:
+        for suffix, codec in ((".mp4", "mp4v"), (".avi", "MJPG")):
+            writer = cv2.VideoWriter(str(pathlib.Path(tmp) / f"probe{suffix}"),
+                                     cv2.VideoWriter_fourcc(*codec), 10.0, (16, 16))
+            opened = writer.isOpened()
+            writer.release()
+            if opened:
+                return suffix, codec
+    raise LPONetError("OpenCV cannot write videos here (neither mp4v nor MJPG)")
 
 
 def predict_video(analyzer, path: pathlib.Path, out_dir: pathlib.Path, stem: str,
@@ -132,22 +150,31 @@ def predict_video(analyzer, path: pathlib.Path, out_dir: pathlib.Path, stem: str
     from lponet_tf.inference.video import TrackingSession, iter_frames, open_video
     from lponet_tf.visualize import draw
 
-    cap, info = open_video(path)
+    cap, info = open_video(path)  # a missing, empty or corrupt file fails before any output
     cap.release()
-    writer, video_path = _video_writer(out_dir, stem, info.fps, (info.width, info.height))
+    suffix, codec = video_format()
+    video_path = out_dir / f"{stem}{suffix}"
     session, frames = TrackingSession(analyzer), []
-    try:
-        for t, rgb in tqdm(iter_frames(path), total=info.frame_count or None, unit="frame",
-                           desc=path.name, disable=None, leave=False):
-            faces = session.step(rgb, t)
-            picture = draw(rgb, faces, mask=draw_mask)
-            if picture.shape[:2] != (info.height, info.width):  # odd streams change size
-                picture = cv2.resize(picture, (info.width, info.height))
-            writer.write(cv2.cvtColor(picture, cv2.COLOR_RGB2BGR))
-            frames.append({"timestamp_ms": round(t, 3),
-                           "faces": [f.to_dict(include_mask=False) for f in faces]})
-    finally:
-        writer.release()
+
+    def write_video(tmp: str) -> None:
+        writer = cv2.VideoWriter(tmp, cv2.VideoWriter_fourcc(*codec), info.fps,
+                                 (info.width, info.height))
+        if not writer.isOpened():
+            raise LPONetError(f"{video_path}: OpenCV cannot write this video ({codec})")
+        try:
+            for t, rgb in tqdm(iter_frames(path), total=info.frame_count or None,
+                               unit="frame", desc=path.name, disable=None, leave=False):
+                faces = session.step(rgb, t)
+                picture = draw(rgb, faces, mask=draw_mask)
+                if picture.shape[:2] != (info.height, info.width):  # odd streams change size
+                    picture = cv2.resize(picture, (info.width, info.height))
+                writer.write(cv2.cvtColor(picture, cv2.COLOR_RGB2BGR))
+                frames.append({"timestamp_ms": round(t, 3),
+                               "faces": [f.to_dict(include_mask=False) for f in faces]})
+        finally:
+            writer.release()
+
+    atomic_write_via(video_path, write_video)
     js = out_dir / f"{stem}.json"
     _write_json(js, {"video": str(path), "fps": info.fps, "width": info.width,
                      "height": info.height, "model": _model_info(analyzer), "frames": frames})
@@ -169,6 +196,25 @@ def _inputs(root: pathlib.Path) -> Tuple[str, List[pathlib.Path]]:
     return "file", [root]
 
 
+def _plan(files: List[pathlib.Path], out_dir: pathlib.Path):
+    """``(input, stem, is_video, [output paths])`` per input, named before any work."""
+    from lponet_tf.inference.video import VIDEO_SUFFIXES
+
+    plan = []
+    for path, stem in zip(files, _output_stems(files)):
+        video = path.suffix.lower() in VIDEO_SUFFIXES
+        media = f"{stem}{video_format()[0]}" if video else f"{stem}.png"
+        plan.append((path, stem, video, [out_dir / media, out_dir / f"{stem}.json"]))
+    seen = {}
+    for path, _, _, outputs in plan:
+        for out in outputs:
+            if out in seen:
+                raise LPONetError(f"{path} and {seen[out]} would both write {out}; "
+                                  "rename one of them")
+            seen[out] = path
+    return plan
+
+
 def _error(path, exc: BaseException) -> str:
     """One line for a failed input (typed errors already name the file)."""
     text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
@@ -185,22 +231,26 @@ def run(args) -> int:
     # OpenCV logs its own warning for a truncated file; our one-line error says it better.
     cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
 
-    from lponet_tf.inference.video import VIDEO_SUFFIXES
-
     root = pathlib.Path(args.input)
     kind, files = _inputs(root)
     out_dir = pathlib.Path(args.out)
+    plan = _plan(files, out_dir)
+    # Before the model loads or anything is written: never an input, and no existing
+    # file without --overwrite.
+    check_outputs([o for *_, outputs in plan for o in outputs], inputs=[*files, args.model],
+                  overwrite=args.overwrite)
+    created = prepare_folder(out_dir)
     try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise LPONetError(f"{out_dir}: cannot create the output folder: {exc.strerror}") from exc
-    analyzer = _analyzer(args)
+        analyzer = _analyzer(args)
+    except BaseException:
+        remove_created(created)
+        raise
     failed, written = 0, 0
-    bar = tqdm(list(zip(files, _output_stems(files))), unit="file", desc="lponet predict",
+    bar = tqdm(plan, unit="file", desc="lponet predict",
                disable=None if kind == "folder" else True)
-    for path, stem in bar:
+    for path, stem, video, _ in bar:
         try:
-            if path.suffix.lower() in VIDEO_SUFFIXES:
+            if video:
                 n, media, js = predict_video(analyzer, path, out_dir, stem, not args.no_mask)
                 what = f"{n} frame{'s' * (n != 1)}"
             else:
@@ -215,6 +265,8 @@ def run(args) -> int:
         written += 1
         tqdm.write(f"{path.name}: {what} -> {media}, {js}")
     bar.close()
+    if not written:
+        remove_created(created)  # only folders this run created, and only if still empty
     if kind == "folder":
         print(f"wrote {written} of {len(files)} inputs to {out_dir}"
               + (f" ({failed} failed)" if failed else ""))

@@ -40,8 +40,10 @@ from lponet_tf.inference.detectors import box_iou, landmark_box
 from lponet_tf.inference.smoothing import SmoothingError, Tracker
 
 __all__ = ["TrackingSession", "VideoInfo", "open_video", "iter_frames", "analyze_video",
-           "VIDEO_SUFFIXES"]
+           "mp4_video_frames", "VIDEO_SUFFIXES", "EMPTY_VIDEO"]
 
+#: The message (after the file name) for a readable video that holds no frames.
+EMPTY_VIDEO = "empty video: no frames"
 #: File suffixes treated as videos by ``lponet predict``.
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv")
 # A detection overlapping a tracked face by this much is the same face; by _AGREE_IOU the
@@ -181,14 +183,21 @@ def open_video(path) -> Tuple[cv2.VideoCapture, VideoInfo]:
     """Open a video file for reading.
 
     Raises:
-        ImageError: missing file, or one OpenCV cannot decode (the message names it).
+        ImageError: missing or empty file, a video without frames, or one OpenCV cannot
+            decode (the message names the file and says which).
     """
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise ImageError(f"{path}: video file not found")
+    if os.path.getsize(path) == 0:
+        raise ImageError(f"{path}: empty file (0 bytes), not a video")
     cap = cv2.VideoCapture(path)
     if not cap.isOpened():
         cap.release()
+        # FFmpeg refuses an MP4 / MOV without frames just like a broken one; the container
+        # tells them apart.
+        if mp4_video_frames(path) == 0:
+            raise ImageError(f"{path}: {EMPTY_VIDEO}")
         raise ImageError(f"{path}: cannot open video (corrupt, truncated or unknown codec)")
     fps = cap.get(cv2.CAP_PROP_FPS)
     info = VideoInfo(
@@ -207,7 +216,8 @@ def iter_frames(path) -> Iterator[Tuple[float, np.ndarray]]:
     previous one plus one frame period, so they always strictly increase.
 
     Raises:
-        ImageError: the file cannot be opened, or no frame can be decoded.
+        ImageError: the file cannot be opened, holds no frames ("empty video: no frames"),
+            or no frame can be decoded.
 
     Example:
         >>> for t, frame in iter_frames("clip.mp4"):     # doctest: +SKIP
@@ -228,7 +238,65 @@ def iter_frames(path) -> Iterator[Tuple[float, np.ndarray]]:
     finally:
         cap.release()
     if count == 0:
-        raise ImageError(f"{os.fspath(path)}: no frame could be decoded")
+        if info.frame_count == 0:
+            raise ImageError(f"{os.fspath(path)}: {EMPTY_VIDEO}")
+        raise ImageError(f"{os.fspath(path)}: none of its {info.frame_count} frames could be "
+                         "decoded (corrupt, truncated or unknown codec)")
+
+
+# ISO base media (MP4 / MOV) boxes that hold the boxes on the way to a track's sample table.
+_MP4_CONTAINERS = {b"moov", b"trak", b"mdia", b"minf", b"stbl"}
+
+
+def _mp4_boxes(data: bytes, start: int, end: int) -> Iterator[Tuple[bytes, int, int]]:
+    """``(type, payload start, payload end)`` of the boxes in ``data[start:end]``."""
+    while start + 8 <= end:
+        size, kind = int.from_bytes(data[start:start + 4], "big"), data[start + 4:start + 8]
+        header = 8
+        if size == 1:  # 64-bit size follows the type
+            if start + 16 > end:
+                raise ValueError("truncated box header")
+            size, header = int.from_bytes(data[start + 8:start + 16], "big"), 16
+        elif size == 0:  # the box runs to the end of the file
+            size = end - start
+        if size < header or start + size > end:
+            raise ValueError(f"box {kind!r} runs past its parent")
+        yield kind, start + header, start + size
+        start += size
+
+
+def mp4_video_frames(path) -> Optional[int]:
+    """Frames of the video tracks an MP4 / MOV file declares, or None if unknown.
+
+    None when the file is not a well-formed ISO base media file, has no ``moov`` box, or
+    is fragmented (its frames are in ``moof`` boxes). Reads the whole file: meant for files
+    OpenCV already refused.
+    """
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+        top = {kind: (a, b) for kind, a, b in _mp4_boxes(data, 0, len(data))}
+        if b"ftyp" not in top or b"moov" not in top or b"moof" in top:
+            return None
+        frames = 0
+        for kind, a, b in _mp4_boxes(data, *top[b"moov"]):
+            if kind != b"trak":
+                continue
+            handler, samples = None, 0
+            stack = [(a, b)]
+            while stack:
+                for inner, x, y in _mp4_boxes(data, *stack.pop()):
+                    if inner in _MP4_CONTAINERS:
+                        stack.append((x, y))
+                    elif inner == b"hdlr":  # version/flags, pre_defined, handler_type
+                        handler = data[x + 8:x + 12]
+                    elif inner in (b"stsz", b"stz2"):  # ..., sample_count at +8
+                        samples += int.from_bytes(data[x + 8:x + 12], "big")
+            if handler == b"vide":
+                frames += samples
+        return frames
+    except (OSError, ValueError):
+        return None
 
 
 def analyze_video(analyzer, path) -> Iterator[Tuple[float, List]]:

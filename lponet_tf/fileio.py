@@ -1,0 +1,209 @@
+"""Output files that never destroy anything: atomic writes and the output rule.
+
+The rule every ``lponet`` command follows (``predict``, ``export``, ``evaluate``):
+
+* An output that would be one of the command's inputs (the same file, also through a link
+  or another spelling of the path) is refused before any work, ``--overwrite`` or not.
+* An output file that already exists (an earlier run's, or anything else) is refused
+  before any work unless ``--overwrite`` is given; then it is replaced.
+* Every output is written under a temporary name in its own folder and renamed into place
+  when complete, so a crash, a full disk or an error never leaves a truncated file, and a
+  failed command leaves the folder as it was.
+
+Example:
+    >>> check_outputs(["out/photo.png"], inputs=["photo.png"])        # doctest: +SKIP
+    >>> atomic_write_via("out/photo.png", lambda tmp: cv2.imwrite(tmp, picture))  # doctest: +SKIP
+"""
+from __future__ import annotations
+
+import os
+import pathlib
+import shutil
+import tempfile
+from typing import Dict, Iterable, List
+
+from lponet_tf.errors import LPONetError
+
+__all__ = ["OutputError", "atomic_write_via", "same_file", "check_outputs",
+           "prepare_folder", "remove_created", "Staging"]
+
+
+class OutputError(LPONetError):
+    """An output path is unusable: it is an input, it exists, or its folder is not writable.
+
+    Args:
+        path: the output path.
+        message: what is wrong and what to do.
+    """
+
+    def __init__(self, path, message: str):
+        self.path = os.fspath(path)
+        super().__init__(f"{self.path}: {message}")
+
+
+def atomic_write_via(path, writer) -> None:
+    """Call ``writer(tmp_path)`` then atomically move the result to ``path``.
+
+    The temporary file is in ``path``'s folder (so the rename is atomic) and keeps the
+    destination's suffixes (Keras, OpenCV and matplotlib pick the format from them). It is
+    removed when ``writer`` fails.
+
+    Args:
+        path: the destination; its folder is created if missing.
+        writer: called with the temporary path (a string); must create that file.
+    """
+    path = pathlib.Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix="".join(path.suffixes),
+                               dir=path.parent)
+    os.close(fd)
+    os.unlink(tmp)  # Keras refuses to overwrite without asking; let it create the file.
+    try:
+        writer(tmp)
+        with open(tmp, "rb") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def same_file(a, b) -> bool:
+    """Whether ``a`` and ``b`` both exist and are the same file (links included)."""
+    try:
+        return os.path.samefile(a, b)
+    except OSError:  # either is missing or unreadable: they cannot be the same file
+        return False
+
+
+def check_outputs(outputs: Iterable, inputs: Iterable = (), overwrite: bool = False,
+                  what: str = "output") -> None:
+    """Refuse outputs that would destroy an input or, without ``overwrite``, any file.
+
+    Args:
+        outputs: the paths the command is about to write.
+        inputs: the files it reads (model, images, video, config, ...).
+        overwrite: the command's ``--overwrite``: existing outputs may be replaced (an
+            input never).
+        what: the kind of output, for the message (``"annotated picture"``, ...).
+
+    Raises:
+        OutputError: naming the first offending output.
+    """
+    inputs = [os.fspath(p) for p in inputs if p is not None]
+    for out in outputs:
+        out = os.fspath(out)
+        if not os.path.lexists(out):
+            continue
+        clash = next((i for i in inputs if same_file(out, i)), None)
+        if clash is not None:
+            raise OutputError(out, f"the {what} would overwrite the input {clash}; "
+                                   "choose another output name or folder")
+        if os.path.isdir(out) and not os.path.islink(out):
+            raise OutputError(out, f"is a folder, so it cannot be the {what} file")
+        if not overwrite:
+            raise OutputError(out, "exists (an earlier run's output?); give --overwrite to "
+                                   "replace it, or choose another output name or folder")
+
+
+def prepare_folder(folder) -> List[pathlib.Path]:
+    """Create ``folder`` if needed and check that files can be created in it.
+
+    Returns:
+        The folders created (outermost first), for :func:`remove_created` on failure.
+
+    Raises:
+        OutputError: it cannot be created, is not a folder, or is not writable.
+    """
+    folder = pathlib.Path(folder)
+    missing = []
+    for p in [folder, *folder.parents]:
+        if os.path.lexists(p):
+            break
+        missing.append(p)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        # Permissions alone do not tell (root, ACLs, read-only mounts): try it.
+        fd, probe = tempfile.mkstemp(prefix=".lponet-write-test-", dir=folder)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        remove_created(reversed(missing))
+        reason = exc.strerror or str(exc)
+        raise OutputError(folder, f"cannot write output files in this folder: {reason}") \
+            from exc
+    return list(reversed(missing))
+
+
+def remove_created(folders: Iterable) -> None:
+    """Remove folders :func:`prepare_folder` created, innermost first, if still empty."""
+    for p in reversed(list(folders)):
+        try:
+            os.rmdir(p)
+        except OSError:
+            pass  # not empty (someone else wrote there) or already gone: leave it
+
+
+class Staging:
+    """Write several outputs under temporary names, then move them all into place.
+
+    Each output is written to a hidden temporary folder inside its own destination folder,
+    under its final name (so format-from-suffix writers work and the final rename is
+    atomic). :meth:`commit` renames them into place; leaving the ``with`` block without a
+    commit (an error) removes everything: the destination folders are left as they were,
+    including those this object created.
+
+    Example:
+        >>> with Staging() as stage:                                   # doctest: +SKIP
+        ...     write_model(stage.path("out/m.tflite"))
+        ...     write_report(stage.path("out/m.report.md"))
+        ...     stage.commit()
+    """
+
+    def __init__(self):
+        self._dirs: Dict[pathlib.Path, pathlib.Path] = {}
+        self._created: List[pathlib.Path] = []
+        self._finals: List[pathlib.Path] = []
+        self._committed = False
+
+    def prepare(self, folder) -> None:
+        """Create and check ``folder`` now (see :func:`prepare_folder`), before any work."""
+        folder = pathlib.Path(os.path.abspath(folder))
+        if folder not in self._dirs:
+            self._created += prepare_folder(folder)
+            self._dirs[folder] = pathlib.Path(
+                tempfile.mkdtemp(prefix=".lponet-partial-", dir=folder))
+
+    def path(self, final) -> pathlib.Path:
+        """Where to write the output whose final path is ``final``."""
+        final = pathlib.Path(os.path.abspath(final))
+        self.prepare(final.parent)
+        if final not in self._finals:
+            self._finals.append(final)
+        return self._dirs[final.parent] / final.name
+
+    def commit(self) -> List[pathlib.Path]:
+        """Move every staged file that was written into place; returns their final paths."""
+        moved = []
+        for final in self._finals:
+            staged = self._dirs[final.parent] / final.name
+            if staged.exists():
+                os.replace(staged, final)
+                moved.append(final)
+        self._committed = True
+        return moved
+
+    def close(self) -> None:
+        """Remove the temporary folders (and, without a commit, the folders created)."""
+        for tmp in self._dirs.values():
+            shutil.rmtree(tmp, ignore_errors=True)
+        if not self._committed:
+            remove_created(self._created)
+        self._dirs.clear()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+

@@ -16,26 +16,7 @@ import tempfile
 
 import keras
 
-
-def atomic_write_via(path, writer) -> None:
-    """Call ``writer(tmp_path)`` then atomically move the result to ``path``.
-
-    The temporary file keeps the destination's suffix (Keras picks the format from it).
-    """
-    path = pathlib.Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix="".join(path.suffixes),
-                               dir=path.parent)
-    os.close(fd)
-    os.unlink(tmp)  # Keras refuses to overwrite without asking; let it create the file.
-    try:
-        writer(tmp)
-        with open(tmp, "rb") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+from lponet_tf.fileio import atomic_write_via  # noqa: F401  (also used as cb.atomic_write_via)
 
 
 class AtomicModelCheckpoint(keras.callbacks.Callback):

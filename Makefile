@@ -36,7 +36,7 @@ test: $(STAMP) java-deps
 lock:
 	PYTHON=$(PYTHON) scripts/refresh_lock.sh
 
-# The JVM tests of android_demo/ alone (they also run in `make test`); prints "N passed, N failed".
+# The JVM tests of android_demo/ alone (they also run in `make test`): one pytest test per JUnit case.
 test-java: $(STAMP) java-deps
 	$(PY) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS) tests/test_android_core.py
 

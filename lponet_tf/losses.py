@@ -6,6 +6,17 @@ the per-output sample weights and the reduction. With the partial-label scheme o
 without a label therefore contributes nothing to the loss nor to its gradient: all
 per-sample values stay finite for zero targets, so ``0 * loss`` is a clean 0.
 
+The ``1/N`` of the equations (``normalize``): in a mixed batch only some samples carry each
+label (stage 2: 26 / 19 / 19 of 64). ``"batch"`` (Keras' ``sum_over_batch_size``) divides
+the labelled samples' sum by the whole batch, so the effective weight of a task is its
+configured weight times its share of the batch; ``"labelled"`` divides by the number
+(sum of sample weights) of samples that carry the label, so each task's loss is the mean
+the equation describes and alpha, beta, gamma weigh the tasks as configured whatever the
+mixing ratios. Under ``tf.distribute`` the count is summed over replicas, so a replica's
+value is its share of the global mean (what Keras' own reductions give), and a batch with
+no labelled sample contributes 0. ``docs/training.md`` says which one the paper's
+configs use and why.
+
 The multitask total (Eq. 9) is Keras' weighted sum of outputs: pass
 ``loss_weights={"heatmaps": alpha, "pose": beta, "occlusion": gamma}`` to ``compile``
 (stage 1: 1, 1, 10; stage 2: 0.1, 0.1, 40).
@@ -24,13 +35,64 @@ from lponet_tf.geometry import GEODESIC_EPS
 _PACKAGE = "lponet_tf"
 
 
+#: ``normalize`` values: divide the weighted sum by the batch size or by the labelled count.
+NORMALIZATIONS = ("batch", "labelled")
+
+
 def _mean_over_sample(x):
     """Mean over every axis but the batch axis: (N, ...) -> (N,)."""
     return ops.mean(x, axis=tuple(range(1, len(x.shape))))
 
 
+def _sum_over_replicas(x):
+    """``x`` summed over the replicas of a ``tf.distribute`` step (``x`` outside one)."""
+    if keras.backend.backend() != "tensorflow":
+        return x
+    import tensorflow as tf
+
+    ctx = tf.distribute.get_replica_context()
+    if ctx is None or ctx.num_replicas_in_sync == 1:
+        return x
+    return ctx.all_reduce(tf.distribute.ReduceOp.SUM, x)
+
+
+class _PartialLabelLoss(keras.losses.Loss):
+    """A per-sample loss whose batch reduction is ``normalize`` (module docstring).
+
+    Args:
+        normalize: ``"batch"`` (Keras' ``reduction``, default ``sum_over_batch_size``) or
+            ``"labelled"`` (the weighted sum over the sum of the sample weights; replaces
+            ``reduction``, which must then be left at its default or ``"sum"``).
+    """
+
+    def __init__(self, name, reduction, dtype, normalize):
+        if normalize not in NORMALIZATIONS:
+            raise ValueError(f"normalize must be one of {NORMALIZATIONS}, got {normalize!r}")
+        if normalize == "labelled":
+            if reduction not in ("sum_over_batch_size", "sum"):
+                raise ValueError(f"normalize='labelled' is a reduction itself; got reduction={reduction!r}")
+            reduction = "sum"  # the weighted sum; __call__ divides it
+        super().__init__(name=name, reduction=reduction, dtype=dtype)
+        self.normalize = normalize
+
+    def __call__(self, y_true, y_pred, sample_weight=None):
+        total = super().__call__(y_true, y_pred, sample_weight)
+        if self.normalize == "batch":
+            return total
+        if sample_weight is None:
+            count = ops.cast(ops.shape(y_pred)[0], total.dtype)
+        else:
+            count = ops.sum(ops.cast(sample_weight, total.dtype))
+        return ops.divide_no_nan(total, _sum_over_replicas(count))
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(normalize=self.normalize)
+        return config
+
+
 @keras.saving.register_keras_serializable(package=_PACKAGE)
-class HeatmapLoss(keras.losses.Loss):
+class HeatmapLoss(_PartialLabelLoss):
     """Landmark heatmap loss with heatmap scaling (Eq. 5) and the weighted loss map (Eq. 6-7).
 
     Per sample ``i``: ``mean_j (omega L_ij - Lhat_ij)^2 * (W M_ij + 1)`` over the
@@ -44,6 +106,7 @@ class HeatmapLoss(keras.losses.Loss):
         W: weight of the mask pixels (paper: 10).
         threshold: mask threshold on the dilated target (paper: 0.2).
         name, reduction, dtype: as ``keras.losses.Loss``.
+        normalize: ``"batch"`` or ``"labelled"`` (the module docstring).
 
     ``y_true`` is ``L`` in ``[0, 1]`` (``(N, H, W, K)``), ``y_pred`` the network output
     (scale ``omega``).
@@ -64,8 +127,9 @@ class HeatmapLoss(keras.losses.Loss):
         name: str = "heatmap_loss",
         reduction: str = "sum_over_batch_size",
         dtype=None,
+        normalize: str = "batch",
     ):
-        super().__init__(name=name, reduction=reduction, dtype=dtype)
+        super().__init__(name, reduction, dtype, normalize)
         self.omega = float(omega)
         self.weighted = bool(weighted)
         self.W = float(W)
@@ -86,7 +150,7 @@ class HeatmapLoss(keras.losses.Loss):
 
 
 @keras.saving.register_keras_serializable(package=_PACKAGE)
-class PoseLoss(keras.losses.Loss):
+class PoseLoss(_PartialLabelLoss):
     """Head-pose loss: geodesic distance (Eq. 4) or mean absolute error (Eq. 3).
 
     ``kind="geodesic"``: ``y_true``, ``y_pred`` are ``(N, 3, 3)`` rotations; per sample
@@ -102,6 +166,7 @@ class PoseLoss(keras.losses.Loss):
         kind: ``"geodesic"`` or ``"mae"``.
         eps: acos clamp margin for the geodesic loss.
         name, reduction, dtype: as ``keras.losses.Loss``.
+        normalize: ``"batch"`` or ``"labelled"`` (the module docstring).
 
     Example:
         >>> import numpy as np
@@ -118,10 +183,11 @@ class PoseLoss(keras.losses.Loss):
         name: str = "pose_loss",
         reduction: str = "sum_over_batch_size",
         dtype=None,
+        normalize: str = "batch",
     ):
         if kind not in self.KINDS:
             raise ValueError(f"kind must be one of {self.KINDS}, got {kind!r}")
-        super().__init__(name=name, reduction=reduction, dtype=dtype)
+        super().__init__(name, reduction, dtype, normalize)
         self.kind = kind
         self.eps = float(eps)
 
@@ -138,7 +204,7 @@ class PoseLoss(keras.losses.Loss):
 
 
 @keras.saving.register_keras_serializable(package=_PACKAGE)
-class OcclusionLoss(keras.losses.Loss):
+class OcclusionLoss(_PartialLabelLoss):
     """Pixel-wise cross entropy of the visible-face mask (Eq. 8).
 
     Per sample: ``-mean_pixels sum_c O_c log(clip(Ohat_c, eps, 1))``; ``y_true``
@@ -148,6 +214,7 @@ class OcclusionLoss(keras.losses.Loss):
     Args:
         eps: lower clip of the predicted probabilities before the log.
         name, reduction, dtype: as ``keras.losses.Loss``.
+        normalize: ``"batch"`` or ``"labelled"`` (the module docstring).
 
     Example:
         >>> import numpy as np
@@ -163,8 +230,9 @@ class OcclusionLoss(keras.losses.Loss):
         name: str = "occlusion_loss",
         reduction: str = "sum_over_batch_size",
         dtype=None,
+        normalize: str = "batch",
     ):
-        super().__init__(name=name, reduction=reduction, dtype=dtype)
+        super().__init__(name, reduction, dtype, normalize)
         self.eps = float(eps)
 
     def call(self, y_true, y_pred):
@@ -178,4 +246,4 @@ class OcclusionLoss(keras.losses.Loss):
         return config
 
 
-__all__ = ["HeatmapLoss", "PoseLoss", "OcclusionLoss"]
+__all__ = ["HeatmapLoss", "PoseLoss", "OcclusionLoss", "NORMALIZATIONS"]

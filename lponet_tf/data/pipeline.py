@@ -37,6 +37,7 @@ import tensorflow as tf
 
 from lponet_tf.config import LPONetConfig
 from lponet_tf.data.augment import AugmentConfig
+from lponet_tf.data.face_geometry import FaceGeometry, FaceLocator
 from lponet_tf.data.occlusion import OcclusionConfig
 from lponet_tf.data.records import FaceRecord
 from lponet_tf.data.sample import TASKS, decode_image, decode_mask, load_image, load_mask, prepare_sample
@@ -87,7 +88,8 @@ class _Loader:
     encoded bytes or decoded images (records are read at most once then).
     """
 
-    def __init__(self, records, input_size, augment, occlusion, pose_format, num_landmarks, seed, cache):
+    def __init__(self, records, input_size, augment, occlusion, pose_format, num_landmarks, seed, cache,
+                 locator=None):
         self.records = records
         self.input_size = input_size
         self.augment = augment
@@ -98,6 +100,10 @@ class _Loader:
         self.cache = "bytes" if cache is True else cache
         self._store: Dict[int, tuple] = {}
         self._lock = threading.Lock()
+        # Faces without landmarks or box are located once per record (a detection costs
+        # about as much as decoding the photo), then reused every epoch.
+        self.locator = locator
+        self._located: Dict[int, Optional[FaceGeometry]] = {}
 
     def _sources(self, i: int) -> Tuple[np.ndarray, Optional[np.ndarray]]:
         rec = self.records[i]
@@ -118,10 +124,23 @@ class _Loader:
             return img, mask
         return hit
 
+    def _locate(self, i: int, image: np.ndarray, mask: Optional[np.ndarray]) -> Optional[FaceGeometry]:
+        rec = self.records[i]
+        if self.locator is None or rec.landmarks is not None or rec.box is not None:
+            return None
+        with self._lock:
+            if i in self._located:
+                return self._located[i]
+        found = self.locator.locate(image, mask)
+        with self._lock:
+            self._located[i] = found
+        return found
+
     def __call__(self, element: np.ndarray, index: np.ndarray):
         i = int(index)
         image, mask = self._sources(i)
         rng = np.random.default_rng([self.seed, int(element)])
+        located = self._locate(i, image, mask)
         s = prepare_sample(
             self.records[i],
             self.input_size,
@@ -132,6 +151,8 @@ class _Loader:
             num_landmarks=self.num_landmarks,
             image=image,
             mask=mask,
+            located=located,
+            locate_faces="image" if self.locator is not None and self.locator.mode == "image" else "mask",
         )
         return (s.image,) + tuple(s.targets[t] for t in TASKS) + tuple(s.weights[t] for t in TASKS)
 
@@ -185,6 +206,8 @@ def make_dataset(
     num_parallel_calls: int = AUTOTUNE,
     drop_remainder: bool = True,
     start: int = 0,
+    locate_faces: str = "detector",
+    detector=None,
 ) -> tf.data.Dataset:
     """A ``tf.data`` pipeline of prepared samples from records.
 
@@ -213,6 +236,12 @@ def make_dataset(
             of the element number (no iterator state), so resuming a run at element ``n``
             costs nothing and yields exactly what an uninterrupted pipeline yields from
             ``n`` on, however many iterators were opened on it.
+        locate_faces: how a record with neither landmarks nor a box (C-CM) is cropped
+            (paper Section IV-A: a face detector's box + 10%): ``"detector"`` (the
+            detector's box mapped to a landmark-box estimate as at inference, else the
+            mask's extent; once per record), ``"mask"`` (the mask's extent) or ``"image"``
+            (the whole image). See :mod:`lponet_tf.data.face_geometry`.
+        detector: detector name or object for ``"detector"`` (None: the default BlazeFace).
 
     Returns:
         ``tf.data.Dataset`` of ``(image, targets, sample_weights)``.
@@ -233,7 +262,11 @@ def make_dataset(
         deterministic = bool(deterministic)
     elif deterministic is None:
         deterministic = True
-    loader = _Loader(records, size, augment, occlusion, pose_format, num_landmarks, int(seed), cache)
+    locator = FaceLocator(locate_faces, detector)
+    if not any(r.landmarks is None and r.box is None for r in records):
+        locator = None  # nothing to locate: no detector is built
+    loader = _Loader(records, size, augment, occlusion, pose_format, num_landmarks, int(seed), cache,
+                     locator)
 
     g = size // 4
     pose_shape = (3, 3) if pose_format == "matrix" else (3,)

@@ -4,6 +4,12 @@ One affine (crop composed with the augmentation) resamples the image and the mas
 each and moves the landmarks exactly; the pose label changes by rotation-matrix
 composition. Targets and sample weights follow ``docs/CONVENTIONS.md``: every sample has
 all three targets; a task the record has no label for gets a zero target and weight 0.
+
+The crop box is the landmark box, else the record's box, else (C-CM: a mask and nothing
+else) a located face (:mod:`lponet_tf.data.face_geometry`: a detector box mapped to a
+landmark-box estimate, or the mask's extent), else the whole image. Mask and sunglasses
+occluders need landmarks: the labels, else placement landmarks (a record's
+``attributes["placement_landmarks"]`` or the located face's), which never become a label.
 """
 from __future__ import annotations
 
@@ -16,6 +22,7 @@ import numpy as np
 
 from lponet_tf.data import augment as aug
 from lponet_tf.data.crop import CropTransform, compose, face_box, rescale_matrix
+from lponet_tf.data.face_geometry import FaceGeometry, geometry_from_mask
 from lponet_tf.data.occlusion import OcclusionConfig, occlude, visible_face_from_landmarks
 from lponet_tf.data.records import FaceRecord
 from lponet_tf.errors import DataError
@@ -92,6 +99,10 @@ class PreparedSample:
         transform: the image -> crop affine actually used (crop then augmentation).
         params: the augmentation draw.
         occluders: kinds of synthetic occluders drawn.
+        face_source: where the crop box came from: "landmarks", "box", "detector",
+            "mask" or "image".
+        placement_landmarks: (K, 2) landmarks in the crop that placed the occluders of a
+            sample without landmark labels (C-CM), or None; never a training target.
     """
 
     image: np.ndarray
@@ -104,6 +115,8 @@ class PreparedSample:
     transform: CropTransform
     params: aug.AugmentParams
     occluders: List[str]
+    face_source: str = "landmarks"
+    placement_landmarks: Optional[np.ndarray] = None
 
 
 def _visible_target(visible: np.ndarray, size: int) -> np.ndarray:
@@ -125,6 +138,8 @@ def prepare_sample(
     image_dtype: str = "uint8",
     image: Optional[np.ndarray] = None,
     mask: Optional[np.ndarray] = None,
+    located: Optional[FaceGeometry] = None,
+    locate_faces: str = "mask",
 ) -> PreparedSample:
     """Crop, augment and occlude one record and encode its three targets.
 
@@ -140,6 +155,12 @@ def prepare_sample(
         image_dtype: "uint8" or "float32" for the returned image.
         image: the decoded (H, W, 3) RGB image, to skip reading ``record.image_path``.
         mask: the decoded (H, W) mask, to skip reading ``record.mask_path``.
+        located: the located face (:class:`~lponet_tf.data.face_geometry.FaceGeometry`,
+            e.g. from a detector) of a record with neither landmarks nor a box.
+        locate_faces: without ``located``, how such a record is cropped: ``"mask"``
+            (the mask label's extent, :func:`~lponet_tf.data.face_geometry.geometry_from_mask`)
+            or ``"image"`` (the whole image). Detection is the pipeline's job
+            (:func:`lponet_tf.data.pipeline.make_dataset`), which caches it per record.
 
     Returns:
         :class:`PreparedSample`.
@@ -161,11 +182,32 @@ def prepare_sample(
         raise ValueError(f"input_size must be a multiple of 4, got {input_size}")
     if rng is None and (augment is not None or occlusion is not None):
         rng = np.random.default_rng()
+    if locate_faces not in ("mask", "image"):
+        raise ValueError(f"locate_faces must be 'mask' or 'image' here, got {locate_faces!r}")
     size = int(input_size)
     if image is None:
         image = load_image(record.image_path)
+    if mask is None and record.mask_path is not None:
+        mask = load_mask(record.mask_path)
 
-    transform = CropTransform.from_box(face_box(record.landmarks, record.box, image.shape), size)
+    if record.landmarks is None and record.box is None and located is None and locate_faces == "mask" \
+            and mask is not None:
+        located = geometry_from_mask(mask, image.shape)
+    if record.landmarks is not None:
+        face_source, box = "landmarks", face_box(landmarks=record.landmarks)
+    elif record.box is not None:
+        face_source, box = "box", face_box(box=record.box)
+    elif located is not None:
+        face_source, box = located.source, located.box
+    else:
+        face_source, box = "image", face_box(image_shape=image.shape)
+    placement = record.attributes.get("placement_landmarks")
+    if placement is not None and np.shape(placement) != (68, 2):
+        raise DataError(record.image_path, f"placement_landmarks must be 68 x 2, got shape {np.shape(placement)}")
+    if placement is None and located is not None and face_source == located.source:
+        placement = located.landmarks
+
+    transform = CropTransform.from_box(box, size)
     params = aug.sample_params(augment, size, rng) if augment is not None else aug.AugmentParams()
     if augment is not None:
         transform = transform.then(aug.params_matrix(params, size))
@@ -177,13 +219,16 @@ def prepare_sample(
         landmarks = transform.to_crop(record.landmarks)
         if params.flip:
             landmarks = aug.flip_landmarks_order(landmarks)
+    placement_crop = None
+    if landmarks is None and placement is not None:
+        placement_crop = transform.to_crop(np.asarray(placement, np.float32).reshape(-1, 2))
+        if params.flip:
+            placement_crop = aug.flip_landmarks_order(placement_crop)
     pose = aug.augment_pose(record.pose, params)
 
     occ_cfg = occlusion or OcclusionConfig()
     visible, mask_source = None, None
     if record.mask_path is not None:
-        if mask is None:
-            mask = load_mask(record.mask_path)
         # Masks may be stored at another resolution than the image (CelebAMask-HQ).
         m = compose(transform.matrix, rescale_matrix(mask.shape, image.shape))
         visible = CropTransform(m, size).warp(mask.astype(np.float32))
@@ -195,7 +240,8 @@ def prepare_sample(
     occluders: List[str] = []
     if occlusion is not None:
         scratch = visible if visible is not None else np.zeros((size, size), np.float32)
-        occluders = occlude(crop, scratch, landmarks, occlusion, rng)
+        occluders = occlude(crop, scratch, landmarks if landmarks is not None else placement_crop,
+                            occlusion, rng)
 
     g = size // 4
     targets: Dict[str, np.ndarray] = {}
@@ -235,4 +281,6 @@ def prepare_sample(
         transform=transform,
         params=params,
         occluders=occluders,
+        face_source=face_source,
+        placement_landmarks=placement_crop,
     )

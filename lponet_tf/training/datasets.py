@@ -60,6 +60,11 @@ def restrict_tasks(records: Sequence[FaceRecord], tasks: Sequence[str]) -> List[
         raise ConfigError(f"unknown tasks {sorted(unknown)}; choose from {TASKS}")
     out = []
     for r in records:
+        attributes = dict(r.attributes, tasks=list(tasks))
+        if r.landmarks is not None and "landmarks" not in tasks and len(r.landmarks) == 68:
+            # Not a label any more, but still where masks and sunglasses go (stage 2's pose
+            # samples are occluded like the others).
+            attributes.setdefault("placement_landmarks", r.landmarks)
         out.append(
             FaceRecord(
                 image_path=r.image_path,
@@ -68,7 +73,7 @@ def restrict_tasks(records: Sequence[FaceRecord], tasks: Sequence[str]) -> List[
                 mask_path=r.mask_path if "occlusion" in tasks else None,
                 box=r.box if r.box is not None else (
                     None if r.landmarks is None else box_from_landmarks(r.landmarks)),
-                attributes=dict(r.attributes, tasks=list(tasks)),
+                attributes=attributes,
                 dataset=r.dataset,
             )
         )

@@ -26,12 +26,14 @@ def losses_and_weights(
     uses the MAE (Eq. 3, in degrees).
     """
     pose_kind = loss_config["pose"] if model_config.pose == "6d" else "mae"
+    normalize = loss_config.get("normalize", "batch")  # the 1/N of Eq. 3-8 (lponet_tf.losses)
     make = {
         "heatmaps": lambda: HeatmapLoss(
-            omega=loss_config["omega"], weighted=loss_config["weighted"], W=loss_config["W"]
+            omega=loss_config["omega"], weighted=loss_config["weighted"], W=loss_config["W"],
+            normalize=normalize,
         ),
-        "pose": lambda: PoseLoss(kind=pose_kind),
-        "occlusion": lambda: OcclusionLoss(),
+        "pose": lambda: PoseLoss(kind=pose_kind, normalize=normalize),
+        "occlusion": lambda: OcclusionLoss(normalize=normalize),
     }
     scale = {
         "heatmaps": loss_config["alpha"],

@@ -242,3 +242,52 @@ def test_cofw68_bad_files(tmp_path):
         read_cofw68(tmp_path)
     with pytest.raises(DataError, match="no test_annotations"):
         read_cofw68(tmp_path / "test_annotations")
+
+
+# ------------------------------------------------------------------------------ mask edits
+def test_cofw_mask_edits_relabel_beard_and_lens(tmp_path, formats_dir):
+    """The paper's COFW edits (beard -> face, see-through lens -> not face) from an edit map
+    next to the real mask: the record points at the edited copy, the original is untouched."""
+    write_cofw_root(tmp_path, n_train=12, n_test=None)
+    (tmp_path / "masks").symlink_to(formats_dir / "cofw_masks")
+    original = cv2.imread(str(formats_dir / "cofw_masks" / "mask_10.png"), cv2.IMREAD_GRAYSCALE)
+    h, w = original.shape
+    edits = np.zeros((h, w), np.uint8)
+    # A beard is "not face" in the original, a lens "face": windows around such pixels.
+    (by, bx), (ly, lx) = (np.argwhere(original == v)[len(np.argwhere(original == v)) // 2] for v in (0, 255))
+    beard = (slice(max(0, by - 10), by + 10), slice(max(0, bx - 15), bx + 15))
+    lens = (slice(max(0, ly - 5), ly + 5), slice(max(0, lx - 12), lx + 12))
+    edits[beard], edits[lens] = 1, 2
+    (tmp_path / "mask_edits").mkdir()
+    cv2.imwrite(str(tmp_path / "mask_edits" / "mask_10.png"), edits)
+    stamp = (formats_dir / "cofw_masks" / "mask_10.png").stat().st_mtime_ns
+
+    records = {r.attributes["index"]: r for r in read_dataset("cofw", tmp_path, split="train")}
+    edited_rec = records[10]
+    assert edited_rec.attributes["mask_edited"] is True
+    assert pathlib.Path(edited_rec.attributes["mask_original"]).name == "mask_10.png"
+    edited = cv2.imread(edited_rec.mask_path, cv2.IMREAD_GRAYSCALE)
+    assert (edited[beard] == 255).all() and (edited[lens] == 0).all()
+    keep = edits == 0
+    np.testing.assert_array_equal(edited[keep], np.where(original[keep] > 0, 255, 0))
+    assert (original[beard] == 0).any() and (original[lens] == 255).any()  # the edit changed something
+    assert (formats_dir / "cofw_masks" / "mask_10.png").stat().st_mtime_ns == stamp
+    assert "mask_edited" not in records[1].attributes  # no edit map: the original mask
+    assert pathlib.Path(records[1].mask_path).parent.name == "masks"
+    # Read again: the edited copy is reused, not rewritten.
+    written = pathlib.Path(edited_rec.mask_path).stat().st_mtime_ns
+    read_dataset("cofw", tmp_path, split="train")
+    assert pathlib.Path(edited_rec.mask_path).stat().st_mtime_ns == written
+
+
+def test_cofw_bad_edit_maps_name_the_file(tmp_path, formats_dir):
+    write_cofw_root(tmp_path, n_train=12, n_test=None)
+    (tmp_path / "masks").symlink_to(formats_dir / "cofw_masks")
+    (tmp_path / "mask_edits").mkdir()
+    cv2.imwrite(str(tmp_path / "mask_edits" / "mask_1.png"), np.full((5, 5), 2, np.uint8))
+    with pytest.raises(DataError, match="mask_1.png.*edit map is"):
+        read_dataset("cofw", tmp_path, split="train")
+    h, w = cv2.imread(str(formats_dir / "cofw_masks" / "mask_1.png"), cv2.IMREAD_GRAYSCALE).shape
+    cv2.imwrite(str(tmp_path / "mask_edits" / "mask_1.png"), np.full((h, w), 255, np.uint8))
+    with pytest.raises(DataError, match="values must be 0"):
+        read_dataset("cofw", tmp_path, split="train")

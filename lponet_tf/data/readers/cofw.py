@@ -20,8 +20,17 @@ writes them once as PNG to ``extract_dir`` (default ``root/images_<split>``) and
 point there; an existing extracted image is reused.
 
 Masks are binary PNGs, 0 = occluder or background, 255 = visible face (the C-CM semantics
-LPONet uses; the paper edited some COFW masks to match: beards are face, glass lenses are
-not). COFW has no 68-point labels of its own: ``landmarks`` is the COFW-68 re-annotation
+LPONet uses). The paper edited some COFW masks to match C-CM (Section IV-A): beards from
+not-face to face, see-through glasses lenses from face to not-face. Those edits cannot be
+derived from the public labels: the masks have two values only (a beard is "not face" like
+a hand or a scarf, a lens is "face" like the skin around it), COFW labels no beards or
+glasses (29 points, per-point occlusion flags and a box), and the paper's edited masks are
+not published. What the reader does instead: an edit map ``mask_edits/mask_<i>.png`` (or
+``test_mask_edits/`` for the test images; 0 keep, 1 face, 2 not-face, see
+:func:`lponet_tf.data.readers.masks.apply_mask_edits`) next to the masks is applied, the
+edited mask written once to ``<extract_dir>/masks_edited_<split>/`` (default
+``root/masks_edited_<split>/``) and used as the record's mask (``attributes["mask_edited"]``,
+the original in ``attributes["mask_original"]``). COFW has no 68-point labels of its own: ``landmarks`` is the COFW-68 re-annotation
 (Ghiasi and Fowlkes) for test images when ``cofw68/`` is present, else None; the original
 29 points are always in ``attributes["landmarks_29"]`` (see
 :mod:`lponet_tf.data.landmark_sets` for what they mark).
@@ -45,6 +54,8 @@ _MAT_NAMES = {"train": ("COFW_train_color.mat", "COFW_train.mat"),
 _KEYS = {"train": ("IsTr", "phisTr", "bboxesTr"), "test": ("IsT", "phisT", "bboxesT")}
 _MASK_DIRS = {"train": ("masks", "train_masks", "masks_train", "cofw_masks", "mask"),
               "test": ("test_masks", "masks_test")}
+_EDIT_DIRS = {"train": ("mask_edits", "train_mask_edits", "mask_edits_train"),
+              "test": ("test_mask_edits", "mask_edits_test")}
 
 
 def box_xywh_to_xyxy(box) -> np.ndarray:
@@ -116,8 +127,8 @@ def _has_mat(root: pathlib.Path, part: str) -> bool:
     return True
 
 
-def _find_mask(root: pathlib.Path, part: str, index: int) -> Optional[pathlib.Path]:
-    folder = _common.child_dir(root, *_MASK_DIRS[part])
+def _find_mask(root: pathlib.Path, part: str, index: int, dirs=None) -> Optional[pathlib.Path]:
+    folder = _common.child_dir(root, *(dirs or _MASK_DIRS[part]))
     if folder is None:
         return None
     for name in (f"mask_{index}.png", f"{index}.png"):
@@ -197,6 +208,13 @@ def _read_part(root: pathlib.Path, part: str, extract_dir) -> List[FaceRecord]:
             landmarks, occluded = cofw68[i]
             attributes["occluded_68"] = occluded
         mask = _find_mask(root, part, i)
+        edit = _find_mask(root, part, i, _EDIT_DIRS[part]) if mask is not None else None
+        if edit is not None:
+            from lponet_tf.data.readers.masks import write_edited_mask
+
+            edited_dir = (pathlib.Path(extract_dir) if extract_dir is not None else root) / f"masks_edited_{part}"
+            attributes.update(mask_edited=True, mask_original=str(mask))
+            mask = write_edited_mask(mask, edit, edited_dir / f"mask_{i}.png")
         records.append(FaceRecord(
             image_path=str(paths[i - 1]), landmarks=landmarks, box=box_xywh_to_xyxy(boxes[i - 1]),
             mask_path=None if mask is None else str(mask), attributes=attributes, dataset="cofw",

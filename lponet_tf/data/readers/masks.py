@@ -18,17 +18,29 @@ such image + mask sets come in (folder names matched case-insensitively):
 ``split`` selects a sub-folder first (``root/<split>/`` holding one of the layouts above,
 e.g. ``train``, ``val``, ``test``); None reads ``root`` itself, or, when ``root`` has no
 layout of its own, every sub-folder that has one.
+
+Mask edits (:func:`apply_mask_edits`, :func:`write_edited_mask`): the paper relabels some
+COFW masks to the C-CM definition of "face" (a beard becomes face, a see-through glasses
+lens becomes not-face). A binary mask cannot tell a beard from a hand or a lens from skin,
+so such edits come as an *edit map* beside the mask: a grey PNG of the mask's size,
+``0`` = keep, ``1`` = set to face, ``2`` = set to not-face (:mod:`lponet_tf.data.readers.cofw`
+looks for them in ``mask_edits/``).
 """
 from __future__ import annotations
 
+import os
 import pathlib
 from typing import Dict, List, Optional
+
+import numpy as np
 
 from lponet_tf.data.readers import _common
 from lponet_tf.data.records import FaceRecord
 from lponet_tf.errors import DataError
 
 IMAGE_DIRS = ("img", "imgs", "image", "images", "rgb")
+#: Edit map values (:func:`apply_mask_edits`).
+EDIT_KEEP, EDIT_FACE, EDIT_NOT_FACE = 0, 1, 2
 MASK_DIRS = ("mask", "masks", "label", "labels", "annotation", "annotations", "seg", "segmentation")
 MASK_SUFFIXES = ("_mask", "_seg", "_label")
 
@@ -151,3 +163,73 @@ def read_ccm(root, split: Optional[str] = None) -> List[FaceRecord]:
 def read_realocc_wild(root, split: Optional[str] = None) -> List[FaceRecord]:
     """RealOcc-Wild (270 occluded faces with masks). See :func:`read_mask_dataset`."""
     return read_mask_dataset(root, split, dataset="realocc_wild")
+
+
+def apply_mask_edits(mask: np.ndarray, edits: np.ndarray, path="edit map") -> np.ndarray:
+    """Relabel a binary visible-face mask with an edit map (module docstring).
+
+    Args:
+        mask: ``(H, W)`` mask, non-zero = visible face (e.g. 0/255).
+        edits: ``(H, W)`` integer edit map: 0 keep, 1 face, 2 not-face.
+        path: the edit map's name, for errors.
+
+    Returns:
+        ``(H, W)`` uint8 mask, 255 = face, 0 = not face.
+
+    Raises:
+        DataError: the edit map has another size than the mask or a value other than 0, 1, 2.
+
+    Example:
+        >>> m = np.array([[0, 255, 255]], np.uint8)
+        >>> apply_mask_edits(m, np.array([[1, 2, 0]], np.uint8)).tolist()
+        [[255, 0, 255]]
+    """
+    mask, edits = np.asarray(mask), np.asarray(edits)
+    if edits.shape != mask.shape:
+        raise DataError(path, f"edit map is {edits.shape[1::-1]} px but its mask is {mask.shape[1::-1]} px")
+    bad = ~np.isin(edits, (EDIT_KEEP, EDIT_FACE, EDIT_NOT_FACE))
+    if bad.any():
+        raise DataError(path, f"edit map values must be 0 (keep), 1 (face) or 2 (not face); "
+                              f"found {sorted(np.unique(edits[bad]).tolist())[:5]}")
+    out = np.where(mask > 0, 255, 0).astype(np.uint8)
+    out[edits == EDIT_FACE] = 255
+    out[edits == EDIT_NOT_FACE] = 0
+    return out
+
+
+def write_edited_mask(mask_path, edit_path, out_path) -> pathlib.Path:
+    """Write ``mask_path`` relabelled by ``edit_path`` to ``out_path`` (atomically).
+
+    An existing ``out_path`` newer than both inputs is reused; the inputs are never
+    written to.
+
+    Returns:
+        ``out_path``.
+
+    Raises:
+        DataError: unreadable inputs, a bad edit map, an unwritable output.
+    """
+    import cv2
+
+    mask_path, edit_path, out_path = (pathlib.Path(p) for p in (mask_path, edit_path, out_path))
+    if out_path.resolve() in (mask_path.resolve(), edit_path.resolve()):
+        raise DataError(out_path, "the edited mask would overwrite one of its inputs")
+    if out_path.is_file() and out_path.stat().st_mtime_ns >= max(
+            mask_path.stat().st_mtime_ns, edit_path.stat().st_mtime_ns):
+        return out_path
+    mask = cv2.imread(str(mask_path), cv2.IMREAD_GRAYSCALE)
+    if mask is None:
+        raise DataError(mask_path, "cannot read the mask")
+    edits = cv2.imread(str(edit_path), cv2.IMREAD_UNCHANGED)
+    if edits is None or edits.ndim != 2:
+        raise DataError(edit_path, "cannot read the edit map (expected a single-channel PNG)")
+    edited = apply_mask_edits(mask, edits, edit_path)
+    try:
+        out_path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DataError(out_path.parent, f"cannot create the folder for edited masks ({exc})") from None
+    tmp = out_path.with_name(f".{out_path.stem}.tmp.png")
+    if not cv2.imwrite(str(tmp), edited):
+        raise DataError(out_path, "cannot write the edited mask")
+    os.replace(tmp, out_path)  # atomic: a concurrent reader never sees half a file
+    return out_path

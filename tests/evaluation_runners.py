@@ -48,7 +48,10 @@ class OracleRunner:
         self.pose_offset = np.asarray(pose_offset, np.float64)
         self.cell_offset = cell_offset
         self.occlusion = occlusion
-        self.samples = {crop_key(s.image): s for s in (prepare_sample(r, size) for r in records)}
+        # locate_faces="image": the evaluation crops a face without landmarks or box from a
+        # detector or the whole image, never from its ground-truth mask (training may).
+        self.samples = {crop_key(s.image): s
+                        for s in (prepare_sample(r, size, locate_faces="image") for r in records)}
         self.batch_sizes = []
         self.hits = 0
 

@@ -3,7 +3,11 @@
 The paper occluded training faces with masks and sunglasses (MaskTheFace) and hands. Here
 the occluders are drawn directly into the network crop from its landmarks (see
 :mod:`lponet_tf.data.occluders`), and every occluder also updates the occlusion label:
-``visible = visible_face * (1 - coverage)``.
+``visible = visible_face * (1 - coverage)``. Faces without landmark labels (C-CM) are
+occluded from placement landmarks (:mod:`lponet_tf.data.face_geometry`), which place the
+occluders but are no label. Which kinds are drawn, and how often, is per config
+(``OcclusionConfig`` weights: the paper's stage configs draw no random patches, LPONet-RP
+draws nothing else).
 
 Visible-face region of samples without a mask label (approximation)
 --------------------------------------------------------------------

@@ -9,7 +9,6 @@ against (the reader never sees them). Synthetic faces cover the same paths witho
 """
 from __future__ import annotations
 
-
 import cv2
 import numpy as np
 import pytest

@@ -25,9 +25,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
-from lponet_tf.config import LPONetConfig
+from lponet_tf.config import POSE_MODES, LPONetConfig
 from lponet_tf.errors import LPONetError
 from lponet_tf.version import __version__
 
@@ -131,6 +131,59 @@ class ModelMetadata:
     def lponet_config(self) -> Optional[LPONetConfig]:
         """The stored :class:`LPONetConfig`, or None when the writer did not store one."""
         return LPONetConfig.from_dict(self.config) if self.config else None
+
+    # -- the tensor contract ----------------------------------------------------------
+    def tensor_shapes(self) -> Dict[str, Tuple[Optional[int], ...]]:
+        """Shapes of the graph this record describes (``docs/CONVENTIONS.md``), batch None.
+
+        Returns:
+            ``{"image": (None, S, S, 3), "heatmaps": (None, G, G, K), "pose": (None, 3, 3)``
+            (6D) or ``(None, 3)`` (Euler), ``"occlusion": (None, G, G, 2)}`` with
+            ``G = heatmap_size``.
+
+        Example:
+            >>> meta = ModelMetadata(input_size=64, num_landmarks=68, pose="6d")
+            >>> meta.tensor_shapes()["heatmaps"]
+            (None, 16, 16, 68)
+        """
+        s, g, k = int(self.input_size), int(self.heatmap_size), int(self.num_landmarks)
+        return {
+            "image": (None, s, s, 3),
+            "heatmaps": (None, g, g, k),
+            "pose": (None, 3, 3) if self.pose == "6d" else (None, 3),
+            "occlusion": (None, g, g, 2),
+        }
+
+    def problems(self) -> List[str]:
+        """Where this record contradicts itself or what the runners feed (empty: none).
+
+        The runners feed RGB crops of 0..255 pixels and read the three fixed outputs of an
+        LPONet whose heatmap grid is S/4; a stored config must agree with the fields.
+        """
+        out = []
+        if int(self.input_size) < 4 or int(self.num_landmarks) < 1:
+            out.append(f"input_size={self.input_size}, num_landmarks={self.num_landmarks} "
+                       "must be positive")
+        if self.pose not in POSE_MODES:
+            out.append(f"pose={self.pose!r} is not one of {POSE_MODES}")
+        if int(self.heatmap_size) != int(self.input_size) // 4:
+            out.append(f"heatmap_size={self.heatmap_size} is not input_size / 4 = "
+                       f"{int(self.input_size) // 4}")
+        if self.pixel_range != (0.0, 255.0) or self.color != "RGB":
+            out.append(f"the input is {self.color} {self.pixel_range}; runners feed RGB "
+                       "(0.0, 255.0)")
+        if tuple(self.outputs) != OUTPUT_NAMES:
+            out.append(f"outputs {list(self.outputs)} are not {list(OUTPUT_NAMES)}")
+        if self.config:
+            try:
+                config = self.lponet_config()
+            except (TypeError, ValueError) as exc:
+                return out + [f"stored config is invalid: {exc}"]
+            for field in ("input_size", "num_landmarks", "pose"):
+                if getattr(config, field) != getattr(self, field):
+                    out.append(f"config says {field}={getattr(config, field)!r} but the "
+                               f"record says {getattr(self, field)!r}")
+        return out
 
     # -- JSON -----------------------------------------------------------------------
     def to_dict(self) -> Dict[str, Any]:

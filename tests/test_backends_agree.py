@@ -62,3 +62,79 @@ def test_the_metadata_travels_with_each_file(model_files):
     for backend, path in model_files.items():
         analyzer = FaceAnalyzer.create(model=str(path), detector=lambda image: [])
         assert analyzer.input_size == 64 and analyzer.metadata.pose == "6d", backend
+
+
+# -- one analyzer shared by threads (issue 12, case 4) --------------------------------------
+THREADS = 4
+
+
+def jittered_boxes(n: int):
+    """``n`` different pairs of face boxes (so a call that got another call's crops shows)."""
+    rng = np.random.default_rng(12)
+    return [[np.asarray(b) + rng.uniform(-25, 25, 4) for b in BOXES] for _ in range(n)]
+
+
+def run_in_threads(fn, jobs, threads: int = THREADS):
+    """``fn(job)`` for every job, ``threads`` threads started together; returns the results
+    in job order and the exceptions raised."""
+    import threading
+
+    results, errors = [None] * len(jobs), []
+    start = threading.Barrier(threads)
+
+    def work(k):
+        start.wait()
+        for i in range(k, len(jobs), threads):
+            try:
+                results[i] = fn(jobs[i])
+            except Exception as exc:  # collected: the test reports them all
+                errors.append(f"job {i}: {exc!r}"[:200])
+
+    pool = [threading.Thread(target=work, args=(k,)) for k in range(threads)]
+    for t in pool:
+        t.start()
+    for t in pool:
+        t.join()
+    return results, errors
+
+
+def assert_same_faces(serial, concurrent):
+    wrong = []
+    for i, (ref, got) in enumerate(zip(serial, concurrent)):
+        same = got is not None and len(ref) == len(got) and all(
+            np.array_equal(a.box, b.box) and np.array_equal(a.landmarks, b.landmarks)
+            and np.array_equal(a.rotation, b.rotation) and np.array_equal(a.mask, b.mask)
+            for a, b in zip(ref, got))
+        if not same:
+            wrong.append(i)
+    assert not wrong, f"{len(wrong)} of {len(serial)} concurrent calls differ from serial: {wrong}"
+
+
+@pytest.mark.parametrize("backend", ["keras", "tflite", "onnx"])
+def test_one_analyzer_shared_by_threads_gives_the_serial_results(model_files, backend):
+    analyzer = FaceAnalyzer.create(model=str(model_files[backend]), detector=lambda image: [],
+                                   threads=1)
+    image = astronaut_rgb()
+    # Keras calls cost ~0.2 s each on the CI machine: fewer of them.
+    jobs = jittered_boxes((3 if backend == "keras" else 20) * THREADS)
+    serial = [analyzer.analyze(image, boxes=boxes) for boxes in jobs]
+    concurrent, errors = run_in_threads(lambda boxes: analyzer.analyze(image, boxes=boxes), jobs)
+    assert not errors, errors[:3]
+    assert_same_faces(serial, concurrent)
+
+
+def test_the_blazeface_detector_shared_by_threads_gives_the_serial_results(model_files):
+    """The whole pipeline, detector included (it holds a LiteRT interpreter too)."""
+    import cv2
+
+    analyzer = FaceAnalyzer.create(model=str(model_files["tflite"]), threads=1)
+    base = astronaut_rgb()
+    images = [cv2.warpAffine(base, np.float32([[s, 0, dx], [0, s, dy]]), base.shape[1::-1])
+              for s, dx, dy in zip(np.linspace(0.6, 1.2, 4 * THREADS),
+                                   np.linspace(-60, 80, 4 * THREADS),
+                                   np.linspace(40, -30, 4 * THREADS))]
+    serial = [analyzer.analyze(image) for image in images]
+    assert all(len(faces) == 1 for faces in serial)  # the astronaut is found in each
+    concurrent, errors = run_in_threads(analyzer.analyze, images)
+    assert not errors, errors[:3]
+    assert_same_faces(serial, concurrent)

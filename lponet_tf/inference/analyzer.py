@@ -358,8 +358,15 @@ def _build_detector(options: FaceAnalyzerOptions):
 class FaceAnalyzer:
     """Landmarks, visibility, head pose and visible-face mask for every face of an image.
 
-    Build it with :meth:`create`. Not thread-safe (one per thread); reusable for any
-    number of images; :meth:`track` keeps per-video state (:meth:`reset` clears it).
+    Build it with :meth:`create`; reusable for any number of images. Thread safety:
+    :meth:`analyze` (and ``detect``, ``analyze_detections``, ``analyze_boxes``,
+    :meth:`analyze_video`) may be called from several threads at once and give exactly
+    the serial results: the library's runners and BlazeFace detectors take turns on a
+    lock per model (a runner or detector callable you pass yourself must be thread-safe
+    too). :meth:`track` follows one video (its state, smoothing included, is shared by
+    the analyzer; :meth:`reset` clears it): feed it from one thread, and give each other
+    stream its own :class:`~lponet_tf.inference.video.TrackingSession` (``analyze_video``
+    does). For parallel inference on several cores, use one analyzer per thread.
 
     Args:
         runner: a model runner (``runner(crops) -> outputs``, ``runner.metadata``).

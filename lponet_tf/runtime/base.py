@@ -1,27 +1,45 @@
-"""The one interface every backend runner has: ``runner(images) -> outputs dict``."""
+"""The one interface every backend runner has: ``runner(images) -> outputs dict``, and the
+check that a model file's tensors are those of the LPONet contract."""
 from __future__ import annotations
 
 import os
-from typing import Dict, Optional
+import threading
+from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
 import numpy as np
 
 from lponet_tf.errors import ImageError, ModelFileError
 from lponet_tf.metadata import OUTPUT_NAMES, ModelMetadata
 
+#: Landmarks of a file that carries no ``lponet_metadata``: the 68-point iBUG contract
+#: (``docs/CONVENTIONS.md``). Files written by our exporters say their own count.
+CONTRACT_LANDMARKS = 68
+#: Element types a Keras model may compute its input and outputs in (mixed precision
+#: and float64 training keep the heads in the variable dtype; outputs are cast to float32).
+KERAS_FLOATS = ("float16", "bfloat16", "float32", "float64")
 
 class Runner:
     """Runs an LPONet on batches of face crops, whatever the file format.
 
     Subclasses implement :meth:`_run` for one batch of float32 pixels; this class checks
-    the input, splits batches the backend cannot take in one call, and returns float32
-    arrays under the fixed output names.
+    the input, splits batches the backend cannot take in one call, checks that the
+    outputs have the contract's shapes, and returns float32 arrays under the fixed
+    output names.
+
+    Thread safety: one runner may be called from several threads at once and gives
+    each call the result it would get alone. Backends that keep their tensors inside
+    one object (a LiteRT interpreter, a Keras model's predict function) take turns on a
+    lock per runner; onnxruntime sessions run concurrent calls themselves
+    (:attr:`concurrent`). For parallel inference on many cores, use one runner per
+    thread (``benchmarks/bench_threads.py`` measures both).
 
     Attributes:
         metadata: :class:`~lponet_tf.metadata.ModelMetadata` read from the model.
         backend: ``"keras"``, ``"tflite"`` or ``"onnx"``.
         path: the model file, or None for an in-memory Keras model.
         max_batch: largest batch one backend call accepts (None: any).
+        concurrent: whether the backend itself runs calls from several threads at once
+            (else calls to this runner take turns).
 
     Example:
         >>> runner = load_runner("lponet_lite_int8.tflite", threads=2)   # doctest: +SKIP
@@ -32,10 +50,12 @@ class Runner:
 
     backend = "base"
     max_batch: Optional[int] = None
+    concurrent = False
 
     def __init__(self, metadata: ModelMetadata, path=None):
         self.metadata = metadata
         self.path = None if path is None else os.fspath(path)
+        self._lock = threading.Lock()
 
     def __call__(self, images) -> Dict[str, np.ndarray]:
         """Analyse face crops.
@@ -50,6 +70,8 @@ class Runner:
 
         Raises:
             ImageError: wrong rank or size.
+            ModelFileError: the model returned other shapes than its contract (a file
+                whose declared shapes left a dimension open).
         """
         x = np.asarray(images)
         if x.ndim == 3:
@@ -59,18 +81,35 @@ class Runner:
             raise ImageError(f"expected images of shape (N, {s}, {s}, 3), got {x.shape}")
         x = np.ascontiguousarray(x, dtype=np.float32)
         step = self.max_batch or max(len(x), 1)
-        parts = [self._run(x[i : i + step]) for i in range(0, len(x), step)]
+        parts = [self._checked_run(x[i : i + step]) for i in range(0, len(x), step)]
         if len(parts) == 1:
             out = parts[0]
         else:
             out = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
         return {k: np.asarray(out[k], np.float32) for k in OUTPUT_NAMES}
 
+    def _checked_run(self, batch: np.ndarray) -> Dict[str, np.ndarray]:
+        if self.concurrent:
+            out = self._run(batch)
+        else:
+            with self._lock:
+                out = self._run(batch)
+        expected = self.metadata.tensor_shapes()
+        wrong = [f"output {k!r}: expected {format_shape(expected[k], len(batch))}, got "
+                 f"{'nothing' if k not in out else format_shape(np.shape(out[k]))}"
+                 for k in OUTPUT_NAMES
+                 if k not in out or np.shape(out[k]) != (len(batch),) + expected[k][1:]]
+        if wrong:
+            raise ModelFileError(self.path or "in-memory model",
+                                 "the model does not match its contract: " + "; ".join(wrong))
+        return out
+
     def _run(self, batch: np.ndarray) -> Dict[str, np.ndarray]:
         raise NotImplementedError
 
     def close(self) -> None:
-        """Release the backend's resources (the runner is unusable afterwards)."""
+        """Release the backend's resources (the runner is unusable afterwards; call it
+        when no other thread is using the runner)."""
 
     def __enter__(self):
         return self
@@ -94,20 +133,79 @@ def require_outputs(path, names, what: str = "outputs") -> None:
 
 
 def metadata_from_shapes(input_shape, output_shapes: Dict[str, tuple], **fields) -> ModelMetadata:
-    """Metadata of a file written without it (e.g. by another tool), from tensor shapes."""
+    """Metadata of a file written without it (e.g. by another tool), from tensor shapes.
+
+    Such a file is held to the default contract: a fixed square input size and
+    :data:`CONTRACT_LANDMARKS` landmarks; the pose head is told by the pose output's rank.
+    """
+    size = normalize_shape(input_shape)[1] if len(input_shape) > 1 else None
+    if size is None:
+        raise ValueError(f"the input shape {format_shape(input_shape)} has no fixed size")
     pose_shape = tuple(output_shapes["pose"])
     return ModelMetadata(
-        input_size=int(input_shape[1]),
-        num_landmarks=int(output_shapes["heatmaps"][-1]),
+        input_size=int(size),
+        num_landmarks=CONTRACT_LANDMARKS,
         pose="6d" if len(pose_shape) == 3 else "euler",
         **fields,
     )
 
 
-def check_metadata(path, metadata: ModelMetadata, input_shape) -> None:
-    """The stored metadata must describe the graph it travels with."""
-    size = input_shape[1]
-    if size not in (None, -1) and int(size) != metadata.input_size:
-        raise ModelFileError(
-            path, f"metadata says input_size={metadata.input_size} but the model takes {size}"
-        )
+def normalize_shape(shape) -> Tuple[Optional[int], ...]:
+    """A tensor shape with every open dimension (None, -1, a symbolic name) as None."""
+    return tuple(int(d) if isinstance(d, (int, np.integer)) and d >= 0 else None
+                 for d in shape)
+
+
+def format_shape(shape, batch=None) -> str:
+    """``(N, 64, 64, 3)``: the batch (None) as N unless given, other open dims as ?."""
+    dims = list(normalize_shape(shape))
+    if dims and dims[0] is None:
+        dims[0] = "N" if batch is None else batch
+    return "(" + ", ".join("?" if d is None else str(d) for d in dims) + ")"
+
+
+def _shape_matches(expected: Sequence[Optional[int]], got: Sequence[Optional[int]]) -> bool:
+    # An open dimension in the file is checked on the real outputs at run time.
+    return len(expected) == len(got) and all(
+        e is None or g is None or e == g for e, g in zip(expected, got))
+
+
+def check_contract(path, metadata: ModelMetadata, inputs: List[Tuple[str, tuple, str]],
+                   outputs: Dict[str, Tuple[tuple, str]], dtypes: Iterable[str],
+                   stored: bool = True) -> None:
+    """Refuse a model whose tensors are not those ``metadata`` describes.
+
+    Args:
+        path: the file (or model name) the error names.
+        metadata: the file's stored metadata, or what :func:`metadata_from_shapes` made.
+        inputs: ``[(name, shape, dtype name)]`` of the graph's inputs.
+        outputs: ``{name: (shape, dtype name)}`` of its outputs (at least the LPONet
+            three).
+        dtypes: element types the contract allows for the input and the outputs
+            (numpy names, e.g. ``("float32",)``; a quantised TFLite: its ``io_dtype``).
+        stored: whether ``metadata`` was read from the file (for the message).
+
+    Raises:
+        ModelFileError: naming the file and, per tensor, the expected and actual shape or
+            type; or what in the stored metadata contradicts itself.
+    """
+    problems = list(metadata.problems())
+    dtypes = tuple(dtypes)
+    shapes = metadata.tensor_shapes()
+    if len(inputs) != 1:
+        problems.append(f"expected one image input, got {[name for name, _, _ in inputs]}")
+    tensors = [("input", *inputs[0], shapes["image"])] if inputs else []
+    tensors += [("output", k, outputs[k][0], outputs[k][1], shapes[k]) for k in OUTPUT_NAMES]
+    for kind, name, shape, dtype, expected in tensors:
+        got = normalize_shape(shape)
+        if not _shape_matches(expected, got):
+            problems.append(f"{kind} {name!r} shape: expected {format_shape(expected)}, "
+                            f"got {format_shape(got)}")
+        if dtype not in dtypes:
+            want = dtypes[0] if len(dtypes) == 1 else " or ".join(dtypes)
+            problems.append(f"{kind} {name!r} type: expected {want}, got {dtype}")
+    if problems:
+        source = ("its lponet metadata" if stored else
+                  f"the LPONet contract for a file without lponet metadata "
+                  f"({CONTRACT_LANDMARKS} landmarks, heatmaps at 1/4 of the input size)")
+        raise ModelFileError(path, f"the model does not match {source}: " + "; ".join(problems))

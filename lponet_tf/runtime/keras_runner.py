@@ -8,8 +8,8 @@ from typing import Dict, Optional
 import numpy as np
 
 from lponet_tf.errors import ModelFileError
-from lponet_tf.metadata import ModelMetadata
-from lponet_tf.runtime.base import Runner, require_outputs
+from lponet_tf.metadata import MetadataError, ModelMetadata
+from lponet_tf.runtime.base import KERAS_FLOATS, Runner, check_contract, require_outputs
 
 
 def load_keras_model(path):
@@ -58,15 +58,40 @@ class KerasRunner(Runner):
                                  "not an LPONet model (no lponet_config)")
         from lponet_tf.model import inference_model
 
-        self.model = inference_model(model)
-        require_outputs(path or self.model.name, self.model.output_names)
-        super().__init__(ModelMetadata.from_model(self.model, preset=preset), path)
+        where = path or f"in-memory model {getattr(model, 'name', '')!r}"
+        # Only an LPONet carries intermediate outputs to drop; anything else is checked as is.
+        if getattr(model, "include_intermediate", False):
+            model = inference_model(model)
+        self.model = model
+        require_outputs(where, self.model.output_names)
+        try:
+            meta = ModelMetadata.from_model(self.model, preset=preset)
+        except MetadataError as exc:
+            raise ModelFileError(where, str(exc)) from exc
+        check_contract(where, meta, [_spec(t) for t in self.model.inputs],
+                       {name: _spec(t)[1:] for name, t in _outputs(self.model).items()},
+                       KERAS_FLOATS)
+        super().__init__(meta, path)
         if threads:
             _try_set_threads(threads)
 
     def _run(self, batch: np.ndarray) -> Dict[str, np.ndarray]:
         out = self.model.predict_on_batch(batch)
         return {k: np.asarray(v) for k, v in out.items()}
+
+
+def _spec(tensor):
+    """``(name, shape, dtype name)`` of a symbolic Keras tensor."""
+    dtype = getattr(tensor.dtype, "name", tensor.dtype)
+    return getattr(tensor, "name", "image"), tuple(tensor.shape), str(dtype)
+
+
+def _outputs(model) -> dict:
+    """``{output name: symbolic tensor}`` of a functional model."""
+    structure = model.output
+    if isinstance(structure, dict):
+        return structure
+    return dict(zip(model.output_names, model.outputs))
 
 
 def _try_set_threads(threads: int) -> None:

@@ -8,7 +8,9 @@ import numpy as np
 
 from lponet_tf import metadata as md
 from lponet_tf.errors import ModelFileError
-from lponet_tf.runtime.base import Runner, check_metadata, metadata_from_shapes, require_outputs
+from lponet_tf.runtime.base import (
+    Runner, check_contract, metadata_from_shapes, normalize_shape, require_outputs,
+)
 
 
 class ONNXRunner(Runner):
@@ -23,6 +25,8 @@ class ONNXRunner(Runner):
     """
 
     backend = "onnx"
+    #: onnxruntime runs concurrent ``InferenceSession.run`` calls on one session.
+    concurrent = True
 
     def __init__(self, path, threads: Optional[int] = None):
         import onnxruntime as ort
@@ -42,21 +46,21 @@ class ONNXRunner(Runner):
         except Exception as exc:  # onnxruntime raises its own untyped exceptions
             raise ModelFileError(path, f"onnxruntime cannot load it: {exc}") from exc
         inputs = self._session.get_inputs()
-        outputs = {o.name: o.shape for o in self._session.get_outputs()}
+        outputs = {o.name: (o.shape, onnx_dtype(o.type)) for o in self._session.get_outputs()}
         require_outputs(path, outputs)
         if len(inputs) != 1:
             raise ModelFileError(path, f"expected one image input, got {[i.name for i in inputs]}")
-        self._input_name = inputs[0].name
-        shape = [d if isinstance(d, int) else -1 for d in inputs[0].shape]
         try:
             stored = md.read_onnx_props(self._session.get_modelmeta().custom_metadata_map)
-        except md.MetadataError as exc:
+            meta = stored or metadata_from_shapes(
+                inputs[0].shape, {k: v[0] for k, v in outputs.items()}, format="onnx")
+        except ValueError as exc:  # MetadataError, or no fixed input size to read
             raise ModelFileError(path, str(exc)) from exc
-        if stored is None:
-            stored = metadata_from_shapes(shape, outputs, format="onnx")
-        check_metadata(path, stored, shape)
-        super().__init__(stored, path)
-        self.max_batch = None if shape[0] == -1 else int(shape[0])
+        check_contract(path, meta, [(i.name, i.shape, onnx_dtype(i.type)) for i in inputs],
+                       outputs, ("float32",), stored=stored is not None)
+        super().__init__(meta, path)
+        self._input_name = inputs[0].name
+        self.max_batch = normalize_shape(inputs[0].shape)[0]
 
     def _run(self, batch: np.ndarray) -> Dict[str, np.ndarray]:
         values = self._session.run(list(md.OUTPUT_NAMES), {self._input_name: batch})
@@ -64,3 +68,9 @@ class ONNXRunner(Runner):
 
     def close(self) -> None:
         self._session = None
+
+
+def onnx_dtype(type_name: str) -> str:
+    """numpy name of an onnxruntime type string: ``"tensor(float)"`` -> ``"float32"``."""
+    inner = type_name[len("tensor("):-1] if type_name.startswith("tensor(") else type_name
+    return {"float": "float32", "double": "float64"}.get(inner, inner)

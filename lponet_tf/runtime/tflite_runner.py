@@ -8,7 +8,7 @@ import numpy as np
 
 from lponet_tf import metadata as md
 from lponet_tf.errors import ModelFileError
-from lponet_tf.runtime.base import Runner, check_metadata, metadata_from_shapes, require_outputs
+from lponet_tf.runtime.base import Runner, check_contract, metadata_from_shapes, require_outputs
 
 
 def quantize(x: np.ndarray, details: dict) -> np.ndarray:
@@ -30,6 +30,11 @@ def dequantize(q: np.ndarray, details: dict) -> np.ndarray:
     return ((q.astype(np.float32) - zero) * scale).astype(np.float32)
 
 
+def _spec(details: dict):
+    """``(shape with -1 for open dimensions, dtype name)`` of a LiteRT tensor."""
+    return details["shape_signature"], np.dtype(details["dtype"]).name
+
+
 class TFLiteRunner(Runner):
     """Runs a ``.tflite`` LPONet through its ``serving_default`` signature.
 
@@ -37,6 +42,9 @@ class TFLiteRunner(Runner):
     with each tensor's own scale and zero point, so callers always pass 0..255 pixels and
     get float outputs. A model with a dynamic batch dimension takes whole batches (the
     signature runner resizes its input); a fixed-batch model is run per chunk.
+
+    The interpreter keeps its tensors inside itself, so calls from several threads take
+    turns on the runner's lock (see :class:`Runner`).
 
     Args:
         path: the ``.tflite`` file.
@@ -77,15 +85,21 @@ class TFLiteRunner(Runner):
             raise ModelFileError(path, f"expected one image input, got {sorted(self._inputs)}")
         self._input_name, self._input = next(iter(self._inputs.items()))
         signature_shape = self._input["shape_signature"]
-        if stored is None:
-            stored = metadata_from_shapes(
+        try:
+            meta = stored or metadata_from_shapes(
                 signature_shape,
-                {k: v["shape"] for k, v in self._outputs.items()},
+                {k: v["shape_signature"] for k, v in self._outputs.items()},
                 format="tflite",
                 io_dtype=np.dtype(self._input["dtype"]).name,
             )
-        check_metadata(path, stored, signature_shape)
-        super().__init__(stored, path)
+        except ValueError as exc:  # no fixed input size, or an unusable input type
+            raise ModelFileError(path, str(exc)) from exc
+        check_contract(
+            path, meta, [(k, *_spec(v)) for k, v in self._inputs.items()],
+            {k: _spec(v) for k, v in self._outputs.items()},
+            (meta.io_dtype,), stored=stored is not None,
+        )
+        super().__init__(meta, path)
         self.max_batch = None if signature_shape[0] == -1 else int(signature_shape[0])
         self._data = data  # the interpreter reads the buffer in place: keep it alive
 

@@ -39,10 +39,10 @@ from lponet_tf.errors import ModelFileError
 from lponet_tf.geometry import euler_to_matrix, matrix_to_euler
 from lponet_tf.heatmaps import STRIDE, crop_to_grid, decode_heatmaps
 from lponet_tf.inference.detectors import (
-    BlazeFaceDetector, BoxesDetector, Detection, FallbackDetector, as_detector, box_iou,
-    detection_to_face_box, landmark_box,
+    BlazeFaceDetector, BoxesDetector, Detection, FallbackDetector, as_detector, box_in_image,
+    box_iou, detection_to_face_box, landmark_box,
 )
-from lponet_tf.inference.images import to_rgb_uint8
+from lponet_tf.inference.images import check_value_range, to_rgb_uint8
 
 __all__ = ["FaceAnalyzerOptions", "Face", "FaceAnalyzer", "crop_face", "sample_grid"]
 
@@ -75,6 +75,10 @@ class FaceAnalyzerOptions:
             itself, so a lower one finds more faces.
         max_faces: at most this many faces per image (best scores first).
         rgb: channel order of numpy inputs: True RGB(A), False BGR(A) (OpenCV frames).
+        value_range: ``(lo, hi)`` of numpy inputs' values, mapped onto 0..255; None: from
+            the dtype (uint8 0..255, uint16 0..65535, float 0..1, never guessed from the
+            values; :mod:`lponet_tf.inference.images`), e.g. ``(0, 255)`` for float
+            frames that hold 8-bit values, ``(-1, 1)`` for normalised ones.
         smoothing: :meth:`FaceAnalyzer.track` smooths landmarks and pose over time with
             One-Euro filters. :meth:`FaceAnalyzer.analyze` (single images) never smooths.
         detect_every: in :meth:`FaceAnalyzer.track`, run the detector at least every this
@@ -99,6 +103,7 @@ class FaceAnalyzerOptions:
     score_threshold: Optional[float] = None
     max_faces: int = 10
     rgb: bool = True
+    value_range: Optional[Tuple[float, float]] = None
     smoothing: bool = True
     detect_every: int = 10
     min_tracking_confidence: float = 0.2
@@ -115,6 +120,7 @@ class FaceAnalyzerOptions:
             raise ValueError(f"detect_every must be >= 1, got {self.detect_every}")
         if self.threads is not None and int(self.threads) < 1:
             raise ValueError(f"threads must be >= 1 or None, got {self.threads}")
+        self.value_range = check_value_range(self.value_range)
 
 
 @dataclasses.dataclass(eq=False)
@@ -423,7 +429,8 @@ class FaceAnalyzer:
 
         Args:
             image: numpy array (RGB, or BGR with ``options.rgb=False``; uint8, uint16 or
-                float; gray / RGBA converted), a file path or encoded bytes.
+                float 0..1, other ranges with ``options.value_range``; gray / RGBA
+                converted), a file path or encoded bytes.
             boxes: optional ``(N, 4)`` face boxes ``x0, y0, x1, y1`` (or ``(N, 5)`` with a
                 score) to use instead of the detector: tight boxes around the face's
                 landmarks (chin to brows, ear to ear), as in the training crops.
@@ -433,9 +440,10 @@ class FaceAnalyzer:
 
         Raises:
             ImageError: an input that cannot be read as an image (named in the message).
-            ValueError: malformed ``boxes``.
+            ValueError: malformed ``boxes`` (wrong shape, NaN / inf, no area) or a box
+                entirely outside the image; the message names the box.
         """
-        rgb = to_rgb_uint8(image, rgb=self.options.rgb)
+        rgb = to_rgb_uint8(image, rgb=self.options.rgb, value_range=self.options.value_range)
         if boxes is not None:
             return self.analyze_detections(rgb, BoxesDetector(boxes).detect(rgb))
         return self.analyze_detections(rgb, self.detect(rgb))
@@ -462,7 +470,9 @@ class FaceAnalyzer:
                                    [d.score for d in detections])
         if not self.options.refine:
             return faces
-        redo = [i for i, f in enumerate(faces) if self._needs_refining(f)]
+        # A landmark box outside the image would be skipped and misalign faces and redo.
+        redo = [i for i, f in enumerate(faces) if self._needs_refining(f)
+                and box_in_image(landmark_box(f.landmarks), rgb.shape)]
         if redo:
             again = self.analyze_boxes(rgb, [landmark_box(faces[i].landmarks) for i in redo],
                                        [faces[i].score for i in redo])
@@ -486,12 +496,12 @@ class FaceAnalyzer:
             scores: N detector scores (default 1.0).
 
         Returns:
-            N :class:`Face` (boxes with no finite area are skipped).
+            a :class:`Face` per box; boxes with no finite area, or entirely outside the
+            image, are skipped (nothing of a face can be seen there).
         """
         boxes = [np.asarray(b, np.float32).reshape(4) for b in boxes]
         scores = [1.0] * len(boxes) if scores is None else list(scores)
-        keep = [i for i, b in enumerate(boxes)
-                if np.all(np.isfinite(b)) and b[2] > b[0] and b[3] > b[1]]
+        keep = [i for i, b in enumerate(boxes) if box_in_image(b, rgb.shape)]
         if not keep:
             return []
         crops, transforms = zip(*(crop_face(rgb, boxes[i], self.input_size) for i in keep))
@@ -540,7 +550,8 @@ class FaceAnalyzer:
 
         if self._session is None:
             self._session = TrackingSession(self)
-        return self._session.step(to_rgb_uint8(frame, rgb=self.options.rgb), timestamp_ms)
+        frame = to_rgb_uint8(frame, rgb=self.options.rgb, value_range=self.options.value_range)
+        return self._session.step(frame, timestamp_ms)
 
     def reset(self) -> None:
         """Forget the tracked faces (a new video, or a scene cut)."""

@@ -39,6 +39,7 @@ import cv2
 import numpy as np
 
 from lponet_tf.errors import ImageError, ModelFileError
+from lponet_tf.inference.images import to_rgb_uint8
 
 __all__ = [
     "Detection",
@@ -55,6 +56,7 @@ __all__ = [
     "detection_to_face_box",
     "landmark_box",
     "box_iou",
+    "box_in_image",
     "register_box_mapping",
 ]
 
@@ -167,19 +169,10 @@ def as_rgb_uint8(image) -> np.ndarray:
     """
     if not isinstance(image, np.ndarray):
         raise ImageError(f"detector input must be a numpy array, got {type(image).__name__}")
-    if image.dtype != np.uint8:
-        raise ImageError(f"detector input must be uint8 RGB, got dtype {image.dtype}")
-    if image.ndim == 3 and image.shape[2] == 1:
-        image = image[:, :, 0]
-    if image.ndim == 2:
-        image = np.repeat(image[:, :, None], 3, axis=2)
-    if image.ndim != 3 or image.shape[2] not in (3, 4):
-        raise ImageError(f"detector input must be (H, W, 3) RGB, got shape {image.shape}")
-    if image.shape[0] < 1 or image.shape[1] < 1:
-        raise ImageError(f"detector input is empty: shape {image.shape}")
-    if image.shape[2] == 4:
-        image = image[:, :, :3]
-    return np.ascontiguousarray(image)
+    if image.dtype != np.uint8:  # a detector never guesses what other values mean
+        raise ImageError(f"detector input must be uint8 RGB, got dtype {image.dtype}; "
+                         "convert it with lponet_tf.inference.to_rgb_uint8(image, value_range=...)")
+    return to_rgb_uint8(image, name="detector input")  # same shape rules as the analyzer
 
 
 def landmark_box(landmarks) -> np.ndarray:
@@ -212,6 +205,21 @@ def box_iou(a, b) -> np.ndarray:
     area_b = np.prod(np.clip(b[:, 2:] - b[:, :2], 0, None), axis=1)
     union = area_a[:, None] + area_b[None, :] - inter
     return np.where(union > 0, inter / np.maximum(union, 1e-12), 0.0).astype(np.float32)
+
+
+def box_in_image(box, shape) -> bool:
+    """Whether ``box`` has a finite positive area that overlaps an image of ``shape``.
+
+    Pixel centres sit at integers, so an image of width W covers ``-0.5 .. W - 0.5``.
+
+    Example:
+        >>> box_in_image([10, 10, 50, 50], (40, 40)), box_in_image([45, 0, 60, 9], (40, 40))
+        (True, False)
+    """
+    x0, y0, x1, y1 = (float(v) for v in np.asarray(box, np.float64).reshape(4))
+    h, w = shape[:2]
+    return (all(math.isfinite(v) for v in (x0, y0, x1, y1)) and x1 > x0 and y1 > y0
+            and x1 > -0.5 and y1 > -0.5 and x0 < w - 0.5 and y0 < h - 0.5)
 
 
 def _downscale(image: np.ndarray, max_side: Optional[int]):
@@ -468,10 +476,13 @@ def _to_detections(result, source: str) -> List[Detection]:
         arr = arr[None]
     if arr.ndim != 2 or arr.shape[1] not in (4, 5):
         raise ValueError(f"boxes must be (N, 4) or (N, 5) [x0, y0, x1, y1, score], got {arr.shape}")
-    if not np.all(np.isfinite(arr)):
-        raise ValueError("boxes contain NaN or inf")
-    if np.any(arr[:, 2] <= arr[:, 0]) or np.any(arr[:, 3] <= arr[:, 1]):
-        raise ValueError("boxes must satisfy x1 > x0 and y1 > y0 (format x0, y0, x1, y1)")
+    bad = np.flatnonzero(~np.all(np.isfinite(arr), axis=1))
+    if bad.size:
+        raise ValueError(f"boxes[{bad[0]}] = {arr[bad[0]].tolist()} contains NaN or inf")
+    bad = np.flatnonzero((arr[:, 2] <= arr[:, 0]) | (arr[:, 3] <= arr[:, 1]))
+    if bad.size:
+        raise ValueError(f"boxes[{bad[0]}] = {arr[bad[0]].tolist()} has no area: boxes must "
+                         "satisfy x1 > x0 and y1 > y0 (format x0, y0, x1, y1)")
     scores = arr[:, 4] if arr.shape[1] == 5 else np.ones(len(arr), np.float32)
     return [Detection(b[:4], s, None, source) for b, s in zip(arr, scores)]
 
@@ -489,7 +500,9 @@ class BoxesDetector:
         source: mapping key for :func:`detection_to_face_box`.
 
     Raises:
-        ValueError: malformed boxes (wrong shape, NaN, x1 <= x0).
+        ValueError: malformed boxes (wrong shape, NaN, x1 <= x0); from :meth:`detect`, a
+            box that lies entirely outside the image (no face can be there, and a result
+            for it would look like a confident face).
 
     Example:
         >>> BoxesDetector([[10, 10, 60, 70]]).detect(np.zeros((100, 100, 3), np.uint8))
@@ -501,7 +514,12 @@ class BoxesDetector:
         self._dets = _to_detections(boxes, source)
 
     def detect(self, image: np.ndarray) -> List[Detection]:
-        as_rgb_uint8(image)  # same input contract as a real detector
+        image = as_rgb_uint8(image)  # same input contract as a real detector
+        for i, d in enumerate(self._dets):
+            if not box_in_image(d.box, image.shape):
+                raise ValueError(
+                    f"boxes[{i}] = {d.box.tolist()} lies entirely outside the "
+                    f"{image.shape[1]} x {image.shape[0]} image (format x0, y0, x1, y1, pixels)")
         return [dataclasses.replace(d) for d in self._dets]
 
 

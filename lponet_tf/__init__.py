@@ -14,6 +14,12 @@ Example:
 """
 from lponet_tf.version import __version__
 from lponet_tf.config import LPONetConfig
+from lponet_tf import _keras_registry
+
+# Saved models reload with safe_mode=True after `import lponet_tf` alone, without this
+# import paying for TensorFlow: the classes register when Keras is (or gets) imported.
+_keras_registry.install()
+register_keras_objects = _keras_registry.register
 
 _LAZY = {
     "build_lponet": "lponet_tf.model",
@@ -28,11 +34,13 @@ _LAZY = {
     "HeatmapLoss": "lponet_tf.losses",
     "PoseLoss": "lponet_tf.losses",
     "OcclusionLoss": "lponet_tf.losses",
+    "make_dataset": "lponet_tf.fit_data",
+    "FaceRecord": "lponet_tf.data.records",
     "encode_heatmaps": "lponet_tf.heatmaps",
     "decode_heatmaps": "lponet_tf.heatmaps",
 }
 
-__all__ = ["__version__", "LPONetConfig", *_LAZY]
+__all__ = ["__version__", "LPONetConfig", "register_keras_objects", *_LAZY]
 
 
 def __getattr__(name):

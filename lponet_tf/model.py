@@ -231,6 +231,46 @@ class LPONet(DistributedFitMixin, keras.Model):
         self.lponet_config = config
         self.include_intermediate = include_intermediate
 
+    def compile(self, optimizer=None, loss=None, loss_weights=None, metrics=None,
+                weighted_metrics=None, **kwargs):
+        """``compile()`` with no arguments sets up the paper's training (Eq. 9, IV-B).
+
+        Every argument left as None takes the default of ``lponet train``
+        (``lponet_tf.training.config.DEFAULTS``): the heatmap (Adaptive Wing, omega = 60),
+        pose (geodesic for the 6D head, MAE for Euler) and occlusion losses weighted
+        alpha = 1, beta = 1, gamma = 10 on every stack's outputs (deep supervision), RMSprop
+        at 1e-4 dropping to 1e-5 after 30K steps, and NME / pose error / mask IoU as
+        *weighted* metrics (a face without a label, weight 0, does not count). Pass any
+        argument to replace that part; ``loss_weights`` defaults only with the default loss.
+
+        Args:
+            optimizer, loss, loss_weights, metrics, weighted_metrics: as ``keras.Model``.
+            **kwargs: passed to ``keras.Model.compile`` (``jit_compile``, ...).
+        """
+        from lponet_tf.training.config import DEFAULTS
+        from lponet_tf.training.objectives import losses_and_weights, make_optimizer, metrics_for
+
+        if optimizer is None:
+            optimizer = make_optimizer(DEFAULTS["optimizer"])
+        if loss is None:
+            losses, weights = losses_and_weights(self.lponet_config, DEFAULTS["loss"])
+            loss = {n: losses[n] for n in self.output_names}
+            if loss_weights is None:
+                loss_weights = {n: weights[n] for n in self.output_names}
+        if metrics is None and weighted_metrics is None:
+            weighted_metrics = metrics_for(self.lponet_config)
+        # As lponet train: XLA ("auto") would first spend minutes compiling the hourglass.
+        kwargs.setdefault("jit_compile", False)
+        super().compile(optimizer=optimizer, loss=loss, loss_weights=loss_weights,
+                        metrics=metrics, weighted_metrics=weighted_metrics, **kwargs)
+
+    def compile_from_config(self, config):
+        # Keras skips restoring the compile state of any model whose compile() is
+        # overridden; ours only fills in defaults, and the saved arguments are explicit.
+        self.compile(**keras.saving.deserialize_keras_object(config))
+        if self.built:
+            self.optimizer.build(self.trainable_variables)
+
     def get_config(self):
         return {
             "config": self.lponet_config.to_dict(),

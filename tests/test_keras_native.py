@@ -1,0 +1,127 @@
+"""Keras-native use: compile() defaults, the README's "Train on your own faces" block, and
+saved models that reload with safe_mode=True after `import lponet_tf` alone (fresh
+processes, which also check that `import lponet_tf` does not import TensorFlow)."""
+from __future__ import annotations
+
+import os
+import pathlib
+import re
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pytest
+
+import lponet_tf
+from lponet_tf import losses as L
+from lponet_tf import metrics as M
+from synthetic_faces import write_face
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+TINY = dict(channels=16, input_size=64, num_stacks=2)
+
+
+def test_compile_without_arguments_sets_the_papers_training():
+    model = lponet_tf.build_lponet(**TINY)
+    model.compile()
+    # Paper Eq. 9 / Section IV-B: alpha = beta = 1, gamma = 10, omega = 60, RMSprop 1e-4.
+    expected_weight = {"heatmaps": 1.0, "pose": 1.0, "occlusion": 10.0}
+    assert set(model.loss) == set(model.output_names) == {
+        "heatmaps", "pose", "occlusion", "heatmaps_1", "pose_1", "occlusion_1"}
+    compiled = model._compile_config.config  # what Keras was given (and saves)
+    for name in model.output_names:
+        task = name.split("_")[0]
+        assert compiled["loss_weights"][name] == expected_weight[task]
+        kind = {"heatmaps": L.HeatmapLoss, "pose": L.PoseLoss, "occlusion": L.OcclusionLoss}[task]
+        assert isinstance(model.loss[name], kind)
+    assert model.loss["heatmaps"].get_config()["omega"] == 60.0
+    assert model.loss["pose"].get_config()["kind"] == "geodesic"
+    assert isinstance(model.optimizer, keras.optimizers.RMSprop)
+    lr = model.optimizer.learning_rate
+    assert float(keras.ops.convert_to_numpy(lr)) == pytest.approx(1e-4)
+    # weighted: a face without a label (weight 0) does not count in its metric
+    weighted = compiled["weighted_metrics"]
+    assert isinstance(weighted["heatmaps"][0], M.HeatmapNME)
+    assert isinstance(weighted["occlusion"][0], M.MaskIoU)
+
+
+def test_compile_keeps_what_the_caller_passes():
+    model = lponet_tf.build_lponet(**TINY, include_intermediate=False)
+    model.compile(optimizer="adam", loss={"heatmaps": "mse", "pose": "mse", "occlusion": "mse"})
+    assert isinstance(model.optimizer, keras.optimizers.Adam)
+    assert model.loss == {"heatmaps": "mse", "pose": "mse", "occlusion": "mse"}
+    assert model._compile_config.config["loss_weights"] is None
+
+
+def _readme_block(title: str) -> str:
+    text = (REPO / "README.md").read_text(encoding="utf-8")
+    section = text.split(f"## {title}\n", 1)[1].split("\n## ", 1)[0]
+    blocks = re.findall(r"```python\n(.*?)```", section, re.S)
+    assert len(blocks) == 1, f"README section {title!r} should hold one python block"
+    return blocks[0]
+
+
+def _shrink(code: str, replacements) -> str:
+    for old, new in replacements:
+        assert old in code, f"README block no longer contains {old!r}"
+        code = code.replace(old, new)
+    return code
+
+
+@pytest.fixture(scope="module")
+def readme_training(tmp_path_factory):
+    """The README block run once (tiny sizes): its namespace and folder. Its saved model is
+    compiled with the default (custom) losses and metrics, so the reload tests use it."""
+    folder = tmp_path_factory.mktemp("readme")
+    faces = [write_face(folder / "faces", f"face_{i}", seed=i) for i in range(4)]
+    code = _shrink(_readme_block("Train on your own faces"), [
+        ("channels=64", "channels=16"), ("input_size=128", "input_size=64"),
+        ("batch_size=8", "batch_size=2"), ("steps_per_epoch=100", "steps_per_epoch=2")])
+    namespace = {"my_faces": [(r.image_path, r.landmarks) for r in faces]}
+    cwd = os.getcwd()
+    os.chdir(folder)
+    try:
+        exec(compile(code, "README.md", "exec"), namespace)
+    finally:
+        os.chdir(cwd)
+    return namespace, folder
+
+
+def test_readme_train_on_your_own_faces_runs(readme_training):
+    namespace, folder = readme_training
+    history = namespace["model"].history.history
+    assert np.isfinite(history["loss"]).all() and len(history["loss"]) == 1
+    # one loss per output of the two-stack model (deep supervision) was trained
+    assert {"heatmaps_1_loss", "occlusion_loss", "pose_loss"} <= set(history)
+    reloaded = keras.saving.load_model(folder / "my_lponet.keras", safe_mode=True)
+    assert isinstance(reloaded.loss["heatmaps"], L.HeatmapLoss)  # the compile state came back
+    x = np.random.default_rng(0).uniform(0, 255, (1, 64, 64, 3)).astype("float32")
+    np.testing.assert_allclose(reloaded.predict(x, verbose=0)["heatmaps"],
+                               namespace["model"].predict(x, verbose=0)["heatmaps"], atol=1e-5)
+
+
+def _fresh(code: str) -> subprocess.CompletedProcess:
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=str(REPO))
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env=env, cwd=str(REPO.parent), timeout=240)
+
+
+_LOAD = """
+m = keras.saving.load_model({path!r}, safe_mode=True)
+assert type(m).__name__ == "LPONet", type(m)
+assert type(m.loss["heatmaps"]).__name__ == "HeatmapLoss", m.loss
+print("OK")
+"""
+
+
+@pytest.mark.parametrize("order", ["lponet_tf first", "keras first"])
+def test_saved_model_reloads_after_import_lponet_tf_alone(readme_training, order):
+    if order == "lponet_tf first":
+        head = ("import sys\nimport lponet_tf\n"
+                "assert 'tensorflow' not in sys.modules, 'import lponet_tf imported TensorFlow'\n"
+                "assert 'keras' not in sys.modules\nimport keras\n")
+    else:
+        head = "import keras\nimport lponet_tf\n"
+    done = _fresh(head + _LOAD.format(path=str(readme_training[1] / "my_lponet.keras")))
+    assert done.returncode == 0 and "OK" in done.stdout, done.stderr[-3000:]

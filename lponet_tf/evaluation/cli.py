@@ -4,7 +4,7 @@ Example::
 
     lponet evaluate --model runs/stage2_300w/model.keras \\
         --config training/configs/eval/paper.yaml \\
-        --data-root 300w=/data/300W --data-root aflw2000=/data/AFLW2000 --out out/eval
+        --data-root 300w=/data/300W --data-root aflw2000=/data/AFLW2000 --output out/eval
 
 writes ``out/eval/results.md`` (printed too), ``results.json``, ``per_face.csv`` and the
 ``ced_*.png`` curves. Datasets of the config that are not present are listed as "not
@@ -29,11 +29,12 @@ REPORT_FILES = ("results.md", "results.json", "per_face.csv")
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", required=True, help="model file: .keras, .tflite or .onnx")
     parser.add_argument("--config", required=True,
-                        help="eval YAML listing the test sets (training/configs/eval/*.yaml)")
-    parser.add_argument("--out", default=None,
+                        help="eval config: a shipped name (paper, 300w_subset, 300w_subset_masked, "
+                             "samples) or a YAML path")
+    parser.add_argument("--output", dest="out", default=None,
                         help="output folder (default: eval_<model name> in the current folder)")
     parser.add_argument("--overwrite", action="store_true",
-                        help="replace the report files of an earlier run in --out")
+                        help="replace the report files of an earlier run in --output")
     parser.add_argument("--backend", default="auto", choices=("auto", "keras", "tflite", "onnx"),
                         help="inference backend (default: from the file extension)")
     parser.add_argument("--threads", type=int, default=None, help="CPU threads for the runtime")

@@ -1,4 +1,4 @@
-"""``lponet predict IMAGE|DIR|VIDEO --out DIR``: annotated pictures (or video) plus JSON.
+"""``lponet predict IMAGE|DIR|VIDEO --output DIR``: annotated pictures (or video) plus JSON.
 
 For an image ``photo.jpg`` it writes ``DIR/photo.png`` (the picture drawn by
 :func:`lponet_tf.draw`) and ``DIR/photo.json`` (model, image size and every face's
@@ -17,7 +17,7 @@ Exit status: 0 all written; 1 some inputs failed (each reported on one line); 2 
 or the command line is unusable (one-line message from ``lponet``).
 
 Example:
-    $ lponet predict lponet_tf/assets/astronaut.png --out out/demo
+    $ lponet predict lponet_tf/assets/astronaut.png --output out/demo
     astronaut.png: 1 face -> out/demo/astronaut.png, out/demo/astronaut.json
 """
 from __future__ import annotations
@@ -40,7 +40,8 @@ def add_arguments(parser) -> None:
     from lponet_tf.presets import DEFAULT_PRESET
 
     parser.add_argument("input", help="an image, a folder of images, or a video file")
-    parser.add_argument("--out", required=True, help="output folder (created if missing)")
+    parser.add_argument("--output", dest="out", required=True,
+                        help="output folder (created if missing)")
     parser.add_argument("--overwrite", action="store_true",
                         help="replace output files that already exist (an input never is)")
     src = parser.add_mutually_exclusive_group()

@@ -23,14 +23,32 @@ SHARED_300W = pathlib.Path(os.environ.get(
     "LPONET_SHARED_DATA", pathlib.Path(__file__).resolve().parents[2] / "shared" / "data"
 )) / "300w"
 
-#: Raw-output tolerance per format, relative to the reference heatmap range.
-RAW_TOLERANCE = {"none": 1e-4, "fp16": 2e-3, "dynamic": 5e-2, "int8": 0.1, "int16x8": 1e-2}
+REAL_FACES = SHARED_300W.is_dir()
+
+# Bounds per format: the figures measured on the untrained tiny model (16 crops, real 300W
+# faces / the synthetic fields of a clone without ../shared), with a margin of 1.5-2x.
+# "qat" is test_export_qat's model, fine-tuned 3 steps away from its reference.
+#: Largest raw heatmap difference, over the reference heatmap range. Measured: fp16 3e-4,
+#: dynamic 5e-3, int8 0.019 (0.040 with the pose head in float), int16x8 6e-3, qat 0.095.
+RAW_TOLERANCE = {"none": 1e-4, "fp16": 1e-3, "dynamic": 1e-2, "int8": 0.06, "int16x8": 1e-2,
+                 "qat": 0.15}
 #: Share of landmarks whose decoding must be well posed (see :func:`stable_landmarks`).
-#: An untrained model's heatmaps are flat random fields with near-ties everywhere, so
-#: with int8-sized errors few landmarks are well posed; the raw bound covers the rest.
-MIN_STABLE = {"none": 0.5, "fp16": 0.5, "dynamic": 0.0, "int8": 0.0, "int16x8": 0.0}
-#: Mean pose difference (degrees) allowed per format on the untrained tiny model.
-POSE_TOLERANCE = {"none": 0.01, "fp16": 0.2, "dynamic": 2.0, "int8": 10.0, "int16x8": 5.0}
+#: An untrained model's heatmaps are flat random fields with near-ties everywhere, so few
+#: landmarks are well posed once quantised. Measured: none 0.62, fp16 0.52, dynamic
+#: 0.028-0.038, int16x8 0.05; int8 and qat 0.00-0.01: no bound above 0 holds on this model,
+#: so the int8 landmark agreement is checked on the trained preset instead
+#: (tests/test_preset_accuracy.py: 68% well posed).
+MIN_STABLE = {"none": 0.5, "fp16": 0.4, "dynamic": 0.015, "int8": 0.0, "int16x8": 0.025,
+              "qat": 0.0}
+#: Mean pose difference (degrees). Measured on real faces: fp16 0.04, dynamic 0.51, int8
+#: 1.64 (1.40 pose in float), int16x8 1.41, qat 0.88; on the synthetic fields the same but
+#: int16x8 4.93.
+POSE_TOLERANCE = {"none": 0.01, "fp16": 0.1, "dynamic": 1.0, "int8": 2.5,
+                  "int16x8": 2.5 if REAL_FACES else 7.5, "qat": 1.5}
+#: Share of mask pixels whose argmax agrees. Measured: >= 0.9995 unquantised, >= 0.966
+#: quantised (int8 on real faces), qat 0.988.
+MIN_MASK_AGREEMENT = {"none": 0.999, "fp16": 0.999, "dynamic": 0.95, "int8": 0.95,
+                      "int16x8": 0.95, "qat": 0.95}
 
 
 class Artifacts:
@@ -53,8 +71,11 @@ class Artifacts:
 
 
 def face_images(n: int, size: int) -> np.ndarray:
-    """Real 300W crops when ../shared/data is there, else smooth synthetic images."""
-    if SHARED_300W.is_dir():
+    """Real 300W crops when ../shared/data is there, else smooth synthetic images (a user's
+    clone); under LPONET_STRICT=1 (CI) the real faces are required."""
+    if not REAL_FACES and os.environ.get("LPONET_STRICT", "") == "1":
+        raise AssertionError(f"LPONET_STRICT=1: real faces required, {SHARED_300W} is missing")
+    if REAL_FACES:
         from lponet_tf.export.representative import load_faces
 
         return load_faces(SHARED_300W, size, "all", limit=n).images
@@ -148,5 +169,5 @@ def assert_matches_reference(outputs: dict, reference: dict, quantize: str) -> d
     assert np.all(moved[stable] <= bound[stable]), f"{quantize}: decoded landmarks moved"
     result = compare_outputs(reference, outputs)
     assert result.pose_deg_mean <= POSE_TOLERANCE[quantize], result
-    assert result.mask_agreement >= (0.999 if quantize in ("none", "fp16") else 0.95), result
+    assert result.mask_agreement >= MIN_MASK_AGREEMENT[quantize], result
     return {"raw": raw, "stable": float(stable.mean()), "pose": result.pose_deg_mean}

@@ -44,7 +44,7 @@ def test_qat_model_matches_keras_within_int8_tolerance(qat_export, faces_300w):
     model, result = qat_export
     images = load_faces(faces_300w, QAT_TINY.input_size, "val", limit=8).images
     reference = {k: np.asarray(v) for k, v in model.predict_on_batch(images).items()}
-    assert_matches_reference(load_runner(result.path)(images), reference, "int8")
+    assert_matches_reference(load_runner(result.path)(images), reference, "qat")
 
 
 def test_tfmot_never_touches_this_process(qat_export):

@@ -46,9 +46,22 @@ def test_npz_weights_round_trip_in_float16(tmp_path):
         load_npz_weights(other, path)
 
 
-def test_lite_preset_loads_bundled_weights():
+def test_lite_preset_loads_every_bundled_weight():
+    """Every variable of the built model holds the value the committed archive stores for
+    it (read here with numpy, keyed ``layer/variable``), and no stored array is left over."""
     preset = get_preset("lponet_lite")
-    if not preset.has_weights:
-        pytest.fail("lponet_lite weights are not bundled")
+    assert preset.has_weights, "the lponet_lite weights are committed"
     model = lponet_tf.from_preset("lponet_lite")
     assert sorted(model.output_names) == ["heatmaps", "occlusion", "pose"]
+    with np.load(preset.weights_path) as archive:
+        stored = {key: archive[key] for key in archive.files}
+    loaded = set()
+    for layer in model.layers:
+        for variable in layer.weights:
+            key = f"{layer.name}/{variable.name}"
+            assert key in stored, key
+            np.testing.assert_array_equal(np.asarray(variable.numpy()),
+                                          stored[key].astype(np.float32), err_msg=key)
+            loaded.add(key)
+    assert loaded == set(stored)
+    assert sum(stored[k].size for k in loaded) == model.count_params()

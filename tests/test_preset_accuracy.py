@@ -1,0 +1,118 @@
+"""The bundled lponet_lite preset on real faces: its landmark NME on the validation faces of
+../shared/data/300w, its landmarks on the demo photo against points placed by hand, and the
+parity of its int8 export where the decoded landmarks are actually compared.
+
+Bounds are the measured figures of the committed weights with a stated margin; a retrained
+preset updates them together with the README's model card.
+"""
+import cv2
+import numpy as np
+import pytest
+
+from analyzer_fixtures import ASTRONAUT, astronaut_rgb
+from export_helpers import decode_bound, stable_landmarks
+
+pytestmark = pytest.mark.timeout(600)
+
+#: README model card: 4.14% inter-ocular NME on the 195 validation faces (measured here
+#: end to end through FaceAnalyzer on the ground-truth landmark box: 4.135%).
+NME_BOUND = 4.30
+
+#: Points placed by hand on lponet_tf/assets/astronaut.png (512 x 512), iBUG index ->
+#: (x, y) image pixels, by looking at 7-18x zoomed crops: the junctions of the upper and
+#: lower lids, the tip of the nose, the corners of the lips, the lowest point of the chin.
+ASTRONAUT_BY_HAND = {
+    36: (193.5, 100.0),  # right eye, outer corner (image left)
+    39: (212.0, 101.5),  # right eye, inner corner
+    42: (236.0, 103.5),  # left eye, inner corner
+    45: (258.0, 103.0),  # left eye, outer corner
+    30: (225.0, 124.0),  # nose tip
+    48: (203.5, 139.5),  # right mouth corner
+    54: (244.5, 140.5),  # left mouth corner
+    8: (224.0, 178.0),   # chin
+}
+
+
+@pytest.fixture(scope="module")
+def analyzer():
+    from lponet_tf.inference.analyzer import FaceAnalyzer
+
+    return FaceAnalyzer.create()  # the bundled preset and the default detector
+
+
+def test_nme_on_the_validation_faces_is_the_model_cards(analyzer, faces_300w):
+    """All 195 validation faces (the training configs' 15% hold-out, never trained on),
+    each analysed on its ground-truth landmark box as the README's evaluation does; NME by
+    hand: mean point error over the outer-eye-corner distance (36, 45)."""
+    from lponet_tf.export.representative import read_records
+
+    records = read_records(faces_300w, "val")
+    assert len(records) == 195
+    nme = []
+    for record in records:
+        image = cv2.cvtColor(cv2.imread(record.image_path), cv2.COLOR_BGR2RGB)
+        truth = np.asarray(record.landmarks, np.float64)
+        box = [*truth.min(0), *truth.max(0)]
+        face, = analyzer.analyze_boxes(image, [box])
+        iod = np.linalg.norm(truth[36] - truth[45])
+        nme.append(100.0 * np.linalg.norm(face.landmarks - truth, axis=1).mean() / iod)
+    assert np.mean(nme) <= NME_BOUND, f"NME {np.mean(nme):.3f}% on {len(nme)} faces"
+    # Failure rate @10% (README: 1.0%, i.e. 2 faces): at most 4 faces.
+    assert np.sum(np.array(nme) > 10.0) <= 4
+
+
+def test_demo_photo_landmarks_are_near_the_hand_placed_points(analyzer):
+    """Detector, crop, model and mapping back, end to end on the demo photo. Measured: 0.1
+    to 4.6 px per point (mean 3.2 px) for an eye-corner distance of 64.5 px; bounds: every
+    point within 10% of it (the NME failure threshold), the mean within 7%."""
+    face, = analyzer.analyze(ASTRONAUT)
+    index = list(ASTRONAUT_BY_HAND)
+    hand = np.array([ASTRONAUT_BY_HAND[i] for i in index])
+    iod = np.linalg.norm(hand[index.index(36)] - hand[index.index(45)])
+    error = np.linalg.norm(face.landmarks[index] - hand, axis=1)
+    assert error.max() <= 0.10 * iod, dict(zip(index, error.round(2)))
+    assert error.mean() <= 0.07 * iod, dict(zip(index, error.round(2)))
+    # The same photo given as pixels (not a path) gives the same face.
+    again, = analyzer.analyze(astronaut_rgb())
+    np.testing.assert_allclose(again.landmarks, face.landmarks, atol=1e-3)
+
+
+@pytest.fixture(scope="module")
+def int8_parity(analyzer, faces_300w, tmp_path_factory):
+    """The preset exported to full int8 (calibrated on 32 training faces) and run with its
+    Keras original on 32 validation faces."""
+    from lponet_tf.export.representative import load_faces
+    from lponet_tf.export.tflite import TFLiteExporter
+    from lponet_tf.presets import from_preset
+    from lponet_tf.runtime import load_runner
+
+    model = from_preset("lponet_lite")
+    calibration = load_faces(faces_300w, 128, "train", limit=32).images
+    faces = load_faces(faces_300w, 128, "val", limit=32)
+    folder = tmp_path_factory.mktemp("preset_int8")
+    path = TFLiteExporter(model, preset="lponet_lite", workdir=folder / "work").export(
+        folder / "lponet_lite_int8.tflite", "int8", calibration)
+    reference = {k: np.asarray(v) for k, v in model.predict_on_batch(faces.images).items()}
+    return reference, load_runner(path)(faces.images), faces.landmarks
+
+
+def test_int8_export_matches_keras_on_real_faces(int8_parity):
+    """Measured (32 + 32 faces): 68% of the landmarks well posed, 0.15 px mean landmark
+    shift, 1.16 degrees mean pose difference, 99.65% mask agreement, NME +0.025."""
+    from lponet_tf.export.parity import compare_outputs
+    from lponet_tf.heatmaps import decode_heatmaps
+
+    reference, outputs, truth = int8_parity
+    ref_hm, hm = reference["heatmaps"], outputs["heatmaps"]
+    error = np.abs(hm - ref_hm).max(axis=(1, 2))
+    stable = stable_landmarks(ref_hm, error)
+    # Unlike the untrained tiny model of export_helpers, a trained one has clear peaks:
+    # most decoded landmarks are well posed, so their bound is checked on most points.
+    assert stable.mean() >= 0.5, f"{stable.mean():.2f} well posed"
+    moved = np.linalg.norm(decode_heatmaps(hm)[0] - decode_heatmaps(ref_hm)[0], axis=-1)
+    assert np.all(moved[stable] <= decode_bound(ref_hm, error)[stable] + 1e-3)
+    result = compare_outputs(reference, outputs, truth)
+    assert result.landmark_px_mean <= 0.25, result   # issue-6 target at 128 px
+    assert result.nme_delta <= 0.1, result           # issue-6 target
+    assert result.mask_agreement >= 0.99, result     # issue-6 target
+    assert result.pose_deg_mean <= 1.75, result      # above the 0.5 target (README table)

@@ -50,16 +50,24 @@ def test_ablation_variants_lay_over_a_stage(variant, fpf, ioaf, pose):
 def test_overrides_and_data_roots(tmp_path):
     cfg = load_config(
         CONFIGS / "stage1.yaml",
-        ["train.steps=12", "model.channels=64", "loss.weighted=true"],
+        ["train.steps=2000", "model.channels=64", "loss.weighted=true"],
         {"ccm": str(tmp_path)},
     )
-    assert cfg["train"]["steps"] == 12
+    assert cfg["train"]["steps"] == 2000
     assert cfg["model"]["channels"] == 64 and cfg["loss"]["weighted"] is True
     assert cfg["data"]["train"][1]["root"] == str(tmp_path.resolve())
     with pytest.raises(ConfigError, match="no dataset 'wflw'"):
         load_config(CONFIGS / "stage1.yaml", data_roots={"wflw": "/x"})
     with pytest.raises(ConfigError, match="key.path=value"):
         load_config(CONFIGS / "stage1.yaml", ["train.steps"])
+
+
+def test_a_key_given_twice_in_a_file_is_refused(tmp_path):
+    cfg = tmp_path / "twice.yaml"
+    cfg.write_text("train: {batch_size: 4}\nmodel: {}\ntrain: {steps: 10}\n")
+    with pytest.raises(ConfigError, match=r"twice.yaml: invalid YAML: .*key 'train' given twice "
+                                          r"\(first on line 1\)"):
+        load_config(cfg)
 
 
 def test_bad_config_files_are_clear_errors(tmp_path):
@@ -135,3 +143,170 @@ def test_data_root_flags_parse_to_a_mapping_and_a_bad_one_names_itself():
     assert parse_data_roots(["300w=/data/300W", "ccm=/d/a=b"]) == {"300w": "/data/300W", "ccm": "/d/a=b"}
     with pytest.raises(ConfigError, match="'300w': expected NAME=PATH"):
         parse_data_roots(["300w"])
+
+
+# --- the schema (issue: configs were not checked) -------------------------------------
+
+
+def _shipped():
+    stages = [CONFIGS / "stage1.yaml", CONFIGS / "stage2_wflw.yaml"]
+    standalone = [[p] for p in sorted(CONFIGS.glob("*.yaml"))]
+    # Ablations are variants laid over a stage (their header says so), not runs alone.
+    variants = [[stage, v] for v in sorted((CONFIGS / "ablation").glob("*.yaml")) for stage in stages]
+    return standalone + variants
+
+
+@pytest.mark.parametrize("paths", _shipped(), ids=lambda ps: "+".join(p.stem for p in ps))
+def test_every_shipped_training_config_validates(paths):
+    from lponet_tf.training.config import validate_config
+
+    cfg = load_config(paths)
+    assert validate_config(cfg) == cfg  # normalised once, stable
+    LPONetConfig.from_dict(cfg["model"])
+
+
+def test_every_shipped_eval_config_parses():
+    from lponet_tf.evaluation.config import load_eval_config
+
+    for path in sorted((CONFIGS / "eval").glob("*.yaml")):
+        assert load_eval_config(path).entries, path
+
+
+def _lponet_train(*args, cwd=None):
+    import subprocess
+    import sys
+
+    return subprocess.run([sys.executable, "-m", "lponet_tf.cli", "train", *map(str, args)],
+                          capture_output=True, text=True, timeout=300,
+                          cwd=cwd or pathlib.Path(__file__).resolve().parents[1])
+
+
+def _tiny_config(tmp_path, extra=""):
+    # The dataset root does not exist: a run that got past the config would fail on it,
+    # quickly, with another message.
+    path = tmp_path / "cfg.yaml"
+    path.write_text(
+        "model: {input_size: 16, channels: 8, num_stacks: 1, hourglass_depth: 1, fpf: none}\n"
+        f"data: {{train: [{{name: 300w, root: {tmp_path / 'no_faces'}}}]}}\n"
+        f"train: {{batch_size: 4, steps: 2, steps_per_epoch: 1}}\n"
+        f"output_dir: {tmp_path / 'run'}\n" + extra)
+    return path
+
+
+# The cases of the issue, as a user typed them: where, key and reason in the message.
+CLI_CASES = {
+    "misspelt_set": (["--set", "train.bach_size=4"],
+                     ["--set train.bach_size=4: train.bach_size: unknown key",
+                      "did you mean 'batch_size'?"]),
+    "misspelt_section": ("augmnt: {flip_prob: 0.0}\n",
+                         ["cfg.yaml: augmnt: unknown key; did you mean 'augment'?"]),
+    "misspelt_model_field": (["--set", "model.chanels=8"],
+                             ["--set model.chanels=8: model.chanels: unknown key",
+                              "did you mean 'channels'?"]),
+    "negative_batch": (["--set", "train.batch_size=-4"],
+                       ["--set train.batch_size=-4: train.batch_size: must be >= 1, got -4"]),
+    "learning_rate_text": ("optimizer: {learning_rate: abc}\n",
+                           ["cfg.yaml: optimizer.learning_rate: expected a number, got 'abc'"]),
+    "zero_steps": (["--set", "train.steps=0", "--set", "train.steps_per_epoch=1"],
+                   ["--set train.steps=0: train.steps: must be >= 1, got 0"]),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CLI_CASES))
+def test_lponet_train_refuses_a_bad_config_before_any_work(tmp_path, case):
+    """Exit 2 with one line naming the file or --set, the key and the reason; no
+    traceback, nothing written."""
+    extra, expected = CLI_CASES[case]
+    cfg = _tiny_config(tmp_path, extra if isinstance(extra, str) else "")
+    done = _lponet_train("--config", cfg, *(extra if isinstance(extra, list) else []))
+    assert done.returncode == 2, done.stderr[-2000:]
+    assert "Traceback" not in done.stderr
+    for text in expected:
+        assert text in done.stderr, done.stderr
+    assert not (tmp_path / "run").exists()
+
+
+def test_types_ranges_and_choices_are_checked_with_suggestions(tmp_path):
+    cfg = _tiny_config(tmp_path)
+    cases = [
+        ("train.mixed_precision=float46", "did you mean 'float64'?"),
+        ("data.train.0.name=300x", "unknown dataset '300x'; did you mean '300w'?"),
+        ("loss.pose=geodesc", "did you mean 'geodesic'?"),
+        ("train.deterministic=maybe", "expected true or false, got 'maybe'"),
+        ("train.seed=1.5", "train.seed: expected an integer, got 1.5"),
+        ("model.channels=12", "model.channels: LPONetConfig.channels = 12 is not allowed"),
+        ("augment.flip_prob=2", "augment.flip_prob: invalid augment: flip_prob must be in [0, 1]"),
+        ("occlusion.patch_size=[0.2]", "occlusion.patch_size: expected 2 items, got 1"),
+        ("data.train.0.holdout={seed: 1}", "data.train.0.holdout.fraction: missing (required)"),
+        ("data.train.0.tasks=[pose, pose]", "lists an item twice"),
+        ("data.train=[]", "data.train: must not be empty"),
+        ("train.distribute=mirored", "did you mean 'mirrored'?"),
+        ("optimizer.learning_rate=-1.0", "optimizer.learning_rate: must be >= 0"),
+        ("optimizer.learning_rate=.nan", "must be finite"),
+    ]
+    for override, expected in cases:
+        with pytest.raises(ConfigError) as err:
+            load_config(cfg, [override])
+        assert str(err.value).startswith(f"--set {override}: "), err.value
+        assert expected in str(err.value), (override, str(err.value))
+
+
+def test_values_that_contradict_each_other_name_both_sources(tmp_path):
+    cfg = _tiny_config(tmp_path, "optimizer: {decay_steps: [10, 20], decay_values: [1.0e-5]}\n")
+    with pytest.raises(ConfigError) as err:
+        load_config(cfg)
+    assert str(err.value).startswith(f"{cfg}: optimizer.decay_steps, optimizer.decay_values: "
+                                     "need the same length")
+    with pytest.raises(ConfigError) as err:  # whole epochs would train 4 steps, not 3
+        load_config(cfg, ["train.steps=3", "train.steps_per_epoch=2", "optimizer.decay_steps=[1]"])
+    assert "train.steps (from --set train.steps=3), train.steps_per_epoch (from --set " in str(err.value)
+    assert "would train 4 steps" in str(err.value)
+    with pytest.raises(ConfigError, match=r"optimizer.decay_steps: must increase"):
+        load_config(cfg, ["optimizer.decay_steps=[20, 10]", "optimizer.decay_values=[1.0e-5, 1.0e-6]"])
+
+
+def test_a_bad_value_from_a_base_file_or_data_root_names_that_source(tmp_path):
+    base = _tiny_config(tmp_path, "loss: {omega: 0}\n")
+    child = tmp_path / "child.yaml"
+    child.write_text("base: cfg.yaml\ntrain: {seed: 3}\n")
+    with pytest.raises(ConfigError, match=rf"^{base}: loss.omega: must be > 0"):
+        load_config(child)
+    child.write_text("base: cfg.yaml\nloss: {omega: 60}\ndata: {train: [{name: 300w}]}\n")
+    with pytest.raises(ConfigError, match=rf"^{child}: data.train.0.root: missing"):
+        load_config(child)
+    # A root given by --data-root fills the entry.
+    cfg = load_config(child, data_roots={"300w": str(tmp_path)})
+    assert cfg["data"]["train"][0]["root"] == str(tmp_path.resolve())
+    with pytest.raises(ConfigError, match=r"^--set data\.train\.1\.root=/x: data\.train is a list of 1"):
+        load_config(child, ["data.train.1.root=/x"], {"300w": str(tmp_path)})
+
+
+def test_normalised_values_and_list_overrides(tmp_path):
+    # YAML 1.1 reads 1e-4 (no dot) as a string: accepted as the number it means.
+    cfg = load_config(_tiny_config(tmp_path), ["optimizer.learning_rate=1e-4", "loss.alpha=2",
+                                                "data.train.0.ratio=3", "augment=false",
+                                                f"data.train.0.root={tmp_path}"])
+    assert cfg["optimizer"]["learning_rate"] == 1e-4
+    assert cfg["loss"]["alpha"] == 2.0 and isinstance(cfg["loss"]["alpha"], float)
+    assert cfg["data"]["train"][0]["root"] == str(tmp_path)
+    assert cfg["augment"] is False
+
+
+def test_train_checks_a_config_dict_before_any_work(tmp_path):
+    from lponet_tf.training.trainer import train
+
+    with pytest.raises(ConfigError, match="train.bach_size: unknown key; did you mean 'batch_size'"):
+        train({"train": {"bach_size": 4}, "output_dir": str(tmp_path / "run"),
+               "data": {"train": [{"name": "300w", "root": str(tmp_path)}]}})
+    assert not (tmp_path / "run").exists()
+
+
+def test_an_unknown_best_monitor_is_refused_before_any_work(tmp_path):
+    from lponet_tf.training.trainer import train
+
+    config = load_config(_tiny_config(tmp_path), ["train.best_monitor=val_heatmap_nme",
+                                                  f"data.validation=[{{name: 300w, root: {tmp_path}}}]"])
+    with pytest.raises(ConfigError, match="train.best_monitor: 'val_heatmap_nme' is not a logged "
+                                          "value; did you mean 'val_heatmaps_nme'?"):
+        train(config)
+    assert not (tmp_path / "run").exists()

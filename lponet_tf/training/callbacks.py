@@ -22,23 +22,50 @@ from lponet_tf.fileio import atomic_write_via  # noqa: F401  (also used as cb.at
 class AtomicModelCheckpoint(keras.callbacks.Callback):
     """Save the model (``.keras``) or weights (``.weights.h5``) atomically.
 
+    With ``save_best_only`` the best value so far and its epoch are state that a resumed
+    run must continue from (else the first epoch after a resume always "improves"): pass
+    the callback to :class:`AtomicBackupAndRestore` ``stateful=[...]``, which saves and
+    restores :meth:`get_state` with the weights.
+
     Args:
         filepath: may contain ``{epoch}`` and metric names like ``{val_loss:.3f}``.
         monitor: metric to compare when ``save_best_only``.
         save_best_only: only write when ``monitor`` improved.
         mode: ``"min"`` or ``"max"``.
         save_weights_only: write ``.weights.h5`` instead of a full ``.keras``.
+
+    Attributes:
+        best: the best ``monitor`` value so far (None before the first).
+        best_epoch: its epoch, 0-based as in ``training_log.csv`` (None before the first).
     """
 
     def __init__(self, filepath, monitor="val_loss", save_best_only=False, mode="min",
                  save_weights_only=False):
         super().__init__()
+        if mode not in ("min", "max"):
+            raise ValueError(f"mode must be 'min' or 'max', got {mode!r}")
         self.filepath = str(filepath)
         self.monitor = monitor
+        self.mode = mode
         self.save_best_only = save_best_only
         self.save_weights_only = save_weights_only
         self.better = (lambda a, b: a < b) if mode == "min" else (lambda a, b: a > b)
         self.best = None
+        self.best_epoch = None
+
+    @property
+    def state_key(self) -> str:
+        """Name of this callback's entry in a backup's metadata."""
+        return f"checkpoint:{pathlib.Path(self.filepath).name}"
+
+    def get_state(self) -> dict:
+        return {"monitor": self.monitor, "mode": self.mode, "best": self.best,
+                "best_epoch": self.best_epoch}
+
+    def set_state(self, state) -> None:
+        # A state kept for another monitor or mode says nothing about this one.
+        if state and state.get("monitor") == self.monitor and state.get("mode") == self.mode:
+            self.best, self.best_epoch = state.get("best"), state.get("best_epoch")
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
@@ -46,7 +73,7 @@ class AtomicModelCheckpoint(keras.callbacks.Callback):
             value = logs.get(self.monitor)
             if value is None or (self.best is not None and not self.better(value, self.best)):
                 return
-            self.best = value
+            self.best, self.best_epoch = float(value), int(epoch)
         path = self.filepath.format(epoch=epoch + 1, **logs)
         save = self.model.save_weights if self.save_weights_only else self.model.save
         atomic_write_via(path, save)
@@ -60,16 +87,27 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
     the complete one. On restart ``fit`` resumes at the epoch after the last complete save,
     with the optimizer's step counter, hence the learning-rate schedule, where it was.
 
+    The metadata also holds ``run`` (what the caller says the state was made by, e.g. the
+    architecture, for :meth:`saved_metadata` to compare before a resume) and the state of
+    the ``stateful`` callbacks. List this callback AFTER those in ``fit``'s callbacks, so
+    that each save holds their state of the same epoch (a kill between their file and the
+    backup then replays that epoch, which writes the same file again).
+
     Args:
         backup_dir: directory for the backups (kept after training unless
             ``delete_checkpoint=True``).
         save_freq: ``"epoch"`` or a number of batches.
         delete_checkpoint: delete the backup when training finishes normally.
+        run_info: JSON-serialisable description of the run, saved with each state.
+        stateful: callbacks with ``state_key``, ``get_state()`` and ``set_state(state)``.
     """
 
-    def __init__(self, backup_dir, save_freq="epoch", delete_checkpoint=False):
+    def __init__(self, backup_dir, save_freq="epoch", delete_checkpoint=False,
+                 run_info=None, stateful=()):
         super().__init__(backup_dir, save_freq=save_freq, delete_checkpoint=delete_checkpoint)
         self._pointer = pathlib.Path(backup_dir) / "latest"
+        self.run_info = run_info
+        self.stateful = list(stateful)
 
     def _state_dir(self):
         if not self._pointer.exists():
@@ -78,12 +116,17 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
         path = pathlib.Path(self.backup_dir) / name
         return path if (path / "latest.weights.h5").exists() else None
 
-    def completed_epochs(self) -> int:
-        """Epochs finished by the last complete backup (0 when there is none)."""
+    def saved_metadata(self):
+        """The last complete backup's metadata (``epoch``, ``step``, ``run``, ...), or None."""
         state = self._state_dir()
         if state is None:
-            return 0
-        return int(json.loads((state / "training_metadata.json").read_text())["epoch"])
+            return None
+        return json.loads((state / "training_metadata.json").read_text())
+
+    def completed_epochs(self) -> int:
+        """Epochs finished by the last complete backup (0 when there is none)."""
+        meta = self.saved_metadata()
+        return 0 if meta is None else int(meta["epoch"])
 
     def on_train_begin(self, logs=None):
         self._load_model()
@@ -94,8 +137,20 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
             return
         if self.model.optimizer is not None and not self.model.optimizer.built:
             self.model.optimizer.build(self.model.trainable_variables)
-        self.model.load_weights(state / "latest.weights.h5")
+        try:
+            self.model.load_weights(state / "latest.weights.h5")
+        except ValueError as exc:  # a state from an older version, without `run` to compare
+            from lponet_tf.training.config import StateMismatchError
+
+            first = str(exc).strip().splitlines()[0][:300]
+            raise StateMismatchError(
+                f"{state}: the saved training state does not fit this model ({first}). "
+                f"To start fresh, use another output_dir or delete {self.backup_dir}"
+            ) from None
         meta = json.loads((state / "training_metadata.json").read_text())
+        states = meta.get("callbacks") or {}
+        for callback in self.stateful:
+            callback.set_state(states.get(callback.state_key))
         self.model._initial_epoch = meta["epoch"]
         self._current_epoch = meta["epoch"]
 
@@ -105,7 +160,8 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
         state = pathlib.Path(tempfile.mkdtemp(prefix="state-", dir=root))
         self.model.save_weights(str(state / "latest.weights.h5"))
         meta = {"epoch": self._current_epoch, "batch": self._last_batch_seen,
-                "step": int(self.model.optimizer.iterations.numpy())}
+                "step": int(self.model.optimizer.iterations.numpy()), "run": self.run_info,
+                "callbacks": {c.state_key: c.get_state() for c in self.stateful}}
         (state / "training_metadata.json").write_text(json.dumps(meta))
         for f in state.iterdir():
             with open(f, "rb") as fh:

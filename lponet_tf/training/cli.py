@@ -26,16 +26,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from lponet_tf.training.config import load_config, parse_data_roots
-    from lponet_tf.training.trainer import train
+    from lponet_tf.training.config import ConfigError, load_config, parse_data_roots
 
     roots = parse_data_roots(args.data_root)
     overrides = list(args.overrides)
     if args.output_dir:
         overrides.append(f"output_dir={args.output_dir}")
+    # Checked before TensorFlow is even imported: a typo costs a second, not a minute.
     config = load_config(args.config, overrides, roots)
+    if args.epochs_limit is not None and args.epochs_limit < 1:
+        raise ConfigError(f"--epochs-limit must be >= 1, got {args.epochs_limit}")
+    from lponet_tf.training.trainer import train
+
     result = train(config, epochs_limit=args.epochs_limit)
     where = (f"inference model: {result.model_path}" if result.chief
              else f"worker files under {result.output_dir}/.worker-*; the chief writes the model")
     print(f"trained {result.steps} steps; {where}")
+    if result.chief and result.best_epoch is not None:
+        print(f"best {config['train']['best_monitor']} {result.best_value:.6g} at epoch {result.best_epoch} "
+              f"(0-based, as in training_log.csv): {result.output_dir / 'best.keras'}")
     return 0

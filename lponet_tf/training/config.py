@@ -3,17 +3,24 @@
 A config is a nested dict. ``base: other.yaml`` (relative to the file) is loaded first and
 the file's keys are merged on top (dicts merge recursively, everything else replaces), so
 an ablation variant is a few lines over a stage config. ``--set a.b=value`` overrides on
-the command line parse ``value`` as YAML (``--set train.steps=100``).
+the command line parse ``value`` as YAML (``--set train.steps=100``; ``--set
+data.train.0.root=PATH`` indexes a list).
+
+The merged config is checked against one typed schema (:data:`SCHEMA`) before any work:
+an unknown key (with a "did you mean" for a close misspelling), a value of a wrong type
+or out of range is a :class:`ConfigError` naming where the value came from (the file, the
+``--set`` or the ``--data-root``), the key and the reason.
 """
 from __future__ import annotations
 
 import copy
 import pathlib
-from typing import Any, Dict, Iterable, Optional
+from typing import Any, Dict, Iterable, List, Optional, Tuple
 
 import yaml
 
 from lponet_tf.errors import LPONetError
+from lponet_tf.training import schema as S
 
 DEFAULTS: Dict[str, Any] = {
     "model": {},  # LPONetConfig fields
@@ -35,12 +42,15 @@ DEFAULTS: Dict[str, Any] = {
         "W": 10.0,
         "pose": "geodesic",
         "deep_supervision": True,
+        "normalize": "batch",  # batch | labelled: the 1/N of Eq. 3-8 (docs/training.md)
     },
     "optimizer": {
         "name": "rmsprop",
         "learning_rate": 1.0e-4,
         "decay_steps": [30000],
         "decay_values": [1.0e-5],
+        "clipnorm": None,
+        "momentum": 0.0,  # sgd only
     },
     "train": {
         "batch_size": 64,
@@ -50,15 +60,29 @@ DEFAULTS: Dict[str, Any] = {
         "seed": 0,
         "mixed_precision": None,  # None (float32) | mixed_bfloat16 | mixed_float16 | float64
         "distribute": "none",  # none | mirrored | multi_worker
+        "devices": None,  # e.g. [/gpu:0, /gpu:1] for mirrored; None = all visible
         "deterministic": False,
         "verbose": 1,
+        "best_monitor": "val_loss",  # a logged value (training_log.csv column) for best.keras
+        "best_mode": "min",  # min | max
     },
     "output_dir": "runs/lponet",
 }
 
 
+#: ``train.mixed_precision`` values (None = float32).
+PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16", "float64")
+#: Labels a dataset entry can keep (``tasks``); the others get weight 0.
+TASKS = ("landmarks", "pose", "occlusion")
+
+
 class ConfigError(LPONetError, ValueError):
     """A training config is missing, malformed or names a dataset that is not there."""
+
+
+class StateMismatchError(ConfigError):
+    """The resumable state in an output folder was made by another architecture (or
+    optimizer) than the config asks for; the message names the differing fields."""
 
 
 def deep_merge(base: dict, update: dict) -> dict:
@@ -71,11 +95,236 @@ def deep_merge(base: dict, update: dict) -> dict:
     return out
 
 
+# --- the schema ---------------------------------------------------------------------
+
+
+def _dataset_name(value, path):
+    from lponet_tf.data import list_datasets  # readers only: no TensorFlow
+
+    S.text()(value, path)
+    names = list_datasets()
+    if value.lower().replace("-", "_") not in names:
+        raise S.Invalid([path], f"unknown dataset {value!r}{S.did_you_mean(value, names)} "
+                                f"(readers: {', '.join(names)})")
+    return value
+
+
+def _distinct(inner: S.Checker) -> S.Checker:
+    def check(value, path):
+        value = inner(value, path)
+        if len(set(value)) != len(value):
+            raise S.Invalid([path], f"lists an item twice: {value}")
+        return value
+
+    return check
+
+
+def _entry_finish(entry, path):
+    holdout = entry.get("holdout")
+    if holdout is not None and "fraction" not in holdout:
+        raise S.Invalid([path + ("holdout", "fraction")], "missing (required)")
+    return entry
+
+
+_ENTRY = S.section(
+    {
+        "name": _dataset_name,
+        "root": S.text(),
+        "split": S.optional(S.text()),
+        "ratio": S.number(0, low_open=True),
+        "tasks": _distinct(S.list_of(S.choice(*TASKS), nonempty=True)),
+        "pseudo_pose": S.boolean(),
+        "holdout": S.optional(S.section({
+            "fraction": S.number(0, 1, low_open=True, high_open=True),
+            "seed": S.integer(0),
+            "part": S.choice("train", "val"),
+        })),
+        "limit": S.optional(S.integer(1)),
+    },
+    required=("name", "root"),
+    finish=_entry_finish,
+)
+
+
+def _optimizer_finish(opt, path):
+    steps, values = opt.get("decay_steps") or [], opt.get("decay_values") or []
+    if len(steps) != len(values):
+        raise S.Invalid([path + ("decay_steps",), path + ("decay_values",)],
+                        f"need the same length (one learning rate per boundary), got "
+                        f"{len(steps)} and {len(values)}")
+    if any(b <= a for a, b in zip(steps, steps[1:])):
+        raise S.Invalid([path + ("decay_steps",)], f"must increase, got {steps}")
+    return opt
+
+
+def _train_finish(train, path):
+    steps, per_epoch = train.get("steps"), train.get("steps_per_epoch")
+    if steps is not None and per_epoch is not None and steps % per_epoch:
+        raise S.Invalid(
+            [path + ("steps",), path + ("steps_per_epoch",)],
+            f"steps={steps} is not a multiple of steps_per_epoch={per_epoch}: whole epochs "
+            f"would train {-(-steps // per_epoch) * per_epoch} steps")
+    return train
+
+
+def _schema() -> S.Checker:
+    from lponet_tf.config import LPONetConfig
+    from lponet_tf.data.augment import AugmentConfig
+    from lponet_tf.data.occlusion import OcclusionConfig
+
+    return S.section({
+        "model": S.dataclass_section(LPONetConfig, "model"),
+        "init_from": S.optional(S.text()),
+        "data": S.section({
+            "train": S.list_of(_ENTRY, nonempty=True),
+            "validation": S.optional(S.list_of(_ENTRY)),
+            "mixing": S.choice("exact", "sampled"),
+            "cache": S.choice(False, True, "bytes", "decoded"),
+        }),
+        "augment": S.disabled_or(S.dataclass_section(AugmentConfig, "augment")),
+        "occlusion": S.disabled_or(S.dataclass_section(OcclusionConfig, "occlusion")),
+        "loss": S.section({
+            "alpha": S.number(0), "beta": S.number(0), "gamma": S.number(0),
+            "omega": S.number(0, low_open=True),
+            "weighted": S.boolean(),
+            "W": S.number(0),
+            "pose": S.choice("geodesic", "mae"),
+            "deep_supervision": S.boolean(),
+            "normalize": S.choice("batch", "labelled"),  # 1/N of Eq. 3-8, lponet_tf.losses
+        }),
+        "optimizer": S.section({
+            "name": S.choice("rmsprop", "adam", "sgd", normalise=str.lower),
+            "learning_rate": S.number(0),
+            "decay_steps": S.list_of(S.integer(1)),
+            "decay_values": S.list_of(S.number(0)),
+            "clipnorm": S.optional(S.number(0, low_open=True)),
+            "momentum": S.number(0, 1, high_open=True),
+        }, finish=_optimizer_finish),
+        "train": S.section({
+            "batch_size": S.integer(1),
+            "steps": S.integer(1),
+            "steps_per_epoch": S.integer(1),
+            "validation_steps": S.optional(S.integer(1)),
+            "seed": S.integer(0, 2**32 - 1),
+            "mixed_precision": S.optional(S.choice(*PRECISIONS)),
+            "distribute": S.choice("none", "mirrored", "multi_worker"),
+            "devices": S.optional(S.list_of(S.text(), nonempty=True)),
+            "deterministic": S.boolean(),
+            "verbose": S.choice(0, 1, 2, "auto"),
+            "best_monitor": S.text(),  # checked against the logged names by the trainer
+            "best_mode": S.choice("min", "max"),
+        }, finish=_train_finish),
+        "output_dir": S.text(),
+        "config_paths": S.list_of(S.text()),  # written by load_config: what was merged
+    })
+
+
+#: ``path tuple -> where it was set``: a file, ``--set KEY=VALUE``, ``--data-root ...``.
+Sources = Dict[Tuple[Any, ...], str]
+_DEFAULTS = "defaults"
+
+
+def _record(sources: Sources, value, path: tuple, where: str) -> None:
+    for key in [k for k in sources if k[:len(path)] == path and len(k) > len(path)]:
+        del sources[key]  # replaced wholesale
+    sources[path] = where
+    if isinstance(value, dict):
+        for key, item in value.items():
+            _record(sources, item, path + (key,), where)
+
+
+def _record_merge(sources: Sources, base: dict, update: dict, path: tuple, where: str) -> None:
+    """Record what ``deep_merge(base, update)`` takes from ``update``."""
+    for key, value in update.items():
+        if isinstance(value, dict) and isinstance(base.get(key), dict):
+            _record_merge(sources, base[key], value, path + (key,), where)
+        else:
+            _record(sources, value, path + (key,), where)
+
+
+def _origin(sources: Optional[Sources], path: tuple, files: List[str]) -> str:
+    where = None
+    for n in range(len(path), 0, -1):
+        if sources and path[:n] in sources:
+            where = sources[path[:n]]
+            break
+    if where is None and sources:  # a mapping made on the way to a key (--set a.b=1)
+        where = next((w for k, w in sources.items() if k[:len(path)] == path), None)
+    if where in (None, _DEFAULTS):  # a default, or a key nobody set (missing)
+        return ", ".join(files) or "config"
+    return where
+
+
+def validate_config(config: dict, sources: Optional[Sources] = None) -> dict:
+    """Check a merged training config against :data:`SCHEMA`; return it normalised.
+
+    Args:
+        config: the merged config (defaults are merged in first, so a partial dict is
+            completed, not refused).
+        sources: where each key came from (:func:`load_config` keeps it), for messages.
+
+    Returns:
+        A copy with numbers normalised (``"1e-4"`` -> ``1e-4``, ``2`` -> ``2.0`` where a
+        float is meant).
+
+    Raises:
+        ConfigError: an unknown key, a wrong type, a value out of range or values that
+            contradict each other; the message names where it was set, the key and why.
+    """
+    if not isinstance(config, dict):
+        raise ConfigError(f"a training config must be a mapping, got {type(config).__name__}")
+    files = [str(p) for p in config.get("config_paths") or []]
+    try:
+        return SCHEMA(deep_merge(DEFAULTS, config), ())
+    except S.Invalid as exc:
+        origins = [_origin(sources, p, files) for p in exc.paths]
+        if len(set(origins)) == 1:
+            at = f"{origins[0]}: {', '.join(S.dotted(p) for p in exc.paths)}"
+        else:
+            at = ", ".join(f"{S.dotted(p)} (from {o})" for p, o in zip(exc.paths, origins))
+        raise ConfigError(f"{at}: {exc.reason}") from None
+
+
+class _LazySchema:
+    """The schema, built on first use (it imports the dataclasses it mirrors)."""
+
+    checker: Optional[S.Checker] = None
+
+    def __call__(self, value, path):
+        if self.checker is None:
+            self.checker = _schema()
+        return self.checker(value, path)
+
+
+#: The training config's schema: ``SCHEMA(config, ())`` returns it normalised or raises
+#: :class:`lponet_tf.training.schema.Invalid`.
+SCHEMA = _LazySchema()
+
+
+# --- loading ------------------------------------------------------------------------
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """SafeLoader that refuses a key given twice in one mapping (plain YAML keeps the last
+    one silently)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"key {key!r} given twice (first on line {seen[key] + 1})",
+                    key_node.start_mark)
+            seen[key] = key_node.start_mark.line
+        return super().construct_mapping(node, deep=deep)
+
+
 def _read_yaml(path: pathlib.Path) -> dict:
     if not path.is_file():
         raise ConfigError(f"{path}: config file not found")
     try:
-        data = yaml.safe_load(path.read_text()) or {}
+        data = yaml.load(path.read_text(), Loader=_UniqueKeyLoader) or {}
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: invalid YAML: {exc}") from exc
     if not isinstance(data, dict):
@@ -83,43 +332,73 @@ def _read_yaml(path: pathlib.Path) -> dict:
     return data
 
 
-def _load_chain(path: pathlib.Path, seen: tuple) -> dict:
+def _load_chain(path: pathlib.Path, seen: tuple) -> List[Tuple[str, dict]]:
+    """``[(file, data), ...]`` from the root of the ``base:`` chain to ``path``."""
     path = path.resolve()
     if path in seen:
         raise ConfigError(f"{path}: circular 'base:' chain")
     data = _read_yaml(path)
     base = data.pop("base", None)
-    if base is None:
-        merged = data
-    else:
-        merged = deep_merge(_load_chain(path.parent / base, seen + (path,)), data)
+    if base is not None and not isinstance(base, str):
+        raise ConfigError(f"{path}: base: expected a file name, got {base!r}")
+    chain = [] if base is None else _load_chain(path.parent / base, seen + (path,))
     # Dataset roots are relative to the file that names them.
+    data_section = data.get("data")
     for section in ("train", "validation"):
-        for entry in (data.get("data") or {}).get(section, []) or []:
-            if isinstance(entry, dict) and entry.get("root"):
-                root = pathlib.Path(str(entry["root"])).expanduser()
+        entries = data_section.get(section) if isinstance(data_section, dict) else None
+        for entry in entries if isinstance(entries, list) else []:
+            if isinstance(entry, dict) and isinstance(entry.get("root"), str) and entry["root"]:
+                root = pathlib.Path(entry["root"]).expanduser()
                 if not root.is_absolute():
                     entry["root"] = str((path.parent / root).resolve())
-    return merged
+    return chain + [(str(path), data)]
 
 
 def parse_override(text: str) -> tuple:
+    """``"train.steps=100"`` -> ``(["train", "steps"], 100)`` (the value is YAML)."""
     if "=" not in text:
-        raise ConfigError(f"override {text!r}: expected key.path=value")
+        raise ConfigError(f"--set {text!r}: expected key.path=value")
     key, value = text.split("=", 1)
-    return key.strip().split("."), yaml.safe_load(value)
+    keys = key.strip().split(".")
+    if not all(keys):
+        raise ConfigError(f"--set {text!r}: empty key in {key.strip()!r}")
+    try:
+        return keys, yaml.safe_load(value)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"--set {text!r}: the value is not valid YAML: {exc}") from exc
 
 
-def apply_overrides(config: dict, overrides: Iterable[str]) -> dict:
+def _set(config: dict, keys: List[str], value, text: str) -> tuple:
+    """Set ``value`` at ``keys`` (list items by index); returns the path as set."""
+    node, path = config, ()
+    for i, key in enumerate(keys):
+        last = i == len(keys) - 1
+        if isinstance(node, list):
+            if not key.isdigit() or int(key) >= len(node):
+                raise ConfigError(f"--set {text}: {S.dotted(path)} is a list of {len(node)}: "
+                                  f"index it with 0..{len(node) - 1}")
+            key = int(key)
+        elif not isinstance(node, dict):
+            raise ConfigError(f"--set {text}: {S.dotted(path)} is not a mapping")
+        path += (key,)
+        if last:
+            node[key] = value
+        else:
+            if isinstance(node, dict) and not isinstance(node.get(key), (dict, list)):
+                node[key] = {}
+            node = node[key]
+    return path
+
+
+def apply_overrides(config: dict, overrides: Iterable[str],
+                    sources: Optional[Sources] = None) -> dict:
+    """Apply ``--set KEY=VALUE`` overrides (recording them in ``sources``)."""
     config = copy.deepcopy(config)
     for text in overrides or ():
         keys, value = parse_override(text)
-        node = config
-        for k in keys[:-1]:
-            node = node.setdefault(k, {})
-            if not isinstance(node, dict):
-                raise ConfigError(f"override {text!r}: {k} is not a mapping")
-        node[keys[-1]] = value
+        path = _set(config, keys, value, text)
+        if sources is not None:
+            _record(sources, value, path, f"--set {text}")
     return config
 
 
@@ -137,7 +416,7 @@ def parse_data_roots(items: Iterable[str]) -> Dict[str, str]:
 def load_config(
     path, overrides: Optional[Iterable[str]] = None, data_roots: Optional[Dict[str, str]] = None
 ) -> dict:
-    """Load a training config.
+    """Load a training config and check it (:func:`validate_config`).
 
     Args:
         path: YAML file (may start with ``base: other.yaml``), or a list of them merged in
@@ -147,28 +426,37 @@ def load_config(
             validation entry with that dataset name (the ``--data-root`` flag).
 
     Returns:
-        The merged config dict (defaults < base chain < file < overrides).
+        The merged, normalised config dict (defaults < base chain < file < overrides).
+
+    Raises:
+        ConfigError: a missing or malformed file, or a value the schema refuses (the
+            message names the file or flag that set it, the key and the reason).
 
     Example:
-        >>> cfg = load_config("training/configs/quickstart.yaml", ["train.steps=10"])
+        >>> cfg = load_config("training/configs/quickstart.yaml", ["train.steps=200"])
         >>> cfg["train"]["steps"]
-        10
+        200
     """
     paths = [path] if isinstance(path, (str, pathlib.Path)) else list(path)
-    config = copy.deepcopy(DEFAULTS)
+    config: dict = copy.deepcopy(DEFAULTS)
+    sources: Sources = {}
+    _record(sources, config, (), _DEFAULTS)
     for p in paths:
-        config = deep_merge(config, _load_chain(pathlib.Path(p), ()))
-    config = apply_overrides(config, overrides)
+        for where, data in _load_chain(pathlib.Path(p), ()):
+            _record_merge(sources, config, data, (), where)
+            config = deep_merge(config, data)
+    config = apply_overrides(config, overrides, sources)
     for name, root in (data_roots or {}).items():
         hits = [
-            e
+            (section, i, e)
             for section in ("train", "validation")
-            for e in config["data"].get(section) or []
-            if e.get("name") == name
+            for i, e in enumerate((config.get("data") or {}).get(section) or [])
+            if isinstance(e, dict) and e.get("name") == name
         ]
         if not hits:
             raise ConfigError(f"--data-root {name}=...: the config uses no dataset {name!r}")
-        for entry in hits:
+        for section, i, entry in hits:
             entry["root"] = str(pathlib.Path(root).expanduser().resolve())
+            sources[("data", section, i, "root")] = f"--data-root {name}={root}"
     config["config_paths"] = [str(pathlib.Path(p).resolve()) for p in paths]
-    return config
+    return validate_config(config, sources)

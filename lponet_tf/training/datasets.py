@@ -23,9 +23,7 @@ from typing import List, Sequence
 
 from lponet_tf.data.crop import box_from_landmarks
 from lponet_tf.data.records import FaceRecord
-from lponet_tf.training.config import ConfigError
-
-TASKS = ("landmarks", "pose", "occlusion")
+from lponet_tf.training.config import TASKS, ConfigError
 
 
 def photo_key(record: FaceRecord) -> str:

@@ -32,12 +32,12 @@ def make_strategy(train_config: dict) -> tf.distribute.Strategy:
         return tf.distribute.MirroredStrategy(devices=devices)
     if kind == "multi_worker":
         if "TF_CONFIG" not in os.environ:
-            raise ValueError("train.distribute=multi_worker needs the TF_CONFIG environment variable")
+            raise ConfigError("train.distribute=multi_worker needs the TF_CONFIG environment variable")
         options = tf.distribute.experimental.CommunicationOptions(
             implementation=tf.distribute.experimental.CommunicationImplementation.RING
         )
         return tf.distribute.MultiWorkerMirroredStrategy(communication_options=options)
-    raise ValueError(f"train.distribute must be none, mirrored or multi_worker, got {kind!r}")
+    raise ConfigError(f"train.distribute must be none, mirrored or multi_worker, got {kind!r}")
 
 
 def check_batch_split(strategy: tf.distribute.Strategy, batch_size: int) -> None:

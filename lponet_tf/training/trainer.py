@@ -3,16 +3,19 @@
 Output directory layout::
 
     OUTPUT_DIR/config.yaml          resolved config (what ran)
-    OUTPUT_DIR/backup/              resumable state (AtomicBackupAndRestore)
+    OUTPUT_DIR/backup/              resumable state (AtomicBackupAndRestore): weights, optimizer
+                                state, epoch, best val_loss and its epoch, architecture
     OUTPUT_DIR/last.keras           training model after the last epoch (atomic)
-    OUTPUT_DIR/best.keras           best validation loss so far (atomic, with validation)
+    OUTPUT_DIR/best.keras           best train.best_monitor (val_loss) so far (atomic, with validation)
     OUTPUT_DIR/model.keras          inference model (final heatmaps, pose, occlusion)
     OUTPUT_DIR/training_log.csv     one row per epoch (appended across resumes)
     OUTPUT_DIR/tensorboard/         TensorBoard logs
     OUTPUT_DIR/training_curves.png  losses and metrics per epoch
 
 Running the same command again after an interruption resumes from the last complete
-epoch; when the run had finished, it does nothing more than rewrite ``model.keras``.
+epoch; when the run had finished, it does nothing more than rewrite ``model.keras``. A
+config whose architecture (``model``) or optimizer differs from the saved state's is
+refused before any work (:class:`StateMismatchError`).
 """
 from __future__ import annotations
 
@@ -26,9 +29,11 @@ import tensorflow as tf
 import yaml
 
 from lponet_tf.config import LPONetConfig
-from lponet_tf.model import build_lponet, inference_model
+from lponet_tf.model import build_lponet, inference_model, output_names
 from lponet_tf.training import callbacks as cb
-from lponet_tf.training.config import ConfigError
+from lponet_tf.training import schema as S
+from lponet_tf.training.config import (PRECISIONS, ConfigError, StateMismatchError,
+                                       validate_config)
 from lponet_tf.training.distribute import check_batch_split, is_chief, make_strategy
 from lponet_tf.training.objectives import losses_and_weights, make_optimizer, metrics_for
 from lponet_tf.training.pipelines import train_and_validation_datasets
@@ -41,6 +46,8 @@ class TrainResult:
     history: dict
     steps: int
     chief: bool = True  # False on the workers of a multi-worker run that write no files
+    best_epoch: Optional[int] = None  # epoch of best.keras (0-based, as in training_log.csv)
+    best_value: Optional[float] = None  # its val_loss
 
 
 def _init_weights(model, path: str) -> None:
@@ -103,7 +110,31 @@ def _write_curves(csv_path: pathlib.Path, png_path: pathlib.Path) -> None:
     plt.close(fig)
 
 
-PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16", "float64")
+def _trim_log(csv_path: pathlib.Path, done: int) -> None:
+    """Keep only the rows of the epochs the resumable state holds: an epoch logged, then
+    killed before its state was saved, is trained again and must not be logged twice."""
+    import csv
+
+    if not csv_path.exists():
+        return
+    with open(csv_path, newline="") as f:
+        rows = list(csv.reader(f))
+    if not rows:
+        return
+    header, body = rows[0], rows[1:]
+    index = header.index("epoch") if "epoch" in header else None
+    kept = [r for r in body if index is not None and r and r[index].isdigit() and int(r[index]) < done]
+    if kept == body:
+        return
+    if not kept:  # nothing of the saved state: the next run writes a fresh header
+        csv_path.unlink()
+        return
+
+    def write(tmp):
+        with open(tmp, "w", newline="") as f:
+            csv.writer(f).writerows([header, *kept])
+
+    cb.atomic_write_via(csv_path, write)
 
 
 def _set_precision(policy: Optional[str]) -> None:
@@ -121,44 +152,107 @@ def _set_precision(policy: Optional[str]) -> None:
     keras.mixed_precision.set_global_policy(policy)
 
 
+def logged_names(model_cfg: LPONetConfig, validation: bool) -> list:
+    """The values each epoch logs (``training_log.csv`` columns but ``epoch``): the losses,
+    the metrics of :func:`metrics_for`, with ``val_`` twins when validating, and the
+    learning rate."""
+    names = ["loss", *(f"{n}_loss" for n in output_names(model_cfg.num_stacks)),
+             *(f"{out}_{m.name}" for out, ms in metrics_for(model_cfg).items() for m in ms)]
+    return names + [f"val_{n}" for n in names if validation] + ["learning_rate"]
+
+
+def _run_info(model_cfg: LPONetConfig, config: dict) -> dict:
+    """What a resumable state is bound to: the variables it holds (architecture, and the
+    optimizer's slots)."""
+    return {"model": model_cfg.to_dict(), "optimizer": {"name": config["optimizer"]["name"]}}
+
+
+def _check_same_run(saved: dict, current: dict, write_dir: pathlib.Path) -> None:
+    def flat(tree, prefix=""):
+        out = {}
+        for key, value in (tree or {}).items():
+            if isinstance(value, dict):
+                out.update(flat(value, f"{prefix}{key}."))
+            else:
+                out[f"{prefix}{key}"] = value
+        return out
+
+    def show(values, key):
+        return repr(values[key]) if key in values else "(not set)"
+
+    old, new = flat(saved), flat(current)
+    diffs = [f"{key}: {show(old, key)} in the saved state, {show(new, key)} now"
+             for key in sorted(set(old) | set(new)) if show(old, key) != show(new, key)]
+    if diffs:
+        raise StateMismatchError(
+            f"{write_dir}: the resumable state there was trained with another configuration "
+            f"({'; '.join(diffs)}). To start fresh, pass another output directory "
+            f"(--output-dir) or delete {write_dir / 'backup'}; to continue that run, use its "
+            f"configuration ({write_dir / 'config.yaml'})")
+
+
 def train(config: dict, epochs_limit: Optional[int] = None) -> TrainResult:
     """Train LPONet as the config says; resumable.
 
     Args:
-        config: from :func:`lponet_tf.training.config.load_config`.
+        config: from :func:`lponet_tf.training.config.load_config` (a plain dict is
+            checked the same way).
         epochs_limit: stop after this many epochs in this call (tests, time slicing);
             the run can be continued later by calling ``train`` again.
 
     Returns:
         A :class:`TrainResult` with the output directory and the inference model path.
+
+    Raises:
+        ConfigError: the config breaks the schema, or (:class:`StateMismatchError`) the
+            output folder holds the state of a run with another architecture; both before
+            any data is read or model built.
     """
+    config = validate_config(config)
+    if epochs_limit is not None and int(epochs_limit) < 1:
+        raise ConfigError(f"epochs_limit must be >= 1, got {epochs_limit}")
     tcfg = config["train"]
     # First: logical devices and collective ops must be configured before TF initialises.
     strategy = make_strategy(tcfg)
     check_batch_split(strategy, int(tcfg["batch_size"]))
+    model_cfg = LPONetConfig.from_dict(config["model"])
     out = pathlib.Path(config["output_dir"]).expanduser().resolve()
+    chief = is_chief(strategy)
+    # Non-chief workers of a multi-worker run write to scratch space (TF's convention),
+    # so only the chief's files are ever visible.
+    write_dir = out if chief else out / f".worker-{strategy.cluster_resolver.task_id}"
+
+    best = None
+    if config["data"].get("validation"):
+        monitor, names = tcfg["best_monitor"], logged_names(model_cfg, validation=True)
+        if monitor not in names:
+            raise ConfigError(f"train.best_monitor: {monitor!r} is not a logged value"
+                              f"{S.did_you_mean(monitor, names)} (logged: {', '.join(names)})")
+        best = cb.AtomicModelCheckpoint(write_dir / "best.keras", monitor=monitor,
+                                        mode=tcfg["best_mode"], save_best_only=True)
+    run_info = _run_info(model_cfg, config)
+    backup = cb.AtomicBackupAndRestore(write_dir / "backup", run_info=run_info,
+                                       stateful=[best] if best else [])
+    saved = backup.saved_metadata()
+    if saved is not None and saved.get("run") is not None:
+        _check_same_run(saved["run"], run_info, write_dir)
+    done = 0 if saved is None else int(saved["epoch"])
+
     out.mkdir(parents=True, exist_ok=True)
+    write_dir.mkdir(parents=True, exist_ok=True)
     keras.utils.set_random_seed(int(tcfg["seed"]))
     if tcfg.get("deterministic"):
         tf.config.experimental.enable_op_determinism()
     _set_precision(tcfg.get("mixed_precision"))
-
-    model_cfg = LPONetConfig.from_dict(config["model"])
-    chief = is_chief(strategy)
     if chief:
         cb.atomic_write_via(
             out / "config.yaml",
             lambda tmp: pathlib.Path(tmp).write_text(yaml.safe_dump(config, sort_keys=False)),
         )
 
+    _trim_log(write_dir / "training_log.csv", done)
     steps_per_epoch = int(tcfg["steps_per_epoch"])
     total_epochs = math.ceil(int(tcfg["steps"]) / steps_per_epoch)
-    # Non-chief workers of a multi-worker run write to scratch space (TF's convention),
-    # so only the chief's files are ever visible.
-    write_dir = out if chief else out / f".worker-{strategy.cluster_resolver.task_id}"
-    write_dir.mkdir(parents=True, exist_ok=True)
-    backup = cb.AtomicBackupAndRestore(write_dir / "backup")
-    done = backup.completed_epochs()
     # The stream is random-access: a resumed run starts where the last complete epoch
     # ended and sees the batches an uninterrupted run would have seen.
     train_ds, val_ds = train_and_validation_datasets(
@@ -180,15 +274,15 @@ def train(config: dict, epochs_limit: Optional[int] = None) -> TrainResult:
         )
 
     callbacks = [
-        backup,
         cb.ScalarLogger(),
         keras.callbacks.TerminateOnNaN(),
         keras.callbacks.CSVLogger(str(write_dir / "training_log.csv"), append=True),
         keras.callbacks.TensorBoard(str(write_dir / "tensorboard"), write_graph=False),
         cb.AtomicModelCheckpoint(write_dir / "last.keras"),
+        *([best] if best is not None and val_ds is not None else []),
+        # Last: its save then holds the best value of the epoch whose files were written.
+        backup,
     ]
-    if val_ds is not None:
-        callbacks.append(cb.AtomicModelCheckpoint(write_dir / "best.keras", save_best_only=True))
 
     # fit's `epochs` is absolute; the backup sets the initial epoch when resuming.
     epochs = total_epochs if epochs_limit is None else min(total_epochs, done + int(epochs_limit))
@@ -212,5 +306,6 @@ def train(config: dict, epochs_limit: Optional[int] = None) -> TrainResult:
         history=history.history,
         steps=int(model.optimizer.iterations.numpy()),
         chief=chief,
+        best_epoch=None if best is None else best.best_epoch,
+        best_value=None if best is None else best.best,
     )
-

@@ -25,7 +25,8 @@ setup(
     python_requires=">=3.10,<3.13",
     packages=find_packages(include=["lponet_tf", "lponet_tf.*"]),
     package_data={
-        "lponet_tf": ["assets/*", "presets/*.md", "presets/weights/*"],
+        "lponet_tf": ["assets/*", "presets/*.md", "presets/weights/*",
+                      "configs/*.yaml", "configs/*/*.yaml"],
     },
     install_requires=[
         # The full TF build: tf-keras / tfmot require `tensorflow`, and mixing in

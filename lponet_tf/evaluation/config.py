@@ -196,7 +196,8 @@ def load_eval_config(path, data_roots: Optional[Dict[str, str]] = None,
     """Read an eval YAML and apply command-line overrides.
 
     Args:
-        path: the YAML file.
+        path: the YAML file, or the name of a shipped eval config (``paper``,
+            ``300w_subset``, ``300w_subset_masked``, ``samples``; see :mod:`lponet_tf.configs`).
         data_roots: ``{key: path}`` replacing entry roots (``--data-root KEY=PATH``).
         limit: cap every entry at this many faces (``--limit``; a smoke run).
         only: keep just these keys (``--only``), in config order.
@@ -212,9 +213,12 @@ def load_eval_config(path, data_roots: Optional[Dict[str, str]] = None,
         >>> cfg = load_eval_config("training/configs/eval/paper.yaml",
         ...                        {"300w": "/mnt/300W"})  # doctest: +SKIP
     """
-    path = pathlib.Path(path)
-    if not path.is_file():
-        raise EvalConfigError(f"{path}: eval config not found")
+    from lponet_tf.configs import resolve_config
+
+    try:
+        path = resolve_config(path, kind="eval")  # a file, or a shipped name ("paper")
+    except FileNotFoundError as exc:
+        raise EvalConfigError(str(exc)) from None
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:

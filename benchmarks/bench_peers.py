@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Side-by-side benchmark: lponet_lite in every export format vs dlib and MediaPipe.
 
-One run measures, on the same validation faces of ``../shared/data/300w`` (the training
+One run measures, on the same validation faces of ``/data/300w`` (the training
 configs' hold-out: 15% of the photos, seed 0, never trained on):
 
 (a) ``lponet_lite`` (all three heads: 68 landmarks, 6D pose, visible-face mask) as Keras

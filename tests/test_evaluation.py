@@ -28,7 +28,7 @@ from lponet_tf.evaluation.report import write_report
 from lponet_tf.heatmaps import grid_to_crop
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
-EVAL_CONFIGS = REPO / "training" / "configs" / "eval"
+EVAL_CONFIGS = REPO / "lponet_tf" / "configs" / "eval"
 
 
 # ----------------------------------------------------------------------------- fixtures

@@ -21,7 +21,7 @@ from lponet_tf.evaluation.evaluate import (evaluate_config, evaluate_records, re
                                            runner_info)
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
-EVAL_CONFIGS = REPO / "training" / "configs" / "eval"
+EVAL_CONFIGS = REPO / "lponet_tf" / "configs" / "eval"
 SAMPLE_KEYS = {"aflw2000": "aflw2000", "aflw2000_so": "aflw2000", "300w": "lfpw",
                "menpo": "menpo", "300w_lp": "300w_lp"}
 

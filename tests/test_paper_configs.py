@@ -13,7 +13,7 @@ from lponet_tf.data.pts import write_pts
 from lponet_tf.training.config import load_config
 from synthetic_faces import write_face
 
-CONFIGS = pathlib.Path(__file__).resolve().parents[1] / "training" / "configs"
+CONFIGS = pathlib.Path(__file__).resolve().parents[1] / "lponet_tf" / "configs"
 SMALL = ["model.input_size=64", "model.channels=16", "model.hourglass_depth=2", "train.batch_size=8"]
 
 

@@ -22,7 +22,7 @@ from lponet_tf.losses import HeatmapLoss, OcclusionLoss, PoseLoss  # noqa: E402
 from lponet_tf.training.config import load_config  # noqa: E402
 from lponet_tf.training.objectives import losses_and_weights  # noqa: E402
 
-CONFIGS = pathlib.Path(__file__).resolve().parents[1] / "training" / "configs"
+CONFIGS = pathlib.Path(__file__).resolve().parents[1] / "lponet_tf" / "configs"
 TASKS = ("heatmaps", "pose", "occlusion")
 
 

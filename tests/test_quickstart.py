@@ -9,8 +9,8 @@ import time
 
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
-QUICKSTART = REPO / "training" / "configs" / "quickstart.yaml"
-EVAL = REPO / "training" / "configs" / "eval" / "300w_subset.yaml"
+QUICKSTART = REPO / "lponet_tf" / "configs" / "quickstart.yaml"
+EVAL = REPO / "lponet_tf" / "configs" / "eval" / "300w_subset.yaml"
 
 
 def _lponet(*args, timeout=900):

@@ -8,7 +8,7 @@ from lponet_tf.training.config import ConfigError, load_config
 from lponet_tf.training.datasets import holdout_split, photo_key
 from lponet_tf.data.records import FaceRecord
 
-CONFIGS = pathlib.Path(__file__).resolve().parents[1] / "training" / "configs"
+CONFIGS = pathlib.Path(__file__).resolve().parents[1] / "lponet_tf" / "configs"
 
 
 def test_stage_configs_carry_the_papers_recipe():

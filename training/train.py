@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Train LPONet: ``python training/train.py --config training/configs/stage1.yaml``.
+"""Train LPONet: ``python training/train.py --config stage1``.
 
 The same code as ``lponet train`` (lponet_tf/training/cli.py).
 """

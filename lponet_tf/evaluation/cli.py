@@ -3,7 +3,7 @@
 Example::
 
     lponet evaluate --model runs/stage2_300w/model.keras \\
-        --config training/configs/eval/paper.yaml \\
+        --config paper \\
         --data-root 300w=/data/300W --data-root aflw2000=/data/AFLW2000 --output out/eval
 
 writes ``out/eval/results.md`` (printed too), ``results.json``, ``per_face.csv`` and the

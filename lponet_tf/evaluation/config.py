@@ -1,6 +1,6 @@
 """Evaluation configs: which test sets to run, where they are and which split each table uses.
 
-An eval config is a YAML mapping (see ``training/configs/eval/paper.yaml``)::
+An eval config is a YAML mapping (see ``lponet_tf/configs/eval/paper.yaml``)::
 
     batch_size: 16          # faces per inference call
     enlarge: 0.1            # crop margin per side (paper Section IV-A)
@@ -210,7 +210,7 @@ def load_eval_config(path, data_roots: Optional[Dict[str, str]] = None,
             does not have.
 
     Example:
-        >>> cfg = load_eval_config("training/configs/eval/paper.yaml",
+        >>> cfg = load_eval_config("paper",
         ...                        {"300w": "/mnt/300W"})  # doctest: +SKIP
     """
     from lponet_tf.configs import resolve_config

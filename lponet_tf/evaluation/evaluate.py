@@ -334,7 +334,7 @@ def evaluate_config(runner: Callable, config: EvalConfig, info: Optional[RunnerI
         >>> from lponet_tf.runtime import load_runner
         >>> from lponet_tf.evaluation.config import load_eval_config
         >>> result = evaluate_config(load_runner("model.keras"),
-        ...                          load_eval_config("training/configs/eval/paper.yaml"))  # doctest: +SKIP
+        ...                          load_eval_config("paper"))  # doctest: +SKIP
     """
     info = info or runner_info(runner)
     log = log or (lambda line: None)

@@ -1,6 +1,6 @@
 """Real face crops for calibration (int8), QAT fine-tuning and parity checks.
 
-Faces come from a folder of images with iBUG ``.pts`` files (e.g. ``../shared/data/300w``),
+Faces come from a folder of images with iBUG ``.pts`` files (e.g. ``/data/300w``),
 read with the project's reader (:func:`lponet_tf.data.read_dataset`) and cropped with the
 paper's protocol (:class:`lponet_tf.data.crop.CropTransform`: landmark box, 10% margin,
 square). The photos are split exactly as the training configs do
@@ -9,7 +9,7 @@ calibration and QAT use training faces and the parity report uses validation fac
 model never saw.
 
 Example:
-    >>> faces = load_faces("../shared/data/300w", size=128, part="val", limit=64)  # doctest: +SKIP
+    >>> faces = load_faces("/data/300w", size=128, part="val", limit=64)  # doctest: +SKIP
     >>> faces.images.shape, faces.landmarks.shape                                  # doctest: +SKIP
     ((64, 128, 128, 3), (64, 68, 2))
 """
@@ -23,7 +23,7 @@ import numpy as np
 
 from lponet_tf.errors import DataError
 
-#: The training configs' validation hold-out (training/configs/*.yaml ``holdout``).
+#: The training configs' validation hold-out (lponet_tf/configs/*.yaml ``holdout``).
 HOLDOUT_FRACTION = 0.15
 HOLDOUT_SEED = 0
 PARTS = ("train", "val", "all")

@@ -9,10 +9,10 @@ on load.
 Presets:
   * ``lponet_lite`` — the mobile model: 2 hourglasses, C = 128, 128 px, FPF-half, IOAF,
     6D pose. Weights trained on the 300W faces available to this project (see the model
-    card in README.md and ``training/configs/preset_lite.yaml``).
+    card in README.md and ``lponet_tf/configs/preset_lite.yaml``).
   * ``lponet_paper`` — the paper's configuration (2-HG, C = 256, 256 px, FPF-half, IOAF,
     6D). Architecture only: it has not been trained here (no GPU, and the paper's datasets
-    are not available); train it with ``training/configs/stage1.yaml`` then a stage-2
+    are not available); train it with ``lponet_tf/configs/stage1.yaml`` then a stage-2
     config.
 
 Example:

@@ -7,8 +7,9 @@ import argparse
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--config", required=True, action="append",
-        help="training YAML (training/configs/*.yaml); repeat to lay a variant over a stage, "
-        "e.g. --config stage1.yaml --config ablation/fpf_full.yaml",
+        help="a shipped config name (stage1, stage2_300w, stage2_wflw, preset_lite, quickstart, "
+        "ablation/NAME) or a YAML path; repeat to lay a variant over a stage, "
+        "e.g. --config stage1 --config ablation/fpf_full",
     )
     parser.add_argument(
         "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
@@ -18,7 +19,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--data-root", action="append", default=[], metavar="NAME=PATH",
         help="root of a dataset named in the config, e.g. --data-root 300w_lp=/data/300W_LP",
     )
-    parser.add_argument("--output-dir", help="override output_dir")
+    parser.add_argument("--output", dest="output_dir",
+                        help="output folder (overrides the config's output_dir)")
     parser.add_argument(
         "--epochs-limit", type=int, default=None,
         help="stop after this many epochs in this call; run again to continue",

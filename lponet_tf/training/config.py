@@ -413,14 +413,26 @@ def parse_data_roots(items: Iterable[str]) -> Dict[str, str]:
     return roots
 
 
+def _shipped_or_path(name_or_path) -> pathlib.Path:
+    """A config file, or the YAML of a shipped config name (``quickstart``)."""
+    from lponet_tf.configs import resolve_config
+
+    try:
+        return resolve_config(name_or_path, kind="train")
+    except FileNotFoundError as exc:
+        raise ConfigError(str(exc)) from None
+
+
 def load_config(
     path, overrides: Optional[Iterable[str]] = None, data_roots: Optional[Dict[str, str]] = None
 ) -> dict:
     """Load a training config and check it (:func:`validate_config`).
 
     Args:
-        path: YAML file (may start with ``base: other.yaml``), or a list of them merged in
-            order (``[stage1.yaml, ablation/fpf_full.yaml]``: a variant over a stage).
+        path: YAML file (may start with ``base: other.yaml``) or the name of a shipped
+            config (``"stage1"``, ``"ablation/fpf_full"``, see :mod:`lponet_tf.configs`), or a
+            list of them merged in order (``["stage1", "ablation/fpf_full"]``: a variant
+            over a stage).
         overrides: ``["train.steps=100", "model.channels=64"]``.
         data_roots: ``{"300w": "/data/300W"}`` replaces the root of every train /
             validation entry with that dataset name (the ``--data-root`` flag).
@@ -433,7 +445,7 @@ def load_config(
             message names the file or flag that set it, the key and the reason).
 
     Example:
-        >>> cfg = load_config("training/configs/quickstart.yaml", ["train.steps=200"])
+        >>> cfg = load_config("quickstart", ["train.steps=200"])
         >>> cfg["train"]["steps"]
         200
     """
@@ -441,8 +453,9 @@ def load_config(
     config: dict = copy.deepcopy(DEFAULTS)
     sources: Sources = {}
     _record(sources, config, (), _DEFAULTS)
+    paths = [_shipped_or_path(p) for p in paths]
     for p in paths:
-        for where, data in _load_chain(pathlib.Path(p), ()):
+        for where, data in _load_chain(p, ()):
             _record_merge(sources, config, data, (), where)
             config = deep_merge(config, data)
     config = apply_overrides(config, overrides, sources)

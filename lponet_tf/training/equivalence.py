@@ -20,7 +20,7 @@ updates against one device in float64:
 Usage::
 
     python -m lponet_tf.training.equivalence report \\
-        --config training/configs/quickstart.yaml --data-root 300w=../shared/data/300w
+        --config quickstart --data-root 300w=/data/300w
     # on a machine with two GPUs
     python -m lponet_tf.training.equivalence report --config ... --devices /gpu:0,/gpu:1
 

@@ -24,6 +24,8 @@ Example:
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
 import pathlib
 from typing import Dict, Optional
 
@@ -49,6 +51,28 @@ class Preset:
     @property
     def has_weights(self) -> bool:
         return self.weights_path is not None and self.weights_path.is_file()
+
+    @property
+    def tflite_path(self) -> Optional[pathlib.Path]:
+        """The bundled TFLite export of the weights (``scripts/export_preset_tflite.py``)."""
+        return WEIGHTS_DIR / f"{self.name}.tflite" if self.weights_file else None
+
+    def bundled_tflite(self) -> Optional[pathlib.Path]:
+        """The bundled ``.tflite`` when it was exported from the bundled weights as they are
+        now (its ``.json`` stamp holds their SHA-256), else None (then use the Keras path)."""
+        path = self.tflite_path
+        if path is None or not path.is_file() or not self.has_weights:
+            return None
+        try:
+            stamp = json.loads(path.with_suffix(".json").read_text())
+        except (OSError, ValueError):
+            return None
+        return path if stamp.get("weights_sha256") == file_sha256(self.weights_path) else None
+
+
+def file_sha256(path) -> str:
+    """Hex SHA-256 of a file's bytes."""
+    return hashlib.sha256(pathlib.Path(path).read_bytes()).hexdigest()
 
 
 PRESETS: Dict[str, Preset] = {

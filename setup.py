@@ -28,23 +28,30 @@ setup(
         "lponet_tf": ["assets/*", "presets/*.md", "presets/weights/*",
                       "configs/*.yaml", "configs/*/*.yaml"],
     },
+    # The plain install runs inference (FaceAnalyzer on the bundled .tflite, any .tflite
+    # model) through LiteRT without TensorFlow; Keras models, training, evaluation of
+    # .keras files and export need [train] (README, "Install").
     install_requires=[
-        # The full TF build: tf-keras / tfmot require `tensorflow`, and mixing in
-        # tensorflow-cpu installs a second TensorFlow (see README, "Tested stack").
-        "tensorflow>=2.21,<2.22",
-        "keras>=3.15,<3.16",
-        "tensorboard>=2.20,<3",  # TensorBoard callback; not pulled in by tensorflow 2.21
         "numpy>=1.26,<3",
         "opencv-python-headless>=4.10,<6",
         "PyYAML>=6,<7",
         "scipy>=1.11,<2",
-        "h5py>=3.10,<4",
         "tqdm>=4.66,<5",
         "ai-edge-litert>=2.3,<2.4",
-        "matplotlib>=3.8,<4",
     ],
     extras_require={
+        "train": [
+            # The full TF build: tf-keras / tfmot require `tensorflow`, and mixing in
+            # tensorflow-cpu installs a second TensorFlow (see README, "Tested stack").
+            "tensorflow>=2.21,<2.22",
+            "keras>=3.15,<3.16",
+            "tensorboard>=2.20,<3",  # TensorBoard callback; not pulled in by tensorflow 2.21
+            "h5py>=3.10,<4",  # .mat annotations of some datasets
+            "matplotlib>=3.8,<4",  # training curves
+        ],
+        "plot": ["matplotlib>=3.8,<4"],  # CED curves of lponet evaluate
         "export": [
+            "lponet-tf[train]",
             "tf2onnx>=1.17,<1.18",
             "onnx>=1.17,<1.24",
             "onnxruntime>=1.20,<1.33",

@@ -28,7 +28,9 @@ import json
 from typing import Any, Dict, List, Optional, Tuple
 
 from lponet_tf.config import POSE_MODES, LPONetConfig
+from lponet_tf.data.crop import DEFAULT_ENLARGE
 from lponet_tf.errors import LPONetError
+from lponet_tf.heatmaps import STRIDE
 from lponet_tf.version import __version__
 
 #: Name of the metadata entry in a TFLite flatbuffer and key in ONNX ``metadata_props``.
@@ -38,6 +40,45 @@ SCHEMA_VERSION = 1
 OUTPUT_NAMES = ("heatmaps", "pose", "occlusion")
 QUANTIZATIONS = ("none", "fp16", "dynamic", "int8", "int16x8", "qat")
 IO_DTYPES = ("float32", "int8", "uint8")
+
+
+#: How a face crop is taken (lponet_tf.data.crop, docs/CONVENTIONS.md); ``enlarge`` is a
+#: parameter, the rest is the rule a port implements.
+CROP_RULE = {
+    "box": "x0, y0, x1, y1 = min/max of the 68 landmarks (training); at inference the "
+           "detector's box mapped to that landmark box (lponet_tf.inference.detectors)",
+    "enlarge": DEFAULT_ENLARGE,
+    "square": "side = max(w, h) * (1 + 2 * enlarge), centred on the box centre",
+    "resample": "affine warp of the image to input_size x input_size (bilinear, constant "
+                "border 0 outside the photo); pixel centres at integers",
+}
+#: How landmarks are read from the heatmaps (lponet_tf.heatmaps.decode_heatmaps).
+DECODE_RULE = {
+    "decoder": "argmax_top2",
+    "stride": STRIDE,
+    "grid_to_pixel": "x = stride * (u + 0.5) - 0.5 (same for y)",
+    "refine": "p = (s1 p1 + s2 p2) / (s1 + s2) over the two highest cells, scores "
+              "clipped at 0 (p = p1 when both <= 0); ties to the lower row-major index",
+    "heatmap_scale": 60.0,
+    "score": "the peak value; ~60 for a confident landmark (trained on 60 x a unit Gaussian)",
+}
+#: iBUG 68-point order of the heatmap channels (the 300W markup).
+LANDMARK_ORDER = {
+    "scheme": "ibug68",
+    "groups": {"jaw": [0, 16], "right_brow": [17, 21], "left_brow": [22, 26],
+               "nose": [27, 35], "right_eye": [36, 41], "left_eye": [42, 47],
+               "mouth": [48, 67]},
+    "side": "right_* = the subject's right = image left in a frontal face",
+}
+#: Channels of the occlusion output: a softmax over these two classes per grid cell.
+OCCLUSION_CHANNELS = ("not_visible_face", "visible_face")
+#: Pose output (lponet_tf.geometry): matrix and Euler convention.
+POSE_CONVENTION = {
+    "6d": "pose is R (3x3), p_cam = R @ p_head; camera x right, y down, z forward; head x "
+          "to the subject's left ear, y to the chin, z into the head",
+    "euler": "pose is (yaw, pitch, roll) in degrees with R = Rx(-pitch) @ Ry(yaw) @ Rz(roll); "
+             "yaw > 0 turns the face to the image left",
+}
 
 
 class MetadataError(LPONetError, ValueError):
@@ -65,6 +106,14 @@ class ModelMetadata:
         quantization: one of :data:`QUANTIZATIONS`.
         io_dtype: input/output tensor type of the file (:data:`IO_DTYPES`).
         schema_version: :data:`SCHEMA_VERSION` of the writer.
+        crop: :data:`CROP_RULE` (how the input crop is cut, with its margin ``enlarge``).
+        decode: :data:`DECODE_RULE` (heatmaps -> landmark pixels, with its parameters).
+        landmark_order: :data:`LANDMARK_ORDER`.
+        occlusion_channels: :data:`OCCLUSION_CHANNELS`, in channel order.
+        pose_convention: :data:`POSE_CONVENTION` (both representations described).
+        output_indices: ``{name: position}`` of each output among the file's output
+            tensors (``.tflite`` subgraph outputs, ``.onnx`` graph outputs), as written by
+            the exporter; empty when unknown (Keras, older files).
     """
 
     input_size: int
@@ -81,8 +130,17 @@ class ModelMetadata:
     quantization: str = "none"
     io_dtype: str = "float32"
     schema_version: int = SCHEMA_VERSION
+    crop: Dict[str, Any] = dataclasses.field(default_factory=lambda: dict(CROP_RULE))
+    decode: Dict[str, Any] = dataclasses.field(default_factory=lambda: dict(DECODE_RULE))
+    landmark_order: Dict[str, Any] = dataclasses.field(
+        default_factory=lambda: dict(LANDMARK_ORDER))
+    occlusion_channels: Tuple[str, ...] = OCCLUSION_CHANNELS
+    pose_convention: Dict[str, Any] = dataclasses.field(
+        default_factory=lambda: dict(POSE_CONVENTION))
+    output_indices: Dict[str, int] = dataclasses.field(default_factory=dict)
 
     def __post_init__(self):
+        object.__setattr__(self, "occlusion_channels", tuple(self.occlusion_channels))
         # Tuples, not lists, so that equality after a JSON round trip holds.
         object.__setattr__(self, "pixel_range", tuple(float(v) for v in self.pixel_range))
         object.__setattr__(self, "outputs", tuple(self.outputs))
@@ -190,6 +248,7 @@ class ModelMetadata:
         out = dataclasses.asdict(self)
         out["pixel_range"] = list(self.pixel_range)
         out["outputs"] = list(self.outputs)
+        out["occlusion_channels"] = list(self.occlusion_channels)
         return out
 
     def to_json(self) -> str:

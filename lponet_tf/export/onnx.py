@@ -53,7 +53,8 @@ def convert_onnx(model, opset: int = DEFAULT_OPSET, preset: Optional[str] = None
         raise ExportError(f"ONNX outputs are {names}, expected {list(md.OUTPUT_NAMES)}")
     _name_batch_dim(proto)
     md.embed_onnx(proto, md.ModelMetadata.from_model(
-        model, preset=preset, format="onnx", quantization="none", io_dtype="float32"))
+        model, preset=preset, format="onnx", quantization="none", io_dtype="float32",
+        output_indices={name: names.index(name) for name in md.OUTPUT_NAMES}))
     return proto
 
 

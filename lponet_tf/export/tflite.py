@@ -144,7 +144,8 @@ class TFLiteExporter:
             data = converter.convert()
         except Exception as exc:  # the converter raises ConverterError and friends
             raise ExportError(f"TFLite conversion ({quantize}) failed: {exc}") from exc
-        return md.embed_tflite(data, self.metadata(quantize, io_dtype))
+        meta = self.metadata(quantize, io_dtype).replace(output_indices=output_positions(data))
+        return md.embed_tflite(data, meta)
 
     def export(self, path, quantize: str = "none", representative=None,
                io_dtype: str = "float32") -> str:
@@ -169,6 +170,17 @@ def write_bytes(path, data: bytes) -> str:
 
     atomic_write_via(path, lambda tmp: pathlib.Path(tmp).write_bytes(data))
     return str(path)
+
+
+def output_positions(model_bytes: bytes) -> dict:
+    """``{output name: position among the subgraph's outputs}`` of a converted model (the
+    converter orders outputs its own way; a port reading outputs by index needs this)."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    interpreter = Interpreter(model_content=model_bytes)
+    order = [d["index"] for d in interpreter.get_output_details()]
+    named = interpreter.get_signature_runner().get_output_details()
+    return {name: order.index(named[name]["index"]) for name in md.OUTPUT_NAMES}
 
 
 def export_tflite(model, path, quantize: str = "none", representative=None,

@@ -66,3 +66,22 @@ print(round(time.perf_counter() - t, 2), type(analyzer.runner).__name__, len(fac
     assert done.returncode == 0, done.stderr[-3000:]
     seconds, runner, faces, tf_imported = done.stdout.split()
     assert runner == "TFLiteRunner" and faces == "1" and tf_imported == "False", done.stdout
+
+
+def test_lponet_predict_works_without_the_train_extra(tmp_path):
+    """The plain install (no [train]: no TensorFlow, Keras, h5py, matplotlib) predicts."""
+    code = f"""
+import sys, importlib.abc
+class NotInstalled(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.split('.')[0] in ('tensorflow', 'keras', 'h5py', 'matplotlib', 'tensorboard'):
+            raise ImportError(name + ' is not installed')
+sys.meta_path.insert(0, NotInstalled())
+from lponet_tf.cli import main
+sys.exit(main(['predict', {str(ASTRONAUT)!r}, '--output', {str(tmp_path / 'out')!r}]))
+"""
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env=env, timeout=120, cwd=str(tmp_path))
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert json.loads((tmp_path / "out" / "astronaut.json").read_text())["faces"]

@@ -22,7 +22,7 @@ def _lponet(*args, timeout=900):
 
 def _heldout_nme(model, out):
     # The eval config scores exactly the photos quickstart holds out (15%, seed 0).
-    _lponet("evaluate", "--model", model, "--config", EVAL, "--out", out,
+    _lponet("evaluate", "--model", model, "--config", EVAL, "--output", out,
             "--quiet", "--no-plots", "--no-progress")
     result = json.loads((out / "results.json").read_text())["datasets"]["300w"]
     return result["faces"], result["landmarks"]["all"]["nme"]
@@ -33,12 +33,12 @@ def test_quickstart_learns_landmarks_on_real_faces(tmp_path, faces_300w):
     start = time.time()
     # Zero steps: the untrained network through the same code path, as the baseline.
     _lponet("train", "--config", QUICKSTART, "--data-root", f"300w={faces_300w}",
-            "--output-dir", tmp_path / "untrained", "--set", "train.steps=1",
+            "--output", tmp_path / "untrained", "--set", "train.steps=1",
             "--set", "train.steps_per_epoch=1", "--set", "optimizer.learning_rate=0.0",
             "--set", "train.verbose=0")
     faces, before = _heldout_nme(tmp_path / "untrained" / "model.keras", tmp_path / "e0")
     _lponet("train", "--config", QUICKSTART, "--data-root", f"300w={faces_300w}",
-            "--output-dir", run, "--set", "train.verbose=2")
+            "--output", run, "--set", "train.verbose=2")
     minutes = (time.time() - start) / 60
     _, after = _heldout_nme(run / "model.keras", tmp_path / "e1")
     print(f"quickstart: held-out NME {before:.2f}% -> {after:.2f}% on {faces} faces, "

@@ -41,7 +41,7 @@ test-java: $(STAMP) java-deps
 	$(PY) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS) tests/test_android_core.py
 
 demo: $(STAMP)
-	$(VENV)/bin/lponet predict lponet_tf/assets/astronaut.png --out out/demo --overwrite
+	$(VENV)/bin/lponet predict lponet_tf/assets/astronaut.png --output out/demo --overwrite
 
 # The README's export table on the bundled preset (needs ../shared/data for calibration/parity).
 bench: $(STAMP)

@@ -13,8 +13,8 @@ trap 'rm -rf "$tmp"' EXIT
 {
   echo "# Exact versions tested together (Python 3.11, x86_64). make installs with -c this file."
   echo "# setup.py keeps the ranges users get. Refresh on purpose: make lock (then run make test)."
-  echo "pip==$("$tmp/venv/bin/python" -m pip --version | cut -d' ' -f2)"
-  "$tmp/venv/bin/python" -m pip freeze --exclude lponet-tf
+  # --all keeps pip, setuptools and wheel: the wheel test builds with --no-build-isolation.
+  "$tmp/venv/bin/python" -m pip freeze --all --exclude lponet-tf
 } > requirements/lock.txt.new
 mv requirements/lock.txt.new requirements/lock.txt
 echo "requirements/lock.txt refreshed; run make test before committing it"

@@ -30,7 +30,7 @@ java-deps:
 	fi
 
 test: $(STAMP) java-deps
-	$(PY) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS) tests
+	$(PY) -m pytest -q -p no:cacheprovider --durations=20 $(PYTEST_ARGS) tests
 
 # Re-resolve requirements/lock.txt from requirements/top-level.txt on purpose (then run make test).
 lock:

@@ -240,14 +240,14 @@ def test_resuming_with_another_architecture_is_refused_before_any_work(tmp_path,
     for text in ("model.channels: 8 in the saved state, 16 now",
                  "model.num_stacks: 1 in the saved state, 2 now",
                  "optimizer.name: 'adam' in the saved state, 'rmsprop' now",
-                 "--output-dir", str(run / "backup")):
+                 "(--output)", str(run / "backup")):
         assert text in message
     assert "input_size" not in message  # only what differs
     assert {p: p.stat().st_mtime_ns for p in run.rglob("*")} == before
     assert keras.mixed_precision.global_policy().name == "float32"  # refused before it was set
 
     # From the command line: exit 2 and the message, no traceback.
-    done = subprocess.run(_cli(cfg_path, "--output-dir", str(run), "--set", "model.channels=16"),
+    done = subprocess.run(_cli(cfg_path, "--output", str(run), "--set", "model.channels=16"),
                           cwd=REPO, capture_output=True, text=True, timeout=300)
     assert done.returncode == 2, done.stderr[-3000:]
     assert "model.channels: 8 in the saved state, 16 now" in done.stderr

@@ -187,7 +187,7 @@ def _check_same_run(saved: dict, current: dict, write_dir: pathlib.Path) -> None
         raise StateMismatchError(
             f"{write_dir}: the resumable state there was trained with another configuration "
             f"({'; '.join(diffs)}). To start fresh, pass another output directory "
-            f"(--output-dir) or delete {write_dir / 'backup'}; to continue that run, use its "
+            f"(--output) or delete {write_dir / 'backup'}; to continue that run, use its "
             f"configuration ({write_dir / 'config.yaml'})")
 
 

@@ -8,6 +8,7 @@ import pathlib
 
 import cv2
 import numpy as np
+import pytest
 
 from lponet_tf.heatmaps import encode_heatmaps
 from lponet_tf.metadata import ModelMetadata
@@ -31,6 +32,14 @@ def tiny_model():
 
     keras.utils.set_random_seed(0)
     return LPONet(LPONetConfig(**TINY), include_intermediate=False)
+
+
+@pytest.fixture(scope="module")
+def model_file(tmp_path_factory) -> str:
+    """A module's tiny LPONet saved as ``.keras`` (for the CLI tests)."""
+    path = tmp_path_factory.mktemp("model") / "tiny.keras"
+    tiny_model().save(path)
+    return str(path)
 
 
 @functools.lru_cache(maxsize=None)

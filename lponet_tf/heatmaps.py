@@ -26,7 +26,7 @@ The refinement is biased on exact Gaussians (the second cell pulls the estimate 
 to ``exp(-1/2) / (1 + exp(-1/2)) = 0.38`` cell when the point sits on a cell centre); the
 measured encode -> decode error is reported by the tests.
 
-Decoding is kept outside the model graph (DESIGN.md): numpy :func:`decode_heatmaps`
+Decoding is kept outside the model graph (docs/CONVENTIONS.md): numpy :func:`decode_heatmaps`
 runs per frame (two argmax passes over the map, no transpose of the heatmap),
 :func:`decode_heatmaps_tf` is the in-graph twin used by metrics.
 """

@@ -17,7 +17,7 @@ points plus a forehead band (the brows lifted by ``forehead`` x the chin-to-nose
 distance). It ignores hair, beards and occluders already in the photo and over-covers the
 neck side of profile faces, so by default it only guides where occluders go and what the
 debug grid shows; the occlusion loss stays off for these samples
-(``OcclusionConfig.approx_mask_weight = 0``, as ``DESIGN.md`` asks: no mask label, no mask
+(``OcclusionConfig.approx_mask_weight = 0``, as docs/CONVENTIONS.md asks: no mask label, no mask
 loss). Set a positive weight to train the mask head on it anyway.
 """
 from __future__ import annotations

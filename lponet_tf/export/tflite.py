@@ -1,6 +1,6 @@
 """TFLite export: float32, float16, dynamic-range and full-integer (int8) models.
 
-Route (see ``../shared/TF-STACK.md``): the Keras 3 inference model is exported once as a
+Route (docs/export.md): the Keras 3 inference model is exported once as a
 SavedModel (``model.export``), then ``TFLiteConverter.from_saved_model`` converts it as
 many times as needed. ``from_concrete_functions`` is not used: with Keras 3 it leaves the
 variables unresolved (NaN outputs, int8 crashes). The SavedModel's ``serving_default``

@@ -14,7 +14,7 @@ PYTEST_ARGS ?=
 $(STAMP): setup.py $(LOCK)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet -c $(LOCK) pip
-	$(PY) -m pip install --quiet -c $(LOCK) -e ".[test,export,detect]"
+	$(PY) -m pip install --quiet -c $(LOCK) -e ".[test,export,detect,jax]"
 	$(PY) -m pip check
 	rm -f $(VENV)/.installed-* && touch $(STAMP)
 

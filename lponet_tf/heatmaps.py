@@ -19,16 +19,30 @@ for sigma = 1 (a point on a cell corner). A landmark whose nearest cell is off t
 The network is trained to predict ``omega * L`` (Eq. 5, omega = 60), so a confident
 prediction peaks near 60.
 
-Decoding. Argmax refined by the two highest cells weighted by their scores
-(Section IV-B): ``p = (s1 p1 + s2 p2) / (s1 + s2)`` with scores clipped at 0 (``p = p1``
-when both are <= 0). Ties go to the lower flat index (row-major), in numpy and TF alike.
-The refinement is biased on exact Gaussians (the second cell pulls the estimate by up
-to ``exp(-1/2) / (1 + exp(-1/2)) = 0.38`` cell when the point sits on a cell centre); the
-measured encode -> decode error is reported by the tests.
+Decoding (``decode=`` :data:`DECODERS`; :data:`DEFAULT_DECODER` is ``"dark"``):
+
+* ``"dark"``: distribution-aware sub-pixel decoding (Zhang et al., CVPR 2020, "DARK"). At
+  the argmax cell the map is smoothed with the training Gaussian (``sigma`` cells, kernel
+  ``2 ceil(3 sigma) + 1`` wide, zeros outside the map), its log taken (values clipped at
+  1e-10) and one Newton step taken from the cell: ``p = p1 - H^-1 g`` with the gradient
+  ``g`` and Hessian ``H`` by central differences on the 3 x 3 cells around it. A log-
+  Gaussian is a quadratic, so the step lands on an untruncated Gaussian's centre exactly.
+  Guard: when ``H`` is not negative definite (no maximum there: a flat, noisy or all-zero
+  map) the cell itself is returned; the step is clipped to one cell per axis.
+* ``"top2"``: the paper's rule (Section IV-B), the argmax refined by the two highest cells
+  weighted by their scores: ``p = (s1 p1 + s2 p2) / (s1 + s2)`` with scores clipped at 0
+  (``p = p1`` when both are <= 0). It is biased on exact Gaussians (the second cell pulls
+  the estimate by up to ``exp(-1/2) / (1 + exp(-1/2)) = 0.38`` cell when the point sits on a
+  cell centre). The paper's tables were measured with this rule.
+
+Both take the argmax with ties to the lower flat index (row-major), in numpy and TF alike,
+and both return the raw peak value as the score. The measured encode -> decode floor of
+each rule is in ``docs/evaluation.md`` (``benchmarks/bench_decoders.py``).
 
 Decoding is kept outside the model graph (docs/CONVENTIONS.md): numpy :func:`decode_heatmaps`
-runs per frame (two argmax passes over the map, no transpose of the heatmap),
-:func:`decode_heatmaps_tf` is the in-graph twin used by metrics.
+runs per frame (inference, evaluation, export parity, through :mod:`lponet_tf.codec.decode`);
+:func:`decode_heatmaps_tf` is the in-graph twin used by the Keras NME metric during training
+(so the logged validation NME uses the same rule as ``lponet evaluate``).
 """
 from __future__ import annotations
 
@@ -38,6 +52,13 @@ import numpy as np
 
 STRIDE = 4
 WINDOW_RADIUS = 3  # 7 x 7 window
+#: Target Gaussian sigma in heatmap cells (docs/CONVENTIONS.md); DARK smooths with it.
+SIGMA = 1.0
+#: Heatmap decoding rules; see the module docstring.
+DECODERS = ("dark", "top2")
+DEFAULT_DECODER = "dark"
+#: log() floor of the DARK decoder (as in the DARK paper's code).
+_LOG_FLOOR = 1e-10
 
 
 def crop_to_grid(xy, stride: int = STRIDE):
@@ -170,13 +191,83 @@ def encode_heatmaps_tf(
     return tf.einsum("...kh,...kw->...hwk", gy, gx)
 
 
-def decode_heatmaps(heatmaps, stride: int = STRIDE) -> Tuple[np.ndarray, np.ndarray]:
+def check_decoder(decode: str) -> str:
+    """``decode`` if it names a rule of :data:`DECODERS`, else ValueError naming it."""
+    if decode not in DECODERS:
+        raise ValueError(f"decode must be one of {DECODERS}, got {decode!r}")
+    return decode
+
+
+def smoothing_kernel(sigma: float = SIGMA) -> np.ndarray:
+    """Normalised 1-D Gaussian of the DARK smoothing, ``2 ceil(3 sigma) + 1`` taps (float64).
+
+    Example:
+        >>> smoothing_kernel(1.0).shape
+        (7,)
+    """
+    if not sigma > 0:
+        raise ValueError(f"sigma must be > 0, got {sigma}")
+    r = int(np.ceil(3.0 * sigma))
+    t = np.arange(-r, r + 1, dtype=np.float64)
+    g = np.exp(-(t * t) / (2.0 * sigma * sigma))
+    return g / g.sum()
+
+
+def newton_step(logs):
+    """One Newton step on 3 x 3 log values around a cell (DARK), with the guard.
+
+    Args:
+        logs: ``(..., 3, 3)`` log-heatmap values, ``[row, col]``, the cell at ``[1, 1]``.
+
+    Returns:
+        ``(dx, dy)`` float64 offsets in cells, 0 where the Hessian is not negative definite,
+        clipped to ``[-1, 1]``.
+    """
+    L = np.asarray(logs, np.float64)
+    gx = 0.5 * (L[..., 1, 2] - L[..., 1, 0])
+    gy = 0.5 * (L[..., 2, 1] - L[..., 0, 1])
+    hxx = L[..., 1, 2] - 2.0 * L[..., 1, 1] + L[..., 1, 0]
+    hyy = L[..., 2, 1] - 2.0 * L[..., 1, 1] + L[..., 0, 1]
+    hxy = 0.25 * (L[..., 2, 2] - L[..., 2, 0] - L[..., 0, 2] + L[..., 0, 0])
+    det = hxx * hyy - hxy * hxy
+    ok = (hxx < 0) & (det > 0) & np.isfinite(det)
+    safe = np.where(ok, det, 1.0)
+    dx = np.where(ok, -(hyy * gx - hxy * gy) / safe, 0.0)
+    dy = np.where(ok, -(hxx * gy - hxy * gx) / safe, 0.0)
+    return np.clip(dx, -1.0, 1.0), np.clip(dy, -1.0, 1.0)
+
+
+def _dark_offsets(hm, rows, cols, sigma):
+    """DARK offsets at the argmax cells: hm (N, H, W, K), rows/cols (N, K) -> (dx, dy)."""
+    n, h, w, k = hm.shape
+    kern = smoothing_kernel(sigma)
+    r = (len(kern) - 1) // 2
+    side = 2 * r + 3  # the smoothed 3 x 3 needs a (2r + 3)^2 patch
+    pad = np.pad(hm, ((0, 0), (r + 1, r + 1), (r + 1, r + 1), (0, 0)))
+    steps = np.arange(side)
+    # Padded index of patch row a is rows - 1 - r + a + (r + 1) = rows + a.
+    ri = (rows[..., None] + steps)[..., :, None]          # (N, K, side, 1)
+    ci = (cols[..., None] + steps)[..., None, :]          # (N, K, 1, side)
+    ni = np.arange(n)[:, None, None, None]
+    ki = np.arange(k)[None, :, None, None]
+    patch = pad[ni, ri, ci, ki].astype(np.float64)        # (N, K, side, side)
+    band = np.zeros((3, side))
+    for a in range(3):
+        band[a, a:a + len(kern)] = kern
+    smooth = np.einsum("ai,nkij,bj->nkab", band, patch, band)
+    return newton_step(np.log(np.maximum(smooth, _LOG_FLOOR)))
+
+
+def decode_heatmaps(heatmaps, stride: int = STRIDE, decode: str = DEFAULT_DECODER,
+                    sigma: float = SIGMA) -> Tuple[np.ndarray, np.ndarray]:
     """Heatmaps -> landmarks in crop pixels and peak scores (numpy, per frame).
 
     Args:
         heatmaps: ``(H, W, K)`` or ``(N, H, W, K)`` (predicted ``omega * L`` or a target
-            ``L``; the refinement is scale invariant).
+            ``L``; both rules are scale invariant).
         stride: input / heatmap size ratio (4).
+        decode: ``"dark"`` (default) or ``"top2"`` (the paper's rule); module docstring.
+        sigma: the training targets' Gaussian sigma in cells (DARK's smoothing).
 
     Returns:
         ``(landmarks, scores)``: float32 ``(N, K, 2)`` ``(x, y)`` in input-crop pixels and
@@ -189,6 +280,7 @@ def decode_heatmaps(heatmaps, stride: int = STRIDE) -> Tuple[np.ndarray, np.ndar
         >>> xy.shape, s.shape
         ((1, 2), (1,))
     """
+    check_decoder(decode)
     hm = np.asarray(heatmaps)
     single = hm.ndim == 3
     if single:
@@ -196,32 +288,84 @@ def decode_heatmaps(heatmaps, stride: int = STRIDE) -> Tuple[np.ndarray, np.ndar
     if hm.ndim != 4:
         raise ValueError(f"heatmaps must be (H, W, K) or (N, H, W, K), got {hm.shape}")
     n, h, w, k = hm.shape
-    flat = hm.reshape(n, h * w, k).astype(np.float32, copy=False)
+    hm = hm.astype(np.float32, copy=False)
+    flat = hm.reshape(n, h * w, k)
     i1 = np.argmax(flat, axis=1)  # first occurrence = lowest flat index on ties
     s1 = np.take_along_axis(flat, i1[:, None], axis=1)[:, 0]
-    masked = flat.copy()
-    np.put_along_axis(masked, i1[:, None], -np.inf, axis=1)
-    i2 = np.argmax(masked, axis=1)
-    s2 = np.take_along_axis(flat, i2[:, None], axis=1)[:, 0]
-    w1, w2 = np.maximum(s1, 0.0), np.maximum(s2, 0.0)
-    den = w1 + w2
-    safe = np.where(den > 0, den, 1.0)
-    a1 = np.where(den > 0, w1 / safe, 1.0)
-    a2 = np.where(den > 0, w2 / safe, 0.0)
-    col = a1 * (i1 % w) + a2 * (i2 % w)
-    row = a1 * (i1 // w) + a2 * (i2 // w)
+    if decode == "dark":
+        dx, dy = _dark_offsets(hm, i1 // w, i1 % w, sigma)
+        col, row = (i1 % w) + dx, (i1 // w) + dy
+    else:
+        masked = flat.copy()
+        np.put_along_axis(masked, i1[:, None], -np.inf, axis=1)
+        i2 = np.argmax(masked, axis=1)
+        s2 = np.take_along_axis(flat, i2[:, None], axis=1)[:, 0]
+        w1, w2 = np.maximum(s1, 0.0), np.maximum(s2, 0.0)
+        den = w1 + w2
+        safe = np.where(den > 0, den, 1.0)
+        a1 = np.where(den > 0, w1 / safe, 1.0)
+        a2 = np.where(den > 0, w2 / safe, 0.0)
+        col = a1 * (i1 % w) + a2 * (i2 % w)
+        row = a1 * (i1 // w) + a2 * (i2 // w)
     xy = np.stack([col, row], axis=-1)
     xy = (stride * (xy + 0.5) - 0.5).astype(np.float32)
     s1 = s1.astype(np.float32)
     return (xy[0], s1[0]) if single else (xy, s1)
 
 
-def decode_heatmaps_tf(heatmaps, stride: int = STRIDE):
+def _newton_step_tf(L):
+    """TF twin of :func:`newton_step` (float32): L (..., 3, 3) -> (dx, dy)."""
+    import tensorflow as tf
+
+    gx = 0.5 * (L[..., 1, 2] - L[..., 1, 0])
+    gy = 0.5 * (L[..., 2, 1] - L[..., 0, 1])
+    hxx = L[..., 1, 2] - 2.0 * L[..., 1, 1] + L[..., 1, 0]
+    hyy = L[..., 2, 1] - 2.0 * L[..., 1, 1] + L[..., 0, 1]
+    hxy = 0.25 * (L[..., 2, 2] - L[..., 2, 0] - L[..., 0, 2] + L[..., 0, 0])
+    det = hxx * hyy - hxy * hxy
+    ok = (hxx < 0) & (det > 0) & tf.math.is_finite(det)
+    safe = tf.where(ok, det, tf.ones_like(det))
+    zero = tf.zeros_like(det)
+    dx = tf.where(ok, -(hyy * gx - hxy * gy) / safe, zero)
+    dy = tf.where(ok, -(hxx * gy - hxy * gx) / safe, zero)
+    return tf.clip_by_value(dx, -1.0, 1.0), tf.clip_by_value(dy, -1.0, 1.0)
+
+
+def _dark_offsets_tf(hm, rows, cols, sigma):
+    """TF twin of :func:`_dark_offsets`: hm (N, H, W, K), rows/cols int32 (N, K)."""
+    import tensorflow as tf
+
+    kern = smoothing_kernel(sigma).astype(np.float32)
+    r = (len(kern) - 1) // 2
+    shape = tf.shape(hm)
+    n, h, w, k = shape[0], shape[1], shape[2], shape[3]
+    # One single-channel image per (face, landmark); zeros outside the map, smoothed
+    # separably with VALID convolutions over a (r + 1)-cell border: output cell (i, j) is
+    # the smoothed value at grid cell (i - 1, j - 1), so the 3 x 3 around any cell exists.
+    x = tf.reshape(tf.transpose(hm, [0, 3, 1, 2]), tf.stack([n * k, h, w, 1]))
+    x = tf.pad(x, [[0, 0], [r + 1, r + 1], [r + 1, r + 1], [0, 0]])
+    x = tf.nn.conv2d(x, kern.reshape(-1, 1, 1, 1), 1, "VALID")
+    x = tf.nn.conv2d(x, kern.reshape(1, -1, 1, 1), 1, "VALID")
+    sm = tf.reshape(x, tf.stack([n, k, (h + 2) * (w + 2)]))
+    rr = rows[..., None] + np.arange(3, dtype=np.int32)   # (N, K, 3) rows of cells -1..1
+    cc = cols[..., None] + np.arange(3, dtype=np.int32)
+    near = tf.reshape(rr[..., :, None] * (w + 2) + cc[..., None, :], tf.stack([n, k, 9]))
+    logs = tf.math.log(tf.maximum(tf.gather(sm, near, batch_dims=2), _LOG_FLOOR))
+    return _newton_step_tf(tf.reshape(logs, tf.stack([n, k, 3, 3])))
+
+
+def decode_heatmaps_tf(heatmaps, stride: int = STRIDE, decode: str = DEFAULT_DECODER,
+                       sigma: float = SIGMA):
     """TensorFlow twin of :func:`decode_heatmaps` (``tf.math.top_k``, same tie rule).
+
+    In-graph use: the Keras landmark NME metric (:mod:`lponet_tf.metrics`) during training.
+    Inference, evaluation and export parity decode in numpy.
 
     Args:
         heatmaps: ``(N, H, W, K)`` or ``(H, W, K)`` tensor (any float dtype).
         stride: input / heatmap size ratio (4).
+        decode: ``"dark"`` (default) or ``"top2"``.
+        sigma: the training targets' Gaussian sigma in cells (DARK's smoothing).
 
     Returns:
         ``(landmarks, scores)``: float32 tensors ``(N, K, 2)`` and ``(N, K)`` (or
@@ -234,6 +378,7 @@ def decode_heatmaps_tf(heatmaps, stride: int = STRIDE):
     """
     import tensorflow as tf
 
+    check_decoder(decode)
     hm = tf.cast(tf.convert_to_tensor(heatmaps), tf.float32)
     single = hm.shape.rank == 3
     if single:
@@ -242,15 +387,19 @@ def decode_heatmaps_tf(heatmaps, stride: int = STRIDE):
     n, h, w, k = shape[0], shape[1], shape[2], shape[3]
     flat = tf.reshape(tf.transpose(hm, [0, 3, 1, 2]), tf.stack([n, k, h * w]))
     vals, idx = tf.math.top_k(flat, k=2, sorted=True)  # ties: lower index first
-    s = tf.maximum(vals, 0.0)
-    den = s[..., 0] + s[..., 1]
-    safe = tf.where(den > 0, den, tf.ones_like(den))
-    a1 = tf.where(den > 0, s[..., 0] / safe, tf.ones_like(den))
-    a2 = tf.where(den > 0, s[..., 1] / safe, tf.zeros_like(den))
     col = tf.cast(idx % w, tf.float32)
     row = tf.cast(idx // w, tf.float32)
-    x = a1 * col[..., 0] + a2 * col[..., 1]
-    y = a1 * row[..., 0] + a2 * row[..., 1]
+    if decode == "dark":
+        dx, dy = _dark_offsets_tf(hm, idx[..., 0] // w, idx[..., 0] % w, sigma)
+        x, y = col[..., 0] + dx, row[..., 0] + dy
+    else:
+        s = tf.maximum(vals, 0.0)
+        den = s[..., 0] + s[..., 1]
+        safe = tf.where(den > 0, den, tf.ones_like(den))
+        a1 = tf.where(den > 0, s[..., 0] / safe, tf.ones_like(den))
+        a2 = tf.where(den > 0, s[..., 1] / safe, tf.zeros_like(den))
+        x = a1 * col[..., 0] + a2 * col[..., 1]
+        y = a1 * row[..., 0] + a2 * row[..., 1]
     xy = stride * (tf.stack([x, y], axis=-1) + 0.5) - 0.5
     score = vals[..., 0]
     return (xy[0], score[0]) if single else (xy, score)
@@ -259,6 +408,12 @@ def decode_heatmaps_tf(heatmaps, stride: int = STRIDE):
 __all__ = [
     "STRIDE",
     "WINDOW_RADIUS",
+    "SIGMA",
+    "DECODERS",
+    "DEFAULT_DECODER",
+    "check_decoder",
+    "smoothing_kernel",
+    "newton_step",
     "crop_to_grid",
     "grid_to_crop",
     "encode_heatmaps",

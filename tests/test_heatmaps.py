@@ -6,6 +6,7 @@ import pytest
 import tensorflow as tf
 
 from lponet_tf.heatmaps import (
+    DECODERS,
     decode_heatmaps,
     decode_heatmaps_tf,
     encode_heatmaps,
@@ -100,7 +101,7 @@ def test_decode_matches_reference_with_ties_and_negatives():
     hm[0, ..., 1] = -1.0       # all negative -> p1
     hm[1, ..., 2] = 0.0
     hm[1, 3, 5, 2] = 2.0       # single positive cell: s2 = 0 -> exactly that cell
-    xy, sc = decode_heatmaps(hm)
+    xy, sc = decode_heatmaps(hm, decode="top2")
     assert xy.shape == (2, 12, 2) and sc.shape == (2, 12) and xy.dtype == np.float32
     for n in range(2):
         rxy, rsc = ref_decode(hm[n])
@@ -108,7 +109,7 @@ def test_decode_matches_reference_with_ties_and_negatives():
         np.testing.assert_allclose(sc[n], rsc)
     np.testing.assert_allclose(xy[1, 2], [4 * 5.5 - 0.5, 4 * 3.5 - 0.5])
     np.testing.assert_allclose(xy[0, 0], [1.5, 1.5])
-    xy1, sc1 = decode_heatmaps(hm[1])
+    xy1, sc1 = decode_heatmaps(hm[1], decode="top2")
     np.testing.assert_allclose(xy1, xy[1])
     np.testing.assert_allclose(sc1, sc[1])
 
@@ -118,13 +119,15 @@ def test_decode_tf_matches_numpy():
     ties = rng.integers(-2, 3, size=(3, 16, 16, 10)).astype(np.float32)
     smooth = 60.0 * encode_heatmaps(random_points(rng, 3, k=10, lo=0, hi=S - 1), S)
     smooth += rng.normal(scale=0.5, size=smooth.shape).astype(np.float32)
-    for hm in (ties, smooth):
-        xy_np, s_np = decode_heatmaps(hm)
-        xy_tf, s_tf = decode_heatmaps_tf(tf.constant(hm))
-        np.testing.assert_allclose(xy_tf.numpy(), xy_np, atol=1e-4)
-        np.testing.assert_allclose(s_tf.numpy(), s_np, atol=1e-6)
-    xy_tf, s_tf = decode_heatmaps_tf(tf.constant(ties[0], tf.float16))
-    np.testing.assert_allclose(xy_tf.numpy(), decode_heatmaps(ties[0])[0], atol=1e-4)
+    for decode in DECODERS:
+        for hm in (ties, smooth):
+            xy_np, s_np = decode_heatmaps(hm, decode=decode)
+            xy_tf, s_tf = decode_heatmaps_tf(tf.constant(hm), decode=decode)
+            np.testing.assert_allclose(xy_tf.numpy(), xy_np, atol=1e-3)
+            np.testing.assert_allclose(s_tf.numpy(), s_np, atol=1e-6)
+        xy_tf, s_tf = decode_heatmaps_tf(tf.constant(ties[0], tf.float16), decode=decode)
+        np.testing.assert_allclose(xy_tf.numpy(), decode_heatmaps(ties[0], decode=decode)[0],
+                                   atol=1e-3)
 
 
 def test_encode_decode_error_is_bounded():
@@ -135,7 +138,7 @@ def test_encode_decode_error_is_bounded():
     pts = random_points(rng, 100, lo=8.0, hi=S - 8.0)
     L = encode_heatmaps(pts, S)
     for scale in (1.0, 60.0):  # decoding is scale invariant: target L or omega * L
-        xy, scores = decode_heatmaps(scale * L)
+        xy, scores = decode_heatmaps(scale * L, decode="top2")
         err = np.linalg.norm(xy - pts, axis=-1)
         print(f"encode->decode error (px, S={S}): mean {err.mean():.3f} median {np.median(err):.3f} "
               f"p95 {np.percentile(err, 95):.3f} max {err.max():.3f}")
@@ -143,9 +146,10 @@ def test_encode_decode_error_is_bounded():
         assert err.mean() < 0.3 * 4
         np.testing.assert_allclose(scores, scale * L.max(axis=(1, 2)), rtol=1e-6)
     centre = grid_to_crop(np.array([[30.0, 40.0]]))
-    xy, _ = decode_heatmaps(encode_heatmaps(centre, S))
+    xy, _ = decode_heatmaps(encode_heatmaps(centre, S), decode="top2")
     bias = 4 * np.exp(-0.5) / (1 + np.exp(-0.5))
     np.testing.assert_allclose(xy[0], centre[0] - [0.0, bias], atol=1e-4)
     # Half-way between two cells the top-2 rule is exact.
     half = grid_to_crop(np.array([[30.5 - 1e-7, 40.0]]))
-    np.testing.assert_allclose(decode_heatmaps(encode_heatmaps(half, S))[0], half, atol=1e-3)
+    np.testing.assert_allclose(decode_heatmaps(encode_heatmaps(half, S), decode="top2")[0], half,
+                               atol=1e-3)

@@ -11,7 +11,7 @@ from analyzer_fixtures import (
 )
 from lponet_tf.errors import ImageError
 from lponet_tf.inference.analyzer import FaceAnalyzer
-from lponet_tf.inference.detectors import Detection
+from lponet_tf.detection import Detection
 from lponet_tf.inference.smoothing import SmoothingError
 from lponet_tf.inference.video import iter_frames
 

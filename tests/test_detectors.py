@@ -12,8 +12,9 @@ import numpy as np
 import pytest
 
 from lponet_tf.errors import ImageError, ModelFileError
-from lponet_tf.inference import detectors as D
-from lponet_tf.inference.detectors import (
+from lponet_tf import detection as D
+from lponet_tf.detection import blazeface
+from lponet_tf.detection import (
     BOX_MAPPINGS, BlazeFaceDetector, BoxesDetector, BoxMapping, CallableDetector, Detection,
     FaceDetector, FallbackDetector, as_detector, as_rgb_uint8, box_iou, detection_to_face_box,
     landmark_box,
@@ -146,13 +147,13 @@ def test_blazeface_bad_model_files(tmp_path):
 
 def test_blazeface_wrong_architecture_is_rejected():
     # The full-range file under the short-range decoder: wrong input size, typed error.
-    full = D._blaze_model_dir() / "face_detection_full_range.tflite"
+    full = blazeface._blaze_model_dir() / "face_detection_full_range.tflite"
     with pytest.raises(ModelFileError):
         BlazeFaceDetector("short", model_path=full)
 
 
 def test_missing_package_gives_typed_error(monkeypatch):
-    monkeypatch.setattr(D.importlib.util, "find_spec", lambda name: None)
+    monkeypatch.setattr(blazeface.importlib.util, "find_spec", lambda name: None)
     with pytest.raises(ModelFileError, match="detect"):
         BlazeFaceDetector("short")
 

@@ -7,7 +7,7 @@ import pytest
 
 from analyzer_fixtures import ASTRONAUT_BOX, astronaut_rgb, tiny_model
 from lponet_tf.inference.analyzer import FaceAnalyzer
-from lponet_tf.inference.detectors import Detection, box_in_image
+from lponet_tf.detection import Detection, box_in_image
 
 
 @pytest.fixture(scope="module")

@@ -62,7 +62,7 @@ class EvalEntry:
         split: reader split, or None.
         limit: evaluate at most this many faces (first ones in reader order), or None.
         options: extra keyword arguments for the reader (e.g. ``max_angle_deg``).
-        detector: detector name (:func:`lponet_tf.inference.detectors.as_detector`) for
+        detector: detector name (:func:`lponet_tf.detection.as_detector`) for
             faces with neither landmarks nor a box; None crops the whole image then.
         tasks: tasks to score (subset of :data:`TASKS`).
         label: display name in the tables (default: the key).

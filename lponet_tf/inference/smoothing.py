@@ -479,7 +479,7 @@ class Tracker:
             return []
         from scipy.optimize import linear_sum_assignment
 
-        from lponet_tf.inference.detectors import box_iou
+        from lponet_tf.detection import box_iou
 
         prev = np.stack([t.raw_box for t in self._tracks])
         iou = box_iou(boxes, prev)

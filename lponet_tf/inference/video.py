@@ -36,7 +36,7 @@ import numpy as np
 
 from lponet_tf.errors import ImageError
 from lponet_tf.geometry import matrix_to_euler
-from lponet_tf.inference.detectors import box_iou, landmark_box
+from lponet_tf.detection import box_iou, landmark_box
 from lponet_tf.inference.smoothing import SmoothingError, Tracker
 
 __all__ = ["TrackingSession", "VideoInfo", "open_video", "iter_frames", "analyze_video",

@@ -49,7 +49,7 @@ import numpy as np  # noqa: E402
 REPO = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from lponet_tf.data.crop import square_box  # noqa: E402
+from lponet_tf.codec.crop import square_box  # noqa: E402
 from lponet_tf.inference.detectors import (  # noqa: E402
     BlazeFaceDetector, BoxMapping, CallableDetector, FallbackDetector, box_iou, landmark_box,
 )
@@ -232,7 +232,7 @@ def box_errors(pred, gt):
 
 
 def crop_box(box):
-    """The training crop (paper protocol, lponet_tf.data.crop): +10% per side, square."""
+    """The training crop (paper protocol, lponet_tf.codec.crop): +10% per side, square."""
     return np.stack([square_box(b) for b in np.asarray(box).reshape(-1, 4)])
 
 

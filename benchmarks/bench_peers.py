@@ -103,10 +103,9 @@ def pinned(cmd, threads: int, pin_cpu: int):
 # --------------------------------------------------------------------------------------
 def prepare_faces(data_root: str, limit, size: int, seed: int = 0) -> dict:
     """Validation faces: our crops, the boxes given to dlib and the detector regions."""
-    from lponet_tf.data.crop import CropTransform, box_from_landmarks, square_box
-    from lponet_tf.data.sample import load_image
+    from lponet_tf.codec.crop import CropTransform, box_from_landmarks, crop_face, square_box
+    from lponet_tf.codec.image import load_image
     from lponet_tf.export.representative import read_records
-    from lponet_tf.inference.analyzer import crop_face
 
     records = read_records(data_root, "val")  # sorted by path, as load_faces
     total = len(records)
@@ -254,7 +253,7 @@ def _keras_callable(path):
 def _prepost_callable(size):
     """Per-face work around the model: crop warp from the region image + heatmap decode."""
     from lponet_tf.heatmaps import decode_heatmaps
-    from lponet_tf.inference.analyzer import crop_face
+    from lponet_tf.codec.crop import crop_face
 
     rng = np.random.default_rng(0)
     heat = rng.random((1, size // 4, size // 4, 68)).astype(np.float32)

@@ -28,7 +28,7 @@ import json
 from typing import Any, Dict, List, Optional, Tuple
 
 from lponet_tf.config import POSE_MODES, LPONetConfig
-from lponet_tf.data.crop import DEFAULT_ENLARGE
+from lponet_tf.codec.crop import DEFAULT_ENLARGE
 from lponet_tf.errors import LPONetError
 from lponet_tf.heatmaps import STRIDE
 from lponet_tf.version import __version__

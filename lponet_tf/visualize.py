@@ -27,6 +27,8 @@ from typing import Sequence, Tuple
 import cv2
 import numpy as np
 
+from lponet_tf.codec.image import to_rgb_uint8
+
 __all__ = ["draw", "visibility_color", "draw_landmarks", "draw_pose_axes", "overlay_mask",
            "draw_label", "CONTOURS"]
 
@@ -166,8 +168,6 @@ def draw(image, faces: Sequence, rgb: bool = True, mask: bool = True, box: bool 
         >>> out.shape, out.dtype
         ((64, 64, 3), dtype('uint8'))
     """
-    from lponet_tf.inference.images import to_rgb_uint8
-
     canvas = to_rgb_uint8(image, rgb=rgb).copy()
     # A face with a non-finite box (a broken model) is skipped rather than crashing cv2.
     faces = [f for f in faces if np.all(np.isfinite(np.asarray(f.box, np.float64)))]

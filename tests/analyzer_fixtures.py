@@ -53,7 +53,7 @@ FACE_BOX = np.array([60.0, 50.0, 140.0, 130.0], np.float32)
 
 def make_face(visibility=None, mask_value=1.0, ypr=(0.0, 0.0, 0.0)):
     """A Face around FACE_BOX: template landmarks, uniform mask, given pose."""
-    from lponet_tf.data.crop import square_box
+    from lponet_tf.codec.crop import square_box
     from lponet_tf.geometry import euler_to_matrix
     from lponet_tf.inference.analyzer import Face
 

@@ -58,7 +58,7 @@ def _two_faces() -> np.ndarray:
 def goldens_crop(out: _Out) -> dict:
     import cv2
 
-    from lponet_tf.data.crop import CropTransform, square_box
+    from lponet_tf.codec.crop import CropTransform, square_box
 
     rng = np.random.default_rng(11)
     boxes = [[10.0, 20.0, 110.0, 140.0], [0.0, 0.0, 100.0, 50.0], [40.25, 33.5, 40.25, 33.5],
@@ -380,7 +380,8 @@ def landmark_reference(analyzer, image: np.ndarray, faces) -> list:
         ``[x, y, visibility]`` (image pixels; empty for a well-posed landmark).
     """
     from lponet_tf.heatmaps import STRIDE, decode_heatmaps, grid_to_crop
-    from lponet_tf.inference.analyzer import crop_face, sample_grid
+    from lponet_tf.codec.crop import crop_face
+    from lponet_tf.inference.analyzer import sample_grid
 
     if not faces:
         return []
@@ -474,7 +475,7 @@ def goldens_face_crop(out: _Out) -> dict:
     """crop_face on faces much larger than the crop (the area-shrink path)."""
     import cv2
 
-    from lponet_tf.inference.analyzer import crop_face
+    from lponet_tf.codec.crop import crop_face
 
     big = cv2.resize(_astronaut(), (1536, 1536), interpolation=cv2.INTER_LINEAR)
     cases = []

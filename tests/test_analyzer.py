@@ -9,12 +9,12 @@ from analyzer_fixtures import (
     ASTRONAUT, ASTRONAUT_BOX, FACE_BOX, OracleRunner, astronaut_rgb, disc_frame, make_face,
     tiny_model,
 )
-from lponet_tf.data.crop import CropTransform
+from lponet_tf.codec.crop import CropTransform, crop_face
 from lponet_tf.errors import ModelFileError
 from lponet_tf.geometry import matrix_to_euler
 from lponet_tf.heatmaps import crop_to_grid, decode_heatmaps
 from lponet_tf.inference.analyzer import (
-    FaceAnalyzer, FaceAnalyzerOptions, crop_face, sample_grid,
+    FaceAnalyzer, FaceAnalyzerOptions, sample_grid,
 )
 from lponet_tf.inference.detectors import Detection, box_iou, landmark_box
 from lponet_tf.metadata import ModelMetadata
@@ -191,7 +191,8 @@ def test_a_badly_mapped_box_is_refined_on_the_landmark_box(refine):
 def test_crop_matches_training_protocol_and_antialiases_big_faces():
     rgb = astronaut_rgb()
     crop, t = crop_face(rgb, ASTRONAUT_BOX, 64)   # 125 px square -> 64: plain warp
-    np.testing.assert_array_equal(crop, CropTransform.from_box(ASTRONAUT_BOX, 64).warp(rgb))
+    np.testing.assert_array_equal(t.matrix, CropTransform.from_box(ASTRONAUT_BOX, 64).matrix)
+    np.testing.assert_array_equal(crop, cv2.warpAffine(rgb, t.matrix, (64, 64), flags=cv2.INTER_LINEAR))
     # A face 10x the crop: shrink by area first. Compare with an ideal reference (the whole
     # image area-averaged to the crop's scale): the pre-shrunk crop is much closer than a
     # straight bilinear warp, and the transform is still the exact training one.
@@ -201,7 +202,7 @@ def test_crop_matches_training_protocol_and_antialiases_big_faces():
     box = [67, 67, 733, 733]
     crop, t = crop_face(big, box, 64)
     np.testing.assert_allclose(t.matrix, CropTransform.from_box(box, 64).matrix)
-    ref = CropTransform(t.matrix, 64).warp(big.astype(np.float32))
+    ref = cv2.warpAffine(big.astype(np.float32), t.matrix, (64, 64), flags=cv2.INTER_LINEAR)
     factor = 1 / t.matrix[0, 0]
     small = cv2.resize(big, None, fx=1 / factor, fy=1 / factor, interpolation=cv2.INTER_AREA)
     ideal_t = CropTransform.from_box((np.array(box) + 0.5) / factor - 0.5, 64)

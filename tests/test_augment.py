@@ -7,7 +7,7 @@ import pytest
 
 from lponet_tf import geometry
 from lponet_tf.data import augment as aug
-from lponet_tf.data.crop import compose, transform_points
+from lponet_tf.codec.crop import compose, transform_points
 from lponet_tf.data.sample import prepare_sample
 from synthetic_faces import template_68, write_face
 
@@ -145,7 +145,7 @@ def test_flipped_sample_is_the_mirror_image_of_the_plain_one(face):
 
 def plain_visible(record):
     from lponet_tf.data.sample import load_mask
-    from lponet_tf.data.crop import CropTransform, face_box
+    from lponet_tf.codec.crop import CropTransform, face_box
 
     t = CropTransform.from_box(face_box(record.landmarks), S)
     return t.warp(load_mask(record.mask_path))

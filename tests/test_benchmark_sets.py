@@ -15,7 +15,7 @@ from lponet_tf.data.benchmark_sets import (
     fill_rectangle,
     so_rectangle,
 )
-from lponet_tf.data.crop import box_from_landmarks, square_box
+from lponet_tf.codec.crop import box_from_landmarks, square_box
 
 
 def test_so_rectangles_cover_the_named_part_of_the_box():

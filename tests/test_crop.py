@@ -3,7 +3,7 @@ import cv2
 import numpy as np
 import pytest
 
-from lponet_tf.data import crop
+from lponet_tf.codec import crop
 
 
 def _blob(shape, x, y, sigma=3.0):

@@ -14,7 +14,7 @@ from evaluation_runners import OracleRunner
 from synthetic_faces import write_face
 
 from lponet_tf import geometry
-from lponet_tf.data.crop import (CropTransform, box_from_landmarks, compose, invert,
+from lponet_tf.codec.crop import (CropTransform, box_from_landmarks, compose, invert,
                                  rescale_matrix, transform_points)
 from lponet_tf.data.records import FaceRecord
 from lponet_tf.data.sample import load_mask

@@ -14,7 +14,7 @@ import pytest
 from evaluation_runners import OracleRunner
 
 from lponet_tf.data import read_dataset
-from lponet_tf.data.crop import CropTransform
+from lponet_tf.codec.crop import CropTransform
 from lponet_tf.data.occlusion import visible_face_from_landmarks
 from lponet_tf.evaluation.config import EvalEntry, load_eval_config
 from lponet_tf.evaluation.evaluate import (evaluate_config, evaluate_records, read_entry,

@@ -85,7 +85,7 @@ def test_exif_orientation_is_applied(tmp_path):
     """A phone photo stored sideways with EXIF orientation 6 (rotate 90 clockwise)."""
     import struct
 
-    from lponet_tf.inference.images import load_image
+    from lponet_tf.codec.image import load_image
 
     img = np.zeros((40, 60, 3), np.uint8)
     img[:, :10] = 255  # white band on the stored image's left

@@ -15,11 +15,12 @@ import pytest
 
 from lponet_tf.data import read_dataset
 from lponet_tf.data import face_geometry as fg
-from lponet_tf.data.crop import box_from_landmarks
+from lponet_tf.codec.crop import box_from_landmarks
 from lponet_tf.data.occlusion import OcclusionConfig, visible_face_from_landmarks
 from lponet_tf.data.pts import read_pts
 from lponet_tf.data.records import FaceRecord
-from lponet_tf.data.sample import load_image, load_mask, prepare_sample
+from lponet_tf.codec.image import load_image
+from lponet_tf.data.sample import load_mask, prepare_sample
 from synthetic_faces import write_face
 
 S = 128

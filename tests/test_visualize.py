@@ -3,7 +3,7 @@ import numpy as np
 
 import lponet_tf
 from analyzer_fixtures import FACE_BOX as BOX, make_face
-from lponet_tf.data.crop import square_box
+from lponet_tf.codec.crop import square_box
 from lponet_tf.visualize import AXIS_COLORS, draw, visibility_color
 
 def near(pixel, color, tol=40):

@@ -9,7 +9,7 @@ import pytest
 
 from export_helpers import exported, exported_onnx
 from lponet_tf import metadata as md
-from lponet_tf.data.crop import DEFAULT_ENLARGE
+from lponet_tf.codec.crop import DEFAULT_ENLARGE
 from lponet_tf.heatmaps import STRIDE
 from lponet_tf.runtime import load_runner
 

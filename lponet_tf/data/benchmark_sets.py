@@ -31,9 +31,9 @@ from typing import Dict, Sequence, Tuple
 import cv2
 import numpy as np
 
-from lponet_tf.data.crop import box_from_landmarks, square_box
+from lponet_tf.codec.crop import box_from_landmarks, square_box
 from lponet_tf.data.occluders import FaceFrame, Layer, composite, draw_face_mask
-from lponet_tf.data.sample import load_image
+from lponet_tf.codec.image import load_image
 
 SO_PARTS = ("left", "top", "right", "bottom", "middle")
 _JPEG_QUALITY = 95

@@ -5,7 +5,7 @@ its mask and sunglasses occluders (MaskTheFace) from landmarks predicted on them
 :class:`FaceGeometry` holds both for one image:
 
 * ``box``: an estimate of the tight 68-landmark box, so that the crop (box + 10% per side,
-  square, :mod:`lponet_tf.data.crop`) frames the face the way the landmark-labelled sets
+  square, :mod:`lponet_tf.codec.crop`) frames the face the way the landmark-labelled sets
   and inference (``detection_to_face_box``) frame it;
 * ``landmarks``: 68 *placement* landmarks in iBUG order. They only say where occluders go;
   they are never a training label (the sample's landmark weight stays 0).
@@ -45,7 +45,7 @@ from typing import Optional, Sequence, Tuple
 
 import numpy as np
 
-from lponet_tf.data.crop import box_from_landmarks, rescale_matrix, transform_points
+from lponet_tf.codec.crop import box_from_landmarks, rescale_matrix, transform_points
 
 log = logging.getLogger(__name__)
 

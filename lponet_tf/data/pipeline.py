@@ -35,13 +35,15 @@ from typing import Dict, List, Optional, Sequence, Tuple, Union
 import numpy as np
 import tensorflow as tf
 
+from lponet_tf.codec.image import decode_image, load_image
 from lponet_tf.config import LPONetConfig
 from lponet_tf.data.augment import AugmentConfig
 from lponet_tf.data.face_geometry import FaceGeometry, FaceLocator
 from lponet_tf.data.occlusion import OcclusionConfig
 from lponet_tf.data.records import FaceRecord
-from lponet_tf.data.sample import TASKS, decode_image, decode_mask, load_image, load_mask, prepare_sample
+from lponet_tf.data.sample import decode_mask, load_mask, prepare_sample
 from lponet_tf.errors import DataError
+from lponet_tf.metadata import OUTPUT_NAMES
 
 AUTOTUNE = tf.data.AUTOTUNE
 CACHE_MODES = (False, True, "bytes", "decoded")
@@ -154,7 +156,7 @@ class _Loader:
             located=located,
             locate_faces="image" if self.locator is not None and self.locator.mode == "image" else "mask",
         )
-        return (s.image,) + tuple(s.targets[t] for t in TASKS) + tuple(s.weights[t] for t in TASKS)
+        return (s.image,) + tuple(s.targets[t] for t in OUTPUT_NAMES) + tuple(s.weights[t] for t in OUTPUT_NAMES)
 
 
 def _record_of_element(element: tf.Tensor, n: int, seed: int, shuffle: bool):
@@ -279,7 +281,7 @@ def make_dataset(
         for t, shape in zip(out, shapes):
             t.set_shape(shape)
         image = tf.cast(out[0], tf.float32)
-        return image, dict(zip(TASKS, out[1:4])), dict(zip(TASKS, out[4:7]))
+        return image, dict(zip(OUTPUT_NAMES, out[1:4])), dict(zip(OUTPUT_NAMES, out[4:7]))
 
     ds = tf.data.Dataset.counter(int(start)) if repeat else tf.data.Dataset.range(
         int(start), len(records))
@@ -402,8 +404,8 @@ def expand_for_stacks(ds: tf.data.Dataset, num_stacks: int) -> tf.data.Dataset:
     def expand(d):
         out = {}
         for i in range(1, num_stacks):
-            out.update({f"{k}_{i}": d[k] for k in TASKS})
-        out.update({k: d[k] for k in TASKS})
+            out.update({f"{k}_{i}": d[k] for k in OUTPUT_NAMES})
+        out.update({k: d[k] for k in OUTPUT_NAMES})
         return out
 
     return ds.map(lambda x, t, w: (x, expand(t), expand(w)), num_parallel_calls=AUTOTUNE)

@@ -1,7 +1,8 @@
 """From a :class:`FaceRecord` to network-ready arrays: crop, augment, occlude, encode.
 
-One affine (crop composed with the augmentation) resamples the image and the mask once
-each and moves the landmarks exactly; the pose label changes by rotation-matrix
+One affine (crop composed with the augmentation) resamples the image and the mask, with
+the codec's warp (:meth:`lponet_tf.codec.crop.CropTransform.warp`, the same resampling as
+evaluation and ``FaceAnalyzer``), and moves the landmarks exactly; the pose label changes by rotation-matrix
 composition. Targets and sample weights follow ``docs/CONVENTIONS.md``: every sample has
 all three targets; a task the record has no label for gets a zero target and weight 0.
 
@@ -20,37 +21,15 @@ from typing import Dict, List, Optional
 import cv2
 import numpy as np
 
+from lponet_tf.codec.crop import CropTransform, compose, face_box, rescale_matrix
+from lponet_tf.codec.image import load_image
 from lponet_tf.data import augment as aug
-from lponet_tf.data.crop import CropTransform, compose, face_box, rescale_matrix
 from lponet_tf.data.face_geometry import FaceGeometry, geometry_from_mask
 from lponet_tf.data.occlusion import OcclusionConfig, occlude, visible_face_from_landmarks
 from lponet_tf.data.records import FaceRecord
 from lponet_tf.errors import DataError
 
 POSE_FORMATS = ("matrix", "euler")
-TASKS = ("heatmaps", "pose", "occlusion")
-
-
-def decode_image(data: bytes, path: str) -> np.ndarray:
-    """Decode encoded image bytes to (H, W, 3) uint8 RGB; ``path`` names it in errors."""
-    buf = np.frombuffer(data, np.uint8)
-    img = cv2.imdecode(buf, cv2.IMREAD_COLOR) if buf.size else None
-    if img is None:
-        raise DataError(path, "cannot decode image (empty, truncated or not an image)")
-    return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
-
-
-def load_image(path: str) -> np.ndarray:
-    """Read an image file as (H, W, 3) uint8 RGB (grey and 16-bit files are converted).
-
-    Raises:
-        DataError: the file is missing or cannot be decoded; the message names it.
-    """
-    path = os.fspath(path)
-    if not os.path.isfile(path):
-        raise DataError(path, "image file not found")
-    with open(path, "rb") as f:
-        return decode_image(f.read(), path)
 
 
 def decode_mask(data: bytes, path: str) -> np.ndarray:
@@ -166,7 +145,9 @@ def prepare_sample(
         :class:`PreparedSample`.
 
     Raises:
-        DataError: missing or undecodable image / mask, naming the file.
+        ImageError: missing or undecodable image, naming the file
+            (:func:`lponet_tf.codec.image.load_image`).
+        DataError: missing or undecodable mask, naming the file.
 
     Example:
         >>> rec = FaceRecord("face.jpg", landmarks=np.random.rand(68, 2) * 100)

@@ -14,9 +14,10 @@ original image's pixels:
   ground-truth mask's pixel grid (bilinear), then the argmax; only the pixels inside the
   crop square count (the network sees nothing else).
 
-The crop is exactly the one the training pipeline uses
-(:func:`lponet_tf.data.sample.prepare_sample`): same box choice, same
-:class:`~lponet_tf.data.crop.CropTransform`, same ``cv2.warpAffine`` resampling.
+The crop is the face codec's (:func:`lponet_tf.codec.crop.crop_face`): the same box choice
+as the training pipeline (:func:`lponet_tf.data.sample.prepare_sample`) and the same
+transform and resampling as training and :class:`~lponet_tf.FaceAnalyzer`, so the
+evaluation measures what the analyzer runs on the same boxes.
 """
 from __future__ import annotations
 
@@ -27,9 +28,9 @@ import cv2
 import numpy as np
 
 from lponet_tf import geometry
-from lponet_tf.data.crop import CropTransform, compose, face_box, invert, rescale_matrix
+from lponet_tf.codec.crop import CropTransform, compose, crop_face, face_box, invert, rescale_matrix
+from lponet_tf.codec.image import load_image
 from lponet_tf.data.records import FaceRecord
-from lponet_tf.data.sample import load_image
 from lponet_tf.heatmaps import STRIDE, decode_heatmaps
 
 #: How a face's crop box was chosen, in order of preference.
@@ -89,7 +90,7 @@ def prepare_face(record: FaceRecord, size: int, enlarge: float = 0.1,
         :class:`PreparedFace`.
 
     Raises:
-        DataError: the image is missing or undecodable (names the file).
+        ImageError: the image is missing or undecodable (names the file).
 
     Example:
         >>> rec = FaceRecord("face.jpg", landmarks=np.array([[10.0, 10.0], [50.0, 60.0]]))
@@ -108,9 +109,8 @@ def prepare_face(record: FaceRecord, size: int, enlarge: float = 0.1,
         source = "detector" if box is not None else "image"
         if box is None:
             box = face_box(image_shape=image.shape)
-    transform = CropTransform.from_box(box, size, enlarge)
-    crop = transform.warp(image).astype(np.float32)
-    return PreparedFace(crop, transform, tuple(image.shape[:2]), source)
+    crop, transform = crop_face(image, box, size, enlarge)
+    return PreparedFace(crop.astype(np.float32), transform, tuple(image.shape[:2]), source)
 
 
 def landmarks_in_image(heatmaps: np.ndarray, transform: CropTransform) -> np.ndarray:

@@ -2,8 +2,8 @@
 
 Faces come from a folder of images with iBUG ``.pts`` files (e.g. ``/data/300w``),
 read with the project's reader (:func:`lponet_tf.data.read_dataset`) and cropped with the
-paper's protocol (:class:`lponet_tf.data.crop.CropTransform`: landmark box, 10% margin,
-square). The photos are split exactly as the training configs do
+paper's protocol by the face codec (:func:`lponet_tf.codec.crop.crop_face`: landmark box,
+10% margin, square; the crop of evaluation and ``FaceAnalyzer``). The photos are split exactly as the training configs do
 (``training.datasets.holdout_split``: 15% of the photos, seed 0, grouped by photo), so
 calibration and QAT use training faces and the parity report uses validation faces the
 model never saw.
@@ -81,12 +81,12 @@ def read_records(root, part: str = "val"):
 
 def crop_record(record, size: int):
     """The paper's evaluation crop of one record: ``(image, landmarks in crop px)``."""
-    from lponet_tf.data.crop import CropTransform, face_box
-    from lponet_tf.data.sample import load_image
+    from lponet_tf.codec.crop import crop_face, face_box
+    from lponet_tf.codec.image import load_image
 
     image = load_image(record.image_path)
-    crop = CropTransform.from_box(face_box(record.landmarks, record.box, image.shape), size)
-    return crop.warp(image).astype(np.float32), crop.to_crop(record.landmarks)
+    crop, t = crop_face(image, face_box(record.landmarks, record.box, image.shape), size)
+    return crop.astype(np.float32), t.to_crop(record.landmarks)
 
 
 def load_faces(root, size: int, part: str = "val", limit: Optional[int] = None,

@@ -6,14 +6,15 @@ Shaped like MediaPipe's task API::
     faces = analyzer.analyze("photo.jpg")                 # list[Face], [] when no face
     analyzer = FaceAnalyzer.create(FaceAnalyzerOptions(model="lponet_lite.tflite", threads=2))
 
-Pipeline per image (the training crop protocol, ``lponet_tf.data.crop``):
+Pipeline per image (the face codec, :mod:`lponet_tf.codec`: the crop of training and evaluation):
 
-1. the input is normalised to RGB uint8 (:mod:`lponet_tf.inference.images`);
+1. the input is normalised to RGB uint8 (:mod:`lponet_tf.codec.image`);
 2. a detector finds faces (default BlazeFace, :mod:`lponet_tf.inference.detectors`; it
    downscales large images itself), or the caller gives boxes;
 3. each detection becomes a landmark-box estimate (:func:`detection_to_face_box`: detector
    boxes are not the tight landmark boxes the network was trained on), which is enlarged
-   10% per side and made square -> an ``S x S`` crop (:class:`CropTransform`);
+   10% per side and made square -> an ``S x S`` crop (:func:`lponet_tf.codec.crop.crop_face`,
+   the crop of training, evaluation and export too);
 4. all crops of the image go through the model in one batch (Keras, LiteRT or
    onnxruntime, :func:`lponet_tf.runtime.load_runner`);
 5. heatmaps are decoded (top-2 refinement) and mapped back to image pixels; the pose is
@@ -34,17 +35,18 @@ from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 import cv2
 import numpy as np
 
-from lponet_tf.data.crop import DEFAULT_ENLARGE, CropTransform, compose, invert, square_box
+from lponet_tf.codec.crop import (DEFAULT_ENLARGE, CropTransform, box_from_landmarks, compose,
+                                  crop_face, invert, square_box)
+from lponet_tf.codec.image import check_value_range, to_rgb_uint8
 from lponet_tf.errors import ModelFileError
 from lponet_tf.geometry import euler_to_matrix, matrix_to_euler
 from lponet_tf.heatmaps import STRIDE, crop_to_grid, decode_heatmaps
 from lponet_tf.inference.detectors import (
     BlazeFaceDetector, BoxesDetector, Detection, FallbackDetector, as_detector, box_in_image,
-    box_iou, detection_to_face_box, landmark_box,
+    box_iou, detection_to_face_box,
 )
-from lponet_tf.inference.images import check_value_range, to_rgb_uint8
 
-__all__ = ["FaceAnalyzerOptions", "Face", "FaceAnalyzer", "crop_face", "sample_grid"]
+__all__ = ["FaceAnalyzerOptions", "Face", "FaceAnalyzer", "sample_grid"]
 
 #: The network predicts ``omega * L`` (CONVENTIONS.md, omega = 60): a heatmap peak of 60 is
 #: a fully confident landmark. ``Face.landmark_scores`` are peaks divided by this.
@@ -77,7 +79,7 @@ class FaceAnalyzerOptions:
         rgb: channel order of numpy inputs: True RGB(A), False BGR(A) (OpenCV frames).
         value_range: ``(lo, hi)`` of numpy inputs' values, mapped onto 0..255; None: from
             the dtype (uint8 0..255, uint16 0..65535, float 0..1, never guessed from the
-            values; :mod:`lponet_tf.inference.images`), e.g. ``(0, 255)`` for float
+            values; :mod:`lponet_tf.codec.image`), e.g. ``(0, 255)`` for float
             frames that hold 8-bit values, ``(-1, 1)`` for normalised ones.
         smoothing: :meth:`FaceAnalyzer.track` smooths landmarks and pose over time with
             One-Euro filters. :meth:`FaceAnalyzer.analyze` (single images) never smooths.
@@ -246,47 +248,6 @@ class Face:
 # --------------------------------------------------------------------------------------
 # Crops and sampling
 # --------------------------------------------------------------------------------------
-def crop_face(image: np.ndarray, box, size: int) -> Tuple[np.ndarray, CropTransform]:
-    """The network crop of a face box: enlarged 10% per side, square, ``size x size``.
-
-    This is :meth:`CropTransform.warp` of the training pipeline, except that a face more
-    than twice the crop size is first shrunk with area averaging (an integer factor, only
-    the box's region): a bilinear warp straight from a 2000 px face to 128 px would alias.
-
-    Args:
-        image: ``(H, W, 3)`` uint8.
-        box: ``(4,)`` landmark-box estimate ``x0, y0, x1, y1``.
-        size: crop side S.
-
-    Returns:
-        ``(crop (S, S, 3) uint8, transform)``; ``transform`` maps image -> crop pixels.
-
-    Example:
-        >>> crop, t = crop_face(np.zeros((100, 100, 3), np.uint8), [20, 20, 80, 80], 64)
-        >>> crop.shape
-        (64, 64, 3)
-    """
-    t = CropTransform.from_box(box, size, DEFAULT_ENLARGE)
-    factor = int(1.0 / t.matrix[0, 0])  # image pixels per crop pixel, rounded down
-    if factor < 2:
-        return t.warp(image), t
-    sq = square_box(box, DEFAULT_ENLARGE)
-    h, w = image.shape[:2]
-    # The square's pixels plus a margin of one shrink block for the bilinear taps.
-    x0, y0 = max(0, math.floor(sq[0]) - factor), max(0, math.floor(sq[1]) - factor)
-    x1, y1 = min(w, math.ceil(sq[2]) + factor + 1), min(h, math.ceil(sq[3]) + factor + 1)
-    if x1 - x0 < 2 * factor or y1 - y0 < 2 * factor:  # box (almost) outside the image
-        return t.warp(image), t
-    roi = image[y0:y1, x0:x1]
-    nw, nh = max(1, round(roi.shape[1] / factor)), max(1, round(roi.shape[0] / factor))
-    small = cv2.resize(roi, (nw, nh), interpolation=cv2.INTER_AREA)
-    sx, sy = nw / roi.shape[1], nh / roi.shape[0]
-    # Image -> small pixels (pixel centres at integers): x_s = (x - x0 + 0.5) * sx - 0.5.
-    to_small = np.array([[sx, 0.0, (0.5 - x0) * sx - 0.5], [0.0, sy, (0.5 - y0) * sy - 0.5]])
-    crop = CropTransform(compose(t.matrix, invert(to_small)), size).warp(small)
-    return crop, t
-
-
 def sample_grid(grid: np.ndarray, uv: np.ndarray) -> np.ndarray:
     """Bilinear samples of a 2-D ``grid`` at ``(K, 2)`` ``(u, v)`` cell coordinates.
 
@@ -478,9 +439,9 @@ class FaceAnalyzer:
             return faces
         # A landmark box outside the image would be skipped and misalign faces and redo.
         redo = [i for i, f in enumerate(faces) if self._needs_refining(f)
-                and box_in_image(landmark_box(f.landmarks), rgb.shape)]
+                and box_in_image(box_from_landmarks(f.landmarks), rgb.shape)]
         if redo:
-            again = self.analyze_boxes(rgb, [landmark_box(faces[i].landmarks) for i in redo],
+            again = self.analyze_boxes(rgb, [box_from_landmarks(faces[i].landmarks) for i in redo],
                                        [faces[i].score for i in redo])
             for i, face in zip(redo, again):
                 faces[i] = face
@@ -491,7 +452,7 @@ class FaceAnalyzer:
             return False  # its landmarks are not trusted to give a better box
         if not np.all(np.isfinite(face.landmarks)):
             return False
-        return float(box_iou(face.box, landmark_box(face.landmarks))[0, 0]) < REFINE_IOU
+        return float(box_iou(face.box, box_from_landmarks(face.landmarks))[0, 0]) < REFINE_IOU
 
     def analyze_boxes(self, rgb: np.ndarray, boxes, scores=None) -> List[Face]:
         """Run the network on landmark-box estimates of ``rgb``, all faces in one batch.

@@ -104,7 +104,7 @@ def predict_image(analyzer, path: pathlib.Path, out_dir: pathlib.Path, stem: str
     ``(faces, png, json)``."""
     import cv2
 
-    from lponet_tf.inference.images import load_image
+    from lponet_tf.codec.image import load_image
     from lponet_tf.visualize import draw
 
     image = load_image(path)

@@ -21,7 +21,7 @@ import pathlib
 import re
 from typing import List, Sequence
 
-from lponet_tf.data.crop import box_from_landmarks
+from lponet_tf.codec.crop import box_from_landmarks
 from lponet_tf.data.records import FaceRecord
 from lponet_tf.training.config import TASKS, ConfigError
 

@@ -1,0 +1,44 @@
+"""The face codec: image -> crop -> (model) -> face in image pixels, written once.
+
+Every path a face takes through the library goes through these modules, so training,
+evaluation (``lponet evaluate``), export (calibration and parity) and
+:class:`~lponet_tf.FaceAnalyzer` read, crop and decode a face identically; the Java core
+(``android_demo/core``, ``FaceAnalyzer.assemble``) mirrors them one to one
+(``docs/ARCHITECTURE.md``):
+
+* :mod:`lponet_tf.codec.image` -- loading and normalising an image (array, file or bytes)
+  to ``(H, W, 3)`` uint8 RGB;
+* :mod:`lponet_tf.codec.crop` -- face box -> square crop transform (10% margin) and the one
+  warp (bilinear, area pre-shrink for faces shrunk 2x or more);
+* :mod:`lponet_tf.codec.decode` -- the network's three outputs of a crop -> landmarks,
+  scores, pose, visible-face mask and visibility in image pixels.
+
+Importing this package loads neither TensorFlow nor LiteRT (only numpy and OpenCV).
+
+Example:
+    >>> from lponet_tf.codec import crop_face, to_rgb_uint8
+    >>> crop, transform = crop_face(to_rgb_uint8(np.zeros((90, 120), np.uint8)),
+    ...                             [30, 20, 80, 70], 64)          # doctest: +SKIP
+"""
+from lponet_tf.codec.crop import (
+    DEFAULT_ENLARGE,
+    CropTransform,
+    box_from_landmarks,
+    crop_face,
+    face_box,
+    square_box,
+)
+from lponet_tf.codec.image import check_value_range, decode_image, load_image, to_rgb_uint8
+
+__all__ = [
+    "DEFAULT_ENLARGE",
+    "CropTransform",
+    "box_from_landmarks",
+    "crop_face",
+    "face_box",
+    "square_box",
+    "check_value_range",
+    "decode_image",
+    "load_image",
+    "to_rgb_uint8",
+]

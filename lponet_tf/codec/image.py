@@ -1,0 +1,291 @@
+"""Loading and normalising an image, the first step of the face codec: anything image-like
+-> RGB uint8.
+
+Everything the library works on (training samples, evaluation, export calibration, the
+analyzer, the detector and :func:`lponet_tf.draw`) is one ``(H, W, 3)`` uint8 RGB array,
+read here and nowhere else. :func:`to_rgb_uint8` builds it from what users have:
+
+* numpy arrays (or anything ``np.asarray`` takes, e.g. a PIL image):
+    - shape ``(H, W)`` / ``(H, W, 1)`` gray, ``(H, W, 3)`` colour, ``(H, W, 4)`` with alpha
+      (alpha is dropped: the network never saw transparency, and compositing onto a colour
+      would invent a background);
+    - channel order RGB, or BGR / BGRA (OpenCV) with ``rgb=False``;
+    - values: see "Value ranges" below; bool is refused, NaN or inf is an error (not a
+      silent black pixel).
+* a file path (``str`` / ``os.PathLike``): decoded by OpenCV, 16-bit, gray and alpha
+  files included, turned upright by their EXIF orientation;
+* encoded bytes (``bytes``, ``bytearray``, ``memoryview``) of a PNG / JPEG / ...
+
+Problems raise :class:`~lponet_tf.errors.ImageError` with a message that names the file
+(or says "array"), never an OpenCV exception.
+
+Value ranges (arrays). The range ``lo..hi`` that maps onto 0..255 depends only on the dtype,
+never on the values, unless ``value_range=(lo, hi)`` says otherwise:
+
+* uint8 ``0..255``; uint16 ``0..65535`` (``/ 257``); other integers ``0..255``;
+* float ``0..1`` (the float-image convention of skimage, OpenCV and
+  ``tf.image.convert_image_dtype``). A float image in 0..255, 0..65535 or -1..1 needs
+  ``value_range=(0, 255)``, ``(0, 65535)`` or ``(-1, 1)``.
+
+Integers must lie inside the range (integer resizes saturate, so a value outside is a
+mistake). Floats may pass either end by up to :data:`FLOAT_OVERSHOOT` of the range's span,
+as cubic or Lanczos resampling does (about 0.12 on a photo, 0.19 on black-on-white text for
+0..1); those values are clipped. A value further out is an ``ImageError`` that gives the
+values seen and suggests a ``value_range``: the rule never switches to another range on its
+own.
+
+Example:
+    >>> to_rgb_uint8(np.zeros((4, 5), np.uint16)).shape
+    (4, 5, 3)
+    >>> to_rgb_uint8(np.full((2, 2, 3), 1.0))[0, 0].tolist()
+    [255, 255, 255]
+    >>> to_rgb_uint8(np.zeros((2, 2)), value_range=(-1, 1))[0, 0].tolist()
+    [128, 128, 128]
+"""
+from __future__ import annotations
+
+import math
+import os
+from typing import Optional, Tuple, Union
+
+import cv2
+import numpy as np
+
+from lponet_tf.errors import ImageError
+
+__all__ = ["to_rgb_uint8", "load_image", "decode_image", "describe", "check_value_range",
+           "FLOAT_OVERSHOOT", "MAX_PIXELS", "ImageLike"]
+
+ImageLike = Union[np.ndarray, str, os.PathLike, bytes, bytearray, memoryview]
+
+# Rows converted per step for float inputs: the float temporaries of an 8000 x 8000 image
+# would otherwise take several GB at once.
+_ROWS_PER_CHUNK = 512
+# OpenCV's own decoder limit (2**30 pixels) is far above what fits in memory next to a
+# model; refuse earlier with a clear message instead of an allocation failure.
+MAX_PIXELS = 20000 * 20000
+#: Float values may pass the ends of their range by this fraction of its span (resampling
+#: overshoot, clipped); further out is an error. Measured with OpenCV's cubic / Lanczos
+#: resize of 0..1 images: 0.12 on the bundled photo, 0.19 on black-on-white text; a
+#: -1..1 image (min -1) or a 0..255 one read as 0..1 (max 255) is far outside.
+FLOAT_OVERSHOOT = 0.25
+
+
+def describe(image) -> str:
+    """Short name of an input for error messages: the path, or ``array (H, W, C) dtype``."""
+    if isinstance(image, (str, os.PathLike)):
+        return os.fspath(image)
+    if isinstance(image, (bytes, bytearray, memoryview)):
+        return f"<{len(image)} bytes>"
+    shape = getattr(image, "shape", None)
+    dtype = getattr(image, "dtype", None)
+    return f"array {tuple(shape) if shape is not None else '?'} {dtype or type(image).__name__}"
+
+
+def decode_image(data, name: str = "<bytes>") -> np.ndarray:
+    """Decode encoded image bytes to ``(H, W, 3)`` uint8 RGB.
+
+    Args:
+        data: bytes of a PNG, JPEG, BMP, TIFF, WebP ... file.
+        name: what to call the data in error messages (the file path).
+
+    Returns:
+        ``(H, W, 3)`` uint8 RGB array.
+
+    Raises:
+        ImageError: empty, truncated, corrupt, not an image, or too large.
+
+    Example:
+        >>> ok, png = cv2.imencode(".png", np.zeros((3, 4), np.uint8))
+        >>> decode_image(png.tobytes()).shape
+        (3, 4, 3)
+    """
+    buf = np.frombuffer(memoryview(data), np.uint8)
+    if buf.size == 0:
+        raise ImageError(f"{name}: empty file (0 bytes)")
+    try:
+        # ANYDEPTH keeps 16 bits and ANYCOLOR gray (to_rgb_uint8 converts both), while the
+        # EXIF orientation of phone photos is still applied (IMREAD_UNCHANGED would ignore
+        # it and hand the detector a face lying on its side). Alpha is dropped.
+        img = cv2.imdecode(buf, cv2.IMREAD_ANYCOLOR | cv2.IMREAD_ANYDEPTH)
+    except cv2.error as exc:  # e.g. a header announcing more pixels than OpenCV allows
+        raise ImageError(f"{name}: cannot decode image: {exc.err or exc}") from exc
+    if img is None or img.size == 0:
+        raise ImageError(f"{name}: cannot decode image (truncated, corrupt or not an image)")
+    return to_rgb_uint8(img, rgb=False, name=name)
+
+
+def load_image(path, name: Optional[str] = None) -> np.ndarray:
+    """Read an image file as ``(H, W, 3)`` uint8 RGB.
+
+    Args:
+        path: file path.
+        name: what to call it in errors (default: the path).
+
+    Returns:
+        ``(H, W, 3)`` uint8 RGB array.
+
+    Raises:
+        ImageError: missing, a folder, unreadable or undecodable; the message names it.
+
+    Example:
+        >>> load_image("lponet_tf/assets/astronaut.png").shape      # doctest: +SKIP
+        (512, 512, 3)
+    """
+    path = os.fspath(path)
+    name = name or path
+    if not os.path.exists(path):
+        raise ImageError(f"{name}: file not found")
+    if not os.path.isfile(path):
+        raise ImageError(f"{name}: not a file")
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError as exc:
+        raise ImageError(f"{name}: cannot read file: {exc.strerror or exc}") from exc
+    return decode_image(data, name)
+
+
+def check_value_range(value_range) -> Optional[Tuple[float, float]]:
+    """Validate a ``value_range`` argument: None, or ``(lo, hi)`` finite numbers, lo < hi.
+
+    Raises:
+        ValueError: anything else (the message shows what was given).
+
+    Example:
+        >>> check_value_range([0, 255])
+        (0.0, 255.0)
+    """
+    if value_range is None:
+        return None
+    try:
+        lo, hi = (float(v) for v in value_range)
+    except (TypeError, ValueError):
+        raise ValueError(f"value_range must be (low, high) numbers, got {value_range!r}") from None
+    if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
+        raise ValueError(f"value_range must be finite with low < high, got {value_range!r}")
+    return lo, hi
+
+
+def _suggest_range(lo: float, hi: float, overshoot: float) -> str:
+    """The first common range that holds the values seen: a hint for the error message,
+    never applied."""
+    signed = ((-1, 1),) if lo < 0 else ()
+    for a, b in (*signed, (0, 255), (0, 4095), (0, 65535)):
+        slack = overshoot * (b - a)
+        if a - slack <= lo and hi <= b + slack:
+            return f"value_range=({a}, {b})"
+    return "value_range=(low, high)"
+
+
+def _value_span(arr: np.ndarray, name: str) -> Tuple[float, float]:
+    """``(min, max)`` of the values, refusing NaN / inf; in row chunks, as the comparison
+    temporaries of a huge image would otherwise take GBs."""
+    lo, hi = math.inf, -math.inf
+    for r in range(0, arr.shape[0], _ROWS_PER_CHUNK):
+        block = arr[r:r + _ROWS_PER_CHUNK]
+        if block.dtype.kind == "f" and not np.all(np.isfinite(block)):
+            raise ImageError(f"{name}: image contains NaN or infinite values")
+        lo, hi = min(lo, float(block.min())), max(hi, float(block.max()))
+    return lo, hi
+
+
+def _to_uint8(arr: np.ndarray, name: str, value_range=None) -> np.ndarray:
+    """Any supported dtype -> uint8 with the value ranges of the module docstring."""
+    if arr.dtype == np.bool_:
+        raise ImageError(f"{name}: boolean arrays are masks, not images")
+    is_float = np.issubdtype(arr.dtype, np.floating)
+    if not (is_float or np.issubdtype(arr.dtype, np.integer)):
+        raise ImageError(f"{name}: unsupported dtype {arr.dtype}")
+    if value_range is None:
+        if arr.dtype == np.uint8:
+            return arr
+        if arr.dtype == np.uint16:
+            # Rounded division by 257 maps 0..65535 exactly onto 0..255.
+            return ((arr.astype(np.uint32) + 128) // 257).astype(np.uint8)
+    lo, hi = value_range or ((0.0, 1.0) if is_float else (0.0, 255.0))
+    seen_lo, seen_hi = _value_span(arr, name)
+    overshoot = FLOAT_OVERSHOOT if is_float else 0.0
+    slack = overshoot * (hi - lo)
+    if seen_lo < lo - slack or seen_hi > hi + slack:
+        given = "value_range" if value_range else f"the {arr.dtype} default"
+        allowed = (f"{lo:g}..{hi:g}, overshoot up to {slack:g} clipped" if slack
+                   else f"{lo:g}..{hi:g}")
+        hint = _suggest_range(seen_lo, seen_hi, overshoot)
+        raise ImageError(
+            f"{name}: {arr.dtype} values span {seen_lo:g}..{seen_hi:g}, outside {given} "
+            f"({allowed}); pass {hint} (the range your images use)"
+        )
+    if value_range is None and not is_float:
+        return arr.astype(np.uint8)  # integers in 0..255 already
+    return _rescale(arr, lo, hi)
+
+
+def _rescale(arr: np.ndarray, lo: float, hi: float) -> np.ndarray:
+    """``lo..hi`` -> 0..255, rounded and clipped, in row chunks (float temporaries)."""
+    out = np.empty(arr.shape, np.uint8)
+    scale = 255.0 / (hi - lo)
+    for r in range(0, arr.shape[0], _ROWS_PER_CHUNK):
+        block = (arr[r:r + _ROWS_PER_CHUNK].astype(np.float32) - lo) * scale
+        np.clip(block + 0.5, 0, 255, out=block)
+        out[r:r + _ROWS_PER_CHUNK] = block.astype(np.uint8)
+    return out
+
+
+def to_rgb_uint8(image: ImageLike, rgb: bool = True, name: Optional[str] = None,
+                 value_range=None) -> np.ndarray:
+    """Normalise an image input to a contiguous ``(H, W, 3)`` uint8 RGB array.
+
+    Args:
+        image: array, path or encoded bytes (see the module docstring).
+        rgb: channel order of an array input: True for RGB(A), False for BGR(A) (OpenCV).
+            Ignored for paths and bytes, whose decoder knows the order.
+        name: what to call the input in error messages (default: :func:`describe`).
+        value_range: ``(lo, hi)`` of an array's values, mapped onto 0..255; None: from
+            the dtype (uint8 0..255, uint16 0..65535, other integers 0..255, float 0..1;
+            see the module docstring). Ignored for paths and bytes, whose file format
+            says it.
+
+    Returns:
+        ``(H, W, 3)`` uint8 RGB; the input itself when it already is one (no copy).
+
+    Raises:
+        ImageError: unsupported type, dtype or shape; empty; NaN; values outside the
+            range; undecodable file.
+        ValueError: a malformed ``value_range``.
+
+    Example:
+        >>> bgr = np.zeros((2, 2, 3), np.uint8); bgr[..., 0] = 255   # blue in OpenCV order
+        >>> to_rgb_uint8(bgr, rgb=False)[0, 0].tolist()
+        [0, 0, 255]
+    """
+    value_range = check_value_range(value_range)
+    name = name or describe(image)
+    if isinstance(image, (str, os.PathLike)):
+        return load_image(image, name)
+    if isinstance(image, (bytes, bytearray, memoryview)):
+        return decode_image(image, name)
+    try:
+        arr = np.asarray(image)
+    except Exception as exc:  # arbitrary objects: report, don't crash
+        raise ImageError(f"{name}: not an image ({type(image).__name__})") from exc
+    if arr.dtype == object:
+        raise ImageError(f"{name}: not an image ({type(image).__name__})")
+    if arr.ndim == 3 and arr.shape[2] == 1:
+        arr = arr[:, :, 0]
+    if arr.ndim not in (2, 3) or (arr.ndim == 3 and arr.shape[2] not in (3, 4)):
+        raise ImageError(
+            f"{name}: expected an (H, W), (H, W, 3) or (H, W, 4) image, got shape {arr.shape}"
+        )
+    if arr.shape[0] == 0 or arr.shape[1] == 0:
+        raise ImageError(f"{name}: image is empty (shape {arr.shape})")
+    if arr.shape[0] * arr.shape[1] > MAX_PIXELS:
+        raise ImageError(f"{name}: image too large ({arr.shape[1]} x {arr.shape[0]} pixels)")
+    if arr.ndim == 3 and arr.shape[2] == 4:
+        arr = arr[:, :, :3]  # drop alpha (see the module docstring)
+    arr = _to_uint8(arr, name, value_range)
+    if arr.ndim == 2:
+        arr = cv2.cvtColor(np.ascontiguousarray(arr), cv2.COLOR_GRAY2RGB)
+    elif not rgb:
+        arr = cv2.cvtColor(np.ascontiguousarray(arr), cv2.COLOR_BGR2RGB)
+    return np.ascontiguousarray(arr)

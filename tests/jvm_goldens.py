@@ -266,6 +266,11 @@ def goldens_blazeface(out: _Out) -> dict:
             "score_threshold": det.score_threshold, "iou_threshold": det.iou_threshold}
 
 
+def _mapping_json(m) -> dict:
+    """A BoxMapping's fields as android_demo/tools/export_assets.py writes them."""
+    return _export_tool()._mapping_json(m)
+
+
 def goldens_box_mapping(out: _Out) -> dict:
     from lponet_tf.inference.detectors import BOX_MAPPINGS, BoxMapping
 
@@ -275,14 +280,19 @@ def goldens_box_mapping(out: _Out) -> dict:
     kps = rng.uniform(0, 400, (8, 6, 2))
     weights = tuple(tuple(float(v) for v in row) for row in rng.normal(0, 0.05, (13, 4)))
     mappings = {"const": BoxMapping(0.02, -0.07, 0.93, 1.12),
-                "keypoints": BoxMapping(0.01, 0.02, 1.0, 1.0, keypoint_weights=weights)}
+                "keypoints": BoxMapping(0.01, 0.02, 1.0, 1.0, keypoint_weights=weights),
+                # The guard (docs/detection.md): keypoint sizes off the constant ones by more
+                # than max_size_deviation (log units) fall back to the constant mapping.
+                "guarded": BoxMapping(0.01, 0.02, 1.0, 1.0, keypoint_weights=weights,
+                                      max_size_deviation=0.25)}
     res = {"boxes": boxes.tolist(), "keypoints": kps.tolist(), "mappings": {}}
     for name, m in mappings.items():
-        res["mappings"][name] = {
-            "dx": m.dx, "dy": m.dy, "sx": m.sx, "sy": m.sy,
-            "keypoint_weights": None if m.keypoint_weights is None else [list(r) for r in
-                                                                         m.keypoint_weights],
-            "out": [m.apply(b, k).tolist() for b, k in zip(boxes, kps)]}
+        res["mappings"][name] = dict(_mapping_json(m),
+                                     out=[m.apply(b, k).tolist() for b, k in zip(boxes, kps)])
+    g = mappings["guarded"]
+    kept = [np.allclose(g.apply(b, k), mappings["keypoints"].apply(b, k)) for b, k in zip(boxes, kps)]
+    if all(kept) or not any(kept):
+        raise AssertionError(f"the guarded golden must take both branches, kept {kept}")
     res["registered"] = sorted(BOX_MAPPINGS)
     return res
 
@@ -331,39 +341,58 @@ TIE_MARGIN = 0.5
 MAX_ALTERNATIVES = 8
 
 
-def near_tie_decodings(scores: np.ndarray, width: int, tie: float = TIE_MARGIN) -> list:
-    """Grid positions ``(u, v)`` the top-2 refined argmax of one map can take when each of
-    its cells may move by up to ``tie / 2`` (see :func:`landmark_reference`).
+def near_tie_decodings(heatmap: np.ndarray, tie: float = TIE_MARGIN,
+                       decode: str = None) -> list:
+    """Grid positions ``(u, v)`` the decoding of one map can take when each of its cells may
+    move by up to ``tie / 2`` (see :func:`landmark_reference`).
+
+    Both decoders start from the argmax cell, which such a move can change to any cell within
+    ``tie`` of the maximum; ``"top2"`` also depends on which cell is second. ``"dark"``'s
+    Newton step around the argmax is continuous in the values, so it adds no other jump.
 
     Args:
-        scores: the map, flattened row-major (``H * W``).
-        width: its width W.
+        heatmap: one ``(H, W)`` map.
         tie: cells closer than this may come in either order.
+        decode: the decoder (default: the library's, ``lponet_tf.heatmaps.DEFAULT_DECODER``).
 
     Returns:
         list of ``(u, v)``, the unperturbed decoding among them.
     """
-    s = scores.astype(np.float64)
+    from lponet_tf import heatmaps as H
+
+    decode = decode or H.DEFAULT_DECODER
+    hm = np.asarray(heatmap, np.float32)
+    width = hm.shape[1]
+    s = hm.astype(np.float64).ravel()
     out = []
+
+    def add(uv):
+        if not any(abs(uv[0] - u) + abs(uv[1] - v) < 1e-9 for u, v in out):
+            out.append(uv)
+
     for top in np.flatnonzero(s >= s.max() - tie):
+        if decode == "dark":
+            dx, dy = H._dark_offsets(hm[None, :, :, None], np.array([[top // width]]),
+                                     np.array([[top % width]]), H.SIGMA)
+            add((top % width + float(dx[0, 0]), top // width + float(dy[0, 0])))
+            continue
         rest = np.delete(s, top)
         for second in np.flatnonzero(s >= rest.max() - tie):
             if second == top:
                 continue
             w1, w2 = max(s[top], 0.0), max(s[second], 0.0)
             a1, a2 = (w1 / (w1 + w2), w2 / (w1 + w2)) if w1 + w2 > 0 else (1.0, 0.0)
-            uv = (a1 * (top % width) + a2 * (second % width),
-                  a1 * (top // width) + a2 * (second // width))
-            if not any(abs(uv[0] - u) + abs(uv[1] - v) < 1e-9 for u, v in out):
-                out.append(uv)
+            add((a1 * (top % width) + a2 * (second % width),
+                 a1 * (top // width) + a2 * (second // width)))
     return out
 
 
 def landmark_reference(analyzer, image: np.ndarray, faces) -> list:
     """Per face: its landmarks and, for each landmark, the other decodings within a tie.
 
-    The decoding refines the argmax with the second-highest cell, so it jumps (by up to a
-    cell, a few image pixels) when the second and third cells swap order. Where two cells
+    The decoding starts from the argmax cell (and the ``top2`` rule refines it with the
+    second-highest cell), so it jumps (by up to a cell, a few image pixels) when two cells
+    swap order. Where two cells
     are within :data:`TIE_MARGIN`, a grey level of resampling difference decides which one
     wins; the reference then lists every position the decoding takes for any such order, and
     the Java test accepts exactly these positions (within its landmark tolerance) and no
@@ -394,12 +423,11 @@ def landmark_reference(analyzer, image: np.ndarray, faces) -> list:
         if not np.allclose(own, face.landmarks, atol=1e-3):
             raise AssertionError("recomputed heatmaps do not give the analyzer's landmarks "
                                  f"(max {np.abs(own - face.landmarks).max():.4g} px apart)")
-        h, w, k = hm.shape
-        flat = hm.reshape(h * w, k)
+        k = hm.shape[2]
         visible = np.asarray(out["occlusion"][j, :, :, 1])
         alternatives = []
         for i in range(k):
-            uv = np.array(near_tie_decodings(flat[:, i], w), np.float64).reshape(-1, 2)
+            uv = np.array(near_tie_decodings(hm[:, :, i]), np.float64).reshape(-1, 2)
             if len(uv) > MAX_ALTERNATIVES:
                 raise AssertionError(f"landmark {i}: {len(uv)} near-tied decodings; this "
                                      "face is no reference")
@@ -421,11 +449,12 @@ def goldens_e2e(out: _Out) -> dict:
 
     assets = out.root / "assets"
     sidecar = _export_tool().export_assets(assets)
-    # refine=False: the Java pipeline does not (yet) re-analyse a face on its own landmark
-    # box (FaceAnalyzerOptions.refine); with trained weights that second pass moves boxes.
+    # The Python defaults (refine on, the default decoder) on the app's CPU model (the
+    # bundled full-int8 export); the options the app reads from the sidecar must be them.
     analyzer = FaceAnalyzer.create(model=str(assets / sidecar["model"]["file"]),
-                                   detector=sidecar["detector"]["name"], threads=2,
-                                   refine=False)
+                                   detector=sidecar["detector"]["name"], threads=2)
+    if not (analyzer.options.refine and sidecar["analyzer"]["refine"]):
+        raise AssertionError("the end-to-end golden must use refine, Python's default")
     img = _two_faces()
     dets = analyzer.detect(img)
     faces = analyzer.analyze_detections(img, dets)
@@ -465,7 +494,8 @@ def goldens_e2e(out: _Out) -> dict:
                        for f, ref in zip(faces_t, refs)])
     session = analyzer._session
     analyzer.close()
-    return {"assets": str(assets), "model_description": f"preset {sidecar['model']['preset']}",
+    return {"assets": str(assets), "model_description": (f"preset {sidecar['model']['preset']}, "
+                                  f"{sidecar['model']['quantization']}"),
             "image": out.image("e2e_image.u8", img), "faces": res,
             "video": {"frames": frames, "faces": tracks,
                       "detections_run": session.detections_run}}

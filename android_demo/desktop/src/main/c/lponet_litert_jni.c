@@ -1,8 +1,8 @@
 /*
  * JNI bridge: the desktop JVM runs a .tflite through LiteRT's C library
- * (libLiteRt.so from the ai-edge-litert 2.3.0 wheel), behind the subset of
- * org.tensorflow.lite.Interpreter that the Android app uses (see
- * ../java/org/tensorflow/lite/Interpreter.java).
+ * (libLiteRt.so from the ai-edge-litert 2.3.0 wheel), behind the subset of LiteRT's
+ * Kotlin CompiledModel API that the Android app uses (see
+ * ../java/com/google/ai/edge/litert/CompiledModel.java).
  *
  * Why dlopen + hand-written declarations: the wheel ships the shared library but
  * no headers, and its C API changes between releases (function signatures, the
@@ -16,8 +16,8 @@
  * the environment as their first argument (older headers do not).
  *
  * Only the libLiteRt "CompiledModel" API is exported by that library (there is
- * no TfLiteInterpreter* C API in it), so the bridge maps the Interpreter calls
- * onto: model -> signature 0 -> compiled model -> one host tensor buffer per
+ * no TfLiteInterpreter* C API in it), which is the same API the Kotlin CompiledModel
+ * wraps: model -> signature 0 -> compiled model -> one host tensor buffer per
  * input/output, reused across runs.
  */
 #include <jni.h>
@@ -240,8 +240,8 @@ static bool size_port(JNIEnv* env, Port* p) {
   return true;
 }
 
-/* ---- JNI entry points (class org.tensorflow.lite.NativeLiteRt) ------------ */
-#define JFN(name) Java_org_tensorflow_lite_NativeLiteRt_##name
+/* ---- JNI entry points (class com.google.ai.edge.litert.NativeLiteRt) ------ */
+#define JFN(name) Java_com_google_ai_edge_litert_NativeLiteRt_##name
 
 JNIEXPORT void JNICALL JFN(nativeLoad)(JNIEnv* env, jclass cls, jstring jpath,
                                        jstring jversion) {

@@ -3,10 +3,10 @@ package org.lponet.demo
 import android.content.Context
 import android.graphics.Bitmap
 import android.util.Log
+import com.google.ai.edge.litert.Accelerator
+import com.google.ai.edge.litert.CompiledModel
+import com.google.ai.edge.litert.LiteRtException
 import java.io.Closeable
-import java.io.FileInputStream
-import java.nio.MappedByteBuffer
-import java.nio.channels.FileChannel
 import org.json.JSONObject
 import org.lponet.core.BlazeFace
 import org.lponet.core.BoxMapping
@@ -16,23 +16,25 @@ import org.lponet.demo.engine.FacePipeline
 import org.lponet.demo.engine.FaceTrackingSession
 import org.lponet.demo.engine.TfliteBlazeFace
 import org.lponet.demo.engine.TfliteLandmarkModel
-import org.tensorflow.lite.Interpreter
-import org.tensorflow.lite.gpu.CompatibilityList
-import org.tensorflow.lite.gpu.GpuDelegate
 
 /**
- * Loads the exported assets (lponet.tflite, the BlazeFace model, lponet_android.json written by
- * android_demo/tools/export_assets.py) and runs the app's [FacePipeline] on bitmaps.
+ * Loads the exported assets (lponet.tflite, lponet_gpu.tflite, the BlazeFace model,
+ * lponet_android.json written by android_demo/tools/export_assets.py) and runs the app's
+ * [FacePipeline] on bitmaps, through LiteRT 2.x's CompiledModel API.
  *
- * The LPONet interpreter gets the GPU delegate when [useGpu] is set and the device supports it
- * (LiteRT's CompatibilityList), else the CPU (XNNPACK) with [threads] threads. The detector is
- * small and always runs on the CPU: moving it to the GPU costs more in transfers than it saves.
+ * The LPONet runs on the CPU (XNNPACK, [threads] threads) from the sidecar's "model" (the
+ * full-int8 export by default). With [useGpu] it is compiled for Accelerator.GPU from the
+ * sidecar's "gpu_model" (float I/O: the bundled fp16 export); LiteRT throws when the device or
+ * the graph cannot run there (or the APK lacks litert-gpu), and the engine then falls back to
+ * the CPU model and reports it ([gpuActive]). Only GPU is requested, never GPU + CPU: with both
+ * LiteRT silently runs on the CPU while the app would report the GPU. The detector is small
+ * and always runs on the CPU.
  *
  * Not thread-safe: create, use and close it on one thread (MainActivity's inference thread).
  */
 class LponetEngine(context: Context, useGpu: Boolean, threads: Int = 4) : Closeable {
     val config: JSONObject
-    /** True when the GPU delegate was actually applied (it may be unavailable). */
+    /** True when the LPONet actually runs on the GPU accelerator. */
     val gpuActive: Boolean
     val pipeline: FacePipeline
     /**
@@ -41,8 +43,7 @@ class LponetEngine(context: Context, useGpu: Boolean, threads: Int = 4) : Closea
      */
     val session: FaceTrackingSession
 
-    private val interpreters = mutableListOf<Interpreter>()
-    private var gpuDelegate: GpuDelegate? = null
+    private val models = mutableListOf<CompiledModel>()
 
     init {
         val assets = context.assets
@@ -50,13 +51,13 @@ class LponetEngine(context: Context, useGpu: Boolean, threads: Int = 4) : Closea
 
         val det = config.getJSONObject("detector")
         val detectors = mutableListOf<TfliteBlazeFace>()
-        val models = det.getJSONArray("models")
-        for (i in 0 until models.length()) {
-            val m = models.getJSONObject(i)
-            val interp = Interpreter(map(context, m.getString("file")), Interpreter.Options().setNumThreads(2))
-            interpreters += interp
+        val detModels = det.getJSONArray("models")
+        for (i in 0 until detModels.length()) {
+            val m = detModels.getJSONObject(i)
+            val compiled = CompiledModel.create(assets, m.getString("file"), cpu(2))
+            models += compiled
             detectors += TfliteBlazeFace(
-                interp, BlazeFace.Spec.valueOf(m.getString("spec")),
+                compiled, BlazeFace.Spec.valueOf(m.getString("spec")),
                 det.getDouble("score_threshold").toFloat(), det.getDouble("iou_threshold").toFloat(),
             )
         }
@@ -72,36 +73,34 @@ class LponetEngine(context: Context, useGpu: Boolean, threads: Int = 4) : Closea
                     DoubleArray(row.length()) { c -> row.getDouble(c) }
                 }
             }
-            mappings[source] = BoxMapping(m.getDouble("dx"), m.getDouble("dy"), m.getDouble("sx"), m.getDouble("sy"), weights)
+            val guard = if (m.isNull("max_size_deviation")) Double.NaN else m.getDouble("max_size_deviation")
+            mappings[source] = BoxMapping(m.getDouble("dx"), m.getDouble("dy"), m.getDouble("sx"), m.getDouble("sy"), weights, guard)
         }
 
-        val modelFile = map(context, config.getJSONObject("model").getString("file"))
-        var lponet: Interpreter? = null
-        if (useGpu) {
+        var landmarks: TfliteLandmarkModel? = null
+        val gpuJson = config.optJSONObject("gpu_model")
+        if (useGpu && gpuJson != null) {
             try {
-                CompatibilityList().use { compat ->
-                    if (compat.isDelegateSupportedOnThisDevice) {
-                        val delegate = GpuDelegate(compat.bestOptionsForThisDevice)
-                        gpuDelegate = delegate
-                        lponet = Interpreter(modelFile, Interpreter.Options().addDelegate(delegate))
-                    }
-                }
-            } catch (e: Exception) {
-                // A GPU delegate that cannot take the graph throws here: fall back to the CPU.
-                Log.w(TAG, "GPU delegate unavailable, using the CPU", e)
-                gpuDelegate?.close()
-                gpuDelegate = null
-                lponet = null
+                val compiled = CompiledModel.create(assets, gpuJson.getString("file"), CompiledModel.Options(Accelerator.GPU))
+                models += compiled
+                landmarks = TfliteLandmarkModel(compiled, quant(gpuJson))
+            } catch (e: LiteRtException) {
+                // No GPU accelerator for this device / graph (or litert-gpu missing): CPU.
+                Log.w(TAG, "GPU accelerator unavailable, using the CPU", e)
             }
         }
-        gpuActive = lponet != null
-        val model = lponet ?: Interpreter(modelFile, Interpreter.Options().setNumThreads(threads))
-        interpreters += model
+        gpuActive = landmarks != null
+        val cpuJson = config.getJSONObject("model")
+        val model = landmarks ?: TfliteLandmarkModel(
+            CompiledModel.create(assets, cpuJson.getString("file"), cpu(threads)).also { models += it },
+            quant(cpuJson),
+        )
 
         val analyzer = config.getJSONObject("analyzer")
         pipeline = FacePipeline(
-            detectors, mappings, TfliteLandmarkModel(model),
+            detectors, mappings, model,
             analyzer.getDouble("score_threshold").toFloat(), analyzer.getInt("max_faces"),
+            analyzer.getBoolean("refine"), analyzer.getDouble("min_tracking_confidence").toFloat(),
         )
         session = FaceTrackingSession(
             pipeline, analyzer.getInt("detect_every"),
@@ -113,10 +112,8 @@ class LponetEngine(context: Context, useGpu: Boolean, threads: Int = 4) : Closea
     fun analyze(bitmap: Bitmap): List<Face> = pipeline.analyze(toRgb(bitmap))
 
     override fun close() {
-        interpreters.forEach { it.close() }
-        interpreters.clear()
-        gpuDelegate?.close()
-        gpuDelegate = null
+        models.forEach { it.close() }
+        models.clear()
     }
 
     companion object {
@@ -132,13 +129,23 @@ class LponetEngine(context: Context, useGpu: Boolean, threads: Int = 4) : Closea
                 false
             }
 
-        /** Memory-maps an uncompressed asset (build.gradle.kts: noCompress "tflite"). */
-        private fun map(context: Context, name: String): MappedByteBuffer =
-            context.assets.openFd(name).use { fd ->
-                FileInputStream(fd.fileDescriptor).use { input ->
-                    input.channel.map(FileChannel.MapMode.READ_ONLY, fd.startOffset, fd.declaredLength)
+        private fun cpu(threads: Int): CompiledModel.Options =
+            CompiledModel.Options(Accelerator.CPU).apply {
+                cpuOptions = CompiledModel.CpuOptions(numThreads = threads)
+            }
+
+        /** Scale and zero point of each int8 tensor of a sidecar model entry. */
+        private fun quant(model: JSONObject): Map<String, TfliteLandmarkModel.Quant> {
+            val out = HashMap<String, TfliteLandmarkModel.Quant>()
+            val tensors = model.getJSONObject("tensors")
+            for (name in tensors.keys()) {
+                val t = tensors.getJSONObject(name)
+                if (t.getString("dtype") == "int8") {
+                    out[name] = TfliteLandmarkModel.Quant(t.getDouble("scale").toFloat(), t.getInt("zero_point"))
                 }
             }
+            return out
+        }
 
         /** ARGB_8888 bitmap -> the core's RGB image (alpha dropped). */
         fun toRgb(bitmap: Bitmap): RgbImage {

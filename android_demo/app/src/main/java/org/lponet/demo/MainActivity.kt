@@ -111,7 +111,7 @@ class MainActivity : AppCompatActivity() {
         engine = created
         engineGpu = wantGpu
         if (wantGpu && !created.gpuActive) {
-            runOnUiThread { Toast.makeText(this, "GPU delegate not supported here: using the CPU", Toast.LENGTH_SHORT).show() }
+            runOnUiThread { Toast.makeText(this, "GPU accelerator not available here: using the CPU", Toast.LENGTH_SHORT).show() }
         }
         return created
     }

@@ -2,8 +2,8 @@ package org.lponet.core;
 
 /**
  * An LPONet inference model: takes the S x S float RGB crop (0..255, NHWC) and returns its
- * outputs. Implemented in the app over {@code org.tensorflow.lite.Interpreter} (and in the JVM
- * tests over the same Interpreter API backed by LiteRT's C library); the core only needs this.
+ * outputs. Implemented in the app over LiteRT's {@code CompiledModel} (and in the JVM
+ * tests over the same CompiledModel API backed by LiteRT's C library); the core only needs this.
  */
 public interface LandmarkModel {
   /** Input side S (the crop is S x S). */

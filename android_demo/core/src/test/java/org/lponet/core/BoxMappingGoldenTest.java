@@ -7,10 +7,13 @@ import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 
-/** Detector box -> landmark box vs lponet_tf.inference.detectors.BoxMapping.apply. */
+/**
+ * Detector box -> landmark box vs lponet_tf.detection.box_mapping.BoxMapping.apply: constant,
+ * keypoint-linear, and guarded (the golden takes both branches of the guard).
+ */
 class BoxMappingGoldenTest {
   @Test
-  void constantAndKeypointMappingsMatchPython() {
+  void constantKeypointAndGuardedMappingsMatchPython() {
     Map<String, Object> g = json("box_mapping.json");
     List<Object> boxes = list(g.get("boxes")), kps = list(g.get("keypoints"));
     for (Map.Entry<String, Object> e : map(g.get("mappings")).entrySet()) {
@@ -26,8 +29,9 @@ class BoxMappingGoldenTest {
 
   static BoxMapping fromJson(Map<String, Object> m) {
     Object w = m.get("keypoint_weights");
+    Object g = m.get("max_size_deviation");
     return new BoxMapping(
         dbl(m.get("dx")), dbl(m.get("dy")), dbl(m.get("sx")), dbl(m.get("sy")),
-        w == null ? null : doubles2(w));
+        w == null ? null : doubles2(w), g == null ? Double.NaN : dbl(g));
   }
 }

@@ -2,6 +2,9 @@ package org.lponet.desktop;
 
 import static org.lponet.core.Goldens.*;
 
+import com.google.ai.edge.litert.Accelerator;
+import com.google.ai.edge.litert.CompiledModel;
+import com.google.ai.edge.litert.LiteRtException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -12,43 +15,67 @@ import org.lponet.core.BoxMapping;
 import org.lponet.demo.engine.FacePipeline;
 import org.lponet.demo.engine.TfliteBlazeFace;
 import org.lponet.demo.engine.TfliteLandmarkModel;
-import org.tensorflow.lite.Interpreter;
 
 /**
  * The app's engine built from the exported assets exactly as LponetEngine.kt does (same
- * sidecar fields, same classes), on the desktop Interpreter.
+ * sidecar fields, same classes), on the desktop CompiledModel (CPU, as the app without GPU).
  */
 final class AppAssets implements AutoCloseable {
   final Map<String, Object> sidecar;
   final TfliteLandmarkModel model;
   final FacePipeline pipeline;
-  private final List<Interpreter> interpreters = new ArrayList<>();
+  private final List<CompiledModel> models = new ArrayList<>();
 
-  AppAssets(Path assets) {
+  AppAssets(Path assets) throws LiteRtException {
+    this(assets, "model");
+  }
+
+  /** {@code which}: the sidecar's "model" (CPU, int8) or "gpu_model" (float) entry. */
+  AppAssets(Path assets, String which) throws LiteRtException {
     sidecar = jsonFile(assets.resolve("lponet_android.json"));
     Map<String, Object> det = map(sidecar.get("detector"));
     List<TfliteBlazeFace> detectors = new ArrayList<>();
     for (Object o : list(det.get("models"))) {
       Map<String, Object> m = map(o);
-      Interpreter it = new Interpreter(assets.resolve((String) m.get("file")).toFile(),
-          new Interpreter.Options().setNumThreads(2));
-      interpreters.add(it);
-      detectors.add(new TfliteBlazeFace(it, BlazeFace.Spec.valueOf((String) m.get("spec")),
+      CompiledModel cm = cpu(assets.resolve((String) m.get("file")), 2);
+      detectors.add(new TfliteBlazeFace(cm, BlazeFace.Spec.valueOf((String) m.get("spec")),
           (float) dbl(det.get("score_threshold")), (float) dbl(det.get("iou_threshold"))));
     }
     Map<String, BoxMapping> mappings = new HashMap<>();
     for (Map.Entry<String, Object> e : map(sidecar.get("box_mappings")).entrySet()) {
       Map<String, Object> m = map(e.getValue());
       Object w = m.get("keypoint_weights");
+      Object guard = m.get("max_size_deviation");
       mappings.put(e.getKey(), new BoxMapping(dbl(m.get("dx")), dbl(m.get("dy")), dbl(m.get("sx")),
-          dbl(m.get("sy")), w == null ? null : doubles2(w)));
+          dbl(m.get("sy")), w == null ? null : doubles2(w), guard == null ? Double.NaN : dbl(guard)));
     }
-    Interpreter lp = new Interpreter(assets.resolve((String) model().get("file")).toFile(),
-        new Interpreter.Options().setNumThreads(2));
-    interpreters.add(lp);
-    model = new TfliteLandmarkModel(lp);
-    pipeline = new FacePipeline(detectors, mappings, model, (float) dbl(analyzer().get("score_threshold")),
-        (int) dbl(analyzer().get("max_faces")));
+    Map<String, Object> mj = map(sidecar.get(which));
+    model = new TfliteLandmarkModel(cpu(assets.resolve((String) mj.get("file")), 2), quant(mj));
+    Map<String, Object> an = analyzer();
+    pipeline = new FacePipeline(detectors, mappings, model, (float) dbl(an.get("score_threshold")),
+        (int) dbl(an.get("max_faces")), (Boolean) an.get("refine"),
+        (float) dbl(an.get("min_tracking_confidence")));
+  }
+
+  private CompiledModel cpu(Path file, int threads) throws LiteRtException {
+    CompiledModel.Options o = new CompiledModel.Options(Accelerator.CPU);
+    o.setCpuOptions(new CompiledModel.CpuOptions(threads, null, null));
+    CompiledModel m = CompiledModel.create(file.toString(), o);
+    models.add(m);
+    return m;
+  }
+
+  /** Scale and zero point of each int8 tensor of a sidecar model entry. */
+  static Map<String, TfliteLandmarkModel.Quant> quant(Map<String, Object> modelJson) {
+    Map<String, TfliteLandmarkModel.Quant> q = new HashMap<>();
+    for (Map.Entry<String, Object> e : map(modelJson.get("tensors")).entrySet()) {
+      Map<String, Object> t = map(e.getValue());
+      if ("int8".equals(t.get("dtype"))) {
+        q.put(e.getKey(), new TfliteLandmarkModel.Quant(
+            (float) dbl(t.get("scale")), (int) dbl(t.get("zero_point"))));
+      }
+    }
+    return q;
   }
 
   Map<String, Object> model() {
@@ -61,8 +88,8 @@ final class AppAssets implements AutoCloseable {
 
   @Override
   public void close() {
-    for (Interpreter it : interpreters) {
-      it.close();
+    for (CompiledModel m : models) {
+      m.close();
     }
   }
 }

@@ -46,7 +46,7 @@ class EndToEndTest {
   private FacePipeline pipeline;
 
   @BeforeAll
-  void load() {
+  void load() throws Exception {
     g = json("e2e.json");
     image = image(map(g.get("image")));
     app = new AppAssets(Path.of((String) g.get("assets")));
@@ -127,9 +127,13 @@ class EndToEndTest {
   }
 
   @Test
-  void exportedModelKeepsTheOutputNames(TestReporter report) {
+  void bundledModelIsTheInt8Export(TestReporter report) {
+    // The default asset: the full-int8 export (int8 input, quantised here from the crop with
+    // the sidecar's scale and zero point); its tensors were found by their signature names.
     report.publishEntry("model", (String) g.get("model_description"));
-    assertTrue(model.usesSignature(), "exported model lacks the heatmaps/pose/occlusion signature names");
+    assertEquals("int8", app.model().get("quantization"));
+    assertEquals("int8", app.model().get("io_dtype"));
+    assertTrue(model.quantizedInput(), "the app's model code did not see an int8 input");
   }
 
   @Test
@@ -152,6 +156,8 @@ class EndToEndTest {
   void facesFromPythonBoxesMatchPython(TestReporter report) {
     // Same landmark box as Python: the crop is within a grey level of OpenCV's, and the
     // runtime differs (LiteRT CompiledModel here, the Python TFLite interpreter there).
+    // Python's faces are refined (a second pass on their own landmark box): face_box is the
+    // box of the pass that gave the landmarks.
     for (int i = 0; i < pyFaces().size(); i++) {
       Map<String, Object> pf = map(pyFaces().get(i));
       List<float[]> boxes = new ArrayList<>();

@@ -8,15 +8,18 @@ import org.lponet.core.BoxMapping;
 import org.lponet.core.Detection;
 import org.lponet.core.Face;
 import org.lponet.core.FaceAnalyzer;
+import org.lponet.core.Refine;
 import org.lponet.core.RgbImage;
 
 /**
  * What the app runs per image, the steps of Python's {@code FaceAnalyzer.analyze}: detectors
  * tried in order until one finds a face (Python's {@code FallbackDetector}; a single detector
  * is the usual case), detections at or above the score threshold, best first, at most
- * {@code maxFaces}; each mapped to a landmark box by its source's {@link BoxMapping}; then the
- * per-face network pass. Plain Java (compiled and run by the JVM end-to-end test). Not
- * thread-safe: one pipeline per inference thread.
+ * {@code maxFaces}; each mapped to a landmark box by its source's {@link BoxMapping} (a box
+ * outside the image is skipped); then the per-face network pass; then, with {@code refine}
+ * (Python's default), a second pass on its own landmark box for each confident face whose
+ * landmarks disagree with the box it was cropped from ({@link Refine}). Plain Java (compiled
+ * and run by the JVM end-to-end test). Not thread-safe: one pipeline per inference thread.
  */
 public final class FacePipeline {
   private final List<TfliteBlazeFace> detectors;
@@ -24,11 +27,13 @@ public final class FacePipeline {
   private final FaceAnalyzer analyzer;
   private final float scoreThreshold;
   final int maxFaces;
+  private final boolean refine;
+  private final float refineMinConfidence;
   private long detectNanos, landmarkNanos;
 
   public FacePipeline(
       List<TfliteBlazeFace> detectors, Map<String, BoxMapping> mappings, TfliteLandmarkModel model,
-      float scoreThreshold, int maxFaces) {
+      float scoreThreshold, int maxFaces, boolean refine, float refineMinConfidence) {
     if (detectors.isEmpty()) {
       throw new IllegalArgumentException("need at least one detector");
     }
@@ -37,6 +42,8 @@ public final class FacePipeline {
     this.analyzer = new FaceAnalyzer(model);
     this.scoreThreshold = scoreThreshold;
     this.maxFaces = maxFaces;
+    this.refine = refine;
+    this.refineMinConfidence = refineMinConfidence;
   }
 
   public FaceAnalyzer analyzer() {
@@ -69,12 +76,27 @@ public final class FacePipeline {
     return analyzeDetections(image, detect(image));
   }
 
-  /** Analyse given detections (each mapped by its source's box mapping). */
+  /**
+   * Analyse given detections (each mapped by its source's box mapping; boxes outside the
+   * image skipped), then refine (Python's {@code FaceAnalyzer.analyze_detections}).
+   */
   public List<Face> analyzeDetections(RgbImage image, List<Detection> detections) {
     long t0 = System.nanoTime();
     List<Face> faces = new ArrayList<>();
     for (Detection d : detections) {
-      faces.add(analyzer.analyzeBox(image, mapping(d.source).apply(d.box, d.keypoints), d));
+      float[] box = mapping(d.source).apply(d.box, d.keypoints);
+      if (Refine.inImage(box, image.width, image.height)) {
+        faces.add(analyzer.analyzeBox(image, box, d));
+      }
+    }
+    if (refine) {
+      for (int i = 0; i < faces.size(); i++) {
+        Face f = faces.get(i);
+        float[] box = Refine.refinedBox(f, refineMinConfidence, image.width, image.height);
+        if (box != null) {
+          faces.set(i, analyzer.analyzeBox(image, box, f.detection, f.score));
+        }
+      }
     }
     landmarkNanos = System.nanoTime() - t0;
     return faces;

@@ -1,89 +1,116 @@
 package org.lponet.demo.engine;
 
-import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
-import java.nio.FloatBuffer;
+import com.google.ai.edge.litert.CompiledModel;
+import com.google.ai.edge.litert.LiteRtException;
+import com.google.ai.edge.litert.TensorBuffer;
+import com.google.ai.edge.litert.TensorType;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 import org.lponet.core.LandmarkModel;
 import org.lponet.core.ModelOutputs;
-import org.tensorflow.lite.Interpreter;
-import org.tensorflow.lite.Tensor;
 
 /**
- * {@link LandmarkModel} over a TFLite {@link Interpreter} holding an exported LPONet
- * ({@code lponet export}). Plain Java on purpose (no android.* imports): the JVM tests compile
- * this very file against a desktop Interpreter backed by LiteRT's C library and run it on the
- * real model, so what the app ships is what the tests check.
+ * {@link LandmarkModel} over a LiteRT {@link CompiledModel} holding an exported LPONet
+ * ({@code lponet export}), float or full-int8. Plain Java on purpose (no android.* imports):
+ * the JVM tests compile this very file against a desktop CompiledModel backed by LiteRT's C
+ * library and run it on the real model, so what the app ships is what the tests check.
  *
- * <p>Outputs are found by their signature names {@code heatmaps}, {@code pose},
- * {@code occlusion} (fixed by docs/CONVENTIONS.md; the exporter keeps Keras' output names in
- * the TFLite signature). A model without a usable signature falls back to shapes: the rank-4
- * output with 2 channels is the occlusion, the other rank-4 one the heatmaps, the 3- or
- * 9-element one the pose.
+ * <p>Tensors are addressed by their signature names (docs/CONVENTIONS.md: input {@code image},
+ * outputs {@code heatmaps}, {@code pose}, {@code occlusion}; the exporter keeps them in the
+ * TFLite signature), and their shapes and element types are read from the model. An int8
+ * tensor needs its scale and zero point, which LiteRT's Kotlin API does not expose: they come
+ * from the asset sidecar ({@code lponet_android.json}, written by tools/export_assets.py from
+ * the file itself). Quantisation follows the Python runner
+ * ({@code lponet_tf.runtime.tflite_runner}): {@code q = clamp(rint(x / scale) + zero)},
+ * {@code x = (q - zero) * scale}, in float.
  */
 public final class TfliteLandmarkModel implements LandmarkModel {
-  private final Interpreter interpreter;
-  private final int inputSize;
-  private final ByteBuffer input;
-  private final int heatmapsIndex, poseIndex, occlusionIndex;
-  private final int[] heatmapsShape, poseShape, occlusionShape;
-  private final ByteBuffer heatmapsBuf, poseBuf, occlusionBuf;
-  /** Non-null when the outputs were identified through the model's signature. */
-  private final String[] signatureNames;
+  public static final String INPUT = "image";
+  public static final String[] OUTPUTS = {"heatmaps", "pose", "occlusion"};
 
-  public TfliteLandmarkModel(Interpreter interpreter) {
-    this.interpreter = interpreter;
-    int[] in = interpreter.getInputTensor(0).shape();
-    if (in.length != 4 || in[0] != 1 || in[1] != in[2] || in[3] != 3) {
+  /** Scale and zero point of an int8 tensor: {@code real = scale * (q - zeroPoint)}. */
+  public static final class Quant {
+    public final float scale;
+    public final int zeroPoint;
+
+    public Quant(float scale, int zeroPoint) {
+      if (!(scale > 0f) || !Float.isFinite(scale) || zeroPoint < -128 || zeroPoint > 127) {
+        throw new IllegalArgumentException(
+            "int8 quantisation needs scale > 0 and -128 <= zero point <= 127, got " + scale
+                + ", " + zeroPoint);
+      }
+      this.scale = scale;
+      this.zeroPoint = zeroPoint;
+    }
+  }
+
+  private final CompiledModel model;
+  private final int inputSize;
+  private final Quant inQuant;
+  private final Quant[] outQuant = new Quant[3];
+  private final int[][] outShapes = new int[3][];
+  private final Map<String, TensorBuffer> inputs = new HashMap<>();
+  private final Map<String, TensorBuffer> outputs = new HashMap<>();
+
+  /** A float model (no quantised tensors). */
+  public TfliteLandmarkModel(CompiledModel model) throws LiteRtException {
+    this(model, Map.of());
+  }
+
+  /**
+   * @param model the compiled LPONet.
+   * @param quant scale and zero point of each int8 tensor, by signature name (empty for a
+   *     float model); a quantised tensor missing here is an error.
+   */
+  public TfliteLandmarkModel(CompiledModel model, Map<String, Quant> quant)
+      throws LiteRtException {
+    this.model = model;
+    int[] in = shape(model.getInputTensorType(INPUT, ""));
+    if (in.length != 4 || (in[0] != 1 && in[0] != -1) || in[1] != in[2] || in[3] != 3) {
       throw new IllegalArgumentException("expected an input (1, S, S, 3), got " + str(in));
     }
     inputSize = in[1];
-    input = direct(interpreter.getInputTensor(0).numBytes());
-
-    int hm = -1, po = -1, oc = -1;
-    String[] names = null;
-    String[] keys = interpreter.getSignatureKeys();
-    if (keys.length == 1) {
-      String[] outs = interpreter.getSignatureOutputs(keys[0]);
-      if (contains(outs, "heatmaps") && contains(outs, "pose") && contains(outs, "occlusion")) {
-        names = new String[] {"heatmaps", "pose", "occlusion"};
-        hm = indexOf(interpreter, interpreter.getOutputTensorFromSignature("heatmaps", keys[0]));
-        po = indexOf(interpreter, interpreter.getOutputTensorFromSignature("pose", keys[0]));
-        oc = indexOf(interpreter, interpreter.getOutputTensorFromSignature("occlusion", keys[0]));
-      }
+    inQuant = quantOf(model.getInputTensorType(INPUT, ""), INPUT, quant);
+    for (int i = 0; i < 3; i++) {
+      TensorType t = model.getOutputTensorType(OUTPUTS[i], "");
+      outShapes[i] = shape(t);
+      outQuant[i] = quantOf(t, OUTPUTS[i], quant);
+      outputs.put(OUTPUTS[i], model.createOutputBuffer(OUTPUTS[i], ""));
     }
-    if (names == null) {
-      for (int i = 0; i < interpreter.getOutputTensorCount(); i++) {
-        int[] s = interpreter.getOutputTensor(i).shape();
-        int n = interpreter.getOutputTensor(i).numElements();
-        if (s.length == 4 && s[3] == 2) {
-          oc = i;
-        } else if (s.length == 4) {
-          hm = i;
-        } else if (n == 9 || n == 3) {
-          po = i;
-        }
-      }
-      if (hm < 0 || po < 0 || oc < 0 || interpreter.getOutputTensorCount() != 3) {
-        throw new IllegalArgumentException("cannot identify heatmaps / pose / occlusion outputs");
-      }
-    }
-    signatureNames = names;
-    heatmapsIndex = hm;
-    poseIndex = po;
-    occlusionIndex = oc;
-    heatmapsShape = interpreter.getOutputTensor(hm).shape();
-    poseShape = interpreter.getOutputTensor(po).shape();
-    occlusionShape = interpreter.getOutputTensor(oc).shape();
-    if (heatmapsShape.length != 4 || occlusionShape.length != 4
-        || heatmapsShape[1] != occlusionShape[1] || heatmapsShape[2] != occlusionShape[2]) {
+    int[] hm = outShapes[0], oc = outShapes[2];
+    if (hm.length != 4 || oc.length != 4 || hm[1] != oc[1] || hm[2] != oc[2]) {
       throw new IllegalArgumentException(
-          "heatmaps " + str(heatmapsShape) + " and occlusion " + str(occlusionShape) + " disagree");
+          "heatmaps " + str(hm) + " and occlusion " + str(oc) + " disagree");
     }
-    heatmapsBuf = direct(interpreter.getOutputTensor(hm).numBytes());
-    poseBuf = direct(interpreter.getOutputTensor(po).numBytes());
-    occlusionBuf = direct(interpreter.getOutputTensor(oc).numBytes());
+    inputs.put(INPUT, model.createInputBuffer(INPUT, ""));
+  }
+
+  private static Quant quantOf(TensorType t, String name, Map<String, Quant> quant) {
+    switch (t.getElementType()) {
+      case FLOAT:
+        return null;
+      case INT8:
+        Quant q = quant.get(name);
+        if (q == null) {
+          throw new IllegalArgumentException(
+              "tensor '" + name + "' is int8 but no scale / zero point was given (sidecar "
+                  + "model.tensors)");
+        }
+        return q;
+      default:
+        throw new IllegalArgumentException(
+            "tensor '" + name + "' is " + t.getElementType() + ": only FLOAT and INT8 are handled");
+    }
+  }
+
+  private static int[] shape(TensorType t) {
+    List<Integer> d = t.getLayout().getDimensions();
+    int[] s = new int[d.size()];
+    for (int i = 0; i < s.length; i++) {
+      s[i] = d.get(i);
+    }
+    return s;
   }
 
   @Override
@@ -91,9 +118,9 @@ public final class TfliteLandmarkModel implements LandmarkModel {
     return inputSize;
   }
 
-  /** Signature-based output lookup was used (false: shape fallback). */
-  public boolean usesSignature() {
-    return signatureNames != null;
+  /** Whether the model's input is int8 (quantised here from the float crop). */
+  public boolean quantizedInput() {
+    return inQuant != null;
   }
 
   @Override
@@ -101,52 +128,43 @@ public final class TfliteLandmarkModel implements LandmarkModel {
     if (crop.length != inputSize * inputSize * 3) {
       throw new IllegalArgumentException("crop must have " + inputSize * inputSize * 3 + " floats");
     }
-    input.clear();
-    input.asFloatBuffer().put(crop);
-    input.rewind();
-    heatmapsBuf.clear();
-    poseBuf.clear();
-    occlusionBuf.clear();
-    Map<Integer, Object> outputs = new HashMap<>();
-    outputs.put(heatmapsIndex, heatmapsBuf);
-    outputs.put(poseIndex, poseBuf);
-    outputs.put(occlusionIndex, occlusionBuf);
-    interpreter.runForMultipleInputsOutputs(new Object[] {input}, outputs);
-    return new ModelOutputs(
-        floats(heatmapsBuf), heatmapsShape[1], heatmapsShape[2], heatmapsShape[3],
-        floats(poseBuf), floats(occlusionBuf), occlusionShape[3]);
+    try {
+      TensorBuffer in = inputs.get(INPUT);
+      if (inQuant == null) {
+        in.writeFloat(crop);
+      } else {
+        in.writeInt8(quantize(crop, inQuant));
+      }
+      model.run(inputs, outputs, "");
+      float[][] o = new float[3][];
+      for (int i = 0; i < 3; i++) {
+        TensorBuffer b = outputs.get(OUTPUTS[i]);
+        o[i] = outQuant[i] == null ? b.readFloat() : dequantize(b.readInt8(), outQuant[i]);
+      }
+      int[] hm = outShapes[0];
+      return new ModelOutputs(o[0], hm[1], hm[2], hm[3], o[1], o[2], outShapes[2][3]);
+    } catch (LiteRtException e) {
+      throw new IllegalStateException("LiteRT run failed: " + e.getMessage(), e);
+    }
   }
 
-  static ByteBuffer direct(int bytes) {
-    return ByteBuffer.allocateDirect(bytes).order(ByteOrder.nativeOrder());
-  }
-
-  static float[] floats(ByteBuffer b) {
-    b.rewind();
-    FloatBuffer f = b.asFloatBuffer();
-    float[] out = new float[f.remaining()];
-    f.get(out);
+  /** Float values -> int8 with (scale, zero point): round half to even, as numpy. */
+  public static byte[] quantize(float[] x, Quant q) {
+    byte[] out = new byte[x.length];
+    for (int i = 0; i < x.length; i++) {
+      double v = Math.rint(x[i] / q.scale) + q.zeroPoint;
+      out[i] = (byte) Math.max(-128, Math.min(127, (int) v));
+    }
     return out;
   }
 
-  private static int indexOf(Interpreter it, Tensor t) {
-    // Tensor.index() is the position in the interpreter's output list in both the real API and
-    // the desktop shim; double-check by name in case a runtime reports something else.
-    for (int i = 0; i < it.getOutputTensorCount(); i++) {
-      if (it.getOutputTensor(i).name().equals(t.name())) {
-        return i;
-      }
+  /** int8 values -> float with (scale, zero point). */
+  public static float[] dequantize(byte[] q, Quant p) {
+    float[] out = new float[q.length];
+    for (int i = 0; i < q.length; i++) {
+      out[i] = (float) (q[i] - p.zeroPoint) * p.scale;
     }
-    throw new IllegalArgumentException("signature output " + t.name() + " is not a model output");
-  }
-
-  private static boolean contains(String[] a, String s) {
-    for (String x : a) {
-      if (x.equals(s)) {
-        return true;
-      }
-    }
-    return false;
+    return out;
   }
 
   private static String str(int[] s) {

@@ -1,4 +1,4 @@
-package org.tensorflow.lite;
+package com.google.ai.edge.litert;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;

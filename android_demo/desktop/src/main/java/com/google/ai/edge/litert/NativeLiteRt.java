@@ -1,4 +1,4 @@
-package org.tensorflow.lite;
+package com.google.ai.edge.litert;
 
 import java.io.File;
 import java.io.IOException;
@@ -9,7 +9,7 @@ import java.nio.file.Path;
 /**
  * Loads the JNI bridge (lponet_litert_jni.c) and, through it, LiteRT's C library
  * {@code libLiteRt.so} from the {@code ai-edge-litert} wheel. Desktop-only: on Android the
- * real {@code org.tensorflow.lite} classes come from Maven and this class does not exist.
+ * real {@code com.google.ai.edge.litert} classes come from Maven (litert AAR) and this class does not exist.
  *
  * <p>System properties:
  *

@@ -30,7 +30,7 @@ from typing import Any, Dict, List, Optional, Tuple
 from lponet_tf.config import POSE_MODES, LPONetConfig
 from lponet_tf.codec.crop import DEFAULT_ENLARGE
 from lponet_tf.errors import LPONetError
-from lponet_tf.heatmaps import STRIDE
+from lponet_tf.heatmaps import DEFAULT_DECODER, SIGMA, STRIDE, check_decoder
 from lponet_tf.version import __version__
 
 #: Name of the metadata entry in a TFLite flatbuffer and key in ONNX ``metadata_props``.
@@ -52,16 +52,51 @@ CROP_RULE = {
     "resample": "affine warp of the image to input_size x input_size (bilinear, constant "
                 "border 0 outside the photo); pixel centres at integers",
 }
-#: How landmarks are read from the heatmaps (lponet_tf.heatmaps.decode_heatmaps).
+#: How landmarks are read from the heatmaps (lponet_tf.heatmaps, lponet_tf.codec.decode).
+#: ``heatmap_scale`` (omega, Eq. 5) and ``sigma`` are the training targets' (the model's
+#: facts); ``decoder`` is the rule a runner applies by default. Files written before
+#: ``sigma`` existed say ``"decoder": "argmax_top2"``, which only described the one rule
+#: there was: readers take omega 60, sigma 1, stride 4 and their own default rule ("dark").
 DECODE_RULE = {
-    "decoder": "argmax_top2",
+    "decoder": DEFAULT_DECODER,
     "stride": STRIDE,
     "grid_to_pixel": "x = stride * (u + 0.5) - 0.5 (same for y)",
-    "refine": "p = (s1 p1 + s2 p2) / (s1 + s2) over the two highest cells, scores "
-              "clipped at 0 (p = p1 when both <= 0); ties to the lower row-major index",
     "heatmap_scale": 60.0,
-    "score": "the peak value; ~60 for a confident landmark (trained on 60 x a unit Gaussian)",
+    "sigma": SIGMA,
+    "dark": "DARK (Zhang et al. 2020): at the argmax cell (ties to the lower row-major "
+            "index), the map smoothed by a Gaussian of sigma cells (2*ceil(3 sigma)+1 taps, "
+            "zeros outside the map), log(max(v, 1e-10)), one Newton step -H^-1 g with central "
+            "differences on the 3x3 cells; no step unless H is negative definite; step "
+            "clipped to 1 cell per axis",
+    "top2": "p = (s1 p1 + s2 p2) / (s1 + s2) over the two highest cells, scores clipped "
+            "at 0 (p = p1 when both <= 0); ties to the lower row-major index (paper IV-B)",
+    "score": "the peak value; ~heatmap_scale for a confident landmark (trained on "
+             "heatmap_scale x a unit Gaussian)",
 }
+
+
+def decode_rule(heatmap_scale: float = 60.0, sigma: float = SIGMA,
+                decoder: str = DEFAULT_DECODER) -> Dict[str, Any]:
+    """:data:`DECODE_RULE` with a model's own heatmap scale, sigma and default rule.
+
+    Example:
+        >>> decode_rule(heatmap_scale=30.0)["heatmap_scale"]
+        30.0
+    """
+    return dict(DECODE_RULE, heatmap_scale=float(heatmap_scale), sigma=float(sigma),
+                decoder=check_decoder(decoder))
+
+
+def training_heatmap_scale(model) -> Optional[float]:
+    """omega of a compiled Keras LPONet's heatmap loss (``loss.omega`` of its training
+    config, saved with a ``.keras`` file), or None when it was not compiled with one."""
+    loss = getattr(model, "loss", None)
+    if isinstance(loss, dict):
+        loss = loss.get("heatmaps")
+    omega = getattr(loss, "omega", None)
+    return float(omega) if isinstance(omega, (int, float)) and omega > 0 else None
+
+
 #: iBUG 68-point order of the heatmap channels (the 300W markup).
 LANDMARK_ORDER = {
     "scheme": "ibug68",
@@ -176,11 +211,16 @@ class ModelMetadata:
     def from_model(cls, model, preset: Optional[str] = None, **fields: Any) -> "ModelMetadata":
         """Metadata of a Keras :class:`~lponet_tf.model.LPONet` (reads ``lponet_config``).
 
-        ``preset`` defaults to the model's config name when that names a preset.
+        ``preset`` defaults to the model's config name when that names a preset. The
+        heatmap scale comes from the model's compiled heatmap loss (the training
+        ``loss.omega``) when it has one, else 60 (:func:`decode_rule`).
         """
         config = getattr(model, "lponet_config", None)
         if not isinstance(config, LPONetConfig):
             raise MetadataError(f"model {getattr(model, 'name', model)!r} is not an LPONet")
+        omega = training_heatmap_scale(model)
+        if omega is not None and "decode" not in fields:
+            fields["decode"] = decode_rule(heatmap_scale=omega)
         return cls.from_config(config, preset=preset or guess_preset(config), **fields)
 
     def replace(self, **changes: Any) -> "ModelMetadata":

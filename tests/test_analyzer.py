@@ -132,7 +132,8 @@ def test_visibility_is_the_mask_sampled_at_each_landmark_sub_cell(rng):
 
     size = 64
     runner = DesignedRunner(size, rng)
-    analyzer = FaceAnalyzer.create(model=runner, detector=ListDetector([]))
+    # Positions designed for the top-2 rule (two cells, known weights).
+    analyzer = FaceAnalyzer.create(model=runner, detector=ListDetector([]), decode="top2")
     box = np.array([70.0, 52.0, 130.0, 110.0])  # 60 x 58: the crop is 72 px, no pre-shrink
     face, = analyzer.analyze_boxes(np.zeros((200, 220, 3), np.uint8), [box])
     side = 1.2 * max(box[2] - box[0], box[3] - box[1])

@@ -25,7 +25,7 @@ def _name_of_shape(shape) -> str:
 
 def _check_porting_fields(meta: md.ModelMetadata):
     assert meta.crop["enlarge"] == DEFAULT_ENLARGE and "square" in meta.crop
-    assert meta.decode["stride"] == STRIDE and meta.decode["decoder"] == "argmax_top2"
+    assert meta.decode["stride"] == STRIDE and meta.decode["decoder"] == "dark"
     assert meta.landmark_order["scheme"] == "ibug68"
     assert meta.landmark_order["groups"]["mouth"] == [48, 67]
     assert meta.occlusion_channels == ("not_visible_face", "visible_face")

@@ -25,7 +25,8 @@ from typing import Callable, Dict, Iterable, List, Mapping, Optional
 
 import numpy as np
 
-from lponet_tf import geometry, metrics
+from lponet_tf import metrics
+from lponet_tf.codec import decode
 from lponet_tf.data.records import FaceRecord
 from lponet_tf.data.sample import load_mask
 from lponet_tf.errors import DataError, LPONetError
@@ -50,19 +51,24 @@ class RunnerInfo:
         pose: ``"6d"`` (pose output is ``(N, 3, 3)``) or ``"euler"`` (``(N, 3)`` degrees).
         label: row label in the tables (e.g. the model file's name).
         backend: ``"keras"``, ``"tflite"``, ``"onnx"``, ... (for the report).
+        decode: how heatmaps are read (:class:`~lponet_tf.codec.decode.DecodeSettings`,
+            the analyzer's: from the model metadata, DARK by default).
     """
 
     input_size: int
     pose: str
     label: str = "model"
     backend: str = ""
+    decode: decode.DecodeSettings = decode.DecodeSettings()
 
 
-def runner_info(runner, label: Optional[str] = None) -> RunnerInfo:
+def runner_info(runner, label: Optional[str] = None, decode_rule: Optional[str] = None
+                ) -> RunnerInfo:
     """Read a runner's metadata (:func:`lponet_tf.runtime.load_runner`).
 
     ``runner.metadata`` may be a mapping or an object with attributes; it must give
-    ``input_size`` and the pose representation (``pose``).
+    ``input_size`` and the pose representation (``pose``). ``decode_rule`` (``"dark"`` /
+    ``"top2"``) overrides the heatmap decoding rule (default: as :class:`FaceAnalyzer`).
 
     Raises:
         ValueError: the metadata lacks them.
@@ -79,7 +85,8 @@ def runner_info(runner, label: Optional[str] = None) -> RunnerInfo:
     if size is None or pose not in ("6d", "euler"):
         raise ValueError(f"runner metadata must give input_size and pose ('6d'/'euler'), got {meta!r}")
     backend = get("backend") or getattr(runner, "backend", "") or ""
-    return RunnerInfo(int(size), str(pose), label or str(get("preset") or "model"), str(backend))
+    return RunnerInfo(int(size), str(pose), label or str(get("preset") or "model"), str(backend),
+                      decode.DecodeSettings.from_metadata(meta, decode_rule))
 
 
 # ----------------------------------------------------------------------------- one set
@@ -92,17 +99,15 @@ def _score_face(record: FaceRecord, face: protocol.PreparedFace, outputs: Dict[s
                 i: int, info: RunnerInfo, tasks) -> FaceScore:
     score = FaceScore(record.image_path, face_groups(record), face.crop_source)
     if "landmarks" in tasks and record.landmarks is not None:
-        pred = protocol.landmarks_in_image(outputs["heatmaps"][i], face.transform)
+        pred, _ = decode.decode_landmarks(outputs["heatmaps"][i], face.transform, info.decode)
         score.pred_landmarks, score.gt_landmarks = pred, record.landmarks
         score.nme = float(metrics.nme(pred, record.landmarks).mean)
     if "pose" in tasks and record.pose is not None:
-        score.pred_R = protocol.pose_matrix(outputs["pose"][i], info.pose)
-        score.gt_R = np.asarray(record.pose, np.float64)
-        score.pred_ypr = geometry.matrix_to_euler(score.pred_R)
-        score.gt_ypr = geometry.matrix_to_euler(score.gt_R)
+        score.pred_R, score.pred_ypr = decode.pose_rotation(outputs["pose"][i], info.pose)
+        score.gt_R, score.gt_ypr = decode.pose_rotation(record.pose, "6d")
     if "occlusion" in tasks and record.mask_path is not None:
         gt = load_mask(record.mask_path) > 0.5
-        visible, region = protocol.visible_mask_in_image(
+        visible, region = decode.visible_mask_in_image(
             outputs["occlusion"][i], face.transform, face.image_shape, gt.shape)
         # Only the crop square counts: (1, M) arrays are one "image" for metrics.miou.
         score.iou = metrics.miou(visible[region][None], gt[region][None]).per_class

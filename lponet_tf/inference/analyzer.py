@@ -9,7 +9,7 @@ Shaped like MediaPipe's task API::
 Pipeline per image (the face codec, :mod:`lponet_tf.codec`: the crop of training and evaluation):
 
 1. the input is normalised to RGB uint8 (:mod:`lponet_tf.codec.image`);
-2. a detector finds faces (default BlazeFace, :mod:`lponet_tf.inference.detectors`; it
+2. a detector finds faces (default BlazeFace, :mod:`lponet_tf.detection`; it
    downscales large images itself), or the caller gives boxes;
 3. each detection becomes a landmark-box estimate (:func:`detection_to_face_box`: detector
    boxes are not the tight landmark boxes the network was trained on), which is enlarged
@@ -17,9 +17,11 @@ Pipeline per image (the face codec, :mod:`lponet_tf.codec`: the crop of training
    the crop of training, evaluation and export too);
 4. all crops of the image go through the model in one batch (Keras, LiteRT or
    onnxruntime, :func:`lponet_tf.runtime.load_runner`);
-5. heatmaps are decoded (top-2 refinement) and mapped back to image pixels; the pose is
-   the rotation (6D head) or Euler output; each landmark's visibility is the visible-face
-   probability of the occlusion mask, bilinearly sampled at the landmark on the S/4 grid;
+5. the outputs are decoded (:mod:`lponet_tf.codec.decode`; heatmaps by DARK sub-pixel
+   decoding, or the paper's top-2 rule with ``decode="top2"``) and mapped back to image
+   pixels; the pose is the rotation (6D head) or Euler output; each landmark's visibility
+   is the visible-face probability of the occlusion mask, bilinearly sampled at the
+   landmark on the S/4 grid;
 6. a confident face whose landmarks disagree with the box it was cropped from is analysed
    once more on its own landmark box (``refine``; one more batch, only for those faces).
 
@@ -29,28 +31,25 @@ Video (:meth:`FaceAnalyzer.track`, :meth:`FaceAnalyzer.analyze_video`) lives in
 from __future__ import annotations
 
 import dataclasses
-import math
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
-import cv2
 import numpy as np
 
-from lponet_tf.codec.crop import (DEFAULT_ENLARGE, CropTransform, box_from_landmarks, compose,
-                                  crop_face, invert, square_box)
+from lponet_tf.codec.crop import (DEFAULT_ENLARGE, CropTransform, box_from_landmarks, crop_face,
+                                  square_box)
 from lponet_tf.codec.image import check_value_range, to_rgb_uint8
+from lponet_tf.codec.decode import (
+    DecodeSettings, decode_face, grid_to_image_matrix, mask_in_image, sample_grid,
+)
 from lponet_tf.errors import ModelFileError
-from lponet_tf.geometry import euler_to_matrix, matrix_to_euler
-from lponet_tf.heatmaps import STRIDE, crop_to_grid, decode_heatmaps
-from lponet_tf.inference.detectors import (
+from lponet_tf.heatmaps import DECODERS, STRIDE
+from lponet_tf.detection import (
     BlazeFaceDetector, BoxesDetector, Detection, FallbackDetector, as_detector, box_in_image,
     box_iou, detection_to_face_box,
 )
 
 __all__ = ["FaceAnalyzerOptions", "Face", "FaceAnalyzer", "sample_grid"]
 
-#: The network predicts ``omega * L`` (CONVENTIONS.md, omega = 60): a heatmap peak of 60 is
-#: a fully confident landmark. ``Face.landmark_scores`` are peaks divided by this.
-HEATMAP_OMEGA = 60.0
 BACKENDS = ("auto", "keras", "tflite", "onnx")
 #: With ``refine``, a face is analysed again when the box of its landmarks overlaps the box
 #: its crop came from by less than this.
@@ -86,11 +85,14 @@ class FaceAnalyzerOptions:
         detect_every: in :meth:`FaceAnalyzer.track`, run the detector at least every this
             many frames (to pick up new faces); in between, each face's box comes from its
             landmarks in the previous frame.
-        min_tracking_confidence: a face whose mean landmark score (heatmap peak / 60) falls
-            below this in :meth:`FaceAnalyzer.track` is lost, and the detector runs again;
-            such a face is not refined either.
+        min_tracking_confidence: a face whose mean landmark score (heatmap peak / omega,
+            the model's heatmap scale, 60) falls below this in :meth:`FaceAnalyzer.track`
+            is lost, and the detector runs again; such a face is not refined either.
         refine: analyse a face again on its own landmark box when its landmarks disagree
             with the detector's box (see :meth:`FaceAnalyzer.analyze_detections`).
+        decode: heatmap decoding rule, ``"dark"`` (sub-pixel, Zhang et al. 2020) or
+            ``"top2"`` (the paper's rule, Section IV-B); None: the model metadata's rule,
+            else ``"dark"`` (:class:`lponet_tf.codec.decode.DecodeSettings`).
 
     Example:
         >>> FaceAnalyzerOptions(max_faces=2).backend
@@ -110,6 +112,7 @@ class FaceAnalyzerOptions:
     detect_every: int = 10
     min_tracking_confidence: float = 0.2
     refine: bool = True
+    decode: Optional[str] = None
 
     def __post_init__(self):
         if self.backend not in BACKENDS:
@@ -123,6 +126,8 @@ class FaceAnalyzerOptions:
         if self.threads is not None and int(self.threads) < 1:
             raise ValueError(f"threads must be >= 1 or None, got {self.threads}")
         self.value_range = check_value_range(self.value_range)
+        if self.decode is not None and self.decode not in DECODERS:
+            raise ValueError(f"decode must be one of {DECODERS} or None, got {self.decode!r}")
 
 
 @dataclasses.dataclass(eq=False)
@@ -136,7 +141,8 @@ class Face:
             :func:`detection_to_face_box`, a user box, or in video the previous landmarks).
         score: detector confidence (1.0 for user boxes).
         landmarks: ``(68, 2)`` ``x, y`` (iBUG order).
-        landmark_scores: ``(68,)`` heatmap peak / 60 (about 1 for a confident landmark).
+        landmark_scores: ``(68,)`` heatmap peak / omega (the model's heatmap scale,
+            60; about 1 for a confident landmark).
         visibility: ``(68,)`` visible-face probability at each landmark (0: occluded by a
             mask, hand, hair, glasses or outside the photo; 1: visible face). The jaw
             points lie on the face's outline, the mask's edge, and read about 0.5 when
@@ -184,15 +190,13 @@ class Face:
 
     def mask_matrix(self) -> np.ndarray:
         """``(2, 3)`` affine from mask grid cells ``(u, v)`` to image pixels ``(x, y)``."""
-        size = self.mask.shape[0] * STRIDE
-        crop = CropTransform.from_box(self.crop_box, size, enlarge=0.0)
-        # Grid -> crop pixels: x = stride * (u + 0.5) - 0.5 (CONVENTIONS.md).
-        grid_to_crop = np.array([[STRIDE, 0.0, STRIDE / 2 - 0.5], [0.0, STRIDE, STRIDE / 2 - 0.5]])
-        return compose(crop.inverse_matrix, grid_to_crop)
+        crop = CropTransform.from_box(self.crop_box, self.mask.shape[0] * STRIDE, enlarge=0.0)
+        return grid_to_image_matrix(crop, STRIDE)
 
     def mask_in_image(self, image_shape: Tuple[int, ...],
                       region: Optional[Sequence[int]] = None) -> np.ndarray:
-        """The visible-face probability resampled (bilinear) onto image pixels.
+        """The visible-face probability resampled (bilinear) onto image pixels
+        (:func:`lponet_tf.codec.decode.mask_in_image`).
 
         Args:
             image_shape: ``(H, W, ...)`` of the image.
@@ -202,22 +206,7 @@ class Face:
         Returns:
             float32 ``(y1 - y0, x1 - x0)`` array in [0, 1].
         """
-        h, w = int(image_shape[0]), int(image_shape[1])
-        x0, y0, x1, y1 = (0, 0, w, h) if region is None else (int(v) for v in region)
-        out = np.zeros((max(y1 - y0, 0), max(x1 - x0, 0)), np.float32)
-        cx0, cy0 = max(x0, math.ceil(self.crop_box[0])), max(y0, math.ceil(self.crop_box[1]))
-        cx1 = min(x1, math.floor(self.crop_box[2]) + 1)
-        cy1 = min(y1, math.floor(self.crop_box[3]) + 1)
-        if cx1 <= cx0 or cy1 <= cy0:
-            return out
-        # Image pixel -> grid, shifted so the window's corner is pixel (0, 0).
-        to_grid = compose(invert(self.mask_matrix()),
-                          np.array([[1.0, 0.0, cx0], [0.0, 1.0, cy0]]))
-        part = cv2.warpAffine(self.mask.astype(np.float32), to_grid, (cx1 - cx0, cy1 - cy0),
-                              flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
-                              borderMode=cv2.BORDER_REPLICATE)
-        out[cy0 - y0:cy1 - y0, cx0 - x0:cx1 - x0] = np.clip(part, 0.0, 1.0)
-        return out
+        return mask_in_image(self.mask, self.crop_box, STRIDE, image_shape, region)
 
     def to_dict(self, include_mask: bool = True) -> Dict[str, Any]:
         """JSON-ready dict (floats rounded: 2 decimals for pixels, 3 for the rest).
@@ -248,29 +237,6 @@ class Face:
 # --------------------------------------------------------------------------------------
 # Crops and sampling
 # --------------------------------------------------------------------------------------
-def sample_grid(grid: np.ndarray, uv: np.ndarray) -> np.ndarray:
-    """Bilinear samples of a 2-D ``grid`` at ``(K, 2)`` ``(u, v)`` cell coordinates.
-
-    Coordinates outside the grid are clamped to its border cells.
-
-    Example:
-        >>> sample_grid(np.array([[0.0, 1.0], [2.0, 3.0]]), np.array([[0.5, 0.5]])).tolist()
-        [1.5]
-    """
-    g = np.asarray(grid, np.float64)
-    h, w = g.shape
-    u = np.clip(np.nan_to_num(uv[:, 0], nan=0.0), 0, w - 1)
-    v = np.clip(np.nan_to_num(uv[:, 1], nan=0.0), 0, h - 1)
-    # Left/top tap at most one cell before the border, so the right/bottom tap exists.
-    c0 = np.clip(np.floor(u).astype(int), 0, max(w - 2, 0))
-    r0 = np.clip(np.floor(v).astype(int), 0, max(h - 2, 0))
-    c1, r1 = np.minimum(c0 + 1, w - 1), np.minimum(r0 + 1, h - 1)
-    fu, fv = u - c0, v - r0
-    top = g[r0, c0] * (1 - fu) + g[r0, c1] * fu
-    bottom = g[r1, c0] * (1 - fu) + g[r1, c1] * fu
-    return (top * (1 - fv) + bottom * fv).astype(np.float32)
-
-
 # --------------------------------------------------------------------------------------
 # Loading
 # --------------------------------------------------------------------------------------
@@ -357,6 +323,9 @@ class FaceAnalyzer:
         self.detector = detector
         self.options = options
         self.input_size = int(runner.metadata.input_size)
+        #: How heatmaps are read: the model's metadata (heatmap scale, sigma, stride) and
+        #: ``options.decode`` (None: the default rule, DARK).
+        self.decode_settings = DecodeSettings.from_metadata(runner.metadata, options.decode)
         self._session = None
 
     @classmethod
@@ -477,24 +446,9 @@ class FaceAnalyzer:
                 for j, i in enumerate(keep)]
 
     def _face(self, out, j: int, transform: CropTransform, box, score) -> Face:
-        crop_xy, peaks = decode_heatmaps(out["heatmaps"][j])
-        visible = out["occlusion"][j, :, :, 1]
-        pose = np.asarray(out["pose"][j], np.float64)
-        if pose.shape == (3, 3):
-            rotation, ypr = pose, matrix_to_euler(pose)
-        else:  # Euler head: (yaw, pitch, roll) degrees
-            rotation, ypr = euler_to_matrix(pose), pose
-        return Face(
-            box=np.asarray(box, np.float32),
-            score=float(score),
-            landmarks=transform.to_image(crop_xy),
-            landmark_scores=np.clip(peaks / HEATMAP_OMEGA, 0.0, None).astype(np.float32),
-            visibility=np.clip(sample_grid(visible, crop_to_grid(crop_xy)), 0.0, 1.0),
-            pose=np.asarray(ypr, np.float32),
-            rotation=np.asarray(rotation, np.float32),
-            mask=np.asarray(visible, np.float32),
-            crop_box=square_box(box, DEFAULT_ENLARGE),
-        )
+        decoded = decode_face(out, j, transform, self.decode_settings)
+        return Face(box=np.asarray(box, np.float32), score=float(score),
+                    crop_box=square_box(box, DEFAULT_ENLARGE), **vars(decoded))
 
     # -- video ------------------------------------------------------------------------
     def track(self, frame, timestamp_ms: float) -> List[Face]:

@@ -440,6 +440,15 @@ def landmark_reference(analyzer, image: np.ndarray, faces) -> list:
     return refs
 
 
+def _face_json(out: _Out, mask_file: str, f, ref) -> dict:
+    """A Face as the Java end-to-end test reads it, with its near-tie alternatives."""
+    return {"face_box": f.box.tolist(), "score": f.score, "landmarks": f.landmarks.tolist(),
+            "alternatives": ref["alternatives"], "landmark_scores": f.landmark_scores.tolist(),
+            "visibility": f.visibility.tolist(), "euler": f.pose.tolist(),
+            "rotation": f.rotation.tolist(), "crop_box": f.crop_box.tolist(),
+            "mask": out.f32(mask_file, f.mask)}
+
+
 def goldens_e2e(out: _Out) -> dict:
     """The app's assets made by android_demo/tools/export_assets.py (the library's TFLite
     exporter, bundled default preset), and the Python FaceAnalyzer's faces on a real photo
@@ -458,16 +467,30 @@ def goldens_e2e(out: _Out) -> dict:
     img = _two_faces()
     dets = analyzer.detect(img)
     faces = analyzer.analyze_detections(img, dets)
-    res = []
-    for i, (d, f, ref) in enumerate(zip(dets, faces, landmark_reference(analyzer, img, faces))):
-        res.append({
-            "detection": _detections_json([d])[0], "face_box": f.box.tolist(),
-            "score": f.score, "landmarks": f.landmarks.tolist(),
-            "alternatives": ref["alternatives"],
-            "landmark_scores": f.landmark_scores.tolist(), "visibility": f.visibility.tolist(),
-            "euler": f.pose.tolist(), "rotation": f.rotation.tolist(),
-            "crop_box": f.crop_box.tolist(), "mask": out.f32(f"e2e_mask_{i}.f32", f.mask),
-        })
+    res = [dict(_face_json(out, f"e2e_mask_{i}.f32", f, ref), detection=_detections_json([d])[0])
+           for i, (d, f, ref) in enumerate(zip(dets, faces,
+                                               landmark_reference(analyzer, img, faces)))]
+    # Refine: given boxes (identity mapping) off the face, so that the second pass on the
+    # landmark box runs (checked), and one on the face (no second pass).
+    b = np.asarray(faces[0].box, np.float32)
+    w = float(b[2] - b[0])
+    given = [b + np.float32([0.2 * w, 0.1 * w, 0.2 * w, 0.1 * w]), b]
+    refined = analyzer.analyze(img, boxes=given)
+    moved = [not np.allclose(f.box, g) for f, g in zip(refined, given)]
+    if len(refined) != 2 or moved != [True, False]:
+        raise AssertionError(f"refine golden: second pass {moved}, expected [True, False]")
+    refine_cases = [dict(_face_json(out, f"e2e_refine_mask_{i}.f32", f, ref), given=g.tolist())
+                    for i, (f, g, ref) in enumerate(zip(
+                        refined, given, landmark_reference(analyzer, img, refined)))]
+    # The GPU model entry (float I/O, the preset's fp16 export) on the CPU: Python's faces on
+    # the int8 run's boxes (the float path of the app's model code).
+    gpu = FaceAnalyzer.create(model=str(assets / sidecar["gpu_model"]["file"]),
+                              detector=sidecar["detector"]["name"], threads=2)
+    gpu_faces = gpu.analyze_boxes(img, [f.box for f in faces])
+    gpu_cases = [_face_json(out, f"e2e_gpu_mask_{i}.f32", f, ref)
+                 for i, (f, ref) in enumerate(zip(gpu_faces,
+                                                  landmark_reference(gpu, img, gpu_faces)))]
+    gpu.close()
     # Video: the same photo drifting across a larger frame, through FaceAnalyzer.track
     # (detection reuse, merging, One-Euro smoothing). Each face also gets its unsmoothed
     # landmarks (the same box analysed again) and their near-tie alternatives.
@@ -497,6 +520,7 @@ def goldens_e2e(out: _Out) -> dict:
     return {"assets": str(assets), "model_description": (f"preset {sidecar['model']['preset']}, "
                                   f"{sidecar['model']['quantization']}"),
             "image": out.image("e2e_image.u8", img), "faces": res,
+            "refine_cases": refine_cases, "gpu_model_faces": gpu_cases,
             "video": {"frames": frames, "faces": tracks,
                       "detections_run": session.detections_run}}
 

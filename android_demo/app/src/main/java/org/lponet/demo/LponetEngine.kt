@@ -101,6 +101,7 @@ class LponetEngine(context: Context, useGpu: Boolean, threads: Int = 4) : Closea
             detectors, mappings, model,
             analyzer.getDouble("score_threshold").toFloat(), analyzer.getInt("max_faces"),
             analyzer.getBoolean("refine"), analyzer.getDouble("min_tracking_confidence").toFloat(),
+            analyzer.getDouble("refine_iou").toFloat(),
         )
         session = FaceTrackingSession(
             pipeline, analyzer.getInt("detect_every"),

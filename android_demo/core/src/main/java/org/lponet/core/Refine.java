@@ -8,7 +8,7 @@ package org.lponet.core;
  * ({@code landmark_box}, {@code box_iou}, {@code box_in_image}), in float like numpy's float32.
  */
 public final class Refine {
-  /** {@code lponet_tf.inference.analyzer.REFINE_IOU}. */
+  /** {@code lponet_tf.inference.analyzer.REFINE_IOU} (the app reads it from the sidecar). */
   public static final float IOU = 0.8f;
 
   private Refine() {}
@@ -60,9 +60,10 @@ public final class Refine {
    * The box to analyse {@code face} again on, or null when it needs no second pass: its
    * confidence is below {@code minConfidence} (its landmarks are not trusted to give a better
    * box), a landmark is not finite, its landmark box agrees with {@code face.faceBox} (IoU at
-   * least {@link #IOU}), or that box lies outside the image.
+   * least {@code minIou}, Python's {@link #IOU}), or that box lies outside the image.
    */
-  public static float[] refinedBox(Face face, float minConfidence, int width, int height) {
+  public static float[] refinedBox(
+      Face face, float minConfidence, float minIou, int width, int height) {
     if (face.confidence() < minConfidence) {
       return null;
     }
@@ -72,7 +73,7 @@ public final class Refine {
       }
     }
     float[] box = landmarkBox(face.landmarks);
-    if (box == null || iou(face.faceBox, box) >= IOU || !inImage(box, width, height)) {
+    if (box == null || iou(face.faceBox, box) >= minIou || !inImage(box, width, height)) {
       return null;
     }
     return box;

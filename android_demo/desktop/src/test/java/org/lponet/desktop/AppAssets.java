@@ -54,7 +54,7 @@ final class AppAssets implements AutoCloseable {
     Map<String, Object> an = analyzer();
     pipeline = new FacePipeline(detectors, mappings, model, (float) dbl(an.get("score_threshold")),
         (int) dbl(an.get("max_faces")), (Boolean) an.get("refine"),
-        (float) dbl(an.get("min_tracking_confidence")));
+        (float) dbl(an.get("min_tracking_confidence")), (float) dbl(an.get("refine_iou")));
   }
 
   private CompiledModel cpu(Path file, int threads) throws LiteRtException {

@@ -180,6 +180,41 @@ class EndToEndTest {
         + pipeline.lastLandmarkMillis());
   }
 
+  @Test
+  void refineMatchesPython(TestReporter report) {
+    // Given boxes (Python's BoxesDetector: identity mapping): one off the face, which Python
+    // analysed again on its landmark box, and one on it (no second pass).
+    List<Object> cases = list(g.get("refine_cases"));
+    List<Detection> given = new ArrayList<>();
+    for (Object o : cases) {
+      given.add(new Detection(floats(map(o).get("given")), 1f, null, "boxes"));
+    }
+    List<Face> faces = pipeline.analyzeDetections(image, given);
+    assertEquals(cases.size(), faces.size());
+    for (int i = 0; i < faces.size(); i++) {
+      Map<String, Object> pf = map(cases.get(i));
+      assertArrayEquals(floats(pf.get("face_box")), faces.get(i).faceBox, BOX_PX, "refined box " + i);
+      assertFaceMatches(pf, faces.get(i), "refine case " + i, report);
+    }
+  }
+
+  @Test
+  void gpuModelEntryMatchesPythonOnTheCpu(TestReporter report) throws Exception {
+    // The sidecar's "gpu_model" (float I/O, the preset's fp16 export) through the same model
+    // code, on the CPU here (the desktop bridge has no GPU accelerator).
+    try (AppAssets gpu = new AppAssets(Path.of((String) g.get("assets")), "gpu_model")) {
+      assertTrue(!gpu.model.quantizedInput(), "the GPU model entry has float I/O");
+      List<Object> cases = list(g.get("gpu_model_faces"));
+      assertEquals(pyFaces().size(), cases.size());
+      for (int i = 0; i < cases.size(); i++) {
+        Map<String, Object> pf = map(cases.get(i));
+        List<float[]> boxes = new ArrayList<>();
+        boxes.add(floats(pf.get("face_box")));
+        assertFaceMatches(pf, gpu.pipeline.analyzeBoxes(image, boxes).get(0), "gpu model face " + i, report);
+      }
+    }
+  }
+
   private static float maxAbs(float[] a, float[] b) {
     float m = 0;
     for (int i = 0; i < a.length; i++) {

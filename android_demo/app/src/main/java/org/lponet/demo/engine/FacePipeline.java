@@ -29,11 +29,13 @@ public final class FacePipeline {
   final int maxFaces;
   private final boolean refine;
   private final float refineMinConfidence;
+  private final float refineIou;
   private long detectNanos, landmarkNanos;
 
   public FacePipeline(
       List<TfliteBlazeFace> detectors, Map<String, BoxMapping> mappings, TfliteLandmarkModel model,
-      float scoreThreshold, int maxFaces, boolean refine, float refineMinConfidence) {
+      float scoreThreshold, int maxFaces, boolean refine, float refineMinConfidence,
+      float refineIou) {
     if (detectors.isEmpty()) {
       throw new IllegalArgumentException("need at least one detector");
     }
@@ -44,6 +46,7 @@ public final class FacePipeline {
     this.maxFaces = maxFaces;
     this.refine = refine;
     this.refineMinConfidence = refineMinConfidence;
+    this.refineIou = refineIou;
   }
 
   public FaceAnalyzer analyzer() {
@@ -92,7 +95,7 @@ public final class FacePipeline {
     if (refine) {
       for (int i = 0; i < faces.size(); i++) {
         Face f = faces.get(i);
-        float[] box = Refine.refinedBox(f, refineMinConfidence, image.width, image.height);
+        float[] box = Refine.refinedBox(f, refineMinConfidence, refineIou, image.width, image.height);
         if (box != null) {
           faces.set(i, analyzer.analyzeBox(image, box, f.detection, f.score));
         }

@@ -169,7 +169,7 @@ def geometry_from_detection(detection, image_shape: Tuple[int, int]) -> FaceGeom
         :class:`FaceGeometry` with ``source="detector"``; placement from the keypoints
         when the detection has at least four, else the frontal mean face in the box.
     """
-    from lponet_tf.inference.detectors import BOX_MAPPINGS, BoxMapping, box_iou, detection_to_face_box
+    from lponet_tf.detection import BOX_MAPPINGS, BoxMapping, box_iou, detection_to_face_box
 
     mapping = BOX_MAPPINGS.get(detection.source)
     # The constant part of the detector's mapping only: the keypoint-linear part is fitted
@@ -227,7 +227,7 @@ class FaceLocator:
     def _get_detector(self):
         if self._detector is None and not self._failed:
             from lponet_tf.errors import ModelFileError
-            from lponet_tf.inference.detectors import as_detector
+            from lponet_tf.detection import as_detector
 
             try:
                 self._detector = as_detector(self._spec)

@@ -1,6 +1,6 @@
-"""Inference helpers: face detection (:mod:`.detectors`) and video smoothing
+"""Inference helpers: face detection (re-exported from :mod:`lponet_tf.detection`) and video smoothing
 (:mod:`.smoothing`). Importing this package loads neither TensorFlow nor LiteRT."""
-from lponet_tf.inference.detectors import (
+from lponet_tf.detection import (
     BOX_MAPPINGS,
     DEFAULT_DETECTOR,
     BlazeFaceDetector,

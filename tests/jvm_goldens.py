@@ -121,7 +121,9 @@ def goldens_rotations(out: _Out) -> dict:
 
 
 def goldens_heatmaps(out: _Out) -> dict:
-    from lponet_tf.heatmaps import decode_heatmaps, encode_heatmaps
+    """Both decoding rules on random maps, 68 noisy encoded Gaussians, the edge cases, and
+    untruncated Gaussians of known sub-pixel centres (``truth``, crop pixels)."""
+    from lponet_tf.heatmaps import decode_heatmaps, encode_heatmaps, grid_to_crop
 
     rng = np.random.default_rng(13)
     cases = []
@@ -135,11 +137,18 @@ def goldens_heatmaps(out: _Out) -> dict:
     special[:, :, 3] = rng.normal(size=(8, 12))
     special[6, 11, 4] = 9.0                           # one peak, rest 0: s2 = 0
     maps.append(special)
+    uv = rng.uniform(4.0, 59.0, (20, 2))
+    cells = np.arange(64.0)
+    gauss = np.einsum("kh,kw->hwk", np.exp(-(cells[None] - uv[:, 1:]) ** 2 / 2),
+                      np.exp(-(cells[None] - uv[:, :1]) ** 2 / 2))
+    maps.append((60 * gauss).astype(np.float32))
     for i, m in enumerate(maps):
-        xy, s = decode_heatmaps(m)
+        xy, s = decode_heatmaps(m, decode="dark")
+        top2, _ = decode_heatmaps(m, decode="top2")
         cases.append({"file": out.f32(f"heatmaps_{i}.f32", m), "shape": list(m.shape),
-                      "xy": xy.tolist(), "scores": s.tolist()})
-    return {"cases": cases, "stride": 4}
+                      "xy": xy.tolist(), "xy_top2": top2.tolist(), "scores": s.tolist()})
+    cases[-1]["truth"] = grid_to_crop(uv).tolist()
+    return {"cases": cases, "stride": 4, "sigma": 1.0}
 
 
 def goldens_visibility(out: _Out) -> dict:

@@ -41,6 +41,7 @@ from lponet_tf.codec.crop import CropTransform, compose, invert, rescale_matrix
 from lponet_tf.geometry import euler_to_matrix, matrix_to_euler
 from lponet_tf.heatmaps import (
     DEFAULT_DECODER, SIGMA, STRIDE, check_decoder, crop_to_grid, decode_heatmaps,
+    grid_to_crop_matrix,
 )
 
 #: Heatmap scale omega (Eq. 5) of files whose metadata does not record it (all LPONet
@@ -157,17 +158,6 @@ def pose_rotation(pose, representation: Optional[str] = None) -> Tuple[np.ndarra
         raise ValueError(f"an euler pose output is (3,) degrees, got shape {pose.shape}")
     ypr = pose.reshape(3)
     return np.asarray(euler_to_matrix(ypr), np.float64), ypr
-
-
-def grid_to_crop_matrix(stride: int = STRIDE) -> np.ndarray:
-    """2x3 affine from heatmap-grid cells to crop pixels: ``x = stride * (u + 0.5) - 0.5``.
-
-    Example:
-        >>> grid_to_crop_matrix(4).tolist()
-        [[4.0, 0.0, 1.5], [0.0, 4.0, 1.5]]
-    """
-    off = 0.5 * stride - 0.5
-    return np.array([[stride, 0.0, off], [0.0, stride, off]], np.float64)
 
 
 def grid_to_image_matrix(transform: CropTransform, stride: int = STRIDE) -> np.ndarray:

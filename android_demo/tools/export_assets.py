@@ -122,7 +122,18 @@ def _model_json(path: pathlib.Path) -> dict:
     return {"file": path.name, "input_size": int(meta.input_size),
             "quantization": meta.quantization, "io_dtype": meta.io_dtype,
             "preset": getattr(meta, "preset", None), "input": "image", "tensors": tensors,
-            "decode": dict(meta.decode)}
+            "decode": _decode_json(meta)}
+
+
+def _decode_json(meta) -> dict:
+    """The heatmap decoding Python applies to this model (``DecodeSettings.from_metadata``:
+    the recorded rule, or the library's default for files that predate the choice), which
+    the app's Java decoding must apply too."""
+    from lponet_tf.codec.decode import DecodeSettings
+
+    d = DecodeSettings.from_metadata(meta)
+    return {"decoder": d.decode, "heatmap_scale": float(d.heatmap_scale),
+            "sigma": float(d.sigma), "stride": int(d.stride)}
 
 
 def _bundled_int8() -> pathlib.Path:

@@ -10,6 +10,7 @@ import java.io.Closeable
 import org.json.JSONObject
 import org.lponet.core.BlazeFace
 import org.lponet.core.BoxMapping
+import org.lponet.core.DecodeSettings
 import org.lponet.core.Face
 import org.lponet.core.RgbImage
 import org.lponet.demo.engine.FacePipeline
@@ -91,6 +92,7 @@ class LponetEngine(context: Context, useGpu: Boolean, threads: Int = 4) : Closea
         }
         gpuActive = landmarks != null
         val cpuJson = config.getJSONObject("model")
+        val dec = (if (gpuActive) gpuJson!! else cpuJson).getJSONObject("decode")
         val model = landmarks ?: TfliteLandmarkModel(
             CompiledModel.create(assets, cpuJson.getString("file"), cpu(threads)).also { models += it },
             quant(cpuJson),
@@ -99,6 +101,7 @@ class LponetEngine(context: Context, useGpu: Boolean, threads: Int = 4) : Closea
         val analyzer = config.getJSONObject("analyzer")
         pipeline = FacePipeline(
             detectors, mappings, model,
+            DecodeSettings.of(dec.getString("decoder"), dec.getDouble("heatmap_scale"), dec.getDouble("sigma")),
             analyzer.getDouble("score_threshold").toFloat(), analyzer.getInt("max_faces"),
             analyzer.getBoolean("refine"), analyzer.getDouble("min_tracking_confidence").toFloat(),
             analyzer.getDouble("refine_iou").toFloat(),

@@ -6,20 +6,28 @@ import java.util.List;
 /**
  * The per-face pipeline, the same steps as the Python {@code FaceAnalyzer}: landmark box
  * (from a detection through its {@link BoxMapping}, or given) -> 10% enlarged square crop ->
- * S x S float crop -> model -> heatmap decoding (top-2 refinement) -> back to image pixels;
+ * S x S float crop -> model -> heatmap decoding ({@link DecodeSettings}) -> back to image pixels;
  * pose -> rotation and Euler angles; occlusion -> per-landmark visibility and the mask.
  * Stateless and thread-compatible (the model need not be).
  */
 public final class FaceAnalyzer {
   /** Channel of the occlusion softmax that is "visible face". */
   public static final int VISIBLE_CHANNEL = 1;
-  /** Heatmap scaling omega (Eq. 5): a peak of 60 is a fully confident landmark. */
-  public static final float HEATMAP_OMEGA = 60f;
-
   private final LandmarkModel model;
+  private final DecodeSettings decode;
 
+  /** With Python's default decoding ({@link DecodeSettings#DEFAULT}). */
   public FaceAnalyzer(LandmarkModel model) {
+    this(model, DecodeSettings.DEFAULT);
+  }
+
+  public FaceAnalyzer(LandmarkModel model, DecodeSettings decode) {
     this.model = model;
+    this.decode = decode;
+  }
+
+  public DecodeSettings decodeSettings() {
+    return decode;
   }
 
   public LandmarkModel model() {
@@ -46,22 +54,24 @@ public final class FaceAnalyzer {
     int s = model.inputSize();
     CropTransform crop = CropTransform.fromBox(faceBox, s);
     ModelOutputs out = model.run(FaceCrop.crop(image, faceBox, crop));
-    return assemble(detection, score, faceBox, crop, out);
+    return assemble(detection, score, faceBox, crop, out, decode);
   }
 
   /** The post-processing alone (decoding, back-projection, pose, visibility). */
   public static Face assemble(
-      Detection detection, float score, float[] faceBox, CropTransform crop, ModelOutputs out) {
+      Detection detection, float score, float[] faceBox, CropTransform crop, ModelOutputs out,
+      DecodeSettings decode) {
     double stride = (double) crop.size / out.gridW;
     HeatmapDecoder.Result dec =
-        HeatmapDecoder.decode(out.heatmaps, out.gridH, out.gridW, out.numLandmarks, stride);
+        HeatmapDecoder.decode(
+            out.heatmaps, out.gridH, out.gridW, out.numLandmarks, stride, decode.rule, decode.sigma);
     float[] vis =
         Visibility.atLandmarks(
             out.occlusion, out.gridH, out.gridW, out.occlusionChannels, VISIBLE_CHANNEL, dec.points, stride);
     float[] scores = new float[dec.scores.length];
     for (int i = 0; i < vis.length; i++) {
       vis[i] = Math.min(Math.max(vis[i], 0f), 1f);
-      scores[i] = Math.max(dec.scores[i] / HEATMAP_OMEGA, 0f);
+      scores[i] = Math.max(dec.scores[i] / decode.heatmapScale, 0f);
     }
     float[][] pts = crop.toImage(dec.points);
     float[] mask =

@@ -12,6 +12,7 @@ import java.util.List;
 import java.util.Map;
 import org.lponet.core.BlazeFace;
 import org.lponet.core.BoxMapping;
+import org.lponet.core.DecodeSettings;
 import org.lponet.demo.engine.FacePipeline;
 import org.lponet.demo.engine.TfliteBlazeFace;
 import org.lponet.demo.engine.TfliteLandmarkModel;
@@ -52,7 +53,10 @@ final class AppAssets implements AutoCloseable {
     Map<String, Object> mj = map(sidecar.get(which));
     model = new TfliteLandmarkModel(cpu(assets.resolve((String) mj.get("file")), 2), quant(mj));
     Map<String, Object> an = analyzer();
-    pipeline = new FacePipeline(detectors, mappings, model, (float) dbl(an.get("score_threshold")),
+    Map<String, Object> dec = map(mj.get("decode"));
+    pipeline = new FacePipeline(detectors, mappings, model,
+        DecodeSettings.of((String) dec.get("decoder"), dbl(dec.get("heatmap_scale")), dbl(dec.get("sigma"))),
+        (float) dbl(an.get("score_threshold")),
         (int) dbl(an.get("max_faces")), (Boolean) an.get("refine"),
         (float) dbl(an.get("min_tracking_confidence")), (float) dbl(an.get("refine_iou")));
   }

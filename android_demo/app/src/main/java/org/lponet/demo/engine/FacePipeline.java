@@ -5,6 +5,7 @@ import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
 import org.lponet.core.BoxMapping;
+import org.lponet.core.DecodeSettings;
 import org.lponet.core.Detection;
 import org.lponet.core.Face;
 import org.lponet.core.FaceAnalyzer;
@@ -34,6 +35,7 @@ public final class FacePipeline {
 
   public FacePipeline(
       List<TfliteBlazeFace> detectors, Map<String, BoxMapping> mappings, TfliteLandmarkModel model,
+      DecodeSettings decode,
       float scoreThreshold, int maxFaces, boolean refine, float refineMinConfidence,
       float refineIou) {
     if (detectors.isEmpty()) {
@@ -41,7 +43,7 @@ public final class FacePipeline {
     }
     this.detectors = detectors;
     this.mappings = mappings;
-    this.analyzer = new FaceAnalyzer(model);
+    this.analyzer = new FaceAnalyzer(model, decode);
     this.scoreThreshold = scoreThreshold;
     this.maxFaces = maxFaces;
     this.refine = refine;

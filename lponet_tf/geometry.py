@@ -1,10 +1,10 @@
-"""Head-pose geometry: the project's ONE rotation convention, in numpy.
+"""Head-pose geometry: the project's ONE rotation convention, in numpy and TensorFlow.
 
 Every rotation matrix in lponet-tf (pose labels, the 6D head's output, metrics,
-augmentation) follows the convention written here. The functions take and return numpy
-arrays and accept leading batch dimensions; :mod:`lponet_tf.geometry_ops` holds the
-``keras.ops`` versions of the three that run on tensors of any Keras backend (the
-Gram-Schmidt layer, the geodesic loss / metric, the Euler metric), tested against these.
+augmentation) follows the convention written here. Functions without a suffix take and
+return numpy arrays; functions ending in ``_tf`` take and return ``tf.Tensor`` and use
+only plain TF ops (usable inside a Keras 3 or ``tf_keras`` layer, convertible to TFLite).
+All of them accept leading batch dimensions.
 
 Convention
 ----------
@@ -317,6 +317,194 @@ def mirror_rotation(R) -> np.ndarray:
     return out.astype(R.dtype) if np.issubdtype(R.dtype, np.floating) else out
 
 
+# --------------------------------------------------------------------------------------
+# TensorFlow (plain tf ops: usable in Keras 3 / tf_keras layers, tf.data and TFLite)
+# --------------------------------------------------------------------------------------
+def _tf():
+    # Imported lazily so that numpy-only users (dataset readers) do not load TensorFlow.
+    import tensorflow as tf
+
+    return tf
+
+
+def _to_float_tf(x):
+    """Tensor in its own float dtype (float32 for ints), plus the float32 work copy.
+
+    Half-precision inputs (mixed precision) are computed in float32: the normalisation
+    floor and the acos clamp do not survive float16.
+    """
+    tf = _tf()
+    x = tf.convert_to_tensor(x)
+    if not x.dtype.is_floating:
+        x = tf.cast(x, tf.float32)
+    work = x if x.dtype in (tf.float32, tf.float64) else tf.cast(x, tf.float32)
+    return x, work
+
+
+def _elementary_tf(axis: str, a):
+    tf = _tf()
+    c, s = tf.cos(a), tf.sin(a)
+    o, z = tf.ones_like(c), tf.zeros_like(c)
+    rows = {
+        "x": [[o, z, z], [z, c, -s], [z, s, c]],
+        "y": [[c, z, s], [z, o, z], [-s, z, c]],
+        "z": [[c, -s, z], [s, c, z], [z, z, o]],
+    }[axis]
+    return tf.stack([tf.stack(r, axis=-1) for r in rows], axis=-2)
+
+
+def rotation_6d_to_matrix_tf(x):
+    """6D representation -> rotation matrix by Gram-Schmidt (paper Eq. 2), TensorFlow.
+
+    Same maths as :func:`rotation_6d_to_matrix`; the cross product ``b3 = b1 x b2`` is
+    written with slices because ``tf.linalg.cross`` has no TFLite builtin. Half-precision
+    input is computed in float32 and cast back.
+
+    Args:
+        x: ``(..., 6)`` tensor; ``x[..., :3]``, ``x[..., 3:6]`` are the first two columns.
+
+    Returns:
+        ``(..., 3, 3)`` tensor with the dtype of ``x`` (float32 for integer input).
+
+    Example:
+        >>> rotation_6d_to_matrix_tf([[2.0, 0, 0, 1, 3, 0]]).shape
+        TensorShape([1, 3, 3])
+    """
+    tf = _tf()
+    x, w = _to_float_tf(x)
+    a1, a2 = w[..., 0:3], w[..., 3:6]
+    b1 = a1 * tf.math.rsqrt(tf.maximum(tf.reduce_sum(a1 * a1, -1, keepdims=True), _NORM_EPS))
+    u2 = a2 - tf.reduce_sum(b1 * a2, -1, keepdims=True) * b1
+    b2 = u2 * tf.math.rsqrt(tf.maximum(tf.reduce_sum(u2 * u2, -1, keepdims=True), _NORM_EPS))
+    b3 = tf.stack(
+        [
+            b1[..., 1] * b2[..., 2] - b1[..., 2] * b2[..., 1],
+            b1[..., 2] * b2[..., 0] - b1[..., 0] * b2[..., 2],
+            b1[..., 0] * b2[..., 1] - b1[..., 1] * b2[..., 0],
+        ],
+        axis=-1,
+    )
+    return tf.cast(tf.stack([b1, b2, b3], axis=-1), x.dtype)
+
+
+def euler_to_matrix_tf(ypr_deg):
+    """TensorFlow :func:`euler_to_matrix`: ``(..., 3)`` degrees -> ``(..., 3, 3)``.
+
+    Args:
+        ypr_deg: ``(..., 3)`` yaw, pitch, roll in degrees.
+
+    Returns:
+        ``(..., 3, 3)`` tensor, dtype of the input (float32 for integers).
+
+    Example:
+        >>> euler_to_matrix_tf([[0.0, 0.0, 0.0]]).shape
+        TensorShape([1, 3, 3])
+    """
+    tf = _tf()
+    x, w = _to_float_tf(ypr_deg)
+    a = w * (np.pi / 180.0)
+    R = (
+        _elementary_tf("x", -a[..., 1])
+        @ _elementary_tf("y", a[..., 0])
+        @ _elementary_tf("z", a[..., 2])
+    )
+    return tf.cast(R, x.dtype)
+
+
+def matrix_to_euler_tf(R):
+    """TensorFlow :func:`matrix_to_euler`: ``(..., 3, 3)`` -> ``(..., 3)`` degrees.
+
+    Args:
+        R: ``(..., 3, 3)`` rotation tensor.
+
+    Returns:
+        ``(..., 3)`` yaw, pitch, roll in degrees, dtype of the input.
+
+    Example:
+        >>> matrix_to_euler_tf(euler_to_matrix_tf([10.0, 20.0, 30.0])).numpy().round(3).tolist()
+        [10.0, 20.0, 30.0]
+    """
+    tf = _tf()
+    x, w = _to_float_tf(R)
+    cos_yaw = tf.sqrt(tf.square(w[..., 0, 0]) + tf.square(w[..., 0, 1]))
+    yaw = tf.atan2(w[..., 0, 2], cos_yaw)
+    locked = cos_yaw < _GIMBAL_EPS
+    pitch = tf.where(
+        locked,
+        -tf.sign(w[..., 0, 2]) * tf.atan2(w[..., 1, 0], w[..., 1, 1]),
+        tf.atan2(w[..., 1, 2], w[..., 2, 2]),
+    )
+    roll = tf.where(locked, tf.zeros_like(yaw), tf.atan2(-w[..., 0, 1], w[..., 0, 0]))
+    return tf.cast(tf.stack([yaw, pitch, roll], axis=-1) * (180.0 / np.pi), x.dtype)
+
+
+def geodesic_distance_tf(R1, R2, eps: float = GEODESIC_EPS):
+    """Geodesic distance ``acos((tr(R1 R2^T) - 1) / 2)`` (paper Eq. 4), TensorFlow.
+
+    The acos argument is clamped to ``[-1 + eps, 1 - eps]``: at ``R1 == R2`` the clamp is
+    active and the gradient is exactly 0 instead of ``-inf * 0 = NaN``; the price is a
+    floor of ``acos(1 - eps)`` (about 0.0014 rad for ``eps = 1e-6``) on the value.
+    Half precision is computed in float32.
+
+    Args:
+        R1, R2: ``(..., 3, 3)`` tensors (broadcast).
+        eps: clamp margin.
+
+    Returns:
+        ``(...)`` distances in radians, float32 (float64 for float64 input).
+
+    Example:
+        >>> float(geodesic_distance_tf(np.eye(3, dtype="float32"), np.eye(3, dtype="float32"))) < 2e-3
+        True
+    """
+    tf = _tf()
+    _, w1 = _to_float_tf(R1)
+    _, w2 = _to_float_tf(R2)
+    if w1.dtype != w2.dtype:
+        w1, w2 = tf.cast(w1, tf.float32), tf.cast(w2, tf.float32)
+    cos = (tf.reduce_sum(w1 * w2, axis=[-2, -1]) - 1.0) / 2.0
+    return tf.acos(tf.clip_by_value(cos, -1.0 + eps, 1.0 - eps))
+
+
+def rotate_in_plane_tf(R, angle_deg):
+    """TensorFlow :func:`rotate_in_plane`: ``Rz(-angle) @ R``.
+
+    Args:
+        R: ``(..., 3, 3)`` tensor.
+        angle_deg: scalar or ``(...)`` degrees (cv2 sense: counter-clockwise on screen).
+
+    Returns:
+        ``(..., 3, 3)`` tensor, dtype of ``R``.
+
+    Example:
+        >>> rotate_in_plane_tf(np.eye(3, dtype="float32"), 30.0).shape
+        TensorShape([3, 3])
+    """
+    tf = _tf()
+    x, w = _to_float_tf(R)
+    a = tf.cast(angle_deg, w.dtype) * (-np.pi / 180.0)
+    return tf.cast(_elementary_tf("z", a) @ w, x.dtype)
+
+
+def mirror_rotation_tf(R):
+    """TensorFlow :func:`mirror_rotation`: ``diag(-1,1,1) @ R @ diag(-1,1,1)``.
+
+    Args:
+        R: ``(..., 3, 3)`` tensor.
+
+    Returns:
+        ``(..., 3, 3)`` tensor, dtype of ``R``.
+
+    Example:
+        >>> mirror_rotation_tf(np.eye(3, dtype="float32")).shape
+        TensorShape([3, 3])
+    """
+    tf = _tf()
+    R = tf.convert_to_tensor(R)
+    sign = tf.constant([[1.0, -1.0, -1.0], [-1.0, 1.0, 1.0], [-1.0, 1.0, 1.0]], R.dtype)
+    return R * sign
+
+
 __all__ = [
     "C_3DDFA",
     "FLIP_X",
@@ -331,4 +519,10 @@ __all__ = [
     "in_plane_matrix",
     "rotate_in_plane",
     "mirror_rotation",
+    "rotation_6d_to_matrix_tf",
+    "euler_to_matrix_tf",
+    "matrix_to_euler_tf",
+    "geodesic_distance_tf",
+    "rotate_in_plane_tf",
+    "mirror_rotation_tf",
 ]

@@ -42,15 +42,18 @@ QUANTIZATIONS = ("none", "fp16", "dynamic", "int8", "int16x8", "qat")
 IO_DTYPES = ("float32", "int8", "uint8")
 
 
-#: How a face crop is taken (lponet_tf.data.crop, docs/CONVENTIONS.md); ``enlarge`` is a
+#: How a face crop is taken (lponet_tf.codec.crop, docs/CONVENTIONS.md); ``enlarge`` is a
 #: parameter, the rest is the rule a port implements.
 CROP_RULE = {
     "box": "x0, y0, x1, y1 = min/max of the 68 landmarks (training); at inference the "
-           "detector's box mapped to that landmark box (lponet_tf.inference.detectors)",
+           "detector's box mapped to that landmark box (lponet_tf.detection)",
     "enlarge": DEFAULT_ENLARGE,
     "square": "side = max(w, h) * (1 + 2 * enlarge), centred on the box centre",
     "resample": "affine warp of the image to input_size x input_size (bilinear, constant "
-                "border 0 outside the photo); pixel centres at integers",
+                "border 0 outside the photo); pixel centres at integers. When the crop "
+                "shrinks the image by f = floor(side / input_size) >= 2, the square's pixels "
+                "plus f pixels of margin are first area-averaged (INTER_AREA) to "
+                "round(width / f) x round(height / f) and the warp reads that image",
 }
 #: How landmarks are read from the heatmaps (lponet_tf.heatmaps, lponet_tf.codec.decode).
 #: ``heatmap_scale`` (omega, Eq. 5) and ``sigma`` are the training targets' (the model's

@@ -16,9 +16,11 @@ evaluation (``lponet evaluate``), export (calibration and parity) and
 Importing this package loads neither TensorFlow nor LiteRT (only numpy and OpenCV).
 
 Example:
+    >>> import numpy as np
     >>> from lponet_tf.codec import crop_face, to_rgb_uint8
-    >>> crop, transform = crop_face(to_rgb_uint8(np.zeros((90, 120), np.uint8)),
-    ...                             [30, 20, 80, 70], 64)          # doctest: +SKIP
+    >>> crop, transform = crop_face(to_rgb_uint8(np.zeros((90, 120), np.uint8)), [30, 20, 80, 70], 64)
+    >>> crop.shape, transform.to_image([[31.5, 31.5]]).round(1).tolist()
+    ((64, 64, 3), [[55.0, 45.0]])
 """
 from lponet_tf.codec.crop import (
     DEFAULT_ENLARGE,
@@ -27,6 +29,16 @@ from lponet_tf.codec.crop import (
     crop_face,
     face_box,
     square_box,
+)
+from lponet_tf.codec.decode import (
+    DecodedFace,
+    DecodeSettings,
+    decode_face,
+    decode_landmarks,
+    grid_to_image_matrix,
+    mask_in_image,
+    pose_rotation,
+    visible_mask_in_image,
 )
 from lponet_tf.codec.image import check_value_range, decode_image, load_image, to_rgb_uint8
 
@@ -37,6 +49,14 @@ __all__ = [
     "crop_face",
     "face_box",
     "square_box",
+    "DecodedFace",
+    "DecodeSettings",
+    "decode_face",
+    "decode_landmarks",
+    "grid_to_image_matrix",
+    "mask_in_image",
+    "pose_rotation",
+    "visible_mask_in_image",
     "check_value_range",
     "decode_image",
     "load_image",

@@ -1,10 +1,11 @@
 package org.lponet.core;
 
 /**
- * The network crop of a face box, as {@code lponet_tf.inference.analyzer.crop_face}: the
- * training crop ({@link CropTransform#warp}, bit-identical to OpenCV) except that a face more
- * than twice the crop size is first shrunk by an integer factor with area averaging (only the
- * box's region), because a bilinear warp straight from a 1000 px face to 128 px would alias.
+ * The network crop of a face box, as {@code lponet_tf.codec.crop.crop_face} (the crop of
+ * training, evaluation and inference): the affine warp ({@link CropTransform#warp},
+ * bit-identical to OpenCV), where a face more than twice the crop size is first shrunk by an
+ * integer factor with area averaging (only the box's region), because a bilinear warp
+ * straight from a 1000 px face to 128 px would alias.
  *
  * <p>Both steps reproduce OpenCV ({@link Resize#areaU8}, {@link Warp}) bit for bit, so the
  * crop equals Python's exactly (the JVM tests check it).

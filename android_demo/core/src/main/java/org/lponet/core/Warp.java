@@ -3,7 +3,7 @@ package org.lponet.core;
 /**
  * Affine resampling identical to OpenCV 5's {@code cv2.warpAffine(img, M, (w, h),
  * INTER_LINEAR, BORDER_CONSTANT, 0)} on 8-bit images, which is what the Python library uses to
- * build the network input ({@code lponet_tf.data.crop.CropTransform.warp}).
+ * build the network input ({@code lponet_tf.codec.crop.CropTransform.warp}).
  *
  * <p>Why emulate bit for bit instead of "some bilinear": a crop that differs by one grey level
  * in a few pixels changes the network's output slightly, and the end-to-end test compares the

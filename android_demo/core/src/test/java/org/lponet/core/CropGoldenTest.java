@@ -8,7 +8,7 @@ import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestReporter;
 
-/** Crop geometry and resampling vs lponet_tf.data.crop (pixels: see {@link Tolerances}). */
+/** Crop geometry and resampling vs lponet_tf.codec.crop (pixels: see {@link Tolerances}). */
 class CropGoldenTest {
   @Test
   void squareBoxMatrixAndPointsMatchPython() {

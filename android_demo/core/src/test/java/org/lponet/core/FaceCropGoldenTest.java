@@ -9,7 +9,7 @@ import org.junit.jupiter.api.TestReporter;
 
 /**
  * The network crop of faces much larger than the crop (area shrink by an integer factor, then
- * the warp) vs lponet_tf.inference.analyzer.crop_face, within {@link Tolerances}.
+ * the warp) vs lponet_tf.codec.crop.crop_face, within {@link Tolerances}.
  */
 class FaceCropGoldenTest {
   @Test

@@ -1,0 +1,56 @@
+"""One image loader (lponet_tf.codec.image) for training samples, evaluation, export and
+FaceAnalyzer: a file reads the same everywhere, and a bad one is the same typed error naming
+it. References: pixel values computed by hand from what was written."""
+import cv2
+import numpy as np
+import pytest
+
+from lponet_tf.codec.crop import CropTransform
+from lponet_tf.codec.image import load_image, to_rgb_uint8
+from lponet_tf.data.records import FaceRecord
+from lponet_tf.data.sample import prepare_sample
+from lponet_tf.errors import ImageError
+from lponet_tf.evaluation.protocol import prepare_face
+from lponet_tf.export.representative import crop_record
+
+#: The pixel extent of a 64 x 64 image (its crop adds the 10% margin: a 0.83x shrink).
+IDENTITY_BOX = [-0.5, -0.5, 63.5, 63.5]
+
+
+def _gray16(tmp_path):
+    """A 16-bit grey PNG holding 0..65535 in steps, and its 8-bit values by hand:
+    (v + 128) // 257 (rounded, 0..65535 onto 0..255; a shift by 8 would read 255 as 0)."""
+    v = (np.arange(64 * 64, dtype=np.uint32) * 16 + 255).reshape(64, 64).astype(np.uint16)
+    path = tmp_path / "gray16.png"
+    assert cv2.imwrite(str(path), v)
+    expected = ((v.astype(np.uint32) + 128) // 257).astype(np.uint8)
+    return path, np.repeat(expected[..., None], 3, axis=2)
+
+
+def test_a_16_bit_file_reads_the_same_for_training_evaluation_export_and_inference(tmp_path):
+    path, expected = _gray16(tmp_path)
+    np.testing.assert_array_equal(to_rgb_uint8(str(path)), expected)          # FaceAnalyzer
+    half = 64 / 1.2 / 2  # a landmark box that the 10% margin turns into the whole image
+    pts = np.array([[31.5 - half, 31.5 - half], [31.5 + half, 31.5 + half]], np.float32)
+    record = FaceRecord(str(path), box=IDENTITY_BOX)
+    sample = prepare_sample(record, 64, image=None)                             # training
+    face = prepare_face(record, 64, enlarge=0.1)                                # evaluation
+    t = CropTransform.from_box(IDENTITY_BOX, 64)
+    np.testing.assert_array_equal(sample.image, t.warp(expected))
+    np.testing.assert_array_equal(face.crop, t.warp(expected).astype(np.float32))
+    exported, _ = crop_record(FaceRecord(str(path), landmarks=pts), 64)        # export
+    m = CropTransform.from_landmarks(pts, 64).matrix
+    np.testing.assert_allclose(m, [[1, 0, 0], [0, 1, 0]], atol=1e-5)  # the identity
+    np.testing.assert_array_equal(exported, cv2.warpAffine(expected, m, (64, 64)).astype(np.float32))
+
+
+@pytest.mark.parametrize("content", [None, b"", b"not an image at all"])
+def test_a_bad_file_is_one_typed_error_naming_it_everywhere(tmp_path, content):
+    path = tmp_path / "face.jpg"
+    if content is not None:
+        path.write_bytes(content)
+    record = FaceRecord(str(path), box=[0, 0, 10, 10])
+    for load in (lambda: prepare_sample(record, 64), lambda: prepare_face(record, 64),
+                 lambda: load_image(path), lambda: to_rgb_uint8(str(path))):
+        with pytest.raises(ImageError, match="face.jpg"):
+            load()

@@ -29,8 +29,13 @@ java-deps:
 		{ apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q junit5 >/dev/null; }; \
 	fi
 
+# Two pytest-xdist workers (CI has 2 cores, and most tests keep about one busy). Each test
+# module runs whole on one worker, long modules first (tests/conftest.py);
+# `make test PYTEST_WORKERS=0` runs everything in one process.
+PYTEST_WORKERS ?= 2
 test: $(STAMP) java-deps
-	$(PY) -m pytest -q -p no:cacheprovider --durations=20 $(PYTEST_ARGS) tests
+	$(PY) -m pytest -q -p no:cacheprovider --durations=20 -n $(PYTEST_WORKERS) \
+		--dist loadfile --no-loadscope-reorder $(PYTEST_ARGS) tests
 
 # Re-resolve requirements/lock.txt from requirements/top-level.txt on purpose (then run make test).
 lock:

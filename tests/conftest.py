@@ -11,8 +11,10 @@ left as they are.
 """
 from __future__ import annotations
 
+import functools
 import os
 import pathlib
+import re
 import zlib
 
 import numpy as np
@@ -94,3 +96,74 @@ def pytest_make_collect_report(collector):
     if _strict() and report.skipped:  # importorskip / skip(allow_module_level=True)
         _fail_the_skip(report)
     return report
+
+
+# ----------------------------------------------------------------- parallel runs (xdist)
+# `make test` runs the suite on two pytest-xdist workers. Each test module goes to one worker
+# as a whole (its module and session fixtures, such as a trained reference run or an
+# installed wheel, are built once), and the modules that use the per-process cached
+# tiny-model exports of tests/export_helpers.py go to the same worker, so those exports are
+# made once. Long modules start first (collection order, with --no-loadscope-reorder), so
+# that no worker ends the run on a long test alone while the other one idles.
+# (The groups are set by the scheduler below, from node ids: xdist 3.8's `xdist_group`
+# marks do not reach the node ids under pytest 9.)
+
+#: export_helpers functions whose results are cached per process.
+_EXPORT_CACHE = {"artifacts", "exported", "exported_onnx"}
+EXPORT_GROUP = "tiny-exports"
+
+#: Modules of a minute or more (measured with --durations), longest first; the exports
+#: group follows, then the other modules in their collection order.
+LONG_FIRST = (
+    "test_quickstart.py",
+    "test_training_distributed.py",
+    "test_training.py",
+    "test_export_qat.py",
+    "test_wheel_install.py",
+    "test_learning.py",
+    "test_docs.py",
+    "test_android_core.py",
+)
+
+
+@functools.lru_cache(maxsize=None)
+def worker_group(module_path: str) -> str:
+    """The xdist work unit of a test module: ``EXPORT_GROUP`` when it imports a cached
+    export of export_helpers, else the module itself."""
+    path = pathlib.Path(module_path)
+    if not path.is_absolute():
+        path = REPO / path
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError:
+        return module_path
+    for names in re.findall(r"^from export_helpers import \(?([^)\n]*(?:\n[^)\n]*)*?)\)?$",
+                            text, re.M):
+        if _EXPORT_CACHE & set(re.findall(r"\w+", names)):
+            return EXPORT_GROUP
+    return module_path
+
+
+def _start_rank(item) -> int:
+    name = item.path.name
+    if name in LONG_FIRST:
+        return LONG_FIRST.index(name)
+    if worker_group(str(item.path)) == EXPORT_GROUP:  # the exports take minutes together
+        return len(LONG_FIRST)
+    return len(LONG_FIRST) + 1
+
+
+def pytest_collection_modifyitems(config, items):
+    if hasattr(config, "workerinput"):  # an xdist worker: its order is the run's order
+        items.sort(key=_start_rank)  # stable: a module's tests stay together, in order
+
+
+def pytest_xdist_make_scheduler(config, log):
+    """Work units of whole modules, the export modules together (see above)."""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ModuleGroups(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return worker_group(nodeid.split("::", 1)[0])
+
+    return ModuleGroups(config, log) if config.getoption("dist") == "loadfile" else None

@@ -1,5 +1,5 @@
 """Synthetic faces for data tests that need no real data: a 68-point iBUG-ordered template,
-a drawn face image to go with it, and helpers that write records to disk."""
+a drawn face image to go with it, and helpers that write records (or a 300W folder) to disk."""
 from __future__ import annotations
 
 import pathlib
@@ -76,3 +76,18 @@ def write_face(folder: pathlib.Path, name: str, seed: int = 0, shape=(200, 220),
         mask_path = folder / f"{name}_mask.png"
         cv2.imwrite(str(mask_path), m)
     return FaceRecord(str(path), landmarks=lm, pose=pose, mask_path=mask_path, dataset="synthetic")
+
+
+def write_300w_folder(folder: pathlib.Path, n: int, shape=(120, 120)) -> pathlib.Path:
+    """``n`` synthetic faces in 300W format (``face_000.png`` + ``face_000.pts``, ...), face
+    ``i`` drawn with seed ``i``; returns ``folder``.
+
+    Example:
+        >>> root = write_300w_folder(tmp_path / "w300", 6)  # doctest: +SKIP
+    """
+    from lponet_tf.data.pts import write_pts
+
+    for i in range(n):
+        record = write_face(folder, f"face_{i:03d}", seed=i, shape=shape)
+        write_pts(folder / f"face_{i:03d}.pts", record.landmarks)
+    return folder

@@ -84,3 +84,25 @@ def test_strict_mode_must_be_exactly_one(inner, monkeypatch):
     inner.makepyfile(test_inner=SKIPPING_TESTS)
     inner.runpytest_inprocess("-p", "no:cacheprovider").assert_outcomes(
         passed=1, skipped=3, xfailed=1)
+
+
+def test_strict_mode_holds_on_xdist_workers(inner, monkeypatch):
+    """`make test` runs on pytest-xdist workers: a skip on a worker fails the run too (the
+    worker's report, already turned into a failure, is what the controller counts), and
+    so does a module skipped at collection on a worker."""
+    monkeypatch.setenv("LPONET_STRICT", "1")
+    parallel = ("-p", "no:cacheprovider", "-n", "1", "--dist", "loadfile")  # a worker process
+    inner.makepyfile(test_inner=SKIPPING_TESTS)
+    result = inner.runpytest_subprocess(*parallel)
+    result.assert_outcomes(passed=1, failed=1, errors=2, xfailed=1)
+    result.stdout.fnmatch_lines_random([
+        "*LPONET_STRICT=1 turns skips into failures: Skipped: no widget on this machine*",
+        "*LPONET_STRICT=1 turns skips into failures: Skipped: needs widget 2.3.0*",
+        "*LPONET_STRICT=1 turns skips into failures: Skipped: real data not available*absent*",
+    ])
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+
+    inner.makepyfile(test_inner=SKIPPED_MODULE)
+    result = inner.runpytest_subprocess(*parallel)
+    result.stdout.fnmatch_lines(["*turns skips into failures*lponet_no_such_package*"])
+    assert result.ret not in (pytest.ExitCode.OK, pytest.ExitCode.NO_TESTS_COLLECTED)

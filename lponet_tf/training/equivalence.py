@@ -36,6 +36,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import time
 from typing import Dict, List, Optional, Sequence
 
 import numpy as np
@@ -99,40 +100,88 @@ def run_single(config, updates, init, overrides, timeout: int = 900) -> subproce
 
 
 def free_ports(n: int) -> List[int]:
+    """``n`` distinct ports that were free a moment ago (bound to port 0, then released:
+    the worker processes must bind them themselves, so another process can take one in
+    between; :func:`run_local_workers` retries with new ports when that happens)."""
     sockets = [socket.socket() for _ in range(n)]
-    for s in sockets:
-        s.bind(("localhost", 0))
-    ports = [s.getsockname()[1] for s in sockets]
-    for s in sockets:
-        s.close()
-    return ports
+    try:
+        for s in sockets:
+            s.bind(("localhost", 0))
+        return [s.getsockname()[1] for s in sockets]
+    finally:
+        for s in sockets:
+            s.close()
+
+
+#: What a worker's stderr says when its gRPC server could not bind its port.
+PORT_TAKEN = ("Address already in use", "Failed to add port", "Could not start gRPC server")
+
+
+class PortTakenError(RuntimeError):
+    """A worker could not bind the port it was given (taken since :func:`free_ports`)."""
 
 
 def run_local_workers(config, updates_dir, init, overrides, workers: int = 2,
-                      timeout: int = 900) -> List[str]:
+                      timeout: int = 900, attempts: int = 3) -> List[str]:
     """A ``multi_worker`` run with ``workers`` processes on localhost (``TF_CONFIG``).
 
-    Worker ``i`` writes its updates to ``updates_dir/w{i}.npz`` if it is the chief.
-    Returns each worker's stdout; raises ``RuntimeError`` naming a failed worker.
+    Worker ``i`` writes its updates to ``updates_dir/w{i}.npz`` if it is the chief. When a
+    worker fails because its port was taken meanwhile, the run starts again on new ports
+    (up to ``attempts`` runs).
+
+    Returns:
+        Each worker's stdout.
+
+    Raises:
+        RuntimeError: naming the failed worker, with its stderr (``PortTakenError`` when
+            every attempt lost a port).
     """
+    for attempt in range(1, attempts + 1):
+        try:
+            return _run_workers_once(config, pathlib.Path(updates_dir), init, overrides,
+                                     workers, timeout)
+        except PortTakenError:
+            if attempt == attempts:
+                raise
+
+
+def _run_workers_once(config, updates_dir: pathlib.Path, init, overrides, workers: int,
+                      timeout: int) -> List[str]:
     cluster = {"worker": [f"localhost:{p}" for p in free_ports(workers)]}
+    logs = [(updates_dir / f"worker{i}.out", updates_dir / f"worker{i}.err")
+            for i in range(workers)]
     procs = []
-    for index in range(workers):
-        env = dict(os.environ, TF_CONFIG=json.dumps(
-            {"cluster": cluster, "task": {"type": "worker", "index": index}}))
-        procs.append(subprocess.Popen(
-            _command(config, pathlib.Path(updates_dir) / f"w{index}.npz", init,
-                     [*overrides, "train.distribute=multi_worker"]),
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env))
     try:
-        outputs = [p.communicate(timeout=timeout) for p in procs]
+        for index, (out, err) in enumerate(logs):
+            env = dict(os.environ, TF_CONFIG=json.dumps(
+                {"cluster": cluster, "task": {"type": "worker", "index": index}}))
+            with open(out, "w") as stdout, open(err, "w") as stderr:
+                procs.append(subprocess.Popen(
+                    _command(config, updates_dir / f"w{index}.npz", init,
+                             [*overrides, "train.distribute=multi_worker"]),
+                    stdout=stdout, stderr=stderr, text=True, env=env))
+        deadline = time.monotonic() + timeout
+        # A worker left alone waits in a collective op: stop at the first failure.
+        while any(p.poll() is None for p in procs) and time.monotonic() < deadline:
+            if any(p.returncode for p in procs):
+                break
+            time.sleep(0.2)
+        failed = [i for i, p in enumerate(procs) if p.poll() not in (None, 0)]
+        unfinished = [i for i, p in enumerate(procs) if p.poll() is None]
     finally:
-        for p in procs:  # a worker left alone would wait in a collective op
+        for p in procs:
             p.kill()
-    for index, (p, (_, err)) in enumerate(zip(procs, outputs)):
-        if p.returncode != 0:
-            raise RuntimeError(f"worker {index} failed:\n{err[-3000:]}")
-    return [out for out, _ in outputs]
+            p.wait()
+    errors = [err.read_text() for _, err in logs]
+    if any(text in errors[i] for i in failed for text in PORT_TAKEN):
+        raise PortTakenError(f"a worker's port was taken:\n{errors[failed[0]][-2000:]}")
+    if failed:
+        raise RuntimeError(f"worker {failed[0]} failed (exit {procs[failed[0]].returncode}):\n"
+                           f"{errors[failed[0]][-3000:]}")
+    if unfinished:
+        raise RuntimeError(f"workers {unfinished} did not finish within {timeout} s:\n"
+                           f"{errors[unfinished[0]][-3000:]}")
+    return [out.read_text() for out, _ in logs]
 
 
 def report(config: str, devices: Sequence[str], multi_worker: bool,

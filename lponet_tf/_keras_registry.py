@@ -41,7 +41,7 @@ def register() -> None:
             return
         import keras
 
-        from lponet_tf import losses, metrics, model  # noqa: F401  (decorators register)
+        from lponet_tf import keras_metrics, losses, model  # noqa: F401  (decorators register)
         from lponet_tf.layers import layer_classes
 
         layer_classes(keras)

@@ -16,20 +16,32 @@ works around both and changes nothing on one device:
    replicas, the same value the other strategies log, and a scalar again.
 
 Both are tested with two worker processes on localhost (``tests/test_training.py``).
+
+Only the TensorFlow backend has ``tf.distribute`` (and these methods: JAX's trainer calls
+``train_step(state, data)``), so on any other backend :class:`DistributedFitMixin` is an
+empty class and this module does not import TensorFlow.
+
+Why a mixin of the architecture class rather than something the trainer adds: Keras
+looks these methods up on the model, and a model built with ``build_lponet`` and fitted
+by a user's own ``fit`` under a ``tf.distribute`` scope needs them as much as
+``lponet train`` does; a trainer-only subclass would also save its checkpoints under
+another class name than the models it writes.
 """
 from __future__ import annotations
 
-import tensorflow as tf
+import keras
 from keras import ops
 
 
 def _multi_worker(strategy) -> bool:
+    import tensorflow as tf
+
     return isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy) and (
         strategy.extended._in_multi_worker_mode()  # what Keras itself tests
     )
 
 
-class DistributedFitMixin:
+class _TensorFlowDistributedFit:
     """Mixed into a ``keras.Model`` before it (``class M(DistributedFitMixin, keras.Model)``)."""
 
     def _maybe_symbolic_build(self, iterator=None, data_batch=None):
@@ -48,3 +60,10 @@ class DistributedFitMixin:
         if not _multi_worker(self.distribute_strategy):
             return logs
         return {k: ops.reshape(v, (1,)) if len(v.shape) == 0 else v for k, v in logs.items()}
+
+
+class _NoOp:
+    """Non-TensorFlow backends: nothing to work around (no ``tf.distribute``)."""
+
+
+DistributedFitMixin = _TensorFlowDistributedFit if keras.backend.backend() == "tensorflow" else _NoOp

@@ -7,16 +7,19 @@ see ordinary ops.
 
 The layer classes are created by :func:`layer_classes` for a given Keras module so that the
 same builder can target Keras 3 (the library) and ``tf_keras`` (needed only by
-tensorflow-model-optimization for quantisation-aware training). The math is written in
-plain TensorFlow ops, which both share.
+tensorflow-model-optimization for quantisation-aware training). The maths is
+:func:`lponet_tf.geometry_ops.rotation_6d_to_matrix`, written in ``keras.ops``: it runs on
+every Keras 3 backend (TensorFlow, JAX, PyTorch), and under TensorFlow (the only backend
+``tf_keras`` runs with) ``keras.ops`` are plain TF ops on TF tensors, which TFLite
+converts.
 """
 from __future__ import annotations
 
 import functools
 
-import tensorflow as tf
+from keras import ops
 
-from lponet_tf.geometry import rotation_6d_to_matrix_tf
+from lponet_tf.geometry_ops import rotation_6d_to_matrix
 
 
 @functools.lru_cache(maxsize=None)
@@ -44,19 +47,20 @@ def layer_classes(keras_module):
         columns of an unnormalised matrix. ``b1 = a1/|a1|``, ``b2`` is ``a2`` made
         orthogonal to ``b1`` and normalised, ``b3 = b1 x b2``; the output's columns are
         ``b1, b2, b3``. The cross product is written with slices because
-        ``tf.linalg.cross`` has no TFLite builtin.
+        ``tf.linalg.cross`` has no TFLite builtin. Computed in the layer's compute dtype
+        (LPONet gives the pose head the variable dtype: float32 under mixed precision).
 
         Input shape ``(N, 6)``; output shape ``(N, 3, 3)``.
 
         Example:
             >>> import numpy as np
             >>> r = GramSchmidt()(np.array([[1., 0, 0, 0, 1, 0]], "float32"))
-            >>> r.shape
-            TensorShape([1, 3, 3])
+            >>> tuple(r.shape)
+            (1, 3, 3)
         """
 
         def call(self, inputs):
-            return rotation_6d_to_matrix_tf(tf.cast(inputs, self.compute_dtype))
+            return rotation_6d_to_matrix(ops.cast(inputs, self.compute_dtype))
 
         def compute_output_shape(self, input_shape):
             return tuple(input_shape[:-1]) + (3, 3)

@@ -31,6 +31,7 @@ import keras
 from keras import ops
 
 from lponet_tf.geometry import GEODESIC_EPS
+from lponet_tf.geometry_ops import geodesic_distance
 
 _PACKAGE = "lponet_tf"
 
@@ -156,7 +157,7 @@ class PoseLoss(_PartialLabelLoss):
     ``kind="geodesic"``: ``y_true``, ``y_pred`` are ``(N, 3, 3)`` rotations; per sample
     ``acos(clip((tr(R Rhat^T) - 1) / 2, -1 + eps, 1 - eps))`` radians. The clamp keeps
     the gradient finite (0) at identical rotations (see
-    :func:`lponet_tf.geometry.geodesic_distance_tf`).
+    :func:`lponet_tf.geometry_ops.geodesic_distance`).
 
     ``kind="mae"``: mean of ``|P - Phat|`` over the representation's parameters (Euler
     ``(N, 3)`` degrees or the 9 matrix entries ``(N, 3, 3)``). Eq. 3 leaves the vector
@@ -194,8 +195,7 @@ class PoseLoss(_PartialLabelLoss):
     def call(self, y_true, y_pred):
         if self.kind == "mae":
             return _mean_over_sample(ops.abs(y_true - y_pred))
-        cos = (ops.sum(y_true * y_pred, axis=(-2, -1)) - 1.0) / 2.0  # tr(A B^T) = sum(A * B)
-        return ops.arccos(ops.clip(cos, -1.0 + self.eps, 1.0 - self.eps))
+        return geodesic_distance(y_true, y_pred, eps=self.eps)
 
     def get_config(self):
         config = super().get_config()

@@ -1,6 +1,4 @@
-"""Evaluation metrics of the paper (Section IV-C, Eq. 10-13), plus Keras metrics for ``fit``.
-
-numpy functions (benchmarks, reports):
+"""Evaluation metrics of the paper (Section IV-C, Eq. 10-13) in numpy: benchmarks, reports.
 
 - :func:`nme` (Eq. 10), :func:`pose_mae` (Eq. 11), :func:`geodesic` (Table 2),
   :func:`miou` (Eq. 12), :func:`tme` (Eq. 13), :func:`ced_curve` / :func:`auc` /
@@ -8,24 +6,16 @@ numpy functions (benchmarks, reports):
 - Percentages: NME and mIoU are returned in %, as in the paper's tables; pose MAE in
   degrees; geodesic distances in radians.
 
-Keras metrics (``keras.metrics.Metric``, registered serialisable under ``lponet_tf``):
-:class:`HeatmapNME`, :class:`PoseGeodesic`, :class:`PoseMAE`, :class:`MaskIoU`. They
-accept ``sample_weight`` (pass them as ``weighted_metrics`` so the per-output sample
-weights of the partial-label scheme reach them) and, because a missing task has a zero
-target (``docs/CONVENTIONS.md``), they also skip samples whose target is all zeros
-where that cannot be a real label (heatmaps, rotation matrices, masks).
+The streaming Keras metrics that ``fit`` logs (NME from heatmaps, pose errors, mask IoU)
+are :mod:`lponet_tf.keras_metrics`; this module imports neither Keras nor TensorFlow.
 """
 from __future__ import annotations
 
 from typing import NamedTuple, Sequence, Union
 
-import keras
 import numpy as np
 
-from lponet_tf.geometry import geodesic_distance, matrix_to_euler_tf
-from lponet_tf.heatmaps import decode_heatmaps_tf
-
-_PACKAGE = "lponet_tf"
+from lponet_tf.geometry import geodesic_distance
 
 #: 0-based iBUG-68 indices of the outer eye corners (inter-ocular distance).
 OUTER_EYE_CORNERS = (36, 45)
@@ -288,203 +278,6 @@ def ced_curve(errors, max_error: float, num: int = 1001) -> CED:
     return CED(thresholds, fractions, auc(e, max_error), failure_rate(e, max_error))
 
 
-# --------------------------------------------------------------------------------------
-# Keras metrics
-# --------------------------------------------------------------------------------------
-class _WeightedMean(keras.metrics.Metric):
-    """Sample-weighted mean of a per-sample value, skipping invalid samples."""
-
-    def __init__(self, name=None, dtype=None):
-        super().__init__(name=name, dtype=dtype)
-        self.total = self.add_variable(shape=(), initializer="zeros", name="total", dtype="float32")
-        self.count = self.add_variable(shape=(), initializer="zeros", name="count", dtype="float32")
-
-    def _per_sample(self, y_true, y_pred):
-        """Return ``(values (N,), valid (N,) bool)`` in float32."""
-        raise NotImplementedError
-
-    def update_state(self, y_true, y_pred, sample_weight=None):
-        import tensorflow as tf
-
-        y_true = tf.cast(tf.convert_to_tensor(y_true), tf.float32)
-        y_pred = tf.cast(tf.convert_to_tensor(y_pred), tf.float32)
-        values, valid = self._per_sample(y_true, y_pred)
-        w = tf.cast(valid, tf.float32)
-        if sample_weight is not None:
-            w = w * tf.reshape(tf.cast(sample_weight, tf.float32), [-1])
-        # where(), not w * value: an invalid sample's value may be inf / NaN (d = 0).
-        values = tf.where(w > 0, values, tf.zeros_like(values))
-        self.total.assign_add(tf.reduce_sum(w * values))
-        self.count.assign_add(tf.reduce_sum(w))
-
-    def result(self):
-        import tensorflow as tf
-
-        return tf.math.divide_no_nan(self.total, self.count)
-
-
-@keras.saving.register_keras_serializable(package=_PACKAGE)
-class HeatmapNME(_WeightedMean):
-    """Inter-ocular NME in % (Eq. 10) from heatmaps, decoded in-graph.
-
-    Both the prediction and the GROUND TRUTH are decoded from heatmaps with the top-2
-    rule (:func:`lponet_tf.heatmaps.decode_heatmaps_tf`): the GT landmarks are those of
-    the target heatmap ``L``, not the original annotation, so the codec's own error (about
-    1 px mean on a 256 crop) is not part of this training-time figure. Use :func:`nme` on
-    decoded predictions vs the annotation for benchmark numbers. Samples whose target is
-    all zeros (no landmark label) have ``d = 0`` and are skipped.
-
-    Args:
-        eye_indices: landmark indices of the normalising pair (default outer eye corners).
-        name, dtype: as ``keras.metrics.Metric``.
-
-    Example:
-        >>> from lponet_tf.heatmaps import encode_heatmaps
-        >>> pts = np.random.default_rng(0).uniform(20, 230, (2, 68, 2))
-        >>> m = HeatmapNME(); m.update_state(encode_heatmaps(pts, 256), 60 * encode_heatmaps(pts, 256))
-        >>> round(float(m.result()), 3)
-        0.0
-    """
-
-    def __init__(self, eye_indices: Sequence[int] = OUTER_EYE_CORNERS, name: str = "nme", dtype=None):
-        super().__init__(name=name, dtype=dtype)
-        self.eye_indices = tuple(int(i) for i in eye_indices)
-
-    def _per_sample(self, y_true, y_pred):
-        import tensorflow as tf
-
-        gt, _ = decode_heatmaps_tf(y_true)
-        pred, _ = decode_heatmaps_tf(y_pred)
-        a, b = self.eye_indices
-        d = tf.norm(gt[:, a] - gt[:, b], axis=-1)
-        err = tf.reduce_mean(tf.norm(pred - gt, axis=-1), axis=-1)
-        valid = (d > 0) & (tf.reduce_max(y_true, axis=[1, 2, 3]) > 0)
-        return 100.0 * tf.math.divide_no_nan(err, d), valid
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(eye_indices=list(self.eye_indices))
-        return config
-
-
-@keras.saving.register_keras_serializable(package=_PACKAGE)
-class PoseGeodesic(_WeightedMean):
-    """Mean geodesic distance between ``(N, 3, 3)`` rotations (Table 2), radians by default.
-
-    Samples with an all-zero target matrix (no pose label) are skipped.
-
-    Args:
-        degrees: report degrees instead of radians.
-        name, dtype: as ``keras.metrics.Metric``.
-
-    Example:
-        >>> m = PoseGeodesic(); m.update_state(np.eye(3)[None], np.eye(3)[None])
-        >>> float(m.result())
-        0.0
-    """
-
-    def __init__(self, degrees: bool = False, name: str = "geodesic", dtype=None):
-        super().__init__(name=name, dtype=dtype)
-        self.degrees = bool(degrees)
-
-    def _per_sample(self, y_true, y_pred):
-        import tensorflow as tf
-
-        cos = (tf.reduce_sum(y_true * y_pred, axis=[-2, -1]) - 1.0) / 2.0
-        angle = tf.acos(tf.clip_by_value(cos, -1.0, 1.0))  # no clamp floor: no gradient here
-        if self.degrees:
-            angle = angle * (180.0 / np.pi)
-        return angle, tf.reduce_max(tf.abs(y_true), axis=[-2, -1]) > 0
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(degrees=self.degrees)
-        return config
-
-
-@keras.saving.register_keras_serializable(package=_PACKAGE)
-class PoseMAE(_WeightedMean):
-    """Mean absolute Euler-angle error in degrees (Eq. 11), mean of yaw, pitch, roll.
-
-    Works on either pose head: ``(N, 3)`` Euler degrees are compared directly,
-    ``(N, 3, 3)`` rotations are converted with
-    :func:`lponet_tf.geometry.matrix_to_euler_tf` first (no angle wrapping, the benchmark
-    protocol). An all-zero target MATRIX (no label) is skipped; a zero Euler target is a
-    real frontal pose, so Euler outputs need ``sample_weight`` for partial labels.
-
-    Args:
-        angle: ``None`` for the mean of the three angles, or ``"yaw"``, ``"pitch"``,
-            ``"roll"`` for one of them.
-        name, dtype: as ``keras.metrics.Metric``.
-
-    Example:
-        >>> m = PoseMAE(); m.update_state([[10.0, 0.0, 0.0]], [[4.0, 3.0, 0.0]])
-        >>> float(m.result())
-        3.0
-    """
-
-    ANGLES = ("yaw", "pitch", "roll")
-
-    def __init__(self, angle=None, name: str = "pose_mae", dtype=None):
-        if angle is not None and angle not in self.ANGLES:
-            raise ValueError(f"angle must be None or one of {self.ANGLES}, got {angle!r}")
-        super().__init__(name=name, dtype=dtype)
-        self.angle = angle
-
-    def _per_sample(self, y_true, y_pred):
-        import tensorflow as tf
-
-        if y_true.shape.rank == 3:
-            valid = tf.reduce_max(tf.abs(y_true), axis=[-2, -1]) > 0
-            y_true, y_pred = matrix_to_euler_tf(y_true), matrix_to_euler_tf(y_pred)
-        else:
-            valid = tf.ones(tf.shape(y_true)[:1], tf.bool)
-        err = tf.abs(y_true - y_pred)
-        if self.angle is None:
-            return tf.reduce_mean(err, axis=-1), valid
-        return err[:, self.ANGLES.index(self.angle)], valid
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(angle=self.angle)
-        return config
-
-
-@keras.saving.register_keras_serializable(package=_PACKAGE)
-class MaskIoU(_WeightedMean):
-    """mIoU in % of the visible-face mask (Eq. 12), per image then averaged.
-
-    ``y_true`` / ``y_pred`` are ``(N, h, w, 2)`` (one-hot or soft target, softmax
-    prediction); both are turned into class masks by argmax. Same IoU rules as
-    :func:`miou` (a class absent from both masks counts as 1). Samples whose target is
-    all zeros (no mask label) are skipped.
-
-    Args:
-        name, dtype: as ``keras.metrics.Metric``.
-
-    Example:
-        >>> y = np.eye(2)[np.array([[[1, 0], [0, 0]]])]; p = np.eye(2)[np.array([[[1, 1], [0, 0]]])]
-        >>> m = MaskIoU(); m.update_state(y, p); round(float(m.result()), 3)
-        58.333
-    """
-
-    def __init__(self, name: str = "miou", dtype=None):
-        super().__init__(name=name, dtype=dtype)
-
-    def _per_sample(self, y_true, y_pred):
-        import tensorflow as tf
-
-        gt = tf.argmax(y_true, axis=-1) > 0
-        pred = tf.argmax(y_pred, axis=-1) > 0
-        ious = []
-        for p, g in ((~pred, ~gt), (pred, gt)):
-            inter = tf.reduce_sum(tf.cast(p & g, tf.float32), axis=[1, 2])
-            union = tf.reduce_sum(tf.cast(p | g, tf.float32), axis=[1, 2])
-            ious.append(tf.where(union > 0, tf.math.divide_no_nan(inter, union), tf.ones_like(union)))
-        valid = tf.reduce_max(y_true, axis=[1, 2, 3]) > 0
-        return 100.0 * (ious[0] + ious[1]) / 2.0, valid
-
-
 __all__ = [
     "OUTER_EYE_CORNERS",
     "Errors",
@@ -500,8 +293,4 @@ __all__ = [
     "auc",
     "failure_rate",
     "ced_curve",
-    "HeatmapNME",
-    "PoseGeodesic",
-    "PoseMAE",
-    "MaskIoU",
 ]

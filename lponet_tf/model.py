@@ -59,6 +59,8 @@ class _Builder:
         self.K = K
         self.L = K.layers
         self.custom = layer_classes(K)
+        # tf_keras runs on TensorFlow only; Keras 3 on whichever backend is configured.
+        self.tensorflow = K is not keras or keras.backend.backend() == "tensorflow"
         # Heads, softmax and the Gram-Schmidt pose run in the variable dtype: float32 under
         # mixed precision (a float16 softmax or orthonormalisation loses too much), float64
         # when the whole model is float64 (numerical checks). Every variable then has one
@@ -70,10 +72,13 @@ class _Builder:
         x = self.L.Conv2D(
             filters, kernel, strides=stride, padding="same", use_bias=False, name=f"{name}_conv"
         )(x)
-        # synchronized: under a multi-replica strategy the batch statistics are those of
-        # the global batch, so training matches one device (a no-op with one replica).
+        # synchronized: under a multi-replica tf.distribute strategy the batch statistics
+        # are those of the global batch, so training matches one device (a no-op with one
+        # replica). Only TensorFlow has the option; JAX's data parallelism (one jit over a
+        # sharded batch) computes global statistics by itself.
         x = self.L.BatchNormalization(
-            momentum=0.9, epsilon=1e-5, synchronized=True, name=f"{name}_bn"
+            momentum=0.9, epsilon=1e-5, name=f"{name}_bn",
+            **({"synchronized": True} if self.tensorflow else {}),
         )(x)
         return self.L.ReLU(name=f"{name}_relu")(x) if relu else x
 
@@ -259,8 +264,10 @@ class LPONet(DistributedFitMixin, keras.Model):
                 loss_weights = {n: weights[n] for n in self.output_names}
         if metrics is None and weighted_metrics is None:
             weighted_metrics = metrics_for(self.lponet_config)
-        # As lponet train: XLA ("auto") would first spend minutes compiling the hourglass.
-        kwargs.setdefault("jit_compile", False)
+        # TensorFlow, as lponet train: XLA ("auto") would first spend minutes compiling the
+        # hourglass for no speed-up on a CPU. JAX: jit is its graph mode (eager JAX
+        # dispatches op by op, several times slower even for a tiny model).
+        kwargs.setdefault("jit_compile", keras.backend.backend() == "jax")
         super().compile(optimizer=optimizer, loss=loss, loss_weights=loss_weights,
                         metrics=metrics, weighted_metrics=weighted_metrics, **kwargs)
 

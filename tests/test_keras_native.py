@@ -15,7 +15,7 @@ import pytest
 
 import lponet_tf
 from lponet_tf import losses as L
-from lponet_tf import metrics as M
+from lponet_tf import keras_metrics as M
 from synthetic_faces import write_face
 
 REPO = pathlib.Path(__file__).resolve().parents[1]

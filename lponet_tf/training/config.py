@@ -24,7 +24,7 @@ from lponet_tf.training import schema as S
 
 DEFAULTS: Dict[str, Any] = {
     "model": {},  # LPONetConfig fields
-    "init_from": None,  # .keras / .weights.h5 to start from (stage 2)
+    "init_from": None,  # .keras / .weights.h5 / preset .npz to start from (stage 2)
     "data": {
         "train": [],  # [{name, root, split, ratio, tasks, pseudo_pose, holdout}]
         "validation": [],

@@ -78,7 +78,7 @@ def make_optimizer(opt_config: dict) -> keras.optimizers.Optimizer:
 
 def metrics_for(model_config: LPONetConfig) -> Dict[str, list]:
     """Keras metrics on the final outputs: NME from heatmaps, pose error, mask IoU."""
-    from lponet_tf import metrics as M
+    from lponet_tf import keras_metrics as M
 
     pose_metric = M.PoseGeodesic() if model_config.pose == "6d" else M.PoseMAE()
     return {

@@ -25,6 +25,7 @@ import pathlib
 from typing import Optional
 
 import keras
+import numpy as np
 import tensorflow as tf
 import yaml
 
@@ -64,6 +65,14 @@ def _init_weights(model, path: str) -> None:
                 continue
             if [w.shape for w in other.weights] == [w.shape for w in layer.weights]:
                 layer.set_weights(other.get_weights())
+    elif path.suffix == ".npz":  # a preset's archive (fine-tuning lponet_lite): same rule
+        with np.load(path) as data:
+            stored = dict(data)
+        for layer in model.layers:
+            keys = [f"{layer.name}/{w.name}" for w in layer.weights]
+            if keys and all(k in stored and stored[k].shape == tuple(w.shape)
+                            for k, w in zip(keys, layer.weights)):
+                layer.set_weights([stored[k].astype("float32") for k in keys])
     else:
         model.load_weights(path)
 

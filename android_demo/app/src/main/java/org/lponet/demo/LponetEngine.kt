@@ -135,7 +135,7 @@ class LponetEngine(context: Context, useGpu: Boolean, threads: Int = 4) : Closea
 
         private fun cpu(threads: Int): CompiledModel.Options =
             CompiledModel.Options(Accelerator.CPU).apply {
-                cpuOptions = CompiledModel.CpuOptions(numThreads = threads)
+                cpuOptions = CompiledModel.CpuOptions(threads, null, null)
             }
 
         /** Scale and zero point of each int8 tensor of a sidecar model entry. */

@@ -1,0 +1,261 @@
+"""Streaming Keras metrics that ``fit`` / ``evaluate`` log (paper Eq. 10-12), in ``keras.ops``.
+
+:class:`HeatmapNME`, :class:`PoseGeodesic`, :class:`PoseMAE`, :class:`MaskIoU`
+(``keras.metrics.Metric``, registered serialisable under ``lponet_tf``) run on every Keras
+backend. They accept ``sample_weight`` (pass them as ``weighted_metrics`` so the per-output
+sample weights of the partial-label scheme reach them) and, because a missing task has a
+zero target (``docs/CONVENTIONS.md``), they also skip samples whose target is all zeros
+where that cannot be a real label (heatmaps, rotation matrices, masks).
+
+Benchmark figures (against the annotation, in float64) come from the numpy functions of
+:mod:`lponet_tf.metrics`; these are the training-time views of the same quantities.
+
+Example:
+    >>> import numpy as np
+    >>> m = PoseGeodesic(); m.update_state(np.eye(3)[None], np.eye(3)[None])
+    >>> float(m.result())
+    0.0
+"""
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+import keras
+from keras import ops
+
+from lponet_tf.geometry_ops import geodesic_distance, matrix_to_euler
+from lponet_tf.heatmaps import STRIDE
+from lponet_tf.metrics import OUTER_EYE_CORNERS
+
+_PACKAGE = "lponet_tf"
+
+
+def decode_top2(heatmaps, stride: int = STRIDE):
+    """In-graph landmark decoding for :class:`HeatmapNME`: the top-2 rule, ``keras.ops``.
+
+    The rule of :func:`lponet_tf.heatmaps.decode_heatmaps` with ``decode="top2"``: the
+    argmax refined by the two highest cells weighted by their scores clipped at 0,
+    ``p = (s1 p1 + s2 p2) / (s1 + s2)`` (Section IV-B); ties go to the lower flat index
+    (``ops.top_k`` keeps the lower index first on TensorFlow and JAX).
+
+    Args:
+        heatmaps: ``(N, H, W, K)`` tensor (any float dtype).
+        stride: input / heatmap size ratio (4).
+
+    Returns:
+        ``(N, K, 2)`` float32 ``(x, y)`` in input-crop pixels.
+
+    Example:
+        >>> import numpy as np
+        >>> tuple(decode_top2(np.zeros((2, 16, 16, 68), "float32")).shape)
+        (2, 68, 2)
+    """
+    hm = ops.cast(heatmaps, "float32")
+    _, h, w, k = ops.shape(hm)
+    flat = ops.reshape(ops.transpose(hm, (0, 3, 1, 2)), (-1, k, h * w))
+    vals, idx = ops.top_k(flat, k=2, sorted=True)
+    s = ops.maximum(vals, 0.0)
+    den = s[..., 0] + s[..., 1]
+    positive = den > 0
+    safe = ops.where(positive, den, ops.ones_like(den))
+    a1 = ops.where(positive, s[..., 0] / safe, ops.ones_like(den))
+    a2 = ops.where(positive, s[..., 1] / safe, ops.zeros_like(den))
+    col = ops.cast(ops.mod(idx, w), "float32")
+    row = ops.cast(ops.floor_divide(idx, w), "float32")
+    x = a1 * col[..., 0] + a2 * col[..., 1]
+    y = a1 * row[..., 0] + a2 * row[..., 1]
+    return stride * (ops.stack([x, y], axis=-1) + 0.5) - 0.5
+
+
+def _norm(x):
+    return ops.sqrt(ops.sum(ops.square(x), axis=-1))
+
+
+class _WeightedMean(keras.metrics.Metric):
+    """Sample-weighted mean of a per-sample value, skipping invalid samples."""
+
+    def __init__(self, name=None, dtype=None):
+        super().__init__(name=name, dtype=dtype)
+        self.total = self.add_variable(shape=(), initializer="zeros", name="total", dtype="float32")
+        self.count = self.add_variable(shape=(), initializer="zeros", name="count", dtype="float32")
+
+    def _per_sample(self, y_true, y_pred):
+        """Return ``(values (N,), valid (N,) bool)`` in float32."""
+        raise NotImplementedError
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        y_true = ops.cast(y_true, "float32")
+        y_pred = ops.cast(y_pred, "float32")
+        values, valid = self._per_sample(y_true, y_pred)
+        w = ops.cast(valid, "float32")
+        if sample_weight is not None:
+            w = w * ops.reshape(ops.cast(sample_weight, "float32"), (-1,))
+        # where(), not w * value: an invalid sample's value may be inf / NaN (d = 0).
+        values = ops.where(w > 0, values, ops.zeros_like(values))
+        self.total.assign_add(ops.sum(w * values))
+        self.count.assign_add(ops.sum(w))
+
+    def result(self):
+        return ops.divide_no_nan(self.total, self.count)
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class HeatmapNME(_WeightedMean):
+    """Inter-ocular NME in % (Eq. 10) from heatmaps, decoded in-graph.
+
+    Both the prediction and the GROUND TRUTH are decoded from heatmaps with the top-2
+    rule (:func:`decode_top2`): the GT landmarks are those of the target heatmap ``L``,
+    not the original annotation, so the codec's own error (about 1 px mean on a 256 crop)
+    is not part of this training-time figure. Use :func:`lponet_tf.metrics.nme` on decoded
+    predictions vs the annotation for benchmark numbers. Samples whose target is all
+    zeros (no landmark label) have ``d = 0`` and are skipped.
+
+    Args:
+        eye_indices: landmark indices of the normalising pair (default outer eye corners).
+        name, dtype: as ``keras.metrics.Metric``.
+
+    Example:
+        >>> import numpy as np
+        >>> from lponet_tf.heatmaps import encode_heatmaps
+        >>> pts = np.random.default_rng(0).uniform(20, 230, (2, 68, 2))
+        >>> m = HeatmapNME(); m.update_state(encode_heatmaps(pts, 256), 60 * encode_heatmaps(pts, 256))
+        >>> round(float(m.result()), 3)
+        0.0
+    """
+
+    def __init__(self, eye_indices: Sequence[int] = OUTER_EYE_CORNERS, name: str = "nme", dtype=None):
+        super().__init__(name=name, dtype=dtype)
+        self.eye_indices = tuple(int(i) for i in eye_indices)
+
+    def _per_sample(self, y_true, y_pred):
+        gt = decode_top2(y_true)
+        pred = decode_top2(y_pred)
+        a, b = self.eye_indices
+        d = _norm(gt[:, a] - gt[:, b])
+        err = ops.mean(_norm(pred - gt), axis=-1)
+        valid = ops.logical_and(d > 0, ops.max(y_true, axis=(1, 2, 3)) > 0)
+        return 100.0 * ops.divide_no_nan(err, d), valid
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(eye_indices=list(self.eye_indices))
+        return config
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class PoseGeodesic(_WeightedMean):
+    """Mean geodesic distance between ``(N, 3, 3)`` rotations (Table 2), radians by default.
+
+    :func:`lponet_tf.geometry_ops.geodesic_distance` without the loss's clamp floor
+    (``eps=0``: no gradient flows here). Samples with an all-zero target matrix (no pose
+    label) are skipped.
+
+    Args:
+        degrees: report degrees instead of radians.
+        name, dtype: as ``keras.metrics.Metric``.
+
+    Example:
+        >>> import numpy as np
+        >>> m = PoseGeodesic(degrees=True); m.update_state(np.eye(3)[None], np.eye(3)[None])
+        >>> float(m.result())
+        0.0
+    """
+
+    def __init__(self, degrees: bool = False, name: str = "geodesic", dtype=None):
+        super().__init__(name=name, dtype=dtype)
+        self.degrees = bool(degrees)
+
+    def _per_sample(self, y_true, y_pred):
+        angle = geodesic_distance(y_true, y_pred, eps=0.0)
+        if self.degrees:
+            angle = angle * (180.0 / math.pi)
+        return angle, ops.max(ops.abs(y_true), axis=(-2, -1)) > 0
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(degrees=self.degrees)
+        return config
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class PoseMAE(_WeightedMean):
+    """Mean absolute Euler-angle error in degrees (Eq. 11), mean of yaw, pitch, roll.
+
+    Works on either pose head: ``(N, 3)`` Euler degrees are compared directly,
+    ``(N, 3, 3)`` rotations are converted with
+    :func:`lponet_tf.geometry_ops.matrix_to_euler` first (no angle wrapping, the benchmark
+    protocol). An all-zero target MATRIX (no label) is skipped; a zero Euler target is a
+    real frontal pose, so Euler outputs need ``sample_weight`` for partial labels.
+
+    Args:
+        angle: ``None`` for the mean of the three angles, or ``"yaw"``, ``"pitch"``,
+            ``"roll"`` for one of them.
+        name, dtype: as ``keras.metrics.Metric``.
+
+    Example:
+        >>> m = PoseMAE(); m.update_state([[10.0, 0.0, 0.0]], [[4.0, 3.0, 0.0]])
+        >>> float(m.result())
+        3.0
+    """
+
+    ANGLES = ("yaw", "pitch", "roll")
+
+    def __init__(self, angle=None, name: str = "pose_mae", dtype=None):
+        if angle is not None and angle not in self.ANGLES:
+            raise ValueError(f"angle must be None or one of {self.ANGLES}, got {angle!r}")
+        super().__init__(name=name, dtype=dtype)
+        self.angle = angle
+
+    def _per_sample(self, y_true, y_pred):
+        if len(y_true.shape) == 3:
+            valid = ops.max(ops.abs(y_true), axis=(-2, -1)) > 0
+            y_true, y_pred = matrix_to_euler(y_true), matrix_to_euler(y_pred)
+        else:
+            valid = ops.ones_like(y_true[:, 0]) > 0
+        err = ops.abs(y_true - y_pred)
+        if self.angle is None:
+            return ops.mean(err, axis=-1), valid
+        return err[:, self.ANGLES.index(self.angle)], valid
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(angle=self.angle)
+        return config
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class MaskIoU(_WeightedMean):
+    """mIoU in % of the visible-face mask (Eq. 12), per image then averaged.
+
+    ``y_true`` / ``y_pred`` are ``(N, h, w, 2)`` (one-hot or soft target, softmax
+    prediction); both are turned into class masks by argmax. Same IoU rules as
+    :func:`lponet_tf.metrics.miou` (a class absent from both masks counts as 1). Samples
+    whose target is all zeros (no mask label) are skipped.
+
+    Args:
+        name, dtype: as ``keras.metrics.Metric``.
+
+    Example:
+        >>> import numpy as np
+        >>> y = np.eye(2)[np.array([[[1, 0], [0, 0]]])]; p = np.eye(2)[np.array([[[1, 1], [0, 0]]])]
+        >>> m = MaskIoU(); m.update_state(y, p); round(float(m.result()), 3)
+        58.333
+    """
+
+    def __init__(self, name: str = "miou", dtype=None):
+        super().__init__(name=name, dtype=dtype)
+
+    def _per_sample(self, y_true, y_pred):
+        gt = ops.argmax(y_true, axis=-1) > 0
+        pred = ops.argmax(y_pred, axis=-1) > 0
+        ious = []
+        for p, g in ((ops.logical_not(pred), ops.logical_not(gt)), (pred, gt)):
+            inter = ops.sum(ops.cast(ops.logical_and(p, g), "float32"), axis=(1, 2))
+            union = ops.sum(ops.cast(ops.logical_or(p, g), "float32"), axis=(1, 2))
+            ious.append(ops.where(union > 0, ops.divide_no_nan(inter, union), ops.ones_like(union)))
+        valid = ops.max(y_true, axis=(1, 2, 3)) > 0
+        return 100.0 * (ious[0] + ious[1]) / 2.0, valid
+
+
+__all__ = ["decode_top2", "HeatmapNME", "PoseGeodesic", "PoseMAE", "MaskIoU"]

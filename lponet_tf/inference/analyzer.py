@@ -90,6 +90,9 @@ class FaceAnalyzerOptions:
             is lost, and the detector runs again; such a face is not refined either.
         refine: analyse a face again on its own landmark box when its landmarks disagree
             with the detector's box (see :meth:`FaceAnalyzer.analyze_detections`).
+        flip_tta: flip test-time augmentation: each crop also runs mirrored and the two
+            results are averaged (:mod:`lponet_tf.inference.flip_tta`; twice the network
+            time, gain measured in ``docs/inference.md``). Off by default.
         decode: heatmap decoding rule, ``"dark"`` (sub-pixel, Zhang et al. 2020) or
             ``"top2"`` (the paper's rule, Section IV-B); None: the model metadata's rule,
             else ``"dark"`` (:class:`lponet_tf.codec.decode.DecodeSettings`).
@@ -112,6 +115,7 @@ class FaceAnalyzerOptions:
     detect_every: int = 10
     min_tracking_confidence: float = 0.2
     refine: bool = True
+    flip_tta: bool = False
     decode: Optional[str] = None
 
     def __post_init__(self):
@@ -352,7 +356,12 @@ class FaceAnalyzer:
         if overrides:
             options = dataclasses.replace(options, **overrides)
         detector = _build_detector(options)  # first: cheap, and a bad name fails fast
-        return cls(_load_runner(options), detector, options)
+        runner = _load_runner(options)
+        if options.flip_tta:
+            from lponet_tf.inference.flip_tta import FlipTTARunner
+
+            runner = FlipTTARunner(runner)
+        return cls(runner, detector, options)
 
     @property
     def metadata(self):

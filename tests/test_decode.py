@@ -103,3 +103,49 @@ def test_pose_rotation_checks_the_representation():
         pose_rotation(np.eye(3), "euler")
     with pytest.raises(ValueError, match="representation"):
         pose_rotation(np.eye(3), "quat")
+
+
+class _GaussianRunner:
+    """A runner whose heatmaps are exact Gaussians at known sub-pixel crop points, with a
+    heatmap scale of 30 recorded in its metadata."""
+
+    def __init__(self, size=64):
+        rng = np.random.default_rng(3)
+        self.crop_points = rng.uniform(14.0, 50.0, size=(68, 2))
+        uv = (self.crop_points + 0.5) / 4 - 0.5
+        c = np.arange(size // 4, dtype=np.float64)
+        gx = np.exp(-((c[None, :] - uv[:, :1]) ** 2) / 2)
+        gy = np.exp(-((c[None, :] - uv[:, 1:]) ** 2) / 2)
+        self.heat = (30.0 * np.einsum("kh,kw->hwk", gy, gx)).astype(np.float32)
+        self.metadata = ModelMetadata(input_size=size, num_landmarks=68, pose="6d",
+                                      decode=decode_rule(heatmap_scale=30.0))
+
+    def __call__(self, crops):
+        n, g = len(crops), self.heat.shape[0]
+        occ = np.zeros((n, g, g, 2), np.float32)
+        occ[..., 1] = 1.0
+        return {"heatmaps": np.repeat(self.heat[None], n, 0),
+                "pose": np.repeat(np.eye(3, dtype=np.float32)[None], n, 0), "occlusion": occ}
+
+
+def test_analyzer_and_evaluation_take_the_rule_and_scale_from_options_and_metadata():
+    from lponet_tf.evaluation.evaluate import runner_info
+    from lponet_tf.inference.analyzer import FaceAnalyzer
+
+    runner = _GaussianRunner()
+    box = [20.0, 10.0, 80.0, 70.0]
+    t = CropTransform.from_box(box, 64)
+    truth = t.to_image(runner.crop_points)
+    faces = {d: FaceAnalyzer.create(model=runner, detector=lambda image: [], decode=d)
+             .analyze_boxes(np.zeros((100, 100, 3), np.uint8), [box])[0]
+             for d in (None, "dark", "top2")}
+    np.testing.assert_allclose(faces[None].landmarks, faces["dark"].landmarks)
+    assert np.abs(faces["dark"].landmarks - truth).max() < 0.02 / t.matrix[0, 0]
+    assert np.abs(faces["top2"].landmarks - truth).mean() > 0.1
+    # Scores are peaks over the metadata's omega (30 here), not a constant 60.
+    np.testing.assert_allclose(faces["dark"].landmark_scores,
+                               runner.heat.max(axis=(0, 1)) / 30.0, rtol=1e-6)
+    assert runner_info(runner).decode == DecodeSettings("dark", 30.0, 1.0, 4)
+    assert runner_info(runner, decode_rule="top2").decode.decode == "top2"
+    with pytest.raises(ValueError, match="decode must be one of"):
+        FaceAnalyzer.create(model=runner, detector=lambda image: [], decode="soft")

@@ -14,9 +14,10 @@ from export_helpers import decode_bound, stable_landmarks
 
 pytestmark = pytest.mark.timeout(600)
 
-#: README model card: 4.14% inter-ocular NME on the 195 validation faces (measured here
-#: end to end through FaceAnalyzer on the ground-truth landmark box: 4.135%).
-NME_BOUND = 4.30
+#: Inter-ocular NME on the 195 validation faces, measured end to end through FaceAnalyzer on
+#: the ground-truth landmark box (benchmarks/bench_decoders.py): 3.700% with the default
+#: DARK decoding (4.136% with the paper's top-2 rule, the README model card's 4.14%).
+NME_BOUND = 3.85
 
 #: Points placed by hand on lponet_tf/assets/astronaut.png (512 x 512), iBUG index ->
 #: (x, y) image pixels, by looking at 7-18x zoomed crops: the junctions of the upper and
@@ -57,7 +58,7 @@ def test_nme_on_the_validation_faces_is_the_model_cards(analyzer, faces_300w):
         iod = np.linalg.norm(truth[36] - truth[45])
         nme.append(100.0 * np.linalg.norm(face.landmarks - truth, axis=1).mean() / iod)
     assert np.mean(nme) <= NME_BOUND, f"NME {np.mean(nme):.3f}% on {len(nme)} faces"
-    # Failure rate @10% (README: 1.0%, i.e. 2 faces): at most 4 faces.
+    # Failure rate @10% (measured: 1 face with DARK, 2 with top-2): at most 4 faces.
     assert np.sum(np.array(nme) > 10.0) <= 4
 
 
@@ -109,7 +110,9 @@ def test_int8_export_matches_keras_on_real_faces(int8_parity):
     # Unlike the untrained tiny model of export_helpers, a trained one has clear peaks:
     # most decoded landmarks are well posed, so their bound is checked on most points.
     assert stable.mean() >= 0.5, f"{stable.mean():.2f} well posed"
-    moved = np.linalg.norm(decode_heatmaps(hm)[0] - decode_heatmaps(ref_hm)[0], axis=-1)
+    # decode_bound is derived for the top-2 rule; compare_outputs uses the default (DARK).
+    moved = np.linalg.norm(decode_heatmaps(hm, decode="top2")[0]
+                           - decode_heatmaps(ref_hm, decode="top2")[0], axis=-1)
     assert np.all(moved[stable] <= decode_bound(ref_hm, error)[stable] + 1e-3)
     result = compare_outputs(reference, outputs, truth)
     assert result.landmark_px_mean <= 0.25, result   # issue-6 target at 128 px

@@ -50,6 +50,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--label", default=None, help="row label in the tables (default: model name)")
     parser.add_argument("--strict", action="store_true",
                         help="fail when a dataset of the config is not present")
+    parser.add_argument("--decode", default=None, choices=("dark", "top2"),
+                        help="heatmap decoding: dark (sub-pixel, the default, as FaceAnalyzer) "
+                             "or top2 (the paper's rule, as its tables)")
+    parser.add_argument("--flip-tta", action="store_true",
+                        help="flip test-time augmentation: average each face with its mirror "
+                             "image (lponet_tf.inference.flip_tta)")
     parser.add_argument("--no-plots", action="store_true", help="skip the CED PNGs")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     parser.add_argument("--quiet", action="store_true", help="do not print the Markdown report")
@@ -85,7 +91,11 @@ def run(args: argparse.Namespace) -> int:
     with Staging() as stage:  # the folder is untouched unless the evaluation finishes
         stage.prepare(out)
         runner = load_runner(str(model), backend=args.backend, threads=args.threads)
-        info = runner_info(runner, label=args.label or model.name)
+        if args.flip_tta:
+            from lponet_tf.inference.flip_tta import FlipTTARunner
+
+            runner = FlipTTARunner(runner)
+        info = runner_info(runner, label=args.label or model.name, decode_rule=args.decode)
         result = evaluate_config(runner, config, info, strict=args.strict,
                                  progress=not args.no_progress, log=log)
         staged = stage.path(out / REPORT_FILES[0]).parent

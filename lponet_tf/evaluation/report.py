@@ -45,7 +45,8 @@ def markdown(result: EvaluationResult, tables: List[Table], model_path: Optional
     info = result.info
     lines = ["# LPONet evaluation", ""]
     lines.append(f"- Model: `{model_path or info.label}` ({info.backend or 'runner'}, "
-                 f"input {info.input_size} px, pose head {info.pose})")
+                 f"input {info.input_size} px, pose head {info.pose}, heatmap decoding "
+                 f"{info.decode.decode})")
     if result.config_path:
         lines.append(f"- Config: `{result.config_path}`")
     evaluated = [k for k, v in result.datasets.items() if v.get("status") == "evaluated"]
@@ -77,7 +78,8 @@ def to_json(result: EvaluationResult, tables: List[Table], model_path: Optional[
         "lponet_tf_version": __version__,
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "model": {"path": model_path, "label": info.label, "backend": info.backend,
-                  "input_size": info.input_size, "pose": info.pose},
+                  "input_size": info.input_size, "pose": info.pose,
+                  "decode": info.decode.decode},
         "config": result.config_path,
         "protocol": {**PROTOCOL, "enlarge": enlarge},
         "datasets": result.datasets,

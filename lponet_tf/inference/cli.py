@@ -61,6 +61,12 @@ def add_arguments(parser) -> None:
     parser.add_argument("--no-smoothing", action="store_true",
                         help="videos: do not smooth landmarks and pose over time")
     parser.add_argument("--no-mask", action="store_true", help="do not draw the mask overlay")
+    parser.add_argument("--flip-tta", action="store_true",
+                        help="flip test-time augmentation: average each face with its mirror "
+                             "image (twice the network time; docs/inference.md)")
+    parser.add_argument("--decode", default=None, choices=["dark", "top2"],
+                        help="heatmap decoding: dark (sub-pixel, the default) or top2 (the "
+                             "paper's rule); see docs/inference.md")
 
 
 def _analyzer(args):
@@ -71,6 +77,8 @@ def _analyzer(args):
             model=args.model, preset=args.preset, backend=args.backend, threads=args.threads,
             detector=args.detector, max_faces=args.max_faces,
             score_threshold=args.score_threshold, smoothing=not args.no_smoothing,
+            flip_tta=args.flip_tta,
+            decode=args.decode,
         )
         return FaceAnalyzer.create(options)
     except LPONetError:
@@ -83,7 +91,8 @@ def _model_info(analyzer) -> dict:
     meta = analyzer.metadata
     return {"preset": meta.preset, "backend": getattr(analyzer.runner, "backend", None),
             "file": getattr(analyzer.runner, "path", None), "input_size": meta.input_size,
-            "pose": meta.pose, "quantization": meta.quantization}
+            "pose": meta.pose, "quantization": meta.quantization,
+            "decode": analyzer.decode_settings.decode}
 
 
 def _write_json(path: pathlib.Path, payload: dict) -> None:

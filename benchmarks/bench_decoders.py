@@ -1,0 +1,119 @@
+#!/usr/bin/env python
+"""Heatmap decoders side by side: DARK (the default) and the paper's top-2 rule.
+
+Two measurements on the real 300W validation faces (the training configs' hold-out:
+15% of the photos, seed 0, never trained on; ``lponet_tf/configs/preset_lite.yaml``):
+
+(a) the codec floor: perfect heatmaps of the true points, rendered as the training
+    targets are (``omega * L``, 7x7 Gaussian of sigma 1 cell, :func:`encode_heatmaps`) on the
+    paper's crop of the ground-truth landmark box, decoded back by each rule and mapped to
+    the image: the NME a perfect network would get, at 128 and 256 px input;
+(b) the bundled preset (``FaceAnalyzer.create()``, its default backend) on the same faces,
+    each analysed on its ground-truth landmark box (as ``tests/test_preset_accuracy.py``),
+    with each rule; plus the decoding time per face (68 maps of 32 x 32), as a ratio.
+
+NME is inter-ocular (outer eye corners 36 / 45), in %.
+
+    .venv/bin/python benchmarks/bench_decoders.py --data /path/to/300w --output out/decoders.md
+"""
+from __future__ import annotations
+
+import argparse
+import pathlib
+import time
+
+import cv2
+import numpy as np
+
+from lponet_tf.codec.crop import CropTransform
+from lponet_tf.export.representative import read_records
+from lponet_tf.heatmaps import DECODERS, decode_heatmaps, encode_heatmaps
+
+
+def nme(pred: np.ndarray, truth: np.ndarray) -> float:
+    """Inter-ocular NME of one face in % (outer eye corners 36, 45)."""
+    iod = np.linalg.norm(truth[36] - truth[45])
+    return 100.0 * float(np.linalg.norm(pred - truth, axis=1).mean()) / iod
+
+
+def codec_floor(records, size: int) -> dict:
+    """Mean NME per rule of perfect training-target heatmaps decoded back."""
+    out = {d: [] for d in DECODERS}
+    for record in records:
+        truth = np.asarray(record.landmarks, np.float64)
+        t = CropTransform.from_landmarks(truth, size)
+        heat = 60.0 * encode_heatmaps(t.to_crop(truth), size)
+        for d in DECODERS:
+            xy, _ = decode_heatmaps(heat, decode=d)
+            out[d].append(nme(t.to_image(xy), truth))
+    return {d: float(np.mean(v)) for d, v in out.items()}
+
+
+def preset_nme(records) -> dict:
+    """Mean NME (and failures > 10%) of the bundled preset per rule, on the GT boxes."""
+    from lponet_tf.inference.analyzer import FaceAnalyzer
+
+    out = {}
+    for d in DECODERS:
+        analyzer = FaceAnalyzer.create(decode=d)
+        errors = []
+        for record in records:
+            image = cv2.cvtColor(cv2.imread(record.image_path), cv2.COLOR_BGR2RGB)
+            truth = np.asarray(record.landmarks, np.float64)
+            face, = analyzer.analyze_boxes(image, [[*truth.min(0), *truth.max(0)]])
+            errors.append(nme(face.landmarks, truth))
+        out[d] = (float(np.mean(errors)), int(np.sum(np.array(errors) > 10.0)),
+                  analyzer.runner.backend if hasattr(analyzer.runner, "backend") else "")
+        analyzer.close()
+    return out
+
+
+def decode_time(repeats: int = 300) -> dict:
+    """Median ms to decode one face's 32 x 32 x 68 maps, per rule."""
+    rng = np.random.default_rng(0)
+    heat = (60.0 * encode_heatmaps(rng.uniform(10, 118, (68, 2)), 128)
+            + rng.normal(scale=1.0, size=(32, 32, 68))).astype(np.float32)
+    out = {}
+    for d in DECODERS:
+        times = []
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            decode_heatmaps(heat, decode=d)
+            times.append(time.perf_counter() - t0)
+        out[d] = 1e3 * float(np.median(times))
+    return out
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--data", required=True, help="the 300W face folder (NAME.png + NAME.pts)")
+    p.add_argument("--output", type=pathlib.Path, help="write the markdown table here too")
+    p.add_argument("--no-preset", action="store_true", help="codec floor only")
+    args = p.parse_args(argv)
+
+    records = read_records(args.data, "val")
+    lines = [f"Validation faces: {len(records)} (300W hold-out), NME inter-ocular %.", "",
+             "| | " + " | ".join(DECODERS) + " |", "|---|" + "---|" * len(DECODERS)]
+    for size in (128, 256):
+        floor = codec_floor(records, size)
+        lines.append(f"| codec floor, {size} px (perfect heatmaps) | "
+                     + " | ".join(f"{floor[d]:.4f}" for d in DECODERS) + " |")
+    if not args.no_preset:
+        preset = preset_nme(records)
+        lines.append("| bundled lponet_lite, GT landmark box | "
+                     + " | ".join(f"{preset[d][0]:.3f} ({preset[d][1]} > 10%)"
+                                  for d in DECODERS) + " |")
+    speed = decode_time()
+    ratio = speed["dark"] / speed["top2"]
+    lines.append("| decode ms per face (32x32x68, numpy) | "
+                 + " | ".join(f"{speed[d]:.3f}" for d in DECODERS) + " |")
+    lines += ["", f"DARK / top-2 decoding time: {ratio:.2f}x"]
+    text = "\n".join(lines)
+    print(text)
+    if args.output:
+        args.output.parent.mkdir(parents=True, exist_ok=True)
+        args.output.write_text(text + "\n")
+
+
+if __name__ == "__main__":
+    main()

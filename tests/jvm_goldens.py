@@ -449,6 +449,12 @@ def landmark_reference(analyzer, image: np.ndarray, faces) -> list:
     return refs
 
 
+def _masked(img: np.ndarray, y0: int, x1: int) -> np.ndarray:
+    m = img.copy()
+    m[y0:180, :x1] = 128
+    return m
+
+
 def _face_json(out: _Out, mask_file: str, f, ref) -> dict:
     """A Face as the Java end-to-end test reads it, with its near-tie alternatives."""
     return {"face_box": f.box.tolist(), "score": f.score, "landmarks": f.landmarks.tolist(),
@@ -491,6 +497,24 @@ def goldens_e2e(out: _Out) -> dict:
     refine_cases = [dict(_face_json(out, f"e2e_refine_mask_{i}.f32", f, ref), given=g.tolist())
                     for i, (f, g, ref) in enumerate(zip(
                         refined, given, landmark_reference(analyzer, img, refined)))]
+    # The default detector's confirmation step: a grey band over the lower half of a face (a
+    # mask) lowers the primary model's score below `accept`; kept only if the second model
+    # agrees. Case 0 keeps such a face, case 1 (the band over both faces, higher) drops one.
+    confirm_cases = []
+    for k, (y0, x1) in enumerate([(80, 210), (70, 450)]):
+        masked = _masked(img, y0, x1)
+        found = analyzer.detect(masked)
+        confirm_cases.append({"image": out.image(f"e2e_confirm_{k}.u8", masked),
+                              "detections": _detections_json(found)})
+    det = analyzer.detector
+    if hasattr(det, "accept"):
+        low_kept = [d for d in _detections_json(analyzer.detect(_masked(img, 80, 210)))
+                    if d["score"] < det.accept]
+        m1 = _masked(img, 70, 450)
+        dropped = [d for d in det.primary.decode(det.primary.infer(m1), det.low)]
+        if not low_kept or not dropped or confirm_cases[1]["detections"]:
+            raise AssertionError("confirm golden: case 0 must keep a face below `accept` and "
+                                 "case 1 drop a candidate the second model does not see")
     # The GPU model entry (float I/O, the preset's fp16 export) on the CPU: Python's faces on
     # the int8 run's boxes (the float path of the app's model code).
     gpu = FaceAnalyzer.create(model=str(assets / sidecar["gpu_model"]["file"]),
@@ -530,6 +554,7 @@ def goldens_e2e(out: _Out) -> dict:
                                   f"{sidecar['model']['quantization']}"),
             "image": out.image("e2e_image.u8", img), "faces": res,
             "refine_cases": refine_cases, "gpu_model_faces": gpu_cases,
+            "confirm_cases": confirm_cases,
             "video": {"frames": frames, "faces": tracks,
                       "detections_run": session.detections_run}}
 

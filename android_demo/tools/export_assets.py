@@ -59,12 +59,14 @@ def _detector_models(name: str):
     from lponet_tf.inference import detectors as D
 
     short = name[len("blazeface_"):] if name.startswith("blazeface_") else name
-    specs = ["short", "back"] if short == "auto" else [short]
+    # auto: short, then back when it finds nothing; confirmed: back, its low scores confirmed
+    # by short (the primary first).
+    specs = {"auto": ["short", "back"], "confirmed": ["back", "short"]}.get(short, [short])
     out = []
     for s in specs:
         if s not in D._BLAZE_SPECS:
             raise SystemExit(f"detector {name!r}: the app supports the BlazeFace models "
-                             f"{sorted(D._BLAZE_SPECS)} and 'auto'")
+                             f"{sorted(D._BLAZE_SPECS)}, 'auto' and 'confirmed'")
         out.append((s.upper(), D._BLAZE_SPECS[s].file, f"blazeface_{s}"))
     return out
 
@@ -78,6 +80,17 @@ def _score_threshold(opts, name: str) -> float:
         return float(opts.score_threshold)
     first = _detector_models(name)[0][0].lower()
     return float(D._BLAZE_SPECS[first].threshold)
+
+
+def _confirm_json(name: str) -> Optional[dict]:
+    """The constants of a confirmed detector (``lponet_tf.detection.confirm``), else None."""
+    from lponet_tf.detection import as_detector
+
+    det = as_detector(name)
+    if not hasattr(det, "confirm_threshold"):
+        return None
+    return {"accept": det.accept, "low": det.low, "confirm_threshold": det.confirm_threshold,
+            "small_face": det.small_face}
 
 
 def _mapping_json(m) -> dict:
@@ -175,7 +188,9 @@ def export_assets(out_dir, model=None, preset: Optional[str] = None, quantize: s
     if quantize not in QUANTIZE:
         raise SystemExit(f"--quantize must be one of {QUANTIZE}")
     gpu_source = None
-    if model is None and quantize == "int8" and (preset or DEFAULT_PRESET) == BUNDLED_INT8_PRESET:
+    wanted = model if isinstance(model, str) and not model.endswith((".tflite", ".keras")) \
+        else None if model is not None else (preset or DEFAULT_PRESET)
+    if quantize == "int8" and wanted == BUNDLED_INT8_PRESET:
         shutil.copyfile(_bundled_int8(), target)
         gpu_source = get_preset(BUNDLED_INT8_PRESET).tflite_path
     elif isinstance(model, (str, pathlib.Path)) and str(model).endswith(".tflite"):
@@ -210,11 +225,15 @@ def export_assets(out_dir, model=None, preset: Optional[str] = None, quantize: s
     size = model_json["input_size"]
 
     name = detector or D.DEFAULT_DETECTOR
+    opts = A.FaceAnalyzerOptions()
     models = []
     for spec, file, source in _detector_models(name):
         shutil.copyfile(D._blaze_model_dir() / file, out / file)
-        models.append({"spec": spec, "file": file, "source": source})
-    opts = A.FaceAnalyzerOptions()
+        # Each model's own threshold, as Python's BlazeFaceDetector (the option overrides it).
+        models.append({"spec": spec, "file": file, "source": source,
+                       "score_threshold": float(D._BLAZE_SPECS[spec.lower()].threshold
+                                                if opts.score_threshold is None
+                                                else opts.score_threshold)})
     mappings = {m["source"]: _mapping_json(D.BOX_MAPPINGS.get(m["source"], D.BoxMapping()))
                 for m in models}
     sidecar = {
@@ -223,10 +242,14 @@ def export_assets(out_dir, model=None, preset: Optional[str] = None, quantize: s
         "litert_version": LITERT_VERSION,
         "model": model_json,
         "gpu_model": gpu_json,
-        "detector": {"name": name, "models": models, "fallback": len(models) > 1,
+        "detector": {"name": name, "models": models, "confirm": _confirm_json(name),
+                     "fallback": len(models) > 1 and _confirm_json(name) is None,
                      "score_threshold": _score_threshold(opts, name), "iou_threshold": 0.3},
         "box_mappings": mappings,
-        "analyzer": {"max_faces": opts.max_faces, "score_threshold": _score_threshold(opts, name),
+        # FaceAnalyzer.detect's own filter (options.score_threshold or 0: the detector's
+        # thresholds apply; a confirmed detector keeps faces below its primary's).
+        "analyzer": {"max_faces": opts.max_faces,
+                     "score_threshold": float(opts.score_threshold or 0.0),
                      "detect_every": opts.detect_every,
                      "min_tracking_confidence": opts.min_tracking_confidence,
                      "refine": opts.refine, "refine_iou": A.REFINE_IOU},

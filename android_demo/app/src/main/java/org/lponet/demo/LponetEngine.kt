@@ -10,6 +10,7 @@ import java.io.Closeable
 import org.json.JSONObject
 import org.lponet.core.BlazeFace
 import org.lponet.core.BoxMapping
+import org.lponet.core.ConfirmedDetection
 import org.lponet.core.DecodeSettings
 import org.lponet.core.Face
 import org.lponet.core.RgbImage
@@ -59,8 +60,13 @@ class LponetEngine(context: Context, useGpu: Boolean, threads: Int = 4) : Closea
             models += compiled
             detectors += TfliteBlazeFace(
                 compiled, BlazeFace.Spec.valueOf(m.getString("spec")),
-                det.getDouble("score_threshold").toFloat(), det.getDouble("iou_threshold").toFloat(),
+                m.getDouble("score_threshold").toFloat(), det.getDouble("iou_threshold").toFloat(),
             )
+        }
+        // blazeface_confirmed (Python's default): the first model, its low scores confirmed by
+        // the second.
+        val confirm = det.optJSONObject("confirm")?.let { c ->
+            ConfirmedDetection(c.getDouble("accept"), c.getDouble("low"), c.getDouble("confirm_threshold"), c.getDouble("small_face"))
         }
 
         val mappings = HashMap<String, BoxMapping>()
@@ -100,7 +106,7 @@ class LponetEngine(context: Context, useGpu: Boolean, threads: Int = 4) : Closea
 
         val analyzer = config.getJSONObject("analyzer")
         pipeline = FacePipeline(
-            detectors, mappings, model,
+            detectors, confirm, mappings, model,
             DecodeSettings.of(dec.getString("decoder"), dec.getDouble("heatmap_scale"), dec.getDouble("sigma")),
             analyzer.getDouble("score_threshold").toFloat(), analyzer.getInt("max_faces"),
             analyzer.getBoolean("refine"), analyzer.getDouble("min_tracking_confidence").toFloat(),

@@ -192,6 +192,15 @@ public final class BlazeFace {
    * @return best score first, boxes and keypoints in image pixels
    */
   public List<Detection> decode(float[] regressors, float[] logits, Letterbox lb) {
+    return decode(regressors, logits, lb, scoreThreshold);
+  }
+
+  /**
+   * As {@link #decode(float[], float[], Letterbox)} at another score threshold (Python's
+   * {@code BlazeFaceDetector.decode(out, score_threshold)}; the confirmed detector decodes one
+   * inference at two thresholds).
+   */
+  public List<Detection> decode(float[] regressors, float[] logits, Letterbox lb, float threshold) {
     int a = anchors.length;
     if (logits.length < a || regressors.length < a * 16) {
       throw new IllegalArgumentException("outputs do not match " + a + " anchors");
@@ -203,7 +212,7 @@ public final class BlazeFace {
     for (int i = 0; i < a; i++) {
       double lg = Math.max(-100.0, Math.min(100.0, logits[i]));
       double score = 1.0 / (1.0 + Math.exp(-lg));
-      if (!(score >= scoreThreshold)) {
+      if (!(score >= threshold)) {
         continue;
       }
       // float32 arithmetic, as numpy on the float32 outputs.

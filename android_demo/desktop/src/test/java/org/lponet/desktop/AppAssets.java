@@ -12,6 +12,7 @@ import java.util.List;
 import java.util.Map;
 import org.lponet.core.BlazeFace;
 import org.lponet.core.BoxMapping;
+import org.lponet.core.ConfirmedDetection;
 import org.lponet.core.DecodeSettings;
 import org.lponet.demo.engine.FacePipeline;
 import org.lponet.demo.engine.TfliteBlazeFace;
@@ -40,8 +41,11 @@ final class AppAssets implements AutoCloseable {
       Map<String, Object> m = map(o);
       CompiledModel cm = cpu(assets.resolve((String) m.get("file")), 2);
       detectors.add(new TfliteBlazeFace(cm, BlazeFace.Spec.valueOf((String) m.get("spec")),
-          (float) dbl(det.get("score_threshold")), (float) dbl(det.get("iou_threshold"))));
+          (float) dbl(m.get("score_threshold")), (float) dbl(det.get("iou_threshold"))));
     }
+    Map<String, Object> c = det.get("confirm") == null ? null : map(det.get("confirm"));
+    ConfirmedDetection confirm = c == null ? null : new ConfirmedDetection(dbl(c.get("accept")),
+        dbl(c.get("low")), dbl(c.get("confirm_threshold")), dbl(c.get("small_face")));
     Map<String, BoxMapping> mappings = new HashMap<>();
     for (Map.Entry<String, Object> e : map(sidecar.get("box_mappings")).entrySet()) {
       Map<String, Object> m = map(e.getValue());
@@ -54,7 +58,7 @@ final class AppAssets implements AutoCloseable {
     model = new TfliteLandmarkModel(cpu(assets.resolve((String) mj.get("file")), 2), quant(mj));
     Map<String, Object> an = analyzer();
     Map<String, Object> dec = map(mj.get("decode"));
-    pipeline = new FacePipeline(detectors, mappings, model,
+    pipeline = new FacePipeline(detectors, confirm, mappings, model,
         DecodeSettings.of((String) dec.get("decoder"), dbl(dec.get("heatmap_scale")), dbl(dec.get("sigma"))),
         (float) dbl(an.get("score_threshold")),
         (int) dbl(an.get("max_faces")), (Boolean) an.get("refine"),

@@ -181,6 +181,29 @@ class EndToEndTest {
   }
 
   @Test
+  void confirmedDetectorMatchesPython(TestReporter report) {
+    // The default detector (the back model, its low-score faces confirmed by the short one):
+    // a "masked" face below `accept` kept because the second model agrees, and a candidate
+    // it does not see dropped (the golden checks that both paths are taken in Python).
+    // (With another default detector the same images just compare its detections.)
+    report.publishEntry("detector", (String) map(app.sidecar.get("detector")).get("name"));
+    List<Object> cases = list(g.get("confirm_cases"));
+    for (int c = 0; c < cases.size(); c++) {
+      Map<String, Object> cs = map(cases.get(c));
+      List<Detection> got = pipeline.detect(image(map(cs.get("image"))));
+      List<Object> exp = list(cs.get("detections"));
+      assertEquals(exp.size(), got.size(), "case " + c + ": number of faces");
+      for (int i = 0; i < got.size(); i++) {
+        Map<String, Object> pd = map(exp.get(i));
+        assertArrayEquals(floats(pd.get("box")), got.get(i).box, BOX_PX, "case " + c + " box " + i);
+        assertEquals(dbl(pd.get("score")), got.get(i).score, 1e-3, "case " + c + " score " + i);
+        assertEquals(pd.get("source"), got.get(i).source);
+      }
+      report.publishEntry("confirm case " + c, got.size() + " faces");
+    }
+  }
+
+  @Test
   void refineMatchesPython(TestReporter report) {
     // Given boxes (Python's BoxesDetector: identity mapping): one off the face, which Python
     // analysed again on its landmark box, and one on it (no second pass).

@@ -5,6 +5,7 @@ import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
 import org.lponet.core.BoxMapping;
+import org.lponet.core.ConfirmedDetection;
 import org.lponet.core.DecodeSettings;
 import org.lponet.core.Detection;
 import org.lponet.core.Face;
@@ -13,10 +14,11 @@ import org.lponet.core.Refine;
 import org.lponet.core.RgbImage;
 
 /**
- * What the app runs per image, the steps of Python's {@code FaceAnalyzer.analyze}: detectors
- * tried in order until one finds a face (Python's {@code FallbackDetector}; a single detector
- * is the usual case), detections at or above the score threshold, best first, at most
- * {@code maxFaces}; each mapped to a landmark box by its source's {@link BoxMapping} (a box
+ * What the app runs per image, the steps of Python's {@code FaceAnalyzer.analyze}: the
+ * detector (one model; or the first model confirmed by the second, Python's default
+ * {@code ConfirmedDetector}, see {@link ConfirmedDetection}; or models tried in order until one
+ * finds a face, Python's {@code FallbackDetector}), detections at or above the analyzer's score
+ * threshold, best first, at most {@code maxFaces}; each mapped to a landmark box by its source's {@link BoxMapping} (a box
  * outside the image is skipped); then the per-face network pass; then, with {@code refine}
  * (Python's default), a second pass on its own landmark box for each confident face whose
  * landmarks disagree with the box it was cropped from ({@link Refine}). Plain Java (compiled
@@ -24,6 +26,8 @@ import org.lponet.core.RgbImage;
  */
 public final class FacePipeline {
   private final List<TfliteBlazeFace> detectors;
+  /** Non-null: detectors[0] confirmed by detectors[1] (Python's ConfirmedDetector). */
+  private final ConfirmedDetection confirm;
   private final Map<String, BoxMapping> mappings;
   private final FaceAnalyzer analyzer;
   private final float scoreThreshold;
@@ -34,14 +38,18 @@ public final class FacePipeline {
   private long detectNanos, landmarkNanos;
 
   public FacePipeline(
-      List<TfliteBlazeFace> detectors, Map<String, BoxMapping> mappings, TfliteLandmarkModel model,
-      DecodeSettings decode,
+      List<TfliteBlazeFace> detectors, ConfirmedDetection confirm, Map<String, BoxMapping> mappings,
+      TfliteLandmarkModel model, DecodeSettings decode,
       float scoreThreshold, int maxFaces, boolean refine, float refineMinConfidence,
       float refineIou) {
     if (detectors.isEmpty()) {
       throw new IllegalArgumentException("need at least one detector");
     }
+    if (confirm != null && detectors.size() != 2) {
+      throw new IllegalArgumentException("a confirmed detector needs two models, got " + detectors.size());
+    }
     this.detectors = detectors;
+    this.confirm = confirm;
     this.mappings = mappings;
     this.analyzer = new FaceAnalyzer(model, decode);
     this.scoreThreshold = scoreThreshold;
@@ -59,10 +67,20 @@ public final class FacePipeline {
   public List<Detection> detect(RgbImage image) {
     long t0 = System.nanoTime();
     List<Detection> found = new ArrayList<>();
-    for (TfliteBlazeFace d : detectors) {
-      found = d.detect(image);
-      if (!found.isEmpty()) {
-        break;
+    if (confirm != null) {
+      TfliteBlazeFace primary = detectors.get(0), second = detectors.get(1);
+      TfliteBlazeFace.Raw raw = primary.infer(image);
+      float low = (float) Math.min(confirm.low, primary.blazeFace().scoreThreshold);
+      found = confirm.select(
+          primary.decode(raw, primary.blazeFace().scoreThreshold), primary.decode(raw, low),
+          () -> second.decode(second.infer(image), (float) confirm.confirmThreshold),
+          Math.max(image.width, image.height));
+    } else {
+      for (TfliteBlazeFace d : detectors) {
+        found = d.detect(image);
+        if (!found.isEmpty()) {
+          break;
+        }
       }
     }
     List<Detection> kept = new ArrayList<>();

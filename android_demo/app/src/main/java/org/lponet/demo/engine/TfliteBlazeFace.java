@@ -56,16 +56,37 @@ public final class TfliteBlazeFace {
     return blaze;
   }
 
-  /** Faces in the image, best score first, in image pixels. */
+  /** The raw outputs of one inference, with the letterbox that maps them to the image. */
+  public static final class Raw {
+    final float[] regressors, logits;
+    final BlazeFace.Letterbox letterbox;
+
+    Raw(float[] regressors, float[] logits, BlazeFace.Letterbox letterbox) {
+      this.regressors = regressors;
+      this.logits = logits;
+      this.letterbox = letterbox;
+    }
+  }
+
+  /** Faces in the image at the detector's threshold, best score first, in image pixels. */
   public List<Detection> detect(RgbImage image) {
+    return decode(infer(image), blaze.scoreThreshold);
+  }
+
+  /** Run the model once (Python's {@code BlazeFaceDetector.infer}). */
+  public Raw infer(RgbImage image) {
     BlazeFace.Letterbox lb = blaze.letterbox(image);
     try {
       inputs.get(0).writeFloat(blaze.inputTensor(image, lb));
       model.run(inputs, outputs);
-      return blaze.decode(
-          outputs.get(regIndex).readFloat(), outputs.get(scoreIndex).readFloat(), lb);
+      return new Raw(outputs.get(regIndex).readFloat(), outputs.get(scoreIndex).readFloat(), lb);
     } catch (LiteRtException e) {
       throw new IllegalStateException("LiteRT run failed: " + e.getMessage(), e);
     }
+  }
+
+  /** Detections of one inference at a score threshold ({@code BlazeFaceDetector.decode}). */
+  public List<Detection> decode(Raw raw, float threshold) {
+    return blaze.decode(raw.regressors, raw.logits, raw.letterbox, threshold);
   }
 }

@@ -306,6 +306,36 @@ def goldens_box_mapping(out: _Out) -> dict:
     return res
 
 
+def goldens_face_boxes(out: _Out) -> dict:
+    """The box helpers behind refine and the confirmed detector: ``box_from_landmarks``,
+    ``box_iou``, ``box_in_image``, ``boxes_agree`` (Java: ``Refine``, ``ConfirmedDetection``),
+    on random boxes, boxes near the decision values, and landmarks with non-finite rows."""
+    from lponet_tf.codec.crop import box_from_landmarks
+    from lponet_tf.detection.base import box_in_image, box_iou
+    from lponet_tf.detection.confirm import boxes_agree
+
+    rng = np.random.default_rng(23)
+    a = np.sort(rng.uniform(-40, 240, (40, 2, 2)), axis=1).transpose(0, 2, 1).reshape(40, 4)
+    b = a + rng.normal(0, 30, (40, 4))
+    b[:5] = a[:5]                                   # identical boxes
+    b[5:8, 2:] = b[5:8, :2] - 1.0                   # empty boxes
+    pairs = [[x[[0, 2, 1, 3]].tolist(), y[[0, 2, 1, 3]].tolist()] for x, y in zip(a, b)]
+    pairs = [[np.float32(x).tolist(), np.float32(y).tolist()] for x, y in pairs]
+    lms = rng.uniform(0, 200, (6, 68, 2)).astype(np.float32)
+    lms[1, 3] = np.nan
+    lms[2, 10:20] = np.inf
+    shape = (150, 200)
+    return {
+        "pairs": pairs,
+        "iou": [float(box_iou(x, y)[0, 0]) for x, y in pairs],
+        "agree": [bool(boxes_agree(x, y)) for x, y in pairs],
+        "in_image": [[bool(box_in_image(x, shape)), bool(box_in_image(y, shape))] for x, y in pairs],
+        "image_shape": list(shape),
+        "landmarks": out.f32("face_boxes_landmarks.f32", lms),
+        "landmark_boxes": [box_from_landmarks(m).tolist() for m in lms],
+    }
+
+
 def _blaze_model_path() -> pathlib.Path:
     from lponet_tf.inference import detectors as D
 
@@ -585,6 +615,7 @@ GOLDENS = {
     "smoothing.json": goldens_smoothing,
     "blazeface.json": goldens_blazeface,
     "box_mapping.json": goldens_box_mapping,
+    "face_boxes.json": goldens_face_boxes,
     "face_crop.json": goldens_face_crop,
 }
 DESKTOP_GOLDENS = {"shim.json": goldens_shim, "e2e.json": goldens_e2e}

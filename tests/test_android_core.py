@@ -149,3 +149,30 @@ def test_near_tie_decodings_cover_every_order_of_tied_cells(decode):
             assert d.min() < 0.05, f"map {k}: decoded {xy[k]} is none of {grid_to_crop(listed[k])}"
             seen[k].add(int(d.argmin()))
     assert len(seen[0]) >= 2, "the perturbations should reach both peaks of the tie"
+
+
+def test_bundled_int8_asset_is_current_and_a_stale_one_is_refused(tmp_path, monkeypatch):
+    """The app's default model (android_demo/models/lponet_lite_int8.tflite) was exported from
+    the preset's current weights (its stamp's SHA-256s hold), and export_assets refuses it,
+    naming the command that remakes it, once the stamp no longer matches."""
+    import json
+    import shutil
+
+    from lponet_tf import metadata as md
+    from lponet_tf.presets import file_sha256, get_preset
+
+    tool = jvm_goldens._export_tool()
+    stamp = json.loads(tool.BUNDLED_INT8.with_suffix(".json").read_text())
+    assert stamp["weights_sha256"] == file_sha256(get_preset(stamp["preset"]).weights_path), (
+        f"preset weights changed: remake the int8 asset with `{stamp['command']}`")
+    assert stamp["tflite_sha256"] == file_sha256(tool.BUNDLED_INT8)
+    meta = md.read_tflite(tool.BUNDLED_INT8.read_bytes())
+    assert (meta.quantization, meta.io_dtype, meta.preset) == ("int8", "int8", stamp["preset"])
+
+    copy = tmp_path / tool.BUNDLED_INT8.name
+    shutil.copyfile(tool.BUNDLED_INT8, copy)
+    copy.with_suffix(".json").write_text(json.dumps(dict(stamp, weights_sha256="0" * 64)))
+    monkeypatch.setattr(tool, "BUNDLED_INT8", copy)
+    with pytest.raises(SystemExit, match="stale.*lponet export --preset lponet_lite --quantize int8"):
+        tool.export_assets(tmp_path / "assets")
+    assert not (tmp_path / "assets" / tool.MODEL_FILE).exists()

@@ -1,0 +1,135 @@
+#!/usr/bin/env python
+"""End-to-end landmark and pose figures of a model on the preset's validation faces:
+the whole photo goes through ``FaceAnalyzer`` (its detector -> crop -> network -> decode),
+beside the same analyzer given the true landmark box (no detector, no refinement: the
+evaluation protocol's crop).
+
+    python scripts/evaluate_end_to_end.py --data 300w=/data/300w [--model M.tflite]
+        [--masked out/masked300w] [--flip-tta] [--output out/e2e.json]
+
+Faces: the preset's validation holdout (15% of the 300W photos, seed 0:
+``lponet_tf/configs/preset_lite.yaml``), never trained on; with ``--masked`` the same faces
+of the Masked-300W set (``python -m lponet_tf.data.benchmark_sets masked-300w ...``).
+
+Per set it prints, for the detector run: the share of faces found (a detection whose
+landmarks' box overlaps the true landmark box with IoU >= 0.5; the best such face) and the
+inter-ocular NME (Eq. 10) over the found faces (missed faces are counted apart, not
+scored); for the true-box run, the NME over all faces. Pose: the slope and MAE of predicted yaw / pitch against the solvePnP
+pseudo-labels of the true landmarks (the training labels' reference; slope of the least-squares
+line of predicted on reference angle, 1 = no shrinking of large angles).
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import pathlib
+import sys
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import numpy as np  # noqa: E402
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+#: The preset's validation holdout (lponet_tf/configs/preset_lite.yaml).
+HOLDOUT = dict(fraction=0.15, seed=0, part="val")
+FOUND_IOU = 0.5
+
+
+def _slope(pred, ref) -> float:
+    """Least-squares slope of ``pred`` on ``ref`` (with an intercept)."""
+    ref, pred = np.asarray(ref, np.float64), np.asarray(pred, np.float64)
+    a = np.stack([ref, np.ones_like(ref)], axis=1)
+    return float(np.linalg.lstsq(a, pred, rcond=None)[0][0])
+
+
+def evaluate_set(analyzer, records, limit=None) -> dict:
+    """Detector run and true-box run of ``analyzer`` over ``records`` (see module doc)."""
+    import cv2
+
+    from lponet_tf.data.pseudo_pose import pseudo_pose
+    from lponet_tf.detection import box_iou, landmark_box
+    from lponet_tf.geometry import matrix_to_euler
+    from lponet_tf.inference.analyzer import FaceAnalyzer
+    from lponet_tf.metrics import nme
+
+    # The true-box run: the same runner, the evaluation protocol's crop, no refinement.
+    given_box = FaceAnalyzer(analyzer.runner, analyzer.detector,
+                             dataclasses.replace(analyzer.options, refine=False))
+    gts, e2e, true_box, found, ref_ypr, pred_ypr, e2e_time = [], [], [], [], [], [], 0.0
+    for rec in records[:limit]:
+        image = cv2.cvtColor(cv2.imread(str(rec.image_path)), cv2.COLOR_BGR2RGB)
+        gt = np.asarray(rec.landmarks, np.float64)
+        box = landmark_box(gt)
+        t0 = time.perf_counter()
+        faces = analyzer.analyze(image)
+        e2e_time += time.perf_counter() - t0
+        best, best_iou = None, 0.0
+        for f in faces:
+            iou = float(box_iou(landmark_box(f.landmarks), box)[0, 0])
+            if iou > best_iou:
+                best, best_iou = f, iou
+        ok = best is not None and best_iou >= FOUND_IOU
+        found.append(ok)
+        e2e.append(best.landmarks if ok else np.full_like(gt, np.nan))
+        face = given_box.analyze(image, boxes=[box])[0]
+        true_box.append(face.landmarks)
+        gts.append(gt)
+        ref_ypr.append(matrix_to_euler(pseudo_pose(gt, image.shape[:2])))
+        pred_ypr.append(face.pose)
+    gts, found = np.stack(gts), np.asarray(found)
+    e2e_err = nme(np.stack(e2e)[found], gts[found]).per_image
+    tb_err = nme(np.stack(true_box), gts).per_image
+    ref_ypr, pred_ypr = np.stack(ref_ypr), np.stack(pred_ypr)
+    return {
+        "faces": int(len(gts)),
+        "found_pct": round(100.0 * found.mean(), 2),
+        "nme_end_to_end": round(float(e2e_err.mean()), 3),
+        "median_end_to_end": round(float(np.median(e2e_err)), 3),
+        "failure10_end_to_end_pct": round(100.0 * float(np.mean(e2e_err > 10)), 2),
+        "nme_true_box": round(float(tb_err.mean()), 3),
+        "median_true_box": round(float(np.median(tb_err)), 3),
+        "failure10_true_box_pct": round(100.0 * float(np.mean(tb_err > 10)), 2),
+        "yaw_slope": round(_slope(pred_ypr[:, 0], ref_ypr[:, 0]), 3),
+        "pitch_slope": round(_slope(pred_ypr[:, 1], ref_ypr[:, 1]), 3),
+        "yaw_pitch_roll_mae": np.round(np.abs(pred_ypr - ref_ypr).mean(0), 2).tolist(),
+        "ms_per_image_end_to_end": round(1000.0 * e2e_time / len(gts), 1),
+    }
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", required=True, metavar="300w=PATH", help="the 300W faces")
+    parser.add_argument("--masked", default=None, help="the Masked-300W folder (optional)")
+    parser.add_argument("--model", default=None, help="model file (default: the bundled preset)")
+    parser.add_argument("--flip-tta", action="store_true", help="flip test-time augmentation")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--limit", type=int, default=None, help="first N faces of each set")
+    parser.add_argument("--output", default=None, help="also write the figures to this JSON")
+    args = parser.parse_args(argv)
+    from lponet_tf.data import read_dataset
+    from lponet_tf.inference.analyzer import FaceAnalyzer
+    from lponet_tf.training.datasets import holdout_split
+
+    root = args.data.split("=", 1)[-1]
+    sets = {"300w_val": holdout_split(read_dataset("300w", root), **HOLDOUT)}
+    if args.masked:
+        sets["masked_300w_val"] = holdout_split(read_dataset("masked_300w", args.masked), **HOLDOUT)
+    analyzer = FaceAnalyzer.create(model=args.model, threads=args.threads, flip_tta=args.flip_tta)
+    result = {"model": args.model or "bundled preset", "flip_tta": args.flip_tta,
+              "decode": getattr(getattr(analyzer, "decode_settings", None), "decode", "top2"),
+              "detector": type(analyzer.detector).__name__}
+    for name, records in sets.items():
+        result[name] = evaluate_set(analyzer, records, args.limit)
+        print(name, json.dumps(result[name]), flush=True)
+    if args.output:
+        pathlib.Path(args.output).write_text(json.dumps(result, indent=1) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

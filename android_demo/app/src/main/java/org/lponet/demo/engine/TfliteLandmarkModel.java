@@ -105,6 +105,9 @@ public final class TfliteLandmarkModel implements LandmarkModel {
   }
 
   private static int[] shape(TensorType t) {
+    if (t.getLayout() == null) { // nullable in the Kotlin API (an unranked tensor)
+      throw new IllegalArgumentException("a model tensor has no layout (unranked)");
+    }
     List<Integer> d = t.getLayout().getDimensions();
     int[] s = new int[d.size()];
     for (int i = 0; i < s.length; i++) {

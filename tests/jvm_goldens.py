@@ -336,6 +336,26 @@ def goldens_face_boxes(out: _Out) -> dict:
     }
 
 
+def goldens_quant(out: _Out) -> dict:
+    """int8 quantisation of the Python runner (``lponet_tf.runtime.tflite_runner``) with the
+    bundled int8 model's own scales: crops with exact .5 ties (numpy rounds half to even) and
+    out-of-range values (clipped), and every int8 code back to float."""
+    from lponet_tf.runtime.tflite_runner import dequantize, quantize
+
+    tensors = _export_tool()._tensors(_export_tool().BUNDLED_INT8)
+    rng = np.random.default_rng(29)
+    x = np.concatenate([np.arange(-2.0, 258.0, 0.5), rng.uniform(-300, 300, 500),
+                        rng.uniform(0, 255, 500)]).astype(np.float32)
+    cases = []
+    for name, t in sorted(tensors.items()):
+        details = {"dtype": np.int8, "quantization": (t["scale"], t["zero_point"])}
+        codes = np.arange(-128, 128, dtype=np.int8)
+        cases.append({"name": name, "scale": t["scale"], "zero_point": t["zero_point"],
+                      "q": quantize(x, details).astype(int).tolist(),
+                      "dq": dequantize(codes, details).tolist()})
+    return {"x": out.f32("quant_x.f32", x), "cases": cases}
+
+
 def _blaze_model_path() -> pathlib.Path:
     from lponet_tf.inference import detectors as D
 
@@ -618,7 +638,7 @@ GOLDENS = {
     "face_boxes.json": goldens_face_boxes,
     "face_crop.json": goldens_face_crop,
 }
-DESKTOP_GOLDENS = {"shim.json": goldens_shim, "e2e.json": goldens_e2e}
+DESKTOP_GOLDENS = {"shim.json": goldens_shim, "e2e.json": goldens_e2e, "quant.json": goldens_quant}
 
 
 def write_goldens(root: pathlib.Path, desktop: bool) -> list:

@@ -1,5 +1,5 @@
-"""Training: model.fit end to end, atomic checkpoints, resume after SIGKILL, exact resume,
-distributed runs (two logical CPUs, two worker processes)."""
+"""Training: model.fit end to end, atomic checkpoints, resume after SIGKILL, exact resume
+(distributed runs: test_training_distributed.py)."""
 import csv
 import json
 import pathlib
@@ -13,39 +13,16 @@ import numpy as np
 import pytest
 import yaml
 
-from lponet_tf.data.pts import write_pts
-from lponet_tf.training import equivalence
 from lponet_tf.training.config import load_config
-from synthetic_faces import write_face
+from synthetic_faces import write_300w_folder
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
-TINY_MODEL = {"input_size": 64, "channels": 16, "hourglass_depth": 2, "fpf": "half",
-              "ioaf": True, "pose": "6d"}
 
 
 @pytest.fixture(scope="module")
 def faces(tmp_path_factory):
     """24 synthetic faces in 300W format (image + .pts), with pseudo-pose-able landmarks."""
-    root = tmp_path_factory.mktemp("faces300w")
-    for i in range(24):
-        rec = write_face(root, f"face_{i:03d}", seed=i, shape=(120, 120))
-        write_pts(root / f"face_{i:03d}.pts", rec.landmarks)
-    return root
-
-
-def _config(tmp_path, faces, **train):
-    cfg = {
-        "model": TINY_MODEL,
-        "data": {"train": [{"name": "300w", "root": str(faces), "pseudo_pose": True}],
-                 "cache": True},
-        "occlusion": {"approx_mask_weight": 1.0},
-        "optimizer": {"name": "adam", "learning_rate": 1e-3, "decay_steps": [], "decay_values": []},
-        "train": {"batch_size": 4, "steps": 12, "steps_per_epoch": 3, "verbose": 0, **train},
-        "output_dir": str(tmp_path / "run"),
-    }
-    path = tmp_path / "cfg.yaml"
-    path.write_text(yaml.safe_dump(cfg))
-    return path
+    return write_300w_folder(tmp_path_factory.mktemp("faces300w"), 24)
 
 
 def _weights(model_path):
@@ -252,76 +229,3 @@ def test_resuming_with_another_architecture_is_refused_before_any_work(tmp_path,
     assert done.returncode == 2, done.stderr[-3000:]
     assert "model.channels: 8 in the saved state, 16 now" in done.stderr
     assert "Traceback" not in done.stderr
-
-
-# The runs of lponet_tf.training.equivalence: each a fresh process, from one saved initial
-# model, a few plain-SGD steps; the chief saves every weight's update. float64 because in
-# float32 the update moves by percents when only the summation order changes, so no tight
-# tolerance could tell a distribution bug from rounding; in float64 it agrees to ~1e-12.
-FLOAT64 = equivalence.FLOAT64
-MIRRORED = ["train.distribute=mirrored", "train.devices=[/cpu:0,/cpu:1]"]
-
-
-def _epoch_losses(run_dir):
-    rows = list(csv.DictReader(open(run_dir / "training_log.csv")))
-    return np.array([float(r["loss"]) for r in rows])
-
-
-@pytest.fixture(scope="module")
-def distributed_setup(tmp_path_factory, faces):
-    """Three SGD steps of batch 4 on two partial-label sources (with / without pose, 1:1,
-    so pose weights are 0 for half of every batch): config, initial model, single-device
-    float64 updates and run directory."""
-    tmp = tmp_path_factory.mktemp("single")
-    cfg = _config(tmp, faces, steps=3, steps_per_epoch=3, batch_size=4)
-    data = yaml.safe_load(cfg.read_text())
-    data["data"]["train"] = [{"name": "300w", "root": str(faces), "pseudo_pose": True},
-                             {"name": "300w", "root": str(faces)}]
-    cfg.write_text(yaml.safe_dump(data))
-    from lponet_tf.config import LPONetConfig
-    from lponet_tf.model import build_lponet
-
-    init = tmp / "init.keras"
-    build_lponet(LPONetConfig.from_dict(TINY_MODEL)).save(init)
-    equivalence.run_single(cfg, tmp / "w.npz", init, FLOAT64)
-    return cfg, init, equivalence.load_updates(tmp / "w.npz"), tmp / "run"
-
-
-def test_mirrored_strategy_update_equals_one_device(tmp_path, distributed_setup):
-    """Two logical CPUs, float64: every weight's update after 3 steps equals one device's."""
-    cfg, init, single, _ = distributed_setup
-    done = equivalence.run_single(cfg, tmp_path / "w.npz", init,
-                                  [*FLOAT64, *MIRRORED, f"output_dir={tmp_path / 'run'}"])
-    assert "steps 3" in done.stdout
-    difference = equivalence.relative_difference(single, equivalence.load_updates(tmp_path / "w.npz"))
-    print(f"mirrored float64 vs one device: {difference:.2e}")
-    assert difference < 1e-8
-
-
-def test_mirrored_strategy_in_float32_trains_on_the_same_losses(tmp_path, distributed_setup):
-    """The default precision: the run completes, writes its model, and logs the losses of
-    the single-device run (forward passes agree to ~1e-4; a loss scaled by the replica
-    count or a replica fed other data would be off by far more than 1%)."""
-    cfg, init, _, single_dir = distributed_setup
-    done = equivalence.run_single(cfg, tmp_path / "w.npz", init,
-                                  [*MIRRORED, f"output_dir={tmp_path / 'run'}"])
-    assert "steps 3" in done.stdout
-    assert (tmp_path / "run" / "model.keras").exists()
-    np.testing.assert_allclose(_epoch_losses(tmp_path / "run"), _epoch_losses(single_dir), rtol=0.01)
-
-
-def test_multi_worker_strategy_with_two_local_workers_equals_one_device(tmp_path, distributed_setup):
-    """Two worker processes on localhost (TF_CONFIG), float64: the chief's update after 3
-    steps equals one device's, its log holds the same losses, and only the chief writes
-    the run's files (the other worker writes under .worker-1/)."""
-    cfg, init, single, single_dir = distributed_setup
-    outputs = equivalence.run_local_workers(cfg, tmp_path, init,
-                                            [*FLOAT64, f"output_dir={tmp_path / 'run'}"])
-    assert all("steps 3" in out for out in outputs)
-    run = tmp_path / "run"
-    assert (run / "model.keras").exists() and (run / ".worker-1" / "training_log.csv").exists()
-    assert not (tmp_path / "w1.npz").exists()  # worker 1 knows it is not the chief
-    difference = equivalence.relative_difference(single, equivalence.load_updates(tmp_path / "w0.npz"))
-    print(f"multi-worker float64 vs one device: {difference:.2e}")
-    assert difference < 1e-8
-    np.testing.assert_allclose(_epoch_losses(run), _epoch_losses(single_dir), rtol=1e-6)

@@ -130,12 +130,18 @@ public final class FacePipeline {
     return analyzeBoxes(image, boxes, null);
   }
 
-  /** As above with the scores to report per box (null: 1). */
+  /**
+   * As above with the scores to report per box (null: 1). Boxes with no finite area or
+   * entirely outside the image are skipped (Python's {@code analyze_boxes}: nothing of a face
+   * can be seen there), so the result may be shorter than {@code boxes}.
+   */
   public List<Face> analyzeBoxes(RgbImage image, List<float[]> boxes, float[] scores) {
     long t0 = System.nanoTime();
     List<Face> faces = new ArrayList<>();
     for (int i = 0; i < boxes.size(); i++) {
-      faces.add(analyzer.analyzeBox(image, boxes.get(i), null, scores == null ? 1f : scores[i]));
+      if (Refine.inImage(boxes.get(i), image.width, image.height)) {
+        faces.add(analyzer.analyzeBox(image, boxes.get(i), null, scores == null ? 1f : scores[i]));
+      }
     }
     landmarkNanos = System.nanoTime() - t0;
     return faces;

@@ -8,6 +8,7 @@ import java.util.Set;
 import org.lponet.core.BlazeFace;
 import org.lponet.core.Face;
 import org.lponet.core.FaceTracker;
+import org.lponet.core.Refine;
 import org.lponet.core.RgbImage;
 import org.lponet.core.Rotations;
 
@@ -156,16 +157,10 @@ public final class FaceTrackingSession {
 
   /** Tight box of the finite landmarks (Python's {@code landmark_box}). */
   public static float[] landmarkBox(float[][] pts) {
-    float x0 = Float.POSITIVE_INFINITY, y0 = x0, x1 = Float.NEGATIVE_INFINITY, y1 = x1;
-    for (float[] p : pts) {
-      if (Float.isFinite(p[0]) && Float.isFinite(p[1])) {
-        x0 = Math.min(x0, p[0]);
-        y0 = Math.min(y0, p[1]);
-        x1 = Math.max(x1, p[0]);
-        y1 = Math.max(y1, p[1]);
-      }
-    }
-    return new float[] {x0, y0, x1, y1};
+    float[] b = Refine.landmarkBox(pts);
+    // No finite landmark: an empty box (no area), which analyzeBoxes skips.
+    return b != null ? b : new float[] {Float.POSITIVE_INFINITY, Float.POSITIVE_INFINITY,
+        Float.NEGATIVE_INFINITY, Float.NEGATIVE_INFINITY};
   }
 
   /**

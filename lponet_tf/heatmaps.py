@@ -44,8 +44,8 @@ each rule is in ``docs/evaluation.md`` (``benchmarks/bench_decoders.py``).
 
 Decoding is kept outside the model graph (docs/CONVENTIONS.md): numpy :func:`decode_heatmaps`
 runs per frame (inference, evaluation, export parity, through :mod:`lponet_tf.codec.decode`);
-:func:`decode_heatmaps_tf` is the in-graph twin used by the Keras NME metric during training
-(so the logged validation NME uses the same rule as ``lponet evaluate``).
+:func:`decode_heatmaps_ops` is the in-graph twin (``keras.ops``, any backend) for a Keras
+metric: the training NME metric (:mod:`lponet_tf.keras_metrics`) decodes in the graph.
 """
 from __future__ import annotations
 
@@ -327,9 +327,9 @@ def decode_heatmaps(heatmaps, stride: int = STRIDE, decode: str = DEFAULT_DECODE
     return (xy[0], s1[0]) if single else (xy, s1)
 
 
-def _newton_step_tf(L):
-    """TF twin of :func:`newton_step` (float32): L (..., 3, 3) -> (dx, dy)."""
-    import tensorflow as tf
+def _newton_step_ops(L):
+    """keras.ops twin of :func:`newton_step` (float32): L (..., 3, 3) -> (dx, dy)."""
+    from keras import ops
 
     gx = 0.5 * (L[..., 1, 2] - L[..., 1, 0])
     gy = 0.5 * (L[..., 2, 1] - L[..., 0, 1])
@@ -337,46 +337,49 @@ def _newton_step_tf(L):
     hyy = L[..., 2, 1] - 2.0 * L[..., 1, 1] + L[..., 0, 1]
     hxy = 0.25 * (L[..., 2, 2] - L[..., 2, 0] - L[..., 0, 2] + L[..., 0, 0])
     det = hxx * hyy - hxy * hxy
-    ok = (hxx < 0) & (det > 0) & tf.math.is_finite(det)
-    safe = tf.where(ok, det, tf.ones_like(det))
-    zero = tf.zeros_like(det)
-    dx = tf.where(ok, -(hyy * gx - hxy * gy) / safe, zero)
-    dy = tf.where(ok, -(hxx * gy - hxy * gx) / safe, zero)
-    return tf.clip_by_value(dx, -1.0, 1.0), tf.clip_by_value(dy, -1.0, 1.0)
+    ok = ops.logical_and(ops.logical_and(hxx < 0, det > 0), ops.isfinite(det))
+    safe = ops.where(ok, det, ops.ones_like(det))
+    zero = ops.zeros_like(det)
+    dx = ops.where(ok, -(hyy * gx - hxy * gy) / safe, zero)
+    dy = ops.where(ok, -(hxx * gy - hxy * gx) / safe, zero)
+    return ops.clip(dx, -1.0, 1.0), ops.clip(dy, -1.0, 1.0)
 
 
-def _dark_offsets_tf(hm, rows, cols, sigma):
-    """TF twin of :func:`_dark_offsets`: hm (N, H, W, K), rows/cols int32 (N, K)."""
-    import tensorflow as tf
+def _dark_offsets_ops(hm, rows, cols, sigma):
+    """keras.ops twin of :func:`_dark_offsets`: hm (N, H, W, K), rows/cols int (N, K)."""
+    from keras import ops
 
     kern = smoothing_kernel(sigma).astype(np.float32)
     r = (len(kern) - 1) // 2
-    shape = tf.shape(hm)
-    n, h, w, k = shape[0], shape[1], shape[2], shape[3]
+    _, h, w, k = hm.shape
     # One single-channel image per (face, landmark); zeros outside the map, smoothed
     # separably with VALID convolutions over a (r + 1)-cell border: output cell (i, j) is
     # the smoothed value at grid cell (i - 1, j - 1), so the 3 x 3 around any cell exists.
-    x = tf.reshape(tf.transpose(hm, [0, 3, 1, 2]), tf.stack([n * k, h, w, 1]))
-    x = tf.pad(x, [[0, 0], [r + 1, r + 1], [r + 1, r + 1], [0, 0]])
-    x = tf.nn.conv2d(x, kern.reshape(-1, 1, 1, 1), 1, "VALID")
-    x = tf.nn.conv2d(x, kern.reshape(1, -1, 1, 1), 1, "VALID")
-    sm = tf.reshape(x, tf.stack([n, k, (h + 2) * (w + 2)]))
-    rr = rows[..., None] + np.arange(3, dtype=np.int32)   # (N, K, 3) rows of cells -1..1
-    cc = cols[..., None] + np.arange(3, dtype=np.int32)
-    near = tf.reshape(rr[..., :, None] * (w + 2) + cc[..., None, :], tf.stack([n, k, 9]))
-    logs = tf.math.log(tf.maximum(tf.gather(sm, near, batch_dims=2), _LOG_FLOOR))
-    return _newton_step_tf(tf.reshape(logs, tf.stack([n, k, 3, 3])))
+    x = ops.reshape(ops.transpose(hm, (0, 3, 1, 2)), (-1, h, w, 1))
+    x = ops.pad(x, [[0, 0], [r + 1, r + 1], [r + 1, r + 1], [0, 0]])
+    x = ops.conv(x, ops.convert_to_tensor(kern.reshape(-1, 1, 1, 1)), padding="valid")
+    x = ops.conv(x, ops.convert_to_tensor(kern.reshape(1, -1, 1, 1)), padding="valid")
+    smooth = ops.reshape(x, (-1, k, (h + 2) * (w + 2)))
+    steps = ops.arange(3, dtype="int32")
+    rr = ops.expand_dims(rows, -1) + steps                # (N, K, 3) rows of cells -1..1
+    cc = ops.expand_dims(cols, -1) + steps
+    near = ops.expand_dims(rr, -1) * (w + 2) + ops.expand_dims(cc, -2)
+    near = ops.reshape(near, (-1, k, 9))
+    logs = ops.log(ops.maximum(ops.take_along_axis(smooth, near, axis=2), _LOG_FLOOR))
+    return _newton_step_ops(ops.reshape(logs, (-1, k, 3, 3)))
 
 
-def decode_heatmaps_tf(heatmaps, stride: int = STRIDE, decode: str = DEFAULT_DECODER,
-                       sigma: float = SIGMA):
-    """TensorFlow twin of :func:`decode_heatmaps` (``tf.math.top_k``, same tie rule).
+def decode_heatmaps_ops(heatmaps, stride: int = STRIDE, decode: str = DEFAULT_DECODER,
+                        sigma: float = SIGMA):
+    """In-graph twin of :func:`decode_heatmaps` in ``keras.ops`` (any Keras backend).
 
-    In-graph use: the Keras landmark NME metric (:mod:`lponet_tf.metrics`) during training.
-    Inference, evaluation and export parity decode in numpy.
+    Same rules, same tie rule (``ops.top_k`` keeps the lower index first on TensorFlow
+    and JAX); float32 arithmetic, so it agrees with numpy within 1e-3 px. For a Keras
+    metric or a graph that must decode (the library decodes outside the graph).
 
     Args:
-        heatmaps: ``(N, H, W, K)`` or ``(H, W, K)`` tensor (any float dtype).
+        heatmaps: ``(N, H, W, K)`` or ``(H, W, K)`` tensor (any float dtype) with static
+            ``H, W, K``.
         stride: input / heatmap size ratio (4).
         decode: ``"dark"`` (default) or ``"top2"``.
         sigma: the training targets' Gaussian sigma in cells (DARK's smoothing).
@@ -386,37 +389,43 @@ def decode_heatmaps_tf(heatmaps, stride: int = STRIDE, decode: str = DEFAULT_DEC
         ``(K, 2)``, ``(K,)`` for unbatched input).
 
     Example:
-        >>> xy, s = decode_heatmaps_tf(np.zeros((2, 64, 64, 68), "float32"))
-        >>> xy.shape, s.shape
-        (TensorShape([2, 68, 2]), TensorShape([2, 68]))
+        >>> xy, s = decode_heatmaps_ops(np.zeros((2, 64, 64, 68), "float32"))
+        >>> tuple(xy.shape), tuple(s.shape)
+        ((2, 68, 2), (2, 68))
     """
-    import tensorflow as tf
+    from keras import ops
 
     check_decoder(decode)
-    hm = tf.cast(tf.convert_to_tensor(heatmaps), tf.float32)
-    single = hm.shape.rank == 3
+    hm = ops.cast(ops.convert_to_tensor(heatmaps), "float32")
+    single = len(hm.shape) == 3
     if single:
-        hm = hm[None]
-    shape = tf.shape(hm)
-    n, h, w, k = shape[0], shape[1], shape[2], shape[3]
-    flat = tf.reshape(tf.transpose(hm, [0, 3, 1, 2]), tf.stack([n, k, h * w]))
-    vals, idx = tf.math.top_k(flat, k=2, sorted=True)  # ties: lower index first
-    col = tf.cast(idx % w, tf.float32)
-    row = tf.cast(idx // w, tf.float32)
+        hm = ops.expand_dims(hm, 0)
+    _, h, w, k = hm.shape
+    flat = ops.reshape(ops.transpose(hm, (0, 3, 1, 2)), (-1, k, h * w))
+    vals, idx = ops.top_k(flat, k=2, sorted=True)  # ties: lower index first
+    col = ops.cast(ops.mod(idx, w), "float32")
+    row = ops.cast(ops.floor_divide(idx, w), "float32")
     if decode == "dark":
-        dx, dy = _dark_offsets_tf(hm, idx[..., 0] // w, idx[..., 0] % w, sigma)
+        first = idx[..., 0]
+        dx, dy = _dark_offsets_ops(hm, ops.floor_divide(first, w), ops.mod(first, w), sigma)
         x, y = col[..., 0] + dx, row[..., 0] + dy
     else:
-        s = tf.maximum(vals, 0.0)
+        s = ops.maximum(vals, 0.0)
         den = s[..., 0] + s[..., 1]
-        safe = tf.where(den > 0, den, tf.ones_like(den))
-        a1 = tf.where(den > 0, s[..., 0] / safe, tf.ones_like(den))
-        a2 = tf.where(den > 0, s[..., 1] / safe, tf.zeros_like(den))
+        positive = den > 0
+        safe = ops.where(positive, den, ops.ones_like(den))
+        a1 = ops.where(positive, s[..., 0] / safe, ops.ones_like(den))
+        a2 = ops.where(positive, s[..., 1] / safe, ops.zeros_like(den))
         x = a1 * col[..., 0] + a2 * col[..., 1]
         y = a1 * row[..., 0] + a2 * row[..., 1]
-    xy = stride * (tf.stack([x, y], axis=-1) + 0.5) - 0.5
+    xy = stride * (ops.stack([x, y], axis=-1) + 0.5) - 0.5
     score = vals[..., 0]
     return (xy[0], score[0]) if single else (xy, score)
+
+
+#: The former TensorFlow-only name of :func:`decode_heatmaps_ops` (on the TensorFlow backend
+#: it takes and returns ``tf`` tensors).
+decode_heatmaps_tf = decode_heatmaps_ops
 
 
 __all__ = [
@@ -434,5 +443,6 @@ __all__ = [
     "encode_heatmaps",
     "encode_heatmaps_tf",
     "decode_heatmaps",
+    "decode_heatmaps_ops",
     "decode_heatmaps_tf",
 ]

@@ -25,7 +25,7 @@ import keras
 from keras import ops
 
 from lponet_tf.geometry_ops import geodesic_distance, matrix_to_euler
-from lponet_tf.heatmaps import STRIDE
+from lponet_tf.heatmaps import STRIDE, decode_heatmaps_ops
 from lponet_tf.metrics import OUTER_EYE_CORNERS
 
 _PACKAGE = "lponet_tf"
@@ -34,10 +34,8 @@ _PACKAGE = "lponet_tf"
 def decode_top2(heatmaps, stride: int = STRIDE):
     """In-graph landmark decoding for :class:`HeatmapNME`: the top-2 rule, ``keras.ops``.
 
-    The rule of :func:`lponet_tf.heatmaps.decode_heatmaps` with ``decode="top2"``: the
-    argmax refined by the two highest cells weighted by their scores clipped at 0,
-    ``p = (s1 p1 + s2 p2) / (s1 + s2)`` (Section IV-B); ties go to the lower flat index
-    (``ops.top_k`` keeps the lower index first on TensorFlow and JAX).
+    :func:`lponet_tf.heatmaps.decode_heatmaps_ops` with ``decode="top2"`` (the paper's
+    rule, Section IV-B; the library's default elsewhere is DARK, docs/evaluation.md).
 
     Args:
         heatmaps: ``(N, H, W, K)`` tensor (any float dtype).
@@ -51,21 +49,7 @@ def decode_top2(heatmaps, stride: int = STRIDE):
         >>> tuple(decode_top2(np.zeros((2, 16, 16, 68), "float32")).shape)
         (2, 68, 2)
     """
-    hm = ops.cast(heatmaps, "float32")
-    _, h, w, k = ops.shape(hm)
-    flat = ops.reshape(ops.transpose(hm, (0, 3, 1, 2)), (-1, k, h * w))
-    vals, idx = ops.top_k(flat, k=2, sorted=True)
-    s = ops.maximum(vals, 0.0)
-    den = s[..., 0] + s[..., 1]
-    positive = den > 0
-    safe = ops.where(positive, den, ops.ones_like(den))
-    a1 = ops.where(positive, s[..., 0] / safe, ops.ones_like(den))
-    a2 = ops.where(positive, s[..., 1] / safe, ops.zeros_like(den))
-    col = ops.cast(ops.mod(idx, w), "float32")
-    row = ops.cast(ops.floor_divide(idx, w), "float32")
-    x = a1 * col[..., 0] + a2 * col[..., 1]
-    y = a1 * row[..., 0] + a2 * row[..., 1]
-    return stride * (ops.stack([x, y], axis=-1) + 0.5) - 0.5
+    return decode_heatmaps_ops(heatmaps, stride, decode="top2")[0]
 
 
 def _norm(x):

@@ -1,5 +1,6 @@
 """Face detectors that run offline here, compared on the real faces we have; and the fit of
-the detector-box -> landmark-box mapping (``lponet_tf.inference.detectors.BOX_MAPPINGS``).
+the detector-box -> landmark-box mapping (``lponet_tf.detection.BOX_MAPPINGS``, stored in
+``lponet_tf/detection/box_mappings.json``).
 
 Data: ../shared/data/300w (1,207 faces: afw/ 337, helen_trainset/ 870; each image holds one
 main face, whose landmark box is the ground truth) and the bundled astronaut.png.
@@ -50,8 +51,9 @@ REPO = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from lponet_tf.codec.crop import square_box  # noqa: E402
-from lponet_tf.inference.detectors import (  # noqa: E402
-    BlazeFaceDetector, BoxMapping, CallableDetector, FallbackDetector, box_iou, landmark_box,
+from lponet_tf.detection import (  # noqa: E402
+    BlazeFaceDetector, BoxMapping, CallableDetector, ConfirmedDetector, FallbackDetector, box_iou,
+    landmark_box,
 )
 
 SHARED = pathlib.Path(os.environ.get("LPONET_SHARED_DATA", REPO.parent / "shared" / "data"))
@@ -92,6 +94,10 @@ def make_detectors(names):
                 out[name] = (FallbackDetector(BlazeFaceDetector("short", num_threads=1),
                                               BlazeFaceDetector("back", num_threads=1)),
                              "short, then back when short finds nothing")
+            elif name == "blazeface_confirmed":
+                out[name] = (ConfirmedDetector(BlazeFaceDetector("back", num_threads=1),
+                                               BlazeFaceDetector("short", num_threads=1)),
+                             "back; its low scores confirmed by short (the default)")
             elif name.startswith("blazeface_"):
                 # "blazeface_back@0.5": a model with another score threshold.
                 model, _, thr = name[len("blazeface_"):].partition("@")
@@ -398,13 +404,12 @@ def main(argv=None):
                   f"| {_fmt(serr, 100, '%')} | {_fmt(ciou)} |")
         results[name]["mapping"] = dict(dx=m.dx, dy=m.dy, sx=m.sx, sy=m.sy, stats=stats)
 
-    print("\nConstants for lponet_tf/inference/detectors.py BOX_MAPPINGS:\n")
-    for name, m in mappings.items():
-        if name.startswith("blazeface_"):
-            rows = "".join("            (" + ", ".join(f"{v:.4f}" for v in r) + "),\n"
-                           for r in m.keypoint_weights)
-            print(f'    "{name}": BoxMapping(\n        {m.dx}, {m.dy}, {m.sx}, {m.sy},\n'
-                  f'        keypoint_weights=(\n{rows}        ),\n        note=_FIT_NOTE,\n    ),')
+    print("\nMappings for lponet_tf/detection/box_mappings.json (\"mappings\" entries; the guard "
+          "bound max_size_deviation is measured separately, docs/detection.md):\n")
+    entries = {name: {"dx": m.dx, "dy": m.dy, "sx": m.sx, "sy": m.sy,
+                      "keypoint_weights": [list(r) for r in m.keypoint_weights]}
+               for name, m in mappings.items() if name.startswith("blazeface_")}
+    print(json.dumps(entries, indent=1))
 
     if args.json:
         pathlib.Path(args.json).parent.mkdir(parents=True, exist_ok=True)

@@ -222,10 +222,13 @@ def test_as_detector_and_fallback():
     assert [d.source for d in first.detect(img)] == ["first"]
 
 
-def test_default_detector_is_blazeface_back(astronaut):
+def test_default_detector_is_the_back_model_confirmed_by_short(astronaut):
     det = as_detector()
-    assert isinstance(det, BlazeFaceDetector) and det.model == "back"
-    assert det.score_threshold == 0.6 and len(det.detect(astronaut)) == 1
+    assert isinstance(det, D.ConfirmedDetector)
+    assert isinstance(det.primary, BlazeFaceDetector) and det.primary.model == "back"
+    assert det.primary.score_threshold == 0.6 and len(det.detect(astronaut)) == 1
+    plain = as_detector("blazeface_back")
+    assert isinstance(plain, BlazeFaceDetector) and plain.score_threshold == 0.6
     assert isinstance(as_detector("blazeface_auto"), FallbackDetector)
 
 

@@ -5,6 +5,8 @@ A detector is anything with ``detect(image_rgb_uint8) -> list[Detection]`` (the
 
 * :class:`BlazeFaceDetector` (:mod:`.blazeface`) -- MediaPipe's BlazeFace models through
   LiteRT, with our own anchor decoding and weighted NMS;
+* :class:`ConfirmedDetector` (:mod:`.confirm`, the default) -- the back model, its
+  low-score detections (masked, occluded faces) kept when the short-range model agrees;
 * :class:`BoxesDetector`, :class:`CallableDetector`, :class:`FallbackDetector`
   (:mod:`.wrappers`) -- user boxes, any ``fn(image) -> boxes``, detectors in order;
   :func:`as_detector` builds one from ``None`` / a name / boxes / a callable.
@@ -26,6 +28,7 @@ from lponet_tf.detection.base import (
     Detection, FaceDetector, as_rgb_uint8, box_in_image, box_iou, landmark_box,
 )
 from lponet_tf.detection.blazeface import BlazeFaceDetector
+from lponet_tf.detection.confirm import ConfirmedDetector, boxes_agree
 from lponet_tf.detection.box_mapping import (
     BOX_MAPPINGS, BoxMapping, detection_to_face_box, register_box_mapping,
 )
@@ -40,6 +43,8 @@ __all__ = [
     "BoxesDetector",
     "CallableDetector",
     "FallbackDetector",
+    "ConfirmedDetector",
+    "boxes_agree",
     "BoxMapping",
     "BOX_MAPPINGS",
     "DEFAULT_DETECTOR",

@@ -16,13 +16,15 @@ import numpy as np
 
 from lponet_tf.detection.base import Detection, FaceDetector, as_rgb_uint8, box_in_image
 from lponet_tf.detection.blazeface import BLAZE_MODELS, BlazeFaceDetector
+from lponet_tf.detection.confirm import ConfirmedDetector
 
 __all__ = ["BoxesDetector", "CallableDetector", "FallbackDetector", "as_detector",
            "DEFAULT_DETECTOR"]
 
-#: Name of the detector :func:`as_detector` builds for ``None`` (chosen by measurement, see
-#: ``docs/detection.md``).
-DEFAULT_DETECTOR = "blazeface_back"
+#: Name of the detector :func:`as_detector` builds for ``None``: the back model with
+#: low-score detections confirmed by the short one (:class:`ConfirmedDetector`; chosen by the
+#: masked-face measurements in ``docs/detection.md``).
+DEFAULT_DETECTOR = "blazeface_confirmed"
 
 
 def _downscale(image: np.ndarray, max_side: Optional[int]):
@@ -177,8 +179,9 @@ def as_detector(spec=None) -> FaceDetector:
     Args:
         spec: ``None`` (the default detector, :data:`DEFAULT_DETECTOR`); a name
             (``"blazeface_short"``, ``"blazeface_full"``, ``"short"``, ``"full"``, ...);
-            ``"blazeface_auto"`` (short range, then full range when nothing is found);
-            an object with ``detect``; boxes ``(N, 4|5)`` (-> :class:`BoxesDetector`); or a
+            ``"blazeface_auto"`` (short range, then the back model when nothing is found);
+            ``"blazeface_confirmed"`` (the default: the back model, its low-score detections
+            confirmed by the short one, :class:`ConfirmedDetector`); an object with ``detect``; boxes ``(N, 4|5)`` (-> :class:`BoxesDetector`); or a
             callable (-> :class:`CallableDetector`).
 
     Returns:
@@ -200,8 +203,10 @@ def as_detector(spec=None) -> FaceDetector:
             return BlazeFaceDetector(name)
         if name == "auto":
             return FallbackDetector(BlazeFaceDetector("short"), BlazeFaceDetector("back"))
+        if name == "confirmed":
+            return ConfirmedDetector(BlazeFaceDetector("back"), BlazeFaceDetector("short"))
         raise ValueError(f"unknown detector {spec!r}; known: "
-                         f"{sorted('blazeface_' + k for k in [*BLAZE_MODELS, 'auto'])}")
+                         f"{sorted('blazeface_' + k for k in [*BLAZE_MODELS, 'auto', 'confirmed'])}")
     if isinstance(spec, FaceDetector):
         return spec
     if isinstance(spec, (np.ndarray, list, tuple)):

@@ -1,0 +1,269 @@
+"""Masked and occluded faces: how often each candidate detector setting finds them, and how
+many false positives it gives on face-free images (issue 15 item 2; docs/detection.md).
+
+Faces: the preset's validation holdout of the real 300W faces (lponet_tf/configs/
+preset_lite.yaml: ``holdout: {fraction: 0.15, seed: 0, part: val}``, 195 faces). Each face's
+whole photo (not the network crop) gets a synthetic occluder drawn from its 68 landmarks with
+the training occluders (lponet_tf/data/occlusion.py): a face mask (medical or cloth), and
+separately a random one of sunglasses / hand / patch. Each face is rendered with
+``--variants`` random masks (seeded by face and variant). The "small" columns shrink the
+photo 3x onto a gray canvas of the original size (the face then spans about 1/6 of the
+image side).
+
+A face counts as **found** when a detection overlaps its landmark box (tight box of the 68
+points) with IoU >= 0.5, or the detection's centre lies inside that box.
+
+Face-free images (every detection is a false positive):
+
+* ``painted``: every 300W photo (1,207) with its face region (landmark box enlarged 30% per
+  side) painted mid-gray. A few AFW photos hold a real second face, so this is an upper
+  bound;
+* ``background``: from every 300W photo, the largest strip (top, bottom, left or right)
+  that does not touch the enlarged face box, when both its sides are >= 48 px;
+* ``texture``: ``--textures`` random 256x256 images of the occluders' textures (solid,
+  noise, stripes, checker).
+
+Candidate settings are decoded from one inference per image and model (BlazeFaceDetector.
+infer / decode), so a threshold sweep costs no extra inference:
+
+* ``back@t``, ``short@t``: one model at score threshold ``t`` (the old default: back@0.6);
+* ``auto``: short@0.5, then back@0.6 when short finds nothing (``blazeface_auto``);
+* ``back@0.6>back@0.3``: back@0.6, then back at 0.3 when nothing is found;
+* ``confirmed a.. l.. c.. s..``: :class:`lponet_tf.detection.ConfirmedDetector` (back model,
+  confirmed by the short one) with ``accept``, ``low``, ``confirm_threshold`` and
+  ``small_face``: back detections >= accept (or >= 0.6 with a box narrower than small_face
+  of the image side) are kept; other back detections down to ``low`` only when the short
+  model at ``confirm_threshold`` finds the same face.
+
+"unmasked tiny" shrinks the photo 6x (face about 1/12 of the image side).
+
+Usage:
+    .venv/bin/python benchmarks/bench_masked_detection.py              # ~3 min, 2 cores
+    .venv/bin/python benchmarks/bench_masked_detection.py --limit 40   # quick look
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import pathlib
+import sys
+import time
+import zlib
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import cv2  # noqa: E402
+import numpy as np  # noqa: E402
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from lponet_tf.data import read_dataset  # noqa: E402
+from lponet_tf.data.occluders.textures import make_texture  # noqa: E402
+from lponet_tf.data.occlusion import OcclusionConfig, occlude, visible_face_from_landmarks  # noqa: E402
+from lponet_tf.detection import BlazeFaceDetector, box_iou, landmark_box  # noqa: E402
+from lponet_tf.detection.confirm import ConfirmedDetector  # noqa: E402
+from lponet_tf.training.datasets import holdout_split  # noqa: E402
+
+SHARED = pathlib.Path(os.environ.get("LPONET_SHARED_DATA", REPO.parent / "shared" / "data"))
+#: The preset's validation holdout (lponet_tf/configs/preset_lite.yaml).
+HOLDOUT = dict(fraction=0.15, seed=0, part="val")
+OTHER_OCCLUDERS = ("sunglasses", "hand", "patch")
+
+
+# ------------------------------------------------------------------------------ images
+def read_rgb(path) -> np.ndarray:
+    return cv2.cvtColor(cv2.imread(str(path)), cv2.COLOR_BGR2RGB)
+
+
+def occluded(image, landmarks, kinds, seed):
+    """A copy of the whole photo with the given occluders drawn from its landmarks."""
+    out = image.copy()
+    visible = visible_face_from_landmarks(landmarks, out.shape[:2])
+    occlude(out, visible, landmarks, OcclusionConfig(prob=1.0), np.random.default_rng(seed),
+            kinds=kinds)
+    return out
+
+
+def shrink(image, landmarks, k=3):
+    """The photo shrunk k times, centred on a mid-gray canvas of its size (pixel-centre rule)."""
+    h, w = image.shape[:2]
+    small = cv2.resize(image, (round(w / k), round(h / k)), interpolation=cv2.INTER_AREA)
+    sh, sw = small.shape[:2]
+    canvas = np.full_like(image, 128)
+    oy, ox = (h - sh) // 2, (w - sw) // 2
+    canvas[oy:oy + sh, ox:ox + sw] = small
+    return canvas, (landmarks + 0.5) * [sw / w, sh / h] - 0.5 + [ox, oy]
+
+
+def face_free(image, landmarks):
+    """(painted photo, background strip or None) of one photo."""
+    h, w = image.shape[:2]
+    x0, y0, x1, y1 = landmark_box(landmarks)
+    mx, my = 0.3 * (x1 - x0), 0.3 * (y1 - y0)
+    x0, y0 = max(0, int(x0 - mx)), max(0, int(y0 - my))
+    x1, y1 = min(w, int(np.ceil(x1 + mx)) + 1), min(h, int(np.ceil(y1 + my)) + 1)
+    painted = image.copy()
+    painted[y0:y1, x0:x1] = 128
+    strips = [image[:y0], image[y1:], image[:, :x0], image[:, x1:]]
+    strips = [s for s in strips if min(s.shape[:2]) >= 48]
+    best = max(strips, key=lambda s: s.shape[0] * s.shape[1]) if strips else None
+    return painted, (None if best is None else np.ascontiguousarray(best))
+
+
+def textures(n, seed=0):
+    rng = np.random.default_rng(seed)
+    kinds = ("solid", "noise", "stripes", "checker")
+    return [make_texture(kinds[i % len(kinds)], (256, 256), rng) for i in range(n)]
+
+
+# ------------------------------------------------------------------------------ settings
+class Cached:
+    """A BlazeFaceDetector whose ``infer`` returns the current image's stored output, so
+    every setting is decoded from one inference per image and model."""
+
+    def __init__(self, det):
+        self.det, self.out = det, None
+        self.source, self.score_threshold = det.source, det.score_threshold
+
+    def infer(self, image):
+        return self.out
+
+    def decode(self, out, score_threshold=None):
+        return self.det.decode(out, score_threshold)
+
+
+def settings(back, short):
+    """name -> fn(image) -> detections (``back`` / ``short``: :class:`Cached`)."""
+    out = {}
+    for t in (0.6, 0.5, 0.4, 0.3):
+        out[f"back@{t}"] = lambda im, t=t: back.decode(back.out, t)
+    for t in (0.5, 0.4):
+        out[f"short@{t}"] = lambda im, t=t: short.decode(short.out, t)
+    out["auto"] = lambda im: short.decode(short.out, 0.5) or back.decode(back.out, 0.6)
+    out["back@0.6>back@0.3"] = lambda im: back.decode(back.out, 0.6) or back.decode(back.out, 0.3)
+    for accept, low, ct, small in ((0.6, 0.3, 0.4, 0.0), (0.7, 0.3, 0.4, 0.0),
+                                   (0.7, 0.3, 0.4, 0.2), (0.7, 0.3, 0.5, 0.2),
+                                   (0.7, 0.3, 0.4, 0.1), (0.7, 0.3, 0.4, 0.12),
+                                   (0.65, 0.3, 0.4, 0.1), (0.7, 0.3, 0.45, 0.1),
+                                   (0.7, 0.25, 0.4, 0.1)):
+        det = ConfirmedDetector(back, short, accept, low, ct, small)
+        out[f"confirmed a{accept} l{low} c{ct} s{small}"] = det.detect
+    return out
+
+
+def found(dets, gt) -> bool:
+    """Whether a detection (anything with ``.box``) finds the face whose landmark box is ``gt``:
+    IoU >= 0.5, or the detection's centre inside ``gt``."""
+    for d in dets:
+        box = np.asarray(d.box, np.float64)
+        c = (box[:2] + box[2:]) / 2
+        if (box_iou(box, gt)[0, 0] >= 0.5
+                or (gt[0] <= c[0] <= gt[2] and gt[1] <= c[1] <= gt[3])):
+            return True
+    return False
+
+
+def video_part(val, n_faces, frames=10, step_px=3):
+    """Per-frame share of frames in which the masked face is present, in a clip of the masked
+    photo sliding ``step_px`` px per frame, through :meth:`FaceAnalyzer.track` (detection
+    every frame until a face is found, then the last landmarks' box is reused and the
+    detector runs every ``detect_every`` frames or when the face is lost), for the old and
+    the new default detector; against the same detectors run on every frame alone."""
+    from lponet_tf.detection import as_detector
+    from lponet_tf.inference import FaceAnalyzer
+
+    rows = {}
+    for name, spec in (("back@0.6", BlazeFaceDetector("back", num_threads=1)),
+                       ("default (confirmed)", as_detector())):
+        analyzer = FaceAnalyzer.create(detector=spec, threads=1)
+        per_frame = tracked = 0
+        for r in val[:n_faces]:
+            img, lm = read_rgb(r.image_path), np.asarray(r.landmarks, np.float64)
+            key = zlib.crc32(pathlib.Path(r.image_path).name.encode())
+            masked = occluded(img, lm, ["mask"], (key, 0))
+            analyzer.reset()
+            for f in range(frames):
+                dx = step_px * f
+                frame = np.roll(masked, dx, axis=1)
+                gt = landmark_box(lm + [dx, 0])
+                per_frame += found(spec.detect(frame), gt)
+                faces = analyzer.track(frame, timestamp_ms=f * 33.3)
+                tracked += found(faces, gt)
+        total = n_faces * frames
+        rows[name] = (per_frame / total, tracked / total)
+    return rows
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--limit", type=int, default=None, help="first N validation faces only")
+    ap.add_argument("--variants", type=int, default=2, help="random masks per face")
+    ap.add_argument("--textures", type=int, default=200)
+    ap.add_argument("--face-free-every", type=int, default=1,
+                    help="use every Nth 300W photo for the face-free sets")
+    ap.add_argument("--video", type=int, default=0, metavar="N",
+                    help="only the video part, on N masked validation faces (10-frame clips)")
+    args = ap.parse_args(argv)
+    if args.video:
+        val = holdout_split(read_dataset("300w", str(SHARED / "300w")), **HOLDOUT)
+        print(f"video: {args.video} masked validation faces, 10 frames each, sliding 3 px/frame\n")
+        print("| detector | frames with the face: detector alone | with FaceAnalyzer.track |")
+        print("|---|---|---|")
+        for name, (alone, tracked) in video_part(val, args.video).items():
+            print(f"| {name} | {alone:.3f} | {tracked:.3f} |")
+        return
+    t_start = time.time()
+    records = read_dataset("300w", str(SHARED / "300w"))
+    val = holdout_split(records, **HOLDOUT)[: args.limit]
+    models = {m: Cached(BlazeFaceDetector(m, num_threads=1)) for m in ("back", "short")}
+    cands = settings(models["back"], models["short"])
+
+    def run(image):
+        for m in models.values():
+            m.out = m.det.infer(image)
+        return {name: fn(image) for name, fn in cands.items()}
+
+    face_sets = {k: [] for k in ("unmasked", "unmasked small", "unmasked tiny", "masked",
+                                  "masked small", "other occluder")}
+    for i, r in enumerate(val):
+        img, lm = read_rgb(r.image_path), np.asarray(r.landmarks, np.float64)
+        key = zlib.crc32(pathlib.Path(r.image_path).name.encode())
+        face_sets["unmasked"].append((run(img), landmark_box(lm)))
+        small, slm = shrink(img, lm)
+        face_sets["unmasked small"].append((run(small), landmark_box(slm)))
+        tiny, tlm = shrink(img, lm, 6)
+        face_sets["unmasked tiny"].append((run(tiny), landmark_box(tlm)))
+        for v in range(args.variants):
+            m = occluded(img, lm, ["mask"], (key, v))
+            face_sets["masked"].append((run(m), landmark_box(lm)))
+            ms, mlm = shrink(m, lm)
+            face_sets["masked small"].append((run(ms), landmark_box(mlm)))
+        kind = OTHER_OCCLUDERS[i % len(OTHER_OCCLUDERS)]
+        face_sets["other occluder"].append((run(occluded(img, lm, [kind], (key, 99))),
+                                            landmark_box(lm)))
+    free = {"painted": [], "background": [], "texture": []}
+    for r in records[:: args.face_free_every]:
+        img, lm = read_rgb(r.image_path), np.asarray(r.landmarks, np.float64)
+        painted, strip = face_free(img, lm)
+        free["painted"].append(run(painted))
+        if strip is not None:
+            free["background"].append(run(strip))
+    free["texture"] = [run(t) for t in textures(args.textures)]
+
+    sizes = {k: len(v) for k, v in {**face_sets, **free}.items()}
+    print(f"validation faces: {len(val)} (300W holdout {HOLDOUT}), {args.variants} masks each; "
+          f"images per set: {sizes}; {time.time() - t_start:.0f} s\n")
+    cols = list(face_sets) + ["FP/img " + k for k in free] + ["FP/img all face-free"]
+    print("| setting | " + " | ".join(cols) + " |")
+    print("|---|" + "---|" * len(cols))
+    for name in cands:
+        rates = [np.mean([found(res[name], gt) for res, gt in face_sets[k]]) for k in face_sets]
+        fps = [np.mean([len(res[name]) for res in free[k]]) for k in free]
+        all_fp = np.mean([len(res[name]) for k in free for res in free[k]])
+        print(f"| {name} | " + " | ".join(f"{v:.3f}" for v in rates) + " | "
+              + " | ".join(f"{v:.4f}" for v in fps) + f" | {all_fp:.4f} |")
+
+
+if __name__ == "__main__":
+    main()

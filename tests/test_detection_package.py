@@ -1,0 +1,184 @@
+"""The detection package's pieces: box mapping tables as package data, the box guard, the
+BlazeFace infer/decode split, and the confirmed detector's rule (unit tests, fast)."""
+from __future__ import annotations
+
+import json
+import math
+import pathlib
+
+import cv2
+import numpy as np
+import pytest
+
+from analyzer_fixtures import ASTRONAUT, ASTRONAUT_BOX
+from lponet_tf.detection import (
+    BOX_MAPPINGS, DEFAULT_DETECTOR, BlazeFaceDetector, BoxMapping, Detection, as_detector,
+    box_iou, detection_to_face_box,
+)
+from lponet_tf.detection.box_mapping import MAPPINGS_FILE, load_box_mappings
+from lponet_tf.detection.confirm import ConfirmedDetector, boxes_agree
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+
+
+def astronaut():
+    return cv2.cvtColor(cv2.imread(str(ASTRONAUT)), cv2.COLOR_BGR2RGB)
+
+
+# ------------------------------------------------------------------ tables as data
+def test_box_mappings_are_package_data_and_loaded_from_it():
+    data = json.loads(MAPPINGS_FILE.read_text())
+    assert set(data["mappings"]) == {"blazeface_short", "blazeface_full",
+                                     "blazeface_full_sparse", "blazeface_back"}
+    for source, m in load_box_mappings().items():
+        assert BOX_MAPPINGS[source] == m
+        raw = data["mappings"][source]
+        assert (m.dx, m.dy, m.sx, m.sy) == (raw["dx"], raw["dy"], raw["sx"], raw["sy"])
+        assert np.array_equal(np.array(m.keypoint_weights), np.array(raw["keypoint_weights"]))
+    # the wheel carries the file (setup.py package_data)
+    assert '"detection/*.json"' in (REPO / "setup.py").read_text()
+
+
+# ------------------------------------------------------------------ the box guard
+def _linear_mapping(guard):
+    """A keypoint-linear mapping whose log width follows keypoint 0's x (box units)."""
+    w = np.zeros((13, 4))
+    w[0] = [0.0, 0.0, math.log(0.9), math.log(0.9)]
+    w[1, 2] = 2.0  # d log(lw / w) / d kx_0
+    return BoxMapping(0.0, 0.0, 0.9, 0.9, tuple(map(tuple, w)), max_size_deviation=guard)
+
+
+@pytest.mark.parametrize("kx, expect_keypoints", [(0.05, True), (-0.07, True), (0.1, False),
+                                                  (-0.5, False)])
+def test_guard_falls_back_to_the_constant_mapping(kx, expect_keypoints):
+    box = np.array([0.0, 0.0, 100.0, 100.0])
+    kps = np.full((6, 2), 50.0)
+    kps[0, 0] = 50.0 + 100.0 * kx  # keypoint 0 at kx box widths from the centre
+    guarded, unguarded = _linear_mapping(0.15), _linear_mapping(None)
+    constant = BoxMapping(0.0, 0.0, 0.9, 0.9)
+    width = float(np.diff(guarded.apply(box, kps)[[0, 2]])[0])
+    # by hand: log size = log 0.9 + 2 kx, used only when |2 kx| <= 0.15
+    by_hand = 100 * 0.9 * math.exp(2 * kx) if abs(2 * kx) <= 0.15 else 90.0
+    assert width == pytest.approx(by_hand, rel=1e-5)
+    assert np.allclose(unguarded.apply(box, kps)[[0, 2]], [50 - 45 * math.exp(2 * kx),
+                                                           50 + 45 * math.exp(2 * kx)], atol=1e-3)
+    if not expect_keypoints:
+        np.testing.assert_allclose(guarded.apply(box, kps), constant.apply(box), atol=1e-4)
+
+
+def test_guard_is_per_box_and_handles_non_finite_keypoints():
+    m = _linear_mapping(0.15)
+    boxes = np.array([[0, 0, 100, 100], [0, 0, 100, 100], [0, 0, 100, 100]], np.float64)
+    kps = np.full((3, 6, 2), 50.0)
+    kps[0, 0, 0] = 53.0   # +0.06 in log size: keypoints kept
+    kps[1, 0, 0] = 90.0   # +0.8: guard
+    kps[2, 0, 0] = np.nan
+    out = m.apply(boxes, kps)
+    assert out[0, 2] - out[0, 0] == pytest.approx(90 * math.exp(0.06), rel=1e-5)
+    assert out[1, 2] - out[1, 0] == pytest.approx(90.0, rel=1e-5)
+    assert np.all(np.isfinite(out[2])) and out[2, 2] - out[2, 0] == pytest.approx(90.0, rel=1e-5)
+
+
+def test_shipped_blazeface_mappings_carry_the_guard():
+    for name in ("blazeface_short", "blazeface_full", "blazeface_full_sparse", "blazeface_back"):
+        assert BOX_MAPPINGS[name].max_size_deviation == 0.15
+
+
+def test_guard_fixes_the_astronaut_box():
+    """The astronaut's face is about a fifth of the photo: outside the 300W-fitted range, the
+    back model's keypoint mapping made its box about 1.9x too wide."""
+    rgb = astronaut()
+    (d,) = BlazeFaceDetector("back", num_threads=1).detect(rgb)
+    guarded = detection_to_face_box(d)
+    m = BOX_MAPPINGS["blazeface_back"]
+    unguarded = BoxMapping(m.dx, m.dy, m.sx, m.sy, m.keypoint_weights).apply(d.box, d.keypoints)
+    assert (unguarded[2] - unguarded[0]) / d.width > 1.5  # the failure the guard is for
+    assert box_iou(guarded, ASTRONAUT_BOX)[0, 0] > 0.8
+    assert box_iou(unguarded, ASTRONAUT_BOX)[0, 0] < 0.5
+
+
+# ------------------------------------------------------------------ BlazeFace infer / decode
+def test_detect_is_decode_of_infer_and_decode_takes_a_threshold():
+    det = BlazeFaceDetector("back", num_threads=1)
+    rgb = astronaut()
+    out = det.infer(rgb)
+    a, b = det.detect(rgb), det.decode(out)
+    assert len(a) == len(b) == 1 and np.array_equal(a[0].box, b[0].box)
+    low = det.decode(out, 0.05)
+    assert len(low) >= 1 and min(d.score for d in low) >= 0.05
+    assert det.decode(out, 1.0) == []
+
+
+# ------------------------------------------------------------------ confirmed detector
+def test_boxes_agree():
+    assert boxes_agree([0, 0, 10, 10], [1, 1, 11, 11])          # IoU 0.68
+    assert boxes_agree([0, 0, 10, 10], [4, 4, 40, 40])          # small one's centre inside
+    assert not boxes_agree([0, 0, 10, 10], [9, 9, 30, 30])
+    assert not boxes_agree([0, 0, 10, 10], [20, 0, 30, 10])
+
+
+class FakeBlaze:
+    """infer/decode on a fixed list of (box, score): decode thresholds it."""
+
+    def __init__(self, dets, threshold, source):
+        self.dets, self.score_threshold, self.source = dets, threshold, source
+        self.runs = 0
+
+    def infer(self, image):
+        self.runs += 1
+        return self.dets
+
+    def decode(self, out, score_threshold=None):
+        t = self.score_threshold if score_threshold is None else score_threshold
+        return [Detection(b, s, None, self.source) for b, s in out if s >= t]
+
+
+def _confirmed(primary, second, **kw):
+    return ConfirmedDetector(FakeBlaze(primary, 0.6, "blazeface_back"),
+                             FakeBlaze(second, 0.5, "blazeface_short"), **kw)
+
+
+IMG = np.zeros((500, 500, 3), np.uint8)
+BIG = [100, 100, 300, 300]      # 200 px of 500: 0.4 of the side
+SMALL = [10, 10, 40, 40]        # 30 px: 0.06 of the side (small_face 0.1)
+ELSEWHERE = [350, 350, 480, 480]
+
+
+def test_confirmed_keeps_sure_faces_without_the_second_model():
+    det = _confirmed([(BIG, 0.9)], [(BIG, 0.9)])
+    assert [d.score for d in det.detect(IMG)] == [pytest.approx(0.9)]
+    assert det.confirm.runs == 0
+
+
+def test_confirmed_needs_agreement_below_accept():
+    # 0.65: above the primary's 0.6 but below accept 0.7 and a large box: needs the second model
+    assert _confirmed([(BIG, 0.65)], []).detect(IMG) == []
+    assert len(_confirmed([(BIG, 0.65)], [(BIG, 0.45)]).detect(IMG)) == 1
+    # a masked face at 0.35: kept only when the short model agrees at >= 0.45
+    assert len(_confirmed([(BIG, 0.35)], [(BIG, 0.45)]).detect(IMG)) == 1
+    assert _confirmed([(BIG, 0.35)], [(BIG, 0.44)]).detect(IMG) == []
+    assert _confirmed([(BIG, 0.35)], [(ELSEWHERE, 0.9)]).detect(IMG) == []
+    assert _confirmed([(BIG, 0.25)], [(BIG, 0.9)]).detect(IMG) == []   # below low 0.3
+
+
+def test_confirmed_small_faces_keep_the_primary_threshold():
+    # small boxes: the short model cannot see them, so the primary's 0.6 applies
+    assert len(_confirmed([(SMALL, 0.65)], []).detect(IMG)) == 1
+    assert _confirmed([(SMALL, 0.55)], []).detect(IMG) == []
+
+
+def test_confirmed_adds_a_confirmed_face_next_to_a_sure_one():
+    det = _confirmed([(BIG, 0.9), (ELSEWHERE, 0.4)], [(ELSEWHERE, 0.6)])
+    assert [d.source for d in det.detect(IMG)] == ["blazeface_back"] * 2
+    with pytest.raises(TypeError):
+        ConfirmedDetector(lambda im: [], FakeBlaze([], 0.5, "x"))
+    with pytest.raises(ValueError):
+        _confirmed([], [], low=1.5)
+
+
+def test_default_detector_is_the_confirmed_back_model():
+    det = as_detector()
+    assert DEFAULT_DETECTOR == "blazeface_confirmed" and isinstance(det, ConfirmedDetector)
+    assert det.primary.model == "back" and det.confirm.model == "short"
+    (d,) = det.detect(astronaut())
+    assert d.source == "blazeface_back" and box_iou(d.box, ASTRONAUT_BOX)[0, 0] > 0.5

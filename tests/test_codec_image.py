@@ -1,6 +1,9 @@
 """One image loader (lponet_tf.codec.image) for training samples, evaluation, export and
-FaceAnalyzer: a file reads the same everywhere, and a bad one is the same typed error naming
-it. References: pixel values computed by hand from what was written."""
+FaceAnalyzer: a file reads the same everywhere, and a bad one gives the same reason naming
+it (a DataError for a dataset's file, an ImageError for an input). References: pixel values
+computed by hand from what was written."""
+import re
+
 import cv2
 import numpy as np
 import pytest
@@ -9,7 +12,7 @@ from lponet_tf.codec.crop import CropTransform
 from lponet_tf.codec.image import load_image, to_rgb_uint8
 from lponet_tf.data.records import FaceRecord
 from lponet_tf.data.sample import prepare_sample
-from lponet_tf.errors import ImageError
+from lponet_tf.errors import DataError, ImageError
 from lponet_tf.evaluation.protocol import prepare_face
 from lponet_tf.export.representative import crop_record
 
@@ -44,13 +47,18 @@ def test_a_16_bit_file_reads_the_same_for_training_evaluation_export_and_inferen
     np.testing.assert_array_equal(exported, cv2.warpAffine(expected, m, (64, 64)).astype(np.float32))
 
 
-@pytest.mark.parametrize("content", [None, b"", b"not an image at all"])
-def test_a_bad_file_is_one_typed_error_naming_it_everywhere(tmp_path, content):
+@pytest.mark.parametrize("content, reason", [(None, "file not found"), (b"", "empty file"),
+                                             (b"not an image at all", "cannot decode")])
+def test_a_bad_file_is_the_same_reason_naming_it_everywhere(tmp_path, content, reason):
     path = tmp_path / "face.jpg"
     if content is not None:
         path.write_bytes(content)
     record = FaceRecord(str(path), box=[0, 0, 10, 10])
+    message = "^" + re.escape(f"{path}: {reason}")
     for load in (lambda: prepare_sample(record, 64), lambda: prepare_face(record, 64),
-                 lambda: load_image(path), lambda: to_rgb_uint8(str(path))):
-        with pytest.raises(ImageError, match="face.jpg"):
+                 lambda: crop_record(record, 64)):
+        with pytest.raises(DataError, match=message):
+            load()
+    for load in (lambda: load_image(path), lambda: to_rgb_uint8(str(path))):
+        with pytest.raises(ImageError, match=message):
             load()

@@ -33,7 +33,7 @@ import numpy as np
 
 from lponet_tf.codec.crop import box_from_landmarks, square_box
 from lponet_tf.data.occluders import FaceFrame, Layer, composite, draw_face_mask
-from lponet_tf.codec.image import load_image
+from lponet_tf.data.sample import read_record_image
 
 SO_PARTS = ("left", "top", "right", "bottom", "middle")
 _JPEG_QUALITY = 95
@@ -119,7 +119,7 @@ def build_aflw2000_so(
     records = read_dataset("aflw2000", src, max_angle_deg=None)
     counts = {p: 0 for p in parts}
     for rec in records:
-        image = load_image(rec.image_path)
+        image = read_record_image(rec.image_path)
         box = square_box(box_from_landmarks(rec.landmarks))
         img_path = pathlib.Path(rec.image_path)
         rel = img_path.relative_to(src)
@@ -157,7 +157,7 @@ def build_masked_300w(src, dst, seed: int = 0, style: str = "any") -> int:
     records = sorted(read_dataset("300w", src), key=lambda r: r.image_path)
     for i, rec in enumerate(records):
         rng = np.random.default_rng([seed, i])
-        image = load_image(rec.image_path)
+        image = read_record_image(rec.image_path)
         visible = np.ones(image.shape[:2], np.float32)  # label unused: 300W has none
         layer: Layer = draw_face_mask(image, rec.landmarks, FaceFrame.from_landmarks(rec.landmarks), rng, style)
         composite(image, visible, layer)

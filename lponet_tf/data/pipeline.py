@@ -35,13 +35,12 @@ from typing import Dict, List, Optional, Sequence, Tuple, Union
 import numpy as np
 import tensorflow as tf
 
-from lponet_tf.codec.image import decode_image, load_image
 from lponet_tf.config import LPONetConfig
 from lponet_tf.data.augment import AugmentConfig
 from lponet_tf.data.face_geometry import FaceGeometry, FaceLocator
 from lponet_tf.data.occlusion import OcclusionConfig
 from lponet_tf.data.records import FaceRecord
-from lponet_tf.data.sample import decode_mask, load_mask, prepare_sample
+from lponet_tf.data.sample import decode_mask, load_mask, prepare_sample, read_record_image
 from lponet_tf.errors import DataError
 from lponet_tf.metadata import OUTPUT_NAMES
 
@@ -110,18 +109,18 @@ class _Loader:
     def _sources(self, i: int) -> Tuple[np.ndarray, Optional[np.ndarray]]:
         rec = self.records[i]
         if not self.cache:
-            return load_image(rec.image_path), (load_mask(rec.mask_path) if rec.mask_path else None)
+            return read_record_image(rec.image_path), (load_mask(rec.mask_path) if rec.mask_path else None)
         with self._lock:
             hit = self._store.get(i)
         if hit is None:
             if self.cache == "bytes":
                 hit = (_read(rec.image_path), _read(rec.mask_path) if rec.mask_path else None)
             else:
-                hit = (load_image(rec.image_path), load_mask(rec.mask_path) if rec.mask_path else None)
+                hit = (read_record_image(rec.image_path), load_mask(rec.mask_path) if rec.mask_path else None)
             with self._lock:
                 self._store[i] = hit
         if self.cache == "bytes":
-            img = decode_image(hit[0], rec.image_path)
+            img = read_record_image(rec.image_path, hit[0])
             mask = decode_mask(hit[1], rec.mask_path) if hit[1] is not None else None
             return img, mask
         return hit

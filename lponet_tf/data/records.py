@@ -6,6 +6,11 @@ from typing import Any, Dict, Optional
 
 import numpy as np
 
+#: The three tasks a face can be labelled for (``FaceRecord.landmarks``, ``.pose``,
+#: ``.mask_path``): the ``tasks`` of training and evaluation configs. The network's outputs
+#: for them are named ``heatmaps``, ``pose``, ``occlusion`` (``metadata.OUTPUT_NAMES``).
+TASKS = ("landmarks", "pose", "occlusion")
+
 
 @dataclasses.dataclass
 class FaceRecord:

@@ -22,14 +22,38 @@ import cv2
 import numpy as np
 
 from lponet_tf.codec.crop import CropTransform, compose, face_box, rescale_matrix
-from lponet_tf.codec.image import load_image
+from lponet_tf.codec.image import decode_image, load_image
 from lponet_tf.data import augment as aug
 from lponet_tf.data.face_geometry import FaceGeometry, geometry_from_mask
 from lponet_tf.data.occlusion import OcclusionConfig, occlude, visible_face_from_landmarks
 from lponet_tf.data.records import FaceRecord
-from lponet_tf.errors import DataError
+from lponet_tf.errors import DataError, ImageError
 
 POSE_FORMATS = ("matrix", "euler")
+
+
+def read_record_image(path, data: Optional[bytes] = None) -> np.ndarray:
+    """A dataset record's image as ``(H, W, 3)`` uint8 RGB, read by the codec's one loader
+    (:func:`lponet_tf.codec.image.load_image` / ``decode_image``: the same pixels as
+    :class:`~lponet_tf.FaceAnalyzer` gets from the file), with a dataset file's error.
+
+    Args:
+        path: the image file (named in errors).
+        data: its bytes when already read (the pipeline's byte cache); None: read ``path``.
+
+    Raises:
+        DataError: missing, unreadable or undecodable, naming the file.
+
+    Example:
+        >>> read_record_image("lponet_tf/assets/astronaut.png").shape   # doctest: +SKIP
+        (512, 512, 3)
+    """
+    path = os.fspath(path)
+    try:
+        return load_image(path) if data is None else decode_image(data, path)
+    except ImageError as exc:  # same reason, as the data layer's error type
+        reason = str(exc)
+        raise DataError(path, reason[len(path) + 2:] if reason.startswith(f"{path}: ") else reason) from exc
 
 
 def decode_mask(data: bytes, path: str) -> np.ndarray:
@@ -145,9 +169,7 @@ def prepare_sample(
         :class:`PreparedSample`.
 
     Raises:
-        ImageError: missing or undecodable image, naming the file
-            (:func:`lponet_tf.codec.image.load_image`).
-        DataError: missing or undecodable mask, naming the file.
+        DataError: missing or undecodable image / mask, naming the file.
 
     Example:
         >>> rec = FaceRecord("face.jpg", landmarks=np.random.rand(68, 2) * 100)
@@ -167,7 +189,7 @@ def prepare_sample(
         raise ValueError(f"locate_faces must be 'mask' or 'image' here, got {locate_faces!r}")
     size = int(input_size)
     if image is None:
-        image = load_image(record.image_path)
+        image = read_record_image(record.image_path)
     if mask is None and record.mask_path is not None:
         mask = load_mask(record.mask_path)
 

@@ -34,14 +34,13 @@ from typing import Dict, List, Mapping, Optional, Sequence
 
 import yaml
 
+from lponet_tf.data.records import TASKS  # the three tasks; an entry's ``tasks`` restricts the metrics
 from lponet_tf.errors import LPONetError
 
 #: Keys with a place in the paper's tables (Tables 1, 2, 4, 5, 7, 8, 9).
 TABLE_KEYS = ("300w", "wflw", "aflw2000", "biwi", "cofw", "realocc_wild",
               "masked_300w", "aflw2000_so")
 
-#: The three tasks; an entry's ``tasks`` restricts the metrics computed.
-TASKS = ("landmarks", "pose", "occlusion")
 
 _ENTRY_FIELDS = {"reader", "root", "split", "limit", "options", "detector", "tasks", "label",
                  "holdout"}

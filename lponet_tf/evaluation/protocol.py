@@ -29,8 +29,8 @@ from typing import Optional, Tuple
 import numpy as np
 
 from lponet_tf.codec.crop import CropTransform, crop_face, face_box
-from lponet_tf.codec.image import load_image
 from lponet_tf.data.records import FaceRecord
+from lponet_tf.data.sample import read_record_image
 
 #: How a face's crop box was chosen, in order of preference.
 CROP_SOURCES = ("landmarks", "box", "detector", "image")
@@ -89,7 +89,7 @@ def prepare_face(record: FaceRecord, size: int, enlarge: float = 0.1,
         :class:`PreparedFace`.
 
     Raises:
-        ImageError: the image is missing or undecodable (names the file).
+        DataError: the image is missing or undecodable (names the file).
 
     Example:
         >>> rec = FaceRecord("face.jpg", landmarks=np.array([[10.0, 10.0], [50.0, 60.0]]))
@@ -98,7 +98,7 @@ def prepare_face(record: FaceRecord, size: int, enlarge: float = 0.1,
         ((64, 64, 3), 'landmarks')
     """
     if image is None:
-        image = load_image(record.image_path)
+        image = read_record_image(record.image_path)
     if record.landmarks is not None:
         source, box = "landmarks", face_box(landmarks=record.landmarks)
     elif record.box is not None:

@@ -82,9 +82,9 @@ def read_records(root, part: str = "val"):
 def crop_record(record, size: int):
     """The paper's evaluation crop of one record: ``(image, landmarks in crop px)``."""
     from lponet_tf.codec.crop import crop_face, face_box
-    from lponet_tf.codec.image import load_image
+    from lponet_tf.data.sample import read_record_image
 
-    image = load_image(record.image_path)
+    image = read_record_image(record.image_path)
     crop, t = crop_face(image, face_box(record.landmarks, record.box, image.shape), size)
     return crop.astype(np.float32), t.to_crop(record.landmarks)
 

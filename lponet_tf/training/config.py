@@ -19,6 +19,7 @@ from typing import Any, Dict, Iterable, List, Optional, Tuple
 
 import yaml
 
+from lponet_tf.data.records import TASKS  # labels a dataset entry can keep; others get weight 0
 from lponet_tf.errors import LPONetError
 from lponet_tf.training import schema as S
 
@@ -72,8 +73,6 @@ DEFAULTS: Dict[str, Any] = {
 
 #: ``train.mixed_precision`` values (None = float32).
 PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16", "float64")
-#: Labels a dataset entry can keep (``tasks``); the others get weight 0.
-TASKS = ("landmarks", "pose", "occlusion")
 
 
 class ConfigError(LPONetError, ValueError):

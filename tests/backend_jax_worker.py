@@ -1,0 +1,137 @@
+"""Run by tests/test_backend_jax.py in a subprocess: Keras on JAX with TensorFlow BLOCKED.
+
+The Keras backend is fixed per process, so the JAX side of the cross-backend tests runs
+here (``KERAS_BACKEND=jax``); ``import tensorflow`` (and ``tf_keras``) raise ImportError,
+which proves the model, layers, losses, metrics and ``fit`` need no TensorFlow.
+
+Usage: ``python backend_jax_worker.py MODE FOLDER`` with MODE ``learn`` or ``parity``.
+"""
+from __future__ import annotations
+
+import importlib.abc
+import json
+import os
+import pathlib
+import sys
+
+
+class _BlockTensorFlow(importlib.abc.MetaPathFinder):
+    def find_spec(self, fullname, path=None, target=None):
+        if fullname.split(".")[0] in ("tensorflow", "tf_keras"):
+            raise ImportError(f"{fullname} is blocked: this process runs without TensorFlow")
+        return None
+
+
+sys.meta_path.insert(0, _BlockTensorFlow())
+os.environ["KERAS_BACKEND"] = "jax"
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))  # synthetic_faces
+
+import numpy as np  # noqa: E402
+
+TASKS = ("heatmaps", "pose", "occlusion")
+
+
+def learn(folder: pathlib.Path) -> None:
+    """Fit a tiny LPONet on synthetic faces (partial labels) with jit; report before/after."""
+    import cv2
+    import keras
+
+    import lponet_tf
+    from lponet_tf.data.records import FaceRecord
+    from lponet_tf.data.sample import prepare_sample
+    from lponet_tf.geometry import euler_to_matrix
+    from synthetic_faces import draw_face, template_68
+
+    config = lponet_tf.LPONetConfig(input_size=32, channels=16, hourglass_depth=2, num_stacks=1)
+
+    def faces(sub, n, seed, pose, mask):
+        (folder / sub).mkdir(parents=True, exist_ok=True)
+        rng = np.random.default_rng(seed)
+        out = []
+        for i in range(n):
+            roll = float(rng.uniform(-25, 25))
+            lm = template_68(60 + rng.uniform(-6, 6), 60 + rng.uniform(-6, 6),
+                             size=rng.uniform(55, 70), roll_deg=roll)
+            path = folder / sub / f"f{i}.png"
+            cv2.imwrite(str(path), cv2.cvtColor(draw_face((120, 120), lm, seed * 1000 + i),
+                                                cv2.COLOR_RGB2BGR))
+            mask_path = None
+            if mask:
+                m = np.zeros((120, 120), np.uint8)
+                cv2.fillConvexPoly(m, cv2.convexHull(np.round(lm).astype(np.int32)), 255)
+                mask_path = folder / sub / f"f{i}_mask.png"
+                cv2.imwrite(str(mask_path), m)
+            out.append(FaceRecord(str(path), landmarks=lm,
+                                  pose=euler_to_matrix([0.0, 0.0, roll]) if pose else None,
+                                  mask_path=mask_path, dataset="synthetic"))
+        return out
+
+    def arrays(records):
+        samples = [prepare_sample(r, config.input_size, image_dtype="float32") for r in records]
+        x = np.stack([s.image for s in samples])
+        y = {t: np.stack([s.targets[t] for s in samples]) for t in TASKS}
+        w = {t: np.array([s.weights[t] for s in samples], np.float32) for t in TASKS}
+        return x, y, w
+
+    x, y, w = arrays(faces("a", 16, 1, pose=True, mask=False) + faces("b", 16, 2, pose=False, mask=True))
+    xv, yv, wv = arrays(faces("c", 16, 3, pose=True, mask=True))
+    keras.utils.set_random_seed(0)
+    model = lponet_tf.build_lponet(config)
+    model.compile(optimizer=keras.optimizers.Adam(float(os.environ.get("LPONET_TEST_LR", "2e-3"))))
+    before = model.evaluate(xv, yv, sample_weight=wv, batch_size=16, verbose=0, return_dict=True)
+    history = model.fit(x, y, sample_weight=w, batch_size=8, epochs=int(os.environ.get("LPONET_TEST_EPOCHS", "12")),
+                        shuffle=True, verbose=0).history
+    after = model.evaluate(xv, yv, sample_weight=wv, batch_size=16, verbose=0, return_dict=True)
+    model.save(folder / "jax.keras")
+    np.savez(folder / "jax_predictions.npz", x=xv[:4],
+             **{k: np.asarray(v) for k, v in model.predict(xv[:4], verbose=0).items()})
+    report = {"history": history, "before": before, "after": after,
+              "backend": keras.backend.backend(), "jit": bool(model.jit_compile),
+              "tensorflow_imported": "tensorflow" in sys.modules}
+    (folder / "learn.json").write_text(json.dumps(report, default=float))
+
+
+def parity(folder: pathlib.Path) -> None:
+    """Forward passes, losses and metrics of the TF side's inputs, on JAX (float32 / 64)."""
+    import keras
+
+    import lponet_tf  # noqa: F401  (registers the classes for safe_mode loading)
+    from lponet_tf import keras_metrics as KM
+    from lponet_tf import losses as L
+
+    out = {}
+    data = dict(np.load(folder / "inputs.npz"))
+    for precision in ("float64", "float32"):
+        keras.config.set_floatx(precision)
+        keras.mixed_precision.set_global_policy(precision)
+        model = keras.saving.load_model(folder / "tf.keras", safe_mode=True, compile=False)
+        x = data["x"].astype(precision)
+        for k, v in model(x, training=False).items():
+            out[f"{precision}/infer/{k}"] = np.asarray(v)
+        for k, v in model(x, training=True).items():  # batch statistics in BatchNorm
+            out[f"{precision}/train/{k}"] = np.asarray(v)
+    keras.config.set_floatx("float32")
+    keras.mixed_precision.set_global_policy("float32")
+    sw = data["weights"]
+    losses = {
+        "heatmap_weighted": L.HeatmapLoss(weighted=True, normalize="labelled"),
+        "pose_geodesic": L.PoseLoss("geodesic"),
+        "pose_mae": L.PoseLoss("mae", normalize="labelled"),
+        "occlusion": L.OcclusionLoss(),
+    }
+    target = {"heatmap_weighted": "heatmaps", "pose_geodesic": "pose", "pose_mae": "pose",
+              "occlusion": "occlusion"}
+    for name, loss in losses.items():
+        t = target[name]
+        out[f"loss/{name}"] = np.asarray(loss(data[f"y_{t}"], data[f"p_{t}"], sample_weight=sw))
+    metrics = {"nme": (KM.HeatmapNME(), "heatmaps"), "geodesic": (KM.PoseGeodesic(), "pose"),
+               "pose_mae": (KM.PoseMAE(), "pose"), "miou": (KM.MaskIoU(), "occlusion")}
+    for name, (metric, t) in metrics.items():
+        metric.update_state(data[f"y_{t}"], data[f"p_{t}"], sample_weight=sw)
+        out[f"metric/{name}"] = np.asarray(metric.result())
+    out["tensorflow_imported"] = np.array("tensorflow" in sys.modules)
+    np.savez(folder / "jax_outputs.npz", **out)
+
+
+if __name__ == "__main__":
+    {"learn": learn, "parity": parity}[sys.argv[1]](pathlib.Path(sys.argv[2]))

@@ -547,24 +547,51 @@ def goldens_e2e(out: _Out) -> dict:
     refine_cases = [dict(_face_json(out, f"e2e_refine_mask_{i}.f32", f, ref), given=g.tolist())
                     for i, (f, g, ref) in enumerate(zip(
                         refined, given, landmark_reference(analyzer, img, refined)))]
-    # The default detector's confirmation step: a grey band over the lower half of a face (a
-    # mask) lowers the primary model's score below `accept`; kept only if the second model
-    # agrees. Case 0 keeps such a face, case 1 (the band over both faces, higher) drops one.
-    confirm_cases = []
-    for k, (y0, x1) in enumerate([(80, 210), (70, 450)]):
-        masked = _masked(img, y0, x1)
-        found = analyzer.detect(masked)
-        confirm_cases.append({"image": out.image(f"e2e_confirm_{k}.u8", masked),
-                              "detections": _detections_json(found)})
+    # The default detector's confirmation step: a grey band over the lower part of a face (a
+    # mask) lowers the primary model's score below `accept`; such a face is kept only if the
+    # second model agrees. Among a few bands, the first that keeps a face below `accept` and
+    # the first that drops a candidate are the golden cases (both paths must be taken).
     det = analyzer.detector
+    bands = [(y0, x1) for x1 in (210, 450) for y0 in (70, 80, 90, 100)]
+    chosen = bands[:2]
     if hasattr(det, "accept"):
-        low_kept = [d for d in _detections_json(analyzer.detect(_masked(img, 80, 210)))
-                    if d["score"] < det.accept]
-        m1 = _masked(img, 70, 450)
-        dropped = [d for d in det.primary.decode(det.primary.infer(m1), det.low)]
-        if not low_kept or not dropped or confirm_cases[1]["detections"]:
-            raise AssertionError("confirm golden: case 0 must keep a face below `accept` and "
-                                 "case 1 drop a candidate the second model does not see")
+        kept_low = dropped = None
+        for y0, x1 in bands:
+            m = _masked(img, y0, x1)
+            found = analyzer.detect(m)
+            cands = det.primary.decode(det.primary.infer(m), min(det.low, det.primary.score_threshold))
+            if kept_low is None and any(d.score < det.accept for d in found):
+                kept_low = (y0, x1)
+            if dropped is None and len(found) < len(cands):
+                dropped = (y0, x1)
+        if kept_low is None or dropped is None:
+            raise AssertionError(f"confirm golden: no band keeps a face below accept "
+                                 f"({kept_low}) or drops a candidate ({dropped})")
+        chosen = [kept_low, dropped]
+    confirm_cases = []
+    for k, (y0, x1) in enumerate(chosen):
+        masked = _masked(img, y0, x1)
+        confirm_cases.append({"image": out.image(f"e2e_confirm_{k}.u8", masked), "band": [y0, x1],
+                              "detections": _detections_json(analyzer.detect(masked))})
+    # A face small in the frame (the whole astronaut photo): the box mapping's guard falls
+    # back to the constant mapping there (the keypoint-linear one makes the box ~1.9x too
+    # wide); checked here, then the app's whole pipeline must give Python's face.
+    from lponet_tf.detection.box_mapping import BoxMapping
+    from lponet_tf.inference import detectors as D
+
+    astro = _astronaut()
+    astro_dets = analyzer.detect(astro)
+    for d in astro_dets:
+        m = D.BOX_MAPPINGS[d.source]
+        free = BoxMapping(m.dx, m.dy, m.sx, m.sy, m.keypoint_weights).apply(d.box, d.keypoints)
+        guarded = m.apply(d.box, d.keypoints)
+        if not (free[2] - free[0]) > 1.3 * (guarded[2] - guarded[0]):
+            raise AssertionError("astronaut golden: the box guard did not change the mapping")
+    astro_faces = analyzer.analyze_detections(astro, astro_dets)
+    astro_cases = [dict(_face_json(out, f"e2e_astro_mask_{i}.f32", f, ref),
+                        detection=_detections_json([d])[0])
+                   for i, (d, f, ref) in enumerate(zip(
+                       astro_dets, astro_faces, landmark_reference(analyzer, astro, astro_faces)))]
     # The GPU model entry (float I/O, the preset's fp16 export) on the CPU: Python's faces on
     # the int8 run's boxes (the float path of the app's model code).
     gpu = FaceAnalyzer.create(model=str(assets / sidecar["gpu_model"]["file"]),
@@ -605,6 +632,7 @@ def goldens_e2e(out: _Out) -> dict:
             "image": out.image("e2e_image.u8", img), "faces": res,
             "refine_cases": refine_cases, "gpu_model_faces": gpu_cases,
             "confirm_cases": confirm_cases,
+            "astronaut": {"image": out.image("e2e_astro.u8", astro), "faces": astro_cases},
             "video": {"frames": frames, "faces": tracks,
                       "detections_run": session.detections_run}}
 

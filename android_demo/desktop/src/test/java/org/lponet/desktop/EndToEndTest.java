@@ -204,6 +204,25 @@ class EndToEndTest {
   }
 
   @Test
+  void smallFaceInTheFrameUsesTheGuardedMappingLikePython(TestReporter report) {
+    // The whole astronaut photo: the keypoint-linear mapping would make the face box ~1.9x
+    // too wide; the guard falls back to the constant mapping (the golden checks it fires).
+    Map<String, Object> a = map(g.get("astronaut"));
+    RgbImage img = image(map(a.get("image")));
+    List<Object> exp = list(a.get("faces"));
+    List<Face> faces = pipeline.analyze(img);
+    assertEquals(exp.size(), faces.size(), "faces in the astronaut photo");
+    assertTrue(faces.size() >= 1);
+    for (int i = 0; i < faces.size(); i++) {
+      Map<String, Object> pf = map(exp.get(i));
+      assertArrayEquals(floats(map(pf.get("detection")).get("box")), faces.get(i).detection.box, BOX_PX,
+          "astronaut detection " + i);
+      assertArrayEquals(floats(pf.get("face_box")), faces.get(i).faceBox, BOX_PX, "astronaut face box " + i);
+      assertFaceMatches(pf, faces.get(i), "astronaut face " + i, report);
+    }
+  }
+
+  @Test
   void refineMatchesPython(TestReporter report) {
     // Given boxes (Python's BoxesDetector: identity mapping): one off the face, which Python
     // analysed again on its landmark box, and one on it (no second pass).

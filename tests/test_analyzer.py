@@ -16,7 +16,7 @@ from lponet_tf.heatmaps import crop_to_grid, decode_heatmaps
 from lponet_tf.inference.analyzer import (
     FaceAnalyzer, FaceAnalyzerOptions, sample_grid,
 )
-from lponet_tf.inference.detectors import Detection, box_iou, landmark_box
+from lponet_tf.detection import Detection, box_iou, landmark_box
 from lponet_tf.metadata import ModelMetadata
 
 

@@ -207,7 +207,7 @@ def test_faces_without_landmarks_or_box_are_cropped_from_a_detection(faces_300w)
     comes from the detection's landmark-box estimate, close to the true landmark box."""
     from lponet_tf.data.records import FaceRecord
     from lponet_tf.evaluation import protocol
-    from lponet_tf.inference.detectors import as_detector, box_iou
+    from lponet_tf.detection import as_detector, box_iou
     detector = as_detector("blazeface_auto")
     for record in read_dataset("300w", faces_300w)[:3]:
         face = protocol.prepare_face(FaceRecord(record.image_path), 64, detector=detector)

@@ -131,7 +131,7 @@ def test_models_without_68_landmarks_are_refused():
 
 def test_analyzer_option_mirrors_the_faces_of_a_mirrored_photo(runner, face):
     from lponet_tf.inference.analyzer import FaceAnalyzer, FaceAnalyzerOptions
-    from lponet_tf.inference.detectors import landmark_box
+    from lponet_tf.detection import landmark_box
 
     assert FaceAnalyzerOptions().flip_tta is False
     image, points = face

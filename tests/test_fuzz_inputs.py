@@ -150,7 +150,7 @@ def test_huge_image_is_downscaled_for_detection(analyzer, tmp_path):
     face, = analyzer.analyze(huge, boxes=[box])
     assert np.all(np.isfinite(face.landmarks))
     if HAS_BLAZEFACE:  # the detector sees a downscaled copy; its box is in full pixels
-        from lponet_tf.inference.detectors import box_iou
+        from lponet_tf.detection import box_iou
         detection, = analyzer.detect(huge)
         assert box_iou(detection.box, box)[0, 0] > 0.6
         assert len(analyzer.analyze(huge)) == 1

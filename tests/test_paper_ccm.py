@@ -195,7 +195,7 @@ class _Counting:
         self.boxes, self.calls = boxes, 0
 
     def detect(self, image):
-        from lponet_tf.inference.detectors import Detection
+        from lponet_tf.detection import Detection
 
         self.calls += 1
         return [Detection(b, 0.9, source="test") for b in self.boxes]

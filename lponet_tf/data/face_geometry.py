@@ -13,7 +13,7 @@ its mask and sunglasses occluders (MaskTheFace) from landmarks predicted on them
 Two sources, tried in this order by :class:`FaceLocator`:
 
 ``"detector"``
-    The project's default detector (BlazeFace, :mod:`lponet_tf.inference.detectors`), the
+    The project's default detector (BlazeFace, :mod:`lponet_tf.detection`), the
     detection mapped to a landmark-box estimate exactly as at inference. Placement: the
     3D mean face (:func:`lponet_tf.data.pseudo_pose.mean_face`) posed by ``solvePnP`` on the
     detector's keypoints (eyes, nose tip, mouth centre) and projected. On 387 real 300W
@@ -162,7 +162,7 @@ def geometry_from_detection(detection, image_shape: Tuple[int, int]) -> FaceGeom
     """Face geometry from one detection (see the module docstring).
 
     Args:
-        detection: a :class:`lponet_tf.inference.detectors.Detection`.
+        detection: a :class:`lponet_tf.detection.Detection`.
         image_shape: ``(height, width)`` of the image.
 
     Returns:
@@ -205,7 +205,7 @@ class FaceLocator:
     Args:
         mode: ``"detector"`` (detector, then mask), ``"mask"`` (mask only) or ``"image"``
             (nothing located: the whole image is the face box, the old behaviour).
-        detector: a detector name or object for :func:`lponet_tf.inference.detectors.as_detector`
+        detector: a detector name or object for :func:`lponet_tf.detection.as_detector`
             (None: the default BlazeFace).
 
     Example:

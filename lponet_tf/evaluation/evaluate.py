@@ -229,7 +229,7 @@ def _not_present(entry: EvalEntry) -> dict:
 def _detector(entry: EvalEntry):
     if not entry.detector:
         return None
-    from lponet_tf.inference.detectors import as_detector
+    from lponet_tf.detection import as_detector
 
     return as_detector(entry.detector)
 

@@ -59,10 +59,10 @@ def detect_face_box(image: np.ndarray, detector) -> Optional[np.ndarray]:
     Args:
         image: ``(H, W, 3)`` uint8 RGB.
         detector: an object with ``detect(image) -> list[Detection]``
-            (:func:`lponet_tf.inference.detectors.as_detector`).
+            (:func:`lponet_tf.detection.as_detector`).
 
     Returns:
-        ``(4,)`` float32 box (see :func:`~lponet_tf.inference.detectors.detection_to_face_box`).
+        ``(4,)`` float32 box (see :func:`~lponet_tf.detection.detection_to_face_box`).
     """
     from lponet_tf.detection import detection_to_face_box
 

@@ -227,6 +227,17 @@ def smoothing_kernel(sigma: float = SIGMA) -> np.ndarray:
     return g / g.sum()
 
 
+def _derivatives(L):
+    """Gradient and Hessian of 3 x 3 values ``L[..., row, col]`` at the centre, by central
+    differences (plain arithmetic: numpy arrays and keras tensors alike)."""
+    gx = 0.5 * (L[..., 1, 2] - L[..., 1, 0])
+    gy = 0.5 * (L[..., 2, 1] - L[..., 0, 1])
+    hxx = L[..., 1, 2] - 2.0 * L[..., 1, 1] + L[..., 1, 0]
+    hyy = L[..., 2, 1] - 2.0 * L[..., 1, 1] + L[..., 0, 1]
+    hxy = 0.25 * (L[..., 2, 2] - L[..., 2, 0] - L[..., 0, 2] + L[..., 0, 0])
+    return gx, gy, hxx, hyy, hxy
+
+
 def newton_step(logs):
     """One Newton step on 3 x 3 log values around a cell (DARK), with the guard.
 
@@ -238,11 +249,7 @@ def newton_step(logs):
         clipped to ``[-1, 1]``.
     """
     L = np.asarray(logs, np.float64)
-    gx = 0.5 * (L[..., 1, 2] - L[..., 1, 0])
-    gy = 0.5 * (L[..., 2, 1] - L[..., 0, 1])
-    hxx = L[..., 1, 2] - 2.0 * L[..., 1, 1] + L[..., 1, 0]
-    hyy = L[..., 2, 1] - 2.0 * L[..., 1, 1] + L[..., 0, 1]
-    hxy = 0.25 * (L[..., 2, 2] - L[..., 2, 0] - L[..., 0, 2] + L[..., 0, 0])
+    gx, gy, hxx, hyy, hxy = _derivatives(L)
     det = hxx * hyy - hxy * hxy
     ok = (hxx < 0) & (det > 0) & np.isfinite(det)
     safe = np.where(ok, det, 1.0)
@@ -331,11 +338,7 @@ def _newton_step_ops(L):
     """keras.ops twin of :func:`newton_step` (float32): L (..., 3, 3) -> (dx, dy)."""
     from keras import ops
 
-    gx = 0.5 * (L[..., 1, 2] - L[..., 1, 0])
-    gy = 0.5 * (L[..., 2, 1] - L[..., 0, 1])
-    hxx = L[..., 1, 2] - 2.0 * L[..., 1, 1] + L[..., 1, 0]
-    hyy = L[..., 2, 1] - 2.0 * L[..., 1, 1] + L[..., 0, 1]
-    hxy = 0.25 * (L[..., 2, 2] - L[..., 2, 0] - L[..., 0, 2] + L[..., 0, 0])
+    gx, gy, hxx, hyy, hxy = _derivatives(L)
     det = hxx * hyy - hxy * hxy
     ok = ops.logical_and(ops.logical_and(hxx < 0, det > 0), ops.isfinite(det))
     safe = ops.where(ok, det, ops.ones_like(det))

@@ -30,7 +30,7 @@ from __future__ import annotations
 import functools
 import os
 import threading
-from typing import Dict, List, Optional, Sequence, Tuple, Union
+from typing import Dict, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import tensorflow as tf
@@ -38,6 +38,7 @@ import tensorflow as tf
 from lponet_tf.config import LPONetConfig
 from lponet_tf.data.augment import AugmentConfig
 from lponet_tf.data.face_geometry import FaceGeometry, FaceLocator
+from lponet_tf.data.numpy_pipeline import exact_counts  # noqa: F401  (one mixing rule for both paths)
 from lponet_tf.data.occlusion import OcclusionConfig
 from lponet_tf.data.records import FaceRecord
 from lponet_tf.data.sample import decode_mask, load_mask, prepare_sample, read_record_image
@@ -46,40 +47,6 @@ from lponet_tf.metadata import OUTPUT_NAMES
 
 AUTOTUNE = tf.data.AUTOTUNE
 CACHE_MODES = (False, True, "bytes", "decoded")
-
-
-def exact_counts(ratios: Sequence[float], batch_size: int) -> List[int]:
-    """Samples per source in one batch for the ``"exact"`` mixing mode.
-
-    Largest-remainder rounding of ``batch_size * ratio / sum(ratios)`` (ties go to the
-    earlier source); a source whose share rounds to 0 still gets one sample, taken from
-    the largest count.
-
-    Args:
-        ratios: positive ratios, e.g. ``(4, 3, 3)``.
-        batch_size: total batch size.
-
-    Returns:
-        list of ints summing to ``batch_size``.
-
-    Example:
-        >>> exact_counts((4, 3, 3), 64), exact_counts((1, 1), 64)
-        ([26, 19, 19], [32, 32])
-    """
-    r = np.asarray(ratios, np.float64)
-    if r.ndim != 1 or len(r) == 0 or (r <= 0).any():
-        raise ValueError(f"ratios must be positive numbers, got {list(ratios)}")
-    if len(r) > batch_size:
-        raise ValueError(f"{len(r)} sources do not fit in a batch of {batch_size}")
-    share = r / r.sum() * batch_size
-    counts = np.floor(share).astype(int)
-    order = np.argsort(-(share - counts), kind="stable")
-    for i in order[: batch_size - counts.sum()]:
-        counts[i] += 1
-    for i in np.where(counts == 0)[0]:
-        counts[np.argmax(counts)] -= 1
-        counts[i] += 1
-    return counts.tolist()
 
 
 class _Loader:

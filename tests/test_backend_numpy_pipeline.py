@@ -1,0 +1,63 @@
+"""The numpy data path (lponet_tf.data.numpy_pipeline.FaceBatches, a keras PyDataset that
+needs no TensorFlow) against the tf.data one: the same batches without shuffling (same
+per-sample seeding, exact mixing, partial labels), exact resumption, and every record once
+per epoch with shuffling."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from lponet_tf.config import LPONetConfig
+from lponet_tf.data.augment import AugmentConfig
+from lponet_tf.data.numpy_pipeline import FaceBatches
+from lponet_tf.data.occlusion import OcclusionConfig
+from lponet_tf.geometry import euler_to_matrix
+from synthetic_faces import write_face
+
+CFG = LPONetConfig(input_size=32, channels=8, hourglass_depth=2, num_stacks=2)
+
+
+@pytest.fixture(scope="module")
+def sources(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("faces")
+    with_pose = [write_face(folder, f"p{i}", seed=i, shape=(90, 100), pose=euler_to_matrix([0, 0, 5.0 * i]))
+                 for i in range(5)]
+    with_mask = [write_face(folder, f"m{i}", seed=50 + i, shape=(90, 100), mask=True) for i in range(3)]
+    return [(with_pose, 2), (with_mask, 1)]
+
+
+def test_without_shuffling_the_batches_equal_the_tf_data_pipeline(sources):
+    from lponet_tf.data.pipeline import expand_for_stacks, mix_datasets
+
+    options = dict(augment=AugmentConfig(), occlusion=OcclusionConfig(), seed=7)
+    tf_batches = list(expand_for_stacks(
+        mix_datasets(sources, 6, input_size=CFG, shuffle=False, **options), CFG.num_stacks).take(3))
+    ours = FaceBatches(sources, CFG, 6, shuffle=False, **options)
+    for b, (x, y, w) in enumerate(tf_batches):
+        x2, y2, w2 = ours[b]
+        np.testing.assert_array_equal(x2, x.numpy())
+        assert set(y2) == set(y) == set(w2) == {"heatmaps", "pose", "occlusion",
+                                                 "heatmaps_1", "pose_1", "occlusion_1"}
+        for k in y:
+            np.testing.assert_array_equal(y2[k], y[k].numpy(), err_msg=k)
+            np.testing.assert_array_equal(w2[k], w[k].numpy(), err_msg=k)
+    # Exact mixing 2:1 of 6 -> 4 with pose then 2 with masks; partial labels as weights.
+    np.testing.assert_array_equal(w2["pose"], [1, 1, 1, 1, 0, 0])
+    np.testing.assert_array_equal(w2["heatmaps"], [1] * 6)
+
+
+def test_resumes_exactly_and_shuffles_each_epoch(sources):
+    batches = FaceBatches(sources, CFG, 6, augment=AugmentConfig(), seed=3)
+    resumed = FaceBatches(sources, CFG, 6, augment=AugmentConfig(), seed=3, start_batch=4)
+    for k in range(2):
+        a, b = batches[4 + k], resumed[k]
+        np.testing.assert_array_equal(a[0], b[0])
+        for name in a[1]:
+            np.testing.assert_array_equal(a[1][name], b[1][name])
+    # Source 0 (5 records, 4 per batch): each epoch of it visits every record once.
+    n, per_batch = 5, 4
+    seen = [batches._record_index(0, e) for e in range(3 * n)]
+    for epoch in range(3):
+        assert sorted(seen[epoch * n:(epoch + 1) * n]) == list(range(n))
+    assert seen[:n] != seen[n:2 * n] or seen[n:2 * n] != seen[2 * n:]  # reshuffled
+    assert per_batch == batches.counts[0] and batches.counts == [4, 2]

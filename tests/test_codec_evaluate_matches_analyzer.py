@@ -1,7 +1,8 @@
 """`lponet evaluate` measures what FaceAnalyzer runs: the same face, through the evaluation
 protocol and through ``FaceAnalyzer.analyze(image, boxes=...)``, gives the same landmarks,
-on a .keras and a .tflite model (the tiny random LPONet; its outputs are noise, which is
-enough: both paths must turn the same numbers into the same points).
+on a .keras and a .tflite model (the export tests' tiny random LPONet and its cached fp32
+.tflite; its outputs are noise, which is enough: both paths must turn the same numbers
+into the same points).
 
 Faces: the astronaut at its own size (a plain warp) and 4x larger (the crop shrinks it more
 than 2x, so the area pre-shrink runs), each given as landmarks whose tight box is the face
@@ -11,7 +12,8 @@ import cv2
 import numpy as np
 import pytest
 
-from analyzer_fixtures import ASTRONAUT_BOX, astronaut_rgb, tiny_model
+from analyzer_fixtures import ASTRONAUT_BOX, astronaut_rgb
+from export_helpers import artifacts, exported
 from lponet_tf.codec.crop import box_from_landmarks, crop_face
 from lponet_tf.data.records import FaceRecord
 from lponet_tf.evaluation.evaluate import evaluate_records, runner_info
@@ -50,18 +52,14 @@ def faces(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def model_files(tmp_path_factory):
-    from lponet_tf.export.tflite import export_tflite
-
-    folder = tmp_path_factory.mktemp("models")
-    files = {"keras": folder / "tiny.keras", "tflite": folder / "tiny.tflite"}
-    tiny_model().save(files["keras"])
-    export_tflite(tiny_model(), files["tflite"])
-    return files
+    keras_file = tmp_path_factory.mktemp("models") / "tiny.keras"
+    artifacts().model.save(keras_file)
+    return {"keras": keras_file, "tflite": exported("none")}
 
 
 def test_the_large_face_takes_the_area_preshrink_path(faces):
     # Otherwise this test would not cover the resampling that differed before the codec.
-    size = tiny_model().lponet_config.input_size
+    size = artifacts().model.lponet_config.input_size
     factors = [crop_face(image, box, size)[1].shrink_factor for _, image, box in faces]
     assert factors[0] < 2 <= factors[1]
 

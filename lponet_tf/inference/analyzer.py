@@ -31,21 +31,20 @@ Video (:meth:`FaceAnalyzer.track`, :meth:`FaceAnalyzer.analyze_video`) lives in
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
+from typing import Any, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 
 from lponet_tf.codec.crop import (DEFAULT_ENLARGE, CropTransform, box_from_landmarks, crop_face,
                                   square_box)
+from lponet_tf.codec.decode import DecodeSettings, decode_face, sample_grid
 from lponet_tf.codec.image import check_value_range, to_rgb_uint8
-from lponet_tf.codec.decode import (
-    DecodeSettings, decode_face, grid_to_image_matrix, mask_in_image, sample_grid,
-)
 from lponet_tf.errors import ModelFileError
-from lponet_tf.heatmaps import DECODERS, STRIDE
+from lponet_tf.heatmaps import DECODERS
+from lponet_tf.inference.face import Face
 from lponet_tf.detection import (
-    BlazeFaceDetector, BoxesDetector, Detection, FallbackDetector, as_detector, box_in_image,
-    box_iou, detection_to_face_box,
+    BlazeFaceDetector, BoxesDetector, ConfirmedDetector, Detection, FallbackDetector, as_detector,
+    box_in_image, box_iou, detection_to_face_box,
 )
 
 __all__ = ["FaceAnalyzerOptions", "Face", "FaceAnalyzer", "sample_grid"]
@@ -66,14 +65,16 @@ class FaceAnalyzerOptions:
         preset: preset name used when ``model`` is None (its bundled weights are loaded).
         backend: ``"auto"`` (from the file), ``"keras"``, ``"tflite"`` or ``"onnx"``.
         threads: CPU threads of the backend (None: its default).
-        detector: None (``detectors.DEFAULT_DETECTOR``, the BlazeFace model chosen by the
-            measurements in ``docs/detection.md``), a detector name (``"blazeface_short"``,
-            ``"blazeface_full"``, ``"blazeface_auto"``, ...), a :class:`FaceDetector`, or a
+        detector: None (``lponet_tf.detection.DEFAULT_DETECTOR``, ``"blazeface_confirmed"``:
+            the BlazeFace back model, its low-score detections, such as masked faces, kept
+            when the short-range model agrees; chosen by the measurements in
+            ``docs/detection.md``), a detector name (``"blazeface_back"``,
+            ``"blazeface_short"``, ``"blazeface_auto"``, ...), a :class:`FaceDetector`, or a
             callable ``image -> boxes`` (:class:`CallableDetector`).
         score_threshold: detections below this confidence are dropped; None: the
             detector's own threshold (BlazeFace's, chosen per model in
-            ``docs/detection.md``). A BlazeFace built from a name takes this value
-            itself, so a lower one finds more faces.
+            ``docs/detection.md``). A BlazeFace built from a name (the default's back
+            model included) takes this value itself, so a lower one finds more faces.
         max_faces: at most this many faces per image (best scores first).
         rgb: channel order of numpy inputs: True RGB(A), False BGR(A) (OpenCV frames).
         value_range: ``(lo, hi)`` of numpy inputs' values, mapped onto 0..255; None: from
@@ -134,113 +135,6 @@ class FaceAnalyzerOptions:
             raise ValueError(f"decode must be one of {DECODERS} or None, got {self.decode!r}")
 
 
-@dataclasses.dataclass(eq=False)
-class Face:
-    """One analysed face; all coordinates are image pixels (0-based, pixel centres at
-    integers, CONVENTIONS.md).
-
-    Attributes:
-        box: ``(4,)`` ``x0, y0, x1, y1``: the face box the crop was built from, an estimate
-            of the tight box of the 68 landmarks (a detection mapped by
-            :func:`detection_to_face_box`, a user box, or in video the previous landmarks).
-        score: detector confidence (1.0 for user boxes).
-        landmarks: ``(68, 2)`` ``x, y`` (iBUG order).
-        landmark_scores: ``(68,)`` heatmap peak / omega (the model's heatmap scale,
-            60; about 1 for a confident landmark).
-        visibility: ``(68,)`` visible-face probability at each landmark (0: occluded by a
-            mask, hand, hair, glasses or outside the photo; 1: visible face). The jaw
-            points lie on the face's outline, the mask's edge, and read about 0.5 when
-            visible.
-        pose: ``(3,)`` ``yaw, pitch, roll`` degrees (``lponet_tf.geometry`` convention:
-            yaw > 0 turns to the image left, pitch > 0 looks up, roll > 0 clockwise).
-        rotation: ``(3, 3)`` head-to-camera rotation (the same pose as a matrix).
-        mask: ``(S/4, S/4)`` float32 visible-face probability on the model's grid over
-            ``crop_box`` (row 0 at its top). It is kept at grid size because a full-image
-            array per face would be huge for large photos; :meth:`mask_in_image` resamples
-            it into image coordinates.
-        crop_box: ``(4,)`` the square region the network saw (``box`` enlarged 10% per
-            side, made square); it may extend past the image.
-        track_id: stable id across frames from :meth:`FaceAnalyzer.track`, else None.
-
-    Example:
-        >>> face = analyzer.analyze(image)[0]                  # doctest: +SKIP
-        >>> yaw, pitch, roll = face.pose                       # doctest: +SKIP
-        >>> occluded = face.landmarks[face.visibility < 0.5]   # doctest: +SKIP
-    """
-
-    box: np.ndarray
-    score: float
-    landmarks: np.ndarray
-    landmark_scores: np.ndarray
-    visibility: np.ndarray
-    pose: np.ndarray
-    rotation: np.ndarray
-    mask: np.ndarray
-    crop_box: np.ndarray
-    track_id: Optional[int] = None
-
-    def __repr__(self) -> str:  # the arrays would flood a notebook
-        box = ", ".join(f"{v:.1f}" for v in self.box)
-        yaw, pitch, roll = (float(v) for v in self.pose)
-        track = "" if self.track_id is None else f", track_id={self.track_id}"
-        return (f"Face(box=[{box}], score={self.score:.3f}, pose=(yaw={yaw:.1f}, "
-                f"pitch={pitch:.1f}, roll={roll:.1f}), visible={float(np.mean(self.visibility)):.2f}"
-                f"{track})")
-
-    @property
-    def confidence(self) -> float:
-        """Mean landmark score: a cheap "is this still a face" signal for tracking."""
-        return float(np.mean(self.landmark_scores))
-
-    def mask_matrix(self) -> np.ndarray:
-        """``(2, 3)`` affine from mask grid cells ``(u, v)`` to image pixels ``(x, y)``."""
-        crop = CropTransform.from_box(self.crop_box, self.mask.shape[0] * STRIDE, enlarge=0.0)
-        return grid_to_image_matrix(crop, STRIDE)
-
-    def mask_in_image(self, image_shape: Tuple[int, ...],
-                      region: Optional[Sequence[int]] = None) -> np.ndarray:
-        """The visible-face probability resampled (bilinear) onto image pixels
-        (:func:`lponet_tf.codec.decode.mask_in_image`).
-
-        Args:
-            image_shape: ``(H, W, ...)`` of the image.
-            region: integer window ``(x0, y0, x1, y1)`` to compute (default: the whole
-                image); pixels outside ``crop_box`` are 0.
-
-        Returns:
-            float32 ``(y1 - y0, x1 - x0)`` array in [0, 1].
-        """
-        return mask_in_image(self.mask, self.crop_box, STRIDE, image_shape, region)
-
-    def to_dict(self, include_mask: bool = True) -> Dict[str, Any]:
-        """JSON-ready dict (floats rounded: 2 decimals for pixels, 3 for the rest).
-
-        The mask is stored as ``{"box": crop_box, "grid": S/4 rows}``, the visible-face
-        probability on an even grid over ``box``.
-        """
-        def r(a, d):
-            return np.round(np.asarray(a, np.float64), d).tolist()
-
-        out = {
-            "box": r(self.box, 2),
-            "score": round(float(self.score), 4),
-            "landmarks": r(self.landmarks, 2),
-            "landmark_scores": r(self.landmark_scores, 3),
-            "visibility": r(self.visibility, 3),
-            "pose": dict(zip(("yaw", "pitch", "roll"), r(self.pose, 2))),
-            "rotation": r(self.rotation, 5),
-            "crop_box": r(self.crop_box, 2),
-        }
-        if self.track_id is not None:
-            out["track_id"] = int(self.track_id)
-        if include_mask:
-            out["mask"] = {"box": r(self.crop_box, 2), "grid": r(self.mask, 3)}
-        return out
-
-
-# --------------------------------------------------------------------------------------
-# Crops and sampling
-# --------------------------------------------------------------------------------------
 # --------------------------------------------------------------------------------------
 # Loading
 # --------------------------------------------------------------------------------------
@@ -286,7 +180,8 @@ def _build_detector(options: FaceAnalyzerOptions):
     detector = as_detector(options.detector)
     # BlazeFace instances we build take the options' threshold (they filter before NMS, so
     # a lower threshold there finds more faces than filtering afterwards could).
-    built = detector.detectors if isinstance(detector, FallbackDetector) else (detector,)
+    built = (detector.detectors if isinstance(detector, (FallbackDetector, ConfirmedDetector))
+             else (detector,))
     if options.score_threshold is not None and (
             options.detector is None or isinstance(options.detector, str)):
         for d in built:

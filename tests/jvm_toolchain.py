@@ -28,6 +28,9 @@ TEST_SOURCES = {"core": ANDROID / "core/src/test/java",
                 "desktop": ANDROID / "desktop/src/test/java"}
 MAIN_SOURCES = {"core": [ANDROID / "core/src/main/java"],
                 "desktop": [ANDROID / "desktop/src/main/java",
+                            # compile-only Android stubs (the stand-in's create(AssetManager, ..)
+                            # and the Kotlin compile check, android_demo/tools/check_kotlin.sh)
+                            ANDROID / "desktop/src/stubs/java",
                             ANDROID / "app/src/main/java/org/lponet/demo/engine"]}
 #: What the JUnit run may take at most (today about 15 s).
 JUNIT_TIMEOUT_S = 600

@@ -60,7 +60,7 @@ class LponetEngine(context: Context, useGpu: Boolean, threads: Int = 4) : Closea
             models += compiled
             detectors += TfliteBlazeFace(
                 compiled, BlazeFace.Spec.valueOf(m.getString("spec")),
-                m.getDouble("score_threshold").toFloat(), det.getDouble("iou_threshold").toFloat(),
+                m.getDouble("score_threshold").toFloat(), det.getDouble("iou_threshold").toFloat()
             )
         }
         // blazeface_confirmed (Python's default): the first model, its low scores confirmed by
@@ -101,7 +101,7 @@ class LponetEngine(context: Context, useGpu: Boolean, threads: Int = 4) : Closea
         val dec = (if (gpuActive) gpuJson!! else cpuJson).getJSONObject("decode")
         val model = landmarks ?: TfliteLandmarkModel(
             CompiledModel.create(assets, cpuJson.getString("file"), cpu(threads)).also { models += it },
-            quant(cpuJson),
+            quant(cpuJson)
         )
 
         val analyzer = config.getJSONObject("analyzer")
@@ -110,11 +110,11 @@ class LponetEngine(context: Context, useGpu: Boolean, threads: Int = 4) : Closea
             DecodeSettings.of(dec.getString("decoder"), dec.getDouble("heatmap_scale"), dec.getDouble("sigma")),
             analyzer.getDouble("score_threshold").toFloat(), analyzer.getInt("max_faces"),
             analyzer.getBoolean("refine"), analyzer.getDouble("min_tracking_confidence").toFloat(),
-            analyzer.getDouble("refine_iou").toFloat(),
+            analyzer.getDouble("refine_iou").toFloat()
         )
         session = FaceTrackingSession(
             pipeline, analyzer.getInt("detect_every"),
-            analyzer.getDouble("min_tracking_confidence").toFloat(), true,
+            analyzer.getDouble("min_tracking_confidence").toFloat(), true
         )
     }
 

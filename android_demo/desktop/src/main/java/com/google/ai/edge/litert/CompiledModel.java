@@ -116,6 +116,19 @@ public final class CompiledModel extends JniHandle {
     return p;
   }
 
+  /**
+   * Android only (a model in the APK's assets; Kotlin {@code create(assetManager, assetName,
+   * options = CPU, optionalEnv = null)}). Declared so that the app's Kotlin compiles against
+   * this class (with the Android stubs of desktop/src/stubs); there are no assets on the
+   * desktop, so it throws.
+   */
+  public static CompiledModel create(
+      android.content.res.AssetManager assetManager, String assetName, Options options)
+      throws LiteRtException {
+    throw new LiteRtException(
+        Status.ErrorUnsupported, "no Android assets on the desktop: use create(filePath, options)");
+  }
+
   public static CompiledModel create(String filePath) throws LiteRtException {
     return create(filePath, Options.getCPU());
   }

@@ -55,7 +55,7 @@ def make_face(visibility=None, mask_value=1.0, ypr=(0.0, 0.0, 0.0)):
     """A Face around FACE_BOX: template landmarks, uniform mask, given pose."""
     from lponet_tf.codec.crop import square_box
     from lponet_tf.geometry import euler_to_matrix
-    from lponet_tf.inference.analyzer import Face
+    from lponet_tf.inference.face import Face
 
     pts = template_68(100, 90, 80).astype(np.float32)
     return Face(box=FACE_BOX, score=1.0, landmarks=pts, landmark_scores=np.ones(68, np.float32),

@@ -4,7 +4,8 @@ The Keras backend is fixed per process, so the JAX side of the cross-backend tes
 here (``KERAS_BACKEND=jax``); ``import tensorflow`` (and ``tf_keras``) raise ImportError,
 which proves the model, layers, losses, metrics and ``fit`` need no TensorFlow.
 
-Usage: ``python backend_jax_worker.py MODE FOLDER`` with MODE ``learn`` or ``parity``.
+Usage: ``python backend_jax_worker.py MODES FOLDER``, MODES a comma-separated list of
+``learn``, ``trainer``, ``parity``.
 """
 from __future__ import annotations
 
@@ -91,6 +92,35 @@ def learn(folder: pathlib.Path) -> None:
     (folder / "learn.json").write_text(json.dumps(report, default=float))
 
 
+def trainer(folder: pathlib.Path) -> None:
+    """``lponet_tf.training.train`` on JAX (numpy pipeline): one epoch, then a resume."""
+    import csv
+
+    from lponet_tf.training.config import validate_config
+    from lponet_tf.training.trainer import train
+    from synthetic_faces import write_300w_folder
+
+    faces = write_300w_folder(folder / "faces300w", 12)
+    config = validate_config({
+        "model": {"input_size": 16, "channels": 8, "num_stacks": 1, "hourglass_depth": 1,
+                  "fpf": "none", "ioaf": False, "pose": "6d", "pose_hidden": 8},
+        "data": {"train": [{"name": "300w", "root": str(faces), "pseudo_pose": True}],
+                 "validation": [{"name": "300w", "root": str(faces)}]},
+        "optimizer": {"name": "adam", "learning_rate": 1e-3},
+        "train": {"batch_size": 4, "steps": 4, "steps_per_epoch": 2, "seed": 0, "verbose": 0},
+        "output_dir": str(folder / "run"),
+    })
+    first = train(config, epochs_limit=1)
+    second = train(config)
+    with open(folder / "run" / "training_log.csv") as f:
+        rows = list(csv.DictReader(f))
+    report = {"steps": [first.steps, second.steps], "epochs_logged": [r["epoch"] for r in rows],
+              "val_loss": [float(r["val_loss"]) for r in rows],
+              "files": sorted(p.name for p in (folder / "run").iterdir()),
+              "tensorflow_imported": "tensorflow" in sys.modules}
+    (folder / "trainer.json").write_text(json.dumps(report))
+
+
 def parity(folder: pathlib.Path) -> None:
     """Forward passes, losses and metrics of the TF side's inputs, on JAX (float32 / 64)."""
     import keras
@@ -134,4 +164,5 @@ def parity(folder: pathlib.Path) -> None:
 
 
 if __name__ == "__main__":
-    {"learn": learn, "parity": parity}[sys.argv[1]](pathlib.Path(sys.argv[2]))
+    for mode in sys.argv[1].split(","):  # one process (one JAX start-up) for several
+        {"learn": learn, "trainer": trainer, "parity": parity}[mode](pathlib.Path(sys.argv[2]))

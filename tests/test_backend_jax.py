@@ -5,7 +5,9 @@ The Keras backend is fixed per process, so the JAX side runs in a subprocess
 blocked; this process is the TensorFlow side. Checked:
 
 - a tiny LPONet built, compiled (jit) and fitted on JAX learns all three tasks from
-  partial labels (held-out NME, pose and mask IoU improve), with TensorFlow never imported;
+  partial labels (held-out NME, pose and mask IoU improve), with TensorFlow never imported
+  (with a learning rate of 0 the same test fails: NME 94.5 -> 88.7, heatmap loss flat);
+- ``lponet_tf.training.train`` runs and resumes on JAX (numpy pipeline);
 - the ``.keras`` it saves loads here (TensorFlow, ``safe_mode=True``) and predicts the same;
 - a ``.keras`` saved here gives the same forward pass on JAX, in float64 (``JAX_ENABLE_X64``)
   to rounding and in float32 within float32 rounding, at inference and with batch
@@ -45,7 +47,7 @@ def run_worker(mode: str, folder: pathlib.Path, **env) -> None:
 @pytest.fixture(scope="module")
 def jax_learning(tmp_path_factory):
     folder = tmp_path_factory.mktemp("jax_learn")
-    run_worker("learn", folder)
+    run_worker("learn,trainer", folder)
     return folder, json.loads((folder / "learn.json").read_text())
 
 
@@ -61,6 +63,20 @@ def test_tiny_lponet_learns_on_jax_without_tensorflow(jax_learning):
     assert after["heatmaps_nme"] < 0.8 * before["heatmaps_nme"], (before, after)
     assert after["pose_geodesic"] < before["pose_geodesic"], (before, after)
     assert after["occlusion_miou"] > before["occlusion_miou"], (before, after)
+
+
+def test_trainer_runs_and_resumes_on_jax_without_tensorflow(jax_learning):
+    """lponet_tf.training.train on JAX (numpy pipeline, jit): one epoch, then a second run
+    of the same config resumes at step 2 and finishes at 4; its files are written."""
+    folder, _ = jax_learning
+    report = json.loads((folder / "trainer.json").read_text())
+    assert report["tensorflow_imported"] is False
+    assert report["steps"] == [2, 4]
+    assert report["epochs_logged"] == ["0", "1"]
+    assert np.all(np.isfinite(report["val_loss"]))
+    assert {"model.keras", "last.keras", "best.keras", "training_log.csv", "backup"} <= set(report["files"])
+    model = keras.saving.load_model(folder / "run" / "model.keras", safe_mode=True)
+    assert model.output_names == ["heatmaps", "pose", "occlusion"]
 
 
 def test_keras_file_saved_on_jax_loads_on_tensorflow(jax_learning):

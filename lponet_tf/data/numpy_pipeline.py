@@ -95,6 +95,8 @@ class FaceBatches(keras.utils.PyDataset):
         num_stacks: targets per task (default ``config.num_stacks``; 1 for an inference
             model).
         cache: keep decoded images and masks in memory (per worker process).
+        repeat: endless (training); False: one pass over a single source in record order,
+            the last batch smaller (validation; ``shuffle`` and ``start_batch`` unused).
         workers, use_multiprocessing, max_queue_size: as ``keras.utils.PyDataset``.
 
     Records must have landmarks or a box, or a mask (their crop is then the mask's
@@ -114,6 +116,7 @@ class FaceBatches(keras.utils.PyDataset):
         start_batch: int = 0,
         num_stacks: Optional[int] = None,
         cache: bool = False,
+        repeat: bool = True,
         workers: int = 1,
         use_multiprocessing: bool = False,
         max_queue_size: int = 10,
@@ -132,16 +135,22 @@ class FaceBatches(keras.utils.PyDataset):
         self.seed, self.shuffle, self.start_batch = int(seed), bool(shuffle), int(start_batch)
         self.num_stacks = config.num_stacks if num_stacks is None else int(num_stacks)
         self.cache = cache
+        self.repeat = bool(repeat)
+        if not self.repeat and len(self.sources) != 1:
+            raise ValueError("repeat=False reads one source once: pass a single source")
+        self.batch_size = int(batch_size)
         self._images: Dict[Tuple[int, int], tuple] = {}
         self._orders: Dict[Tuple[int, int], np.ndarray] = {}
 
     @property
     def num_batches(self):
+        if not self.repeat:
+            return -(-len(self.sources[0]) // self.batch_size)
         return None  # endless: fit's steps_per_epoch sets the epoch
 
     def _record_index(self, source: int, element: int) -> int:
         n = len(self.sources[source])
-        if not self.shuffle:
+        if not self.shuffle or not self.repeat:
             return element % n
         key = (source, element // n)
         order = self._orders.get(key)
@@ -174,8 +183,15 @@ class FaceBatches(keras.utils.PyDataset):
         )
 
     def __getitem__(self, index):
-        batch = self.start_batch + int(index)
-        samples = [self.sample(i, batch * c + j) for i, c in enumerate(self.counts) for j in range(c)]
+        if not self.repeat:
+            first = int(index) * self.batch_size
+            if not 0 <= first < len(self.sources[0]):
+                raise IndexError(f"batch {index} of {self.num_batches}")
+            last = min(first + self.batch_size, len(self.sources[0]))
+            samples = [self.sample(0, e) for e in range(first, last)]
+        else:
+            batch = self.start_batch + int(index)
+            samples = [self.sample(i, batch * c + j) for i, c in enumerate(self.counts) for j in range(c)]
         x = np.stack([s.image for s in samples]).astype(np.float32)
         targets = {t: np.stack([s.targets[t] for s in samples]) for t in OUTPUT_NAMES}
         weights = {t: np.array([s.weights[t] for s in samples], np.float32) for t in OUTPUT_NAMES}

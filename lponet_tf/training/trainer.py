@@ -9,24 +9,31 @@ Output directory layout::
     OUTPUT_DIR/best.keras           best train.best_monitor (val_loss) so far (atomic, with validation)
     OUTPUT_DIR/model.keras          inference model (final heatmaps, pose, occlusion)
     OUTPUT_DIR/training_log.csv     one row per epoch (appended across resumes)
-    OUTPUT_DIR/tensorboard/         TensorBoard logs
+    OUTPUT_DIR/tensorboard/         TensorBoard logs (when TensorFlow is installed)
     OUTPUT_DIR/training_curves.png  losses and metrics per epoch
 
 Running the same command again after an interruption resumes from the last complete
 epoch; when the run had finished, it does nothing more than rewrite ``model.keras``. A
 config whose architecture (``model``) or optimizer differs from the saved state's is
 refused before any work (:class:`StateMismatchError`).
+
+Backends (``docs/training.md``, "Backends"): on TensorFlow the data comes from the
+``tf.data`` pipelines and ``train.distribute`` picks a ``tf.distribute`` strategy; on JAX
+(``KERAS_BACKEND=jax``, no TensorFlow needed) from the numpy pipeline
+(:class:`lponet_tf.data.numpy_pipeline.FaceBatches`), the step is jit-compiled and
+several devices are used by ``keras.distribution.DataParallel``.
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import importlib.util
 import math
 import pathlib
 from typing import Optional
 
 import keras
 import numpy as np
-import tensorflow as tf
 import yaml
 
 from lponet_tf.config import LPONetConfig
@@ -35,9 +42,7 @@ from lponet_tf.training import callbacks as cb
 from lponet_tf.training import schema as S
 from lponet_tf.training.config import (PRECISIONS, ConfigError, StateMismatchError,
                                        validate_config)
-from lponet_tf.training.distribute import check_batch_split, is_chief, make_strategy
 from lponet_tf.training.objectives import losses_and_weights, make_optimizer, metrics_for
-from lponet_tf.training.pipelines import train_and_validation_datasets
 
 
 @dataclasses.dataclass
@@ -200,6 +205,61 @@ def _check_same_run(saved: dict, current: dict, write_dir: pathlib.Path) -> None
             f"configuration ({write_dir / 'config.yaml'})")
 
 
+def _tensorflow_installed() -> bool:
+    try:
+        return importlib.util.find_spec("tensorflow") is not None
+    except ImportError:  # an import hook that refuses it
+        return False
+
+
+def _other_backend_setup(tcfg: dict) -> None:
+    """JAX / PyTorch: no ``tf.distribute``; several JAX devices -> ``DataParallel``."""
+    kind = str(tcfg.get("distribute", "none")).lower()
+    if kind not in ("none", "default", ""):
+        raise ConfigError(f"train.distribute={kind} is a tf.distribute strategy: it needs "
+                          f"KERAS_BACKEND=tensorflow (on {keras.backend.backend()}, the "
+                          "devices of this machine are used by keras.distribution)")
+    if keras.backend.backend() == "jax":
+        devices = keras.distribution.list_devices()
+        if len(devices) > 1:
+            if int(tcfg["batch_size"]) % len(devices):
+                raise ConfigError(f"train.batch_size {tcfg['batch_size']} does not split over "
+                                  f"{len(devices)} devices")
+            keras.distribution.set_distribution(keras.distribution.DataParallel(devices=devices))
+
+
+def _numpy_datasets(config: dict, model_cfg: LPONetConfig, start_batch: int = 0):
+    """``(train, validation or None)`` as :func:`lponet_tf.training.pipelines.
+    train_and_validation_datasets`, from the numpy pipeline (no TensorFlow): the same
+    sources, ratios ("exact" mixing), augmentation, occlusion and seeds."""
+    from lponet_tf.data.augment import AugmentConfig
+    from lponet_tf.data.numpy_pipeline import FaceBatches
+    from lponet_tf.data.occlusion import OcclusionConfig
+    from lponet_tf.training.datasets import load_entry
+
+    data, tcfg = config["data"], config["train"]
+    if data.get("mixing", "exact") != "exact":
+        raise ConfigError("data.mixing=sampled needs the tf.data pipeline (TensorFlow backend)")
+    seed, batch = int(tcfg["seed"]), int(tcfg["batch_size"])
+    entries = data.get("train") or []
+    if not entries:
+        raise ConfigError("data.train is empty: name at least one dataset")
+    sources = [(load_entry(e, "train"), float(e.get("ratio", 1))) for e in entries]
+    cache = bool(data.get("cache", False))
+    # As pipelines.py (which imports tf.data): false = off, a mapping = the options.
+    augment = None if config.get("augment") is False else AugmentConfig(**(config.get("augment") or {}))
+    occlusion = None if config.get("occlusion") is False else OcclusionConfig(**(config.get("occlusion") or {}))
+    train = FaceBatches(sources, model_cfg, batch, augment=augment, occlusion=occlusion, seed=seed,
+                        start_batch=start_batch, cache=cache)
+    val_entries = data.get("validation") or []
+    if not val_entries:
+        return train, None
+    records = [r for e in val_entries for r in load_entry(e, "validation")]
+    val = FaceBatches([(records, 1)], model_cfg, batch, occlusion=occlusion, seed=seed + 1,
+                      repeat=False, cache=True)
+    return train, val
+
+
 def train(config: dict, epochs_limit: Optional[int] = None) -> TrainResult:
     """Train LPONet as the config says; resumable.
 
@@ -221,12 +281,20 @@ def train(config: dict, epochs_limit: Optional[int] = None) -> TrainResult:
     if epochs_limit is not None and int(epochs_limit) < 1:
         raise ConfigError(f"epochs_limit must be >= 1, got {epochs_limit}")
     tcfg = config["train"]
-    # First: logical devices and collective ops must be configured before TF initialises.
-    strategy = make_strategy(tcfg)
-    check_batch_split(strategy, int(tcfg["batch_size"]))
+    tensorflow = keras.backend.backend() == "tensorflow"
+    strategy = None
+    if tensorflow:
+        from lponet_tf.training.distribute import check_batch_split, is_chief, make_strategy
+
+        # First: logical devices and collective ops must be configured before TF initialises.
+        strategy = make_strategy(tcfg)
+        check_batch_split(strategy, int(tcfg["batch_size"]))
+        chief = is_chief(strategy)
+    else:
+        _other_backend_setup(tcfg)
+        chief = True
     model_cfg = LPONetConfig.from_dict(config["model"])
     out = pathlib.Path(config["output_dir"]).expanduser().resolve()
-    chief = is_chief(strategy)
     # Non-chief workers of a multi-worker run write to scratch space (TF's convention),
     # so only the chief's files are ever visible.
     write_dir = out if chief else out / f".worker-{strategy.cluster_resolver.task_id}"
@@ -250,7 +318,9 @@ def train(config: dict, epochs_limit: Optional[int] = None) -> TrainResult:
     out.mkdir(parents=True, exist_ok=True)
     write_dir.mkdir(parents=True, exist_ok=True)
     keras.utils.set_random_seed(int(tcfg["seed"]))
-    if tcfg.get("deterministic"):
+    if tcfg.get("deterministic") and tensorflow:
+        import tensorflow as tf
+
         tf.config.experimental.enable_op_determinism()
     _set_precision(tcfg.get("mixed_precision"))
     if chief:
@@ -264,11 +334,16 @@ def train(config: dict, epochs_limit: Optional[int] = None) -> TrainResult:
     total_epochs = math.ceil(int(tcfg["steps"]) / steps_per_epoch)
     # The stream is random-access: a resumed run starts where the last complete epoch
     # ended and sees the batches an uninterrupted run would have seen.
-    train_ds, val_ds = train_and_validation_datasets(
-        config, model_cfg, strategy, start_batch=done * steps_per_epoch
-    )
+    if tensorflow:
+        from lponet_tf.training.pipelines import train_and_validation_datasets
 
-    with strategy.scope():
+        train_ds, val_ds = train_and_validation_datasets(
+            config, model_cfg, strategy, start_batch=done * steps_per_epoch
+        )
+    else:
+        train_ds, val_ds = _numpy_datasets(config, model_cfg, start_batch=done * steps_per_epoch)
+
+    with strategy.scope() if strategy is not None else contextlib.nullcontext():
         model = build_lponet(model_cfg)
         if config.get("init_from"):
             _init_weights(model, config["init_from"])
@@ -279,14 +354,18 @@ def train(config: dict, epochs_limit: Optional[int] = None) -> TrainResult:
             loss_weights=weights,
             # weighted: a sample without a label (weight 0) must not count in its metric
             weighted_metrics=metrics_for(model_cfg),
-            jit_compile=False,
+            # TensorFlow: XLA gives no speed-up on a CPU after minutes of compiling; JAX:
+            # jit is its graph mode.
+            jit_compile=not tensorflow,
         )
 
     callbacks = [
         cb.ScalarLogger(),
         keras.callbacks.TerminateOnNaN(),
         keras.callbacks.CSVLogger(str(write_dir / "training_log.csv"), append=True),
-        keras.callbacks.TensorBoard(str(write_dir / "tensorboard"), write_graph=False),
+        # Keras' TensorBoard callback writes with tf.summary, whatever the backend.
+        *([keras.callbacks.TensorBoard(str(write_dir / "tensorboard"), write_graph=False)]
+          if _tensorflow_installed() else []),
         cb.AtomicModelCheckpoint(write_dir / "last.keras"),
         *([best] if best is not None and val_ds is not None else []),
         # Last: its save then holds the best value of the epoch whose files were written.

@@ -355,8 +355,8 @@ def train(config: dict, epochs_limit: Optional[int] = None) -> TrainResult:
             # weighted: a sample without a label (weight 0) must not count in its metric
             weighted_metrics=metrics_for(model_cfg),
             # TensorFlow: XLA gives no speed-up on a CPU after minutes of compiling; JAX:
-            # jit is its graph mode.
-            jit_compile=not tensorflow,
+            # jit is its graph mode (torch: jit_compile would mean torch.compile; off).
+            jit_compile=keras.backend.backend() == "jax",
         )
 
     callbacks = [

@@ -10,7 +10,10 @@ Two measurements on the real 300W validation faces (the training configs' hold-o
     the image: the NME a perfect network would get, at 128 and 256 px input;
 (b) the bundled preset (``FaceAnalyzer.create()``, its default backend) on the same faces,
     each analysed on its ground-truth landmark box (as ``tests/test_preset_accuracy.py``),
-    with each rule; plus the decoding time per face (68 maps of 32 x 32), as a ratio.
+    with each rule; plus the decoding time per face (68 maps of 32 x 32), as a ratio;
+(c) with ``--int8``: the preset exported to full int8 (calibrated on 32 training faces) and
+    its Keras original on 32 validation crops, decoded by each rule: the landmark shift of
+    the export (crop pixels) and the NME of both (the int8 parity test's setting).
 
 NME is inter-ocular (outer eye corners 36 / 45), in %.
 
@@ -68,6 +71,35 @@ def preset_nme(records) -> dict:
     return out
 
 
+def int8_parity(data) -> dict:
+    """Per rule: (mean, p95, max) landmark shift int8 vs Keras in crop px, NME Keras, NME int8."""
+    import tempfile
+
+    from lponet_tf.export.representative import load_faces
+    from lponet_tf.export.tflite import TFLiteExporter
+    from lponet_tf.presets import from_preset
+    from lponet_tf.runtime import load_runner
+
+    model = from_preset("lponet_lite")
+    calibration = load_faces(data, 128, "train", limit=32).images
+    faces = load_faces(data, 128, "val", limit=32)
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = pathlib.Path(tmp)
+        path = TFLiteExporter(model, preset="lponet_lite", workdir=folder / "work").export(
+            folder / "lponet_lite_int8.tflite", "int8", calibration)
+        candidate = load_runner(path)(faces.images)["heatmaps"]
+    reference = np.asarray(model.predict_on_batch(faces.images)["heatmaps"])
+    out = {}
+    for d in DECODERS:
+        ref_xy, _ = decode_heatmaps(reference, decode=d)
+        cand_xy, _ = decode_heatmaps(candidate, decode=d)
+        shift = np.linalg.norm(cand_xy - ref_xy, axis=-1)
+        out[d] = (float(shift.mean()), float(np.percentile(shift, 95)), float(shift.max()),
+                  float(np.mean([nme(p, t) for p, t in zip(ref_xy, faces.landmarks)])),
+                  float(np.mean([nme(p, t) for p, t in zip(cand_xy, faces.landmarks)])))
+    return out
+
+
 def decode_time(repeats: int = 300) -> dict:
     """Median ms to decode one face's 32 x 32 x 68 maps, per rule."""
     rng = np.random.default_rng(0)
@@ -89,6 +121,8 @@ def main(argv=None):
     p.add_argument("--data", required=True, help="the 300W face folder (NAME.png + NAME.pts)")
     p.add_argument("--output", type=pathlib.Path, help="write the markdown table here too")
     p.add_argument("--no-preset", action="store_true", help="codec floor only")
+    p.add_argument("--int8", action="store_true",
+                   help="also the int8 export's parity per rule (about 4 min of export)")
     args = p.parse_args(argv)
 
     records = read_records(args.data, "val")
@@ -102,6 +136,14 @@ def main(argv=None):
         preset = preset_nme(records)
         lines.append("| bundled lponet_lite, GT landmark box | "
                      + " | ".join(f"{preset[d][0]:.3f} ({preset[d][1]} > 10%)"
+                                  for d in DECODERS) + " |")
+    if args.int8:
+        parity = int8_parity(args.data)
+        lines.append("| int8 export vs Keras, 32 crops: landmark shift px mean / p95 / max | "
+                     + " | ".join("{:.3f} / {:.3f} / {:.3f}".format(*parity[d][:3])
+                                  for d in DECODERS) + " |")
+        lines.append("| same 32 crops: NME Keras -> int8 | "
+                     + " | ".join("{:.3f} -> {:.3f}".format(*parity[d][3:])
                                   for d in DECODERS) + " |")
     speed = decode_time()
     ratio = speed["dark"] / speed["top2"]

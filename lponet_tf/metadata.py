@@ -92,7 +92,11 @@ def decode_rule(heatmap_scale: float = 60.0, sigma: float = SIGMA,
 
 def training_heatmap_scale(model) -> Optional[float]:
     """omega of a compiled Keras LPONet's heatmap loss (``loss.omega`` of its training
-    config, saved with a ``.keras`` file), or None when it was not compiled with one."""
+    config, saved with a ``.keras`` file; kept by :func:`lponet_tf.model.inference_model` as
+    ``lponet_heatmap_scale``), or None when it was not compiled with one."""
+    kept = getattr(model, "lponet_heatmap_scale", None)
+    if isinstance(kept, (int, float)) and kept > 0:
+        return float(kept)
     loss = getattr(model, "loss", None)
     if isinstance(loss, dict):
         loss = loss.get("heatmaps")

@@ -329,6 +329,10 @@ def inference_model(model: LPONet) -> LPONet:
         return model
     target = LPONet(model.lponet_config, include_intermediate=False, name=model.name)
     copy_weights_by_name(model, target)
+    # The training heatmap scale (the compiled loss's omega) travels to the export metadata.
+    from lponet_tf.metadata import training_heatmap_scale
+
+    target.lponet_heatmap_scale = training_heatmap_scale(model)
     return target
 
 

@@ -149,3 +149,19 @@ def test_analyzer_and_evaluation_take_the_rule_and_scale_from_options_and_metada
     assert runner_info(runner, decode_rule="top2").decode.decode == "top2"
     with pytest.raises(ValueError, match="decode must be one of"):
         FaceAnalyzer.create(model=runner, detector=lambda image: [], decode="soft")
+
+
+def test_the_training_omega_reaches_the_export_metadata_through_inference_model():
+    """A compiled training model (intermediate outputs) -> inference_model, the exporters'
+    first step -> metadata: the loss's omega is kept."""
+    from lponet_tf.losses import HeatmapLoss
+    from lponet_tf.model import build_lponet, inference_model
+
+    config = LPONetConfig(input_size=32, channels=8, num_stacks=2, hourglass_depth=1, fpf="none")
+    model = build_lponet(config)
+    model.compile(loss={"heatmaps": HeatmapLoss(omega=25.0)})
+    exported = inference_model(model)
+    assert exported is not model
+    assert ModelMetadata.from_model(exported).decode["heatmap_scale"] == 25.0
+    assert ModelMetadata.from_model(inference_model(build_lponet(config))
+                                    ).decode["heatmap_scale"] == 60.0

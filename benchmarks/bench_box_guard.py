@@ -12,7 +12,7 @@ keep the keypoint mapping.
 
 Usage:
     .venv/bin/python benchmarks/bench_box_guard.py                  # back and short, ~3 min
-    .venv/bin/python benchmarks/bench_box_guard.py --models back --every 3
+    .venv/bin/python benchmarks/bench_box_guard.py --models back --bound 0.1
 """
 from __future__ import annotations
 
@@ -43,12 +43,16 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--models", default="back,short")
     ap.add_argument("--every", type=int, default=1, help="every Nth AFW face")
+    ap.add_argument("--bound", type=float, default=None,
+                    help="try another guard bound G instead of the shipped one")
     args = ap.parse_args(argv)
     records = [r for r in read_dataset("300w", str(SHARED / "300w"))
                if r.attributes.get("source") == "afw"][:: args.every]
     for model in args.models.split(","):
         det = BlazeFaceDetector(model, num_threads=1)
         m = BOX_MAPPINGS[det.source]
+        if args.bound is not None:
+            m = dataclasses.replace(m, max_size_deviation=args.bound)
         const = dataclasses.replace(m, keypoint_weights=None)
         unguarded = dataclasses.replace(m, max_size_deviation=None)
         print(f"\n{det.source}: {len(records)} AFW faces, guard max_size_deviation = "

@@ -12,6 +12,8 @@ from lponet_tf.configs import resolve_config
 REPO = pathlib.Path(__file__).resolve().parents[1]
 QUICKSTART = resolve_config("quickstart")
 EVAL = resolve_config("300w_subset", kind="eval")
+HALF_SCHEDULE = ["--set", "train.steps=300", "--set", "train.steps_per_epoch=50",
+                 "--set", "optimizer.decay_steps=[225]"]
 
 
 def _lponet(*args, timeout=900):
@@ -51,8 +53,10 @@ def test_quickstart_learns_landmarks_on_real_faces(tmp_path, faces_300w):
     start = time.time()
     # The untrained network through the same evaluation, as the baseline.
     faces, before = _heldout_nme(_untrained(tmp_path / "untrained"), tmp_path / "e0")
+    # Half the shipped schedule (600 steps, decay at 450), the same rates: the held-out NME
+    # measured 11.2% after 300 steps, 8.7% after 600 (the untrained network: 107.5%).
     _lponet("train", "--config", QUICKSTART, "--data-root", f"300w={faces_300w}",
-            "--output", run, "--set", "train.verbose=2")
+            "--output", run, "--set", "train.verbose=2", *HALF_SCHEDULE)
     minutes = (time.time() - start) / 60
     _, after = _heldout_nme(run / "model.keras", tmp_path / "e1")
     print(f"quickstart: held-out NME {before:.2f}% -> {after:.2f}% on {faces} faces, "

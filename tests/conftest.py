@@ -158,6 +158,7 @@ def pytest_collection_modifyitems(config, items):
         items.sort(key=_start_rank)  # stable: a module's tests stay together, in order
 
 
+@pytest.hookimpl(optionalhook=True)  # a hook of pytest-xdist: no error when it is absent
 def pytest_xdist_make_scheduler(config, log):
     """Work units of whole modules, the export modules together (see above)."""
     from xdist.scheduler import LoadScopeScheduling

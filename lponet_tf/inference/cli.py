@@ -52,9 +52,10 @@ def add_arguments(parser) -> None:
                         help="runtime (default: from the model file)")
     parser.add_argument("--threads", type=int, default=None, help="CPU threads of the runtime")
     parser.add_argument("--detector", default=None,
-                        help="a BlazeFace model: blazeface_back, blazeface_short, blazeface_full, "
-                             "blazeface_full_sparse or blazeface_auto (default: see "
-                             "docs/detection.md)")
+                        help="blazeface_confirmed (the default: back model, unsure detections "
+                             "confirmed by the short one), blazeface_back, blazeface_short, "
+                             "blazeface_full, blazeface_full_sparse or blazeface_auto "
+                             "(docs/detection.md)")
     parser.add_argument("--max-faces", type=int, default=10, help="faces per image (default 10)")
     parser.add_argument("--score-threshold", type=float, default=None,
                         help="minimum detector confidence (default: the detector's own)")

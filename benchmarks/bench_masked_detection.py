@@ -38,8 +38,9 @@ infer / decode), so a threshold sweep costs no extra inference:
 "unmasked tiny" shrinks the photo 6x (face about 1/12 of the image side).
 
 Usage:
-    .venv/bin/python benchmarks/bench_masked_detection.py              # ~3 min, 2 cores
+    .venv/bin/python benchmarks/bench_masked_detection.py --variants 3 # the docs table, ~6 min
     .venv/bin/python benchmarks/bench_masked_detection.py --limit 40   # quick look
+    .venv/bin/python benchmarks/bench_masked_detection.py --video 40   # detection reuse in video
 """
 from __future__ import annotations
 

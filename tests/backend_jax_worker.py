@@ -34,38 +34,16 @@ TASKS = ("heatmaps", "pose", "occlusion")
 
 def learn(folder: pathlib.Path) -> None:
     """Fit a tiny LPONet on synthetic faces (partial labels) with jit; report before/after."""
-    import cv2
     import keras
 
     import lponet_tf
-    from lponet_tf.data.records import FaceRecord
     from lponet_tf.data.sample import prepare_sample
-    from lponet_tf.geometry import euler_to_matrix
-    from synthetic_faces import draw_face, template_68
+    from synthetic_faces import labelled_faces
 
     config = lponet_tf.LPONetConfig(input_size=32, channels=16, hourglass_depth=2, num_stacks=1)
 
     def faces(sub, n, seed, pose, mask):
-        (folder / sub).mkdir(parents=True, exist_ok=True)
-        rng = np.random.default_rng(seed)
-        out = []
-        for i in range(n):
-            roll = float(rng.uniform(-25, 25))
-            lm = template_68(60 + rng.uniform(-6, 6), 60 + rng.uniform(-6, 6),
-                             size=rng.uniform(55, 70), roll_deg=roll)
-            path = folder / sub / f"f{i}.png"
-            cv2.imwrite(str(path), cv2.cvtColor(draw_face((120, 120), lm, seed * 1000 + i),
-                                                cv2.COLOR_RGB2BGR))
-            mask_path = None
-            if mask:
-                m = np.zeros((120, 120), np.uint8)
-                cv2.fillConvexPoly(m, cv2.convexHull(np.round(lm).astype(np.int32)), 255)
-                mask_path = folder / sub / f"f{i}_mask.png"
-                cv2.imwrite(str(mask_path), m)
-            out.append(FaceRecord(str(path), landmarks=lm,
-                                  pose=euler_to_matrix([0.0, 0.0, roll]) if pose else None,
-                                  mask_path=mask_path, dataset="synthetic"))
-        return out
+        return labelled_faces(folder / sub, n, seed, pose=pose, mask=mask)
 
     def arrays(records):
         samples = [prepare_sample(r, config.input_size, image_dtype="float32") for r in records]

@@ -9,6 +9,7 @@ import cv2
 import numpy as np
 
 from lponet_tf.data.records import FaceRecord
+from lponet_tf.geometry import euler_to_matrix
 
 
 def template_68(cx: float = 0.0, cy: float = 0.0, size: float = 1.0, roll_deg: float = 0.0) -> np.ndarray:
@@ -91,3 +92,28 @@ def write_300w_folder(folder: pathlib.Path, n: int, shape=(120, 120)) -> pathlib
         record = write_face(folder, f"face_{i:03d}", seed=i, shape=shape)
         write_pts(folder / f"face_{i:03d}.pts", record.landmarks)
     return folder
+
+
+def labelled_faces(folder: pathlib.Path, n: int, seed: int, pose: bool, mask: bool):
+    """``n`` upright-ish synthetic faces (roll within +-25 degrees) on 120 x 120 photos, with
+    landmarks, and a roll-only pose label and / or a convex-hull mask label on request."""
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    out = []
+    for i in range(n):
+        roll = float(rng.uniform(-25, 25))
+        lm = template_68(60 + rng.uniform(-6, 6), 60 + rng.uniform(-6, 6),
+                         size=rng.uniform(55, 70), roll_deg=roll)
+        img = draw_face((120, 120), lm, seed * 1000 + i)
+        path = folder / f"f{i}.png"
+        cv2.imwrite(str(path), cv2.cvtColor(img, cv2.COLOR_RGB2BGR))
+        mask_path = None
+        if mask:
+            m = np.zeros((120, 120), np.uint8)
+            cv2.fillConvexPoly(m, cv2.convexHull(np.round(lm).astype(np.int32)), 255)
+            mask_path = folder / f"f{i}_mask.png"
+            cv2.imwrite(str(mask_path), m)
+        out.append(FaceRecord(str(path), landmarks=lm,
+                              pose=euler_to_matrix([0.0, 0.0, roll]) if pose else None,
+                              mask_path=mask_path, dataset="synthetic"))
+    return out

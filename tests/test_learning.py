@@ -6,39 +6,12 @@ import numpy as np
 
 from lponet_tf.config import LPONetConfig
 from lponet_tf.data.pipeline import expand_for_stacks, make_dataset, mix_datasets
-from lponet_tf.data.records import FaceRecord
-from lponet_tf.geometry import euler_to_matrix
 from lponet_tf.model import build_lponet
 from lponet_tf.training.config import DEFAULTS
 from lponet_tf.training.objectives import losses_and_weights, metrics_for
-from synthetic_faces import draw_face, template_68
-
-import cv2
+from synthetic_faces import labelled_faces as _faces
 
 CFG = LPONetConfig(input_size=64, channels=16, hourglass_depth=2)
-
-
-def _faces(folder, n, seed, pose: bool, mask: bool):
-    folder.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(seed)
-    out = []
-    for i in range(n):
-        roll = float(rng.uniform(-25, 25))
-        lm = template_68(60 + rng.uniform(-6, 6), 60 + rng.uniform(-6, 6),
-                         size=rng.uniform(55, 70), roll_deg=roll)
-        img = draw_face((120, 120), lm, seed * 1000 + i)
-        path = folder / f"f{i}.png"
-        cv2.imwrite(str(path), cv2.cvtColor(img, cv2.COLOR_RGB2BGR))
-        mask_path = None
-        if mask:
-            m = np.zeros((120, 120), np.uint8)
-            cv2.fillConvexPoly(m, cv2.convexHull(np.round(lm).astype(np.int32)), 255)
-            mask_path = folder / f"f{i}_mask.png"
-            cv2.imwrite(str(mask_path), m)
-        out.append(FaceRecord(str(path), landmarks=lm,
-                              pose=euler_to_matrix([0.0, 0.0, roll]) if pose else None,
-                              mask_path=mask_path, dataset="synthetic"))
-    return out
 
 
 def test_tiny_lponet_learns_three_tasks_from_partial_labels(tmp_path):

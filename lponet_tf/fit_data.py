@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Optional, Sequence, Union
 
+import numpy as np
+
 from lponet_tf.config import LPONetConfig
 from lponet_tf.data.records import FaceRecord
 
@@ -40,7 +42,9 @@ def make_dataset(
 
     Returns:
         ``tf.data.Dataset`` whose target and weight dicts have one entry per output of
-        ``model``.
+        ``model``; on another Keras backend (JAX) the same batches from the numpy pipeline,
+        a :class:`lponet_tf.data.numpy_pipeline.FaceBatches` (no TensorFlow; ``**kwargs``
+        are then its options: ``cache``, ``workers``, ...).
 
     Example:
         >>> ds = make_dataset(records, model, batch_size=4)  # doctest: +SKIP
@@ -48,8 +52,6 @@ def make_dataset(
     """
     from lponet_tf.data.augment import AugmentConfig
     from lponet_tf.data.occlusion import OcclusionConfig
-    from lponet_tf.data.pipeline import expand_for_stacks
-    from lponet_tf.data.pipeline import make_dataset as make_samples
 
     config: Union[LPONetConfig, None] = (
         model if isinstance(model, LPONetConfig) else getattr(model, "lponet_config", None))
@@ -58,6 +60,19 @@ def make_dataset(
     intermediate = getattr(model, "include_intermediate", True)
     augment_config = AugmentConfig() if augment is True else (augment or None)
     occlusion_config = OcclusionConfig() if occlusion is True else (occlusion or None)
+    stacks = config.num_stacks if intermediate else 1
+    import keras
+
+    if keras.backend.backend() != "tensorflow":
+        from lponet_tf.data.numpy_pipeline import FaceBatches
+
+        return FaceBatches([(records, 1)], config, batch_size, augment=augment_config,
+                           occlusion=occlusion_config,
+                           seed=int(np.random.SeedSequence().entropy % 2**31) if seed is None else seed,
+                           num_stacks=stacks, repeat=repeat, **kwargs)
+    from lponet_tf.data.pipeline import expand_for_stacks
+    from lponet_tf.data.pipeline import make_dataset as make_samples
+
     ds = make_samples(records, config, batch_size=batch_size, augment=augment_config,
                       occlusion=occlusion_config, seed=seed, repeat=repeat, **kwargs)
-    return expand_for_stacks(ds, config.num_stacks if intermediate else 1)
+    return expand_for_stacks(ds, stacks)

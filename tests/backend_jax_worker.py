@@ -52,14 +52,17 @@ def learn(folder: pathlib.Path) -> None:
         w = {t: np.array([s.weights[t] for s in samples], np.float32) for t in TASKS}
         return x, y, w
 
-    x, y, w = arrays(faces("a", 16, 1, pose=True, mask=False) + faces("b", 16, 2, pose=False, mask=True))
+    train_records = faces("a", 16, 1, pose=True, mask=False) + faces("b", 16, 2, pose=False, mask=True)
     xv, yv, wv = arrays(faces("c", 16, 3, pose=True, mask=True))
     keras.utils.set_random_seed(0)
     model = lponet_tf.build_lponet(config)
     model.compile(optimizer=keras.optimizers.Adam(float(os.environ.get("LPONET_TEST_LR", "2e-3"))))
     before = model.evaluate(xv, yv, sample_weight=wv, batch_size=16, verbose=0, return_dict=True)
-    history = model.fit(x, y, sample_weight=w, batch_size=8, epochs=int(os.environ.get("LPONET_TEST_EPOCHS", "12")),
-                        shuffle=True, verbose=0).history
+    # The public entry (README): on JAX it returns the numpy pipeline's FaceBatches.
+    batches = lponet_tf.make_dataset(train_records, model, batch_size=8, augment=False, seed=0)
+    assert type(batches).__name__ == "FaceBatches", type(batches)
+    history = model.fit(batches, epochs=int(os.environ.get("LPONET_TEST_EPOCHS", "12")), steps_per_epoch=4,
+                        verbose=0).history
     after = model.evaluate(xv, yv, sample_weight=wv, batch_size=16, verbose=0, return_dict=True)
     model.save(folder / "jax.keras")
     np.savez(folder / "jax_predictions.npz", x=xv[:4],

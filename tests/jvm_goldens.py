@@ -121,8 +121,9 @@ def goldens_rotations(out: _Out) -> dict:
 
 
 def goldens_heatmaps(out: _Out) -> dict:
-    """Both decoding rules on random maps, 68 noisy encoded Gaussians, the edge cases, and
-    untruncated Gaussians of known sub-pixel centres (``truth``, crop pixels)."""
+    """Both decoding rules on random maps, 68 noisy encoded Gaussians, the edge cases,
+    untruncated Gaussians of known sub-pixel centres (``truth``, crop pixels) and training
+    targets of known centres near the map's edges (``truth``)."""
     from lponet_tf.heatmaps import decode_heatmaps, encode_heatmaps, grid_to_crop
 
     rng = np.random.default_rng(13)
@@ -142,12 +143,18 @@ def goldens_heatmaps(out: _Out) -> dict:
     gauss = np.einsum("kh,kw->hwk", np.exp(-(cells[None] - uv[:, 1:]) ** 2 / 2),
                       np.exp(-(cells[None] - uv[:, :1]) ** 2 / 2))
     maps.append((60 * gauss).astype(np.float32))
+    # Training targets within four cells of each edge (DARK's edge rule): known centres too.
+    edge = rng.uniform(-0.45, 4.0, (24, 2))
+    edge[::2] = 63.0 - edge[::2]
+    edge[::3, 1] = rng.uniform(10.0, 50.0, 8)
+    maps.append((60 * encode_heatmaps(grid_to_crop(edge), input_size=256)).astype(np.float32))
     for i, m in enumerate(maps):
         xy, s = decode_heatmaps(m, decode="dark")
         top2, _ = decode_heatmaps(m, decode="top2")
         cases.append({"file": out.f32(f"heatmaps_{i}.f32", m), "shape": list(m.shape),
                       "xy": xy.tolist(), "xy_top2": top2.tolist(), "scores": s.tolist()})
-    cases[-1]["truth"] = grid_to_crop(uv).tolist()
+    cases[-2]["truth"] = grid_to_crop(uv).tolist()
+    cases[-1]["truth"] = grid_to_crop(edge).tolist()
     return {"cases": cases, "stride": 4, "sigma": 1.0}
 
 

@@ -7,11 +7,12 @@ package org.lponet.core;
  *
  * <ul>
  *   <li>{@link Rule#DARK} (default): distribution-aware sub-pixel decoding (Zhang et al., CVPR
- *       2020). At the argmax cell the map is smoothed with the training Gaussian (sigma cells,
- *       {@code 2 ceil(3 sigma) + 1} taps, zeros outside the map), its log taken (values clipped
- *       at 1e-10), and one Newton step {@code -H^-1 g} taken with central differences on the
- *       3 x 3 smoothed cells around it; no step unless {@code H} is negative definite, the step
- *       clipped to one cell per axis.
+ *       2020). Around the argmax cell the map is smoothed with the training Gaussian (sigma cells,
+ *       {@code 2 ceil(3 sigma) + 1} taps), its log taken (values clipped at 1e-4 of the 3 x 3's largest, at least 1e-10), and one
+ *       Newton step {@code -H^-1 g} taken with central differences on 3 x 3 cells; no step
+ *       unless {@code H} is negative definite, the offset clipped to one cell per axis. Near
+ *       the map's edge (no inward pull, see {@link #darkStep}): the stencil moves one cell
+ *       in from an edge cell, and the smoothing window shrinks per axis to what fits in the map.
  *   <li>{@link Rule#TOP2}: the paper's rule (Section IV-B): the two highest cells {@code p1, p2}
  *       with scores {@code s1 >= s2} clipped at 0 give {@code p = (s1 p1 + s2 p2) / (s1 + s2)};
  *       the argmax cell when both scores are {@code <= 0}.
@@ -33,6 +34,8 @@ public final class HeatmapDecoder {
   public static final double SIGMA = 1.0;
 
   private static final double LOG_FLOOR = 1e-10;
+  /** The floor is raised to this fraction of the 3 x 3's largest smoothed value (rounding). */
+  private static final double LOG_FLOOR_REL = 1e-4;
 
   /** Decoded landmarks of one face. */
   public static final class Result {
@@ -131,24 +134,33 @@ public final class HeatmapDecoder {
   }
 
   /**
-   * DARK's Newton step {@code (dx, dy)} in cells at cell {@code (row, col)} of landmark {@code j}:
-   * the log of the smoothed map on the 3 x 3 cells around it, central differences, the guard.
+   * DARK's offset {@code (dx, dy)} in cells from cell {@code (row, col)} of landmark {@code j}: a
+   * Newton step on the log of the 3 x 3 map around the stencil centre (the cell, moved one cell
+   * in from the map's edge cells), each axis smoothed with the kernel's middle taps cut to the
+   * widest window of the stencil that fits in the map (so no zeros from outside pull the peak
+   * inwards), the guard, the offset from the cell clipped to one cell per axis. A map under 3
+   * cells along an axis keeps the cell as the centre (zeros outside).
    */
   static double[] darkStep(
       float[] hm, int h, int w, int k, int j, int row, int col, double[] kernel) {
     int r = (kernel.length - 1) / 2;
+    int cy = h < 3 ? row : Math.max(1, Math.min(row, h - 2));
+    int cx = w < 3 ? col : Math.max(1, Math.min(col, w - 2));
+    // Smoothing radius per axis: the widest window of the stencil that fits in the map.
+    int ry = Math.max(0, Math.min(r, Math.min(cy - 1, h - 2 - cy)));
+    int rx = Math.max(0, Math.min(r, Math.min(cx - 1, w - 2 - cx)));
     double[][] logs = new double[3][3];
     for (int a = 0; a < 3; a++) {
       for (int b = 0; b < 3; b++) {
-        int cr = row - 1 + a, cc = col - 1 + b;
+        int cr = cy - 1 + a, cc = cx - 1 + b;
         double sum = 0;
-        for (int i = -r; i <= r; i++) {
+        for (int i = -ry; i <= ry; i++) {
           int y = cr + i;
           if (y < 0 || y >= h) {
             continue;  // zeros outside the map
           }
           double rowSum = 0;
-          for (int t = -r; t <= r; t++) {
+          for (int t = -rx; t <= rx; t++) {
             int x = cc + t;
             if (x >= 0 && x < w) {
               rowSum += kernel[t + r] * hm[(y * w + x) * k + j];
@@ -156,14 +168,30 @@ public final class HeatmapDecoder {
           }
           sum += kernel[i + r] * rowSum;
         }
-        logs[a][b] = Math.log(Math.max(sum, LOG_FLOOR));
+        logs[a][b] = sum;
       }
     }
-    return newtonStep(logs);
+    double top = Double.NEGATIVE_INFINITY;
+    for (double[] line : logs) {
+      for (double v : line) {
+        top = Math.max(top, v);
+      }
+    }
+    double floor = Math.max(LOG_FLOOR_REL * top, LOG_FLOOR);
+    for (double[] line : logs) {
+      for (int b = 0; b < 3; b++) {
+        line[b] = Math.log(Math.max(line[b], floor));
+      }
+    }
+    double[] step = newton(logs);
+    if (step == null) {
+      return new double[] {0.0, 0.0};  // no maximum here: the argmax cell itself
+    }
+    return new double[] {clip(cx - col + step[0]), clip(cy - row + step[1])};
   }
 
-  /** One Newton step on 3 x 3 log values ({@code [row][col]}, the cell at [1][1]). */
-  static double[] newtonStep(double[][] l) {
+  /** The unclipped Newton step {@code -H^-1 g}; null where {@code H} is not negative definite. */
+  private static double[] newton(double[][] l) {
     double gx = 0.5 * (l[1][2] - l[1][0]);
     double gy = 0.5 * (l[2][1] - l[0][1]);
     double hxx = l[1][2] - 2.0 * l[1][1] + l[1][0];
@@ -171,11 +199,9 @@ public final class HeatmapDecoder {
     double hxy = 0.25 * (l[2][2] - l[2][0] - l[0][2] + l[0][0]);
     double det = hxx * hyy - hxy * hxy;
     if (!(hxx < 0 && det > 0 && Double.isFinite(det))) {
-      return new double[] {0.0, 0.0};  // no maximum here: the cell itself
+      return null;
     }
-    double dx = -(hyy * gx - hxy * gy) / det;
-    double dy = -(hxx * gy - hxy * gx) / det;
-    return new double[] {clip(dx), clip(dy)};
+    return new double[] {-(hyy * gx - hxy * gy) / det, -(hxx * gy - hxy * gx) / det};
   }
 
   private static double clip(double v) {

@@ -11,7 +11,8 @@ import org.junit.jupiter.api.Test;
 /**
  * Both decoding rules vs lponet_tf.heatmaps.decode_heatmaps (decode="dark" and "top2"): random
  * maps, 68 encoded Gaussians with noise, the edge cases (all zero, all negative and equal, two
- * equal maxima, a single peak), and untruncated Gaussians whose sub-pixel centres DARK recovers.
+ * equal maxima, a single peak), untruncated Gaussians whose sub-pixel centres DARK recovers, and
+ * training targets of known centres near the map's edges (DARK's edge rule recovers them too).
  */
 class HeatmapDecoderGoldenTest {
   @Test

@@ -15,9 +15,10 @@ from export_helpers import decode_bound, stable_landmarks
 pytestmark = pytest.mark.timeout(600)
 
 #: Inter-ocular NME on the 195 validation faces, measured end to end through FaceAnalyzer on
-#: the ground-truth landmark box (benchmarks/bench_decoders.py): 3.700% with the default
-#: DARK decoding (4.136% with the paper's top-2 rule, the README model card's 4.14%).
-NME_BOUND = 3.85
+#: the ground-truth landmark box: 3.536% with the default DARK decoding for the fine-tuned
+#: weights (4.002% with the paper's top-2 rule; the README model card). The previous weights
+#: measured 3.700%, above this bound, so reverting them fails here.
+NME_BOUND = 3.65
 
 #: Points placed by hand on lponet_tf/assets/astronaut.png (512 x 512), iBUG index ->
 #: (x, y) image pixels, by looking at 7-18x zoomed crops: the junctions of the upper and

@@ -93,7 +93,7 @@ def _model_info(analyzer) -> dict:
     return {"preset": meta.preset, "backend": getattr(analyzer.runner, "backend", None),
             "file": getattr(analyzer.runner, "path", None), "input_size": meta.input_size,
             "pose": meta.pose, "quantization": meta.quantization,
-            "decode": analyzer.decode_settings.decode}
+            "decode": analyzer.decode_settings.decode, "flip_tta": bool(analyzer.options.flip_tta)}
 
 
 def _write_json(path: pathlib.Path, payload: dict) -> None:

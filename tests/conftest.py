@@ -116,6 +116,7 @@ EXPORT_GROUP = "tiny-exports"
 #: group follows, then the other modules in their collection order.
 LONG_FIRST = (
     "test_quickstart.py",
+    "test_backend_jax.py",
     "test_training_distributed.py",
     "test_training.py",
     "test_export_qat.py",
@@ -123,6 +124,7 @@ LONG_FIRST = (
     "test_learning.py",
     "test_docs.py",
     "test_android_core.py",
+    "test_preset_accuracy.py",
 )
 
 

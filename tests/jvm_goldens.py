@@ -252,9 +252,10 @@ def _detections_json(dets) -> list:
 
 
 def goldens_blazeface(out: _Out) -> dict:
-    from lponet_tf.inference import detectors as D
+    from lponet_tf import detection as D
+    from lponet_tf.detection import blazeface as B
 
-    anchors = {name: D._blaze_anchors(spec).tolist() for name, spec in D._BLAZE_SPECS.items()}
+    anchors = {name: B.blaze_anchors(spec).tolist() for name, spec in B.BLAZE_SPECS.items()}
     det = D.BlazeFaceDetector("short")
     letterboxes = []
     for h, w in ((480, 640), (640, 480), (100, 100), (97, 311), (1000, 30), (9000, 2000)):
@@ -288,7 +289,7 @@ def _mapping_json(m) -> dict:
 
 
 def goldens_box_mapping(out: _Out) -> dict:
-    from lponet_tf.inference.detectors import BOX_MAPPINGS, BoxMapping
+    from lponet_tf.detection import BOX_MAPPINGS, BoxMapping
 
     rng = np.random.default_rng(16)
     boxes = np.sort(rng.uniform(0, 400, (8, 2, 2)), axis=1).transpose(0, 2, 1).reshape(8, 4)
@@ -364,9 +365,9 @@ def goldens_quant(out: _Out) -> dict:
 
 
 def _blaze_model_path() -> pathlib.Path:
-    from lponet_tf.inference import detectors as D
+    from lponet_tf.detection import blazeface as B
 
-    return D._blaze_model_dir() / D._BLAZE_SPECS["short"].file
+    return B.blaze_model_dir() / B.BLAZE_SPECS["short"].file
 
 
 def goldens_shim(out: _Out) -> dict:
@@ -584,7 +585,7 @@ def goldens_e2e(out: _Out) -> dict:
     # back to the constant mapping there (the keypoint-linear one makes the box ~1.9x too
     # wide); checked here, then the app's whole pipeline must give Python's face.
     from lponet_tf.detection.box_mapping import BoxMapping
-    from lponet_tf.inference import detectors as D
+    from lponet_tf import detection as D
 
     astro = _astronaut()
     astro_dets = analyzer.detect(astro)

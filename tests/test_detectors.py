@@ -147,7 +147,7 @@ def test_blazeface_bad_model_files(tmp_path):
 
 def test_blazeface_wrong_architecture_is_rejected():
     # The full-range file under the short-range decoder: wrong input size, typed error.
-    full = blazeface._blaze_model_dir() / "face_detection_full_range.tflite"
+    full = blazeface.blaze_model_dir() / "face_detection_full_range.tflite"
     with pytest.raises(ModelFileError):
         BlazeFaceDetector("short", model_path=full)
 

@@ -56,7 +56,7 @@ LITERT_VERSION = "2.3.0"
 
 def _detector_models(name: str):
     """(spec name, file, source) of each BlazeFace model the named detector runs, in order."""
-    from lponet_tf.inference import detectors as D
+    from lponet_tf.detection import blazeface as B
 
     short = name[len("blazeface_"):] if name.startswith("blazeface_") else name
     # auto: short, then back when it finds nothing; confirmed: back, its low scores confirmed
@@ -64,22 +64,22 @@ def _detector_models(name: str):
     specs = {"auto": ["short", "back"], "confirmed": ["back", "short"]}.get(short, [short])
     out = []
     for s in specs:
-        if s not in D._BLAZE_SPECS:
+        if s not in B.BLAZE_SPECS:
             raise SystemExit(f"detector {name!r}: the app supports the BlazeFace models "
-                             f"{sorted(D._BLAZE_SPECS)}, 'auto' and 'confirmed'")
-        out.append((s.upper(), D._BLAZE_SPECS[s].file, f"blazeface_{s}"))
+                             f"{sorted(B.BLAZE_SPECS)}, 'auto' and 'confirmed'")
+        out.append((s.upper(), B.BLAZE_SPECS[s].file, f"blazeface_{s}"))
     return out
 
 
 def _score_threshold(opts, name: str) -> float:
     """The threshold the Python analyzer applies: the option, or (None) the detector's own
     measured one; for the short-then-back fallback, the first model's."""
-    from lponet_tf.inference import detectors as D
+    from lponet_tf.detection import blazeface as B
 
     if opts.score_threshold is not None:
         return float(opts.score_threshold)
     first = _detector_models(name)[0][0].lower()
-    return float(D._BLAZE_SPECS[first].threshold)
+    return float(B.BLAZE_SPECS[first].threshold)
 
 
 def _confirm_json(name: str) -> Optional[dict]:
@@ -177,7 +177,8 @@ def export_assets(out_dir, model=None, preset: Optional[str] = None, quantize: s
             --data FACES`` and pass the ``.tflite``), ``fp16`` or ``none``.
         detector: detector name (default: the library's ``DEFAULT_DETECTOR``).
     """
-    from lponet_tf.inference import detectors as D
+    from lponet_tf import detection as D
+    from lponet_tf.detection import blazeface as B
     from lponet_tf.inference import smoothing as S
     from lponet_tf.inference import analyzer as A
     from lponet_tf.presets import DEFAULT_PRESET, get_preset
@@ -228,10 +229,10 @@ def export_assets(out_dir, model=None, preset: Optional[str] = None, quantize: s
     opts = A.FaceAnalyzerOptions()
     models = []
     for spec, file, source in _detector_models(name):
-        shutil.copyfile(D._blaze_model_dir() / file, out / file)
+        shutil.copyfile(B.blaze_model_dir() / file, out / file)
         # Each model's own threshold, as Python's BlazeFaceDetector (the option overrides it).
         models.append({"spec": spec, "file": file, "source": source,
-                       "score_threshold": float(D._BLAZE_SPECS[spec.lower()].threshold
+                       "score_threshold": float(B.BLAZE_SPECS[spec.lower()].threshold
                                                 if opts.score_threshold is None
                                                 else opts.score_threshold)})
     mappings = {m["source"]: _mapping_json(D.BOX_MAPPINGS.get(m["source"], D.BoxMapping()))

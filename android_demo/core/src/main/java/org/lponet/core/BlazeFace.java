@@ -7,7 +7,7 @@ import java.util.List;
 
 /**
  * Pre- and post-processing of MediaPipe's BlazeFace detector, the same as the Python library's
- * {@code lponet_tf.inference.detectors.BlazeFaceDetector}: letterbox the whole image into the
+ * {@code lponet_tf.detection.BlazeFaceDetector}: letterbox the whole image into the
  * model input (aspect ratio kept, black padding, centred, values in [-1, 1]); decode the SSD
  * regressors against fixed anchors; keep scores {@code >= threshold}; MediaPipe's weighted
  * non-maximum suppression; map back to image pixels.

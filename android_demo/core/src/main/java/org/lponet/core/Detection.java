@@ -1,7 +1,7 @@
 package org.lponet.core;
 
 /**
- * One detected face (mirror of {@code lponet_tf.inference.detectors.Detection}): a box
+ * One detected face (mirror of {@code lponet_tf.detection.Detection}): a box
  * {@code (x0, y0, x1, y1)} in image pixels, a confidence and, for BlazeFace, six keypoints
  * (subject's right eye, left eye, nose tip, mouth centre, right ear tragion, left ear tragion).
  */

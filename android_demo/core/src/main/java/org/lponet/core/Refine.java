@@ -4,7 +4,7 @@ package org.lponet.core;
  * The second pass of Python's {@code FaceAnalyzer.analyze_detections} ({@code refine}, on by
  * default): a confident face whose landmarks disagree with the box it was cropped from (IoU
  * of their tight box with it below {@link #IOU}) is analysed once more on its own landmark
- * box, i.e. exactly the training crop. Box helpers follow {@code lponet_tf.inference.detectors}
+ * box, i.e. exactly the training crop. Box helpers follow {@code lponet_tf.detection}
  * ({@code landmark_box}, {@code box_iou}, {@code box_in_image}), in float like numpy's float32.
  */
 public final class Refine {

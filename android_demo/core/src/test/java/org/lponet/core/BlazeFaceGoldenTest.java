@@ -11,7 +11,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestReporter;
 
 /**
- * BlazeFace pre/post-processing vs lponet_tf.inference.detectors.BlazeFaceDetector: anchors of
+ * BlazeFace pre/post-processing vs lponet_tf.detection.BlazeFaceDetector: anchors of
  * every variant, letterbox geometry, and decoding + weighted NMS of the real model's raw
  * outputs on a real photo (one face, and two faces side by side).
  */

@@ -34,8 +34,7 @@ import keras
 from lponet_tf.config import LPONetConfig
 from lponet_tf.distributed_fit import DistributedFitMixin
 from lponet_tf.layers import layer_classes
-
-OUTPUT_NAMES = ("heatmaps", "pose", "occlusion")
+from lponet_tf.metadata import OUTPUT_NAMES  # noqa: F401 (one definition, re-exported here)
 
 
 def output_names(num_stacks: int, include_intermediate: bool = True) -> List[str]:

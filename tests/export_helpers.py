@@ -41,10 +41,12 @@ RAW_TOLERANCE = {"none": 1e-4, "fp16": 1e-3, "dynamic": 1e-2, "int8": 0.06, "int
 MIN_STABLE = {"none": 0.5, "fp16": 0.4, "dynamic": 0.015, "int8": 0.0, "int16x8": 0.025,
               "qat": 0.0}
 #: Mean pose difference (degrees). Measured on real faces: fp16 0.04, dynamic 0.51, int8
-#: 1.64 (1.40 pose in float), int16x8 1.41, qat 0.88; on the synthetic fields the same but
-#: int16x8 4.93.
-POSE_TOLERANCE = {"none": 0.01, "fp16": 0.1, "dynamic": 1.0, "int8": 2.5,
-                  "int16x8": 2.5 if REAL_FACES else 7.5, "qat": 1.5}
+#: 1.64 (1.40 pose in float), qat 0.88; int16x8 depends on the crops' content (the untrained
+#: 6D head is ill-conditioned): 1.41 on plainly warped real crops, 3.67 on the area-pre-shrunk
+#: crops the codec's one warp makes (every 64 px crop of these faces shrinks >= 2x), 4.93 on
+#: the synthetic fields. The trained preset's int8 pose is checked in test_preset_accuracy.
+POSE_TOLERANCE = {"none": 0.01, "fp16": 0.1, "dynamic": 1.0, "int8": 2.5, "int16x8": 7.5,
+                  "qat": 1.5}
 #: Share of mask pixels whose argmax agrees. Measured: >= 0.9995 unquantised, >= 0.966
 #: quantised (int8 on real faces), qat 0.988.
 MIN_MASK_AGREEMENT = {"none": 0.999, "fp16": 0.999, "dynamic": 0.95, "int8": 0.95,

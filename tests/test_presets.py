@@ -30,6 +30,9 @@ def test_paper_preset_is_architecture_only():
 
 
 def test_npz_weights_round_trip_in_float16(tmp_path):
+    import keras
+
+    keras.utils.set_random_seed(0)  # a fixed model: the bound below is not a draw
     cfg = LPONetConfig(input_size=64, channels=16)
     src = inference_model(build_lponet(cfg))
     path = tmp_path / "w.npz"
@@ -38,8 +41,10 @@ def test_npz_weights_round_trip_in_float16(tmp_path):
     assert load_npz_weights(dst, path) == len(dst.weights)
     x = np.random.default_rng(0).uniform(0, 255, (2, 64, 64, 3)).astype("float32")
     a, b = src(x), dst(x)
-    # float16 storage: outputs agree to float16 precision of the weights.
-    np.testing.assert_allclose(np.asarray(b["heatmaps"]), np.asarray(a["heatmaps"]), atol=2e-2)
+    # float16 storage: outputs agree to float16 precision of the weights (2^-11 relative per
+    # weight; heatmaps reach ~30, where 0.02 absolute was once exceeded by 0.0006).
+    np.testing.assert_allclose(np.asarray(b["heatmaps"]), np.asarray(a["heatmaps"]),
+                               rtol=2e-3, atol=2e-2)
     np.testing.assert_allclose(np.asarray(b["pose"]), np.asarray(a["pose"]), atol=5e-3)
     other = inference_model(build_lponet(cfg.replace(channels=24)))
     with pytest.raises(ValueError):

@@ -54,6 +54,13 @@ def test_without_strict_mode_skips_stay_skips(inner, monkeypatch):
     result.stdout.fnmatch_lines(["*no widget on this machine*", "*real data not available*"])
 
 
+#: What strict mode prints for SKIPPING_TESTS' three skips (body, marker, missing data).
+STRICT_FAILURES = [
+    "*LPONET_STRICT=1 turns skips into failures: Skipped: no widget on this machine*",
+    "*LPONET_STRICT=1 turns skips into failures: Skipped: needs widget 2.3.0*",
+    "*LPONET_STRICT=1 turns skips into failures: Skipped: real data not available*absent*",
+]
+
 def test_strict_mode_fails_every_skip_with_its_reason(inner, monkeypatch):
     monkeypatch.setenv("LPONET_STRICT", "1")
     inner.makepyfile(test_inner=SKIPPING_TESTS)
@@ -61,11 +68,7 @@ def test_strict_mode_fails_every_skip_with_its_reason(inner, monkeypatch):
     # A skip in the test body fails the test; one from a marker or a fixture fails its
     # setup (an error in pytest's counts). Either way the run fails.
     result.assert_outcomes(passed=1, failed=1, errors=2, xfailed=1)
-    result.stdout.fnmatch_lines_random([
-        "*LPONET_STRICT=1 turns skips into failures: Skipped: no widget on this machine*",
-        "*LPONET_STRICT=1 turns skips into failures: Skipped: needs widget 2.3.0*",
-        "*LPONET_STRICT=1 turns skips into failures: Skipped: real data not available*absent*",
-    ])
+    result.stdout.fnmatch_lines_random(STRICT_FAILURES)
     assert result.ret == pytest.ExitCode.TESTS_FAILED
 
 
@@ -95,11 +98,7 @@ def test_strict_mode_holds_on_xdist_workers(inner, monkeypatch):
     inner.makepyfile(test_inner=SKIPPING_TESTS)
     result = inner.runpytest_subprocess(*parallel)
     result.assert_outcomes(passed=1, failed=1, errors=2, xfailed=1)
-    result.stdout.fnmatch_lines_random([
-        "*LPONET_STRICT=1 turns skips into failures: Skipped: no widget on this machine*",
-        "*LPONET_STRICT=1 turns skips into failures: Skipped: needs widget 2.3.0*",
-        "*LPONET_STRICT=1 turns skips into failures: Skipped: real data not available*absent*",
-    ])
+    result.stdout.fnmatch_lines_random(STRICT_FAILURES)
     assert result.ret == pytest.ExitCode.TESTS_FAILED
 
     inner.makepyfile(test_inner=SKIPPED_MODULE)

@@ -168,50 +168,6 @@ def encode_heatmaps(
     return np.einsum("...kh,...kw->...hwk", gy, gx).astype(np.float32)
 
 
-def encode_heatmaps_tf(
-    landmarks,
-    input_size: int,
-    sigma: float = 1.0,
-    radius: int = WINDOW_RADIUS,
-    stride: int = STRIDE,
-):
-    """TensorFlow twin of :func:`encode_heatmaps` (for ``tf.data`` maps).
-
-    Args:
-        landmarks: ``(K, 2)`` or ``(N, K, 2)`` tensor of crop pixel coordinates.
-        input_size: crop side S (Python int).
-        sigma, radius, stride: as in :func:`encode_heatmaps`.
-
-    Returns:
-        float32 tensor ``(S/4, S/4, K)`` or ``(N, S/4, S/4, K)``.
-
-    Example:
-        >>> encode_heatmaps_tf([[129.5, 65.5]], input_size=256).shape
-        TensorShape([64, 64, 1])
-    """
-    import tensorflow as tf
-
-    pts = tf.cast(tf.convert_to_tensor(landmarks), tf.float32)
-    size = int(input_size) // stride
-    uv = (pts + 0.5) / stride - 0.5
-    u, v = uv[..., 0], uv[..., 1]
-    finite = tf.math.is_finite(u) & tf.math.is_finite(v)
-    valid = finite & (u >= -0.5) & (u < size - 0.5) & (v >= -0.5) & (v < size - 0.5)
-    u = tf.where(valid, u, tf.zeros_like(u))
-    v = tf.where(valid, v, tf.zeros_like(v))
-    cells = tf.range(size, dtype=tf.float32)
-
-    def profile(c):
-        d = cells - c[..., None]
-        g = tf.exp(-(d * d) / (2.0 * sigma * sigma))
-        inside = tf.abs(cells - tf.floor(c[..., None] + 0.5)) <= radius
-        return tf.where(inside, g, tf.zeros_like(g))
-
-    gx = profile(u) * tf.cast(valid, tf.float32)[..., None]
-    gy = profile(v)
-    return tf.einsum("...kh,...kw->...hwk", gy, gx)
-
-
 def check_decoder(decode: str) -> str:
     """``decode`` if it names a rule of :data:`DECODERS`, else ValueError naming it."""
     if decode not in DECODERS:
@@ -464,11 +420,6 @@ def decode_heatmaps_ops(heatmaps, stride: int = STRIDE, decode: str = DEFAULT_DE
     return (xy[0], score[0]) if single else (xy, score)
 
 
-#: The former TensorFlow-only name of :func:`decode_heatmaps_ops` (on the TensorFlow backend
-#: it takes and returns ``tf`` tensors).
-decode_heatmaps_tf = decode_heatmaps_ops
-
-
 __all__ = [
     "STRIDE",
     "WINDOW_RADIUS",
@@ -482,8 +433,6 @@ __all__ = [
     "grid_to_crop",
     "grid_to_crop_matrix",
     "encode_heatmaps",
-    "encode_heatmaps_tf",
     "decode_heatmaps",
     "decode_heatmaps_ops",
-    "decode_heatmaps_tf",
 ]

@@ -14,7 +14,7 @@ import pytest
 
 from lponet_tf.heatmaps import (
     decode_heatmaps,
-    decode_heatmaps_tf,
+    decode_heatmaps_ops,
     encode_heatmaps,
     grid_to_crop,
     newton_step,
@@ -83,7 +83,7 @@ def test_dark_matches_the_loop_reference_on_noisy_and_edge_maps():
     hm += rng.normal(scale=3.0, size=hm.shape)
     hm = hm.astype(np.float32)
     xy, _ = decode_heatmaps(hm, decode="dark")
-    xy_tf, _ = decode_heatmaps_tf(hm, decode="dark")
+    xy_tf, _ = decode_heatmaps_ops(hm, decode="dark")
     for n in range(2):
         np.testing.assert_allclose(xy[n], ref_dark(hm[n]), atol=1e-3)
     np.testing.assert_allclose(xy_tf.numpy(), xy, atol=1e-3)
@@ -144,6 +144,6 @@ def test_dark_is_unbiased_near_the_edge(u):
     truth = grid_to_crop(uv)
     hm = 60.0 * encode_heatmaps(truth, S)
     xy, _ = decode_heatmaps(hm)
-    xy_tf, _ = decode_heatmaps_tf(hm)
+    xy_tf, _ = decode_heatmaps_ops(hm)
     assert np.abs(xy - truth).max() < 0.01  # px at S = 256; measured < 1e-3
     np.testing.assert_allclose(xy_tf.numpy(), xy, atol=1e-3)

@@ -118,7 +118,7 @@ def matrix_to_euler(R):
 
     Example:
         >>> import numpy as np
-        >>> np.asarray(matrix_to_euler(np.eye(3)[None])).tolist()
+        >>> (np.asarray(matrix_to_euler(np.eye(3)[None])) + 0.0).tolist()  # + 0.0: no -0.0
         [[0.0, 0.0, 0.0]]
     """
     x, w = _float(R)

@@ -24,9 +24,9 @@ Example:
     >>> from lponet_tf.codec.crop import CropTransform
     >>> from lponet_tf.heatmaps import encode_heatmaps
     >>> t = CropTransform.from_box([-0.5, -0.5, 63.5, 63.5], 64, enlarge=0.0)  # identity
-    >>> xy, scores = decode_landmarks(60 * encode_heatmaps([[23.5, 29.5]], 64), t)
+    >>> xy, scores = decode_landmarks(60 * encode_heatmaps([[21.5, 29.5]], 64), t)  # cell centres
     >>> xy.round(2).tolist(), scores.round(2).tolist()
-    ([[23.5, 29.5]], [1.0])
+    ([[21.5, 29.5]], [1.0])
 """
 from __future__ import annotations
 
@@ -122,10 +122,15 @@ def decode_landmarks(heatmaps, transform: CropTransform,
     Returns:
         ``(landmarks (K, 2) float32 image pixels, scores (K,) float32 = peak / omega, >= 0)``.
     """
+    xy, scores = _crop_landmarks(heatmaps, settings)
+    return transform.to_image(xy), scores
+
+
+def _crop_landmarks(heatmaps, settings: DecodeSettings) -> Tuple[np.ndarray, np.ndarray]:
+    """Heatmaps -> ``(landmarks in crop pixels, scores = peak / omega clipped at 0)``."""
     xy, peaks = decode_heatmaps(np.asarray(heatmaps, np.float32), stride=settings.stride,
                                 decode=settings.decode, sigma=settings.sigma)
-    scores = np.clip(peaks / float(settings.heatmap_scale), 0.0, None).astype(np.float32)
-    return transform.to_image(xy), scores
+    return xy, np.clip(peaks / float(settings.heatmap_scale), 0.0, None).astype(np.float32)
 
 
 def pose_rotation(pose, representation: Optional[str] = None) -> Tuple[np.ndarray, np.ndarray]:
@@ -321,15 +326,12 @@ def decode_face(outputs: Mapping[str, np.ndarray], index: int, transform: CropTr
         settings: the model's :class:`DecodeSettings`.
         representation: the pose output's ``"6d"`` / ``"euler"`` (None: from its shape).
     """
-    heatmaps = np.asarray(outputs["heatmaps"][index], np.float32)
-    crop_xy, peaks = decode_heatmaps(heatmaps, stride=settings.stride, decode=settings.decode,
-                                     sigma=settings.sigma)
+    crop_xy, scores = _crop_landmarks(outputs["heatmaps"][index], settings)
     visible = np.array(outputs["occlusion"][index][:, :, 1], np.float32)  # own copy
     rotation, ypr = pose_rotation(outputs["pose"][index], representation)
     return DecodedFace(
         landmarks=transform.to_image(crop_xy),
-        landmark_scores=np.clip(peaks / float(settings.heatmap_scale), 0.0, None
-                                ).astype(np.float32),
+        landmark_scores=scores,
         visibility=landmark_visibility(visible, crop_xy, settings.stride),
         pose=np.asarray(ypr, np.float32),
         rotation=np.asarray(rotation, np.float32),

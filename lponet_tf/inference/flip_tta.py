@@ -57,7 +57,7 @@ def mean_rotation(rotations: np.ndarray) -> np.ndarray:
 
     Example:
         >>> r = euler_to_matrix(np.array([[10.0, 0.0, 0.0], [20.0, 0.0, 0.0]]))
-        >>> matrix_to_euler(mean_rotation(r[:, None])[0]).round(6).tolist()
+        >>> (matrix_to_euler(mean_rotation(r[:, None])[0]).round(6) + 0.0).tolist()
         [15.0, 0.0, 0.0]
     """
     m = np.mean(np.asarray(rotations, np.float64), axis=0)

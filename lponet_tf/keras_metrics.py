@@ -25,31 +25,10 @@ import keras
 from keras import ops
 
 from lponet_tf.geometry_ops import geodesic_distance, matrix_to_euler
-from lponet_tf.heatmaps import STRIDE, decode_heatmaps_ops
+from lponet_tf.heatmaps import DEFAULT_DECODER, SIGMA, check_decoder, decode_heatmaps_ops
 from lponet_tf.metrics import OUTER_EYE_CORNERS
 
 _PACKAGE = "lponet_tf"
-
-
-def decode_top2(heatmaps, stride: int = STRIDE):
-    """In-graph landmark decoding for :class:`HeatmapNME`: the top-2 rule, ``keras.ops``.
-
-    :func:`lponet_tf.heatmaps.decode_heatmaps_ops` with ``decode="top2"`` (the paper's
-    rule, Section IV-B; the library's default elsewhere is DARK, docs/evaluation.md).
-
-    Args:
-        heatmaps: ``(N, H, W, K)`` tensor (any float dtype).
-        stride: input / heatmap size ratio (4).
-
-    Returns:
-        ``(N, K, 2)`` float32 ``(x, y)`` in input-crop pixels.
-
-    Example:
-        >>> import numpy as np
-        >>> tuple(decode_top2(np.zeros((2, 16, 16, 68), "float32")).shape)
-        (2, 68, 2)
-    """
-    return decode_heatmaps_ops(heatmaps, stride, decode="top2")[0]
 
 
 def _norm(x):
@@ -88,15 +67,21 @@ class _WeightedMean(keras.metrics.Metric):
 class HeatmapNME(_WeightedMean):
     """Inter-ocular NME in % (Eq. 10) from heatmaps, decoded in-graph.
 
-    Both the prediction and the GROUND TRUTH are decoded from heatmaps with the top-2
-    rule (:func:`decode_top2`): the GT landmarks are those of the target heatmap ``L``,
-    not the original annotation, so the codec's own error (about 1 px mean on a 256 crop)
-    is not part of this training-time figure. Use :func:`lponet_tf.metrics.nme` on decoded
-    predictions vs the annotation for benchmark numbers. Samples whose target is all
-    zeros (no landmark label) have ``d = 0`` and are skipped.
+    Both the prediction and the GROUND TRUTH are decoded in-graph from heatmaps with the
+    rule the model is read with everywhere else (:func:`lponet_tf.heatmaps.decode_heatmaps_ops`,
+    ``decode``: DARK sub-pixel by default, as ``FaceAnalyzer`` and ``lponet evaluate``; the
+    paper's ``"top2"`` on request), so the logged figure moves with the evaluated one. The
+    GT landmarks are those of the target heatmap ``L``, not the original annotation, so the
+    codec's own error (at most 0.016 px with DARK; up to 0.38 cell with top-2) is not part
+    of this training-time figure. Use :func:`lponet_tf.metrics.nme` on decoded predictions
+    vs the annotation for benchmark numbers. Samples whose target is all zeros (no
+    landmark label) have ``d = 0`` and are skipped.
 
     Args:
         eye_indices: landmark indices of the normalising pair (default outer eye corners).
+        decode: heatmap decoding rule, ``"dark"`` (default) or ``"top2"``
+            (:data:`lponet_tf.heatmaps.DECODERS`).
+        sigma: the training targets' Gaussian sigma in cells (DARK's smoothing).
         name, dtype: as ``keras.metrics.Metric``.
 
     Example:
@@ -108,13 +93,20 @@ class HeatmapNME(_WeightedMean):
         0.0
     """
 
-    def __init__(self, eye_indices: Sequence[int] = OUTER_EYE_CORNERS, name: str = "nme", dtype=None):
+    def __init__(self, eye_indices: Sequence[int] = OUTER_EYE_CORNERS,
+                 decode: str = DEFAULT_DECODER, sigma: float = SIGMA, name: str = "nme",
+                 dtype=None):
         super().__init__(name=name, dtype=dtype)
         self.eye_indices = tuple(int(i) for i in eye_indices)
+        self.decode = check_decoder(decode)
+        self.sigma = float(sigma)
+
+    def _landmarks(self, heatmaps):
+        return decode_heatmaps_ops(heatmaps, decode=self.decode, sigma=self.sigma)[0]
 
     def _per_sample(self, y_true, y_pred):
-        gt = decode_top2(y_true)
-        pred = decode_top2(y_pred)
+        gt = self._landmarks(y_true)
+        pred = self._landmarks(y_pred)
         a, b = self.eye_indices
         d = _norm(gt[:, a] - gt[:, b])
         err = ops.mean(_norm(pred - gt), axis=-1)
@@ -123,7 +115,7 @@ class HeatmapNME(_WeightedMean):
 
     def get_config(self):
         config = super().get_config()
-        config.update(eye_indices=list(self.eye_indices))
+        config.update(eye_indices=list(self.eye_indices), decode=self.decode, sigma=self.sigma)
         return config
 
 
@@ -242,4 +234,4 @@ class MaskIoU(_WeightedMean):
         return 100.0 * (ious[0] + ious[1]) / 2.0, valid
 
 
-__all__ = ["decode_top2", "HeatmapNME", "PoseGeodesic", "PoseMAE", "MaskIoU"]
+__all__ = ["HeatmapNME", "PoseGeodesic", "PoseMAE", "MaskIoU"]

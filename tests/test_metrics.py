@@ -14,12 +14,9 @@ from lponet_tf.heatmaps import encode_heatmaps
 from lponet_tf.losses import HeatmapLoss, PoseLoss
 
 
-def decode_heatmaps(hm):
-    """numpy reference of the metric's in-graph decoding (the top-2 rule)."""
-    import inspect
-
-    top2 = {"decode": "top2"} if "decode" in inspect.signature(_decode_heatmaps).parameters else {}
-    return _decode_heatmaps(hm, **top2)
+def decode_heatmaps(hm, decode="dark"):
+    """numpy reference of the metric's in-graph decoding (its default rule, DARK)."""
+    return _decode_heatmaps(hm, decode=decode)
 
 
 def landmarks(rng, n, scale=100.0):
@@ -169,6 +166,35 @@ def test_heatmap_nme_matches_numpy_on_decoded_heatmaps(rng):
     assert float(m.result()) == pytest.approx(expected, rel=1e-4)
     m.reset_state()
     assert float(m.result()) == 0.0
+    top2 = KM.HeatmapNME(decode="top2")
+    top2.update_state(L[:3], P[:3])
+    gt, _ = decode_heatmaps(L[:3], "top2")
+    pred, _ = decode_heatmaps(P[:3], "top2")
+    assert float(top2.result()) == pytest.approx(M.nme(pred, gt).mean, rel=1e-4)
+    with pytest.raises(ValueError, match="decode"):
+        KM.HeatmapNME(decode="argmax")
+
+
+def test_training_nme_is_the_evaluated_rule(rng):
+    """The logged NME decodes as inference does: on exact Gaussian heatmaps it is the NME
+    of the encoded points themselves (DARK recovers them), where top-2 is off."""
+    from lponet_tf.codec.decode import DecodeSettings
+    from lponet_tf.config import LPONetConfig
+    from lponet_tf.metadata import decode_rule
+    from lponet_tf.training.objectives import metrics_for
+
+    metric = metrics_for(LPONetConfig(input_size=64))["heatmaps"][0]
+    assert metric.decode == DecodeSettings().decode == decode_rule()["decoder"] == "dark"
+    gt_pts = rng.uniform(40, 216, size=(3, 68, 2))
+    pred_pts = gt_pts + rng.normal(scale=2.0, size=gt_pts.shape)
+    by_hand = np.mean(np.linalg.norm(pred_pts - gt_pts, axis=-1), axis=-1) / np.linalg.norm(
+        gt_pts[:, 36] - gt_pts[:, 45], axis=-1)
+    L, P = encode_heatmaps(gt_pts, 256), 60.0 * encode_heatmaps(pred_pts, 256)
+    metric.update_state(L, P)
+    assert float(metric.result()) == pytest.approx(100 * by_hand.mean(), abs=2e-3)
+    top2 = KM.HeatmapNME(decode="top2")
+    top2.update_state(L, P)
+    assert abs(float(top2.result()) - 100 * by_hand.mean()) > 0.05
 
 
 def test_pose_metrics_match_numpy(rng):

@@ -6,6 +6,7 @@ from typing import Dict, Tuple
 import keras
 
 from lponet_tf.config import LPONetConfig
+from lponet_tf.heatmaps import DEFAULT_DECODER
 from lponet_tf.losses import HeatmapLoss, OcclusionLoss, PoseLoss
 from lponet_tf.model import output_names
 
@@ -76,13 +77,18 @@ def make_optimizer(opt_config: dict) -> keras.optimizers.Optimizer:
     raise ValueError(f"optimizer.name must be rmsprop, adam or sgd, got {name!r}")
 
 
-def metrics_for(model_config: LPONetConfig) -> Dict[str, list]:
-    """Keras metrics on the final outputs: NME from heatmaps, pose error, mask IoU."""
+def metrics_for(model_config: LPONetConfig, decode: str = DEFAULT_DECODER) -> Dict[str, list]:
+    """Keras metrics on the final outputs: NME from heatmaps, pose error, mask IoU.
+
+    The NME decodes with ``decode``, by default the rule the model's export metadata names
+    (:func:`lponet_tf.metadata.decode_rule`) and so the one ``FaceAnalyzer`` and
+    ``lponet evaluate`` apply: the logged (val_)NME tracks the evaluated one.
+    """
     from lponet_tf import keras_metrics as M
 
     pose_metric = M.PoseGeodesic() if model_config.pose == "6d" else M.PoseMAE()
     return {
-        "heatmaps": [M.HeatmapNME()],
+        "heatmaps": [M.HeatmapNME(decode=decode)],
         "pose": [pose_metric],
         "occlusion": [M.MaskIoU()],
     }

@@ -57,6 +57,11 @@ class AugmentConfig:
         rotation_prob, translation_prob, scale_prob: probability of each transform.
         blur_prob: probability of a Gaussian blur of the crop.
         blur_sigma: ``(min, max)`` blur sigma in pixels at ``reference_size``.
+        out_of_plane_prob: probability of a synthetic out-of-plane head turn
+            (:mod:`lponet_tf.data.out_of_plane`; not in the paper, off by default). Applies
+            to faces with 68 landmarks and a pose label; draws its numbers from the same
+            generator only when > 0, so configs without it keep their random streams.
+        out_of_plane_yaw_deg, out_of_plane_pitch_deg: max turn, uniform in ``[-max, max]``.
 
     Example:
         >>> cfg = AugmentConfig(flip_prob=0.0)
@@ -75,9 +80,13 @@ class AugmentConfig:
     scale_prob: float = 1.0
     blur_prob: float = 0.2
     blur_sigma: Tuple[float, float] = (0.5, 2.0)
+    out_of_plane_prob: float = 0.0
+    out_of_plane_yaw_deg: float = 15.0
+    out_of_plane_pitch_deg: float = 20.0
 
     def __post_init__(self):
-        for name in ("flip_prob", "rotation_prob", "translation_prob", "scale_prob", "blur_prob"):
+        for name in ("flip_prob", "rotation_prob", "translation_prob", "scale_prob", "blur_prob",
+                     "out_of_plane_prob"):
             p = getattr(self, name)
             if not 0.0 <= p <= 1.0:
                 raise ValueError(f"{name} must be in [0, 1], got {p}")
@@ -85,6 +94,10 @@ class AugmentConfig:
             raise ValueError(f"scale must be in [0, 1), got {self.scale}")
         if self.rotation_deg < 0 or self.translation_px < 0:
             raise ValueError("rotation_deg and translation_px must be >= 0")
+        for name in ("out_of_plane_yaw_deg", "out_of_plane_pitch_deg"):
+            if not 0.0 <= getattr(self, name) <= 45.0:
+                raise ValueError(f"{name} must be in [0, 45] (a mesh warp, not a renderer), "
+                                 f"got {getattr(self, name)}")
         lo, hi = self.blur_sigma
         if not 0 < lo <= hi:
             raise ValueError(f"blur_sigma must be 0 < min <= max, got {self.blur_sigma}")
@@ -108,6 +121,8 @@ class AugmentParams:
         shift: ``(tx, ty)`` translation in crop pixels.
         flip: horizontal mirror after the rotation.
         blur_sigma: Gaussian blur sigma in crop pixels, 0 for none.
+        out_of_plane: ``(yaw, pitch)`` degrees of a synthetic head turn, ``(0, 0)`` for none
+            (after the sample is made: the turn applied, which a folding mesh may halve or drop).
     """
 
     angle: float = 0.0
@@ -115,6 +130,7 @@ class AugmentParams:
     shift: Tuple[float, float] = (0.0, 0.0)
     flip: bool = False
     blur_sigma: float = 0.0
+    out_of_plane: Tuple[float, float] = (0.0, 0.0)
 
 
 def sample_params(config: AugmentConfig, size: int, rng: np.random.Generator) -> AugmentParams:
@@ -143,7 +159,14 @@ def sample_params(config: AugmentConfig, size: int, rng: np.random.Generator) ->
     flip = bool(u[7] < config.flip_prob)
     lo, hi = config.blur_sigma
     blur = (lo + (hi - lo) * u[9]) * k if u[8] < config.blur_prob else 0.0
-    return AugmentParams(float(angle), float(scale), (float(shift[0]), float(shift[1])), flip, float(blur))
+    turn = (0.0, 0.0)
+    if config.out_of_plane_prob > 0:
+        v = rng.random(3)
+        if v[0] < config.out_of_plane_prob:
+            turn = (float((2 * v[1] - 1) * config.out_of_plane_yaw_deg),
+                    float((2 * v[2] - 1) * config.out_of_plane_pitch_deg))
+    return AugmentParams(float(angle), float(scale), (float(shift[0]), float(shift[1])), flip, float(blur),
+                         turn)
 
 
 def flip_matrix(size: int) -> np.ndarray:

@@ -26,6 +26,7 @@ from lponet_tf.codec.image import decode_image, load_image
 from lponet_tf.data import augment as aug
 from lponet_tf.data.face_geometry import FaceGeometry, geometry_from_mask
 from lponet_tf.data.occlusion import OcclusionConfig, occlude, visible_face_from_landmarks
+from lponet_tf.data.out_of_plane import remap_like, rotate_face
 from lponet_tf.data.records import FaceRecord
 from lponet_tf.errors import DataError, ImageError
 
@@ -215,7 +216,6 @@ def prepare_sample(
     if augment is not None:
         transform = transform.then(aug.params_matrix(params, size))
     crop = transform.warp(image)
-    crop = aug.blur(crop, params.blur_sigma)
 
     landmarks = None
     if record.landmarks is not None:
@@ -228,13 +228,22 @@ def prepare_sample(
         if params.flip:
             placement_crop = aug.flip_landmarks_order(placement_crop)
     pose = aug.augment_pose(record.pose, params)
+    turn_maps = None
+    if params.out_of_plane != (0.0, 0.0):
+        if landmarks is not None and landmarks.shape == (68, 2) and pose is not None:
+            turned = rotate_face(crop, landmarks, pose, *params.out_of_plane)
+            crop, landmarks, pose, turn_maps = turned.image, turned.landmarks, turned.pose, turned.maps
+            params = dataclasses.replace(params, out_of_plane=turned.angles)
+        else:
+            params = dataclasses.replace(params, out_of_plane=(0.0, 0.0))
+    crop = aug.blur(crop, params.blur_sigma)
 
     occ_cfg = occlusion or OcclusionConfig()
     visible, mask_source = None, None
     if record.mask_path is not None:
         # Masks may be stored at another resolution than the image (CelebAMask-HQ).
         m = compose(transform.matrix, rescale_matrix(mask.shape, image.shape))
-        visible = CropTransform(m, size).warp(mask.astype(np.float32))
+        visible = remap_like(CropTransform(m, size).warp(mask.astype(np.float32)), turn_maps)
         mask_source = "label"
     elif landmarks is not None and (occlusion is not None or occ_cfg.approx_mask_weight > 0):
         visible = visible_face_from_landmarks(landmarks, (size, size), occ_cfg.forehead)

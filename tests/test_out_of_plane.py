@@ -1,0 +1,146 @@
+"""Synthetic out-of-plane head turns (lponet_tf/data/out_of_plane.py) against references
+computed here: the weak-perspective projection of the turned mean face, a coordinate image
+that shows where each warped pixel came from, and the sample pipeline's targets."""
+import dataclasses
+
+import numpy as np
+import pytest
+
+from lponet_tf import geometry
+from lponet_tf.data import augment as aug
+from lponet_tf.data import out_of_plane as oop
+from lponet_tf.data.pseudo_pose import mean_face
+from lponet_tf.data.records import FaceRecord
+from lponet_tf.data.sample import prepare_sample
+
+SIZE = 128
+
+
+def projected_face(ypr, scale=0.55, centre=(64.0, 66.0)):
+    """The mean face at pose ``ypr`` under weak perspective: (landmarks, R, depths)."""
+    r = geometry.euler_to_matrix(ypr)
+    rm = mean_face() @ r.T
+    return scale * rm[:, :2] + np.asarray(centre), r, scale * rm[:, 2]
+
+
+def coordinate_image(size=SIZE):
+    """A float image whose two channels are each pixel's own (x, y)."""
+    ys, xs = np.mgrid[0:size, 0:size].astype(np.float32)
+    return np.stack([xs, ys], -1)
+
+
+@pytest.mark.parametrize("ypr", [(0, 0, 0), (20, -10, 5), (-30, 8, -12)])
+def test_lift_recovers_scale_centre_and_depth_of_a_projected_face(ypr):
+    lm, r, depth = projected_face(ypr)
+    points, centre, scale = oop.lift_points(lm, r)
+    assert scale == pytest.approx(0.55, rel=1e-9)
+    np.testing.assert_allclose(centre, [64.0, 66.0, 0.0], atol=1e-9)
+    np.testing.assert_allclose(points[:68, :2], lm, atol=1e-12)
+    np.testing.assert_allclose(points[:68, 2], depth, atol=1e-9)
+
+
+@pytest.mark.parametrize("start, turn", [((0, 0, 0), (0, 15)), ((10, 5, 8), (-8, -12)), ((-20, 0, -5), (12, 10))])
+def test_turned_landmarks_and_pose_are_the_turned_mean_face(start, turn):
+    lm, r, _ = projected_face(start)
+    out = oop.rotate_face(np.zeros((SIZE, SIZE, 3), np.uint8), lm, r, *turn)
+    assert out.angles == turn
+    d_r = geometry.euler_to_matrix([turn[0], turn[1], 0.0])
+    np.testing.assert_allclose(out.pose, d_r @ r, atol=1e-6)
+    # Reference: project the mean face at the new pose about the same centre.
+    rm = mean_face() @ (d_r @ r).T
+    expected = 0.55 * rm[:, :2] + np.array([64.0, 66.0])
+    mesh = oop.MESH_POINTS
+    np.testing.assert_allclose(out.landmarks[mesh], expected[mesh], atol=1e-3)
+    # Inner lips ride on the mesh (piecewise affine), so they are close, not exact.
+    assert np.abs(out.landmarks - expected).max() < 1.5
+
+
+def test_a_frontal_face_turned_up_reads_that_pitch():
+    lm, r, _ = projected_face((0, 0, 0))
+    out = oop.rotate_face(np.zeros((SIZE, SIZE), np.uint8), lm, r, 0.0, 18.0)
+    np.testing.assert_allclose(geometry.matrix_to_euler(out.pose), [0.0, 18.0, 0.0], atol=1e-4)
+    # Looking up foreshortens the face: the chin comes up towards the eyes.
+    assert out.landmarks[8, 1] < lm[8, 1] - 1.0
+
+
+def test_warped_pixels_carry_the_landmarks_with_them():
+    lm, r, _ = projected_face((8, -5, 4))
+    image = coordinate_image()
+    out = oop.rotate_face(image, lm, r, -10.0, 14.0)
+    assert out.angles == (-10.0, 14.0)
+    # The warped coordinate image, read at each new landmark, says where it came from.
+    ix = np.clip(np.round(out.landmarks).astype(int), 0, SIZE - 1)
+    came_from = out.image[ix[:, 1], ix[:, 0]]
+    err = np.linalg.norm(came_from - lm, axis=1)
+    assert np.median(err) < 0.75  # rounding to the pixel: at most 0.71 px where the warp is affine
+    assert np.percentile(err, 90) < 2.0  # a few points are covered by a nearer part (the nose)
+    # The crop's border does not move (within 0.1 px: a rasterised edge pixel may take the
+    # affine of the triangle next to it).
+    np.testing.assert_allclose(out.image[0, :], image[0, :], atol=0.1)
+    np.testing.assert_allclose(out.maps[0][SIZE - 1, :], np.arange(SIZE), atol=0.1)
+    # remap_like applies the same maps to another aligned image.
+    np.testing.assert_allclose(oop.remap_like(image, out.maps), out.image, atol=1e-5)
+
+
+def test_a_turn_that_folds_too_much_is_halved_or_dropped_and_the_labels_follow():
+    lm, r, _ = projected_face((35, 0, 0))
+    out = oop.rotate_face(np.zeros((SIZE, SIZE), np.uint8), lm, r, 45.0, 0.0)
+    assert out.angles in [(22.5, 0.0), (0.0, 0.0)]
+    np.testing.assert_allclose(out.pose, geometry.euler_to_matrix([out.angles[0], 0, 0]) @ r, atol=1e-6)
+    if out.angles == (0.0, 0.0):
+        assert out.maps is None and np.array_equal(out.landmarks, lm.astype(np.float32))
+
+
+def test_bad_inputs_are_refused():
+    with pytest.raises(ValueError, match="68 landmarks"):
+        oop.rotate_face(np.zeros((SIZE, SIZE), np.uint8), np.zeros((5, 2)), np.eye(3), 0.0, 10.0)
+    with pytest.raises(ValueError, match="out_of_plane_yaw_deg"):
+        aug.AugmentConfig(out_of_plane_yaw_deg=90.0)
+    with pytest.raises(ValueError, match="out_of_plane_prob"):
+        aug.AugmentConfig(out_of_plane_prob=1.5)
+
+
+def test_off_by_default_and_the_other_draws_keep_their_random_stream():
+    assert aug.AugmentConfig().out_of_plane_prob == 0.0
+    a, b = np.random.default_rng(3), np.random.default_rng(3)
+    p = aug.sample_params(aug.AugmentConfig(), SIZE, a)
+    b.random(11)  # what sample_params drew before the turn existed
+    assert p.out_of_plane == (0.0, 0.0) and a.random() == b.random()
+    on = aug.sample_params(aug.AugmentConfig(out_of_plane_prob=1.0), SIZE, np.random.default_rng(3))
+    assert dataclasses.replace(on, out_of_plane=(0.0, 0.0)) == p
+    assert abs(on.out_of_plane[0]) <= 15.0 and abs(on.out_of_plane[1]) <= 20.0 and on.out_of_plane != (0.0, 0.0)
+
+
+def test_prepare_sample_turns_image_landmarks_heatmaps_and_pose_together(rng):
+    from lponet_tf.heatmaps import decode_heatmaps
+
+    lm_crop, r, _ = projected_face((5, 3, 0))
+    # A record in image coordinates: a textured image, the face where a crop will find it.
+    image = (rng.random((200, 200, 3)) * 255).astype(np.uint8)
+    record = FaceRecord("synthetic.png", landmarks=lm_crop + 36.0, pose=r.astype(np.float32))
+    config = dataclasses.replace(aug.AugmentConfig.none(), out_of_plane_prob=1.0)
+    plain = prepare_sample(record, SIZE, rng=np.random.default_rng(0), augment=aug.AugmentConfig.none(), image=image)
+    turned = prepare_sample(record, SIZE, rng=np.random.default_rng(0), augment=config, image=image)
+    yaw, pitch = turned.params.out_of_plane
+    assert (yaw, pitch) != (0.0, 0.0)
+    d_r = geometry.euler_to_matrix([yaw, pitch, 0.0])
+    np.testing.assert_allclose(turned.pose, d_r @ plain.pose, atol=1e-5)
+    assert np.abs(turned.landmarks - plain.landmarks).max() > 1.0
+    assert not np.array_equal(turned.image, plain.image)
+    # The heatmap targets are encoded from the turned landmarks.
+    decoded = decode_heatmaps(turned.targets["heatmaps"][None])[0][0]
+    assert np.abs(decoded - turned.landmarks).max() < 0.5
+    # The same generator state gives the same sample.
+    again = prepare_sample(record, SIZE, rng=np.random.default_rng(0), augment=config, image=image)
+    assert np.array_equal(again.image, turned.image) and again.params == turned.params
+
+
+def test_faces_without_a_pose_label_are_not_turned(rng):
+    lm_crop, _, _ = projected_face((0, 0, 0))
+    record = FaceRecord("synthetic.png", landmarks=lm_crop + 36.0)
+    config = dataclasses.replace(aug.AugmentConfig.none(), out_of_plane_prob=1.0)
+    image = (rng.random((200, 200, 3)) * 255).astype(np.uint8)
+    s = prepare_sample(record, SIZE, rng=np.random.default_rng(0), augment=config, image=image)
+    plain = prepare_sample(record, SIZE, rng=np.random.default_rng(0), augment=aug.AugmentConfig.none(), image=image)
+    assert s.params.out_of_plane == (0.0, 0.0)
+    np.testing.assert_array_equal(s.image, plain.image)

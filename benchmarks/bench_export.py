@@ -289,12 +289,14 @@ def export_command(spec, preset, path, args, output) -> str:
 
 
 # -- output ------------------------------------------------------------------------------
-def render(rows, peak, args, cpu: str) -> str:
+def render(rows, peak, args, cpu: str, load=None) -> str:
     t = args.threads
     lines = [
         f"# Export benchmark ({datetime.date.today()})", "",
         f"CPU: {cpu}, {os.cpu_count()} cores visible (shared machine: medians of "
-        f"{args.runs} calls after {args.warmup} warm-up, batch 1).",
+        f"{args.runs} calls after {args.warmup} warm-up, batch 1)."
+        + (" Load average (1/5/15 min) at the start {}, at the end {}.".format(*load)
+           if load else ""),
         "Measured peak (fastest of many calls, best of LiteRT / onnxruntime, {}x{}x{} "
         "matmul): ".format(*args.peak_size)
         + "; ".join(f"{d} {th} thr {peak[d][th]['gmacs']:.1f} GMAC/s"
@@ -372,18 +374,21 @@ def main(argv=None) -> int:
 
     workdir = pathlib.Path(args.workdir or tempfile.mkdtemp(prefix="lponet_bench_export_"))
     workdir.mkdir(parents=True, exist_ok=True)
+    # the machine is shared: the load beside the timings says how far to trust them
+    load = [[round(v, 2) for v in os.getloadavg()]]
     peak = measure_peak(args.threads, max(20, args.runs // 2), tuple(args.peak_size))
     rows = []
     for name, model, preset in load_models(args):
         rows += bench_model(name, model, preset, args, workdir, peak)
-    text = render(rows, peak, args, cpu_name())
+    load.append([round(v, 2) for v in os.getloadavg()])
+    text = render(rows, peak, args, cpu_name(), load)
     print(text)
     if args.out:
         out = pathlib.Path(args.out)
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(text, encoding="utf-8")
         out.with_suffix(".json").write_text(json.dumps(
-            {"rows": rows, "peak": peak, "argv": sys.argv, "cpu": cpu_name()}, indent=2,
+            {"rows": rows, "peak": peak, "argv": sys.argv, "cpu": cpu_name(), "load_avg": load}, indent=2,
             default=str), encoding="utf-8")
         log(f"wrote {out} and {out.with_suffix('.json')}")
     return 0

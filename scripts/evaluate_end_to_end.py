@@ -17,6 +17,13 @@ inter-ocular NME (Eq. 10) over the found faces (missed faces are counted apart, 
 scored); for the true-box run, the NME over all faces. Pose: the slope and MAE of predicted yaw / pitch against the solvePnP
 pseudo-labels of the true landmarks (the training labels' reference; slope of the least-squares
 line of predicted on reference angle, 1 = no shrinking of large angles).
+
+``--turns`` adds a pose-range check that does not depend on the PnP labels' noise (which
+flattens a slope on reference angles): each validation face is turned out of plane by known
+angles (:mod:`lponet_tf.data.out_of_plane`, pitch -20..20 and yaw -15..15 degrees, on a 256 px
+view twice the face box, so the mesh's border anchors are far from the face) and analysed on
+its turned landmark box; the slope of the change in predicted yaw / pitch on the applied
+turn is 1 for a network that follows the turn, 0 for one that ignores it.
 """
 from __future__ import annotations
 
@@ -101,6 +108,45 @@ def evaluate_set(analyzer, records, limit=None) -> dict:
     }
 
 
+#: Applied turns of ``--turns``: (yaw, pitch) degrees.
+TURNS = [(0.0, p) for p in (-20.0, -10.0, 10.0, 20.0)] + [(y, 0.0) for y in (-15.0, -7.5, 7.5, 15.0)]
+
+
+def evaluate_turns(analyzer, records, limit=None) -> dict:
+    """Slopes of the predicted change in yaw / pitch on known synthetic turns (module doc)."""
+    import cv2
+
+    from lponet_tf.codec.crop import CropTransform, box_from_landmarks
+    from lponet_tf.data.out_of_plane import rotate_face
+    from lponet_tf.data.pseudo_pose import pseudo_pose
+    from lponet_tf.inference.analyzer import FaceAnalyzer
+
+    given_box = FaceAnalyzer(analyzer.runner, analyzer.detector,
+                             dataclasses.replace(analyzer.options, refine=False))
+    applied, change, dropped = {0: [], 1: []}, {0: [], 1: []}, 0
+    for rec in records[:limit]:
+        image = cv2.cvtColor(cv2.imread(str(rec.image_path)), cv2.COLOR_BGR2RGB)
+        gt = np.asarray(rec.landmarks, np.float64)
+        pose = pseudo_pose(gt, image.shape[:2])
+        view = CropTransform.from_box(box_from_landmarks(gt), 256, enlarge=0.5)
+        crop, lm = view.warp(image), view.to_crop(gt)
+        base = given_box.analyze(crop, boxes=[box_from_landmarks(lm)])[0].pose
+        for yaw, pitch in TURNS:
+            out = rotate_face(crop, lm, pose, yaw, pitch)
+            if out.angles != (yaw, pitch):
+                dropped += 1
+                continue
+            pred = given_box.analyze(out.image, boxes=[box_from_landmarks(out.landmarks)])[0].pose
+            axis = 0 if yaw else 1
+            applied[axis].append(yaw or pitch)
+            change[axis].append(pred[axis] - base[axis])
+    return {
+        "turns": len(TURNS), "faces": len(records[:limit]), "turns_dropped": dropped,
+        "yaw_turn_slope": round(_slope(change[0], applied[0]), 3),
+        "pitch_turn_slope": round(_slope(change[1], applied[1]), 3),
+    }
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", required=True, metavar="300w=PATH", help="the 300W faces")
@@ -109,6 +155,7 @@ def main(argv=None) -> int:
     parser.add_argument("--flip-tta", action="store_true", help="flip test-time augmentation")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--limit", type=int, default=None, help="first N faces of each set")
+    parser.add_argument("--turns", action="store_true", help="also the slopes on synthetic head turns")
     parser.add_argument("--output", default=None, help="also write the figures to this JSON")
     args = parser.parse_args(argv)
     from lponet_tf.data import read_dataset
@@ -126,6 +173,9 @@ def main(argv=None) -> int:
     for name, records in sets.items():
         result[name] = evaluate_set(analyzer, records, args.limit)
         print(name, json.dumps(result[name]), flush=True)
+    if args.turns:
+        result["turns_300w_val"] = evaluate_turns(analyzer, sets["300w_val"], args.limit)
+        print("turns_300w_val", json.dumps(result["turns_300w_val"]), flush=True)
     if args.output:
         pathlib.Path(args.output).write_text(json.dumps(result, indent=1) + "\n")
     return 0

@@ -229,3 +229,31 @@ def test_resuming_with_another_architecture_is_refused_before_any_work(tmp_path,
     assert done.returncode == 2, done.stderr[-3000:]
     assert "model.channels: 8 in the saved state, 16 now" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_both_data_paths_are_built_from_one_data_plan(tmp_path, faces):
+    """``data_plan`` reads a config's data options once (no TensorFlow); the tf.data and the
+    numpy pipelines built from it give the same validation batches (occluded, seed + 1)."""
+    from lponet_tf.config import LPONetConfig
+    from lponet_tf.data.occlusion import OcclusionConfig
+    from lponet_tf.training.datasets import data_plan
+    from lponet_tf.training.pipelines import train_and_validation_datasets
+    from lponet_tf.training.trainer import _numpy_datasets
+
+    cfg = load_config(_resume_config(tmp_path, faces), overrides=["augment=false", "train.seed=5"])
+    plan = data_plan(cfg)
+    assert [(len(records), ratio) for records, ratio in plan.sources] == [(24, 1.0)]
+    assert len(plan.validation) == 8 and plan.validation_seed == 6 and plan.batch_size == 4
+    assert plan.augment is None and plan.cache == "decoded" and plan.mixing == "exact"
+    assert plan.occlusion == OcclusionConfig(approx_mask_weight=1.0)
+    model_cfg = LPONetConfig.from_dict(cfg["model"])
+    _, tf_val = train_and_validation_datasets(cfg, model_cfg)
+    _, np_val = _numpy_datasets(cfg, model_cfg)
+    batches = list(tf_val)
+    assert len(batches) == np_val.num_batches == 2
+    for b, (x, y, w) in enumerate(batches):
+        x2, y2, w2 = np_val[b]
+        np.testing.assert_array_equal(x2, x.numpy())
+        for k in y:
+            np.testing.assert_array_equal(y2[k], y[k].numpy(), err_msg=k)
+            np.testing.assert_array_equal(w2[k], w[k].numpy(), err_msg=k)

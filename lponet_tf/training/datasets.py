@@ -13,13 +13,18 @@ A config's ``data.train`` is a list of entries::
 ``holdout`` splits by photo (the file stem without a trailing ``_N`` face index), with a
 stable hash, so faces of one photo never land on both sides and the split does not
 depend on file order or on the machine.
+
+:func:`data_plan` reads all of a config's data options once, without TensorFlow: the
+``tf.data`` pipelines (:mod:`lponet_tf.training.pipelines`) and the numpy pipeline of the
+other Keras backends (``trainer``) are both built from it.
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import pathlib
 import re
-from typing import List, Sequence
+from typing import Any, List, Optional, Sequence, Tuple, Union
 
 from lponet_tf.codec.crop import box_from_landmarks
 from lponet_tf.data.records import FaceRecord
@@ -107,3 +112,68 @@ def load_entry(entry: dict, section: str) -> List[FaceRecord]:
     records = restrict_tasks(records, entry.get("tasks", TASKS))
     limit = entry.get("limit")
     return records[: int(limit)] if limit else records
+
+
+@dataclasses.dataclass(frozen=True)
+class DataPlan:
+    """What a training config asks of the data, read once (:func:`data_plan`).
+
+    Attributes:
+        sources: ``[(records, ratio)]`` of the ``data.train`` entries (share of each batch).
+        validation: records of all ``data.validation`` entries, or None without any.
+        batch_size, seed: ``train.batch_size`` and ``train.seed``; validation draws its
+            occluders with ``seed + 1`` (:attr:`validation_seed`).
+        mixing: ``data.mixing``, "exact" or "sampled".
+        augment: the :class:`~lponet_tf.data.augment.AugmentConfig`, None when ``augment: false``.
+        occlusion: the :class:`~lponet_tf.data.occlusion.OcclusionConfig`, None when
+            ``occlusion: false``; validation uses it too (the mask head is validated on
+            occluded faces), augmentation it does not.
+        cache: ``data.cache``: False, "bytes" or "decoded" (``true`` reads "decoded": small
+            sets such as the 300W folder fit in memory decoded).
+    """
+
+    sources: List[Tuple[List[FaceRecord], float]]
+    validation: Optional[List[FaceRecord]]
+    batch_size: int
+    seed: int
+    mixing: str
+    augment: Optional[Any]
+    occlusion: Optional[Any]
+    cache: Union[bool, str]
+
+    @property
+    def validation_seed(self) -> int:
+        return self.seed + 1
+
+
+def data_plan(config: dict) -> DataPlan:
+    """The :class:`DataPlan` of a loaded training config (reads the datasets' records).
+
+    Args:
+        config: a training config (:func:`lponet_tf.training.config.load_config`).
+
+    Raises:
+        ConfigError: ``data.train`` is empty, or an entry's dataset is missing or empty.
+    """
+    from lponet_tf.data.augment import AugmentConfig
+    from lponet_tf.data.occlusion import OcclusionConfig
+
+    data, tcfg = config["data"], config["train"]
+    entries = data.get("train") or []
+    if not entries:
+        raise ConfigError("data.train is empty: name at least one dataset")
+    # false = off; a mapping (or nothing) = the options over the defaults.
+    augment, occlusion = config.get("augment"), config.get("occlusion")
+    val_entries = data.get("validation") or []
+    cache = data.get("cache", False)
+    return DataPlan(
+        sources=[(load_entry(e, "train"), float(e.get("ratio", 1))) for e in entries],
+        validation=([r for e in val_entries for r in load_entry(e, "validation")]
+                    if val_entries else None),
+        batch_size=int(tcfg["batch_size"]),
+        seed=int(tcfg["seed"]),
+        mixing=data.get("mixing", "exact"),
+        augment=None if augment is False else AugmentConfig(**(augment or {})),
+        occlusion=None if occlusion is False else OcclusionConfig(**(occlusion or {})),
+        cache="decoded" if cache is True else cache,
+    )

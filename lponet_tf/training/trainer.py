@@ -231,32 +231,22 @@ def _other_backend_setup(tcfg: dict) -> None:
 def _numpy_datasets(config: dict, model_cfg: LPONetConfig, start_batch: int = 0):
     """``(train, validation or None)`` as :func:`lponet_tf.training.pipelines.
     train_and_validation_datasets`, from the numpy pipeline (no TensorFlow): the same
-    sources, ratios ("exact" mixing), augmentation, occlusion and seeds."""
-    from lponet_tf.data.augment import AugmentConfig
+    :func:`~lponet_tf.training.datasets.data_plan` ("exact" mixing only), the same seeds."""
     from lponet_tf.data.numpy_pipeline import FaceBatches
-    from lponet_tf.data.occlusion import OcclusionConfig
-    from lponet_tf.training.datasets import load_entry
+    from lponet_tf.training.datasets import data_plan
 
-    data, tcfg = config["data"], config["train"]
-    if data.get("mixing", "exact") != "exact":
+    if config["data"].get("mixing", "exact") != "exact":
         raise ConfigError("data.mixing=sampled needs the tf.data pipeline (TensorFlow backend)")
-    seed, batch = int(tcfg["seed"]), int(tcfg["batch_size"])
-    entries = data.get("train") or []
-    if not entries:
-        raise ConfigError("data.train is empty: name at least one dataset")
-    sources = [(load_entry(e, "train"), float(e.get("ratio", 1))) for e in entries]
-    cache = bool(data.get("cache", False))
-    # As pipelines.py (which imports tf.data): false = off, a mapping = the options.
-    augment = None if config.get("augment") is False else AugmentConfig(**(config.get("augment") or {}))
-    occlusion = None if config.get("occlusion") is False else OcclusionConfig(**(config.get("occlusion") or {}))
-    train = FaceBatches(sources, model_cfg, batch, augment=augment, occlusion=occlusion, seed=seed,
-                        start_batch=start_batch, cache=cache)
-    val_entries = data.get("validation") or []
-    if not val_entries:
+    plan = data_plan(config)
+    # FaceBatches keeps decoded images only: any data.cache means that.
+    cache = bool(plan.cache)
+    train = FaceBatches(plan.sources, model_cfg, plan.batch_size, augment=plan.augment,
+                        occlusion=plan.occlusion, seed=plan.seed, start_batch=start_batch,
+                        cache=cache)
+    if plan.validation is None:
         return train, None
-    records = [r for e in val_entries for r in load_entry(e, "validation")]
-    val = FaceBatches([(records, 1)], model_cfg, batch, occlusion=occlusion, seed=seed + 1,
-                      repeat=False, cache=True)
+    val = FaceBatches([(plan.validation, 1)], model_cfg, plan.batch_size, occlusion=plan.occlusion,
+                      seed=plan.validation_seed, repeat=False, cache=True)
     return train, val
 
 

@@ -9,6 +9,7 @@ backup's weights and epoch counter live in one directory switched by an atomic p
 from __future__ import annotations
 
 import json
+import math
 import os
 import pathlib
 import shutil
@@ -16,7 +17,69 @@ import tempfile
 
 import keras
 
+from lponet_tf.errors import LPONetError
 from lponet_tf.fileio import atomic_write_via  # noqa: F401  (also used as cb.atomic_write_via)
+
+
+class TrainingDivergedError(LPONetError, FloatingPointError):
+    """A loss became NaN or +-inf; the message names the epoch (and batch) and the value.
+
+    Attributes:
+        epoch: 0-based, as ``training_log.csv`` counts.
+        batch: the training batch within the epoch, or None for an epoch-end value.
+        key: the logged name (``"loss"``, ``"val_loss"``, ``"val_pose_loss"``, ...).
+        value: the non-finite value.
+    """
+
+    def __init__(self, message, epoch, batch, key, value):
+        super().__init__(message)
+        self.epoch, self.batch, self.key, self.value = epoch, batch, key, value
+
+
+class StopOnNonFiniteLoss(keras.callbacks.Callback):
+    """Raise :class:`TrainingDivergedError` on a NaN / +-inf training or validation loss.
+
+    Keras' ``TerminateOnNaN`` only watches the training batch loss and ends ``fit``
+    quietly, so a run that diverged returned as if it had finished; a non-finite
+    VALIDATION loss went unnoticed and ``-inf`` even became the "best" value for good.
+    This callback raises instead, after the training batch or, for epoch values (every
+    logged ``*loss``, ``val_`` ones included), before the callbacks after it see the
+    epoch: list it before the loggers and checkpoints, and the logs, ``last.keras``,
+    ``best.keras`` and the resumable backup all stay at the last finite epoch.
+
+    Example:
+        >>> cb = StopOnNonFiniteLoss(); cb.on_epoch_end(0, {"loss": 1.0, "val_loss": 2.0})
+        >>> try:
+        ...     cb.on_epoch_end(4, {"loss": 1.0, "val_loss": float("-inf")})
+        ... except TrainingDivergedError as e:
+        ...     print(e.epoch, e.key)
+        4 val_loss
+    """
+
+    def __init__(self):
+        super().__init__()
+        self._epoch = 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch = int(epoch)
+
+    def _check(self, logs, batch=None):
+        for key, value in (logs or {}).items():
+            if key.endswith("loss") and not math.isfinite(float(value)):
+                where = f"epoch {self._epoch}" + ("" if batch is None else f", batch {batch}")
+                raise TrainingDivergedError(
+                    f"training diverged: {key} = {float(value)} at {where} (0-based, as "
+                    f"training_log.csv counts); the logs, checkpoints and backup hold the "
+                    f"last finite epoch. Lower optimizer.learning_rate or set "
+                    f"optimizer.clipnorm and resume, or start afresh",
+                    self._epoch, batch, key, float(value))
+
+    def on_train_batch_end(self, batch, logs=None):
+        self._check({"loss": (logs or {})["loss"]} if "loss" in (logs or {}) else {}, int(batch))
+
+    def on_epoch_end(self, epoch, logs=None):
+        self._epoch = int(epoch)
+        self._check(logs)
 
 
 class AtomicModelCheckpoint(keras.callbacks.Callback):

@@ -266,6 +266,9 @@ def train(config: dict, epochs_limit: Optional[int] = None) -> TrainResult:
         ConfigError: the config breaks the schema, or (:class:`StateMismatchError`) the
             output folder holds the state of a run with another architecture; both before
             any data is read or model built.
+        TrainingDivergedError: a training or validation loss became NaN or +-inf; it names
+            the epoch, and the files hold the last finite epoch
+            (:class:`~lponet_tf.training.callbacks.StopOnNonFiniteLoss`).
     """
     config = validate_config(config)
     if epochs_limit is not None and int(epochs_limit) < 1:
@@ -351,7 +354,9 @@ def train(config: dict, epochs_limit: Optional[int] = None) -> TrainResult:
 
     callbacks = [
         cb.ScalarLogger(),
-        keras.callbacks.TerminateOnNaN(),
+        # Before the loggers and checkpoints: a NaN / inf loss (training or validation)
+        # raises TrainingDivergedError before any file records that epoch.
+        cb.StopOnNonFiniteLoss(),
         keras.callbacks.CSVLogger(str(write_dir / "training_log.csv"), append=True),
         # Keras' TensorBoard callback writes with tf.summary, whatever the backend.
         *([keras.callbacks.TensorBoard(str(write_dir / "tensorboard"), write_graph=False)]

@@ -1,0 +1,64 @@
+"""A NaN / +-inf loss stops training with a typed error naming the epoch, before the
+loggers, checkpoints and TensorBoard record that epoch (lponet_tf.training.callbacks)."""
+from __future__ import annotations
+
+import csv
+
+import keras
+import numpy as np
+import pytest
+
+from lponet_tf.errors import LPONetError
+from lponet_tf.training.callbacks import (AtomicModelCheckpoint, StopOnNonFiniteLoss,
+                                          TrainingDivergedError)
+
+
+class _BadFrom(keras.callbacks.Callback):
+    """Sets ``flag`` while validating (``phase="val"``) or training (``"train"``) from
+    epoch ``epoch`` on; the loss adds ``value`` where the flag is set."""
+
+    def __init__(self, flag, epoch, phase):
+        super().__init__()
+        self.flag, self.epoch, self.phase, self.current = flag, epoch, phase, 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.current = epoch
+        self.flag.assign(1.0 if self.phase == "train" and epoch >= self.epoch else 0.0)
+
+    def on_test_begin(self, logs=None):
+        self.flag.assign(1.0 if self.phase == "val" and self.current >= self.epoch else 0.0)
+
+    def on_test_end(self, logs=None):
+        self.flag.assign(0.0)
+
+
+@pytest.mark.parametrize("value, phase, key, batch", [
+    (np.inf, "val", "val_loss", None), (-np.inf, "val", "val_loss", None),
+    (np.nan, "val", "val_loss", None), (np.inf, "train", "loss", 0),
+])
+def test_non_finite_loss_raises_naming_the_epoch_before_files_record_it(tmp_path, value, phase, key, batch):
+    flag = keras.Variable(0.0, trainable=False)
+
+    def loss(y, p):
+        base = keras.ops.mean(keras.ops.square(y - p), axis=-1)
+        return keras.ops.where(flag > 0, value * keras.ops.ones_like(base), base)
+
+    inp = keras.Input((2,))
+    model = keras.Model(inp, keras.layers.Dense(1)(inp))
+    model.compile(optimizer="sgd", loss=loss)
+    x, y = np.ones((4, 2), "float32"), np.ones((4, 1), "float32")
+    callbacks = [_BadFrom(flag, 2, phase), StopOnNonFiniteLoss(),
+                 keras.callbacks.CSVLogger(str(tmp_path / "log.csv")),
+                 keras.callbacks.TensorBoard(str(tmp_path / "tb"), write_graph=False),
+                 AtomicModelCheckpoint(tmp_path / "last_{epoch}.weights.h5", save_weights_only=True)]
+    with pytest.raises(TrainingDivergedError, match=f"{key} = {value} at epoch 2") as info:
+        model.fit(x, y, validation_data=(x, y), epochs=4, batch_size=2, verbose=0, callbacks=callbacks)
+    err = info.value
+    assert isinstance(err, LPONetError)
+    assert (err.epoch, err.key, err.batch) == (2, key, batch)
+    assert np.isnan(err.value) if np.isnan(value) else err.value == value
+    callbacks[2].csv_file.close()
+    rows = list(csv.DictReader(open(tmp_path / "log.csv")))
+    assert [int(r["epoch"]) for r in rows] == [0, 1]
+    assert all(np.isfinite(float(r["val_loss"])) for r in rows)
+    assert sorted(p.name for p in tmp_path.glob("last_*")) == ["last_1.weights.h5", "last_2.weights.h5"]

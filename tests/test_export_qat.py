@@ -35,6 +35,7 @@ def test_qat_writes_an_int8_tflite_with_metadata(qat_export):
     runner = load_runner(result.path)
     assert runner.metadata.quantization == "qat"
     assert runner.metadata.lponet_config() == QAT_TINY
+    assert sorted(runner.metadata.output_indices.values()) == [0, 1, 2]
     assert all(np.isfinite(result.log["loss_log"])) and len(result.log["loss_log"]) == 3
 
 
@@ -56,3 +57,24 @@ def test_tfmot_never_touches_this_process(qat_export):
 
     # Keras 3 serves tf.keras from its own package; legacy mode would give tf_keras.
     assert tf.keras.__name__.startswith("keras."), tf.keras.__name__
+
+
+def test_written_tflite_metadata_names_each_output_position():
+    """``export.tflite.embed_metadata`` (the QAT worker's, int8-with-float-layers' and the
+    post-training modes' writer) fills ``output_indices`` from the flatbuffer itself; QAT
+    files used to leave them empty. Reference: each output identified by its shape."""
+    import pathlib
+
+    from ai_edge_litert.interpreter import Interpreter
+
+    from lponet_tf import metadata as md
+    from lponet_tf.export.tflite import embed_metadata
+
+    data = (pathlib.Path(md.__file__).parent / "presets/weights/lponet_lite.tflite").read_bytes()
+    blank = md.read_tflite(data).replace(output_indices={}, quantization="qat")
+    written = md.read_tflite(embed_metadata(md.embed_tflite(data, blank), blank))
+    assert written.quantization == "qat"
+    shapes = [tuple(d["shape"][1:]) for d in Interpreter(model_content=data).get_output_details()]
+    g, k = written.heatmap_size, written.num_landmarks
+    by_shape = {(g, g, k): "heatmaps", (3, 3): "pose", (g, g, 2): "occlusion"}
+    assert written.output_indices == {by_shape[s]: i for i, s in enumerate(shapes)}

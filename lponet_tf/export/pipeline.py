@@ -21,7 +21,8 @@ from typing import Dict, Optional, Sequence, Tuple
 import numpy as np
 
 from lponet_tf.export.errors import ExportError
-from lponet_tf.export.tflite import CALIBRATED_MODES, PTQ_MODES, TFLiteExporter, write_bytes
+from lponet_tf.export.tflite import (CALIBRATED_MODES, PTQ_MODES, TFLiteExporter, embed_metadata,
+                                     write_bytes)
 
 FORMATS = ("tflite", "onnx")
 QUANTIZE_MODES = PTQ_MODES + ("qat",)
@@ -180,9 +181,7 @@ class ModelExporter:
             qat_log = self._export_qat(spec, output)
         elif spec.quantize == "int8" and spec.keep_float:
             data = self.analysis().quantize(spec.keep_float)
-            from lponet_tf import metadata as md
-
-            write_bytes(output, md.embed_tflite(data, self._tflite.metadata("int8", "float32")))
+            write_bytes(output, embed_metadata(data, self._tflite.metadata("int8", "float32")))
         else:
             rep = self.calibration() if spec.quantize in CALIBRATED_MODES else None
             self._tflite.export(output, spec.quantize, rep, spec.io_dtype)

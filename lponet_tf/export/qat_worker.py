@@ -262,11 +262,11 @@ def main(spec_path: str) -> int:
     t3 = time.time()
 
     from lponet_tf import metadata as md
-    from lponet_tf.export.tflite import write_bytes
+    from lponet_tf.export.tflite import embed_metadata, write_bytes
 
     meta = md.ModelMetadata.from_model(runner.model, preset=spec.get("preset"), format="tflite",
                                        quantization="qat", io_dtype=spec["io_dtype"])
-    write_bytes(spec["output"], md.embed_tflite(data, meta))
+    write_bytes(spec["output"], embed_metadata(data, meta))
     summary = {
         "faces": len(faces), "steps": spec["steps"], "batch_size": spec["batch_size"],
         "learning_rate": spec["learning_rate"], "target": spec["target"],

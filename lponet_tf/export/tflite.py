@@ -144,8 +144,7 @@ class TFLiteExporter:
             data = converter.convert()
         except Exception as exc:  # the converter raises ConverterError and friends
             raise ExportError(f"TFLite conversion ({quantize}) failed: {exc}") from exc
-        meta = self.metadata(quantize, io_dtype).replace(output_indices=output_positions(data))
-        return md.embed_tflite(data, meta)
+        return embed_metadata(data, self.metadata(quantize, io_dtype))
 
     def export(self, path, quantize: str = "none", representative=None,
                io_dtype: str = "float32") -> str:
@@ -181,6 +180,21 @@ def output_positions(model_bytes: bytes) -> dict:
     order = [d["index"] for d in interpreter.get_output_details()]
     named = interpreter.get_signature_runner().get_output_details()
     return {name: order.index(named[name]["index"]) for name in md.OUTPUT_NAMES}
+
+
+def embed_metadata(model_bytes: bytes, metadata: md.ModelMetadata) -> bytes:
+    """``model_bytes`` with ``metadata`` embedded, its ``output_indices`` read from the
+    converted model itself (:func:`output_positions`). Every ``.tflite`` writer (post-
+    training modes, int8 with float layers, QAT) goes through here, so none leaves them out.
+
+    Args:
+        model_bytes: a converted flatbuffer.
+        metadata: the model's metadata; its ``output_indices`` are replaced.
+
+    Returns:
+        The flatbuffer with the metadata (``lponet_tf.metadata.read_tflite`` reads it back).
+    """
+    return md.embed_tflite(model_bytes, metadata.replace(output_indices=output_positions(model_bytes)))
 
 
 def export_tflite(model, path, quantize: str = "none", representative=None,

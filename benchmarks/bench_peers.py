@@ -368,6 +368,24 @@ def machine_info() -> dict:
             "platform": platform.platform()}
 
 
+def portable_paths(obj, workdir: pathlib.Path):
+    """``obj`` with this machine's paths made relative: the results file is committed.
+
+    Files in the (temporary) work folder become ``<workdir>/name``, others are written
+    relative to the repository (``.venv-peers/...``, ``../data``).
+    """
+    if isinstance(obj, dict):
+        return {k: portable_paths(v, workdir) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [portable_paths(v, workdir) for v in obj]
+    if isinstance(obj, str) and os.path.isabs(obj) and os.path.exists(obj):
+        path = pathlib.Path(obj).resolve()
+        if path.is_relative_to(workdir.resolve()):
+            return "<workdir>/" + str(path.relative_to(workdir.resolve()))
+        return os.path.relpath(path, REPO)
+    return obj
+
+
 def sha256(path) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:
@@ -547,6 +565,7 @@ def main(argv=None) -> int:
 
     result["loadavg"]["end"] = loadavg()
     result["seconds"] = round(time.time() - started, 1)
+    result = portable_paths(result, workdir)
     out_json.write_text(json.dumps(result, indent=1))
     out_md.write_text(markdown(result))
     log(f"wrote {out_json} and {out_md} ({result['seconds']} s)")

@@ -9,13 +9,13 @@ backup's weights and epoch counter live in one directory switched by an atomic p
 from __future__ import annotations
 
 import json
-import math
 import os
 import pathlib
 import shutil
 import tempfile
 
 import keras
+import numpy as np
 
 from lponet_tf.errors import LPONetError
 from lponet_tf.fileio import atomic_write_via  # noqa: F401  (also used as cb.atomic_write_via)
@@ -65,17 +65,23 @@ class StopOnNonFiniteLoss(keras.callbacks.Callback):
 
     def _check(self, logs, batch=None):
         for key, value in (logs or {}).items():
-            if key.endswith("loss") and not math.isfinite(float(value)):
+            if not key.endswith("loss"):
+                continue
+            # A multi-worker strategy's step logs are (1,) arrays (lponet_tf.distributed_fit).
+            values = np.asarray(value, dtype=np.float64).reshape(-1)
+            bad = values[~np.isfinite(values)]
+            if bad.size:
                 where = f"epoch {self._epoch}" + ("" if batch is None else f", batch {batch}")
                 raise TrainingDivergedError(
-                    f"training diverged: {key} = {float(value)} at {where} (0-based, as "
+                    f"training diverged: {key} = {bad[0]} at {where} (0-based, as "
                     f"training_log.csv counts); the logs, checkpoints and backup hold the "
                     f"last finite epoch. Lower optimizer.learning_rate or set "
                     f"optimizer.clipnorm and resume, or start afresh",
-                    self._epoch, batch, key, float(value))
+                    self._epoch, batch, key, float(bad[0]))
 
     def on_train_batch_end(self, batch, logs=None):
-        self._check({"loss": (logs or {})["loss"]} if "loss" in (logs or {}) else {}, int(batch))
+        if logs and "loss" in logs:  # the running mean of the epoch so far
+            self._check({"loss": logs["loss"]}, int(batch))
 
     def on_epoch_end(self, epoch, logs=None):
         self._epoch = int(epoch)

@@ -48,9 +48,11 @@ test-java: $(STAMP) java-deps
 demo: $(STAMP)
 	$(VENV)/bin/lponet predict lponet_tf/assets/astronaut.png --output out/demo --overwrite
 
-# The README's export table on the bundled preset (needs ../shared/data for calibration/parity).
+# The README's export table on the bundled preset; DATA is a 300W-format folder (calibration/parity):
+#   make bench DATA=/data/300w
 bench: $(STAMP)
-	$(PY) benchmarks/bench_export.py --preset lponet_lite --data ../shared/data/300w \
+	@test -d "$(DATA)" || { echo "make bench: DATA=<a 300W-format folder> is required" >&2; exit 2; }
+	$(PY) benchmarks/bench_export.py --preset lponet_lite --data "$(DATA)" \
 		--formats tflite-fp32,tflite-fp16,tflite-dynamic,tflite-int8,tflite-int8-posefloat,tflite-int16x8,onnx \
 		--runs 50 --out benchmarks/results/export_lponet_lite.md
 

@@ -35,7 +35,9 @@ from bench_masked_detection import read_rgb, shrink  # noqa: E402
 from lponet_tf.data import read_dataset  # noqa: E402
 from lponet_tf.detection import BOX_MAPPINGS, BlazeFaceDetector, box_iou, landmark_box  # noqa: E402
 
-SHARED = pathlib.Path(os.environ.get("LPONET_SHARED_DATA", REPO.parent / "shared" / "data"))
+from bench_data import data_root  # noqa: E402
+
+SHARED = data_root()
 SCALES = (1, 1.25, 1.5, 2, 3, 4, 6)
 
 

@@ -2,7 +2,7 @@
 the detector-box -> landmark-box mapping (``lponet_tf.detection.BOX_MAPPINGS``, stored in
 ``lponet_tf/detection/box_mappings.json``).
 
-Data: ../shared/data/300w (1,207 faces: afw/ 337, helen_trainset/ 870; each image holds one
+Data: $LPONET_SHARED_DATA/300w (1,207 faces: afw/ 337, helen_trainset/ 870; each image holds one
 main face, whose landmark box is the ground truth) and the bundled astronaut.png.
 
 A face counts as found when a detection overlaps its landmark box with IoU >= 0.5, or when a
@@ -56,7 +56,9 @@ from lponet_tf.detection import (  # noqa: E402
     landmark_box,
 )
 
-SHARED = pathlib.Path(os.environ.get("LPONET_SHARED_DATA", REPO.parent / "shared" / "data"))
+from bench_data import data_root  # noqa: E402
+
+SHARED = data_root()
 ASTRONAUT = REPO / "lponet_tf" / "assets" / "astronaut.png"
 
 

@@ -22,7 +22,7 @@ code (:class:`lponet_tf.export.pipeline.ModelExporter`), it measures
 Output: a Markdown table on stdout and in ``--out`` (plus ``.json``).
 
     .venv/bin/python benchmarks/bench_export.py --preset lponet_lite \\
-        --data ../shared/data/300w --out benchmarks/results/export_lponet_lite.md
+        --data /data/300w --out benchmarks/results/export_lponet_lite.md
 
 Quick check on a small untrained model (no parity, a few runs):
 

@@ -66,7 +66,9 @@ from lponet_tf.detection import BlazeFaceDetector, box_iou, landmark_box  # noqa
 from lponet_tf.detection.confirm import ConfirmedDetector  # noqa: E402
 from lponet_tf.training.datasets import holdout_split  # noqa: E402
 
-SHARED = pathlib.Path(os.environ.get("LPONET_SHARED_DATA", REPO.parent / "shared" / "data"))
+from bench_data import data_root  # noqa: E402
+
+SHARED = data_root()
 #: The preset's validation holdout (lponet_tf/configs/preset_lite.yaml).
 HOLDOUT = dict(fraction=0.15, seed=0, part="val")
 OTHER_OCCLUDERS = ("sunglasses", "hand", "patch")

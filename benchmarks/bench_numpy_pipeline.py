@@ -2,7 +2,7 @@
 keras ``PyDataset`` that feeds ``fit`` without TensorFlow), per core and with workers.
 
 Full training preparation on every sample (decode, crop, augmentation, occlusion synthesis,
-target encoding) of real 300W faces (../shared/data/300w), at 128 and 256 px:
+target encoding) of real 300W faces ($LPONET_SHARED_DATA/300w), at 128 and 256 px:
 
 - ``1 core``: ``FaceBatches[i]`` in a loop in this process (no Keras machinery);
 - ``threads xN`` / ``processes xN``: through Keras' PyDataset adapter (what ``fit`` uses)
@@ -27,7 +27,9 @@ os.environ.setdefault("KERAS_BACKEND", "jax")  # the path exists for backends wi
 REPO = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-SHARED = pathlib.Path(os.environ.get("LPONET_SHARED_DATA", REPO.parent / "shared" / "data"))
+from bench_data import data_root  # noqa: E402
+
+SHARED = data_root()
 
 
 def batches(records, size, batch, **kwargs):

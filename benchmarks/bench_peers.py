@@ -50,6 +50,8 @@ import numpy as np
 REPO = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from bench_data import data_root  # noqa: E402
+
 PEERS = REPO / ".venv-peers"
 DLIB_PY = PEERS / "dlib" / "bin" / "python"
 MP_PY = PEERS / "mediapipe" / "bin" / "python"
@@ -398,7 +400,8 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--output", default="out/peers.json", help="results JSON")
     ap.add_argument("--markdown", default=None, help="Markdown table (default: .md beside --output)")
-    ap.add_argument("--data", default=str(REPO.parent / "shared" / "data" / "300w"))
+    ap.add_argument("--data", default=str(data_root() / "300w"),
+                    help="a 300W-format folder (default: $LPONET_SHARED_DATA/300w)")
     ap.add_argument("--faces", type=int, default=None, help="validation faces (default: all)")
     ap.add_argument("--repeats", type=int, default=5,
                     help="timing rounds over all faces per engine and thread count")

@@ -2,7 +2,7 @@
 
 The pipeline must not be the bottleneck of training: its images/s (decode, crop, full
 augmentation, occlusion synthesis on every sample, target encoding; ``make_dataset`` with
-AUTOTUNE parallelism, real 300W faces from ../shared/data/300w) should be at least 3x the
+AUTOTUNE parallelism, real 300W faces from $LPONET_SHARED_DATA/300w) should be at least 3x the
 model's training images/s (forward + backward + RMSprop update of the multitask loss with
 deep supervision, on in-memory batches so that only the model is timed).
 
@@ -28,7 +28,9 @@ sys.path.insert(0, str(REPO))
 
 import numpy as np  # noqa: E402
 
-SHARED = pathlib.Path(os.environ.get("LPONET_SHARED_DATA", REPO.parent / "shared" / "data"))
+from bench_data import data_root  # noqa: E402
+
+SHARED = data_root()
 
 
 def pipeline_rate(records, size: int, batch: int, seconds: float, seed: int = 0) -> float:

@@ -1,6 +1,6 @@
 """Jitter and lag of the One-Euro smoothing (lponet_tf.inference.smoothing).
 
-Landmarks: a real 300W landmark set (68 points; ../shared/data/300w, first HELEN face by
+Landmarks: a real 300W landmark set (68 points; $LPONET_SHARED_DATA/300w, first HELEN face by
 default) is the ground truth of a 30 fps video of 10 s.
 * Jitter, still face: Gaussian noise (sigma = 1 px and 2 px per coordinate, per frame) is
   added; "jitter" is the mean frame-to-frame landmark motion (mean over points of
@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import os
 import pathlib
 import sys
 
@@ -37,7 +36,9 @@ from lponet_tf.inference.smoothing import (  # noqa: E402
     LANDMARK_DEFAULTS, ROTATION_DEFAULTS, LandmarkFilter, OneEuroFilter, RotationFilter,
 )
 
-SHARED = pathlib.Path(os.environ.get("LPONET_SHARED_DATA", REPO.parent / "shared" / "data"))
+from bench_data import data_root  # noqa: E402
+
+SHARED = data_root()
 FPS, SECONDS = 30.0, 10.0
 SPEEDS = (0.1, 0.5, 2.0)  # face sizes per second: slow drift, head motion, fast motion
 

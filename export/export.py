@@ -2,7 +2,7 @@
 """Export an LPONet to TFLite / ONNX with a parity report (same code as ``lponet export``).
 
     python export/export.py --preset lponet_lite --quantize int8 \\
-        --data ../shared/data/300w --output out/lponet_lite_int8.tflite
+        --data /data/300w --output out/lponet_lite_int8.tflite
 
 See ``docs/export.md`` and ``python export/export.py --help``.
 """

@@ -9,9 +9,9 @@ label from a mask file; yellow: approximated from the landmarks, see
 ``lponet_tf.data.occlusion``). A caption lists the flip / angle and the occluders drawn.
 
 Usage:
-    python scripts/augmentation_grid.py --data ../shared/data/300w --out grid.png
-    python scripts/augmentation_grid.py --data ../shared/data/300w \\
-        --data aflw2000=../shared/data/formats/aflw2000 --rows 6 --cols 8 --out grid.png
+    python scripts/augmentation_grid.py --data /data/300w --out grid.png
+    python scripts/augmentation_grid.py --data /data/300w \\
+        --data aflw2000=/data/AFLW2000 --rows 6 --cols 8 --out grid.png
 
 ``--data`` takes ``PATH`` (read as 300W) or ``NAME=PATH`` with any
 ``lponet_tf.data.read_dataset`` name; several are interleaved.

@@ -3,9 +3,9 @@
 
 Usage::
 
-    .venv/bin/python scripts/derive_mean_face.py [AFLW2000_DIR ...] [--out PATH]
+    .venv/bin/python scripts/derive_mean_face.py AFLW2000_DIR_OR_MAT [...] [--out PATH]
 
-Default input: ``../shared/data/formats/aflw2000`` (the real AFLW2000-3D samples).
+Input: AFLW2000-3D faces (``imageNNNNN.mat``; the bundled mean face was derived from four).
 
 Derivation, per ``imageNNNNN.mat``:
 
@@ -39,7 +39,6 @@ from lponet_tf.data.augment import FLIP_68  # noqa: E402
 from lponet_tf.data.matfile import load_mat  # noqa: E402
 from lponet_tf.data.pseudo_pose import MEAN_FACE_PATH  # noqa: E402
 
-DEFAULT_INPUT = REPO.parent / "shared" / "data" / "formats" / "aflw2000"
 #: 3DDFA's model unit (Basel Face Model: micrometres) per millimetre.
 MODEL_UNITS_PER_MM = 1000.0
 
@@ -64,7 +63,7 @@ def derive_mean_face(mat_paths: Sequence) -> Tuple[np.ndarray, np.ndarray]:
         ``(mean (68, 3) float32 mm, per-sample RMS distance to the unsymmetrised mean in mm)``.
 
     Example:
-        >>> face, rms = derive_mean_face(sorted(DEFAULT_INPUT.glob("*.mat")))  # doctest: +SKIP
+        >>> face, rms = derive_mean_face(sorted(pathlib.Path("/data/AFLW2000").glob("*.mat")))  # doctest: +SKIP
     """
     if not mat_paths:
         raise ValueError("no AFLW2000 .mat files given")
@@ -79,7 +78,7 @@ def derive_mean_face(mat_paths: Sequence) -> Tuple[np.ndarray, np.ndarray]:
 
 def main(argv: List[str] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("inputs", nargs="*", type=pathlib.Path, default=[DEFAULT_INPUT],
+    parser.add_argument("inputs", nargs="+", type=pathlib.Path,
                         help="AFLW2000-3D folders or .mat files")
     parser.add_argument("--out", type=pathlib.Path, default=pathlib.Path(MEAN_FACE_PATH))
     args = parser.parse_args(argv)

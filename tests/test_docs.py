@@ -62,6 +62,30 @@ def test_docs_stay_inside_the_repository():
             assert not outside.search(line), f"{path.name}:{number}: {line}"
 
 
+#: What users get: the package (its configs and docstrings), scripts, benchmarks, the
+#: Android project and the Makefile. tests/ and .ci/ may name the CI machines' data folder.
+SHIPPED = ["lponet_tf", "benchmarks", "scripts", "export", "training", "android_demo", "Makefile",
+           "setup.py"]
+TEXT_SUFFIXES = {".py", ".yaml", ".yml", ".json", ".md", ".txt", ".java", ".kt", ".gradle", ".kts",
+                 ".xml", ".cfg", ".toml", ".sh", ""}
+
+
+def test_code_and_configs_do_not_point_outside_the_repository():
+    outside = re.compile(r"\.\./shared|shared/data|/work/")
+    files = []
+    for name in SHIPPED:
+        root = REPO / name
+        files += [root] if root.is_file() else [p for p in root.rglob("*") if p.is_file()
+                                                 and p.suffix in TEXT_SUFFIXES
+                                                 and "__pycache__" not in p.parts
+                                                 and "build" not in p.parts]
+    assert len(files) > 100
+    hits = [f"{p.relative_to(REPO)}:{n}: {line.strip()}" for p in files
+            for n, line in enumerate(p.read_text(encoding="utf-8", errors="replace").splitlines(), 1)
+            if outside.search(line)]
+    assert not hits, "\n".join(hits[:20])
+
+
 def test_readme_parameter_count_is_the_measured_one():
     from lponet_tf.model import build_lponet, inference_model
 

@@ -164,7 +164,7 @@ def fill_pseudo_poses(records: Iterable[FaceRecord],
 
     Example:
         >>> from lponet_tf.data import read_dataset
-        >>> recs = fill_pseudo_poses(read_dataset("300w", "../shared/data/300w/afw"))  # doctest: +SKIP
+        >>> recs = fill_pseudo_poses(read_dataset("300w", "/data/300w/afw"))  # doctest: +SKIP
         >>> recs[0].attributes["pose_source"], recs[0].pose.shape  # doctest: +SKIP
         ('solvepnp', (3, 3))
     """

@@ -10,7 +10,7 @@ here: ``import lponet_tf.export`` does not load TensorFlow.
 
 Example:
     >>> from lponet_tf.export.pipeline import ExportSpec, ModelExporter   # doctest: +SKIP
-    >>> with ModelExporter("model.keras", data="../shared/data/300w") as ex:  # doctest: +SKIP
+    >>> with ModelExporter("model.keras", data="/data/300w") as ex:  # doctest: +SKIP
     ...     ex.export(ExportSpec("tflite", "int8"), "model_int8.tflite")
 """
 from lponet_tf.export.errors import ExportError

@@ -3,11 +3,11 @@
 Examples::
 
     lponet export --preset lponet_lite --format tflite --quantize int8 \\
-        --data ../shared/data/300w --output out/lponet_lite_int8.tflite
+        --data /data/300w --output out/lponet_lite_int8.tflite
     lponet export --model run/model.keras --format onnx --output out/model.onnx \\
-        --data ../shared/data/300w
+        --data /data/300w
     lponet export --model run/model.keras --quantize qat --compare-ptq --analyze-layers \\
-        --data ../shared/data/300w --output out/model_qat.tflite
+        --data /data/300w --output out/model_qat.tflite
 
 The same code runs as ``python -m lponet_tf.export`` and ``python export/export.py``.
 Each run writes ``OUTPUT`` and ``OUTPUT-without-suffix.report.{md,json}``.
@@ -53,7 +53,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="int8: node groups left in float (gram_schmidt, pose, heads, "
                              "auto, or a regex); qat: Keras layer-name regexes. Repeatable "
                              "or comma-separated")
-    parser.add_argument("--data", help="face folder (image + .pts), e.g. ../shared/data/300w: "
+    parser.add_argument("--data", help="face folder (image + .pts), e.g. /data/300w: "
                                        "calibration / QAT use its training part, parity its "
                                        "validation part (the training configs' hold-out)")
     parser.add_argument("--eval-data", help="face folder for parity (default: --data)")

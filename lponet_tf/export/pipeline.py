@@ -6,7 +6,7 @@ int8 calibration, the face crops, the Keras model's outputs on the validation fa
 several exports of one model cost one of each.
 
 Example:
-    >>> with ModelExporter(model, data="../shared/data/300w") as ex:          # doctest: +SKIP
+    >>> with ModelExporter(model, data="/data/300w") as ex:          # doctest: +SKIP
     ...     record = ex.export(ExportSpec("tflite", "int8"), "m_int8.tflite")
     ...     record["parity"]["landmark_px_mean"]
 """

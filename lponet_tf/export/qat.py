@@ -8,7 +8,7 @@ exchanges files with it: the Keras model (``.keras``), the face folder, the ``.t
 result and a JSON log. The calling process never imports tfmot.
 
 Example:
-    >>> result = export_qat("m.keras", "m_qat.tflite", data="../shared/data/300w",
+    >>> result = export_qat("m.keras", "m_qat.tflite", data="/data/300w",
     ...                     steps=300)                                  # doctest: +SKIP
     >>> result.log["loss_last"] < result.log["loss_first"]              # doctest: +SKIP
     True

@@ -3,7 +3,7 @@
 A config's ``data.train`` is a list of entries::
 
     - name: 300w            # a reader of lponet_tf.data.read_dataset
-      root: ../shared/data/300w
+      root: /data/300w      # relative roots are relative to the YAML file
       split: null           # reader split (e.g. "train", "common")
       ratio: 4              # share of each batch (4:3:3 in stage 2)
       tasks: [landmarks, pose, occlusion]   # labels to use; others get weight 0

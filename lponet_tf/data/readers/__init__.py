@@ -74,7 +74,7 @@ def read_dataset(name: str, root, split: Optional[str] = None, **options) -> Lis
         DataError: missing root, or bad data (the error names the file, and line).
 
     Example:
-        >>> recs = read_dataset("300w", "../shared/data/300w/afw")  # doctest: +SKIP
+        >>> recs = read_dataset("300w", "/data/300w/afw")  # doctest: +SKIP
         >>> recs[0].landmarks.shape  # doctest: +SKIP
         (68, 2)
     """

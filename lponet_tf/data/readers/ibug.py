@@ -20,7 +20,7 @@ partial copy reads whatever is there. Each record's ``attributes`` hold ``subset
 (``"train"``, ``"common"`` or ``"challenge"``) and ``source`` (``"afw"``, ``"helen"``,
 ``"lfpw"``, ``"ibug"``).
 
-**Any folder of image + ``.pts`` pairs** (e.g. ``../shared/data/300w/afw``, a Menpo
+**Any folder of image + ``.pts`` pairs** (e.g. ``/data/300w/afw``, a Menpo
 folder): every ``NAME.pts`` below ``root`` (recursively) with an image ``NAME.<ext>`` beside
 it. With ``split=None`` this is what is read in every layout (faces inside the official
 folders still get their ``subset``); a ``split`` needs the official layout.

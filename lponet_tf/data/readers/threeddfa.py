@@ -14,7 +14,7 @@ by :func:`lponet_tf.geometry.pose_para_to_matrix`, and the landmarks:
       root/{AFW,HELEN,IBUG,LFPW}_Flip/NAME.jpg + NAME.mat     (mirrored)
       root/landmarks/{AFW,HELEN,IBUG,LFPW}/NAME_pts.mat       (no _Flip folders)
 
-  A flat folder of pairs (e.g. ../shared/data/formats/300w_lp) works too. ``split`` picks
+  A flat folder of pairs (e.g. a few faces copied out of 300W-LP) works too. ``split`` picks
   a subset folder (``"afw"``, ``"helen_flip"``, ...; case-insensitive) or None for all.
   ``attributes``: ``subset`` (from the file name prefix, e.g. ``"IBUG"``), ``flipped``,
   ``yaw``, ``pitch``, ``roll`` (degrees).

@@ -81,7 +81,8 @@ def _one_error_line(err: str) -> str:
 
 
 @pytest.mark.parametrize("case", ["suffix", "missing_data", "data_without_faces",
-                                  "int8_without_data", "parent_is_a_file", "existing_output"])
+                                  "int8_without_data", "parent_is_a_file", "existing_output",
+                                  "qat_float_layers_int8_io"])
 def test_arguments_are_checked_before_conversion(keras_file, tmp_path, capsys, no_conversion,
                                                  case):
     work = tmp_path / "work"
@@ -96,12 +97,14 @@ def test_arguments_are_checked_before_conversion(keras_file, tmp_path, capsys, n
             "data_without_faces": ["--output", out, "--data", work / "no_faces"],
             "int8_without_data": ["--quantize", "int8", "--output", out],
             "parent_is_a_file": ["--output", work / "notes.txt" / "z.tflite"],
-            "existing_output": ["--output", work / "keep.tflite"]}[case]
+            "existing_output": ["--output", work / "keep.tflite"],
+            "qat_float_layers_int8_io": ["--quantize", "qat", "--keep-float", "^pose", "--io-dtype",
+                                         "int8", "--data", work / "absent", "--output", out]}[case]
     assert cli.main(["--model", str(keras_file), *map(str, args)]) == 2
     line = _one_error_line(capsys.readouterr().err)
     named = {"suffix": ".onnx", "missing_data": "absent", "data_without_faces": "no_faces",
              "int8_without_data": "--data", "parent_is_a_file": "notes.txt",
-             "existing_output": "--overwrite"}[case]
+             "existing_output": "--overwrite", "qat_float_layers_int8_io": "float32 I/O only"}[case]
     assert named in line
     assert {p: p.read_bytes() for p in work.rglob("*") if p.is_file()} == before
     assert _files(work) == ["keep.tflite", "no_faces", "notes.txt"]

@@ -257,3 +257,18 @@ def test_both_data_paths_are_built_from_one_data_plan(tmp_path, faces):
         for k in y:
             np.testing.assert_array_equal(y2[k], y[k].numpy(), err_msg=k)
             np.testing.assert_array_equal(w2[k], w[k].numpy(), err_msg=k)
+
+
+def test_a_missing_dataset_is_refused_before_anything_is_written(tmp_path, faces):
+    """The bundled configs name example roots (/data/300w): without --data-root a run must
+    stop with the dataset, the root and the flag to pass, and leave no output folder."""
+    from lponet_tf.training.config import ConfigError
+    from lponet_tf.training.trainer import train
+
+    missing = tmp_path / "no_such_300w"
+    config = load_config(_resume_config(tmp_path / "cfg", faces),
+                         [f"output_dir={tmp_path / 'run'}", f"data.validation.0.root={missing}"])
+    with pytest.raises(ConfigError, match=r"data\.validation: dataset '300w' not found at .*"
+                                          r"no_such_300w .*--data-root 300w=PATH"):
+        train(config)
+    assert not (tmp_path / "run").exists()

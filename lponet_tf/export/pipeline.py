@@ -59,8 +59,10 @@ class ExportSpec:
             raise ExportError(f"io_dtype {self.io_dtype!r} needs int8 or qat")
         if self.keep_float and self.quantize not in ("int8", "qat"):
             raise ExportError("keep_float applies to int8 and qat only")
-        if self.keep_float and self.quantize == "int8" and self.io_dtype != "float32":
-            raise ExportError("int8 with float layers (keep_float) has float32 I/O only")
+        if self.keep_float and self.io_dtype != "float32":
+            # Checked here, before calibration or QAT: the converter would leave the
+            # outputs of float layers float, against the file's int8 I/O metadata.
+            raise ExportError(f"{self.quantize} with float layers (keep_float) has float32 I/O only")
 
     @property
     def label(self) -> str:

@@ -80,10 +80,13 @@ def export_qat(
         :class:`QATResult`.
 
     Raises:
-        ExportError: the worker failed (its error output is in the message).
+        ExportError: ``keep_float`` with int8 / uint8 I/O (refused before any work), or
+            the worker failed (its error output is in the message).
     """
     if target not in ("teacher", "labels"):
         raise ValueError(f"target must be 'teacher' or 'labels', got {target!r}")
+    if keep_float and io_dtype != "float32":
+        raise ExportError("qat with float layers (keep_float) has float32 I/O only")
     with tempfile.TemporaryDirectory(prefix="lponet_qat_") as tmp:
         model_path = model
         if not isinstance(model, (str, os.PathLike)):

@@ -83,11 +83,9 @@ def restrict_tasks(records: Sequence[FaceRecord], tasks: Sequence[str]) -> List[
     return out
 
 
-def load_entry(entry: dict, section: str) -> List[FaceRecord]:
-    """Records of one ``data.train`` / ``data.validation`` entry, with a clear error when
-    the dataset is not where the config says."""
-    from lponet_tf.data import read_dataset
-
+def check_entry(entry: dict, section: str) -> None:
+    """Raise :class:`ConfigError` when a data entry lacks a name or root, or its root is
+    not on this machine (cheap: run before a training writes anything)."""
     name, root = entry.get("name"), entry.get("root")
     if not name or not root:
         raise ConfigError(f"data.{section}: every entry needs 'name' and 'root': {entry}")
@@ -96,6 +94,22 @@ def load_entry(entry: dict, section: str) -> List[FaceRecord]:
             f"data.{section}: dataset {name!r} not found at {root} "
             f"(set its root in the config or pass --data-root {name}=PATH)"
         )
+
+
+def check_roots(config: dict) -> None:
+    """:func:`check_entry` on every ``data.train`` and ``data.validation`` entry."""
+    for section in ("train", "validation"):
+        for entry in config["data"].get(section) or []:
+            check_entry(entry, section)
+
+
+def load_entry(entry: dict, section: str) -> List[FaceRecord]:
+    """Records of one ``data.train`` / ``data.validation`` entry, with a clear error when
+    the dataset is not where the config says."""
+    from lponet_tf.data import read_dataset
+
+    check_entry(entry, section)
+    name, root = entry["name"], entry["root"]
     records = read_dataset(name, root, split=entry.get("split"))
     if not records:
         raise ConfigError(f"data.{section}: dataset {name!r} at {root} has no faces")

@@ -42,6 +42,7 @@ from lponet_tf.training import callbacks as cb
 from lponet_tf.training import schema as S
 from lponet_tf.training.config import (PRECISIONS, ConfigError, StateMismatchError,
                                        validate_config)
+from lponet_tf.training.datasets import check_roots
 from lponet_tf.training.objectives import losses_and_weights, make_optimizer, metrics_for
 
 
@@ -264,8 +265,9 @@ def train(config: dict, epochs_limit: Optional[int] = None) -> TrainResult:
 
     Raises:
         ConfigError: the config breaks the schema, or (:class:`StateMismatchError`) the
-            output folder holds the state of a run with another architecture; both before
-            any data is read or model built.
+            output folder holds the state of a run with another architecture, or a
+            dataset root does not exist; all before any data is read, model built or
+            file written.
         TrainingDivergedError: a training or validation loss became NaN or +-inf; it names
             the epoch, and the files hold the last finite epoch
             (:class:`~lponet_tf.training.callbacks.StopOnNonFiniteLoss`).
@@ -273,6 +275,7 @@ def train(config: dict, epochs_limit: Optional[int] = None) -> TrainResult:
     config = validate_config(config)
     if epochs_limit is not None and int(epochs_limit) < 1:
         raise ConfigError(f"epochs_limit must be >= 1, got {epochs_limit}")
+    check_roots(config)  # a missing dataset is reported before the output folder is made
     tcfg = config["train"]
     tensorflow = keras.backend.backend() == "tensorflow"
     strategy = None

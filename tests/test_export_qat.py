@@ -14,8 +14,10 @@ pytestmark = pytest.mark.timeout(600)
 QAT_TINY = TINY.replace(hourglass_depth=2)
 
 
-@pytest.fixture(scope="module")
-def qat_export(tmp_path_factory, faces_300w):
+@pytest.fixture(scope="module", params=["float32", "int8"])
+def qat_export(request, tmp_path_factory, faces_300w):
+    """The tiny model after a 3-step QAT, exported with float I/O (the CLI default) and with
+    int8 I/O (what the Android app ships)."""
     import keras
 
     from lponet_tf.export.qat import export_qat
@@ -26,7 +28,8 @@ def qat_export(tmp_path_factory, faces_300w):
     folder = tmp_path_factory.mktemp("qat")
     model.save(folder / "tiny.keras")
     result = export_qat(folder / "tiny.keras", folder / "tiny_qat.tflite", faces_300w,
-                        steps=3, batch_size=4, faces=8, calibration_steps=2, timeout=540)
+                        steps=3, batch_size=4, faces=8, calibration_steps=2, timeout=540,
+                        io_dtype=request.param)
     return model, result
 
 
@@ -34,6 +37,13 @@ def test_qat_writes_an_int8_tflite_with_metadata(qat_export):
     _, result = qat_export
     runner = load_runner(result.path)
     assert runner.metadata.quantization == "qat"
+    assert runner.metadata.io_dtype == result.log["io_dtype"]
+    # Every output has the file's I/O type (the pose output used to stay float32 with int8 I/O).
+    from ai_edge_litert.interpreter import Interpreter
+
+    dtypes = {np.dtype(d["dtype"]).name
+              for d in Interpreter(model_path=str(result.path)).get_output_details()}
+    assert dtypes == {result.log["io_dtype"]}
     assert runner.metadata.lponet_config() == QAT_TINY
     assert sorted(runner.metadata.output_indices.values()) == [0, 1, 2]
     assert all(np.isfinite(result.log["loss_log"])) and len(result.log["loss_log"]) == 3

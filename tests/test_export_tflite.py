@@ -93,3 +93,32 @@ def test_selective_quantisation_keeps_the_pose_head_in_float():
     out = load_runner(path, backend="tflite")(a.images)
     assert_matches_reference(out, a.reference, "int8")
     assert KEEP_FLOAT_GROUPS["gram_schmidt"]
+
+
+def test_int8_with_the_pose_head_in_float_through_the_exporter(tmp_path):
+    """``lponet export --quantize int8 --keep-float pose`` (ModelExporter's own path, not the
+    converter's): the file carries metadata whose output positions name the right tensors,
+    and it runs behind load_runner like any other export."""
+    from lponet_tf.export.pipeline import ExportSpec, ModelExporter
+    from lponet_tf.runtime.tflite_runner import TFLiteRunner
+    from synthetic_faces import write_300w_folder
+
+    a = artifacts()
+    faces = write_300w_folder(tmp_path / "faces", 4)  # --data must name a face folder
+    with ModelExporter(a.model, data=faces, calibration_faces=8) as exporter:
+        # Calibrated on the crops it is compared on, as exported("int8") is: the drawn faces
+        # of the folder differ from the real crops, and the test is about the file.
+        exporter._cache["calibration"] = a.images
+        record = exporter.export(ExportSpec("tflite", "int8", "float32", ("pose",)),
+                                 tmp_path / "posefloat.tflite", parity=False)
+    assert record["keep_float"] == ("pose",) and record["size_bytes"] > 0
+    runner = load_runner(record["path"])
+    assert isinstance(runner, TFLiteRunner)
+    meta = runner.metadata
+    assert meta.quantization == "int8" and meta.io_dtype == "float32"
+    assert sorted(meta.output_indices) == ["heatmaps", "occlusion", "pose"]
+    out = runner(a.images)
+    assert out["heatmaps"].shape == a.reference["heatmaps"].shape
+    assert out["pose"].shape == (len(a.images), 3, 3)
+    assert out["occlusion"].shape == a.reference["occlusion"].shape
+    assert_matches_reference(out, a.reference, "int8")

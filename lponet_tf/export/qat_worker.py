@@ -13,7 +13,8 @@ Steps:
   3. Freeze the batch norms (fine-tuning on small batches must not move their statistics;
      frozen, they fold into the convolutions exactly as in post-training conversion),
      annotate every layer (a no-op QuantizeConfig for the Gram-Schmidt / pose output layer
-     and for the ``keep_float`` layers, an output quantizer for ``Rescaling``), then
+     and for the ``keep_float`` layers, an output quantizer for ``Rescaling`` and, in a
+     file with int8 / uint8 I/O, for the pose output), then
      ``quantize_apply`` inside ``quantize_scope``.
   4. Calibrate the activation ranges: tfmot starts them at [-6, 6] (inputs [0, 0]) and
      moves them by an EMA with decay 0.999, i.e. over thousands of steps; a short QAT
@@ -79,7 +80,8 @@ def _quantize_configs(tfmot):
             return {}
 
     class OutputQuantizeConfig(NoOpQuantizeConfig):
-        """Weightless layers tfmot does not know (Rescaling): quantise the output only."""
+        """Quantise the output only: weightless layers tfmot does not know (Rescaling),
+        and the float pose output of an integer-I/O file."""
 
         def get_output_quantizers(self, layer):
             return [q.quantizers.MovingAverageQuantizer(
@@ -109,8 +111,14 @@ def _controllable_ema(tf):
     return decay
 
 
-def build_qat_model(keras3_model, keep_float=()):
+def build_qat_model(keras3_model, keep_float=(), quantize_pose_output: bool = False):
     """The tf_keras QAT twin of a Keras 3 LPONet (weights copied, BN frozen).
+
+    The pose output layer (Gram-Schmidt, or the x90 Euler scaling) always computes in
+    float: int8 cannot resolve its small intermediate values. ``quantize_pose_output``
+    (int8 / uint8 I/O) adds an output quantizer to it, so that the converter can give the
+    file an integer pose output like the other two; without one the pose output would stay
+    float32 in a file whose I/O is declared integer.
 
     Returns:
         ``(qat_model, ema_decay variable, tf_keras)``.
@@ -144,7 +152,9 @@ def build_qat_model(keras3_model, keep_float=()):
             or any(p.search(layer.name) for p in patterns)
         )
         if float_layer:
-            return q.quantize_annotate_layer(layer, NoOp())
+            integer_output = quantize_pose_output and (
+                isinstance(layer, gram_schmidt) or pose_output.match(layer.name))
+            return q.quantize_annotate_layer(layer, OutputOnly() if integer_output else NoOp())
         if isinstance(layer, tf_keras.layers.Rescaling):
             return q.quantize_annotate_layer(layer, OutputOnly())
         return q.quantize_annotate_layer(layer)
@@ -252,7 +262,8 @@ def main(spec_path: str) -> int:
         from lponet_tf.heatmaps import encode_heatmaps
 
         targets["heatmaps"] = encode_heatmaps(faces.landmarks, input_size=cfg.input_size)
-    qat_model, decay, tf_keras = build_qat_model(runner.model, spec["keep_float"])
+    qat_model, decay, tf_keras = build_qat_model(runner.model, spec["keep_float"],
+                                                 quantize_pose_output=spec["io_dtype"] != "float32")
     calibrate(qat_model, faces.images, decay, spec["batch_size"], spec["calibration_steps"],
               spec["seed"])
     t1 = time.time()
@@ -270,6 +281,7 @@ def main(spec_path: str) -> int:
     summary = {
         "faces": len(faces), "steps": spec["steps"], "batch_size": spec["batch_size"],
         "learning_rate": spec["learning_rate"], "target": spec["target"],
+        "io_dtype": spec["io_dtype"], "keep_float": spec["keep_float"],
         "loss_first": log[0] if log else None, "loss_last": log[-1] if log else None,
         "loss_log": log, "seconds_prepare": t1 - t0, "seconds_train": t2 - t1,
         "seconds_convert": t3 - t2, "legacy_keras_env": os.environ.get("TF_USE_LEGACY_KERAS"),

@@ -310,3 +310,17 @@ def test_an_unknown_best_monitor_is_refused_before_any_work(tmp_path):
                                           "value; did you mean 'val_heatmaps_nme'?"):
         train(config)
     assert not (tmp_path / "run").exists()
+
+
+def test_the_logged_nme_decoder_is_a_config_key():
+    """train.nme_decode picks the decoder of the logged NME: the library default (DARK, as
+    FaceAnalyzer) unless a config asks for the paper's top-2 rule; others are refused."""
+    from lponet_tf.heatmaps import DEFAULT_DECODER
+    from lponet_tf.training.objectives import metrics_for
+
+    assert load_config("quickstart")["train"]["nme_decode"] == DEFAULT_DECODER == "dark"
+    cfg = load_config("quickstart", ["train.nme_decode=top2"])
+    nme, = metrics_for(LPONetConfig.from_dict(cfg["model"]), decode=cfg["train"]["nme_decode"])["heatmaps"]
+    assert nme.get_config()["decode"] == "top2"
+    with pytest.raises(ConfigError, match=r"train\.nme_decode: must be one of \['dark', 'top2'\]"):
+        load_config("quickstart", ["train.nme_decode=argmax"])

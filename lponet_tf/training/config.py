@@ -21,6 +21,7 @@ import yaml
 
 from lponet_tf.data.records import TASKS  # labels a dataset entry can keep; others get weight 0
 from lponet_tf.errors import LPONetError
+from lponet_tf.heatmaps import DECODERS
 from lponet_tf.training import schema as S
 
 DEFAULTS: Dict[str, Any] = {
@@ -66,6 +67,7 @@ DEFAULTS: Dict[str, Any] = {
         "verbose": 1,
         "best_monitor": "val_loss",  # a logged value (training_log.csv column) for best.keras
         "best_mode": "min",  # min | max
+        "nme_decode": "dark",  # the logged NME's heatmap decoder: dark | top2 (the paper's)
     },
     "output_dir": "runs/lponet",
 }
@@ -212,6 +214,7 @@ def _schema() -> S.Checker:
             "verbose": S.choice(0, 1, 2, "auto"),
             "best_monitor": S.text(),  # checked against the logged names by the trainer
             "best_mode": S.choice("min", "max"),
+            "nme_decode": S.choice(*DECODERS),
         }, finish=_train_finish),
         "output_dir": S.text(),
         "config_paths": S.list_of(S.text()),  # written by load_config: what was merged

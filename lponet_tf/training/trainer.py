@@ -349,7 +349,7 @@ def train(config: dict, epochs_limit: Optional[int] = None) -> TrainResult:
             loss=losses,
             loss_weights=weights,
             # weighted: a sample without a label (weight 0) must not count in its metric
-            weighted_metrics=metrics_for(model_cfg),
+            weighted_metrics=metrics_for(model_cfg, decode=tcfg["nme_decode"]),
             # TensorFlow: XLA gives no speed-up on a CPU after minutes of compiling; JAX:
             # jit is its graph mode (torch: jit_compile would mean torch.compile; off).
             jit_compile=keras.backend.backend() == "jax",

@@ -98,13 +98,13 @@ def test_arguments_are_checked_before_conversion(keras_file, tmp_path, capsys, n
             "int8_without_data": ["--quantize", "int8", "--output", out],
             "parent_is_a_file": ["--output", work / "notes.txt" / "z.tflite"],
             "existing_output": ["--output", work / "keep.tflite"],
-            "qat_float_layers_int8_io": ["--quantize", "qat", "--keep-float", "^pose", "--io-dtype",
+            "qat_float_layers_int8_io": ["--quantize", "qat", "--keep-float", "^heat", "--io-dtype",
                                          "int8", "--data", work / "absent", "--output", out]}[case]
     assert cli.main(["--model", str(keras_file), *map(str, args)]) == 2
     line = _one_error_line(capsys.readouterr().err)
     named = {"suffix": ".onnx", "missing_data": "absent", "data_without_faces": "no_faces",
              "int8_without_data": "--data", "parent_is_a_file": "notes.txt",
-             "existing_output": "--overwrite", "qat_float_layers_int8_io": "float32 I/O only"}[case]
+             "existing_output": "--overwrite", "qat_float_layers_int8_io": "'heatmaps', which would stay float32"}[case]
     assert named in line
     assert {p: p.read_bytes() for p in work.rglob("*") if p.is_file()} == before
     assert _files(work) == ["keep.tflite", "no_faces", "notes.txt"]

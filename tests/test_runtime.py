@@ -141,7 +141,9 @@ def test_uint8_images_are_accepted_and_single_crops_get_a_batch_axis():
     assert single["heatmaps"].dtype == np.float32
 
 
-def test_tflite_and_onnx_runners_do_not_import_tensorflow():
+def test_tflite_and_onnx_runners_do_not_import_tensorflow_or_opencv():
+    """A process that only runs a model file stays lean: no TensorFlow, Keras or OpenCV
+    (OpenCV alone is 16 MiB of RSS; it came in through the metadata's crop rule once)."""
     code = (
         "import sys, numpy as np\n"
         "from lponet_tf.runtime import load_runner\n"
@@ -152,6 +154,7 @@ def test_tflite_and_onnx_runners_do_not_import_tensorflow():
         "decode_heatmaps(out['heatmaps'])\n"
         "assert 'tensorflow' not in sys.modules, 'tensorflow imported'\n"
         "assert 'keras' not in sys.modules, 'keras imported'\n"
+        "assert 'cv2' not in sys.modules, 'cv2 imported'\n"
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           timeout=120)

@@ -27,12 +27,12 @@ from typing import Optional, Sequence, Tuple
 import cv2
 import numpy as np
 
+from lponet_tf.metadata import DEFAULT_ENLARGE  # the paper's 10% per side
+
 __all__ = ["DEFAULT_ENLARGE", "CropTransform", "box_from_landmarks", "square_box", "face_box",
            "crop_face", "box_to_crop_matrix", "compose", "invert", "to_3x3",
            "transform_points", "rescale_matrix"]
 
-#: The paper enlarges the face box by 10% of its size on each side.
-DEFAULT_ENLARGE = 0.10
 #: Tolerance of the pre-shrink's region bounds: the corners come back through the inverse
 #: affine within ~1e-13 of the square box, which must not move a floor/ceil off an integer.
 _ROUND_TOL = 1e-9

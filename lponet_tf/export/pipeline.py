@@ -61,8 +61,10 @@ class ExportSpec:
             raise ExportError("keep_float applies to int8 and qat only")
         if self.keep_float and self.io_dtype != "float32":
             # Checked here, before calibration or QAT: the converter would leave the
-            # outputs of float layers float, against the file's int8 I/O metadata.
-            raise ExportError(f"{self.quantize} with float layers (keep_float) has float32 I/O only")
+            # outputs of float layers float, against the file's integer I/O metadata.
+            if self.quantize == "int8":
+                raise ExportError("int8 with float layers (keep_float) has float32 I/O only")
+            check_qat_keep_float(self.keep_float)
 
     @property
     def label(self) -> str:
@@ -252,6 +254,18 @@ def check_face_folder(root, parts: Sequence[str]) -> int:
             raise DataError(root, f"no landmark-labelled faces in the {part!r} part "
                                   f"({len(records)} faces in all)")
     return len(records)
+
+
+def check_qat_keep_float(keep_float: Sequence[str]) -> None:
+    """QAT with integer I/O: a float layer may be anywhere but at the ``heatmaps`` or
+    ``occlusion`` output (the pose output computes in float in every QAT file and gets an
+    output quantizer there); ExportError otherwise."""
+    for pattern in keep_float:
+        hit = [name for name in ("heatmaps", "occlusion") if re.search(pattern, name)]
+        if hit:
+            raise ExportError(f"qat with int8/uint8 I/O: keep_float {pattern!r} matches the "
+                              f"output layer {hit[0]!r}, which would stay float32; use float32 "
+                              "I/O or a pattern that spares it")
 
 
 def parse_keep_float(values: Sequence[str]) -> Tuple[str, ...]:

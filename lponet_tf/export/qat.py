@@ -80,13 +80,16 @@ def export_qat(
         :class:`QATResult`.
 
     Raises:
-        ExportError: ``keep_float`` with int8 / uint8 I/O (refused before any work), or
+        ExportError: with int8 / uint8 I/O, a ``keep_float`` pattern that matches the
+            heatmaps or occlusion output layer (refused before any work), or
             the worker failed (its error output is in the message).
     """
     if target not in ("teacher", "labels"):
         raise ValueError(f"target must be 'teacher' or 'labels', got {target!r}")
-    if keep_float and io_dtype != "float32":
-        raise ExportError("qat with float layers (keep_float) has float32 I/O only")
+    if io_dtype != "float32":
+        from lponet_tf.export.pipeline import check_qat_keep_float
+
+        check_qat_keep_float(keep_float)
     with tempfile.TemporaryDirectory(prefix="lponet_qat_") as tmp:
         model_path = model
         if not isinstance(model, (str, os.PathLike)):

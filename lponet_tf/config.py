@@ -13,6 +13,13 @@ from lponet_tf.errors import ModelConfigError
 
 FPF_MODES = ("none", "half", "full")
 POSE_MODES = ("euler", "6d")
+
+#: The paper enlarges the face box by 10% of its size on each side: the input crops every
+#: model is trained and read with (lponet_tf.codec.crop takes them; lponet_tf.metadata
+#: records the rule). Kept here, below both, so that the runners, which read the metadata,
+#: do not load the codec and OpenCV with it (16 MiB of RSS).
+DEFAULT_ENLARGE = 0.10
+
 #: Inclusive bounds of the integer fields. They cover the paper's models and the presets
 #: with room to spare, and cap the largest network (8 stacks of C = 512, depth 6: about
 #: 130 M parameters, 0.5 GB of float32 weights) that a config, e.g. the one inside an

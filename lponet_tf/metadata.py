@@ -27,7 +27,7 @@ import dataclasses
 import json
 from typing import Any, Dict, List, Optional, Tuple
 
-from lponet_tf.config import POSE_MODES, LPONetConfig
+from lponet_tf.config import DEFAULT_ENLARGE, POSE_MODES, LPONetConfig
 from lponet_tf.errors import LPONetError
 from lponet_tf.heatmaps import DEFAULT_DECODER, SIGMA, STRIDE, check_decoder
 from lponet_tf.version import __version__
@@ -40,12 +40,6 @@ OUTPUT_NAMES = ("heatmaps", "pose", "occlusion")
 QUANTIZATIONS = ("none", "fp16", "dynamic", "int8", "int16x8", "qat")
 IO_DTYPES = ("float32", "int8", "uint8")
 
-
-#: The paper enlarges the face box by 10% of its size on each side. Defined here, with the
-#: rest of the model contract, rather than in lponet_tf.codec.crop (which uses it): the
-#: runners read this module, and importing the codec would load OpenCV (16 MiB of RSS) into
-#: processes that only run a model file.
-DEFAULT_ENLARGE = 0.10
 
 #: How a face crop is taken (lponet_tf.codec.crop, docs/CONVENTIONS.md); ``enlarge`` is a
 #: parameter, the rest is the rule a port implements.

@@ -27,7 +27,7 @@ from typing import Optional, Sequence, Tuple
 import cv2
 import numpy as np
 
-from lponet_tf.metadata import DEFAULT_ENLARGE  # the paper's 10% per side
+from lponet_tf.config import DEFAULT_ENLARGE  # the paper's 10% per side
 
 __all__ = ["DEFAULT_ENLARGE", "CropTransform", "box_from_landmarks", "square_box", "face_box",
            "crop_face", "box_to_crop_matrix", "compose", "invert", "to_3x3",

@@ -275,7 +275,6 @@ def train(config: dict, epochs_limit: Optional[int] = None) -> TrainResult:
     config = validate_config(config)
     if epochs_limit is not None and int(epochs_limit) < 1:
         raise ConfigError(f"epochs_limit must be >= 1, got {epochs_limit}")
-    check_roots(config)  # a missing dataset is reported before the output folder is made
     tcfg = config["train"]
     tensorflow = keras.backend.backend() == "tensorflow"
     strategy = None
@@ -311,6 +310,7 @@ def train(config: dict, epochs_limit: Optional[int] = None) -> TrainResult:
         _check_same_run(saved["run"], run_info, write_dir)
     done = 0 if saved is None else int(saved["epoch"])
 
+    check_roots(config)  # a missing dataset is reported before the output folder is made
     out.mkdir(parents=True, exist_ok=True)
     write_dir.mkdir(parents=True, exist_ok=True)
     keras.utils.set_random_seed(int(tcfg["seed"]))

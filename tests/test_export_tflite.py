@@ -70,35 +70,14 @@ def test_batches_of_any_size_give_per_image_results():
                                    atol=1e-5)
 
 
-def test_selective_quantisation_keeps_the_pose_head_in_float():
-    from lponet_tf.export.debug import KEEP_FLOAT_GROUPS, QuantizationAnalysis
-    from lponet_tf.export.tflite import write_bytes
-
-    a = artifacts()
-    analysis = QuantizationAnalysis(a.exporter.saved_model_dir, a.images[:8], a.images[:4])
-    errors = analysis.layer_errors()
-    assert errors and errors[0].rmse_over_scale >= errors[-1].rmse_over_scale
-    assert all(e.op and e.tensor for e in errors)
-    nodes = analysis.nodes(["pose"])
-    assert nodes and all("pose" in n or "StatefulPartitionedCall" in n for n in nodes)
-    path = write_bytes(a.dir / "tiny_int8_posefloat.tflite", analysis.quantize(["pose"]))
+def test_selective_quantisation_keeps_the_pose_head_in_float(tmp_path):
+    """``lponet export --quantize int8 --keep-float pose`` through ModelExporter: no pose-head
+    tensor is int8, the file carries metadata whose output positions name the right tensors,
+    it runs behind load_runner within the int8 tolerance, and the per-layer analysis that
+    chose the group ranks its errors."""
     from ai_edge_litert.interpreter import Interpreter
 
-    interpreter = Interpreter(model_path=path)
-    pose_tensors = [t for t in interpreter.get_tensor_details()
-                    if "/pose" in t["name"] and "pose_fc" not in t["name"]]
-    # Shape constants are int32; no pose-head tensor may be int8.
-    assert pose_tensors and all(t["dtype"] != np.int8 for t in pose_tensors)
-    assert any(t["dtype"] == np.float32 for t in pose_tensors)
-    out = load_runner(path, backend="tflite")(a.images)
-    assert_matches_reference(out, a.reference, "int8")
-    assert KEEP_FLOAT_GROUPS["gram_schmidt"]
-
-
-def test_int8_with_the_pose_head_in_float_through_the_exporter(tmp_path):
-    """``lponet export --quantize int8 --keep-float pose`` (ModelExporter's own path, not the
-    converter's): the file carries metadata whose output positions name the right tensors,
-    and it runs behind load_runner like any other export."""
+    from lponet_tf.export.debug import KEEP_FLOAT_GROUPS
     from lponet_tf.export.pipeline import ExportSpec, ModelExporter
     from lponet_tf.runtime.tflite_runner import TFLiteRunner
     from synthetic_faces import write_300w_folder
@@ -111,7 +90,18 @@ def test_int8_with_the_pose_head_in_float_through_the_exporter(tmp_path):
         exporter._cache["calibration"] = a.images
         record = exporter.export(ExportSpec("tflite", "int8", "float32", ("pose",)),
                                  tmp_path / "posefloat.tflite", parity=False)
+        analysis = exporter.analysis()
+        errors = analysis.layer_errors()
+        nodes = analysis.nodes(["pose"])
+    assert errors and errors[0].rmse_over_scale >= errors[-1].rmse_over_scale
+    assert all(e.op and e.tensor for e in errors)
+    assert nodes and all("pose" in n or "StatefulPartitionedCall" in n for n in nodes)
     assert record["keep_float"] == ("pose",) and record["size_bytes"] > 0
+    pose_tensors = [t for t in Interpreter(model_path=record["path"]).get_tensor_details()
+                    if "/pose" in t["name"] and "pose_fc" not in t["name"]]
+    # Shape constants are int32; no pose-head tensor may be int8.
+    assert pose_tensors and all(t["dtype"] != np.int8 for t in pose_tensors)
+    assert any(t["dtype"] == np.float32 for t in pose_tensors)
     runner = load_runner(record["path"])
     assert isinstance(runner, TFLiteRunner)
     meta = runner.metadata
@@ -122,3 +112,4 @@ def test_int8_with_the_pose_head_in_float_through_the_exporter(tmp_path):
     assert out["pose"].shape == (len(a.images), 3, 3)
     assert out["occlusion"].shape == a.reference["occlusion"].shape
     assert_matches_reference(out, a.reference, "int8")
+    assert KEEP_FLOAT_GROUPS["gram_schmidt"]

@@ -10,7 +10,8 @@ The format is plain text::
     }
 
 Coordinates are kept exactly as stored: the project treats them as 0-based pixel
-coordinates with a pixel's centre at its integer coordinate (see docs/CONVENTIONS.md); no offset is added or removed.
+coordinates with a pixel's centre at its integer coordinate (see docs/CONVENTIONS.md); no
+offset is added or removed.
 """
 from __future__ import annotations
 

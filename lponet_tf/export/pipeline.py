@@ -260,8 +260,10 @@ def check_qat_keep_float(keep_float: Sequence[str]) -> None:
     """QAT with integer I/O: a float layer may be anywhere but at the ``heatmaps`` or
     ``occlusion`` output (the pose output computes in float in every QAT file and gets an
     output quantizer there); ExportError otherwise."""
+    from lponet_tf.metadata import OUTPUT_NAMES
+
     for pattern in keep_float:
-        hit = [name for name in ("heatmaps", "occlusion") if re.search(pattern, name)]
+        hit = [name for name in OUTPUT_NAMES if name != "pose" and re.search(pattern, name)]
         if hit:
             raise ExportError(f"qat with int8/uint8 I/O: keep_float {pattern!r} matches the "
                               f"output layer {hit[0]!r}, which would stay float32; use float32 "

@@ -56,6 +56,7 @@ FORMATS = {
     "tflite-dynamic": dict(format="tflite", quantize="dynamic"),
     "tflite-int8": dict(format="tflite", quantize="int8", io_dtype="uint8"),
     "tflite-int8-posefloat": dict(format="tflite", quantize="int8", keep_float=("pose",)),
+    "tflite-int8-posepath": dict(format="tflite", quantize="int8", keep_float=("pose_path",)),
     "tflite-int16x8": dict(format="tflite", quantize="int16x8"),
     "tflite-qat": dict(format="tflite", quantize="qat", io_dtype="uint8"),
     "onnx": dict(format="onnx", quantize="none"),

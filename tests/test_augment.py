@@ -191,3 +191,23 @@ def test_same_generator_state_gives_the_same_sample(face):
     np.testing.assert_array_equal(a.landmarks, b.landmarks)
     c = prepare_sample(face, S, np.random.default_rng(12), augment=cfg)
     assert not np.array_equal(a.landmarks, c.landmarks)
+
+
+def test_flip_keeps_the_labels_x_offset(face):
+    """Labels sitting ``d`` image px right of the true points stay ``d`` px right after a
+    flip (by hand: mirror the true crop points, then add ``d`` crop-scaled)."""
+    from lponet_tf.codec.crop import CropTransform, face_box
+
+    d = 1.8
+    plain = prepare_sample(face, S)
+    keep = dataclasses.replace(FLIP_ONLY, flip_label_x_offset=d)
+    flipped = prepare_sample(face, S, np.random.default_rng(0), augment=keep)
+    s = CropTransform.from_box(face_box(face.landmarks), S).matrix[0, 0]
+    true_crop = plain.landmarks - [d * s, 0.0]
+    expected = (true_crop * [-1, 1] + [S - 1, 0])[aug.FLIP_68] + [d * s, 0.0]
+    np.testing.assert_allclose(flipped.landmarks, expected, atol=1e-4)
+    # without the setting the flip teaches the opposite offset: 2 d s to the left
+    bare = prepare_sample(face, S, np.random.default_rng(0), augment=FLIP_ONLY)
+    np.testing.assert_allclose(flipped.landmarks - bare.landmarks, np.tile([2 * d * s, 0.0], (68, 1)), atol=1e-4)
+    with pytest.raises(ValueError, match="flip_label_x_offset"):
+        aug.AugmentConfig(flip_label_x_offset=50.0)

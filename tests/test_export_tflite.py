@@ -93,9 +93,16 @@ def test_selective_quantisation_keeps_the_pose_head_in_float(tmp_path):
         analysis = exporter.analysis()
         errors = analysis.layer_errors()
         nodes = analysis.nodes(["pose"])
+        path_nodes = analysis.nodes(["pose_path"])
     assert errors and errors[0].rmse_over_scale >= errors[-1].rmse_over_scale
     assert all(e.op and e.tensor for e in errors)
     assert nodes and all("pose" in n or "StatefulPartitionedCall" in n for n in nodes)
+    # pose_path: the pose head and the last hourglass's encoder, nothing of earlier stacks
+    last = a.model.lponet_config.num_stacks
+    encoder = sorted(set(path_nodes) - set(nodes))
+    assert set(nodes) < set(path_nodes) and encoder
+    assert all(f"/hg{last}_down" in n or f"/hg{last}_bottom" in n for n in encoder), encoder
+    assert any(f"/hg{last}_bottom" in n for n in encoder) and any(f"/hg{last}_down0" in n for n in encoder)
     assert record["keep_float"] == ("pose",) and record["size_bytes"] > 0
     pose_tensors = [t for t in Interpreter(model_path=record["path"]).get_tensor_details()
                     if "/pose" in t["name"] and "pose_fc" not in t["name"]]

@@ -11,7 +11,8 @@ import pytest
 from lponet_tf.data.pts import read_pts
 from lponet_tf.geometry import matrix_to_euler
 from lponet_tf.inference.flip_tta import (
-    FlipTTAError, FlipTTARunner, average_outputs, mean_rotation, mirror_outputs,
+    FlipTTAError, FlipTTARunner, average_outputs, default_label_x_offset, mean_rotation,
+    mirror_outputs, shift_maps_x,
 )
 
 # Mirror pairs of the iBUG 68 points written out by hand (not taken from FLIP_68): jaw
@@ -155,3 +156,76 @@ def test_analyzer_option_mirrors_the_faces_of_a_mirrored_photo(runner, face):
     assert px.max() < 0.05 and deg.max() < 0.05, (px.max(), deg)
     px_plain, _ = disagreement(False)
     assert np.median(px_plain) > 0.2
+
+
+def test_shift_maps_x_moves_the_centre_of_mass_by_the_shift(rng):
+    from lponet_tf.heatmaps import encode_heatmaps
+
+    maps = encode_heatmaps(rng.uniform(40, 88, (5, 2)), input_size=128)[None]  # 32 x 32 cells
+    cols = np.arange(32.0)
+
+    def centre_x(m):
+        return (m * cols[None, None, :, None]).sum(axis=(1, 2)) / m.sum(axis=(1, 2))
+
+    for cells in (0.45, -1.3, 2.0, 0.0):
+        moved = shift_maps_x(maps, cells)
+        np.testing.assert_allclose(centre_x(moved) - centre_x(maps), cells, atol=1e-5)  # float32 maps
+        np.testing.assert_allclose(moved.sum(axis=(1, 2)), maps.sum(axis=(1, 2)), rtol=1e-6)
+    assert not shift_maps_x(maps, 40.0).any()  # shifted off the grid: zeros entered
+
+
+class OffsetNetwork:
+    """A stand-in network that learned labels ``d`` px right of the true points: it answers
+    every crop with heatmaps at ``p + (d, 0)``, where ``p`` are the true points of a direct
+    crop, or their mirror for the mirrored crop (told apart by a marker pixel)."""
+
+    def __init__(self, points, d, size=128):
+        from lponet_tf.heatmaps import encode_heatmaps
+        from lponet_tf.data.augment import FLIP_68
+
+        mirrored = (points * [-1.0, 1.0] + [size - 1.0, 0.0])[FLIP_68]
+        self.maps = {False: encode_heatmaps(points + [d, 0.0], size) * 60.0,
+                     True: encode_heatmaps(mirrored + [d, 0.0], size) * 60.0}
+
+    def __call__(self, x):
+        is_mirrored = [bool(crop[0, -1, 0] > 0) for crop in x]
+        return {"heatmaps": np.stack([self.maps[m] for m in is_mirrored]).astype(np.float32),
+                "occlusion": np.zeros((len(x), 32, 32, 2), np.float32),
+                "pose": np.broadcast_to(np.eye(3), (len(x), 3, 3)).copy()}
+
+
+def test_label_offset_is_turned_back_before_the_average(rng):
+    """With the offset told, flip TTA answers the network's own convention ``p + d``; with
+    0 the mirrored run's ``p - d`` pulls the average to ``p`` (DARK decoding, by hand)."""
+    from lponet_tf.heatmaps import decode_heatmaps
+
+    points, d = rng.uniform(30, 98, (68, 2)), 0.8
+    crop = np.zeros((1, 128, 128, 3), np.float32)
+    crop[0, 0, 0] = 255.0  # the marker: top-left in the direct crop, top-right when mirrored
+    network = OffsetNetwork(points, d)
+    told = decode_heatmaps(FlipTTARunner(network, label_x_offset=d)(crop)["heatmaps"])[0][0]
+    plain = decode_heatmaps(FlipTTARunner(network)(crop)["heatmaps"])[0][0]
+    direct = decode_heatmaps(network(crop)["heatmaps"])[0][0]
+    assert np.abs(told - direct).max() < 0.05, np.abs(told - direct).max()
+    assert np.abs(plain - direct)[:, 0].mean() == pytest.approx(d, abs=0.1)
+    with pytest.raises(ValueError, match="finite"):
+        FlipTTARunner(network, label_x_offset=float("nan"))
+
+
+def test_the_bundled_preset_carries_its_measured_offset(runner):
+    from lponet_tf.inference.analyzer import FaceAnalyzer
+    from lponet_tf.presets import get_preset
+
+    preset = get_preset("lponet_lite")
+    assert 0.0 < preset.flip_label_x_offset < 2.0
+    assert default_label_x_offset() == preset.flip_label_x_offset
+    assert default_label_x_offset(str(preset.bundled_tflite())) == preset.flip_label_x_offset
+    assert default_label_x_offset("elsewhere/model.tflite") == 0.0
+    assert default_label_x_offset(runner) == 0.0  # a runner: its labels are unknown
+    built = FaceAnalyzer.create(flip_tta=True)
+    assert built.runner.label_x_offset == preset.flip_label_x_offset
+    assert FaceAnalyzer.create(model=runner, flip_tta=True).runner.label_x_offset == 0.0
+    told = FaceAnalyzer.create(model=runner, flip_tta=True, flip_label_x_offset=0.5)
+    assert told.runner.label_x_offset == 0.5
+    with pytest.raises(ValueError, match="flip_label_x_offset"):
+        FaceAnalyzer.create(model=runner, flip_tta=True, flip_label_x_offset=float("inf"))

@@ -54,6 +54,12 @@ class AugmentConfig:
         reference_size: input size that ``translation_px`` refers to.
         scale: max relative zoom, so the factor is in ``[1 - scale, 1 + scale]``.
         flip_prob: probability of a horizontal flip.
+        flip_label_x_offset: x offset of the landmark labels, image pixels, that a flip must
+            keep: labels at ``x_true + d`` mirror to ``x_true' - d``, so a flipped sample's
+            labels are moved by ``+2d`` along the image's x axis (0: the labels are
+            mirror-symmetric). The 300W annotations sit +1.8 px to the right
+            (docs/training.md, "Flips and the 300W labels"); without it, flips teach the
+            network the opposite offset on half the samples.
         rotation_prob, translation_prob, scale_prob: probability of each transform.
         blur_prob: probability of a Gaussian blur of the crop.
         blur_sigma: ``(min, max)`` blur sigma in pixels at ``reference_size``.
@@ -75,6 +81,7 @@ class AugmentConfig:
     reference_size: int = 256
     scale: float = 0.10
     flip_prob: float = 0.5
+    flip_label_x_offset: float = 0.0
     rotation_prob: float = 1.0
     translation_prob: float = 1.0
     scale_prob: float = 1.0
@@ -98,6 +105,9 @@ class AugmentConfig:
             if not 0.0 <= getattr(self, name) <= 45.0:
                 raise ValueError(f"{name} must be in [0, 45] (a mesh warp, not a renderer), "
                                  f"got {getattr(self, name)}")
+        if not abs(self.flip_label_x_offset) <= 10.0:
+            raise ValueError(f"flip_label_x_offset must be within [-10, 10] image pixels, "
+                             f"got {self.flip_label_x_offset}")
         lo, hi = self.blur_sigma
         if not 0 < lo <= hi:
             raise ValueError(f"blur_sigma must be 0 < min <= max, got {self.blur_sigma}")
@@ -190,6 +200,21 @@ def params_matrix(params: AugmentParams, size: int) -> np.ndarray:
     if params.flip:
         m = flip_matrix(size) @ np.vstack([m, [0.0, 0.0, 1.0]])
     return m
+
+
+def flipped_label_shift(matrix: np.ndarray, offset: float) -> np.ndarray:
+    """Crop-space shift that keeps a label x offset through a flip.
+
+    Args:
+        matrix: ``(2, 3)`` image -> crop affine of the sample, flip included.
+        offset: the labels' x offset in image pixels (``AugmentConfig.flip_label_x_offset``).
+
+    Returns:
+        ``(2,)`` float32 vector to add to every flipped crop landmark: the labels' offset
+        ``+d`` mirrors to ``-d``; adding ``2d`` along the mirrored image's x axis (``-M[:, 0]``
+        in crop space, as ``M`` already holds the mirror) restores ``+d``.
+    """
+    return np.asarray(-2.0 * offset * np.asarray(matrix, np.float64)[:, 0], np.float32)
 
 
 def flip_landmarks_order(landmarks: np.ndarray) -> np.ndarray:

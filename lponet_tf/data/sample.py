@@ -221,6 +221,8 @@ def prepare_sample(
     if record.landmarks is not None:
         landmarks = transform.to_crop(record.landmarks)
         if params.flip:
+            if augment.flip_label_x_offset:
+                landmarks = landmarks + aug.flipped_label_shift(transform.matrix, augment.flip_label_x_offset)
             landmarks = aug.flip_landmarks_order(landmarks)
     placement_crop = None
     if landmarks is None and placement is not None:

@@ -56,6 +56,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--flip-tta", action="store_true",
                         help="flip test-time augmentation: average each face with its mirror "
                              "image (lponet_tf.inference.flip_tta)")
+    parser.add_argument("--flip-label-x-offset", type=float, default=None, metavar="PX",
+                        help="with --flip-tta: the model's label x offset in input pixels "
+                             "(default: the bundled preset's measured value for its own file, "
+                             "else 0; docs/inference.md)")
     parser.add_argument("--no-plots", action="store_true", help="skip the CED PNGs")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     parser.add_argument("--quiet", action="store_true", help="do not print the Markdown report")
@@ -92,9 +96,11 @@ def run(args: argparse.Namespace) -> int:
         stage.prepare(out)
         runner = load_runner(str(model), backend=args.backend, threads=args.threads)
         if args.flip_tta:
-            from lponet_tf.inference.flip_tta import FlipTTARunner
+            from lponet_tf.inference.flip_tta import FlipTTARunner, default_label_x_offset
 
-            runner = FlipTTARunner(runner)
+            offset = args.flip_label_x_offset
+            runner = FlipTTARunner(runner, label_x_offset=default_label_x_offset(model)
+                                   if offset is None else offset)
         info = runner_info(runner, label=args.label or model.name, decode_rule=args.decode)
         result = evaluate_config(runner, config, info, strict=args.strict,
                                  progress=not args.no_progress, log=log)

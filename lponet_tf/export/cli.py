@@ -50,9 +50,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--io-dtype", choices=IO_DTYPES, default="float32",
                         help="int8/qat: type of the input and output tensors")
     parser.add_argument("--keep-float", action="append", default=[], metavar="GROUPS",
-                        help="int8: node groups left in float (gram_schmidt, pose, heads, "
-                             "auto, or a regex); qat: Keras layer-name regexes. Repeatable "
-                             "or comma-separated")
+                        help="int8: node groups left in float (gram_schmidt, pose, "
+                             "pose_path, heads, auto, or a regex); qat: Keras layer-name "
+                             "regexes. Repeatable or comma-separated")
     parser.add_argument("--data", help="face folder (image + .pts), e.g. /data/300w: "
                                        "calibration / QAT use its training part, parity its "
                                        "validation part (the training configs' hold-out)")

@@ -94,6 +94,10 @@ class FaceAnalyzerOptions:
         flip_tta: flip test-time augmentation: each crop also runs mirrored and the two
             results are averaged (:mod:`lponet_tf.inference.flip_tta`; twice the network
             time, gain measured in ``docs/inference.md``). Off by default.
+        flip_label_x_offset: with ``flip_tta``, the model's label x offset in input pixels,
+            which the mirrored run turns around; None: the bundled preset's measured value
+            for the bundled model, 0 for other models
+            (:func:`lponet_tf.inference.flip_tta.default_label_x_offset`).
         decode: heatmap decoding rule, ``"dark"`` (sub-pixel, Zhang et al. 2020) or
             ``"top2"`` (the paper's rule, Section IV-B); None: the model metadata's rule,
             else ``"dark"`` (:class:`lponet_tf.codec.decode.DecodeSettings`).
@@ -117,6 +121,7 @@ class FaceAnalyzerOptions:
     min_tracking_confidence: float = 0.2
     refine: bool = True
     flip_tta: bool = False
+    flip_label_x_offset: Optional[float] = None
     decode: Optional[str] = None
 
     def __post_init__(self):
@@ -131,6 +136,9 @@ class FaceAnalyzerOptions:
         if self.threads is not None and int(self.threads) < 1:
             raise ValueError(f"threads must be >= 1 or None, got {self.threads}")
         self.value_range = check_value_range(self.value_range)
+        if self.flip_label_x_offset is not None and not np.isfinite(float(self.flip_label_x_offset)):
+            raise ValueError(f"flip_label_x_offset must be a finite number of pixels or None, "
+                             f"got {self.flip_label_x_offset}")
         if self.decode is not None and self.decode not in DECODERS:
             raise ValueError(f"decode must be one of {DECODERS} or None, got {self.decode!r}")
 
@@ -253,9 +261,12 @@ class FaceAnalyzer:
         detector = _build_detector(options)  # first: cheap, and a bad name fails fast
         runner = _load_runner(options)
         if options.flip_tta:
-            from lponet_tf.inference.flip_tta import FlipTTARunner
+            from lponet_tf.inference.flip_tta import FlipTTARunner, default_label_x_offset
 
-            runner = FlipTTARunner(runner)
+            offset = options.flip_label_x_offset
+            if offset is None:
+                offset = default_label_x_offset(options.model, options.preset)
+            runner = FlipTTARunner(runner, label_x_offset=offset)
         return cls(runner, detector, options)
 
     @property

@@ -65,6 +65,9 @@ def add_arguments(parser) -> None:
     parser.add_argument("--flip-tta", action="store_true",
                         help="flip test-time augmentation: average each face with its mirror "
                              "image (twice the network time; docs/inference.md)")
+    parser.add_argument("--flip-label-x-offset", type=float, default=None, metavar="PX",
+                        help="with --flip-tta: the model's label x offset in input pixels "
+                             "(default: the bundled preset's measured value, else 0)")
     parser.add_argument("--decode", default=None, choices=["dark", "top2"],
                         help="heatmap decoding: dark (sub-pixel, the default) or top2 (the "
                              "paper's rule); see docs/inference.md")
@@ -78,7 +81,7 @@ def _analyzer(args):
             model=args.model, preset=args.preset, backend=args.backend, threads=args.threads,
             detector=args.detector, max_faces=args.max_faces,
             score_threshold=args.score_threshold, smoothing=not args.no_smoothing,
-            flip_tta=args.flip_tta,
+            flip_tta=args.flip_tta, flip_label_x_offset=args.flip_label_x_offset,
             decode=args.decode,
         )
         return FaceAnalyzer.create(options)

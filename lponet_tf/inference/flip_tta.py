@@ -14,7 +14,16 @@ outputs are mapped back into the original crop's frame and averaged with the dir
   their chordal L2 mean (the rotation nearest to ``(R1 + R2) / 2``, by SVD); an Euler head's
   angles go through the same matrices.
 
-The averaged result is mirror-symmetric by construction: the outputs for a mirrored crop
+Labels that are not mirror-symmetric: a network reproduces its training labels' offset,
+and the mirrored run turns it around. The 300W annotations sit about 1.6 image px right of
+their mirror-symmetric place, so the bundled preset's mirrored run lands 2 x 0.8 crop px
+left of its direct run and plain averaging costs accuracy. ``label_x_offset`` (input
+pixels) moves the mirrored run's heatmaps right by twice it before the average (a linear
+interpolation along the grid's width); the bundled preset carries its measured value
+(:attr:`lponet_tf.presets.Preset.flip_label_x_offset`, ``scripts/measure_flip_offset.py``),
+any other model 0 unless told.
+
+With ``label_x_offset=0`` the averaged result is mirror-symmetric by construction: the outputs for a mirrored crop
 are exactly the mirror of the outputs for the crop (``tests/test_flip_tta.py``). It costs
 one more network pass per face (the batch is doubled); the gain and the cost measured on the
 bundled preset are in ``docs/inference.md``.
@@ -30,6 +39,8 @@ Example:
 """
 from __future__ import annotations
 
+import math
+import pathlib
 from typing import Dict
 
 import numpy as np
@@ -38,7 +49,8 @@ from lponet_tf.data.augment import FLIP_68
 from lponet_tf.errors import LPONetError
 from lponet_tf.geometry import euler_to_matrix, matrix_to_euler, mirror_rotation
 
-__all__ = ["FlipTTARunner", "FlipTTAError", "mirror_outputs", "average_outputs", "mean_rotation"]
+__all__ = ["FlipTTARunner", "FlipTTAError", "mirror_outputs", "average_outputs", "mean_rotation",
+           "shift_maps_x", "default_label_x_offset"]
 
 
 class FlipTTAError(LPONetError, ValueError):
@@ -101,6 +113,61 @@ def mirror_outputs(outputs: Dict[str, np.ndarray]) -> Dict[str, np.ndarray]:
     }
 
 
+def shift_maps_x(maps: np.ndarray, cells: float) -> np.ndarray:
+    """Move ``(N, G, G, C)`` maps ``cells`` grid cells to the right (left if negative).
+
+    Linear interpolation between the two whole-cell shifts around ``cells``; zeros enter at
+    the border. The centre of mass of a map away from the border moves by exactly ``cells``.
+
+    Example:
+        >>> m = np.zeros((1, 1, 4, 1)); m[0, 0, 1, 0] = 1.0
+        >>> shift_maps_x(m, 0.25)[0, 0, :, 0].tolist()
+        [0.0, 0.75, 0.25, 0.0]
+    """
+    maps = np.asarray(maps)
+    if not cells:
+        return maps
+    k = math.floor(cells)
+    f = float(cells - k)
+
+    def whole(j: int) -> np.ndarray:
+        out = np.zeros_like(maps)
+        w = maps.shape[2]
+        if abs(j) < w:
+            if j >= 0:
+                out[:, :, j:] = maps[:, :, :w - j]
+            else:
+                out[:, :, :w + j] = maps[:, :, -j:]
+        return out
+
+    return (1.0 - f) * whole(k) + f * whole(k + 1) if f else whole(k)
+
+
+def default_label_x_offset(model=None, preset: str = "lponet_lite") -> float:
+    """The label x offset (input pixels) that flip TTA corrects for a model.
+
+    Args:
+        model: None (the preset's bundled weights), or a model file / runner.
+        preset: the preset that ``model=None`` means.
+
+    Returns:
+        The preset's measured :attr:`~lponet_tf.presets.Preset.flip_label_x_offset` for the
+        preset itself or its bundled ``.tflite`` file; 0 for any other model (its training
+        labels' offset is unknown: measure it with ``scripts/measure_flip_offset.py``).
+    """
+    from lponet_tf.presets import PRESETS, get_preset
+
+    if model is None:
+        return float(get_preset(preset).flip_label_x_offset)
+    if isinstance(model, (str, pathlib.Path)):
+        path = pathlib.Path(model).resolve()
+        for p in PRESETS.values():
+            bundled = p.bundled_tflite()
+            if bundled is not None and bundled.resolve() == path:
+                return float(p.flip_label_x_offset)
+    return 0.0
+
+
 def average_outputs(direct: Dict[str, np.ndarray], mirrored_back: Dict[str, np.ndarray]
                     ) -> Dict[str, np.ndarray]:
     """Average the direct outputs with the mirrored run's outputs mapped back
@@ -131,12 +198,20 @@ class FlipTTARunner:
 
     Args:
         runner: a runner (:func:`lponet_tf.runtime.load_runner`) of a 68-landmark model.
+        label_x_offset: x offset of the model's training labels, input pixels (see the
+            module doc; :func:`default_label_x_offset`): the mirrored run's heatmaps move
+            right by twice it, ``2 * label_x_offset / stride`` cells, before the average.
 
     Raises:
         FlipTTAError: the model does not predict the 68 iBUG landmarks.
+        ValueError: ``label_x_offset`` is not a finite number.
     """
 
-    def __init__(self, runner):
+    def __init__(self, runner, label_x_offset: float = 0.0):
+        label_x_offset = float(label_x_offset)
+        if not math.isfinite(label_x_offset):
+            raise ValueError(f"label_x_offset must be a finite number of pixels, got {label_x_offset}")
+        self.label_x_offset = label_x_offset
         landmarks = getattr(getattr(runner, "metadata", None), "num_landmarks", FLIP_68.size)
         if landmarks is not None and int(landmarks) != FLIP_68.size:
             raise FlipTTAError(
@@ -153,6 +228,9 @@ class FlipTTARunner:
         both = self.runner(np.concatenate([x, x[:, :, ::-1]]) if x.ndim == 4 else x)
         direct = {k: v[:n] for k, v in both.items()}
         back = mirror_outputs({k: v[n:] for k, v in both.items()})
+        if self.label_x_offset and x.ndim == 4:
+            stride = x.shape[2] / back["heatmaps"].shape[2]
+            back["heatmaps"] = shift_maps_x(back["heatmaps"], 2.0 * self.label_x_offset / stride)
         return average_outputs(direct, back)
 
     def __getattr__(self, name):  # metadata, backend, path, max_batch, close, ...
@@ -167,4 +245,4 @@ class FlipTTARunner:
         self.close()
 
     def __repr__(self) -> str:
-        return f"FlipTTARunner({self.runner!r})"
+        return f"FlipTTARunner({self.runner!r}, label_x_offset={self.label_x_offset})"

@@ -43,6 +43,10 @@ class Preset:
     config: LPONetConfig
     description: str
     weights_file: Optional[str] = None
+    #: x offset of the labels the weights learned, input pixels: what flip test-time
+    #: augmentation turns back (:mod:`lponet_tf.inference.flip_tta`). Measured on the
+    #: training faces by ``scripts/measure_flip_offset.py``; remeasure with new weights.
+    flip_label_x_offset: float = 0.0
 
     @property
     def weights_path(self) -> Optional[pathlib.Path]:
@@ -84,6 +88,7 @@ PRESETS: Dict[str, Preset] = {
         ),
         description="Mobile LPONet (C=128, 128 px), trained on 300W faces.",
         weights_file="lponet_lite.weights.npz",
+        flip_label_x_offset=0.8,
     ),
     "lponet_paper": Preset(
         name="lponet_paper",

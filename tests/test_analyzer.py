@@ -12,9 +12,9 @@ from analyzer_fixtures import (
 from lponet_tf.codec.crop import CropTransform, crop_face
 from lponet_tf.errors import ModelFileError
 from lponet_tf.geometry import matrix_to_euler
-from lponet_tf.heatmaps import crop_to_grid, decode_heatmaps
+from lponet_tf.heatmaps import crop_to_grid, decode_heatmaps, encode_heatmaps
 from lponet_tf.inference.analyzer import (
-    FaceAnalyzer, FaceAnalyzerOptions, sample_grid,
+    REFINE_PASSES, FaceAnalyzer, FaceAnalyzerOptions, sample_grid,
 )
 from lponet_tf.detection import Detection, box_iou, landmark_box
 from lponet_tf.metadata import ModelMetadata
@@ -187,6 +187,50 @@ def test_a_badly_mapped_box_is_refined_on_the_landmark_box(refine):
     analyzer.detector = ListDetector([Detection([60, 40, 100, 80], 0.9, source="boxes")])
     analyzer.analyze(disc_frame([(80, 60)], radius=20))
     assert runner.calls == [1]
+
+
+class HalfwayRunner(OracleRunner):
+    """An oracle that only gets halfway: its landmarks span the box halfway between the
+    crop's own landmark box and the disc's, as a network does on a face it half recognises
+    (a masked face on a poor detector box). Each refine pass halves the remaining error."""
+
+    def __call__(self, crops):
+        out = super().__call__(crops)
+        s = np.asarray(crops).shape[1]
+        own = np.array([0.1, 0.1, 1.1, 1.1]) * s / 1.2  # the box a crop was cut around
+        for i, heat in enumerate(out["heatmaps"]):
+            pts = decode_heatmaps(heat)[0]
+            if np.any(heat > 0):
+                box = (own + np.r_[pts.min(0), pts.max(0)]) / 2
+                t = (pts - pts.min(0)) / (pts.max(0) - pts.min(0))
+                out["heatmaps"][i] = 60.0 * encode_heatmaps(box[:2] + t * (box[2:] - box[:2]), input_size=s)
+        return out
+
+
+def test_refine_goes_round_until_the_landmarks_agree_at_most_refine_passes_times():
+    """One pass on the landmark box is not enough for a runner that only gets halfway: the
+    analyzer goes round again while the landmarks disagree with the box (IoU < 0.8), at most
+    REFINE_PASSES times, each pass closer to the face."""
+    runner = HalfwayRunner()
+    disc = np.array([60.0, 40.0, 100.0, 80.0])  # the oracle's landmark box of the disc
+    frame = disc_frame([(80, 60)], radius=20)
+    too_big = Detection([0, -20, 160, 140], 0.9, source="boxes")
+    analyzer = FaceAnalyzer.create(model=runner, detector=ListDetector([too_big]))
+    face, = analyzer.analyze(frame)
+    # By hand: each pass's box is halfway between the previous box and the disc's; the IoU
+    # of consecutive boxes is 0.39, 0.49, 0.62, 0.75: still below 0.8 after 3 passes.
+    assert REFINE_PASSES == 3 and len(runner.calls) == 1 + REFINE_PASSES
+    box = np.asarray(too_big.box, float)
+    for _ in range(REFINE_PASSES):
+        box = (box + disc) / 2
+    np.testing.assert_allclose(face.box, box, atol=3)
+    # The final landmarks are far closer to the face than one pass gets (IoU 0.33 there).
+    assert box_iou(landmark_box(face.landmarks), disc)[0, 0] > 0.65
+    # A box one pass from agreeing: one pass (IoU 0.69, then 0.81), and no more.
+    runner.calls.clear()
+    analyzer.detector = ListDetector([Detection([50, 30, 110, 90], 0.9, source="boxes")])
+    analyzer.analyze(frame)
+    assert runner.calls == [1, 1]
 
 
 def test_crop_matches_training_protocol_and_antialiases_big_faces():

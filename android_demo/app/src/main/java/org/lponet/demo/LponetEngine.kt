@@ -110,7 +110,7 @@ class LponetEngine(context: Context, useGpu: Boolean, threads: Int = 4) : Closea
             DecodeSettings.of(dec.getString("decoder"), dec.getDouble("heatmap_scale"), dec.getDouble("sigma")),
             analyzer.getDouble("score_threshold").toFloat(), analyzer.getInt("max_faces"),
             analyzer.getBoolean("refine"), analyzer.getDouble("min_tracking_confidence").toFloat(),
-            analyzer.getDouble("refine_iou").toFloat()
+            analyzer.getDouble("refine_iou").toFloat(), analyzer.getInt("refine_passes")
         )
         session = FaceTrackingSession(
             pipeline, analyzer.getInt("detect_every"),

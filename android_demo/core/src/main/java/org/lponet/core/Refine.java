@@ -3,8 +3,9 @@ package org.lponet.core;
 /**
  * The second pass of Python's {@code FaceAnalyzer.analyze_detections} ({@code refine}, on by
  * default): a confident face whose landmarks disagree with the box it was cropped from (IoU
- * of their tight box with it below {@link #IOU}) is analysed once more on its own landmark
- * box, i.e. exactly the training crop. Box helpers follow {@code lponet_tf.detection}
+ * of their tight box with it below {@link #IOU}) is analysed again on its own landmark box,
+ * i.e. exactly the training crop, until they agree (at most {@code REFINE_PASSES} times, which
+ * the app reads from the sidecar). Box helpers follow {@code lponet_tf.detection}
  * ({@code landmark_box}, {@code box_iou}, {@code box_in_image}), in float like numpy's float32.
  */
 public final class Refine {

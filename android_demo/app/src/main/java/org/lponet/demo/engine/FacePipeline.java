@@ -35,13 +35,14 @@ public final class FacePipeline {
   private final boolean refine;
   private final float refineMinConfidence;
   private final float refineIou;
+  private final int refinePasses;
   private long detectNanos, landmarkNanos;
 
   public FacePipeline(
       List<TfliteBlazeFace> detectors, ConfirmedDetection confirm, Map<String, BoxMapping> mappings,
       TfliteLandmarkModel model, DecodeSettings decode,
       float scoreThreshold, int maxFaces, boolean refine, float refineMinConfidence,
-      float refineIou) {
+      float refineIou, int refinePasses) {
     if (detectors.isEmpty()) {
       throw new IllegalArgumentException("need at least one detector");
     }
@@ -57,6 +58,7 @@ public final class FacePipeline {
     this.refine = refine;
     this.refineMinConfidence = refineMinConfidence;
     this.refineIou = refineIou;
+    this.refinePasses = refinePasses;
   }
 
   public FaceAnalyzer analyzer() {
@@ -101,7 +103,8 @@ public final class FacePipeline {
 
   /**
    * Analyse given detections (each mapped by its source's box mapping; boxes outside the
-   * image skipped), then refine (Python's {@code FaceAnalyzer.analyze_detections}).
+   * image skipped), then refine, at most {@code refinePasses} times per face (Python's
+   * {@code FaceAnalyzer.analyze_detections} and {@code REFINE_PASSES}).
    */
   public List<Face> analyzeDetections(RgbImage image, List<Detection> detections) {
     long t0 = System.nanoTime();
@@ -114,9 +117,13 @@ public final class FacePipeline {
     }
     if (refine) {
       for (int i = 0; i < faces.size(); i++) {
-        Face f = faces.get(i);
-        float[] box = Refine.refinedBox(f, refineMinConfidence, refineIou, image.width, image.height);
-        if (box != null) {
+        for (int pass = 0; pass < refinePasses; pass++) {
+          Face f = faces.get(i);
+          float[] box =
+              Refine.refinedBox(f, refineMinConfidence, refineIou, image.width, image.height);
+          if (box == null) {
+            break;
+          }
           faces.set(i, analyzer.analyzeBox(image, box, f.detection, f.score));
         }
       }

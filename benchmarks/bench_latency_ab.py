@@ -30,7 +30,8 @@ sys.path.insert(0, str(REPO))
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("models", nargs="+", help="model files (.tflite / .onnx); the first is the reference")
+    ap.add_argument("models", nargs="+",
+                    help="model files (.tflite / .onnx); the first is the reference")
     ap.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     ap.add_argument("--rounds", type=int, default=30)
     ap.add_argument("--calls", type=int, default=20, help="calls per model per round")

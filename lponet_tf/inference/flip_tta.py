@@ -23,8 +23,9 @@ interpolation along the grid's width); the bundled preset carries its measured v
 (:attr:`lponet_tf.presets.Preset.flip_label_x_offset`, ``scripts/measure_flip_offset.py``),
 any other model 0 unless told.
 
-With ``label_x_offset=0`` the averaged result is mirror-symmetric by construction: the outputs for a mirrored crop
-are exactly the mirror of the outputs for the crop (``tests/test_flip_tta.py``). It costs
+With ``label_x_offset=0`` the averaged result is mirror-symmetric by construction: the
+outputs for a mirrored crop are exactly the mirror of the outputs for the crop
+(``tests/test_flip_tta.py``). It costs
 one more network pass per face (the batch is doubled); the gain and the cost measured on the
 bundled preset are in ``docs/inference.md``.
 
@@ -210,7 +211,8 @@ class FlipTTARunner:
     def __init__(self, runner, label_x_offset: float = 0.0):
         label_x_offset = float(label_x_offset)
         if not math.isfinite(label_x_offset):
-            raise ValueError(f"label_x_offset must be a finite number of pixels, got {label_x_offset}")
+            raise ValueError(f"label_x_offset must be a finite number of pixels, "
+                             f"got {label_x_offset}")
         self.label_x_offset = label_x_offset
         landmarks = getattr(getattr(runner, "metadata", None), "num_landmarks", FLIP_68.size)
         if landmarks is not None and int(landmarks) != FLIP_68.size:

@@ -57,8 +57,8 @@ class AugmentConfig:
         flip_label_x_offset: x offset of the landmark labels, image pixels, that a flip must
             keep: labels at ``x_true + d`` mirror to ``x_true' - d``, so a flipped sample's
             labels are moved by ``+2d`` along the image's x axis (0: the labels are
-            mirror-symmetric). The 300W annotations sit +1.8 px to the right
-            (docs/training.md, "Flips and the 300W labels"); without it, flips teach the
+            mirror-symmetric). The 300W annotations sit +1.6 px to the right, measured on
+            the training faces (docs/training.md, "Flips and the 300W labels"); without it, flips teach the
             network the opposite offset on half the samples.
         rotation_prob, translation_prob, scale_prob: probability of each transform.
         blur_prob: probability of a Gaussian blur of the crop.

@@ -49,14 +49,15 @@ import numpy as np
 REPO = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-#: format key -> ExportSpec arguments. int8 uses uint8 I/O: what a camera frame is.
+#: format key -> ExportSpec arguments. int8 uses uint8 I/O: what a camera frame is (its pose
+#: head is float in every int8 file: lponet_tf/export/int8.py).
 FORMATS = {
     "tflite-fp32": dict(format="tflite", quantize="none"),
     "tflite-fp16": dict(format="tflite", quantize="fp16"),
     "tflite-dynamic": dict(format="tflite", quantize="dynamic"),
     "tflite-int8": dict(format="tflite", quantize="int8", io_dtype="uint8"),
-    "tflite-int8-posefloat": dict(format="tflite", quantize="int8", keep_float=("pose",)),
-    "tflite-int8-posepath": dict(format="tflite", quantize="int8", keep_float=("pose_path",)),
+    "tflite-int8-posepath": dict(format="tflite", quantize="int8", io_dtype="uint8",
+                                 keep_float=("pose_path",)),
     "tflite-int16x8": dict(format="tflite", quantize="int16x8"),
     "tflite-qat": dict(format="tflite", quantize="qat", io_dtype="uint8"),
     "onnx": dict(format="onnx", quantize="none"),

@@ -140,17 +140,25 @@ def int8_parity(analyzer, faces_300w, tmp_path_factory):
     path = TFLiteExporter(model, preset="lponet_lite", workdir=folder / "work").export(
         folder / "lponet_lite_int8.tflite", "int8", calibration)
     reference = {k: np.asarray(v) for k, v in model.predict_on_batch(faces.images).items()}
-    return reference, load_runner(path)(faces.images), faces.landmarks
+    runner = load_runner(path)
+    # The same faces turned in the image plane, to head rolls the calibration faces lack.
+    turned = {}
+    for angle in (45, 60):
+        m = cv2.getRotationMatrix2D((64, 64), angle, 1.0)
+        images = np.stack([cv2.warpAffine(im, m, (128, 128)) for im in faces.images])
+        turned[angle] = (np.asarray(model.predict_on_batch(images)["pose"]), runner(images)["pose"])
+    return reference, runner(faces.images), faces.landmarks, turned
 
 
 def test_int8_export_matches_keras_on_real_faces(int8_parity):
-    """Measured (32 + 32 faces): 68% of the landmarks well posed, 1.16 degrees mean pose
-    difference, 99.65% mask agreement; landmark shift 0.10 px mean and NME +0.018 with the
-    default DARK decoding (0.14 px, -0.007 with top-2; benchmarks/bench_decoders.py --int8)."""
+    """Measured (32 + 32 faces): 68% of the landmarks well posed, 0.55 degrees mean pose
+    difference (1.20 before int8 files kept the pose head in float), 99.65% mask agreement;
+    landmark shift 0.10 px mean and NME +0.018 with the default DARK decoding (0.14 px,
+    -0.007 with top-2; benchmarks/bench_decoders.py --int8)."""
     from lponet_tf.export.parity import compare_outputs
     from lponet_tf.heatmaps import decode_heatmaps
 
-    reference, outputs, truth = int8_parity
+    reference, outputs, truth, _ = int8_parity
     ref_hm, hm = reference["heatmaps"], outputs["heatmaps"]
     error = np.abs(hm - ref_hm).max(axis=(1, 2))
     stable = stable_landmarks(ref_hm, error)
@@ -165,4 +173,19 @@ def test_int8_export_matches_keras_on_real_faces(int8_parity):
     assert result.landmark_px_mean <= 0.25, result   # issue-6 target at 128 px
     assert result.nme_delta <= 0.1, result           # issue-6 target
     assert result.mask_agreement >= 0.99, result     # issue-6 target
-    assert result.pose_deg_mean <= 1.75, result      # above the 0.5 target (README table)
+    assert result.pose_deg_mean <= 1.0, result       # the 0.5 target needs 200 faces and pose_path
+
+
+def test_int8_export_keeps_head_rolls_beyond_the_calibration_faces(int8_parity):
+    """Calibrated on 300W faces alone, whose rolls stay small, the int8 pose head used to
+    clip: with these 32 calibration faces the converter's plain int8 file was 15.9 / 25.3 deg
+    off the Keras model at 45 / 60 deg of roll (1.2 unturned). With the pose head in float
+    and the rotation output on [-1, 1] (lponet_tf/export/int8.py) measured 0.61 / 0.88 deg
+    (0.55 unturned). Bound: 2 deg. The Keras model's own rotations must reach the entries
+    that clipped (below -0.67), or the check would prove nothing."""
+    from lponet_tf.export.parity import rotation_angle_deg
+
+    for angle, (keras_pose, int8_pose) in int8_parity[3].items():
+        assert keras_pose.min() < -0.75, (angle, keras_pose.min())
+        error = rotation_angle_deg(keras_pose, int8_pose)
+        assert error.mean() <= 2.0, (angle, error.mean(), error.max())

@@ -9,7 +9,8 @@ real faces, then
   ``1 / sqrt(12) = 0.29`` (uniform rounding noise in units of the quantisation step);
   clearly larger values mark the layers that lose accuracy;
 * :meth:`QuantizationAnalysis.quantize` re-quantises the *same* calibration with chosen
-  nodes left in float (``denylisted_nodes``), without calibrating again.
+  nodes left in float (``denylisted_nodes``), without calibrating again, by
+  :func:`lponet_tf.export.int8.quantize` (so the Gram-Schmidt map is float there too).
 
 Groups of nodes are chosen by regular expressions over the ops' output tensor names, which
 carry the Keras layer names (``lponet_1/pose_1/mul_6`` is an op of the Gram-Schmidt layer
@@ -31,13 +32,15 @@ from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
+from lponet_tf.export.int8 import POSE_HEAD
+
 #: Named regex groups for ``keep_float`` (matched with ``re.search`` on tensor names).
 KEEP_FLOAT_GROUPS: Dict[str, str] = {
     # The Gram-Schmidt layer is named ``pose`` (``pose_N`` for earlier stacks); its ops
     # (normalisations, products) work on tiny values that int8 cannot resolve.
     "gram_schmidt": r"/pose(_\d+)?(_\d+)?/",
     # The whole pose head: global pooling, both FC layers and the Gram-Schmidt map.
-    "pose": r"/pose(_gap|_fc\d|_\d+/|/)",
+    "pose": POSE_HEAD,
     # Landmark and occlusion 1x1 heads and the softmax.
     "heads": r"/(heatmaps|occlusion)[^/]*/",
 }
@@ -144,19 +147,14 @@ class QuantizationAnalysis:
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
         converter.representative_dataset = _as_list_dataset(calibration_images)
         debug = calibration_images[:16] if debug_images is None else debug_images
-        self._tf = tf
         self.debugger = tf.lite.experimental.QuantizationDebugger(
             converter=converter, debug_dataset=_as_list_dataset(debug)
         )
         self._errors: Optional[List[LayerError]] = None
-        self._default_options = True
 
     def layer_errors(self) -> List[LayerError]:
         """Every quantised op's error, worst (highest ``rmse / scale``) first."""
         if self._errors is None:
-            if not self._default_options:  # analyse the fully quantised model
-                self.debugger.options = self._tf.lite.experimental.QuantizationDebugOptions()
-                self._default_options = True
             self.debugger.run()
             text = io.StringIO()
             self.debugger.layer_statistics_dump(text)
@@ -197,11 +195,10 @@ class QuantizationAnalysis:
                             if pattern.search(n) or pattern.search(alias))
         return sorted(selected)
 
-    def quantize(self, keep_float: Sequence[str] = ()) -> bytes:
-        """The int8 model (float input/output) with the ``keep_float`` nodes in float."""
-        options = self._tf.lite.experimental.QuantizationDebugOptions(
-            denylisted_nodes=self.nodes(keep_float) or None
-        )
-        self.debugger.options = options  # re-quantises the stored calibration
-        self._default_options = False
-        return self.debugger.get_nondebug_quantized_model()
+    def quantize(self, keep_float: Sequence[str] = (), io_dtype: str = "float32") -> bytes:
+        """The int8 model with the ``keep_float`` nodes in float, from the stored
+        calibration (:func:`lponet_tf.export.int8.quantize`: the Gram-Schmidt map is always
+        float and the rotation output quantised on [-1, 1])."""
+        from lponet_tf.export import int8
+
+        return int8.quantize(self.debugger.calibrated_model, io_dtype, self.nodes(keep_float))

@@ -59,11 +59,9 @@ class ExportSpec:
             raise ExportError(f"io_dtype {self.io_dtype!r} needs int8 or qat")
         if self.keep_float and self.quantize not in ("int8", "qat"):
             raise ExportError("keep_float applies to int8 and qat only")
-        if self.keep_float and self.io_dtype != "float32":
-            # Checked here, before calibration or QAT: the converter would leave the
-            # outputs of float layers float, against the file's integer I/O metadata.
-            if self.quantize == "int8":
-                raise ExportError("int8 with float layers (keep_float) has float32 I/O only")
+        if self.keep_float and self.io_dtype != "float32" and self.quantize == "qat":
+            # Checked here, before QAT: the converter would leave the outputs of float
+            # layers float, against the file's integer I/O metadata.
             check_qat_keep_float(self.keep_float)
 
     @property
@@ -184,8 +182,8 @@ class ModelExporter:
         elif spec.quantize == "qat":
             qat_log = self._export_qat(spec, output)
         elif spec.quantize == "int8" and spec.keep_float:
-            data = self.analysis().quantize(spec.keep_float)
-            write_bytes(output, embed_metadata(data, self._tflite.metadata("int8", "float32")))
+            data = self.analysis().quantize(spec.keep_float, spec.io_dtype)
+            write_bytes(output, embed_metadata(data, self._tflite.metadata("int8", spec.io_dtype)))
         else:
             rep = self.calibration() if spec.quantize in CALIBRATED_MODES else None
             self._tflite.export(output, spec.quantize, rep, spec.io_dtype)

@@ -125,7 +125,8 @@ class TFLiteExporter:
                 io_dtype: str = "float32") -> bytes:
         """Convert to a ``.tflite`` flatbuffer with metadata.
 
-        Int8 with some layers left in float is
+        Int8 goes through :mod:`lponet_tf.export.int8` (the Gram-Schmidt map in float, the
+        rotation output on [-1, 1]); int8 with more layers left in float is
         :meth:`lponet_tf.export.debug.QuantizationAnalysis.quantize`.
 
         Args:
@@ -138,6 +139,13 @@ class TFLiteExporter:
         """
         import tensorflow as tf
 
+        if quantize == "int8":  # calibrated, then quantised with the pose's known range
+            from lponet_tf.export import int8
+
+            if representative is None:
+                raise ExportError("int8 export needs representative face crops")
+            data = int8.quantize(int8.calibrate(self.saved_model_dir, representative), io_dtype)
+            return embed_metadata(data, self.metadata(quantize, io_dtype))
         converter = tf.lite.TFLiteConverter.from_saved_model(self.saved_model_dir)
         configure_converter(converter, quantize, representative, io_dtype)
         try:

@@ -58,6 +58,17 @@ def test_integer_io_model_is_integer_and_the_runner_quantises():
     span = np.ptp(a.reference["heatmaps"])
     assert np.abs(out["heatmaps"] - float_io["heatmaps"]).max() <= 0.02 * span
     assert_matches_reference(out, a.reference, "int8")
+    # The rotation output spans [-1, 1], not the span the calibration crops happened to
+    # give (lponet_tf/export/int8.py).
+    from ai_edge_litert.interpreter import Interpreter
+
+    pose = Interpreter(model_path=exported("int8", io_dtype)).get_signature_runner() \
+        .get_output_details()["pose"]
+    scale, zero = pose["quantization"]
+    info = np.iinfo(pose["dtype"])
+    assert np.dtype(pose["dtype"]).name == io_dtype
+    # Within one step of [-1, 1]: the zero point is an integer.
+    assert scale * (info.min - zero) <= -1.0 + 0.01 and scale * (info.max - zero) >= 1.0 - 0.01
 
 
 def test_batches_of_any_size_give_per_image_results():

@@ -3,7 +3,7 @@
 
 Writes into ``--out`` (the app's ``src/main/assets``):
 
-* ``lponet.tflite`` -- the LPONet the app runs on the CPU. Default: the full-int8 export of
+* ``lponet.tflite`` -- the LPONet the app runs on the CPU. Default: the int8 export of
   the bundled ``lponet_lite`` preset kept in ``android_demo/models/`` (int8 I/O, calibrated
   on 200 real 300W training faces by ``lponet export --quantize int8``; its stamp
   ``lponet_lite_int8.json`` says how to remake it). ``--model`` takes another preset, a
@@ -45,7 +45,7 @@ from typing import Optional
 SIDECAR = "lponet_android.json"
 MODEL_FILE = "lponet.tflite"
 GPU_MODEL_FILE = "lponet_gpu.tflite"
-#: The default CPU model: full-int8 export of the bundled preset, and its stamp.
+#: The default CPU model: int8 export of the bundled preset (pose path float), and its stamp.
 BUNDLED_INT8 = pathlib.Path(__file__).resolve().parents[1] / "models" / "lponet_lite_int8.tflite"
 BUNDLED_INT8_PRESET = "lponet_lite"
 QUANTIZE = ("none", "fp16", "int8")

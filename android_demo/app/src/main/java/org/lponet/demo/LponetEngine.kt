@@ -25,7 +25,7 @@ import org.lponet.demo.engine.TfliteLandmarkModel
  * [FacePipeline] on bitmaps, through LiteRT 2.x's CompiledModel API.
  *
  * The LPONet runs on the CPU (XNNPACK, [threads] threads) from the sidecar's "model" (the
- * full-int8 export by default). With [useGpu] it is compiled for Accelerator.GPU from the
+ * int8 export by default). With [useGpu] it is compiled for Accelerator.GPU from the
  * sidecar's "gpu_model" (float I/O: the bundled fp16 export); LiteRT throws when the device or
  * the graph cannot run there (or the APK lacks litert-gpu), and the engine then falls back to
  * the CPU model and reports it ([gpuActive]). Only GPU is requested, never GPU + CPU: with both

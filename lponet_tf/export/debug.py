@@ -10,7 +10,7 @@ real faces, then
   clearly larger values mark the layers that lose accuracy;
 * :meth:`QuantizationAnalysis.quantize` re-quantises the *same* calibration with chosen
   nodes left in float (``denylisted_nodes``), without calibrating again, by
-  :func:`lponet_tf.export.int8.quantize` (so the Gram-Schmidt map is float there too).
+  :func:`lponet_tf.export.int8.quantize` (so the pose head is float there too).
 
 Groups of nodes are chosen by regular expressions over the ops' output tensor names, which
 carry the Keras layer names (``lponet_1/pose_1/mul_6`` is an op of the Gram-Schmidt layer
@@ -37,7 +37,8 @@ from lponet_tf.export.int8 import POSE_HEAD
 #: Named regex groups for ``keep_float`` (matched with ``re.search`` on tensor names).
 KEEP_FLOAT_GROUPS: Dict[str, str] = {
     # The Gram-Schmidt layer is named ``pose`` (``pose_N`` for earlier stacks); its ops
-    # (normalisations, products) work on tiny values that int8 cannot resolve.
+    # (normalisations, products) work on tiny values that int8 cannot resolve. Post-training
+    # int8 keeps it (and the rest of the pose head) in float anyway (export/int8.py).
     "gram_schmidt": r"/pose(_\d+)?(_\d+)?/",
     # The whole pose head: global pooling, both FC layers and the Gram-Schmidt map.
     "pose": POSE_HEAD,
@@ -197,8 +198,8 @@ class QuantizationAnalysis:
 
     def quantize(self, keep_float: Sequence[str] = (), io_dtype: str = "float32") -> bytes:
         """The int8 model with the ``keep_float`` nodes in float, from the stored
-        calibration (:func:`lponet_tf.export.int8.quantize`: the Gram-Schmidt map is always
-        float and the rotation output quantised on [-1, 1])."""
+        calibration (:func:`lponet_tf.export.int8.quantize`: the pose head is always float,
+        an integer rotation output quantised on [-1, 1])."""
         from lponet_tf.export import int8
 
         return int8.quantize(self.debugger.calibrated_model, io_dtype, self.nodes(keep_float))

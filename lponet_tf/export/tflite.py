@@ -125,7 +125,7 @@ class TFLiteExporter:
                 io_dtype: str = "float32") -> bytes:
         """Convert to a ``.tflite`` flatbuffer with metadata.
 
-        Int8 goes through :mod:`lponet_tf.export.int8` (the Gram-Schmidt map in float, the
+        Int8 goes through :mod:`lponet_tf.export.int8` (the pose head in float, an integer
         rotation output on [-1, 1]); int8 with more layers left in float is
         :meth:`lponet_tf.export.debug.QuantizationAnalysis.quantize`.
 
@@ -139,7 +139,7 @@ class TFLiteExporter:
         """
         import tensorflow as tf
 
-        if quantize == "int8":  # calibrated, then quantised with the pose's known range
+        if quantize == "int8":  # calibrated, then quantised keeping the pose representable
             from lponet_tf.export import int8
 
             if representative is None:

@@ -142,8 +142,6 @@ class TFLiteExporter:
         if quantize == "int8":  # calibrated, then quantised keeping the pose representable
             from lponet_tf.export import int8
 
-            if representative is None:
-                raise ExportError("int8 export needs representative face crops")
             data = int8.quantize(int8.calibrate(self.saved_model_dir, representative), io_dtype)
             return embed_metadata(data, self.metadata(quantize, io_dtype))
         converter = tf.lite.TFLiteConverter.from_saved_model(self.saved_model_dir)

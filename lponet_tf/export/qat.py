@@ -66,7 +66,7 @@ def export_qat(
             fine-tuning (see :mod:`lponet_tf.export.qat_worker`).
         io_dtype: ``"float32"``, ``"int8"`` or ``"uint8"`` input/output tensors.
         keep_float: regular expressions of Keras layer names to leave unquantised
-            (the pose output layer always is).
+            (the pose head always is: ``qat_worker.POSE_HEAD_LAYERS``).
         target: ``"teacher"`` (match the float model: parity) or ``"labels"``
             (ground-truth heatmaps).
         loss_weights: ``(alpha, beta, gamma)`` for heatmap, pose, occlusion (the paper's

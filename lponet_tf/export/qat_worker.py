@@ -12,9 +12,10 @@ Steps:
      the weights by layer name.
   3. Freeze the batch norms (fine-tuning on small batches must not move their statistics;
      frozen, they fold into the convolutions exactly as in post-training conversion),
-     annotate every layer (a no-op QuantizeConfig for the Gram-Schmidt / pose output layer
-     and for the ``keep_float`` layers, an output quantizer for ``Rescaling`` and, in a
-     file with int8 / uint8 I/O, for the pose output), then
+     annotate every layer (a no-op QuantizeConfig for the pose head -- ``pose_gap``,
+     ``pose_fc1``, ``pose_fc2`` and the Gram-Schmidt / pose output layer, see
+     :data:`POSE_HEAD_LAYERS` -- and for the ``keep_float`` layers, an output quantizer
+     for ``Rescaling`` and, in a file with int8 / uint8 I/O, for the pose output), then
      ``quantize_apply`` inside ``quantize_scope``.
   4. Calibrate the activation ranges: tfmot starts them at [-6, 6] (inputs [0, 0]) and
      moves them by an EMA with decay 0.999, i.e. over thousands of steps; a short QAT
@@ -42,6 +43,12 @@ import tempfile
 import time
 
 import numpy as np
+
+#: Keras layer names of the pose head, kept in float in every QAT file. Its ranges learnt on
+#: training faces clipped large poses as post-training int8's did (docs/export.md, "Large
+#: poses"): 7.5 / 7.3 deg off the Keras model at 45 / 60 deg of roll with the head in int8,
+#: 0.9 unturned. Under 0.01% of the MACs. The layer-name twin of ``int8.POSE_HEAD``.
+POSE_HEAD_LAYERS = r"^pose(_gap|_fc\d)?(_\d+)?$"
 
 
 def _teacher(spec):
@@ -124,8 +131,9 @@ def _controllable_ema(tf):
 def build_qat_model(keras3_model, keep_float=(), quantize_pose_output: bool = False):
     """The tf_keras QAT twin of a Keras 3 LPONet (weights copied, BN frozen).
 
-    The pose output layer (Gram-Schmidt, or the x90 Euler scaling) always computes in
-    float: int8 cannot resolve its small intermediate values. ``quantize_pose_output``
+    The pose head (:data:`POSE_HEAD_LAYERS`: pooling, two dense layers and the pose output,
+    Gram-Schmidt or the x90 Euler scaling) always computes in float: ranges learnt on
+    300W faces clip the poses they lack. ``quantize_pose_output``
     (int8 / uint8 I/O) adds an output quantizer to it, so that the converter can give the
     file an integer pose output like the other two; without one the pose output would stay
     float32 in a file whose I/O is declared integer.
@@ -154,11 +162,12 @@ def build_qat_model(keras3_model, keep_float=(), quantize_pose_output: bool = Fa
     gram_schmidt = layer_classes(tf_keras).GramSchmidt
     patterns = [re.compile(p) for p in keep_float]
     pose_output = re.compile(r"^pose(_\d+)?$")
+    pose_head = re.compile(POSE_HEAD_LAYERS)
 
     def annotate(layer):
         float_layer = (
             isinstance(layer, gram_schmidt)
-            or pose_output.match(layer.name)  # the pose output (Gram-Schmidt or x90 Euler)
+            or pose_head.match(layer.name)
             or any(p.search(layer.name) for p in patterns)
         )
         if float_layer:

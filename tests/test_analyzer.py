@@ -172,8 +172,10 @@ def test_a_badly_mapped_box_is_refined_on_the_landmark_box(refine):
     landmarks span the disc), the second crops the face's own landmark box."""
     runner = OracleRunner()
     too_big = Detection([20, 0, 140, 120], 0.9, source="boxes")    # disc box: 60..100, 40..80
+    # refine_iou 0.8: the oracle's landmarks on the second crop move by a pixel or two (IoU
+    # between 0.8 and 0.9 with the first), which the default 0.9 would refine once more.
     analyzer = FaceAnalyzer.create(model=runner, detector=ListDetector([too_big]),
-                                   refine=refine)
+                                   refine=refine, refine_iou=0.8)
     face, = analyzer.analyze(disc_frame([(80, 60)], radius=20))
     if refine:
         assert runner.calls == [1, 1]
@@ -209,13 +211,13 @@ class HalfwayRunner(OracleRunner):
 
 def test_refine_goes_round_until_the_landmarks_agree_at_most_refine_passes_times():
     """One pass on the landmark box is not enough for a runner that only gets halfway: the
-    analyzer goes round again while the landmarks disagree with the box (IoU < 0.8), at most
+    analyzer goes round again while the landmarks disagree with the box (IoU < 0.8 here), at most
     REFINE_PASSES times, each pass closer to the face."""
     runner = HalfwayRunner()
     disc = np.array([60.0, 40.0, 100.0, 80.0])  # the oracle's landmark box of the disc
     frame = disc_frame([(80, 60)], radius=20)
     too_big = Detection([0, -20, 160, 140], 0.9, source="boxes")
-    analyzer = FaceAnalyzer.create(model=runner, detector=ListDetector([too_big]))
+    analyzer = FaceAnalyzer.create(model=runner, detector=ListDetector([too_big]), refine_iou=0.8)
     face, = analyzer.analyze(frame)
     # By hand: each pass's box is halfway between the previous box and the disc's; the IoU
     # of consecutive boxes is 0.39, 0.49, 0.62, 0.75: still below 0.8 after 3 passes.
@@ -231,6 +233,25 @@ def test_refine_goes_round_until_the_landmarks_agree_at_most_refine_passes_times
     analyzer.detector = ListDetector([Detection([50, 30, 110, 90], 0.9, source="boxes")])
     analyzer.analyze(frame)
     assert runner.calls == [1, 1]
+
+
+@pytest.mark.parametrize("refine_iou, runs", [(0.8, 2), (0.85, 3), (0.95, 1 + REFINE_PASSES)])
+def test_refine_iou_sets_how_far_the_landmarks_may_disagree_with_their_box(refine_iou, runs):
+    """The HalfwayRunner on a 60 px box around a 40 px face: by hand, the IoU of the box and
+    its landmarks' box is 0.69 after the first run, 0.81, 0.89 and 0.94 after each refine
+    pass (each landmark box halfway to the face's). A face is run again while that IoU is
+    below ``refine_iou``, at most REFINE_PASSES more times."""
+    runner = HalfwayRunner()
+    detector = ListDetector([Detection([50, 30, 110, 90], 0.9, source="boxes")])
+    analyzer = FaceAnalyzer.create(model=runner, detector=detector, refine_iou=refine_iou)
+    analyzer.analyze(disc_frame([(80, 60)], radius=20))
+    assert runner.calls == [1] * runs
+
+
+@pytest.mark.parametrize("bad", [0.0, -0.5, 1.01])
+def test_refine_iou_outside_0_1_is_refused(bad):
+    with pytest.raises(ValueError, match="refine_iou"):
+        FaceAnalyzerOptions(refine_iou=bad)
 
 
 def test_crop_matches_training_protocol_and_antialiases_big_faces():

@@ -253,7 +253,7 @@ def export_assets(out_dir, model=None, preset: Optional[str] = None, quantize: s
                      "score_threshold": float(opts.score_threshold or 0.0),
                      "detect_every": opts.detect_every,
                      "min_tracking_confidence": opts.min_tracking_confidence,
-                     "refine": opts.refine, "refine_iou": A.REFINE_IOU,
+                     "refine": opts.refine, "refine_iou": opts.refine_iou,
                      "refine_passes": A.REFINE_PASSES},
         "smoothing": {"landmarks": dict(S.LANDMARK_DEFAULTS), "rotation": dict(S.ROTATION_DEFAULTS),
                       "box": dict(S.BOX_DEFAULTS)},

@@ -1,5 +1,6 @@
 """``lponet predict``: annotated PNG + JSON per image, annotated video, folders with bad files,
 one-line errors and exit codes (run in-process through ``lponet_tf.cli.main``)."""
+import argparse
 import json
 
 import cv2
@@ -80,3 +81,47 @@ def test_unusable_inputs_and_models_exit_2(tmp_path, capsys, case):
     named = {"missing_input": "nope.png", "bad_model": "model.tflite",
              "text_model": "model.keras", "bad_detector": "dlib", "bad_threads": "threads"}[case]
     assert named in line
+
+
+def test_refine_iou_reaches_the_analyzer_and_the_json(tmp_path, model_file):
+    # what the refinement does with the threshold is tested in test_analyzer.py (the tiny
+    # model here is never confident enough to be refined); this checks the wiring
+    out = tmp_path / "out"
+    assert main(["predict", str(ASTRONAUT), "--output", str(out), "--model", model_file,
+                 "--refine-iou", "0.95"]) == 0
+    assert json.loads((out / "astronaut.json").read_text())["model"]["refine_iou"] == 0.95
+
+
+@pytest.mark.parametrize("flags, refine, iou", [([], True, None), (["--no-refine"], False, None),
+                                                (["--refine-iou", "1"], True, 1.0)])
+def test_refine_flags_set_the_options(tmp_path, monkeypatch, flags, refine, iou):
+    from lponet_tf.inference import analyzer as analyzer_module
+    from lponet_tf.inference import cli as predict_cli
+
+    seen = []
+    monkeypatch.setattr(analyzer_module.FaceAnalyzer, "create", staticmethod(seen.append))
+    parser = argparse.ArgumentParser()
+    predict_cli.add_arguments(parser)
+    predict_cli._analyzer(parser.parse_args([str(ASTRONAUT), "--output", str(tmp_path), *flags]))
+    options, = seen
+    assert options.refine is refine
+    assert options.refine_iou == (analyzer_module.REFINE_IOU if iou is None else iou)
+
+
+@pytest.mark.parametrize("flags, named", [(["--refine-iou", "1.5"], "refine_iou"),
+                                          (["--refine-iou", "0"], "refine_iou")])
+def test_refine_iou_outside_0_1_exits_2(tmp_path, model_file, capsys, flags, named):
+    out = tmp_path / "o"
+    assert main(["predict", str(ASTRONAUT), "--output", str(out), "--model", model_file,
+                 *flags]) == 2
+    line, = one_line_errors(capsys.readouterr().err)
+    assert named in line
+    assert not out.exists() or not any(out.iterdir())
+
+
+def test_refine_iou_and_no_refine_exclude_each_other(tmp_path, model_file, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["predict", str(ASTRONAUT), "--output", str(tmp_path / "o"), "--model", model_file,
+              "--refine-iou", "0.9", "--no-refine"])
+    assert exc.value.code == 2
+    assert "not allowed with argument" in capsys.readouterr().err

@@ -37,6 +37,7 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".p
 
 def add_arguments(parser) -> None:
     """Options of ``lponet predict``."""
+    from lponet_tf.inference.analyzer import REFINE_IOU
     from lponet_tf.presets import DEFAULT_PRESET
 
     parser.add_argument("input", help="an image, a folder of images, or a video file")
@@ -62,6 +63,14 @@ def add_arguments(parser) -> None:
     parser.add_argument("--no-smoothing", action="store_true",
                         help="videos: do not smooth landmarks and pose over time")
     parser.add_argument("--no-mask", action="store_true", help="do not draw the mask overlay")
+    refine = parser.add_mutually_exclusive_group()
+    refine.add_argument("--refine-iou", type=float, default=None, metavar="IOU",
+                        help="analyse a face again on its own landmark box when that box "
+                             "overlaps its crop's box by less than this IoU, in (0, 1] "
+                             f"(default {REFINE_IOU}; higher: better on masked faces, more network "
+                             "runs; docs/inference.md)")
+    refine.add_argument("--no-refine", action="store_true",
+                        help="one network run per detected face, no refinement pass")
     parser.add_argument("--flip-tta", action="store_true",
                         help="flip test-time augmentation: average each face with its mirror "
                              "image (twice the network time; docs/inference.md)")
@@ -76,13 +85,14 @@ def add_arguments(parser) -> None:
 def _analyzer(args):
     from lponet_tf.inference.analyzer import FaceAnalyzer, FaceAnalyzerOptions
 
+    refine = {} if args.refine_iou is None else {"refine_iou": args.refine_iou}
     try:
         options = FaceAnalyzerOptions(
             model=args.model, preset=args.preset, backend=args.backend, threads=args.threads,
             detector=args.detector, max_faces=args.max_faces,
             score_threshold=args.score_threshold, smoothing=not args.no_smoothing,
             flip_tta=args.flip_tta, flip_label_x_offset=args.flip_label_x_offset,
-            decode=args.decode,
+            decode=args.decode, refine=not args.no_refine, **refine,
         )
         return FaceAnalyzer.create(options)
     except LPONetError:
@@ -96,7 +106,8 @@ def _model_info(analyzer) -> dict:
     return {"preset": meta.preset, "backend": getattr(analyzer.runner, "backend", None),
             "file": getattr(analyzer.runner, "path", None), "input_size": meta.input_size,
             "pose": meta.pose, "quantization": meta.quantization,
-            "decode": analyzer.decode_settings.decode, "flip_tta": bool(analyzer.options.flip_tta)}
+            "decode": analyzer.decode_settings.decode, "flip_tta": bool(analyzer.options.flip_tta),
+            "refine_iou": analyzer.options.refine_iou if analyzer.options.refine else None}
 
 
 def _write_json(path: pathlib.Path, payload: dict) -> None:

@@ -112,11 +112,20 @@ def goldens_rotations(out: _Out) -> dict:
                        [0.0, 179.9, -179.9], [0.0, 0.0, 0.0]])
     mats = np.concatenate([g.euler_to_matrix(eul), g.euler_to_matrix(locked),
                            g.rotation_6d_to_matrix(six)])
+    near = np.concatenate([
+        np.round(mats[:8] * 127.5) / 127.5, mats[8:16] + rng.normal(0, 0.05, (8, 3, 3)),
+        [np.diag([1.0, -1.0, 1.0]) @ (mats[0] + rng.normal(0, 0.05, (3, 3))),
+         np.diag([1.0, 1.0, 1e-6]), rng.normal(size=(3, 3))]])
     return {
         "six_d": six.tolist(), "six_d_matrix": g.rotation_6d_to_matrix(six).tolist(),
         "euler": eul.tolist(), "euler_matrix": g.euler_to_matrix(eul).tolist(),
         "matrices": mats.tolist(), "matrices_euler": g.matrix_to_euler(mats).tolist(),
         "geodesic": [float(g.geodesic_distance(mats[i], mats[i + 1])) for i in range(10)],
+        # int8-like outputs (entries rounded to steps of 2/255), noisier ones, a noisy reflection
+        # (det < 0: the smallest singular value flips), a near-singular and a general matrix,
+        # each with its nearest rotation
+        "near": near.reshape(-1, 9).tolist(),
+        "near_rotation": g.nearest_rotation(near).reshape(-1, 9).tolist(),
     }
 
 

@@ -105,6 +105,18 @@ def test_pose_rotation_checks_the_representation():
         pose_rotation(np.eye(3), "quat")
 
 
+def test_an_int8_rotation_output_is_read_as_the_nearest_rotation():
+    from lponet_tf.geometry import euler_to_matrix, matrix_to_euler
+
+    true = euler_to_matrix([50.0, -25.0, 40.0])
+    quantised = np.round(true * 127.5) / 127.5          # an int8 output on [-1, 1]
+    R, ypr = pose_rotation(quantised.astype(np.float32))
+    np.testing.assert_allclose(R @ R.T, np.eye(3), atol=1e-12)
+    assert abs(np.linalg.det(R) - 1.0) < 1e-12
+    np.testing.assert_allclose(ypr, matrix_to_euler(R), atol=1e-9)
+    assert np.abs(R - true).sum() < np.abs(quantised - true).sum()
+
+
 class _GaussianRunner:
     """A runner whose heatmaps are exact Gaussians at known sub-pixel crop points, with a
     heatmap scale of 30 recorded in its metadata."""

@@ -136,6 +136,28 @@ def test_geodesic_distance_matches_rotation_angle():
     assert G.geodesic_distance(np.eye(3), G.euler_to_matrix([0, 0, 90.0])) == pytest.approx(np.pi / 2)
 
 
+def test_nearest_rotation_solves_wahba_like_scipy():
+    # The nearest proper rotation to M maximises tr(R^T M): Wahba's problem with the columns
+    # of M aligned to the axes, which scipy solves with its own (Markley) SVD.
+    rng = np.random.default_rng(RNG_SEED)
+    R = Rotation.random(40, random_state=7).as_matrix()
+    cases = np.concatenate([
+        np.round(R[:10] * 127.5) / 127.5,                  # int8-like rounding on [-1, 1]
+        R[10:20] + rng.normal(0, 0.1, (10, 3, 3)),          # noisy
+        R[20:30] @ np.diag([1.0, 1.0, -1.0]) + rng.normal(0, 0.05, (10, 3, 3)),  # det < 0
+        rng.normal(size=(10, 3, 3))])                       # anything
+    got = G.nearest_rotation(cases)
+    for m, r in zip(cases, got):
+        ref, _ = Rotation.align_vectors(m.T, np.eye(3))
+        np.testing.assert_allclose(r, ref.as_matrix(), atol=1e-9)
+    np.testing.assert_allclose(np.linalg.det(got), 1.0, atol=1e-12)
+    np.testing.assert_allclose(G.nearest_rotation(R), R, atol=1e-12)   # rotations stay
+    # the part of the int8 rounding that leaves SO(3) is removed: closer to the source
+    before = np.linalg.norm(cases[:10] - R[:10], axis=(1, 2))
+    after = np.linalg.norm(got[:10] - R[:10], axis=(1, 2))
+    assert after.mean() < 0.8 * before.mean()
+
+
 def test_in_plane_matrix_is_cv2_rotation():
     for angle in (-37.0, 0.0, 15.0, 90.0, 170.0):
         M = cv2.getRotationMatrix2D((10.0, 20.0), angle, 1.0)

@@ -8,7 +8,8 @@ Used by :class:`~lponet_tf.FaceAnalyzer` (``inference/analyzer.py``), ``lponet e
   rule ``settings.decode``: DARK sub-pixel by default, the paper's top-2 rule on request),
   mapped to the image through the crop's exact inverse; scores are the peaks divided by
   the heatmap scale omega the model was trained with (Eq. 5: a confident peak is omega);
-* pose: the rotation (6D head, ``(3, 3)``) or Euler angles (Euler head, ``(3,)`` yaw,
+* pose: the rotation (6D head, ``(3, 3)``, projected onto the nearest rotation since an
+  int8 file's output is only near one) or Euler angles (Euler head, ``(3,)`` yaw,
   pitch, roll degrees), returned as both. A crop is a translation plus a uniform scale, so
   the head pose in the crop is the head pose in the image;
 * visible-face mask: the ``[not-face, visible]`` grid over the crop, with the affine from
@@ -38,7 +39,7 @@ import cv2
 import numpy as np
 
 from lponet_tf.codec.crop import CropTransform, compose, invert, rescale_matrix
-from lponet_tf.geometry import euler_to_matrix, matrix_to_euler
+from lponet_tf.geometry import euler_to_matrix, matrix_to_euler, nearest_rotation
 from lponet_tf.heatmaps import (
     DEFAULT_DECODER, SIGMA, STRIDE, check_decoder, crop_to_grid, decode_heatmaps,
     grid_to_crop_matrix,
@@ -157,7 +158,7 @@ def pose_rotation(pose, representation: Optional[str] = None) -> Tuple[np.ndarra
     if representation == "6d":
         if pose.size != 9:
             raise ValueError(f"a 6d pose output is a (3, 3) rotation, got shape {pose.shape}")
-        rotation = pose.reshape(3, 3)
+        rotation = nearest_rotation(pose.reshape(3, 3))  # an int8 output is only near one
         return rotation, np.asarray(matrix_to_euler(rotation), np.float64)
     if pose.size != 3:
         raise ValueError(f"an euler pose output is (3,) degrees, got shape {pose.shape}")

@@ -99,14 +99,13 @@ def run_batched(runner, images: np.ndarray, batch_size: int = 16) -> Dict[str, n
 
 
 def pose_matrices(pose: np.ndarray) -> np.ndarray:
-    """``(N, 3, 3)`` rotations from a pose output (6D head: already matrices; Euler head:
-    yaw, pitch, roll degrees through the project's convention)."""
-    pose = np.asarray(pose, np.float64)
-    if pose.ndim == 3:
-        return pose
-    from lponet_tf.geometry import euler_to_matrix
+    """``(N, 3, 3)`` rotations from a pose output as the decoder reads it (6D head: the
+    matrices projected onto the nearest rotations, which an int8 file's are only near;
+    Euler head: yaw, pitch, roll degrees through the project's convention)."""
+    from lponet_tf.geometry import euler_to_matrix, nearest_rotation
 
-    return euler_to_matrix(pose)
+    pose = np.asarray(pose, np.float64)
+    return nearest_rotation(pose) if pose.ndim == 3 else euler_to_matrix(pose)
 
 
 def rotation_angle_deg(R1, R2) -> np.ndarray:

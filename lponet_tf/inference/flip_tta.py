@@ -48,7 +48,7 @@ import numpy as np
 
 from lponet_tf.data.augment import FLIP_68
 from lponet_tf.errors import LPONetError
-from lponet_tf.geometry import euler_to_matrix, matrix_to_euler, mirror_rotation
+from lponet_tf.geometry import euler_to_matrix, matrix_to_euler, mirror_rotation, nearest_rotation
 
 __all__ = ["FlipTTARunner", "FlipTTAError", "mirror_outputs", "average_outputs", "mean_rotation",
            "shift_maps_x", "default_label_x_offset"]
@@ -73,13 +73,7 @@ def mean_rotation(rotations: np.ndarray) -> np.ndarray:
         >>> (matrix_to_euler(mean_rotation(r[:, None])[0]).round(6) + 0.0).tolist()
         [15.0, 0.0, 0.0]
     """
-    m = np.mean(np.asarray(rotations, np.float64), axis=0)
-    u, _, vt = np.linalg.svd(m)
-    d = np.sign(np.linalg.det(u @ vt))
-    d = np.where(d == 0, 1.0, d)
-    fix = np.ones(u.shape[:-1])
-    fix[..., -1] = d
-    return (u * fix[..., None, :]) @ vt
+    return nearest_rotation(np.mean(np.asarray(rotations, np.float64), axis=0))
 
 
 def mirror_outputs(outputs: Dict[str, np.ndarray]) -> Dict[str, np.ndarray]:

@@ -36,6 +36,7 @@ from typing import Dict, List, Optional, Sequence
 import numpy as np
 
 from lponet_tf.errors import LPONetError
+from lponet_tf.geometry import nearest_rotation
 
 __all__ = [
     "SmoothingError",
@@ -265,13 +266,6 @@ def _quaternion_to_matrix(q: np.ndarray) -> np.ndarray:
     ])
 
 
-def _nearest_rotation(m: np.ndarray) -> np.ndarray:
-    """Project a near-rotation (e.g. a network output in float16) onto SO(3) (SVD)."""
-    u, _, vt = np.linalg.svd(m)
-    d = np.sign(np.linalg.det(u @ vt)) or 1.0
-    return u @ np.diag([1.0, 1.0, d]) @ vt
-
-
 class RotationFilter:
     """One-Euro smoothing of a head rotation (3x3 matrix), through unit quaternions.
 
@@ -305,7 +299,7 @@ class RotationFilter:
         if r.shape != (3, 3) or not np.all(np.isfinite(r)):
             raise SmoothingError(f"rotation must be a finite (3, 3) matrix, got shape {r.shape}")
         if abs(np.linalg.det(r) - 1.0) > 1e-3 or not np.allclose(r @ r.T, np.eye(3), atol=1e-3):
-            r = _nearest_rotation(r)
+            r = nearest_rotation(r)
         q = _matrix_to_quaternion(r)
         prev = self._f.value
         if prev is not None and float(np.dot(q, prev)) < 0.0:

@@ -42,14 +42,17 @@ public final class ModelOutputs {
     return pose.length == 9;
   }
 
-  /** The pose as a rotation matrix (row-major), converting Euler output if needed. */
+  /**
+   * The pose as a rotation matrix (row-major): the 6D head's output projected onto the nearest
+   * rotation (an int8 file's is only near one), or the Euler output converted.
+   */
   public double[] rotation() {
     if (poseIsMatrix()) {
       double[] r = new double[9];
       for (int i = 0; i < 9; i++) {
         r[i] = pose[i];
       }
-      return r;
+      return Rotations.nearestRotation(r);
     }
     return Rotations.eulerToMatrix(pose[0], pose[1], pose[2]);
   }

@@ -25,9 +25,7 @@ public final class Rotations {
     double[] b1 = normalize(a1);
     double dot = b1[0] * a2[0] + b1[1] * a2[1] + b1[2] * a2[2];
     double[] b2 = normalize(new double[] {a2[0] - dot * b1[0], a2[1] - dot * b1[1], a2[2] - dot * b1[2]});
-    double[] b3 = {
-      b1[1] * b2[2] - b1[2] * b2[1], b1[2] * b2[0] - b1[0] * b2[2], b1[0] * b2[1] - b1[1] * b2[0]
-    };
+    double[] b3 = cross(b1, b2);
     return new double[] {b1[0], b2[0], b3[0], b1[1], b2[1], b3[1], b1[2], b2[2], b3[2]};
   }
 
@@ -71,6 +69,105 @@ public final class Rotations {
     }
     double c = (tr - 1.0) / 2.0;
     return Math.acos(Math.max(-1.0, Math.min(1.0, c)));
+  }
+
+  /**
+   * The proper rotation nearest to {@code m} (Frobenius norm), as {@code
+   * lponet_tf.geometry.nearest_rotation}: {@code U diag(1, 1, det(U V^T)) V^T} of the SVD {@code m
+   * = U S V^T}. An int8 model's rotation output is quantised entry by entry and only near a
+   * rotation. {@code V} comes from the eigenvectors of {@code m^T m} (cyclic Jacobi), sorted by
+   * eigenvalue; {@code u1 = m v1 / |m v1|}, {@code u2} likewise made orthogonal to {@code u1},
+   * and the third columns are cross products, so {@code U V^T} is proper whatever the sign of
+   * {@code det m} (for {@code det m < 0} that is the flip of the smallest singular value).
+   */
+  public static double[] nearestRotation(double[] m) {
+    double[] a = new double[9];
+    for (int i = 0; i < 3; i++) {
+      for (int j = 0; j < 3; j++) {
+        a[i * 3 + j] = m[i] * m[j] + m[3 + i] * m[3 + j] + m[6 + i] * m[6 + j];
+      }
+    }
+    double[] v = {1, 0, 0, 0, 1, 0, 0, 0, 1};
+    jacobiEigen(a, v);
+    int[] order = {0, 1, 2};
+    for (int i = 0; i < 2; i++) {
+      for (int j = 0; j < 2 - i; j++) {
+        if (a[order[j] * 4] < a[order[j + 1] * 4]) {
+          int t = order[j];
+          order[j] = order[j + 1];
+          order[j + 1] = t;
+        }
+      }
+    }
+    double[] v1 = column(v, order[0]), v2 = column(v, order[1]);
+    double[] u1 = normalize(apply(m, v1));
+    double[] mv2 = apply(m, v2);
+    double d = u1[0] * mv2[0] + u1[1] * mv2[1] + u1[2] * mv2[2];
+    double[] u2 = normalize(new double[] {mv2[0] - d * u1[0], mv2[1] - d * u1[1], mv2[2] - d * u1[2]});
+    double[] u3 = cross(u1, u2), v3 = cross(v1, v2);
+    double[] r = new double[9];
+    for (int i = 0; i < 3; i++) {
+      for (int j = 0; j < 3; j++) {
+        r[i * 3 + j] = u1[i] * v1[j] + u2[i] * v2[j] + u3[i] * v3[j];
+      }
+    }
+    return r;
+  }
+
+  /** Diagonalises the symmetric {@code a} in place by Jacobi rotations, accumulated in {@code v}. */
+  private static void jacobiEigen(double[] a, double[] v) {
+    int[][] pairs = {{0, 1}, {0, 2}, {1, 2}};
+    for (int sweep = 0; sweep < 50; sweep++) {
+      double off = a[1] * a[1] + a[2] * a[2] + a[5] * a[5];
+      double diag = a[0] * a[0] + a[4] * a[4] + a[8] * a[8];
+      if (off <= 1e-32 * diag || off == 0.0) {
+        return;
+      }
+      for (int[] pq : pairs) {
+        int p = pq[0], q = pq[1];
+        double apq = a[p * 3 + q];
+        if (apq == 0.0) {
+          continue;
+        }
+        double theta = (a[q * 4] - a[p * 4]) / (2.0 * apq);
+        double t = Math.signum(theta) / (Math.abs(theta) + Math.sqrt(theta * theta + 1.0));
+        if (theta == 0.0) {
+          t = 1.0;
+        }
+        double c = 1.0 / Math.sqrt(t * t + 1.0), s = t * c;
+        for (int k = 0; k < 3; k++) {  // a <- a J (columns p, q)
+          double akp = a[k * 3 + p], akq = a[k * 3 + q];
+          a[k * 3 + p] = c * akp - s * akq;
+          a[k * 3 + q] = s * akp + c * akq;
+        }
+        for (int k = 0; k < 3; k++) {  // a <- J^T a (rows p, q)
+          double apk = a[p * 3 + k], aqk = a[q * 3 + k];
+          a[p * 3 + k] = c * apk - s * aqk;
+          a[q * 3 + k] = s * apk + c * aqk;
+        }
+        for (int k = 0; k < 3; k++) {  // v <- v J
+          double vkp = v[k * 3 + p], vkq = v[k * 3 + q];
+          v[k * 3 + p] = c * vkp - s * vkq;
+          v[k * 3 + q] = s * vkp + c * vkq;
+        }
+      }
+    }
+  }
+
+  private static double[] column(double[] m, int k) {
+    return new double[] {m[k], m[3 + k], m[6 + k]};
+  }
+
+  private static double[] apply(double[] m, double[] x) {
+    return new double[] {
+      m[0] * x[0] + m[1] * x[1] + m[2] * x[2],
+      m[3] * x[0] + m[4] * x[1] + m[5] * x[2],
+      m[6] * x[0] + m[7] * x[1] + m[8] * x[2]
+    };
+  }
+
+  private static double[] cross(double[] a, double[] b) {
+    return new double[] {a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0]};
   }
 
   static double[] mul(double[] a, double[] b) {

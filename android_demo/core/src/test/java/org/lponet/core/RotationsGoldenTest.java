@@ -47,4 +47,30 @@ class RotationsGoldenTest {
       assertEquals(exp[i], Rotations.geodesicDistance(doubles(mats.get(i)), doubles(mats.get(i + 1))), 1e-9);
     }
   }
+
+  @Test
+  void nearestRotationOfQuantisedNoisyAndImproperMatrices() {
+    List<Object> in = list(g.get("near"));
+    List<Object> exp = list(g.get("near_rotation"));
+    for (int i = 0; i < in.size(); i++) {
+      double[] r = Rotations.nearestRotation(doubles(in.get(i)));
+      assertArrayEquals(doubles(exp.get(i)), r, 1e-9, "matrix " + i);
+    }
+  }
+
+  @Test
+  void modelOutputsRotationIsTheNearestRotation() {
+    float[] pose = new float[9];
+    double[] wide = new double[9];
+    double[] q = doubles(list(g.get("near")).get(0));
+    for (int i = 0; i < 9; i++) {
+      pose[i] = (float) q[i];
+      wide[i] = pose[i];
+    }
+    ModelOutputs out = new ModelOutputs(new float[4], 2, 2, 1, pose, new float[8], 2);
+    assertArrayEquals(Rotations.nearestRotation(wide), out.rotation(), 0.0);
+    double[] r = out.rotation();
+    double[] rrt = Rotations.mul(r, new double[] {r[0], r[3], r[6], r[1], r[4], r[7], r[2], r[5], r[8]});
+    assertArrayEquals(new double[] {1, 0, 0, 0, 1, 0, 0, 0, 1}, rrt, 1e-12);
+  }
 }

@@ -62,6 +62,35 @@ def test_face_mask_covers_mouth_and_nose_tip_but_not_the_eyes():
         assert _at(vis, lm[36:42].mean(0)) == 1.0 and _at(vis, lm[42:48].mean(0)) == 1.0
 
 
+def test_varied_masks_cover_the_lower_face_with_any_fit_and_colour():
+    varied = dataclasses.replace(ALWAYS, mask_variety=1.0)
+    chin_cover, colours = [], []
+    for seed in range(16):
+        img, lm = _face(seed)
+        vis = np.ones((S, S), np.float32)
+        occ.occlude(img, vis, lm, varied, np.random.default_rng(seed), kinds=["mask"])
+        assert _at(vis, lm[48:68].mean(0)) == 0.0 and _at(vis, lm[33]) < 0.5
+        assert _at(vis, lm[36:42].mean(0)) == 1.0 and _at(vis, lm[42:48].mean(0)) == 1.0
+        # how far below the chin point the mask reaches, in face heights
+        below = np.nonzero(vis[:, int(round(lm[8, 0]))] < 0.5)[0].max() - lm[8, 1]
+        chin_cover.append(below / (lm[8, 1] - lm[27, 1]))
+        colours.append(img[vis < 0.5].mean(0))
+    assert min(chin_cover) < 0.01 < 0.06 < max(chin_cover)   # skin-tight to sagging
+    assert np.ptp(np.stack(colours), axis=0).max() > 100      # not a few fixed colours
+    # the fixed styles never fit tight: their edge stands off the jaw and sags
+    for seed in range(16):
+        img, lm = _face(seed)
+        vis = np.ones((S, S), np.float32)
+        occ.occlude(img, vis, lm, ALWAYS, np.random.default_rng(seed), kinds=["mask"])
+        below = np.nonzero(vis[:, int(round(lm[8, 0]))] < 0.5)[0].max() - lm[8, 1]
+        assert below / (lm[8, 1] - lm[27, 1]) > 0.01
+
+
+def test_mask_variety_outside_0_1_is_refused():
+    with pytest.raises(ValueError, match="mask_variety"):
+        occ.OcclusionConfig(mask_variety=1.5)
+
+
 def test_sunglasses_cover_both_eyes_but_not_the_mouth():
     for seed in range(6):
         img, lm = _face(seed)

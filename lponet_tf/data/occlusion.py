@@ -58,6 +58,10 @@ class OcclusionConfig:
             chin-to-nose-bridge distance (approximate visible-face region, see module doc).
         approx_mask_weight: occlusion-loss weight of samples whose visible-face mask was
             approximated from landmarks (default 0: the mask loss is off for them).
+        mask_variety: probability that a face mask is drawn in the ``"varied"`` style (any
+            fit, colour and texture; :func:`~lponet_tf.data.occluders.draw_face_mask`)
+            instead of the fixed surgical / cloth styles. 0 (the default) draws nothing
+            for it, so the random streams of earlier configs are unchanged.
         texture_images: optional image files used as "other image content" patches; by
             default a turned copy of the sample's own crop is used.
 
@@ -76,11 +80,14 @@ class OcclusionConfig:
     patch_size: Tuple[float, float] = (0.25, 0.6)
     forehead: float = 0.25
     approx_mask_weight: float = 0.0
+    mask_variety: float = 0.0
     texture_images: Tuple[str, ...] = ()
 
     def __post_init__(self):
         if not 0.0 <= self.prob <= 1.0:
             raise ValueError(f"prob must be in [0, 1], got {self.prob}")
+        if not 0.0 <= self.mask_variety <= 1.0:
+            raise ValueError(f"mask_variety must be in [0, 1], got {self.mask_variety}")
         if self.max_occluders < 1:
             raise ValueError(f"max_occluders must be >= 1, got {self.max_occluders}")
         if min(self._weights().values()) < 0:
@@ -183,7 +190,8 @@ def occlude(
         if kind in NEEDS_LANDMARKS and landmarks is None:
             raise ValueError(f"occluder {kind!r} needs landmarks")
         if kind == "mask":
-            layer = draw_face_mask(image, landmarks, frame, rng)
+            varied = config.mask_variety > 0 and rng.random() < config.mask_variety
+            layer = draw_face_mask(image, landmarks, frame, rng, "varied" if varied else "any")
         elif kind == "sunglasses":
             layer = draw_sunglasses(image, landmarks, frame, rng)
         elif kind == "hand":

@@ -91,9 +91,10 @@ def small_300w(faces_300w, tmp_path_factory):
     return src
 
 
-def test_masked_300w_masks_the_lower_face_and_keeps_the_labels(small_300w, tmp_path):
+@pytest.mark.parametrize("style", ["any", "plain", "round"])
+def test_masked_300w_masks_the_lower_face_and_keeps_the_labels(small_300w, tmp_path, style):
     dst = tmp_path / "masked"
-    assert build_masked_300w(small_300w, dst, seed=0) == 3
+    assert build_masked_300w(small_300w, dst, seed=0, style=style) == 3
     src_recs = {r.image_path.split("/")[-1]: r for r in read_dataset("300w", small_300w)}
     out = read_dataset("300w", dst)
     assert len(out) == 3
@@ -113,6 +114,14 @@ def test_masked_300w_masks_the_lower_face_and_keeps_the_labels(small_300w, tmp_p
         # most of them); the eyes are untouched apart from JPEG noise.
         assert (change(lm[[48, 50, 51, 52, 54, 57, 62, 66]]) > 12).mean() >= 0.75
         assert change(lm[36:48]).mean() < 8
+        if style == "round":  # the ellipse leaves the sides of the jaw in view
+            assert (change(lm[[0, 1, 15, 16]]) < 8).mean() >= 0.75
+
+
+def test_an_unknown_mask_style_is_refused_before_anything_is_written(small_300w, tmp_path):
+    with pytest.raises(ValueError, match="mask style"):
+        build_masked_300w(small_300w, tmp_path / "m", style="plaid")
+    assert not (tmp_path / "m").exists()
 
 
 def test_masked_300w_is_deterministic_per_seed(small_300w, tmp_path):

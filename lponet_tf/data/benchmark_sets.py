@@ -11,7 +11,12 @@ their source formats so the ordinary readers load them.
 * **Masked-300W style** (Table 8): a synthetic face mask (medical or cloth, see
   :mod:`lponet_tf.data.occluders.face_masks`) drawn from the landmarks of any 68-point
   image + ``.pts`` set, keeping the folder layout; the ``.pts`` files are copied unchanged
-  (landmarks are the unoccluded ground truth).
+  (landmarks are the unoccluded ground truth). Two more styles are drawn by this module
+  alone, never by a training config (:data:`EVAL_ONLY_STYLES`): ``plain``, a flat
+  polygon on the jaw line up to the nose bridge, and ``round``, an ellipse over the mouth
+  and the lower nose that leaves the sides of the jaw visible. A network trained on the
+  fixed medical / cloth masks learns where their edges sit relative to the jaw; these
+  two measure how much of its masked-face accuracy is that (README model card).
 
 Both are deterministic: same input and seed, same files.
 
@@ -133,6 +138,47 @@ def build_aflw2000_so(
     return counts
 
 
+#: Mask styles no training config draws (see the module doc).
+EVAL_ONLY_STYLES = ("plain", "round")
+MASK_STYLES = ("any", "surgical", "cloth") + EVAL_ONLY_STYLES
+#: Colours of ``plain`` masks (RGB): white, light blue, black.
+_PLAIN_COLOURS = ((235, 235, 235), (150, 190, 225), (30, 30, 30))
+
+
+def eval_mask_layer(image: np.ndarray, lm: np.ndarray, rng: np.random.Generator, style: str) -> Layer:
+    """The occluder of an evaluation-only mask ``style`` (:data:`EVAL_ONLY_STYLES`).
+
+    ``plain``: jaw points 2-16 and nose-bridge point 29 (1-based) filled in one of
+    :data:`_PLAIN_COLOURS`. ``round``: an ellipse centred between the nose tip and the
+    chin (moved 5% of the bridge-to-chin vector down), half-axes 50-60% of the jaw width
+    (points 2-16) and 55-65% of the bridge-to-chin height (points 29-9), turned with the
+    line between the ear points 1 and 17, in any colour.
+
+    Example:
+        >>> lm = np.stack([np.linspace(10, 90, 68), np.linspace(10, 90, 68)], 1)
+        >>> layer = eval_mask_layer(np.zeros((100, 100, 3), np.uint8), lm, np.random.default_rng(0), "plain")
+        >>> layer.alpha.shape
+        (100, 100)
+    """
+    lm = np.asarray(lm, np.float64)
+    layer = Layer.empty(image.shape)
+    if style == "plain":
+        colour = _PLAIN_COLOURS[int(rng.integers(len(_PLAIN_COLOURS)))]
+        layer.fill_polygon(np.concatenate([lm[1:16], lm[28:29]]), colour)
+    elif style == "round":
+        centre = (lm[30] + lm[8]) / 2 + (lm[8] - lm[27]) * 0.05
+        axes = (np.linalg.norm(lm[15] - lm[1]) * rng.uniform(0.5, 0.6),
+                np.linalg.norm(lm[8] - lm[28]) * rng.uniform(0.55, 0.65))
+        turn = np.arctan2(lm[16, 1] - lm[0, 1], lm[16, 0] - lm[0, 0])
+        t = np.linspace(0, 2 * np.pi, 72, endpoint=False)
+        local = np.stack([axes[0] * np.cos(t), axes[1] * np.sin(t)], 1)
+        rot = np.array([[np.cos(turn), -np.sin(turn)], [np.sin(turn), np.cos(turn)]])
+        layer.fill_polygon(centre + local @ rot.T, rng.integers(0, 256, 3))
+    else:
+        raise ValueError(f"not an evaluation-only mask style: {style!r}; expected one of {EVAL_ONLY_STYLES}")
+    return layer
+
+
 def build_masked_300w(src, dst, seed: int = 0, style: str = "any") -> int:
     """Write a Masked-300W-style copy of a 68-point ``.pts`` set: a face mask on every face.
 
@@ -141,7 +187,8 @@ def build_masked_300w(src, dst, seed: int = 0, style: str = "any") -> int:
         dst: output folder; the relative layout of ``src`` is kept.
         seed: mask shapes/colours; file ``i`` uses ``numpy.random.default_rng([seed, i])``
             with files in sorted order.
-        style: "surgical", "cloth" or "any" (random per face).
+        style: "surgical", "cloth", "any" (one of the two at random per face), or an
+            evaluation-only style, "plain" or "round" (see the module doc).
 
     Returns:
         number of faces written.
@@ -153,13 +200,18 @@ def build_masked_300w(src, dst, seed: int = 0, style: str = "any") -> int:
     from lponet_tf.data.pts import write_pts
     from lponet_tf.data.readers import read_dataset
 
+    if style not in MASK_STYLES:
+        raise ValueError(f"mask style must be one of {MASK_STYLES}, got {style!r}")
     src, dst = pathlib.Path(src), pathlib.Path(dst)
     records = sorted(read_dataset("300w", src), key=lambda r: r.image_path)
     for i, rec in enumerate(records):
         rng = np.random.default_rng([seed, i])
         image = read_record_image(rec.image_path)
         visible = np.ones(image.shape[:2], np.float32)  # label unused: 300W has none
-        layer: Layer = draw_face_mask(image, rec.landmarks, FaceFrame.from_landmarks(rec.landmarks), rng, style)
+        if style in EVAL_ONLY_STYLES:
+            layer: Layer = eval_mask_layer(image, rec.landmarks, rng, style)
+        else:
+            layer = draw_face_mask(image, rec.landmarks, FaceFrame.from_landmarks(rec.landmarks), rng, style)
         composite(image, visible, layer)
         img_path = pathlib.Path(rec.image_path)
         target = dst / img_path.relative_to(src)
@@ -183,7 +235,8 @@ def main(argv=None) -> int:
     m.add_argument("src")
     m.add_argument("dst")
     m.add_argument("--seed", type=int, default=0)
-    m.add_argument("--style", choices=("any", "surgical", "cloth"), default="any")
+    m.add_argument("--style", choices=MASK_STYLES, default="any",
+                   help="mask style; plain and round are never drawn in training (module doc)")
     args = ap.parse_args(argv)
     if args.which == "aflw2000-so":
         print(build_aflw2000_so(args.src, args.dst, fraction=args.fraction))

@@ -14,7 +14,9 @@ of the Masked-300W set (``python -m lponet_tf.data.benchmark_sets masked-300w ..
 Per set it prints, for the detector run: the share of faces found (a detection whose
 landmarks' box overlaps the true landmark box with IoU >= 0.5; the best such face) and the
 inter-ocular NME (Eq. 10) over the found faces (missed faces are counted apart, not
-scored); for the true-box run, the NME over all faces. Pose: the slope and MAE of predicted yaw / pitch against the solvePnP
+scored); for the true-box run, the NME over all faces and per face region
+(``nme_true_box_regions``: jaw, brows, nose, eyes, mouth; each normalised by the face's
+inter-ocular distance). Pose: the slope and MAE of predicted yaw / pitch against the solvePnP
 pseudo-labels of the true landmarks (the training labels' reference; slope of the least-squares
 line of predicted on reference angle, 1 = no shrinking of large angles).
 
@@ -106,7 +108,8 @@ def evaluate_set(analyzer, records, limit=None) -> dict:
         pred_ypr.append(face.pose)
     gts, found = np.stack(gts), np.asarray(found)
     e2e_err = nme(np.stack(e2e)[found], gts[found]).per_image
-    tb_err = nme(np.stack(true_box), gts).per_image
+    true_box = np.stack(true_box)
+    tb_err = nme(true_box, gts).per_image
     ref_ypr, pred_ypr = np.stack(ref_ypr), np.stack(pred_ypr)
     return {
         "faces": int(len(gts)),
@@ -117,6 +120,7 @@ def evaluate_set(analyzer, records, limit=None) -> dict:
         "nme_true_box": round(float(tb_err.mean()), 3),
         "median_true_box": round(float(np.median(tb_err)), 3),
         "failure10_true_box_pct": round(100.0 * float(np.mean(tb_err > 10)), 2),
+        "nme_true_box_regions": region_nme(true_box, gts),
         "yaw_slope": round(_slope(pred_ypr[:, 0], ref_ypr[:, 0]), 3),
         "pitch_slope": round(_slope(pred_ypr[:, 1], ref_ypr[:, 1]), 3),
         "yaw_pitch_roll_mae": np.round(np.abs(pred_ypr - ref_ypr).mean(0), 2).tolist(),
@@ -124,6 +128,20 @@ def evaluate_set(analyzer, records, limit=None) -> dict:
         # Detected faces of every image (not only the scored one) and their refine passes.
         "crops_per_image_end_to_end": round(counter.crops / len(gts), 3),
     }
+
+
+#: Face regions of the per-region NME (iBUG 68, 0-based, ends included).
+REGIONS = {"jaw": (0, 16), "brows": (17, 26), "nose": (27, 35), "eyes": (36, 47), "mouth": (48, 67)}
+
+
+def region_nme(pred, gts) -> dict:
+    """NME (%) of each :data:`REGIONS` group of points, normalised by the whole face's
+    inter-ocular distance (so the regions' figures are comparable with the face's)."""
+    from lponet_tf.metrics import nme, normalising_distance
+
+    d = normalising_distance(gts, "inter_ocular")
+    return {name: round(nme(pred[:, a:b + 1], gts[:, a:b + 1], norm=d).mean, 3)
+            for name, (a, b) in REGIONS.items()}
 
 
 #: Applied turns of ``--turns``: (yaw, pitch) degrees.

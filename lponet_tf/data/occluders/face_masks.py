@@ -16,7 +16,8 @@ _CLOTH_TEXTURES = ("solid", "solid", "stripes", "checker", "noise")
 
 #: Ranges of the outline's random parameters: how far the lower edge stands off the jaw
 #: (fraction of the jaw-to-nose-tip distance), how far it sags below the chin (fraction of
-#: the face height) and where the top edge crosses the nose (0: point 28, 1: point 29).
+#: the face height) and where the top edge crosses the nose (0: landmark index 28, 1: index
+#: 29, 0-based).
 _FIT = {"surgical": ((0.03, 0.09), (0.04, 0.12), (0.2, 0.9)),
         "cloth": ((0.03, 0.09), (0.04, 0.12), (0.0, 0.6)),
         # From skin-tight (just inside the jaw) to loose, flat to sagging, any height.

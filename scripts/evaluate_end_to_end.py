@@ -130,8 +130,23 @@ def evaluate_set(analyzer, records, limit=None) -> dict:
     }
 
 
-#: Face regions of the per-region NME (iBUG 68, 0-based, ends included).
-REGIONS = {"jaw": (0, 16), "brows": (17, 26), "nose": (27, 35), "eyes": (36, 47), "mouth": (48, 67)}
+def _regions() -> dict:
+    """The model metadata's landmark groups (iBUG 68, 0-based, ends included), left and
+    right brows and eyes taken together."""
+    from lponet_tf.metadata import LANDMARK_ORDER
+
+    groups = LANDMARK_ORDER["groups"]
+    out = {}
+    for name, (a, b) in groups.items():
+        key = {"right_brow": "brows", "left_brow": "brows", "right_eye": "eyes",
+               "left_eye": "eyes"}.get(name, name)
+        lo, hi = out.get(key, (a, b))
+        out[key] = (min(lo, a), max(hi, b))
+    return out
+
+
+#: Face regions of the per-region NME: jaw, brows, nose, eyes, mouth.
+REGIONS = _regions()
 
 
 def region_nme(pred, gts) -> dict:

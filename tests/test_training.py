@@ -101,13 +101,14 @@ def _same_run(run_dir, reference):
 @pytest.fixture(scope="module")
 def reference_run(tmp_path_factory, faces):
     """The resume config trained in one go, in this process: ``(config path, result)``."""
-    from lponet_tf.training.trainer import _set_precision, train
+    from lponet_tf.training.precision import set_precision
+    from lponet_tf.training.trainer import train
 
     cfg = _resume_config(tmp_path_factory.mktemp("reference"), faces)
     try:
         result = train(load_config(cfg))
     finally:
-        _set_precision(None)  # the run set float64 globally; later tests expect float32
+        set_precision(None)  # the run set float64 globally; later tests expect float32
     return cfg, result
 
 
@@ -138,7 +139,8 @@ def test_a_run_resumed_in_slices_ends_like_an_uninterrupted_one(tmp_path, faces,
     """Stopped with epochs_limit after the best epoch, then resumed: the same
     weights (the data stream continues, the optimizer state is restored) and the same
     best.keras and best epoch (the best value so far is part of the resumable state)."""
-    from lponet_tf.training.trainer import _set_precision, train
+    from lponet_tf.training.precision import set_precision
+    from lponet_tf.training.trainer import train
 
     _, reference = reference_run
     config = load_config(_resume_config(tmp_path, faces))
@@ -152,7 +154,7 @@ def test_a_run_resumed_in_slices_ends_like_an_uninterrupted_one(tmp_path, faces,
             csv.DictWriter(f, fieldnames=list(rows[0])).writerow(dict(rows[-1], epoch=BEST_EPOCH + 1))
         rest = train(config)
     finally:
-        _set_precision(None)
+        set_precision(None)
     assert rest.steps == 2 * RESUME_EPOCHS
     assert (rest.best_epoch, rest.best_value) == (reference.best_epoch, reference.best_value)
     _same_run(rest.output_dir, reference)

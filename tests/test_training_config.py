@@ -115,24 +115,27 @@ def test_a_global_batch_that_does_not_split_over_the_replicas_is_refused():
         check_batch_split(SimpleNamespace(num_replicas_in_sync=4), 6)
 
 
-def test_precision_policies_float64_makes_every_weight_double_and_unknown_names_fail():
+def test_precision_policies_float64_makes_every_weight_double_and_unknown_names_fail(monkeypatch):
     import keras
 
     from lponet_tf.model import build_lponet
-    from lponet_tf.training.trainer import _set_precision
+    from lponet_tf.training import precision
+    from lponet_tf.training.precision import set_precision
+
+    monkeypatch.setattr(precision, "cpu_has_native_bf16", lambda: True)  # no speed warning here
 
     tiny = LPONetConfig(input_size=32, channels=8, hourglass_depth=2)
     try:
-        _set_precision("float64")
+        set_precision("float64")
         assert {w.dtype for w in build_lponet(tiny).weights} == {"float64"}
-        _set_precision("mixed_bfloat16")  # heads stay in the variable dtype, float32
+        set_precision("mixed_bfloat16")  # heads stay in the variable dtype, float32
         model = build_lponet(tiny)
         assert {w.dtype for w in model.weights} == {"float32"}
         assert model.get_layer("pose").compute_dtype == "float32"
         with pytest.raises(ConfigError, match="mixed_precision must be one of"):
-            _set_precision("bfloat16")
+            set_precision("bfloat16")
     finally:
-        _set_precision(None)
+        set_precision(None)
     assert keras.config.floatx() == "float32"
     assert keras.mixed_precision.global_policy().name == "float32"
 

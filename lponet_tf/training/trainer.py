@@ -40,10 +40,10 @@ from lponet_tf.config import LPONetConfig
 from lponet_tf.model import build_lponet, inference_model, output_names
 from lponet_tf.training import callbacks as cb
 from lponet_tf.training import schema as S
-from lponet_tf.training.config import (PRECISIONS, ConfigError, StateMismatchError,
-                                       validate_config)
+from lponet_tf.training.config import ConfigError, StateMismatchError, validate_config
 from lponet_tf.training.datasets import check_roots
 from lponet_tf.training.objectives import losses_and_weights, make_optimizer, metrics_for
+from lponet_tf.training.precision import set_precision
 
 
 @dataclasses.dataclass
@@ -150,21 +150,6 @@ def _trim_log(csv_path: pathlib.Path, done: int) -> None:
             csv.writer(f).writerows([header, *kept])
 
     cb.atomic_write_via(csv_path, write)
-
-
-def _set_precision(policy: Optional[str]) -> None:
-    """Keras dtype policy of a run (``train.mixed_precision``; None = float32).
-
-    ``float64`` runs variables, activations and losses (which follow ``floatx``) in double
-    precision: slow, for numerical checks such as comparing a multi-replica run with one
-    device, where float32 rounding is amplified by the network past any tight tolerance.
-    Set on every call, so a previous run's policy in the same process does not leak in.
-    """
-    policy = policy or "float32"
-    if policy not in PRECISIONS:
-        raise ConfigError(f"train.mixed_precision must be one of {PRECISIONS} or null, got {policy!r}")
-    keras.config.set_floatx("float64" if policy == "float64" else "float32")
-    keras.mixed_precision.set_global_policy(policy)
 
 
 def logged_names(model_cfg: LPONetConfig, validation: bool) -> list:
@@ -318,7 +303,7 @@ def train(config: dict, epochs_limit: Optional[int] = None) -> TrainResult:
         import tensorflow as tf
 
         tf.config.experimental.enable_op_determinism()
-    _set_precision(tcfg.get("mixed_precision"))
+    set_precision(tcfg.get("mixed_precision"))
     if chief:
         cb.atomic_write_via(
             out / "config.yaml",

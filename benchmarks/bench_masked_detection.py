@@ -60,6 +60,8 @@ REPO = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from lponet_tf.data import read_dataset  # noqa: E402
+from lponet_tf.data.benchmark_sets import EVAL_ONLY_STYLES, eval_mask_layer  # noqa: E402
+from lponet_tf.data.occluders import composite  # noqa: E402
 from lponet_tf.data.occluders.textures import make_texture  # noqa: E402
 from lponet_tf.data.occlusion import OcclusionConfig, occlude, visible_face_from_landmarks  # noqa: E402
 from lponet_tf.detection import BlazeFaceDetector, box_iou, landmark_box  # noqa: E402
@@ -85,6 +87,13 @@ def occluded(image, landmarks, kinds, seed):
     visible = visible_face_from_landmarks(landmarks, out.shape[:2])
     occlude(out, visible, landmarks, OcclusionConfig(prob=1.0), np.random.default_rng(seed),
             kinds=kinds)
+    return out
+
+
+def eval_masked(image, landmarks, rng, style):
+    """A copy of the whole photo with an evaluation-only mask (``benchmark_sets --style``)."""
+    out = image.copy()
+    composite(out, np.ones(out.shape[:2], np.float32), eval_mask_layer(out, landmarks, rng, style))
     return out
 
 
@@ -152,6 +161,9 @@ def settings(back, short):
                                    (0.7, 0.25, 0.4, 0.1)):
         det = ConfirmedDetector(back, short, accept, low, ct, small)
         out[f"confirmed a{accept} l{low} c{ct} s{small}"] = det.detect
+    for sure in (0.5, 0.55, 0.6, 0.65, 0.7):  # step 3: the short model's sure faces on their own
+        det = ConfirmedDetector(back, short, 0.7, 0.3, 0.45, 0.1, confirm_accept=sure)
+        out[f"confirmed a0.7 l0.3 c0.45 s0.1 +short@{sure}"] = det.detect
     return out
 
 
@@ -228,7 +240,8 @@ def main(argv=None):
         return {name: fn(image) for name, fn in cands.items()}
 
     face_sets = {k: [] for k in ("unmasked", "unmasked small", "unmasked tiny", "masked",
-                                  "masked small", "other occluder")}
+                                  "masked small", *(f"{s} mask" for s in EVAL_ONLY_STYLES),
+                                  "other occluder")}
     for i, r in enumerate(val):
         img, lm = read_rgb(r.image_path), np.asarray(r.landmarks, np.float64)
         key = zlib.crc32(pathlib.Path(r.image_path).name.encode())
@@ -242,6 +255,9 @@ def main(argv=None):
             face_sets["masked"].append((run(m), landmark_box(lm)))
             ms, mlm = shrink(m, lm)
             face_sets["masked small"].append((run(ms), landmark_box(mlm)))
+        for style in EVAL_ONLY_STYLES:  # masks unlike the training ones, one per face
+            rng = np.random.default_rng([key, 7])
+            face_sets[f"{style} mask"].append((run(eval_masked(img, lm, rng, style)), landmark_box(lm)))
         kind = OTHER_OCCLUDERS[i % len(OTHER_OCCLUDERS)]
         face_sets["other occluder"].append((run(occluded(img, lm, [kind], (key, 99))),
                                             landmark_box(lm)))

@@ -6,7 +6,9 @@ preset_lite.yaml: ``holdout: {fraction: 0.15, seed: 0, part: val}``, 195 faces).
 whole photo (not the network crop) gets a synthetic occluder drawn from its 68 landmarks with
 the training occluders (lponet_tf/data/occlusion.py): a face mask (medical or cloth), and
 separately a random one of sunglasses / hand / patch. Each face is rendered with
-``--variants`` random masks (seeded by face and variant). The "small" columns shrink the
+``--variants`` random masks (seeded by face and variant), and once with each mask style that no
+training config draws (``plain`` and ``round``, ``lponet_tf.data.benchmark_sets``: the
+"plain mask" / "round mask" columns). The "small" columns shrink the
 photo 3x onto a gray canvas of the original size (the face then spans about 1/6 of the
 image side).
 
@@ -161,9 +163,6 @@ def settings(back, short):
                                    (0.7, 0.25, 0.4, 0.1)):
         det = ConfirmedDetector(back, short, accept, low, ct, small)
         out[f"confirmed a{accept} l{low} c{ct} s{small}"] = det.detect
-    for sure in (0.5, 0.55, 0.6, 0.65, 0.7):  # step 3: the short model's sure faces on their own
-        det = ConfirmedDetector(back, short, 0.7, 0.3, 0.45, 0.1, confirm_accept=sure)
-        out[f"confirmed a0.7 l0.3 c0.45 s0.1 +short@{sure}"] = det.detect
     return out
 
 

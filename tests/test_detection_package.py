@@ -176,24 +176,6 @@ def test_confirmed_adds_a_confirmed_face_next_to_a_sure_one():
         _confirmed([], [], low=1.5)
 
 
-def test_confirm_accept_keeps_faces_only_the_second_model_is_sure_of():
-    # the primary sees nothing (or only below low): step 3 keeps the short model's sure face
-    det = _confirmed([(BIG, 0.2)], [(BIG, 0.65)], confirm_accept=0.6)
-    (d,) = det.detect(IMG)
-    assert d.source == "blazeface_short" and d.score == pytest.approx(0.65)
-    assert _confirmed([], [(BIG, 0.55)], confirm_accept=0.6).detect(IMG) == []
-    assert len(_confirmed([], [(BIG, 0.55)], confirm_accept=0.5).detect(IMG)) == 1
-    # without the option the same image gives nothing, and a clear face runs one model
-    assert _confirmed([(BIG, 0.2)], [(BIG, 0.65)]).detect(IMG) == []
-    # a face both see is kept once, as the primary's; the short model's other sure face joins
-    det = _confirmed([(BIG, 0.9)], [(BIG, 0.8), (ELSEWHERE, 0.7)], confirm_accept=0.6)
-    assert sorted(d.source for d in det.detect(IMG)) == ["blazeface_back", "blazeface_short"]
-    assert det.confirm.runs == 1  # with step 3 the second model runs on every image
-    with pytest.raises(ValueError, match="confirm_accept"):
-        _confirmed([], [], confirm_accept=1.2)
-    assert "confirm_accept=0.6" in repr(_confirmed([], [], confirm_accept=0.6))
-
-
 def test_default_detector_is_the_confirmed_back_model():
     det = as_detector()
     assert DEFAULT_DETECTOR == "blazeface_confirmed" and isinstance(det, ConfirmedDetector)

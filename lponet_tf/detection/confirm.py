@@ -9,7 +9,7 @@ measurements behind every constant here).
 """
 from __future__ import annotations
 
-from typing import List, Optional
+from typing import List
 
 import numpy as np
 
@@ -49,13 +49,9 @@ class ConfirmedDetector:
     2. Every other ``primary`` detection down to ``low`` (decoded at ``low``) that does not
        overlap a kept one is kept when ``confirm``, decoded at ``confirm_threshold``, has a
        detection that agrees with it (:func:`boxes_agree`).
-    3. Only with ``confirm_accept``: every ``confirm`` detection scoring at least that which
-       agrees with no kept one is kept too (a face the primary barely sees, or not at all,
-       that the second model is sure of; it keeps the second model's ``source``).
 
-    Without step 3 the second model only runs when step 2 has a candidate, so a clear face
-    costs one model; with it, every image runs both. Detections of steps 1-2 keep the
-    primary's ``source`` (its box mapping applies).
+    The second model only runs when step 2 has a candidate, so a clear face costs one model.
+    Detections keep the primary's ``source`` (its box mapping applies).
 
     Args:
         primary, confirm: :class:`~lponet_tf.detection.BlazeFaceDetector` (anything with
@@ -64,8 +60,6 @@ class ConfirmedDetector:
         low: lowest primary score considered in step 2.
         confirm_threshold: the second model's threshold.
         small_face: box width / image's longer side under which step 1 uses ``t0``.
-        confirm_accept: score above which a ``confirm`` detection is kept on its own
-            (step 3); None (the default) skips step 3.
 
     Example:
         >>> det = ConfirmedDetector(BlazeFaceDetector("back"),
@@ -73,21 +67,18 @@ class ConfirmedDetector:
     """
 
     def __init__(self, primary, confirm, accept: float = 0.7, low: float = 0.3,
-                 confirm_threshold: float = 0.45, small_face: float = 0.1,
-                 confirm_accept: Optional[float] = None):
+                 confirm_threshold: float = 0.45, small_face: float = 0.1):
         for name, det in (("primary", primary), ("confirm", confirm)):
             if not (hasattr(det, "infer") and hasattr(det, "decode")):
                 raise TypeError(f"ConfirmedDetector {name} must be a BlazeFaceDetector, "
                                 f"got {type(det).__name__}")
         for name, v in (("accept", accept), ("low", low), ("confirm_threshold", confirm_threshold),
-                        ("small_face", small_face),
-                        *([("confirm_accept", confirm_accept)] if confirm_accept is not None else [])):
+                        ("small_face", small_face)):
             if not 0.0 <= float(v) <= 1.0:
                 raise ValueError(f"{name} must be in [0, 1], got {v}")
         self.primary, self.confirm = primary, confirm
         self.accept, self.low = float(accept), float(low)
         self.confirm_threshold, self.small_face = float(confirm_threshold), float(small_face)
-        self.confirm_accept = None if confirm_accept is None else float(confirm_accept)
         self.source = primary.source
 
     @property
@@ -105,21 +96,12 @@ class ConfirmedDetector:
         low = min(self.low, self.primary.score_threshold)
         rest = [d for d in self.primary.decode(out, low)
                 if not any(boxes_agree(d.box, k.box) for k in kept)]
-        if not rest and self.confirm_accept is None:
-            return sorted(kept, key=lambda d: -d.score)
-        second_out = self.confirm.infer(image)
-        second = self.confirm.decode(second_out, self.confirm_threshold)
-        kept += [d for d in rest if any(boxes_agree(d.box, s.box) for s in second)]
-        if self.confirm_accept is not None:
-            sure = (second if self.confirm_accept >= self.confirm_threshold
-                    else self.confirm.decode(second_out, self.confirm_accept))
-            kept += [s for s in sure if s.score >= self.confirm_accept
-                     and not any(boxes_agree(s.box, k.box) for k in kept)]
+        if rest:
+            second = self.confirm.decode(self.confirm.infer(image), self.confirm_threshold)
+            kept += [d for d in rest if any(boxes_agree(d.box, s.box) for s in second)]
         return sorted(kept, key=lambda d: -d.score)
 
     def __repr__(self) -> str:
         return (f"ConfirmedDetector({self.primary!r}, confirm={self.confirm!r}, "
                 f"accept={self.accept}, low={self.low}, "
-                f"confirm_threshold={self.confirm_threshold}, small_face={self.small_face}"
-                + ("" if self.confirm_accept is None else f", confirm_accept={self.confirm_accept}")
-                + ")")
+                f"confirm_threshold={self.confirm_threshold}, small_face={self.small_face})")

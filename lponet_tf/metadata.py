@@ -146,6 +146,9 @@ class ModelMetadata:
         format: ``"keras"``, ``"tflite"`` or ``"onnx"``.
         quantization: one of :data:`QUANTIZATIONS`.
         io_dtype: input/output tensor type of the file (:data:`IO_DTYPES`).
+        output_dtype: the outputs' type when it differs from ``io_dtype`` (an int8 file
+            with an integer input and float outputs, ``lponet export --float-outputs``);
+            None: ``io_dtype``. :attr:`outputs_dtype` is the type to expect.
         schema_version: :data:`SCHEMA_VERSION` of the writer.
         crop: :data:`CROP_RULE` (how the input crop is cut, with its margin ``enlarge``).
         decode: :data:`DECODE_RULE` (heatmaps -> landmark pixels, with its parameters).
@@ -170,6 +173,7 @@ class ModelMetadata:
     format: str = "keras"
     quantization: str = "none"
     io_dtype: str = "float32"
+    output_dtype: Optional[str] = None
     schema_version: int = SCHEMA_VERSION
     crop: Dict[str, Any] = dataclasses.field(default_factory=lambda: dict(CROP_RULE))
     decode: Dict[str, Any] = dataclasses.field(default_factory=lambda: dict(DECODE_RULE))
@@ -191,6 +195,13 @@ class ModelMetadata:
             raise MetadataError(f"quantization must be one of {QUANTIZATIONS}")
         if self.io_dtype not in IO_DTYPES:
             raise MetadataError(f"io_dtype must be one of {IO_DTYPES}")
+        if self.output_dtype is not None and self.output_dtype not in IO_DTYPES:
+            raise MetadataError(f"output_dtype must be None or one of {IO_DTYPES}")
+
+    @property
+    def outputs_dtype(self) -> str:
+        """Element type of the output tensors (``output_dtype``, else ``io_dtype``)."""
+        return self.output_dtype or self.io_dtype
 
     # -- construction ---------------------------------------------------------------
     @classmethod

@@ -95,12 +95,12 @@ def artifacts() -> Artifacts:
 
 
 @functools.lru_cache(maxsize=None)
-def exported(quantize: str = "none", io_dtype: str = "float32") -> str:
+def exported(quantize: str = "none", io_dtype: str = "float32", float_outputs: bool = False) -> str:
     """Path of the tiny model exported to TFLite with ``quantize`` / ``io_dtype``."""
     a = artifacts()
     rep = a.images if quantize in ("int8", "int16x8") else None
-    path = a.dir / f"tiny_{quantize}_{io_dtype}.tflite"
-    return a.exporter.export(path, quantize, rep, io_dtype)
+    path = a.dir / f"tiny_{quantize}_{io_dtype}{'_floatout' if float_outputs else ''}.tflite"
+    return a.exporter.export(path, quantize, rep, io_dtype, float_outputs)
 
 
 @functools.lru_cache(maxsize=None)

@@ -71,6 +71,39 @@ def test_integer_io_model_is_integer_and_the_runner_quantises():
     assert scale * (info.min - zero) <= -1.0 + 0.01 and scale * (info.max - zero) >= 1.0 - 0.01
 
 
+def test_integer_input_with_float_outputs_keeps_the_rotation_unrounded():
+    """``float_outputs``: the int8 input of the integer-I/O file, float32 outputs; the same
+    calibration, so the heatmaps match the all-integer file within its output step, and the
+    rotation output carries no int8 step (its values are not on a 2/255 grid)."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    from lponet_tf.export.errors import ExportError
+
+    a = artifacts()
+    path = exported("int8", "int8", float_outputs=True)
+    details = Interpreter(model_path=path).get_signature_runner()
+    assert np.dtype(details.get_input_details()["image"]["dtype"]).name == "int8"
+    assert {np.dtype(d["dtype"]).name for d in details.get_output_details().values()} == {"float32"}
+    runner = load_runner(path)
+    assert (runner.metadata.io_dtype, runner.metadata.outputs_dtype) == ("int8", "float32")
+    out = runner(a.images)
+    assert_matches_reference(out, a.reference, "int8")
+    integer = load_runner(exported("int8", "int8"))(a.images)
+    span = np.ptp(a.reference["heatmaps"])
+    assert np.abs(out["heatmaps"] - integer["heatmaps"]).max() <= 0.02 * span
+    scale, zero = Interpreter(model_path=exported("int8", "int8")).get_signature_runner() \
+        .get_output_details()["pose"]["quantization"]
+
+    def steps(pose):  # distance of each value to the integer file's grid, in steps
+        q = pose / scale + zero
+        return np.abs(q - np.round(q))
+
+    assert steps(integer["pose"]).max() < 0.02  # the integer file's rotation: whole steps
+    assert steps(out["pose"]).max() > 0.2, "float outputs should not be rounded to int8 steps"
+    with pytest.raises(ExportError, match="float_outputs"):
+        a.exporter.convert("fp16", None, "float32", float_outputs=True)
+
+
 def test_batches_of_any_size_give_per_image_results():
     a = artifacts()
     runner = load_runner(exported("int8"), threads=1)
@@ -101,6 +134,8 @@ def test_selective_quantisation_keeps_the_pose_head_in_float(tmp_path):
         exporter._cache["calibration"] = a.images
         record = exporter.export(ExportSpec("tflite", "int8", "float32", ("pose",)),
                                  tmp_path / "posefloat.tflite", parity=False)
+        mixed = exporter.export(ExportSpec("tflite", "int8", "int8", ("pose",), float_outputs=True),
+                                tmp_path / "posefloat_int8in.tflite", parity=False)
         analysis = exporter.analysis()
         errors = analysis.layer_errors()
         nodes = analysis.nodes(["pose"])
@@ -115,6 +150,12 @@ def test_selective_quantisation_keeps_the_pose_head_in_float(tmp_path):
     assert all(f"/hg{last}_down" in n or f"/hg{last}_bottom" in n for n in encoder), encoder
     assert any(f"/hg{last}_bottom" in n for n in encoder) and any(f"/hg{last}_down0" in n for n in encoder)
     assert record["keep_float"] == ("pose",) and record["size_bytes"] > 0
+    # the Android asset's kind: float islands, an int8 input and float outputs
+    mixed_runner = TFLiteRunner(mixed["path"])
+    assert (mixed_runner.metadata.io_dtype, mixed_runner.metadata.outputs_dtype) == ("int8", "float32")
+    assert np.dtype(mixed_runner.input_details["dtype"]).name == "int8"
+    assert mixed["label"] == "tflite int8 (int8 input, float outputs; float: pose)"
+    assert_matches_reference(mixed_runner(a.images), a.reference, "int8")
     pose_tensors = [t for t in Interpreter(model_path=record["path"]).get_tensor_details()
                     if "/pose" in t["name"] and "pose_fc" not in t["name"]]
     # Shape constants are int32; no pose-head tensor may be int8.
@@ -131,3 +172,15 @@ def test_selective_quantisation_keeps_the_pose_head_in_float(tmp_path):
     assert out["occlusion"].shape == a.reference["occlusion"].shape
     assert_matches_reference(out, a.reference, "int8")
     assert KEEP_FLOAT_GROUPS["gram_schmidt"]
+
+def test_float_outputs_is_refused_where_it_means_nothing():
+    from lponet_tf.export.errors import ExportError
+    from lponet_tf.export.pipeline import ExportSpec
+
+    spec = ExportSpec("tflite", "int8", "uint8", float_outputs=True)
+    assert spec.filename("m") == "m_int8_uint8in.tflite"
+    assert spec.label == "tflite int8 (uint8 input, float outputs)"
+    for bad in (dict(quantize="int8", io_dtype="float32"), dict(quantize="qat", io_dtype="int8"),
+                dict(quantize="fp16", io_dtype="float32")):
+        with pytest.raises(ExportError, match="float_outputs"):
+            ExportSpec("tflite", float_outputs=True, **bad)

@@ -27,6 +27,40 @@ def test_metadata_json_round_trip_and_newer_fields_are_ignored():
     assert md.ModelMetadata.from_dict(values) == meta
 
 
+def test_output_dtype_defaults_to_the_io_dtype_and_round_trips():
+    meta = md.ModelMetadata.from_config(TINY, format="tflite", quantization="int8", io_dtype="int8")
+    assert (meta.output_dtype, meta.outputs_dtype) == (None, "int8")
+    mixed = meta.replace(output_dtype="float32")
+    assert mixed.outputs_dtype == "float32" and md.ModelMetadata.from_json(mixed.to_json()) == mixed
+    older = json.loads(meta.to_json())
+    del older["output_dtype"]  # a file written before the field: outputs as io_dtype
+    assert md.ModelMetadata.from_dict(older).outputs_dtype == "int8"
+    with pytest.raises(md.MetadataError, match="output_dtype"):
+        meta.replace(output_dtype="float16")
+
+
+def test_a_mixed_file_without_metadata_is_read_from_its_tensors(tmp_path):
+    """Integer input, float outputs, the lponet metadata stripped: the runner takes the types
+    from the tensors (float outputs allowed behind an integer input), and a stored record
+    that claims integer outputs for float tensors is refused, naming the output."""
+    from ai_edge_litert.tools import flatbuffer_utils
+
+    from lponet_tf.errors import ModelFileError
+
+    with open(exported("int8", "int8", float_outputs=True), "rb") as f:
+        data = f.read()
+    model = flatbuffer_utils.read_model_from_bytearray(bytearray(data))
+    model.metadata = [m for m in model.metadata if m.name.decode() != md.METADATA_KEY]
+    path = tmp_path / "plain.tflite"
+    path.write_bytes(bytes(flatbuffer_utils.convert_object_to_bytearray(model)))
+    meta = load_runner(path).metadata
+    assert (meta.io_dtype, meta.outputs_dtype) == ("int8", "float32")
+    wrong = md.embed_tflite(data, md.read_tflite(data).replace(output_dtype=None))
+    (tmp_path / "wrong.tflite").write_bytes(wrong)
+    with pytest.raises(ModelFileError, match="output 'heatmaps' type: expected int8, got float32"):
+        load_runner(tmp_path / "wrong.tflite")
+
+
 @pytest.mark.parametrize("text", ["not json", "[1, 2]", '{"input_size": 64}',
                                   '{"input_size": 64, "num_landmarks": 68, "pose": "6d", '
                                   '"quantization": "int4"}'])

@@ -49,6 +49,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="replace output files that already exist (an input never is)")
     parser.add_argument("--io-dtype", choices=IO_DTYPES, default="float32",
                         help="int8/qat: type of the input and output tensors")
+    parser.add_argument("--float-outputs", action="store_true",
+                        help="int8 with --io-dtype int8/uint8: integer input, float32 outputs "
+                             "(the rotation output skips int8 rounding; docs/export.md)")
     parser.add_argument("--keep-float", action="append", default=[], metavar="GROUPS",
                         help="int8: node groups left in float (gram_schmidt, pose, "
                              "pose_path, heads, auto, or a regex); qat: Keras layer-name "
@@ -235,7 +238,8 @@ def run(args) -> int:
     from lponet_tf.export.report import parity_table, write_report
     from lponet_tf.fileio import Staging
 
-    spec = ExportSpec(args.format, args.quantize, args.io_dtype, parse_keep_float(args.keep_float))
+    spec = ExportSpec(args.format, args.quantize, args.io_dtype, parse_keep_float(args.keep_float),
+                      float_outputs=args.float_outputs)
     parity = validate(args, spec)
     outputs = output_paths(args)
     with Staging() as stage:  # nothing becomes visible unless the whole run succeeds

@@ -196,10 +196,12 @@ class QuantizationAnalysis:
                             if pattern.search(n) or pattern.search(alias))
         return sorted(selected)
 
-    def quantize(self, keep_float: Sequence[str] = (), io_dtype: str = "float32") -> bytes:
+    def quantize(self, keep_float: Sequence[str] = (), io_dtype: str = "float32",
+                 float_outputs: bool = False) -> bytes:
         """The int8 model with the ``keep_float`` nodes in float, from the stored
         calibration (:func:`lponet_tf.export.int8.quantize`: the pose head is always float,
         an integer rotation output quantised on [-1, 1])."""
         from lponet_tf.export import int8
 
-        return int8.quantize(self.debugger.calibrated_model, io_dtype, self.nodes(keep_float))
+        return int8.quantize(self.debugger.calibrated_model, io_dtype, self.nodes(keep_float),
+                             float_outputs=float_outputs)

@@ -84,7 +84,7 @@ def float_nodes(calibrated: bytes, io_dtype: str, extra=()) -> list:
 
 
 def quantize(calibrated: bytes, io_dtype: str = "float32",
-             extra_float_nodes: Iterable[str] = ()) -> bytes:
+             extra_float_nodes: Iterable[str] = (), float_outputs: bool = False) -> bytes:
     """Quantise a calibrated model to int8 (see the module doc).
 
     Args:
@@ -94,6 +94,8 @@ def quantize(calibrated: bytes, io_dtype: str = "float32",
         extra_float_nodes: names of more op outputs to leave in float
             (:meth:`lponet_tf.export.debug.QuantizationAnalysis.nodes`); the pose head
             always is (:func:`float_nodes`).
+        float_outputs: with an integer ``io_dtype``: only the input is integer, the outputs
+            stay float32 (the pose then skips the int8 rounding of the rotation output).
 
     Returns:
         The flatbuffer bytes (no metadata).
@@ -103,13 +105,15 @@ def quantize(calibrated: bytes, io_dtype: str = "float32",
 
     from lponet_tf.export.errors import ExportError
 
+    if float_outputs and io_dtype == "float32":
+        raise ExportError("float_outputs needs an integer io_dtype (int8 or uint8)")
     calibrated = bound_rotation_output(calibrated)
-    nodes = float_nodes(calibrated, io_dtype, extra_float_nodes)
+    nodes = float_nodes(calibrated, "float32" if float_outputs else io_dtype, extra_float_nodes)
     try:
         data = convert.mlir_quantize(calibrated, denylisted_nodes=nodes)
         if io_dtype != "float32":
             io = {"int8": tf.int8, "uint8": tf.uint8}[io_dtype]
-            data = util.modify_model_io_type(data, io, io)
+            data = util.modify_model_io_type(data, io, tf.float32 if float_outputs else io)
     except Exception as exc:  # the quantiser raises RuntimeError / ValueError
         raise ExportError(f"int8 quantisation ({io_dtype} I/O) failed: {exc}") from exc
     return bytes(data)

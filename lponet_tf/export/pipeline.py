@@ -40,12 +40,15 @@ class ExportSpec:
         keep_float: int8: node groups / regexes left in float
             (:data:`lponet_tf.export.debug.KEEP_FLOAT_GROUPS`, ``"auto"``); QAT: Keras
             layer-name regexes.
+        float_outputs: int8 with an integer ``io_dtype``: only the input is integer, the
+            outputs are float32 (no int8 rounding of the rotation output).
     """
 
     format: str = "tflite"
     quantize: str = "none"
     io_dtype: str = "float32"
     keep_float: Tuple[str, ...] = ()
+    float_outputs: bool = False
 
     def __post_init__(self):
         object.__setattr__(self, "keep_float", tuple(self.keep_float))
@@ -59,6 +62,8 @@ class ExportSpec:
             raise ExportError(f"io_dtype {self.io_dtype!r} needs int8 or qat")
         if self.keep_float and self.quantize not in ("int8", "qat"):
             raise ExportError("keep_float applies to int8 and qat only")
+        if self.float_outputs and (self.quantize != "int8" or self.io_dtype == "float32"):
+            raise ExportError("float_outputs needs int8 with an integer io_dtype (int8 or uint8)")
         if self.keep_float and self.io_dtype != "float32" and self.quantize == "qat":
             # Checked here, before QAT: the converter would leave the outputs of float
             # layers float, against the file's integer I/O metadata.
@@ -69,7 +74,9 @@ class ExportSpec:
         """Short human name, e.g. ``tflite int8 (uint8 I/O; float: pose)``."""
         text = f"{self.format} {'fp32' if self.quantize == 'none' else self.quantize}"
         extras = []
-        if self.io_dtype != "float32":
+        if self.float_outputs:
+            extras.append(f"{self.io_dtype} input, float outputs")
+        elif self.io_dtype != "float32":
             extras.append(f"{self.io_dtype} I/O")
         if self.keep_float:
             extras.append("float: " + ",".join(self.keep_float))
@@ -79,7 +86,7 @@ class ExportSpec:
         """Default file name, e.g. ``lponet_lite_int8_uint8io.tflite``."""
         name = f"{stem}_{'fp32' if self.quantize == 'none' else self.quantize}"
         if self.io_dtype != "float32":
-            name += f"_{self.io_dtype}io"
+            name += f"_{self.io_dtype}" + ("in" if self.float_outputs else "io")
         if self.keep_float:  # regexes reduced to their word characters
             tags = [re.sub(r"\W+", "", k) for k in self.keep_float]
             name += "_float-" + ("-".join(t for t in tags if t) or "custom")
@@ -182,11 +189,12 @@ class ModelExporter:
         elif spec.quantize == "qat":
             qat_log = self._export_qat(spec, output)
         elif spec.quantize == "int8" and spec.keep_float:
-            data = self.analysis().quantize(spec.keep_float, spec.io_dtype)
-            write_bytes(output, embed_metadata(data, self._tflite.metadata("int8", spec.io_dtype)))
+            data = self.analysis().quantize(spec.keep_float, spec.io_dtype, spec.float_outputs)
+            write_bytes(output, embed_metadata(
+                data, self._tflite.metadata("int8", spec.io_dtype, spec.float_outputs)))
         else:
             rep = self.calibration() if spec.quantize in CALIBRATED_MODES else None
-            self._tflite.export(output, spec.quantize, rep, spec.io_dtype)
+            self._tflite.export(output, spec.quantize, rep, spec.io_dtype, spec.float_outputs)
         seconds = time.time() - start
         record = dict(dataclasses.asdict(spec), label=spec.label, path=output,
                       size_bytes=os.path.getsize(output), seconds=seconds,

@@ -115,14 +115,16 @@ class TFLiteExporter:
             self._saved_model = str(path)
         return self._saved_model
 
-    def metadata(self, quantization: str, io_dtype: str) -> md.ModelMetadata:
+    def metadata(self, quantization: str, io_dtype: str,
+                 float_outputs: bool = False) -> md.ModelMetadata:
         return md.ModelMetadata.from_model(
             self.model, preset=self.preset, format="tflite",
             quantization=quantization, io_dtype=io_dtype,
+            output_dtype="float32" if float_outputs else None,
         )
 
     def convert(self, quantize: str = "none", representative=None,
-                io_dtype: str = "float32") -> bytes:
+                io_dtype: str = "float32", float_outputs: bool = False) -> bytes:
         """Convert to a ``.tflite`` flatbuffer with metadata.
 
         Int8 goes through :mod:`lponet_tf.export.int8` (the pose head in float, an integer
@@ -133,17 +135,21 @@ class TFLiteExporter:
             quantize: one of :data:`PTQ_MODES`.
             representative: face crops for int8 / int16x8 (see :func:`configure_converter`).
             io_dtype: ``"float32"``, ``"int8"`` or ``"uint8"`` (int8 only).
+            float_outputs: int8 with an integer ``io_dtype``: float32 outputs.
 
         Returns:
             The flatbuffer bytes.
         """
         import tensorflow as tf
 
+        if float_outputs and quantize != "int8":
+            raise ExportError(f"float_outputs applies to int8 exports, not {quantize!r}")
         if quantize == "int8":  # calibrated, then quantised keeping the pose representable
             from lponet_tf.export import int8
 
-            data = int8.quantize(int8.calibrate(self.saved_model_dir, representative), io_dtype)
-            return embed_metadata(data, self.metadata(quantize, io_dtype))
+            data = int8.quantize(int8.calibrate(self.saved_model_dir, representative), io_dtype,
+                                 float_outputs=float_outputs)
+            return embed_metadata(data, self.metadata(quantize, io_dtype, float_outputs))
         converter = tf.lite.TFLiteConverter.from_saved_model(self.saved_model_dir)
         configure_converter(converter, quantize, representative, io_dtype)
         try:
@@ -153,9 +159,9 @@ class TFLiteExporter:
         return embed_metadata(data, self.metadata(quantize, io_dtype))
 
     def export(self, path, quantize: str = "none", representative=None,
-               io_dtype: str = "float32") -> str:
+               io_dtype: str = "float32", float_outputs: bool = False) -> str:
         """:meth:`convert` and write the file (atomically). Returns the path."""
-        return write_bytes(path, self.convert(quantize, representative, io_dtype))
+        return write_bytes(path, self.convert(quantize, representative, io_dtype, float_outputs))
 
     def close(self) -> None:
         if self._own_dir:

@@ -120,7 +120,8 @@ class Runner:
     def __repr__(self) -> str:
         m = self.metadata
         return (f"{type(self).__name__}({self.path or 'in-memory'}, {m.input_size}px, "
-                f"quantization={m.quantization}, io={m.io_dtype})")
+                f"quantization={m.quantization}, io={m.io_dtype}"
+                + (f"/{m.outputs_dtype}" if m.outputs_dtype != m.io_dtype else "") + ")")
 
 
 def require_outputs(path, names, what: str = "outputs") -> None:
@@ -172,7 +173,7 @@ def _shape_matches(expected: Sequence[Optional[int]], got: Sequence[Optional[int
 
 def check_contract(path, metadata: ModelMetadata, inputs: List[Tuple[str, tuple, str]],
                    outputs: Dict[str, Tuple[tuple, str]], dtypes: Iterable[str],
-                   stored: bool = True) -> None:
+                   stored: bool = True, output_dtypes: Optional[Iterable[str]] = None) -> None:
     """Refuse a model whose tensors are not those ``metadata`` describes.
 
     Args:
@@ -184,6 +185,8 @@ def check_contract(path, metadata: ModelMetadata, inputs: List[Tuple[str, tuple,
         dtypes: element types the contract allows for the input and the outputs
             (numpy names, e.g. ``("float32",)``; a quantised TFLite: its ``io_dtype``).
         stored: whether ``metadata`` was read from the file (for the message).
+        output_dtypes: element types the outputs may have when they differ from the
+            input's (an integer input with float outputs); None: ``dtypes``.
 
     Raises:
         ModelFileError: naming the file and, per tensor, the expected and actual shape or
@@ -196,13 +199,15 @@ def check_contract(path, metadata: ModelMetadata, inputs: List[Tuple[str, tuple,
         problems.append(f"expected one image input, got {[name for name, _, _ in inputs]}")
     tensors = [("input", *inputs[0], shapes["image"])] if inputs else []
     tensors += [("output", k, outputs[k][0], outputs[k][1], shapes[k]) for k in OUTPUT_NAMES]
+    out_dtypes = dtypes if output_dtypes is None else tuple(output_dtypes)
     for kind, name, shape, dtype, expected in tensors:
         got = normalize_shape(shape)
         if not _shape_matches(expected, got):
             problems.append(f"{kind} {name!r} shape: expected {format_shape(expected)}, "
                             f"got {format_shape(got)}")
-        if dtype not in dtypes:
-            want = dtypes[0] if len(dtypes) == 1 else " or ".join(dtypes)
+        allowed = dtypes if kind == "input" else out_dtypes
+        if dtype not in allowed:
+            want = allowed[0] if len(allowed) == 1 else " or ".join(allowed)
             problems.append(f"{kind} {name!r} type: expected {want}, got {dtype}")
     if problems:
         source = ("its lponet metadata" if stored else

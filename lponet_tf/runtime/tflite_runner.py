@@ -86,18 +86,23 @@ class TFLiteRunner(Runner):
         self._input_name, self._input = next(iter(self._inputs.items()))
         signature_shape = self._input["shape_signature"]
         try:
+            io_dtype = np.dtype(self._input["dtype"]).name
+            # A file without metadata: float outputs behind an integer input are allowed
+            # (what `lponet export --float-outputs` writes).
+            floats = all(np.dtype(v["dtype"]).name == "float32" for v in self._outputs.values())
             meta = stored or metadata_from_shapes(
                 signature_shape,
                 {k: v["shape_signature"] for k, v in self._outputs.items()},
                 format="tflite",
-                io_dtype=np.dtype(self._input["dtype"]).name,
+                io_dtype=io_dtype,
+                output_dtype="float32" if floats and io_dtype != "float32" else None,
             )
         except ValueError as exc:  # no fixed input size, or an unusable input type
             raise ModelFileError(path, str(exc)) from exc
         check_contract(
             path, meta, [(k, *_spec(v)) for k, v in self._inputs.items()],
             {k: _spec(v) for k, v in self._outputs.items()},
-            (meta.io_dtype,), stored=stored is not None,
+            (meta.io_dtype,), stored=stored is not None, output_dtypes=(meta.outputs_dtype,),
         )
         super().__init__(meta, path)
         self.max_batch = None if signature_shape[0] == -1 else int(signature_shape[0])

@@ -353,13 +353,24 @@ def goldens_face_boxes(out: _Out) -> dict:
     }
 
 
+#: (scale, zero point) of int8 outputs as an all-integer export writes them (a heatmap-like
+#: range, the rotation's [-1, 1], an odd one): the bundled asset's outputs are float, and the
+#: app's dequantisation must stay tested for int8 files passed with --model.
+SYNTHETIC_QUANT = {"heatmaps_like": (0.0078125, -100), "rotation_like": (2.0 / 255.0, 0),
+                   "odd": (0.123, 5)}
+
+
 def goldens_quant(out: _Out) -> dict:
     """int8 quantisation of the Python runner (``lponet_tf.runtime.tflite_runner``) with the
-    bundled int8 model's own scales: crops with exact .5 ties (numpy rounds half to even) and
-    out-of-range values (clipped), and every int8 code back to float."""
+    bundled int8 model's own scales (its input) and :data:`SYNTHETIC_QUANT`: crops with exact
+    .5 ties (numpy rounds half to even) and out-of-range values (clipped), and every int8
+    code back to float."""
     from lponet_tf.runtime.tflite_runner import dequantize, quantize
 
-    tensors = _export_tool()._tensors(_export_tool().BUNDLED_INT8)
+    tensors = {name: t for name, t in _export_tool()._tensors(_export_tool().BUNDLED_INT8).items()
+               if "scale" in t}  # its int8 tensors: the input
+    tensors.update({name: {"scale": float(np.float32(scale)), "zero_point": zero}
+                    for name, (scale, zero) in SYNTHETIC_QUANT.items()})
     rng = np.random.default_rng(29)
     x = np.concatenate([np.arange(-2.0, 258.0, 0.5), rng.uniform(-300, 300, 500),
                         rng.uniform(0, 255, 500)]).astype(np.float32)

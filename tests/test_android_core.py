@@ -167,7 +167,9 @@ def test_bundled_int8_asset_is_current_and_a_stale_one_is_refused(tmp_path, monk
         f"preset weights changed: remake the int8 asset with `{stamp['command']}`")
     assert stamp["tflite_sha256"] == file_sha256(tool.BUNDLED_INT8)
     meta = md.read_tflite(tool.BUNDLED_INT8.read_bytes())
-    assert (meta.quantization, meta.io_dtype, meta.preset) == ("int8", "int8", stamp["preset"])
+    assert (meta.quantization, meta.io_dtype, meta.preset) == ("int8", stamp["io_dtype"], stamp["preset"])
+    # int8 input, float outputs (the rotation unrounded), as the stamp says
+    assert meta.outputs_dtype == stamp.get("output_dtype", stamp["io_dtype"]) == "float32"
 
     copy = tmp_path / tool.BUNDLED_INT8.name
     shutil.copyfile(tool.BUNDLED_INT8, copy)

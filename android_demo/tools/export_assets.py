@@ -4,7 +4,7 @@
 Writes into ``--out`` (the app's ``src/main/assets``):
 
 * ``lponet.tflite`` -- the LPONet the app runs on the CPU. Default: the int8 export of
-  the bundled ``lponet_lite`` preset kept in ``android_demo/models/`` (int8 I/O, calibrated
+  the bundled ``lponet_lite`` preset kept in ``android_demo/models/`` (int8 input, float outputs, calibrated
   on 200 real 300W training faces by ``lponet export --quantize int8``; its stamp
   ``lponet_lite_int8.json`` says how to remake it). ``--model`` takes another preset, a
   ``.keras`` file (exported here with the library's TFLite exporter, ``--quantize``) or a

@@ -128,8 +128,9 @@ class EndToEndTest {
 
   @Test
   void bundledModelIsTheInt8Export(TestReporter report) {
-    // The default asset: the full-int8 export (int8 input, quantised here from the crop with
-    // the sidecar's scale and zero point); its tensors were found by their signature names.
+    // The default asset: the int8 export with an int8 input (quantised here from the crop with
+    // the sidecar's scale and zero point) and float outputs (the rotation unrounded); its
+    // tensors were found by their signature names.
     report.publishEntry("model", (String) g.get("model_description"));
     assertEquals("int8", app.model().get("quantization"));
     assertEquals("int8", app.model().get("io_dtype"));

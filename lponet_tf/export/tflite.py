@@ -210,7 +210,8 @@ def embed_metadata(model_bytes: bytes, metadata: md.ModelMetadata) -> bytes:
 
 
 def export_tflite(model, path, quantize: str = "none", representative=None,
-                  io_dtype: str = "float32", preset: Optional[str] = None) -> str:
+                  io_dtype: str = "float32", preset: Optional[str] = None,
+                  float_outputs: bool = False) -> str:
     """One-shot :class:`TFLiteExporter` export.
 
     Args:
@@ -220,9 +221,11 @@ def export_tflite(model, path, quantize: str = "none", representative=None,
         representative: ``(N, S, S, 3)`` real face crops (int8 / int16x8).
         io_dtype: ``"float32"``, ``"int8"``, ``"uint8"``.
         preset: preset name for the metadata.
+        float_outputs: int8 with an integer ``io_dtype``: float32 outputs (the rotation
+            is not rounded to int8 steps; the Android asset's choice, docs/export.md).
 
     Returns:
         The written path.
     """
     with TFLiteExporter(model, preset=preset) as exporter:
-        return exporter.export(path, quantize, representative, io_dtype)
+        return exporter.export(path, quantize, representative, io_dtype, float_outputs)

@@ -3,8 +3,9 @@
 ``mixed_bfloat16`` pays off only where the hardware computes in bfloat16: GPUs and TPUs, and
 x86 CPUs with AVX512-BF16 or AMX. Elsewhere TensorFlow emulates it and every step gets
 slower, not faster: the ``lponet_lite`` preset stages (which ask for ``mixed_bfloat16``, the
-CPU they were trained on has AVX512-BF16) ran 4.2x slower per step than in float32 on a
-2-core AMD EPYC without it (``benchmarks/bench_train_precision.py``, docs/training.md). The
+CPU they were trained on has AVX512-BF16) ran 4.2x slower per epoch and 7x slower per
+training step than in float32 on a 2-core AMD EPYC without it
+(``benchmarks/bench_train_precision.py``, docs/training.md). The
 run goes on as configured, since changing the numbers of a recipe behind the user's back is
 worse, but :func:`set_precision` says so before the first step.
 """
@@ -79,7 +80,7 @@ def emulated_precision_message(policy: str, native_bf16: Optional[bool],
     return (f"train.mixed_precision=mixed_bfloat16 on a CPU without native bfloat16 "
             f"({platform.machine() or 'this CPU'}: none of the flags "
             f"{', '.join(sorted(BF16_CPU_FLAGS))}) and no GPU: bfloat16 is emulated, several "
-            f"times slower per step than float32 (4.2x measured, docs/training.md). Add "
+            f"times slower per step than float32 (4-7x measured, docs/training.md). Add "
             f"`--set train.mixed_precision=float32` unless you need this run's numerics.")
 
 

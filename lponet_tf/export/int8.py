@@ -108,6 +108,7 @@ def quantize(calibrated: bytes, io_dtype: str = "float32",
     if float_outputs and io_dtype == "float32":
         raise ExportError("float_outputs needs an integer io_dtype (int8 or uint8)")
     calibrated = bound_rotation_output(calibrated)
+    # Float outputs: the ops that produce them may stay float, as in a float-I/O file.
     nodes = float_nodes(calibrated, "float32" if float_outputs else io_dtype, extra_float_nodes)
     try:
         data = convert.mlir_quantize(calibrated, denylisted_nodes=nodes)

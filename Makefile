@@ -53,7 +53,7 @@ demo: $(STAMP)
 bench: $(STAMP)
 	@test -d "$(DATA)" || { echo "make bench: DATA=<a 300W-format folder> is required" >&2; exit 2; }
 	$(PY) benchmarks/bench_export.py --preset lponet_lite --data "$(DATA)" \
-		--formats tflite-fp32,tflite-fp16,tflite-dynamic,tflite-int8,tflite-int8-posepath,tflite-int16x8,onnx \
+		--formats tflite-fp32,tflite-fp16,tflite-dynamic,tflite-int8,tflite-int8-posepath,tflite-int8-posepath-floatout,tflite-int16x8,onnx \
 		--runs 50 --out benchmarks/results/export_lponet_lite.md
 
 clean:

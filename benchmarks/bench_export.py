@@ -58,6 +58,9 @@ FORMATS = {
     "tflite-int8": dict(format="tflite", quantize="int8", io_dtype="uint8"),
     "tflite-int8-posepath": dict(format="tflite", quantize="int8", io_dtype="uint8",
                                  keep_float=("pose_path",)),
+    # the Android asset's kind: an int8 input, float outputs (the rotation unrounded)
+    "tflite-int8-posepath-floatout": dict(format="tflite", quantize="int8", io_dtype="int8",
+                                          keep_float=("pose_path",), float_outputs=True),
     "tflite-int16x8": dict(format="tflite", quantize="int16x8"),
     "tflite-qat": dict(format="tflite", quantize="qat", io_dtype="uint8"),
     "onnx": dict(format="onnx", quantize="none"),
@@ -275,6 +278,8 @@ def export_command(spec, preset, path, args, output) -> str:
     cmd += ["--format", spec.format, "--quantize", spec.quantize]
     if spec.io_dtype != "float32":
         cmd += ["--io-dtype", spec.io_dtype]
+    if spec.float_outputs:
+        cmd += ["--float-outputs"]
     for group in spec.keep_float:
         cmd += ["--keep-float", group]
     if args.data:

@@ -9,9 +9,10 @@ are taken by name) or a preset archive (``.npz``, as bundled). The output is the
 mean (BatchNorm statistics included), written like the bundled archive (fp16, BatchNorm
 statistics float32) and never over an input. One input converts a checkpoint to an archive.
 
-The bundled ``lponet_lite`` weights are the mean of stage 3 and stage 4 (README, "Recipe"):
-models fine-tuned from one another stay in one basin of the loss, where the mean of two
-points is a better point than either (weight averaging, Izmailov et al. 2018).
+The bundled ``lponet_lite`` weights were trained from the mean of stage 3 and stage 4
+(README, "Recipe"): models fine-tuned from one another stay in one basin of the loss, where
+the mean of two points is a better point than either (weight averaging, Izmailov et al. 2018).
+Stage 5's own checkpoint, converted with one input, is the bundled archive.
 """
 from __future__ import annotations
 

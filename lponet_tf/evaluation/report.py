@@ -22,8 +22,9 @@ PROTOCOL = {
     "crop": "ground-truth landmark box (else the dataset box, else a detector box, else the "
             "whole image), enlarged by `enlarge` of its size per side, made square, resized "
             "to the model input (paper Section IV-A)",
-    "landmarks": "heatmaps decoded (top-2 score-weighted), mapped to image pixels through the "
-                 "crop's inverse; NME (Eq. 10) in % of the inter-ocular distance (outer eye "
+    "landmarks": "heatmaps decoded by the rule in model.decode (dark: DARK sub-pixel, the "
+                 "default; top2: the paper's top-2 score-weighted), mapped to image pixels "
+                 "through the crop's inverse; NME (Eq. 10) in % of the inter-ocular distance (outer eye "
                  "corners 36 and 45) of the ground truth",
     "pose": "MAE (Eq. 11) in degrees per yaw, pitch, roll of lponet_tf.geometry.matrix_to_euler "
             "(no wrapping) and their mean; geodesic distance in radians (Table 2)",

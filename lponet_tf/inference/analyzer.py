@@ -53,10 +53,10 @@ __all__ = ["FaceAnalyzerOptions", "Face", "FaceAnalyzer", "sample_grid"]
 BACKENDS = ("auto", "keras", "tflite", "onnx")
 #: With ``refine``, a face is analysed again when the box of its landmarks overlaps the box
 #: its crop came from by less than this (``FaceAnalyzerOptions.refine_iou``). Measured on
-#: the 195 validation faces, end-to-end NME ordinary / masked and network runs per image:
-#: 0.8: 3.572 / 5.266% (1.10 / 1.51 runs), 0.85: 3.547 / 5.148% (1.29 / 1.93), 0.9:
-#: 3.554 / 5.085% (1.61 / 2.37), 0.95: 3.561 / 5.011% (2.09 / 2.81); masked faces found
-#: 96.9% at 0.8, 97.9% above (docs/inference.md). 0.9 takes most of the masked gain.
+#: the 195 validation faces (stage-5 weights), end-to-end NME ordinary / masked and network
+#: runs per image: 0.8: 3.554 / 5.227% (1.11 / 1.50 runs), 0.85: 3.535 / 5.115% (1.30 /
+#: 1.92), 0.9: 3.542 / 5.038% (1.61 / 2.34), 0.95: 3.551 / 4.977% (2.09 / 2.81); masked faces
+#: found 96.9% at 0.8, 97.9% above (docs/inference.md). 0.9 takes most of the masked gain.
 REFINE_IOU = 0.9
 #: At most this many such passes per face. A masked face's first landmarks can be far off
 #: its detector box, and one pass on their box does not always reach the face: on the

@@ -67,18 +67,19 @@ def bound_rotation_output(calibrated: bytes) -> bytes:
     return bytes(flatbuffer_utils.convert_object_to_bytearray(model))
 
 
-def float_nodes(calibrated: bytes, io_dtype: str, extra=()) -> list:
+def float_nodes(calibrated: bytes, integer_outputs: bool, extra=()) -> list:
     """Names of the op outputs :func:`quantize` leaves in float: the pose head's and
-    ``extra``'s. With integer I/O the ops that produce the outputs are not among them (a
-    float op there would leave its output float): the one that assembles the rotation
-    matrix then takes the float columns straight to int8 on the output's range."""
+    ``extra``'s. With ``integer_outputs`` the ops that produce the outputs are not among
+    them (a float op there would leave its output float): the one that assembles the
+    rotation matrix then takes the float columns straight to int8 on the output's range.
+    Float outputs (float I/O, or an integer input with ``float_outputs``) may keep them."""
     from lponet_tf.export.debug import op_output_names
 
     names = op_output_names(calibrated)
     regex = re.compile(POSE_HEAD)
     nodes = {n for n, alias in names.items() if regex.search(n) or regex.search(alias)}
     nodes |= set(extra)
-    if io_dtype != "float32":
+    if integer_outputs:
         nodes -= {n for n, alias in names.items() if alias.startswith("signature/")}
     return sorted(nodes)
 
@@ -108,8 +109,8 @@ def quantize(calibrated: bytes, io_dtype: str = "float32",
     if float_outputs and io_dtype == "float32":
         raise ExportError("float_outputs needs an integer io_dtype (int8 or uint8)")
     calibrated = bound_rotation_output(calibrated)
-    # Float outputs: the ops that produce them may stay float, as in a float-I/O file.
-    nodes = float_nodes(calibrated, "float32" if float_outputs else io_dtype, extra_float_nodes)
+    integer_outputs = io_dtype != "float32" and not float_outputs
+    nodes = float_nodes(calibrated, integer_outputs, extra_float_nodes)
     try:
         data = convert.mlir_quantize(calibrated, denylisted_nodes=nodes)
         if io_dtype != "float32":

@@ -102,6 +102,35 @@ def pack(args) -> None:
                          f"({args.repo_mib} MiB) in {LIMIT // 2**20} MiB: lower --max-side / --quality")
 
 
+def _data_rate(config, model_cfg, workers: int, seconds: float) -> float:
+    """Training batches per second that ``workers`` threads prepare (the cache warm)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from lponet_tf.training.trainer import _numpy_datasets
+
+    batches, _ = _numpy_datasets(config, model_cfg)
+    n = len(batches.sources[0])
+    with ThreadPoolExecutor(workers) as pool:
+        # Decoding every photo once first: the training pipeline caches them too.
+        list(pool.map(lambda i: batches._read(0, i), range(n)))
+        done, index, t0 = 0, 0, time.perf_counter()
+        while time.perf_counter() - t0 < seconds:
+            list(pool.map(batches.__getitem__, range(index, index + workers)))
+            index += workers
+            done += workers
+        return done / (time.perf_counter() - t0)
+
+
+def _fit_schedule(config, steps: int) -> dict:
+    """The config's learning-rate schedule stretched (or squeezed) to ``steps``."""
+    opt = dict(config["optimizer"])
+    scale = steps / int(config["train"]["steps"])
+    opt["decay_steps"] = sorted({max(1, round(b * scale)) for b in opt.get("decay_steps") or []})
+    if len(opt["decay_steps"]) != len(opt.get("decay_values") or []):
+        raise SystemExit(f"{steps} steps are too few for the schedule {config['optimizer']}")
+    return opt
+
+
 def run(args) -> None:
     bundle = pathlib.Path(args.bundle).resolve()
     site = bundle / "site"
@@ -112,42 +141,48 @@ def run(args) -> None:
         subprocess.run([sys.executable, "-m", "pip", "install", "--no-index", "--no-deps",
                         "--target", str(site), *map(str, sorted((bundle / "wheels").glob("*.whl")))],
                        check=True)
-    os.environ["KERAS_BACKEND"] = "jax"
+    os.environ.setdefault("KERAS_BACKEND", "jax")
     sys.path[:0] = [str(REPO), str(site)]
     import keras
-    import numpy as np
 
-    from lponet_tf.training.config import load_config
+    from lponet_tf.config import LPONetConfig
+    from lponet_tf.training.config import load_config, validate_config
     from lponet_tf.training.trainer import train
 
     out = pathlib.Path(args.out).resolve()
     out.mkdir(parents=True, exist_ok=True)
-    overrides = [f"output_dir={out / 'run'}", f"train.steps={args.steps}",
-                 f"train.steps_per_epoch={min(args.steps, args.steps_per_epoch)}"]
-    config = load_config(args.config, overrides=overrides + list(args.set),
-                         data_roots={"300w": str(bundle / "faces" / "300w")})
-    print("devices:", keras.distribution.list_devices(), flush=True)
+    work = pathlib.Path(args.work or out / "run").resolve()
+    overrides = [f"output_dir={work}", f"train.data_workers={args.workers}", *args.set]
+    roots = {"300w": str(bundle / "faces" / "300w")}
+    config = validate_config(load_config(args.config, overrides=overrides, data_roots=roots))
+    print("backend:", keras.backend.backend(), "devices:", keras.distribution.list_devices(), flush=True)
+    steps, rate = args.steps, None
+    if args.seconds:
+        # Batches that the CPUs prepare bound the steps when the GPU waits for data.
+        rate = _data_rate(config, LPONetConfig.from_dict(config["model"]), args.workers, args.calibrate)
+        fit = min(rate, args.max_rate) * (args.seconds - args.compile_seconds) * args.safety
+        per_epoch = int(config["train"]["steps_per_epoch"])
+        steps = max(per_epoch, int(fit // per_epoch) * per_epoch)
+        print(f"data: {rate:.1f} batches/s with {args.workers} threads -> {steps} steps", flush=True)
+    per_epoch = min(steps, int(config["train"]["steps_per_epoch"]))
+    steps = steps // per_epoch * per_epoch
+    schedule = _fit_schedule(config, steps)
+    config = validate_config({**config, "optimizer": schedule,
+                              "train": {**config["train"], "steps": steps, "steps_per_epoch": per_epoch}})
+    print("schedule:", json.dumps(schedule), flush=True)
     t0 = time.perf_counter()
-    result = train(config)
+    result = train(config, time_limit=args.seconds + args.grace if args.seconds else None)
     seconds = time.perf_counter() - t0
     batch = int(config["train"]["batch_size"])
-    model = keras.saving.load_model(result.model_path, safe_mode=True, compile=False)
-    weights = {f"{layer.name}/{w.name}": np.asarray(w.numpy()) for layer in model.layers for w in layer.weights}
-    shard, shards, size = {}, [], 0
-    for key, value in weights.items():
-        if shard and size + value.nbytes > SHARD - 2**20:
-            shards.append(shard)
-            shard, size = {}, 0
-        shard[key] = value
-        size += value.nbytes
-    shards.append(shard)
-    for i, part in enumerate(shards):
-        np.savez(out / f"weights_{i:02d}.npz", **part)
-    shutil.copy(result.output_dir / "training_log.csv", out / "training_log.csv")
-    summary = {"steps": result.steps, "seconds": seconds,
+    for name in ("model.keras", "last.keras", "training_log.csv", "training_curves.png", "config.yaml"):
+        if (result.output_dir / name).exists():
+            shutil.copy(result.output_dir / name, out / name)
+    summary = {"steps_planned": steps, "steps": result.steps, "seconds": seconds,
+               "data_batches_per_second": rate, "data_workers": args.workers,
                "images_per_second_incl_compile": result.steps * batch / seconds,
                "best_epoch": result.best_epoch, "best_val_loss": result.best_value,
                "last_epoch": {k: v[-1] for k, v in result.history.items()},
+               "backend": keras.backend.backend(),
                "devices": [str(d) for d in keras.distribution.list_devices()]}
     (out / "summary.json").write_text(json.dumps(summary, indent=1, default=float))
     print(json.dumps(summary, default=float))
@@ -167,9 +202,19 @@ def main(argv=None) -> None:
     r = sub.add_parser("run", help="train on the GPU machine")
     r.add_argument("--bundle", required=True)
     r.add_argument("--config", default="preset_lite")
-    r.add_argument("--steps", type=int, default=4000)
-    r.add_argument("--steps-per-epoch", type=int, default=200)
-    r.add_argument("--out", required=True)
+    r.add_argument("--steps", type=int, default=4000, help="steps (unless --seconds)")
+    r.add_argument("--seconds", type=float, default=None,
+                   help="train for about this long instead: steps from the measured data rate, "
+                   "the schedule stretched to them, a stop after --grace more seconds")
+    r.add_argument("--workers", type=int, default=max(1, (os.cpu_count() or 2) - 2),
+                   help="threads preparing batches")
+    r.add_argument("--calibrate", type=float, default=10.0, help="seconds timing the data")
+    r.add_argument("--compile-seconds", type=float, default=60.0)
+    r.add_argument("--safety", type=float, default=0.85)
+    r.add_argument("--max-rate", type=float, default=60.0, help="batches/s the device can take")
+    r.add_argument("--grace", type=float, default=45.0)
+    r.add_argument("--out", required=True, help="summary, log, curves and the .keras files")
+    r.add_argument("--work", default=None, help="the run's own folder (default OUT/run)")
     r.add_argument("--set", nargs="*", default=[], help="more config overrides key=value")
     r.set_defaults(func=run)
     args = parser.parse_args(argv)

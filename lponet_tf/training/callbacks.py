@@ -13,6 +13,7 @@ import os
 import pathlib
 import shutil
 import tempfile
+import time
 
 import keras
 import numpy as np
@@ -243,6 +244,31 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
         for orphan in root.glob("state-*"):
             if orphan != state:
                 shutil.rmtree(orphan, ignore_errors=True)
+
+
+class StopAfterSeconds(keras.callbacks.Callback):
+    """End ``fit`` after the first epoch that ends ``seconds`` after training began.
+
+    Whole epochs only, after every file of that epoch is written (place it after the
+    checkpoint and backup callbacks), so the run resumes where it stopped.
+
+    Attributes:
+        stopped_epoch: the 0-based epoch after which it stopped, or None.
+    """
+
+    def __init__(self, seconds: float):
+        super().__init__()
+        self.seconds = float(seconds)
+        self.stopped_epoch = None
+        self._start = None
+
+    def on_train_begin(self, logs=None):
+        self._start = time.monotonic()
+
+    def on_epoch_end(self, epoch, logs=None):
+        if time.monotonic() - self._start >= self.seconds:
+            self.model.stop_training = True
+            self.stopped_epoch = epoch
 
 
 class ScalarLogger(keras.callbacks.Callback):

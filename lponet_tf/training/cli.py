@@ -25,6 +25,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--epochs-limit", type=int, default=None,
         help="stop after this many epochs in this call; run again to continue",
     )
+    parser.add_argument(
+        "--time-limit", type=float, default=None, metavar="SECONDS",
+        help="stop after the first epoch that ends this many seconds into this call; run "
+        "again to continue",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -38,9 +43,11 @@ def run(args: argparse.Namespace) -> int:
     config = load_config(args.config, overrides, roots)
     if args.epochs_limit is not None and args.epochs_limit < 1:
         raise ConfigError(f"--epochs-limit must be >= 1, got {args.epochs_limit}")
+    if args.time_limit is not None and not args.time_limit > 0:
+        raise ConfigError(f"--time-limit must be > 0 seconds, got {args.time_limit}")
     from lponet_tf.training.trainer import train
 
-    result = train(config, epochs_limit=args.epochs_limit)
+    result = train(config, epochs_limit=args.epochs_limit, time_limit=args.time_limit)
     where = (f"inference model: {result.model_path}" if result.chief
              else f"worker files under {result.output_dir}/.worker-*; the chief writes the model")
     print(f"trained {result.steps} steps; {where}")

@@ -68,6 +68,9 @@ DEFAULTS: Dict[str, Any] = {
         "best_monitor": "val_loss",  # a logged value (training_log.csv column) for best.keras
         "best_mode": "min",  # min | max
         "nme_decode": "dark",  # the logged NME's heatmap decoder: dark | top2 (the paper's)
+        # Threads preparing batches in the numpy pipeline (JAX / PyTorch backends); the
+        # tf.data pipeline sizes its own parallelism (AUTOTUNE) and ignores it.
+        "data_workers": 1,
     },
     "output_dir": "runs/lponet",
 }
@@ -215,6 +218,7 @@ def _schema() -> S.Checker:
             "best_monitor": S.text(),  # checked against the logged names by the trainer
             "best_mode": S.choice("min", "max"),
             "nme_decode": S.choice(*DECODERS),
+            "data_workers": S.integer(1),
         }, finish=_train_finish),
         "output_dir": S.text(),
         "config_paths": S.list_of(S.text()),  # written by load_config: what was merged

@@ -226,9 +226,13 @@ def _numpy_datasets(config: dict, model_cfg: LPONetConfig, start_batch: int = 0)
     plan = data_plan(config)
     # FaceBatches keeps decoded images only: any data.cache means that.
     cache = bool(plan.cache)
+    # Threads, not processes: forking a process that runs JAX can deadlock, and OpenCV and
+    # large numpy operations release the GIL (batch b is a pure function of b, so any
+    # number of workers gives the same stream).
     train = FaceBatches(plan.sources, model_cfg, plan.batch_size, augment=plan.augment,
                         occlusion=plan.occlusion, seed=plan.seed, start_batch=start_batch,
-                        cache=cache)
+                        cache=cache, workers=int(config["train"]["data_workers"]),
+                        max_queue_size=max(10, 2 * int(config["train"]["data_workers"])))
     if plan.validation is None:
         return train, None
     val = FaceBatches([(plan.validation, 1)], model_cfg, plan.batch_size, occlusion=plan.occlusion,
@@ -236,7 +240,8 @@ def _numpy_datasets(config: dict, model_cfg: LPONetConfig, start_batch: int = 0)
     return train, val
 
 
-def train(config: dict, epochs_limit: Optional[int] = None) -> TrainResult:
+def train(config: dict, epochs_limit: Optional[int] = None,
+          time_limit: Optional[float] = None) -> TrainResult:
     """Train LPONet as the config says; resumable.
 
     Args:
@@ -244,6 +249,8 @@ def train(config: dict, epochs_limit: Optional[int] = None) -> TrainResult:
             checked the same way).
         epochs_limit: stop after this many epochs in this call (tests, time slicing);
             the run can be continued later by calling ``train`` again.
+        time_limit: stop at the end of the first epoch that ends after this many seconds
+            of this call (a machine lent for a while); resumable as ``epochs_limit``.
 
     Returns:
         A :class:`TrainResult` with the output directory and the inference model path.
@@ -260,6 +267,8 @@ def train(config: dict, epochs_limit: Optional[int] = None) -> TrainResult:
     config = validate_config(config)
     if epochs_limit is not None and int(epochs_limit) < 1:
         raise ConfigError(f"epochs_limit must be >= 1, got {epochs_limit}")
+    if time_limit is not None and not float(time_limit) > 0:
+        raise ConfigError(f"time_limit must be > 0 seconds, got {time_limit}")
     tcfg = config["train"]
     tensorflow = keras.backend.backend() == "tensorflow"
     strategy = None
@@ -353,6 +362,7 @@ def train(config: dict, epochs_limit: Optional[int] = None) -> TrainResult:
         *([best] if best is not None and val_ds is not None else []),
         # Last: its save then holds the best value of the epoch whose files were written.
         backup,
+        *([cb.StopAfterSeconds(float(time_limit))] if time_limit is not None else []),
     ]
 
     # fit's `epochs` is absolute; the backup sets the initial epoch when resuming.

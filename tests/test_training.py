@@ -160,6 +160,36 @@ def test_a_run_resumed_in_slices_ends_like_an_uninterrupted_one(tmp_path, faces,
     _same_run(rest.output_dir, reference)
 
 
+def test_a_time_limit_stops_after_whole_epochs_and_the_run_resumes(tmp_path, faces,
+                                                                   reference_run):
+    """time_limit: a limit that has passed by the end of the first epoch stops there (its
+    files written); the next call finishes the run as an uninterrupted one."""
+    from lponet_tf.training.config import ConfigError
+    from lponet_tf.training.precision import set_precision
+    from lponet_tf.training.trainer import train
+
+    _, reference = reference_run
+    config = load_config(_resume_config(tmp_path, faces))
+    with pytest.raises(ConfigError, match="time_limit"):
+        train(config, time_limit=0)
+    assert not (tmp_path / "run").exists()  # refused before anything was written
+    try:
+        first = train(config, time_limit=1e-6)
+        assert first.steps == 2 and len(_log(first.output_dir)) == 1
+        rest = train(config)
+    finally:
+        set_precision(None)
+    assert rest.steps == 2 * RESUME_EPOCHS
+    _same_run(rest.output_dir, reference)
+
+
+def test_cli_refuses_a_time_limit_that_is_not_positive(tmp_path, faces):
+    done = subprocess.run(_cli(_resume_config(tmp_path, faces), "--time-limit", "-5"), cwd=REPO,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode != 0 and "--time-limit must be > 0" in done.stderr
+    assert not (tmp_path / "run").exists()
+
+
 def test_sigkill_mid_run_resumes_to_the_weights_of_an_uninterrupted_run(tmp_path, faces,
                                                                          reference_run):
     """`lponet train` killed (SIGKILL) after the best epoch was saved, then run again:

@@ -246,6 +246,7 @@ def test_types_ranges_and_choices_are_checked_with_suggestions(tmp_path):
         ("train.distribute=mirored", "did you mean 'mirrored'?"),
         ("optimizer.learning_rate=-1.0", "optimizer.learning_rate: must be >= 0"),
         ("optimizer.learning_rate=.nan", "must be finite"),
+        ("train.data_workers=0", "train.data_workers: must be >= 1, got 0"),
     ]
     for override, expected in cases:
         with pytest.raises(ConfigError) as err:

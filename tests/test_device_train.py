@@ -1,0 +1,77 @@
+"""scripts/device_train.py: the GPU-machine trainer (JAX), run here on the CPU.
+
+``run --seconds`` plans its steps from a measured data rate and stretches the config's
+learning-rate schedule to them; the run itself is ``lponet_tf.training.train`` under
+``KERAS_BACKEND=jax`` (a subprocess: the backend is fixed per process).
+"""
+import csv
+import importlib.util
+import json
+import os
+import pathlib
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from synthetic_faces import write_300w_folder
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+SCRIPT = REPO / "scripts" / "device_train.py"
+
+
+def _script():
+    spec = importlib.util.spec_from_file_location("device_train", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_schedule_is_stretched_to_the_planned_steps():
+    fit = _script()._fit_schedule
+    config = {"optimizer": {"name": "adam", "learning_rate": 2e-4, "decay_steps": [800, 1600, 2100],
+                            "decay_values": [1e-4, 3e-5, 1e-5]},
+              "train": {"steps": 2400}}
+    assert fit(config, 1800)["decay_steps"] == [600, 1200, 1575]
+    assert fit(config, 4800)["decay_steps"] == [1600, 3200, 4200]
+    assert fit(config, 1800)["decay_values"] == [1e-4, 3e-5, 1e-5]
+    with pytest.raises(SystemExit, match="too few"):
+        fit(config, 2)  # the three boundaries would collapse onto one step
+
+
+def test_run_plans_its_steps_from_the_time_given_and_trains_on_jax(tmp_path):
+    bundle = tmp_path / "bundle"
+    write_300w_folder(bundle / "faces" / "300w", 12)
+    (bundle / "wheels").mkdir()  # Keras is installed here: nothing to install
+    entry = {"name": "300w", "root": "unused", "pseudo_pose": True}
+    config = {
+        "model": {"input_size": 16, "channels": 8, "num_stacks": 1, "hourglass_depth": 1,
+                  "fpf": "none", "ioaf": False, "pose": "6d", "pose_hidden": 8},
+        "data": {"train": [entry], "validation": [dict(entry, limit=4)], "cache": True},
+        "occlusion": {"approx_mask_weight": 1.0},
+        "optimizer": {"name": "adam", "learning_rate": 1e-3, "decay_steps": [4],
+                      "decay_values": [1e-4]},
+        "train": {"batch_size": 4, "steps": 8, "steps_per_epoch": 2, "verbose": 0},
+    }
+    cfg = tmp_path / "tiny.yaml"
+    cfg.write_text(yaml.safe_dump(config))
+    out = tmp_path / "out"
+    # 0.5 batches/s at most, 30 s, 85% of them: 12 steps, the decay at step 4 of 8 moves to 6.
+    cmd = [sys.executable, str(SCRIPT), "run", "--bundle", str(bundle), "--config", str(cfg),
+           "--seconds", "30", "--calibrate", "1", "--compile-seconds", "0", "--max-rate", "0.5",
+           "--grace", "600", "--out", str(out)]
+    env = {**os.environ, "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu"}
+    done = subprocess.run(cmd, env=env, cwd=REPO, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr[-3000:]
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["backend"] == "jax"
+    assert summary["steps_planned"] == summary["steps"] == 12
+    assert summary["data_batches_per_second"] > 0.5
+    used = yaml.safe_load((out / "config.yaml").read_text())
+    assert used["optimizer"]["decay_steps"] == [6]
+    assert used["train"]["steps"] == 12 and used["train"]["data_workers"] == 1
+    rows = list(csv.DictReader(open(out / "training_log.csv")))
+    assert [int(r["epoch"]) for r in rows] == list(range(6))
+    assert [float(r["learning_rate"]) for r in rows] == pytest.approx([1e-3] * 3 + [1e-4] * 3)
+    assert (out / "model.keras").stat().st_size > 0 and (out / "last.keras").exists()

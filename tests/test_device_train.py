@@ -40,7 +40,7 @@ def test_the_schedule_is_stretched_to_the_planned_steps():
         fit(config, 2)  # the three boundaries would collapse onto one step
 
 
-def test_run_plans_its_steps_from_the_time_given_and_trains_on_jax(tmp_path):
+def test_run_plans_its_steps_from_the_time_given_and_trains_on_jax_with_worker_processes(tmp_path):
     bundle = tmp_path / "bundle"
     write_300w_folder(bundle / "faces" / "300w", 12)
     (bundle / "wheels").mkdir()  # Keras is installed here: nothing to install
@@ -60,7 +60,7 @@ def test_run_plans_its_steps_from_the_time_given_and_trains_on_jax(tmp_path):
     # 0.5 batches/s at most, 30 s, 85% of them: 12 steps, the decay at step 4 of 8 moves to 6.
     cmd = [sys.executable, str(SCRIPT), "run", "--bundle", str(bundle), "--config", str(cfg),
            "--seconds", "30", "--calibrate", "1", "--compile-seconds", "0", "--max-rate", "0.5",
-           "--grace", "600", "--out", str(out)]
+           "--grace", "600", "--workers", "2", "--processes", "--out", str(out)]
     env = {**os.environ, "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu"}
     done = subprocess.run(cmd, env=env, cwd=REPO, capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stderr[-3000:]
@@ -70,7 +70,8 @@ def test_run_plans_its_steps_from_the_time_given_and_trains_on_jax(tmp_path):
     assert summary["data_batches_per_second"] > 0.5
     used = yaml.safe_load((out / "config.yaml").read_text())
     assert used["optimizer"]["decay_steps"] == [6]
-    assert used["train"]["steps"] == 12 and used["train"]["data_workers"] == 1
+    assert used["train"]["steps"] == 12
+    assert used["train"]["data_workers"] == 2 and used["train"]["data_processes"] is True
     rows = list(csv.DictReader(open(out / "training_log.csv")))
     assert [int(r["epoch"]) for r in rows] == list(range(6))
     assert [float(r["learning_rate"]) for r in rows] == pytest.approx([1e-3] * 3 + [1e-4] * 3)

@@ -68,9 +68,11 @@ DEFAULTS: Dict[str, Any] = {
         "best_monitor": "val_loss",  # a logged value (training_log.csv column) for best.keras
         "best_mode": "min",  # min | max
         "nme_decode": "dark",  # the logged NME's heatmap decoder: dark | top2 (the paper's)
-        # Threads preparing batches in the numpy pipeline (JAX / PyTorch backends); the
-        # tf.data pipeline sizes its own parallelism (AUTOTUNE) and ignores it.
+        # Workers preparing batches in the numpy pipeline (JAX / PyTorch backends): threads,
+        # or forked processes with data_processes; the tf.data pipeline sizes its own
+        # parallelism (AUTOTUNE) and ignores both.
         "data_workers": 1,
+        "data_processes": False,
     },
     "output_dir": "runs/lponet",
 }
@@ -219,6 +221,7 @@ def _schema() -> S.Checker:
             "best_mode": S.choice("min", "max"),
             "nme_decode": S.choice(*DECODERS),
             "data_workers": S.integer(1),
+            "data_processes": S.boolean(),
         }, finish=_train_finish),
         "output_dir": S.text(),
         "config_paths": S.list_of(S.text()),  # written by load_config: what was merged

@@ -226,13 +226,14 @@ def _numpy_datasets(config: dict, model_cfg: LPONetConfig, start_batch: int = 0)
     plan = data_plan(config)
     # FaceBatches keeps decoded images only: any data.cache means that.
     cache = bool(plan.cache)
-    # Threads, not processes: forking a process that runs JAX can deadlock, and OpenCV and
-    # large numpy operations release the GIL (batch b is a pure function of b, so any
-    # number of workers gives the same stream).
+    # Batch b is a pure function of b: any number of workers, threads or processes, gives
+    # the same stream. Threads by default: Keras forks its worker processes, and JAX warns
+    # that a fork of its multithreaded process can deadlock.
+    workers = int(config["train"]["data_workers"])
     train = FaceBatches(plan.sources, model_cfg, plan.batch_size, augment=plan.augment,
                         occlusion=plan.occlusion, seed=plan.seed, start_batch=start_batch,
-                        cache=cache, workers=int(config["train"]["data_workers"]),
-                        max_queue_size=max(10, 2 * int(config["train"]["data_workers"])))
+                        cache=cache, workers=workers, max_queue_size=max(10, 2 * workers),
+                        use_multiprocessing=bool(config["train"]["data_processes"]) and workers > 1)
     if plan.validation is None:
         return train, None
     val = FaceBatches([(plan.validation, 1)], model_cfg, plan.batch_size, occlusion=plan.occlusion,

@@ -144,3 +144,24 @@ def test_faces_without_a_pose_label_are_not_turned(rng):
     plain = prepare_sample(record, SIZE, rng=np.random.default_rng(0), augment=aug.AugmentConfig.none(), image=image)
     assert s.params.out_of_plane == (0.0, 0.0)
     np.testing.assert_array_equal(s.image, plain.image)
+
+
+def test_triangle_affines_match_opencv_per_triangle():
+    """The batched solve against cv2.getAffineTransform, triangle by triangle, on a real
+    mesh move (turned face) plus a degenerate triangle (OpenCV's zero map)."""
+    import cv2
+    from scipy.spatial import Delaunay
+
+    rng = np.random.default_rng(3)
+    src = rng.uniform(0, 128, (60, 2))
+    dst = src + rng.normal(0, 4, src.shape)
+    triangles = Delaunay(src).simplices
+    src = np.concatenate([src, [[10.0, 10.0], [20.0, 20.0], [30.0, 30.0]]])  # collinear
+    dst = np.concatenate([dst, [[0.0, 0.0], [1.0, 0.0], [0.0, 1.0]]])
+    triangles = np.concatenate([triangles, [[60, 61, 62]]])
+    got = oop._affines(src, dst, triangles)
+    want = np.stack([cv2.getAffineTransform(src[t].astype(np.float32), dst[t].astype(np.float32))
+                     for t in triangles])
+    assert got.shape == (len(triangles), 2, 3)
+    np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-6)
+    assert not got[-1].any()

@@ -125,9 +125,22 @@ def _signed_areas(points: np.ndarray, triangles: np.ndarray) -> np.ndarray:
 
 
 def _affines(src: np.ndarray, dst: np.ndarray, triangles: np.ndarray) -> np.ndarray:
-    """``(T, 2, 3)`` affines mapping each ``src`` triangle onto its ``dst`` triangle."""
-    return np.stack([cv2.getAffineTransform(src[t].astype(np.float32), dst[t].astype(np.float32))
-                     for t in triangles]).astype(np.float64)
+    """``(T, 2, 3)`` affines mapping each ``src`` triangle onto its ``dst`` triangle.
+
+    ``cv2.getAffineTransform`` per triangle, solved for all at once: the Python loop over
+    triangles held the GIL for a sixth of a sample's time. Like it, the vertices are read
+    as float32 and a degenerate ``src`` triangle gets the zero map (never applied: only
+    triangles with area are painted).
+    """
+    tri_src = src[triangles].astype(np.float32).astype(np.float64)  # (T, 3, 2)
+    tri_dst = dst[triangles].astype(np.float32).astype(np.float64)
+    # [x y 1] rows: the affine's transpose solves rows @ X = dst.
+    rows = np.concatenate([tri_src, np.ones(tri_src.shape[:2] + (1,))], axis=2)
+    solvable = np.abs(np.linalg.det(rows)) > 1e-9
+    out = np.zeros((len(triangles), 3, 2))
+    if solvable.any():
+        out[solvable] = np.linalg.solve(rows[solvable], tri_dst[solvable])
+    return out.transpose(0, 2, 1)
 
 
 def _apply(affines: np.ndarray, which: np.ndarray, points: np.ndarray) -> np.ndarray:

@@ -52,6 +52,8 @@ REPO = pathlib.Path(__file__).resolve().parents[1]
 WHEELS = ("keras", "optree", "namex", "absl-py", "PyYAML", "rich", "markdown-it-py", "mdurl",
           "pygments", "tqdm")
 LIMIT = 64 * 2**20
+#: What ``run`` copies from the run's folder to ``--out``.
+OUTPUTS = ("model.keras", "last.keras", "training_log.csv", "training_curves.png", "config.yaml")
 
 
 def _size(path: pathlib.Path) -> int:
@@ -180,6 +182,9 @@ def run(args) -> None:
     from lponet_tf.training.trainer import train
 
     out = pathlib.Path(args.out).resolve()
+    taken = [out / n for n in OUTPUTS + ("summary.json",) if (out / n).exists()]
+    if taken:
+        raise SystemExit(f"{taken[0]} exists: pass a new --out folder (nothing is overwritten)")
     out.mkdir(parents=True, exist_ok=True)
     work = pathlib.Path(args.work or out / "run").resolve()
     overrides = [f"output_dir={work}", f"train.data_workers={args.workers}",
@@ -207,7 +212,7 @@ def run(args) -> None:
     result = train(config, time_limit=args.seconds + args.grace if args.seconds else None)
     seconds = time.perf_counter() - t0
     batch = int(config["train"]["batch_size"])
-    for name in ("model.keras", "last.keras", "training_log.csv", "training_curves.png", "config.yaml"):
+    for name in OUTPUTS:
         if (result.output_dir / name).exists():
             shutil.copy(result.output_dir / name, out / name)
     summary = {"steps_planned": steps, "steps": result.steps, "seconds": seconds,

@@ -76,3 +76,6 @@ def test_run_plans_its_steps_from_the_time_given_and_trains_on_jax_with_worker_p
     assert [int(r["epoch"]) for r in rows] == list(range(6))
     assert [float(r["learning_rate"]) for r in rows] == pytest.approx([1e-3] * 3 + [1e-4] * 3)
     assert (out / "model.keras").stat().st_size > 0 and (out / "last.keras").exists()
+    again = subprocess.run(cmd, env=env, cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert again.returncode != 0 and "exists: pass a new --out folder" in again.stderr
+    assert json.loads((out / "summary.json").read_text()) == summary  # untouched

@@ -121,8 +121,8 @@ def _batch(index):
     return _BATCHES[index]
 
 
-def _warm(index):
-    return _BATCHES._read(0, index) is not None
+def _warm(key):
+    _BATCHES._read(*key)
 
 
 def _data_rate(config, model_cfg, workers: int, seconds: float, processes: bool = False) -> float:
@@ -135,16 +135,13 @@ def _data_rate(config, model_cfg, workers: int, seconds: float, processes: bool 
     from lponet_tf.training.trainer import _numpy_datasets
 
     _BATCHES, _ = _numpy_datasets(config, model_cfg)
-    n = len(_BATCHES.sources[0])
+    keys = [(s, i) for s, records in enumerate(_BATCHES.sources) for i in range(len(records))]
     pool = (ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"))
             if processes else ThreadPoolExecutor(workers))
     with pool:
         # Decoding every photo once first: the training pipeline caches them too (a forked
         # worker inherits the photos decoded before the fork).
-        if processes:
-            list(map(_warm, range(n)))
-        else:
-            list(pool.map(_warm, range(n)))
+        list((map if processes else pool.map)(_warm, keys))
         done, index, t0 = 0, 0, time.perf_counter()
         while time.perf_counter() - t0 < seconds:
             list(pool.map(_batch, range(index, index + workers)))
@@ -192,7 +189,7 @@ def run(args) -> None:
     roots = {"300w": str(bundle / "faces" / "300w")}
     config = validate_config(load_config(args.config, overrides=overrides, data_roots=roots))
     print("backend:", keras.backend.backend(), "devices:", keras.distribution.list_devices(), flush=True)
-    steps, rate = args.steps, None
+    steps, rate = args.steps or int(config["train"]["steps"]), None
     if args.seconds:
         # Batches that the CPUs prepare bound the steps when the GPU waits for data.
         rate = _data_rate(config, LPONetConfig.from_dict(config["model"]), args.workers,
@@ -241,7 +238,9 @@ def main(argv=None) -> None:
     r = sub.add_parser("run", help="train on the GPU machine")
     r.add_argument("--bundle", required=True)
     r.add_argument("--config", default="preset_lite")
-    r.add_argument("--steps", type=int, default=4000, help="steps (unless --seconds)")
+    r.add_argument("--steps", type=int, default=None,
+                   help="steps, the schedule stretched to them (default: the config's own; "
+                   "unless --seconds)")
     r.add_argument("--seconds", type=float, default=None,
                    help="train for about this long instead: steps from the measured data rate, "
                    "the schedule stretched to them, a stop after --grace more seconds")

@@ -251,15 +251,11 @@ class StopAfterSeconds(keras.callbacks.Callback):
 
     Whole epochs only, after every file of that epoch is written (place it after the
     checkpoint and backup callbacks), so the run resumes where it stopped.
-
-    Attributes:
-        stopped_epoch: the 0-based epoch after which it stopped, or None.
     """
 
     def __init__(self, seconds: float):
         super().__init__()
         self.seconds = float(seconds)
-        self.stopped_epoch = None
         self._start = None
 
     def on_train_begin(self, logs=None):
@@ -268,7 +264,6 @@ class StopAfterSeconds(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         if time.monotonic() - self._start >= self.seconds:
             self.model.stop_training = True
-            self.stopped_epoch = epoch
 
 
 class ScalarLogger(keras.callbacks.Callback):

@@ -52,23 +52,6 @@ def direct_rate(ds, batch, seconds):
     return n / (time.perf_counter() - t0)
 
 
-def adapter_rate(ds, batch, seconds):
-    from keras.src.trainers.data_adapters.py_dataset_adapter import PyDatasetAdapter
-
-    adapter = PyDatasetAdapter(ds, shuffle=False)
-    adapter.on_epoch_begin()
-    it = iter(adapter.get_numpy_iterator())
-    for _ in range(2):
-        next(it)
-    n, t0 = 0, time.perf_counter()
-    while time.perf_counter() - t0 < seconds:
-        next(it)
-        n += batch
-    rate = n / (time.perf_counter() - t0)
-    adapter.on_epoch_end()
-    return rate
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", default=str(SHARED / "300w"))
@@ -77,6 +60,7 @@ def main():
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args()
     from lponet_tf.data import read_dataset
+    from lponet_tf.data.numpy_pipeline import delivery_rate
 
     records = read_dataset("300w", args.data)
     print(f"{len(records)} faces, batch {args.batch}, {os.cpu_count()} cores, "
@@ -89,9 +73,9 @@ def main():
         x, y, w = one[0]
         nbytes = (x.nbytes + sum(v.nbytes for v in y.values()) + sum(v.nbytes for v in w.values())) / args.batch
         r1 = direct_rate(one, args.batch, args.seconds)
-        rt = adapter_rate(batches(records, size, args.batch, workers=args.workers), args.batch, args.seconds)
-        rp = adapter_rate(batches(records, size, args.batch, workers=args.workers, use_multiprocessing=True),
-                          args.batch, args.seconds)
+        rt = args.batch * delivery_rate(batches(records, size, args.batch, workers=args.workers), args.seconds)
+        rp = args.batch * delivery_rate(
+            batches(records, size, args.batch, workers=args.workers, use_multiprocessing=True), args.seconds)
         print(f"| {size} | {nbytes / 1e6:.2f} MB | {r1:.0f} | {rt:.0f} | {rp:.0f} |", flush=True)
 
 

@@ -34,6 +34,13 @@ only slow it down here (cause not established; most likely the GIL, held by the 
 over triangles in the out-of-plane turns' mesh warp). Forked processes do not share it: with
 ``--workers 14 --processes`` a 400-step run on the same machine trained at 62 ms per step
 after its first epoch (which compiles), 2.7 times the threads' speed.
+
+Stage 8 (``preset_lite_gpu2.yaml``, the same machine): the first ``--seconds 450`` run timed
+the preparation alone in a pool of its own (41 batches/s), planned 13,600 steps and trained
+at 17-20 batches/s, so ``time_limit`` stopped it after 8,600 with the schedule unfinished
+(``preset_lite_anneal.yaml`` finished it in a second call). The timing is now what ``fit``
+receives through Keras' adapter (``numpy_pipeline.delivery_rate``: the pipe included, not yet
+run on the GPU machine), capped by ``--max-rate`` (default: the rate measured there).
 """
 from __future__ import annotations
 
@@ -114,40 +121,17 @@ def pack(args) -> None:
                          f"({args.repo_mib} MiB) in {LIMIT // 2**20} MiB: lower --max-side / --quality")
 
 
-_BATCHES = None  # the dataset the forked timing processes read (inherited, not pickled)
-
-
-def _batch(index):
-    return _BATCHES[index]
-
-
-def _warm(key):
-    _BATCHES._read(*key)
-
-
-def _data_rate(config, model_cfg, workers: int, seconds: float, processes: bool = False) -> float:
-    """Training batches per second that ``workers`` threads (or forked processes) prepare,
-    each with its image cache warm."""
-    global _BATCHES
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
-
+def _data_rate(config, model_cfg, seconds: float) -> float:
+    """Training batches per second that the config's data workers deliver to ``fit``, the
+    photo cache warm (a forked worker inherits the photos decoded before the fork)."""
+    from lponet_tf.data.numpy_pipeline import delivery_rate
     from lponet_tf.training.trainer import _numpy_datasets
 
-    _BATCHES, _ = _numpy_datasets(config, model_cfg)
-    keys = [(s, i) for s, records in enumerate(_BATCHES.sources) for i in range(len(records))]
-    pool = (ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"))
-            if processes else ThreadPoolExecutor(workers))
-    with pool:
-        # Decoding every photo once first: the training pipeline caches them too (a forked
-        # worker inherits the photos decoded before the fork).
-        list((map if processes else pool.map)(_warm, keys))
-        done, index, t0 = 0, 0, time.perf_counter()
-        while time.perf_counter() - t0 < seconds:
-            list(pool.map(_batch, range(index, index + workers)))
-            index += workers
-            done += workers
-        return done / (time.perf_counter() - t0)
+    batches, _ = _numpy_datasets(config, model_cfg)
+    for s, records in enumerate(batches.sources):
+        for i in range(len(records)):
+            batches._read(s, i)
+    return delivery_rate(batches, seconds)
 
 
 def _fit_schedule(config, steps: int) -> dict:
@@ -192,8 +176,7 @@ def run(args) -> None:
     steps, rate = args.steps or int(config["train"]["steps"]), None
     if args.seconds:
         # Batches that the CPUs prepare bound the steps when the GPU waits for data.
-        rate = _data_rate(config, LPONetConfig.from_dict(config["model"]), args.workers,
-                          args.calibrate, args.processes)
+        rate = _data_rate(config, LPONetConfig.from_dict(config["model"]), args.calibrate)
         fit = min(rate, args.max_rate) * (args.seconds - args.compile_seconds) * args.safety
         per_epoch = int(config["train"]["steps_per_epoch"])
         steps = max(per_epoch, int(fit // per_epoch) * per_epoch)
@@ -251,7 +234,8 @@ def main(argv=None) -> None:
     r.add_argument("--calibrate", type=float, default=10.0, help="seconds timing the data")
     r.add_argument("--compile-seconds", type=float, default=60.0)
     r.add_argument("--safety", type=float, default=0.85)
-    r.add_argument("--max-rate", type=float, default=60.0, help="batches/s the device can take")
+    r.add_argument("--max-rate", type=float, default=18.0,
+                   help="batches/s the run can take at most (H200, 14 processes: 17-20 measured)")
     r.add_argument("--grace", type=float, default=45.0)
     r.add_argument("--out", required=True, help="summary, log, curves and the .keras files")
     r.add_argument("--work", default=None, help="the run's own folder (default OUT/run)")

@@ -199,9 +199,6 @@ class FaceBatches(keras.utils.PyDataset):
         return x, expand_targets(targets, self.num_stacks), expand_targets(weights, self.num_stacks)
 
 
-__all__ = ["FaceBatches", "exact_counts", "expand_targets"]
-
-
 def delivery_rate(batches: keras.utils.PyDataset, seconds: float, warmup: int = 2) -> float:
     """Batches per second that Keras' ``PyDataset`` adapter delivers from ``batches``: what
     ``fit`` receives, with the dataset's own workers (threads, or forked processes whose
@@ -232,3 +229,6 @@ def delivery_rate(batches: keras.utils.PyDataset, seconds: float, warmup: int = 
         return done / (time.perf_counter() - t0)
     finally:
         adapter.on_epoch_end()
+
+
+__all__ = ["FaceBatches", "delivery_rate", "exact_counts", "expand_targets"]

@@ -175,7 +175,7 @@ def run(args) -> None:
     print("backend:", keras.backend.backend(), "devices:", keras.distribution.list_devices(), flush=True)
     steps, rate = args.steps or int(config["train"]["steps"]), None
     if args.seconds:
-        # Batches that the CPUs prepare bound the steps when the GPU waits for data.
+        # The batches fit receives bound the steps when the GPU waits for data.
         rate = _data_rate(config, LPONetConfig.from_dict(config["model"]), args.calibrate)
         fit = min(rate, args.max_rate) * (args.seconds - args.compile_seconds) * args.safety
         per_epoch = int(config["train"]["steps_per_epoch"])

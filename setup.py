@@ -36,6 +36,7 @@ setup(
         "opencv-python-headless>=4.10,<6",
         "PyYAML>=6,<7",
         "scipy>=1.11,<2",
+        "threadpoolctl>=3.1,<4",  # one BLAS thread in the data workers
         "tqdm>=4.66,<5",
         "ai-edge-litert>=2.3,<2.4",
     ],

@@ -30,17 +30,21 @@ Run on one NVIDIA H200 (16 CPU cores, JAX 0.11.2, numpy 2.5.2) on 2026-12-04: st
 bundled weights (``preset_lite_gpu.yaml``), 1,800 steps in 355 s, the GPU waiting for data
 at about 170 ms per step: the numpy pipeline prepared 12.5 batches/s of 16 with one thread
 and 11.5 / 7.7 / 6.5 with 2 / 4 / 8 (14 threads, as that run used: 6.6), so more threads
-only slow it down here (cause not established; most likely the GIL, held by the Python loop
-over triangles in the out-of-plane turns' mesh warp). Forked processes do not share it: with
-``--workers 14 --processes`` a 400-step run on the same machine trained at 62 ms per step
-after its first epoch (which compiles), 2.7 times the threads' speed.
+only slowed it down there (most likely numpy's BLAS, a spinning thread per core in every
+worker; the workers use one each since). With ``--workers 14 --processes`` a 400-step run
+on the same machine trained at 62 ms per step after its first epoch (which compiles), 2.7
+times the threads' speed.
 
 Stage 8 (``preset_lite_gpu2.yaml``, the same machine): the first ``--seconds 450`` run timed
 the preparation alone in a pool of its own (41 batches/s), planned 13,600 steps and trained
 at 17-20 batches/s, so ``time_limit`` stopped it after 8,600 with the schedule unfinished
 (``preset_lite_anneal.yaml`` finished it in a second call). The timing is now what ``fit``
 receives through Keras' adapter (``numpy_pipeline.delivery_rate``: the pipe included, not yet
-run on the GPU machine), capped by ``--max-rate`` (default: the rate measured there).
+run on the GPU machine), capped by ``--max-rate`` (default: the rate measured there). Since
+then each worker process runs numpy's BLAS on one thread and ``--processes`` sends compact
+batches (uint8 images, float16 heatmaps): on 2 cores, 2 processes went from 20 to 768
+images/s (``benchmarks/bench_numpy_pipeline.py``). That GPU machine's rate with both is
+not measured: a plan capped at 18 may finish early; raise ``--max-rate`` to use the time.
 """
 from __future__ import annotations
 
@@ -55,9 +59,9 @@ import time
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 # Keras on JAX needs these besides what the GPU machine has (numpy, h5py, ml-dtypes, scipy,
-# opencv-python-headless): keras's own dependencies and lponet's PyYAML.
+# opencv-python-headless): keras's own dependencies and lponet's PyYAML and threadpoolctl.
 WHEELS = ("keras", "optree", "namex", "absl-py", "PyYAML", "rich", "markdown-it-py", "mdurl",
-          "pygments", "tqdm")
+          "pygments", "tqdm", "threadpoolctl")
 LIMIT = 64 * 2**20
 #: What ``run`` copies from the run's folder to ``--out``.
 OUTPUTS = ("model.keras", "last.keras", "training_log.csv", "training_curves.png", "config.yaml")
@@ -168,8 +172,10 @@ def run(args) -> None:
         raise SystemExit(f"{taken[0]} exists: pass a new --out folder (nothing is overwritten)")
     out.mkdir(parents=True, exist_ok=True)
     work = pathlib.Path(args.work or out / "run").resolve()
+    # Worker processes pickle every batch into a pipe: compact batches are 2.5x smaller.
+    processes = str(args.processes).lower()
     overrides = [f"output_dir={work}", f"train.data_workers={args.workers}",
-                 f"train.data_processes={str(args.processes).lower()}", *args.set]
+                 f"train.data_processes={processes}", f"train.data_compact={processes}", *args.set]
     roots = {"300w": str(bundle / "faces" / "300w")}
     config = validate_config(load_config(args.config, overrides=overrides, data_roots=roots))
     print("backend:", keras.backend.backend(), "devices:", keras.distribution.list_devices(), flush=True)
@@ -197,7 +203,7 @@ def run(args) -> None:
             shutil.copy(result.output_dir / name, out / name)
     summary = {"steps_planned": steps, "steps": result.steps, "seconds": seconds,
                "data_batches_per_second": rate, "data_workers": args.workers,
-               "data_processes": args.processes,
+               "data_processes": args.processes, "data_compact": config["train"]["data_compact"],
                "images_per_second_incl_compile": result.steps * batch / seconds,
                "best_epoch": result.best_epoch, "best_val_loss": result.best_value,
                "last_epoch": {k: v[-1] for k, v in result.history.items()},
@@ -230,12 +236,15 @@ def main(argv=None) -> None:
     # More threads were slower on the H200 machine's 16 cores (module docstring).
     r.add_argument("--workers", type=int, default=1, help="threads (or processes) preparing batches")
     r.add_argument("--processes", action="store_true",
-                   help="the workers are forked processes, not threads (train.data_processes)")
+                   help="the workers are forked processes, not threads (train.data_processes), "
+                   "sending compact batches (train.data_compact; --set train.data_compact=false: "
+                   "float32)")
     r.add_argument("--calibrate", type=float, default=10.0, help="seconds timing the data")
     r.add_argument("--compile-seconds", type=float, default=60.0)
     r.add_argument("--safety", type=float, default=0.85)
     r.add_argument("--max-rate", type=float, default=18.0,
-                   help="batches/s the run can take at most (H200, 14 processes: 17-20 measured)")
+                   help="batches/s the run can take at most (H200, 14 processes: 17-20 measured before "
+                   "the workers' BLAS was set to one thread; not measured since)")
     r.add_argument("--grace", type=float, default=45.0)
     r.add_argument("--out", required=True, help="summary, log, curves and the .keras files")
     r.add_argument("--work", default=None, help="the run's own folder (default OUT/run)")

@@ -61,3 +61,62 @@ def test_resumes_exactly_and_shuffles_each_epoch(sources):
         assert sorted(seen[epoch * n:(epoch + 1) * n]) == list(range(n))
     assert seen[:n] != seen[n:2 * n] or seen[n:2 * n] != seen[2 * n:]  # reshuffled
     assert per_batch == batches.counts[0] and batches.counts == [4, 2]
+
+
+def test_compact_batches_hold_the_same_values_in_fewer_bytes(sources):
+    import pickle
+
+    options = dict(augment=AugmentConfig(), occlusion=OcclusionConfig(), seed=5)
+    full = FaceBatches(sources, CFG, 6, **options)[1]
+    small = FaceBatches(sources, CFG, 6, compact=True, **options)[1]
+    assert small[0].dtype == np.uint8 and full[0].dtype == np.float32
+    # The images are the crops' own uint8 values: nothing is lost.
+    np.testing.assert_array_equal(small[0].astype(np.float32), full[0])
+    for name in full[1]:
+        if name.startswith("heatmaps"):
+            assert small[1][name].dtype == np.float16
+            # float16 spacing is 2^-11 below 1: rounding moves a Gaussian value by <= 2^-12.
+            np.testing.assert_allclose(small[1][name].astype(np.float32), full[1][name], rtol=0, atol=2.0 ** -12)
+            assert np.abs(small[1][name].astype(np.float32) - full[1][name]).max() > 0  # rounded
+        else:
+            np.testing.assert_array_equal(small[1][name], full[1][name], err_msg=name)
+        np.testing.assert_array_equal(small[2][name], full[2][name], err_msg=name)
+    # What a worker process pickles into its pipe (the two stacks share one target array).
+    assert len(pickle.dumps(small, protocol=pickle.HIGHEST_PROTOCOL)) < 0.5 * len(
+        pickle.dumps(full, protocol=pickle.HIGHEST_PROTOCOL))
+
+
+def _blas_threads():
+    from threadpoolctl import threadpool_info
+
+    return sorted({lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"})
+
+
+def test_a_worker_process_prepares_its_batches_with_one_blas_thread_and_leaves_this_one_alone(sources):
+    import multiprocessing
+
+    from threadpoolctl import threadpool_limits
+
+    from lponet_tf.data.numpy_pipeline import blas_threads
+
+    if not _blas_threads():
+        pytest.fail("numpy's BLAS is not visible to threadpoolctl: the limit would do nothing")
+    batches = FaceBatches(sources, CFG, 6, seed=1)
+    # Two threads in this process before the fork (the default is one per core, 1 on a
+    # one-core machine), so that the worker's one is its own doing.
+    with threadpool_limits(2, user_api="blas"):
+        here = _blas_threads()
+        with multiprocessing.get_context("fork").Pool(1) as pool:
+            before, after = pool.apply(_threads_around_a_batch, (batches,))
+        assert _blas_threads() == here == [2]
+    assert before == [2] and after == [1]
+    with threadpool_limits(2, user_api="blas"):
+        with blas_threads(1):
+            assert _blas_threads() == [1]
+        assert _blas_threads() == [2]
+
+
+def _threads_around_a_batch(batches):
+    before = _blas_threads()
+    batches[0]
+    return before, _blas_threads()

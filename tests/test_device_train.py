@@ -72,6 +72,7 @@ def test_run_plans_its_steps_from_the_time_given_and_trains_on_jax_with_worker_p
     assert used["optimizer"]["decay_steps"] == [6]
     assert used["train"]["steps"] == 12
     assert used["train"]["data_workers"] == 2 and used["train"]["data_processes"] is True
+    assert used["train"]["data_compact"] is True and summary["data_compact"] is True
     rows = list(csv.DictReader(open(out / "training_log.csv")))
     assert [int(r["epoch"]) for r in rows] == list(range(6))
     assert [float(r["learning_rate"]) for r in rows] == pytest.approx([1e-3] * 3 + [1e-4] * 3)

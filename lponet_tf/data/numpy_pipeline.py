@@ -23,11 +23,14 @@ Example:
 """
 from __future__ import annotations
 
+import contextlib
+import os
 import time
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import keras
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from lponet_tf.config import LPONetConfig
 from lponet_tf.data.augment import AugmentConfig
@@ -71,6 +74,23 @@ def exact_counts(ratios: Sequence[float], batch_size: int) -> List[int]:
     return counts.tolist()
 
 
+def blas_threads(count: Optional[int] = 1):
+    """A context in which numpy's BLAS (OpenBLAS) uses ``count`` threads (None: as it is).
+    ``lponet_tf.training.train`` runs ``fit`` in ``blas_threads(1)``.
+
+    BLAS starts a thread per core and lets it spin after each call; the samples' small
+    matrices gain nothing from them, and workers that each call BLAS fight for the cores:
+    on 2 cores, 2 worker processes delivered 7.6 batches/s of the preset's training data
+    with BLAS' default threads and 33.5 with one (``benchmarks/bench_numpy_pipeline.py``).
+    Worker processes set their own (:class:`FaceBatches`).
+
+    Example:
+        >>> with blas_threads(1):  # doctest: +SKIP
+        ...     model.fit(FaceBatches(..., workers=4), epochs=10, steps_per_epoch=100)
+    """
+    return contextlib.nullcontext() if count is None else threadpool_limits(int(count), user_api="blas")
+
+
 def expand_targets(d: Dict[str, np.ndarray], num_stacks: int) -> Dict[str, np.ndarray]:
     """``{heatmaps, pose, occlusion}`` -> one entry per output of a ``num_stacks`` model
     (``heatmaps_1, ...``: the final stack's target again, deep supervision)."""
@@ -96,6 +116,13 @@ class FaceBatches(keras.utils.PyDataset):
         num_stacks: targets per task (default ``config.num_stacks``; 1 for an inference
             model).
         cache: keep decoded images and masks in memory (per worker process).
+        compact: uint8 images (what :func:`prepare_sample` produces; the model's first
+            layer casts them exactly) and float16 heatmap targets (the losses compute in
+            float32; Gaussians in [0, 1] round by at most 2.5e-4): 2.5x fewer bytes per
+            batch for a worker process's pipe and the host-to-device copy. False: float32.
+        blas_threads: numpy's BLAS threads in each worker process, set on its first batch
+            (:func:`blas_threads` says why; None: left as forked). This process is left
+            as it is.
         repeat: endless (training); False: one pass over a single source in record order,
             the last batch smaller (validation; ``shuffle`` and ``start_batch`` unused).
         workers, use_multiprocessing, max_queue_size: as ``keras.utils.PyDataset``.
@@ -118,6 +145,8 @@ class FaceBatches(keras.utils.PyDataset):
         num_stacks: Optional[int] = None,
         cache: bool = False,
         repeat: bool = True,
+        compact: bool = False,
+        blas_threads: Optional[int] = 1,
         workers: int = 1,
         use_multiprocessing: bool = False,
         max_queue_size: int = 10,
@@ -136,12 +165,17 @@ class FaceBatches(keras.utils.PyDataset):
         self.seed, self.shuffle, self.start_batch = int(seed), bool(shuffle), int(start_batch)
         self.num_stacks = config.num_stacks if num_stacks is None else int(num_stacks)
         self.cache = cache
+        self.compact = bool(compact)
         self.repeat = bool(repeat)
         if not self.repeat and len(self.sources) != 1:
             raise ValueError("repeat=False reads one source once: pass a single source")
         self.batch_size = int(batch_size)
         self._images: Dict[Tuple[int, int], tuple] = {}
         self._orders: Dict[Tuple[int, int], np.ndarray] = {}
+        if blas_threads is not None and int(blas_threads) < 1:
+            raise ValueError(f"blas_threads must be >= 1 or None, got {blas_threads}")
+        self.blas_threads = blas_threads
+        self._blas_pid = os.getpid()
 
     @property
     def num_batches(self):
@@ -183,7 +217,14 @@ class FaceBatches(keras.utils.PyDataset):
             num_landmarks=self.config.num_landmarks, image=image, mask=mask, locate_faces="mask",
         )
 
+    def _limit_blas_in_worker_process(self):
+        if self._blas_pid != os.getpid() and self.blas_threads is not None:
+            self._blas_pid = os.getpid()
+            # A worker process forked by Keras: its threads are ours to set, for good.
+            threadpool_limits(int(self.blas_threads), user_api="blas")
+
     def __getitem__(self, index):
+        self._limit_blas_in_worker_process()
         if not self.repeat:
             first = int(index) * self.batch_size
             if not 0 <= first < len(self.sources[0]):
@@ -193,13 +234,19 @@ class FaceBatches(keras.utils.PyDataset):
         else:
             batch = self.start_batch + int(index)
             samples = [self.sample(i, batch * c + j) for i, c in enumerate(self.counts) for j in range(c)]
-        x = np.stack([s.image for s in samples]).astype(np.float32)
+        x = np.stack([s.image for s in samples])
         targets = {t: np.stack([s.targets[t] for s in samples]) for t in OUTPUT_NAMES}
+        if self.compact:
+            x = x.astype(np.uint8, copy=False)
+            targets["heatmaps"] = targets["heatmaps"].astype(np.float16)
+        else:
+            x = x.astype(np.float32)
         weights = {t: np.array([s.weights[t] for s in samples], np.float32) for t in OUTPUT_NAMES}
         return x, expand_targets(targets, self.num_stacks), expand_targets(weights, self.num_stacks)
 
 
-def delivery_rate(batches: keras.utils.PyDataset, seconds: float, warmup: int = 2) -> float:
+def delivery_rate(batches: keras.utils.PyDataset, seconds: float, warmup: int = 2,
+                  blas: Optional[int] = 1) -> float:
     """Batches per second that Keras' ``PyDataset`` adapter delivers from ``batches``: what
     ``fit`` receives, with the dataset's own workers (threads, or forked processes whose
     every batch crosses a pipe). Timing ``batches[i]`` calls in a pool of one's own leaves
@@ -209,6 +256,8 @@ def delivery_rate(batches: keras.utils.PyDataset, seconds: float, warmup: int = 
     Args:
         batches: an endless ``PyDataset`` (for example :class:`FaceBatches`).
         seconds: how long to time, after ``warmup`` batches.
+        blas: this process's BLAS threads meanwhile (:func:`blas_threads`; 1, as
+            ``lponet_tf.training.train`` runs ``fit``).
 
     Example:
         >>> rate = delivery_rate(FaceBatches(...), 10.0)  # doctest: +SKIP
@@ -217,18 +266,19 @@ def delivery_rate(batches: keras.utils.PyDataset, seconds: float, warmup: int = 
     from keras.src.trainers.data_adapters.py_dataset_adapter import PyDatasetAdapter
 
     adapter = PyDatasetAdapter(batches, shuffle=False)
-    adapter.on_epoch_begin()
-    try:
-        it = iter(adapter.get_numpy_iterator())
-        for _ in range(warmup):
-            next(it)
-        done, t0 = 0, time.perf_counter()
-        while time.perf_counter() - t0 < seconds:
-            next(it)
-            done += 1
-        return done / (time.perf_counter() - t0)
-    finally:
-        adapter.on_epoch_end()
+    with blas_threads(blas):
+        adapter.on_epoch_begin()
+        try:
+            it = iter(adapter.get_numpy_iterator())
+            for _ in range(warmup):
+                next(it)
+            done, t0 = 0, time.perf_counter()
+            while time.perf_counter() - t0 < seconds:
+                next(it)
+                done += 1
+            return done / (time.perf_counter() - t0)
+        finally:
+            adapter.on_epoch_end()
 
 
-__all__ = ["FaceBatches", "delivery_rate", "exact_counts", "expand_targets"]
+__all__ = ["FaceBatches", "blas_threads", "delivery_rate", "exact_counts", "expand_targets"]

@@ -37,6 +37,7 @@ import numpy as np
 import yaml
 
 from lponet_tf.config import LPONetConfig
+from lponet_tf.data.numpy_pipeline import blas_threads
 from lponet_tf.model import build_lponet, inference_model, output_names
 from lponet_tf.training import callbacks as cb
 from lponet_tf.training import schema as S
@@ -232,7 +233,8 @@ def _numpy_datasets(config: dict, model_cfg: LPONetConfig, start_batch: int = 0)
     workers = int(config["train"]["data_workers"])
     train = FaceBatches(plan.sources, model_cfg, plan.batch_size, augment=plan.augment,
                         occlusion=plan.occlusion, seed=plan.seed, start_batch=start_batch,
-                        cache=cache, workers=workers, max_queue_size=max(10, 2 * workers),
+                        cache=cache, compact=bool(config["train"]["data_compact"]),
+                        workers=workers, max_queue_size=max(10, 2 * workers),
                         use_multiprocessing=bool(config["train"]["data_processes"]) and workers > 1)
     if plan.validation is None:
         return train, None
@@ -368,16 +370,19 @@ def train(config: dict, epochs_limit: Optional[int] = None,
 
     # fit's `epochs` is absolute; the backup sets the initial epoch when resuming.
     epochs = total_epochs if epochs_limit is None else min(total_epochs, done + int(epochs_limit))
-    history = model.fit(
-        train_ds,
-        epochs=epochs,
-        steps_per_epoch=steps_per_epoch,
-        validation_data=val_ds,
-        validation_steps=tcfg.get("validation_steps"),
-        callbacks=callbacks,
-        shuffle=False,  # the stream is shuffled (seeded) by the data pipeline
-        verbose=tcfg.get("verbose", 1),
-    )
+    # numpy's BLAS serves only the samples' preparation here, whose worker threads it
+    # slows with threads of its own (blas_threads); the model runs on the backend's.
+    with blas_threads(1):
+        history = model.fit(
+            train_ds,
+            epochs=epochs,
+            steps_per_epoch=steps_per_epoch,
+            validation_data=val_ds,
+            validation_steps=tcfg.get("validation_steps"),
+            callbacks=callbacks,
+            shuffle=False,  # the stream is shuffled (seeded) by the data pipeline
+            verbose=tcfg.get("verbose", 1),
+        )
     model_path = out / "model.keras"
     if chief:
         cb.atomic_write_via(model_path, inference_model(model).save)

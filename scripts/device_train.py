@@ -22,9 +22,10 @@ Usage:
         --steps 1800 --workers 14 --processes --out "$OUT"         # on the GPU machine
     python scripts/device_train.py run ... --seconds 400           # as many steps as fit
 
-``--seconds`` times the data pipeline first and plans the steps it can feed in that time,
-the config's learning-rate schedule stretched to them; ``train``'s ``time_limit`` stops the
-run ``--grace`` seconds later in any case, with every file of the last epoch written.
+``--seconds S`` trains for S seconds (compilation included): the config's learning-rate
+decays fall at the same fractions of S as of its steps (``optimizer.decay_seconds``), and
+``train``'s ``time_limit`` ends the run after the first epoch that ends past S, every file of
+that epoch written. The steps only bound it (twice what the timed data rate could feed).
 
 Run on one NVIDIA H200 (16 CPU cores, JAX 0.11.2, numpy 2.5.2) on 2026-12-04: stage 6 of the
 bundled weights (``preset_lite_gpu.yaml``), 1,800 steps in 355 s, the GPU waiting for data
@@ -38,13 +39,11 @@ times the threads' speed.
 Stage 8 (``preset_lite_gpu2.yaml``, the same machine): the first ``--seconds 450`` run timed
 the preparation alone in a pool of its own (41 batches/s), planned 13,600 steps and trained
 at 17-20 batches/s, so ``time_limit`` stopped it after 8,600 with the schedule unfinished
-(``preset_lite_anneal.yaml`` finished it in a second call). The timing is now what ``fit``
-receives through Keras' adapter (``numpy_pipeline.delivery_rate``: the pipe included, not yet
-run on the GPU machine), capped by ``--max-rate`` (default: the rate measured there). Since
-then each worker process runs numpy's BLAS on one thread and ``--processes`` sends compact
-batches (uint8 images, float16 heatmaps): on 2 cores, 2 processes went from 20 to 768
-images/s (``benchmarks/bench_numpy_pipeline.py``). That GPU machine's rate with both is
-not measured: a plan capped at 18 may finish early; raise ``--max-rate`` to use the time.
+(``preset_lite_anneal.yaml`` finished it in a second call). A schedule in seconds cannot
+be misplanned so. Since then each worker process runs numpy's BLAS on one thread and
+``--processes`` sends compact batches (uint8 images, float16 heatmaps): on 2 cores, 2
+processes went from 20 to 768 images/s (``benchmarks/bench_numpy_pipeline.py``); that GPU
+machine's rate with both is not measured yet.
 """
 from __future__ import annotations
 
@@ -138,6 +137,16 @@ def _data_rate(config, model_cfg, seconds: float) -> float:
     return delivery_rate(batches, seconds)
 
 
+def _time_schedule(config, seconds: float) -> dict:
+    """The config's learning-rate schedule over ``seconds`` of training: each decay at the
+    same fraction of the time as of the config's steps (``optimizer.decay_seconds``)."""
+    opt = dict(config["optimizer"])
+    total = int(config["train"]["steps"])
+    opt["decay_seconds"] = [round(seconds * b / total, 1) for b in opt.get("decay_steps") or []]
+    opt["decay_steps"] = []
+    return opt
+
+
 def _fit_schedule(config, steps: int) -> dict:
     """The config's learning-rate schedule stretched (or squeezed) to ``steps``."""
     opt = dict(config["optimizer"])
@@ -179,23 +188,27 @@ def run(args) -> None:
     roots = {"300w": str(bundle / "faces" / "300w")}
     config = validate_config(load_config(args.config, overrides=overrides, data_roots=roots))
     print("backend:", keras.backend.backend(), "devices:", keras.distribution.list_devices(), flush=True)
-    steps, rate = args.steps or int(config["train"]["steps"]), None
+    rate, time_limit = None, None
     if args.seconds:
-        # The batches fit receives bound the steps when the GPU waits for data.
+        # Time decides: the decays at the config's fractions of it, a stop at the first
+        # epoch past it. The steps only bound the run: fit cannot outrun its data.
         rate = _data_rate(config, LPONetConfig.from_dict(config["model"]), args.calibrate)
-        fit = min(rate, args.max_rate) * (args.seconds - args.compile_seconds) * args.safety
-        per_epoch = int(config["train"]["steps_per_epoch"])
-        steps = max(per_epoch, int(fit // per_epoch) * per_epoch)
+        steps = args.steps or int(2 * rate * args.seconds)
+        schedule, time_limit = _time_schedule(config, args.seconds), args.seconds
         kind = "processes" if args.processes else "threads"
-        print(f"data: {rate:.1f} batches/s with {args.workers} {kind} -> {steps} steps", flush=True)
+        print(f"data: {rate:.1f} batches/s with {args.workers} {kind}; at most {steps} steps in "
+              f"{args.seconds:.0f} s", flush=True)
+    else:
+        steps = args.steps or int(config["train"]["steps"])
     per_epoch = min(steps, int(config["train"]["steps_per_epoch"]))
     steps = steps // per_epoch * per_epoch
-    schedule = _fit_schedule(config, steps)
+    if not args.seconds:
+        schedule = _fit_schedule(config, steps)
     config = validate_config({**config, "optimizer": schedule,
                               "train": {**config["train"], "steps": steps, "steps_per_epoch": per_epoch}})
     print("schedule:", json.dumps(schedule), flush=True)
     t0 = time.perf_counter()
-    result = train(config, time_limit=args.seconds + args.grace if args.seconds else None)
+    result = train(config, time_limit=time_limit)
     seconds = time.perf_counter() - t0
     batch = int(config["train"]["batch_size"])
     for name in OUTPUTS:
@@ -228,11 +241,11 @@ def main(argv=None) -> None:
     r.add_argument("--bundle", required=True)
     r.add_argument("--config", default="preset_lite")
     r.add_argument("--steps", type=int, default=None,
-                   help="steps, the schedule stretched to them (default: the config's own; "
-                   "unless --seconds)")
+                   help="steps, the schedule stretched to them (default: the config's own); with "
+                   "--seconds the most it may run (default: twice what the data rate allows)")
     r.add_argument("--seconds", type=float, default=None,
-                   help="train for about this long instead: steps from the measured data rate, "
-                   "the schedule stretched to them, a stop after --grace more seconds")
+                   help="train for this long instead (the first epoch that ends past it is the "
+                   "last), the config's decays at the same fractions of the time")
     # More threads were slower on the H200 machine's 16 cores (module docstring).
     r.add_argument("--workers", type=int, default=1, help="threads (or processes) preparing batches")
     r.add_argument("--processes", action="store_true",
@@ -240,12 +253,6 @@ def main(argv=None) -> None:
                    "sending compact batches (train.data_compact; --set train.data_compact=false: "
                    "float32)")
     r.add_argument("--calibrate", type=float, default=10.0, help="seconds timing the data")
-    r.add_argument("--compile-seconds", type=float, default=60.0)
-    r.add_argument("--safety", type=float, default=0.85)
-    r.add_argument("--max-rate", type=float, default=18.0,
-                   help="batches/s the run can take at most (H200, 14 processes: 17-20 measured before "
-                   "the workers' BLAS was set to one thread; not measured since)")
-    r.add_argument("--grace", type=float, default=45.0)
     r.add_argument("--out", required=True, help="summary, log, curves and the .keras files")
     r.add_argument("--work", default=None, help="the run's own folder (default OUT/run)")
     r.add_argument("--set", nargs="*", default=[], help="more config overrides key=value")

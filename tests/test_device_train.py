@@ -1,8 +1,9 @@
 """scripts/device_train.py: the GPU-machine trainer (JAX), run here on the CPU.
 
-``run --seconds`` plans its steps from a measured data rate and stretches the config's
-learning-rate schedule to them; the run itself is ``lponet_tf.training.train`` under
-``KERAS_BACKEND=jax`` (a subprocess: the backend is fixed per process).
+``run --steps`` stretches the config's learning-rate schedule to them; ``run --seconds`` puts
+its decays at the same fractions of the time and stops at it; the run itself is
+``lponet_tf.training.train`` under ``KERAS_BACKEND=jax`` (a subprocess: the backend is fixed
+per process).
 """
 import csv
 import importlib.util
@@ -40,7 +41,17 @@ def test_the_schedule_is_stretched_to_the_planned_steps():
         fit(config, 2)  # the three boundaries would collapse onto one step
 
 
-def test_run_plans_its_steps_from_the_time_given_and_trains_on_jax_with_worker_processes(tmp_path):
+def test_a_schedule_in_seconds_keeps_the_fractions_of_the_steps():
+    timed = _script()._time_schedule
+    config = {"optimizer": {"name": "adam", "learning_rate": 2e-4, "decay_steps": [800, 1600, 2100],
+                            "decay_values": [1e-4, 3e-5, 1e-5]},
+              "train": {"steps": 2400}}
+    opt = timed(config, 480)
+    assert opt["decay_seconds"] == [160.0, 320.0, 420.0] and opt["decay_steps"] == []
+    assert opt["decay_values"] == [1e-4, 3e-5, 1e-5] and opt["learning_rate"] == 2e-4
+
+
+def test_run_trains_for_the_time_given_on_jax_with_worker_processes(tmp_path):
     bundle = tmp_path / "bundle"
     write_300w_folder(bundle / "faces" / "300w", 12)
     (bundle / "wheels").mkdir()  # Keras is installed here: nothing to install
@@ -57,25 +68,29 @@ def test_run_plans_its_steps_from_the_time_given_and_trains_on_jax_with_worker_p
     cfg = tmp_path / "tiny.yaml"
     cfg.write_text(yaml.safe_dump(config))
     out = tmp_path / "out"
-    # 0.5 batches/s at most, 30 s, 85% of them: 12 steps, the decay at step 4 of 8 moves to 6.
+    # 16 s: the decay at step 4 of 8 falls at 8 s; more steps than 16 s can run, so time ends it.
     cmd = [sys.executable, str(SCRIPT), "run", "--bundle", str(bundle), "--config", str(cfg),
-           "--seconds", "30", "--calibrate", "1", "--compile-seconds", "0", "--max-rate", "0.5",
-           "--grace", "600", "--workers", "2", "--processes", "--out", str(out)]
+           "--seconds", "16", "--steps", "1000000", "--calibrate", "1",
+           "--workers", "2", "--processes", "--out", str(out)]
     env = {**os.environ, "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu"}
     done = subprocess.run(cmd, env=env, cwd=REPO, capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stderr[-3000:]
     summary = json.loads((out / "summary.json").read_text())
     assert summary["backend"] == "jax"
-    assert summary["steps_planned"] == summary["steps"] == 12
-    assert summary["data_batches_per_second"] > 0.5
+    assert summary["steps_planned"] == 1000000 and 0 < summary["steps"] < 1000000
+    assert summary["seconds"] >= 16 and summary["data_batches_per_second"] > 0
     used = yaml.safe_load((out / "config.yaml").read_text())
-    assert used["optimizer"]["decay_steps"] == [6]
-    assert used["train"]["steps"] == 12
+    assert used["optimizer"]["decay_seconds"] == [8.0] and used["optimizer"]["decay_steps"] == []
+    assert used["train"]["steps"] == 1000000
     assert used["train"]["data_workers"] == 2 and used["train"]["data_processes"] is True
     assert used["train"]["data_compact"] is True and summary["data_compact"] is True
     rows = list(csv.DictReader(open(out / "training_log.csv")))
-    assert [int(r["epoch"]) for r in rows] == list(range(6))
-    assert [float(r["learning_rate"]) for r in rows] == pytest.approx([1e-3] * 3 + [1e-4] * 3)
+    assert [int(r["epoch"]) for r in rows] == list(range(len(rows)))
+    assert 2 * len(rows) == summary["steps"]
+    rates = [float(r["learning_rate"]) for r in rows]
+    # 1e-3 until the first epoch that began 8 s in, 1e-4 from then on (the run went past 16 s).
+    assert rates[0] == pytest.approx(1e-3) and rates[-1] == pytest.approx(1e-4)
+    assert rates == sorted(rates, reverse=True) and set(map(lambda r: round(r, 7), rates)) == {1e-3, 1e-4}
     assert (out / "model.keras").stat().st_size > 0 and (out / "last.keras").exists()
     again = subprocess.run(cmd, env=env, cwd=REPO, capture_output=True, text=True, timeout=300)
     assert again.returncode != 0 and "exists: pass a new --out folder" in again.stderr

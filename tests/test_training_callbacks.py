@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from lponet_tf.errors import LPONetError
-from lponet_tf.training.callbacks import (AtomicModelCheckpoint, StopOnNonFiniteLoss,
+from lponet_tf.training.callbacks import (AtomicModelCheckpoint, DecayAfterSeconds, StopOnNonFiniteLoss,
                                           TrainingDivergedError)
 
 
@@ -62,3 +62,33 @@ def test_non_finite_loss_raises_naming_the_epoch_before_files_record_it(tmp_path
     assert [int(r["epoch"]) for r in rows] == [0, 1]
     assert all(np.isfinite(float(r["val_loss"])) for r in rows)
     assert sorted(p.name for p in tmp_path.glob("last_*")) == ["last_1.weights.h5", "last_2.weights.h5"]
+
+
+class _Rates(keras.callbacks.Callback):
+    """The learning rate each epoch trained with (read at its first batch)."""
+
+    def __init__(self):
+        super().__init__()
+        self.seen = []
+
+    def on_train_batch_begin(self, batch, logs=None):
+        if batch == 0:
+            self.seen.append(float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate)))
+
+
+@pytest.mark.parametrize("start, expected", [
+    # Boundaries at 4 s and 10 s; epochs begin at 0, 5, 12 and 30 s.
+    (1e-3, [1e-3, 1e-4, 1e-5, 1e-5]),
+    (5e-5, [5e-5, 5e-5, 1e-5, 1e-5]),  # never raised (a resumed call restored 5e-5)
+])
+def test_decay_after_seconds_lowers_the_rate_at_the_first_epoch_past_each_boundary(start, expected):
+    times = iter([0.0, 0.0, 5.0, 12.0, 30.0])  # on_train_begin, then each epoch's begin
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    model.compile(keras.optimizers.SGD(learning_rate=start), "mse")
+    rates = _Rates()
+    x = np.zeros((4, 2), np.float32)
+    model.fit(x, x[:, :1], epochs=4, batch_size=2, verbose=0,
+              callbacks=[DecayAfterSeconds([4, 10], [1e-4, 1e-5], clock=lambda: next(times)), rates])
+    assert rates.seen == pytest.approx(expected)
+    with pytest.raises(ValueError, match="2 boundaries need as many values"):
+        DecayAfterSeconds([4, 10], [1e-4])

@@ -267,6 +267,16 @@ def test_values_that_contradict_each_other_name_both_sources(tmp_path):
     assert "would train 4 steps" in str(err.value)
     with pytest.raises(ConfigError, match=r"optimizer.decay_steps: must increase"):
         load_config(cfg, ["optimizer.decay_steps=[20, 10]", "optimizer.decay_values=[1.0e-5, 1.0e-6]"])
+    # Decays by time: one kind of boundary, as many values, increasing.
+    with pytest.raises(ConfigError, match=r"optimizer.decay_steps \(from .*\), optimizer.decay_seconds \(from .*\): give one"):
+        load_config(cfg, ["optimizer.decay_steps=[10]", "optimizer.decay_seconds=[60]"])
+    with pytest.raises(ConfigError, match=r"optimizer.decay_seconds \(from .*\), optimizer.decay_values.*: need the same"):
+        load_config(cfg, ["optimizer.decay_steps=[]", "optimizer.decay_seconds=[60, 90]"])
+    with pytest.raises(ConfigError, match=r"optimizer.decay_seconds: must increase"):
+        load_config(cfg, ["optimizer.decay_steps=[]", "optimizer.decay_seconds=[90, 60]",
+                          "optimizer.decay_values=[1.0e-5, 1.0e-6]"])
+    timed = load_config(cfg, ["optimizer.decay_steps=[]", "optimizer.decay_seconds=[60]"])
+    assert timed["optimizer"]["decay_seconds"] == [60] and timed["optimizer"]["decay_values"] == [1e-5]
 
 
 def test_a_bad_value_from_a_base_file_or_data_root_names_that_source(tmp_path):

@@ -266,6 +266,43 @@ class StopAfterSeconds(keras.callbacks.Callback):
             self.model.stop_training = True
 
 
+class DecayAfterSeconds(keras.callbacks.Callback):
+    """Lower the learning rate at wall-clock boundaries: ``values[i]`` from the first epoch
+    that begins ``seconds[i]`` after training began (``optimizer.decay_seconds``).
+
+    For a run given a fixed time rather than a number of steps (how many fit is known only
+    once it runs): the schedule's shape is kept whatever the speed. Epoch granularity (the
+    JAX backend reads the optimizer's variables at epoch starts), and the rate is never
+    raised: a resumed call, whose clock starts again, keeps the lower rate it restored.
+
+    Args:
+        seconds: increasing boundaries, seconds after ``on_train_begin``.
+        values: the learning rate from each boundary on.
+        clock: seconds now (tests pass their own).
+    """
+
+    def __init__(self, seconds, values, clock=time.monotonic):
+        super().__init__()
+        if len(seconds) != len(values):
+            raise ValueError(f"{len(seconds)} boundaries need as many values, got {len(values)}")
+        self.seconds, self.values = [float(s) for s in seconds], [float(v) for v in values]
+        self.clock = clock
+        self._start = None
+
+    def on_train_begin(self, logs=None):
+        self._start = self.clock()
+
+    def on_epoch_begin(self, epoch, logs=None):
+        elapsed = self.clock() - self._start
+        passed = [v for s, v in zip(self.seconds, self.values) if elapsed >= s]
+        if not passed:
+            return
+        lr = self.model.optimizer.learning_rate
+        current = float(keras.ops.convert_to_numpy(lr))
+        if passed[-1] < current:
+            lr.assign(passed[-1])
+
+
 class ScalarLogger(keras.callbacks.Callback):
     """Add the learning rate to the epoch logs (seen by CSVLogger and TensorBoard)."""
 

@@ -51,6 +51,10 @@ DEFAULTS: Dict[str, Any] = {
         "learning_rate": 1.0e-4,
         "decay_steps": [30000],
         "decay_values": [1.0e-5],
+        # Or boundaries in seconds of training (of each call; a machine lent for a while):
+        # decay_values apply from then on, never raising the rate (a resumed call keeps
+        # the rate it restored). Exclusive with decay_steps.
+        "decay_seconds": None,
         "clipnorm": None,
         "momentum": 0.0,  # sgd only
     },
@@ -157,12 +161,18 @@ _ENTRY = S.section(
 
 def _optimizer_finish(opt, path):
     steps, values = opt.get("decay_steps") or [], opt.get("decay_values") or []
+    key = "decay_steps"
+    if opt.get("decay_seconds") is not None:
+        if steps:
+            raise S.Invalid([path + ("decay_steps",), path + ("decay_seconds",)],
+                            "give one of them (set decay_steps: [] to decay by time)")
+        steps, key = opt["decay_seconds"], "decay_seconds"
     if len(steps) != len(values):
-        raise S.Invalid([path + ("decay_steps",), path + ("decay_values",)],
+        raise S.Invalid([path + (key,), path + ("decay_values",)],
                         f"need the same length (one learning rate per boundary), got "
                         f"{len(steps)} and {len(values)}")
     if any(b <= a for a, b in zip(steps, steps[1:])):
-        raise S.Invalid([path + ("decay_steps",)], f"must increase, got {steps}")
+        raise S.Invalid([path + (key,)], f"must increase, got {steps}")
     return opt
 
 
@@ -206,6 +216,7 @@ def _schema() -> S.Checker:
             "learning_rate": S.number(0),
             "decay_steps": S.list_of(S.integer(1)),
             "decay_values": S.list_of(S.number(0)),
+            "decay_seconds": S.optional(S.list_of(S.number(0, low_open=True))),
             "clipnorm": S.optional(S.number(0, low_open=True)),
             "momentum": S.number(0, 1, high_open=True),
         }, finish=_optimizer_finish),

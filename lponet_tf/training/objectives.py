@@ -55,9 +55,12 @@ def make_optimizer(opt_config: dict) -> keras.optimizers.Optimizer:
 
     ``decay_steps: [30000]`` and ``decay_values: [1e-5]`` give 1e-4 until step 30K, then
     1e-5 (Section IV-B). The schedule reads the optimiser's step counter, so a resumed run
-    continues on the same schedule.
+    continues on the same schedule. With ``decay_seconds`` the rate is a plain variable that
+    :class:`~lponet_tf.training.callbacks.DecayAfterSeconds` lowers.
     """
     lr = float(opt_config["learning_rate"])
+    if opt_config.get("decay_seconds") is not None:
+        opt_config = {**opt_config, "decay_steps": [], "decay_values": []}
     steps = [int(s) for s in opt_config.get("decay_steps") or []]
     values = [float(v) for v in opt_config.get("decay_values") or []]
     if len(steps) != len(values):

@@ -352,7 +352,10 @@ def train(config: dict, epochs_limit: Optional[int] = None,
             jit_compile=keras.backend.backend() == "jax",
         )
 
+    decay_seconds = config["optimizer"].get("decay_seconds")
     callbacks = [
+        *([cb.DecayAfterSeconds(decay_seconds, config["optimizer"]["decay_values"])]
+          if decay_seconds is not None else []),
         cb.ScalarLogger(),
         # Before the loggers and checkpoints: a NaN / inf loss (training or validation)
         # raises TrainingDivergedError before any file records that epoch.

@@ -162,8 +162,9 @@ def run(args) -> None:
     site = bundle / "site"
     import importlib.util
 
-    # The GPU machine lacks Keras: install the bundled wheels (here the venv has it).
-    if importlib.util.find_spec("keras") is None and not site.exists():
+    # The GPU machine lacks Keras: install the bundled wheels (here the venv has them).
+    missing = [m for m in ("keras", "yaml", "threadpoolctl") if importlib.util.find_spec(m) is None]
+    if missing and not site.exists():
         subprocess.run([sys.executable, "-m", "pip", "install", "--no-index", "--no-deps",
                         "--target", str(site), *map(str, sorted((bundle / "wheels").glob("*.whl")))],
                        check=True)

@@ -141,6 +141,8 @@ def _time_schedule(config, seconds: float) -> dict:
     """The config's learning-rate schedule over ``seconds`` of training: each decay at the
     same fraction of the time as of the config's steps (``optimizer.decay_seconds``)."""
     opt = dict(config["optimizer"])
+    if opt.get("decay_seconds") is not None:
+        return opt  # in seconds already
     total = int(config["train"]["steps"])
     opt["decay_seconds"] = [round(seconds * b / total, 1) for b in opt.get("decay_steps") or []]
     opt["decay_steps"] = []

@@ -49,6 +49,8 @@ def test_a_schedule_in_seconds_keeps_the_fractions_of_the_steps():
     opt = timed(config, 480)
     assert opt["decay_seconds"] == [160.0, 320.0, 420.0] and opt["decay_steps"] == []
     assert opt["decay_values"] == [1e-4, 3e-5, 1e-5] and opt["learning_rate"] == 2e-4
+    in_seconds = {**config, "optimizer": opt}
+    assert timed(in_seconds, 60) == opt  # a schedule in seconds already is kept
 
 
 def test_run_trains_for_the_time_given_on_jax_with_worker_processes(tmp_path):

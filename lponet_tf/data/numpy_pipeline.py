@@ -118,7 +118,7 @@ class FaceBatches(keras.utils.PyDataset):
         cache: keep decoded images and masks in memory (per worker process).
         compact: uint8 images (what :func:`prepare_sample` produces; the model's first
             layer casts them exactly) and float16 heatmap targets (the losses compute in
-            float32; Gaussians in [0, 1] round by at most 2.5e-4): 2.5x fewer bytes per
+            float32; Gaussians in [0, 1] round by at most 2^-12, 2.4e-4): 2.5x fewer bytes per
             batch for a worker process's pipe and the host-to-device copy. False: float32.
         blas_threads: numpy's BLAS threads in each worker process, set on its first batch
             (:func:`blas_threads` says why; None: left as forked). This process is left

@@ -59,6 +59,7 @@ def _log(run_dir):
 RESUME_MODEL = {"input_size": 16, "channels": 8, "num_stacks": 1, "hourglass_depth": 1,
                 "fpf": "none", "ioaf": False, "pose": "6d", "pose_hidden": 8}
 RESUME_EPOCHS, BEST_EPOCH = 8, 3
+KEPT_EPOCHS = range(BEST_EPOCH + 2, RESUME_EPOCHS + 1)  # keep_epochs: final_rate (1e-2), 1-based
 SAME = dict(rtol=1e-9, atol=1e-12)  # float64 runs of the same ops in the same order
 
 
@@ -73,7 +74,8 @@ def _resume_config(folder, faces):
                       "decay_steps": [2 * BEST_EPOCH, 2 * BEST_EPOCH + 2],
                       "decay_values": [1e-4, 1e-2]},
         "train": {"batch_size": 4, "steps": 2 * RESUME_EPOCHS, "steps_per_epoch": 2,
-                  "verbose": 0, "mixed_precision": "float64", "best_monitor": "learning_rate"},
+                  "verbose": 0, "mixed_precision": "float64", "best_monitor": "learning_rate",
+                  "keep_epochs": "final_rate"},
         "output_dir": str(folder / "run"),
     }
     path = folder / "cfg.yaml"
@@ -90,7 +92,10 @@ def _same_run(run_dir, reference):
     for key in ("loss", "val_loss"):
         np.testing.assert_allclose([float(r[key]) for r in rows],
                                    [float(r[key]) for r in ref_rows], **SAME)
-    for name in ("model.keras", "last.keras", "best.keras"):
+    # (a SIGKILL during a save may leave its hidden temporary file)
+    kept = sorted(p.relative_to(run_dir).as_posix() for p in (run_dir / "epochs").glob("epoch_*"))
+    assert kept == [f"epochs/epoch_{e:03d}.keras" for e in KEPT_EPOCHS]
+    for name in ("model.keras", "last.keras", "best.keras", *kept):
         got, want = _weights(run_dir / name), _weights(reference.output_dir / name)
         assert got.keys() == want.keys() and len(want) > 50
         for key, value in want.items():
@@ -133,6 +138,17 @@ def test_an_uninterrupted_run_writes_every_artifact(reference_run):
     # best.keras is not last.keras: it holds the weights of an earlier epoch.
     best, last = _weights(out / "best.keras"), _weights(out / "last.keras")
     assert max(float(np.max(np.abs(best[k] - last[k]))) for k in best) > 1e-3
+    # keep_epochs: final_rate kept the epochs logged at the last rate, the last one of them
+    # being last.keras; an epoch at another rate was not kept.
+    assert [i + 1 for i, r in enumerate(rates) if r == pytest.approx(1e-2)] == list(KEPT_EPOCHS)
+    assert sorted(p.name for p in (out / "epochs").iterdir()) == [
+        f"epoch_{e:03d}.keras" for e in KEPT_EPOCHS]
+    final = _weights(out / "epochs" / f"epoch_{RESUME_EPOCHS:03d}.keras")
+    assert final.keys() == last.keys()
+    for key, value in last.items():
+        np.testing.assert_array_equal(final[key], value, err_msg=key)
+    first = _weights(out / "epochs" / f"epoch_{KEPT_EPOCHS[0]:03d}.keras")
+    assert max(float(np.max(np.abs(first[k] - last[k]))) for k in last) > 1e-3
 
 
 def test_a_run_resumed_in_slices_ends_like_an_uninterrupted_one(tmp_path, faces, reference_run):

@@ -9,11 +9,13 @@ backup's weights and epoch counter live in one directory switched by an atomic p
 from __future__ import annotations
 
 import json
+import math
 import os
 import pathlib
 import shutil
 import tempfile
 import time
+from typing import Optional
 
 import keras
 import numpy as np
@@ -147,6 +149,32 @@ class AtomicModelCheckpoint(keras.callbacks.Callback):
         path = self.filepath.format(epoch=epoch + 1, **logs)
         save = self.model.save_weights if self.save_weights_only else self.model.save
         atomic_write_via(path, save)
+
+
+class KeepEpochs(AtomicModelCheckpoint):
+    """Keep the model after each epoch (``{epoch}`` in ``filepath``), or only after the
+    epochs that end at ``final_rate``, for averaging the weights of the last epochs
+    (stochastic weight averaging, Izmailov et al. 2018; ``scripts/average_weights.py``).
+
+    The rate is the logged ``learning_rate`` (:class:`ScalarLogger` runs first). A resumed
+    run rewrites the file of the epoch it repeats, so the files match an uninterrupted run.
+
+    Args:
+        filepath: e.g. ``OUTPUT_DIR/epochs/epoch_{epoch:03d}.keras``.
+        final_rate: keep only epochs that end at this rate (relative tolerance 1e-5, the
+            rate being a float32 variable); None keeps every epoch.
+    """
+
+    def __init__(self, filepath, final_rate: Optional[float] = None):
+        super().__init__(filepath)
+        self.final_rate = final_rate
+
+    def on_epoch_end(self, epoch, logs=None):
+        rate = (logs or {}).get("learning_rate")
+        if self.final_rate is not None and (
+                rate is None or not math.isclose(rate, self.final_rate, rel_tol=1e-5)):
+            return
+        super().on_epoch_end(epoch, logs)
 
 
 class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):

@@ -72,6 +72,10 @@ DEFAULTS: Dict[str, Any] = {
         "best_monitor": "val_loss",  # a logged value (training_log.csv column) for best.keras
         "best_mode": "min",  # min | max
         "nme_decode": "dark",  # the logged NME's heatmap decoder: dark | top2 (the paper's)
+        # Training models kept after epochs, OUTPUT_DIR/epochs/epoch_NNN.keras, for weight
+        # averaging (scripts/average_weights.py): none | all | final_rate (the epochs that
+        # end at the schedule's last learning rate).
+        "keep_epochs": "none",
         # Workers preparing batches in the numpy pipeline (JAX / PyTorch backends): threads,
         # or forked processes with data_processes; the tf.data pipeline sizes its own
         # parallelism (AUTOTUNE) and ignores all three. data_compact: uint8 images and
@@ -234,6 +238,7 @@ def _schema() -> S.Checker:
             "best_monitor": S.text(),  # checked against the logged names by the trainer
             "best_mode": S.choice("min", "max"),
             "nme_decode": S.choice(*DECODERS),
+            "keep_epochs": S.choice("none", "all", "final_rate"),
             "data_workers": S.integer(1),
             "data_processes": S.boolean(),
             "data_compact": S.boolean(),

@@ -8,6 +8,9 @@ Output directory layout::
     OUTPUT_DIR/last.keras           training model after the last epoch (atomic)
     OUTPUT_DIR/best.keras           best train.best_monitor (val_loss) so far (atomic, with validation)
     OUTPUT_DIR/model.keras          inference model (final heatmaps, pose, occlusion)
+    OUTPUT_DIR/epochs/              training model after each epoch (train.keep_epochs: all)
+                                or each epoch at the last learning rate (final_rate), for
+                                scripts/average_weights.py
     OUTPUT_DIR/training_log.csv     one row per epoch (appended across resumes)
     OUTPUT_DIR/tensorboard/         TensorBoard logs (when TensorFlow is installed)
     OUTPUT_DIR/training_curves.png  losses and metrics per epoch
@@ -215,6 +218,15 @@ def _other_backend_setup(tcfg: dict) -> None:
             keras.distribution.set_distribution(keras.distribution.DataParallel(devices=devices))
 
 
+def _keep_epochs(which: str, optimizer: dict, write_dir: pathlib.Path) -> list:
+    """``train.keep_epochs`` as callbacks: none, all, or the epochs at the last rate."""
+    if which == "none":
+        return []
+    final = (optimizer["decay_values"] or [optimizer["learning_rate"]])[-1]
+    return [cb.KeepEpochs(write_dir / "epochs" / "epoch_{epoch:03d}.keras",
+                          final_rate=float(final) if which == "final_rate" else None)]
+
+
 def _numpy_datasets(config: dict, model_cfg: LPONetConfig, start_batch: int = 0):
     """``(train, validation or None)`` as :func:`lponet_tf.training.pipelines.
     train_and_validation_datasets`, from the numpy pipeline (no TensorFlow): the same
@@ -365,6 +377,7 @@ def train(config: dict, epochs_limit: Optional[int] = None,
         *([keras.callbacks.TensorBoard(str(write_dir / "tensorboard"), write_graph=False)]
           if _tensorflow_installed() else []),
         cb.AtomicModelCheckpoint(write_dir / "last.keras"),
+        *_keep_epochs(tcfg["keep_epochs"], config["optimizer"], write_dir),
         *([best] if best is not None and val_ds is not None else []),
         # Last: its save then holds the best value of the epoch whose files were written.
         backup,

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from lponet_tf.errors import LPONetError
-from lponet_tf.training.callbacks import (AtomicModelCheckpoint, DecayAfterSeconds, StopOnNonFiniteLoss,
-                                          TrainingDivergedError)
+from lponet_tf.training.callbacks import (AtomicModelCheckpoint, DecayAfterSeconds, KeepEpochs,
+                                          StopOnNonFiniteLoss, TrainingDivergedError)
 
 
 class _BadFrom(keras.callbacks.Callback):
@@ -92,3 +92,26 @@ def test_decay_after_seconds_lowers_the_rate_at_the_first_epoch_past_each_bounda
     assert rates.seen == pytest.approx(expected)
     with pytest.raises(ValueError, match="2 boundaries need as many values"):
         DecayAfterSeconds([4, 10], [1e-4])
+
+
+@pytest.mark.parametrize("final_rate, kept", [
+    (None, [1, 2, 3, 4]),  # keep_epochs: all (a missing rate too)
+    # final_rate: the float32 rate variable's 1e-5 (1.0000000e-05 ~ 9.99999975e-06) counts,
+    # 1e-4 and a missing rate do not.
+    (1e-5, [2, 4]),
+])
+def test_keep_epochs_keeps_every_epoch_or_those_at_the_final_rate(tmp_path, final_rate, kept):
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    keep = KeepEpochs(tmp_path / "epochs" / "epoch_{epoch:03d}.keras", final_rate=final_rate)
+    keep.set_model(model)
+    for epoch, logs in enumerate([{"learning_rate": 1e-4},
+                                  {"learning_rate": float(np.float32(1e-5))},
+                                  {},
+                                  {"learning_rate": 1e-5}]):
+        model.layers[0].kernel.assign(np.full((2, 1), epoch, np.float32))
+        keep.on_epoch_end(epoch, logs)
+    names = sorted(p.name for p in (tmp_path / "epochs").iterdir())
+    assert names == [f"epoch_{e:03d}.keras" for e in kept]
+    for e in kept:  # each file holds the weights of its own epoch
+        loaded = keras.saving.load_model(tmp_path / "epochs" / f"epoch_{e:03d}.keras")
+        np.testing.assert_array_equal(loaded.layers[0].kernel.numpy(), np.full((2, 1), e - 1))

@@ -329,7 +329,8 @@ def test_create_without_arguments_loads_the_bundled_preset():
     from lponet_tf.presets import get_preset
     assert get_preset("lponet_lite").has_weights, "the lponet_lite weights are committed"
     analyzer = FaceAnalyzer.create()
-    assert analyzer.metadata.preset == "lponet_lite" and analyzer.input_size == 128
+    assert analyzer.metadata.preset == "lponet_lite"
+    assert analyzer.input_size == get_preset("lponet_lite").config.input_size
     face, = analyzer.analyze(ASTRONAUT)
     # Detection, box mapping and refinement end on the face's own landmark box ...
     assert box_iou(face.box, ASTRONAUT_BOX)[0, 0] > 0.6

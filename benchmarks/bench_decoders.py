@@ -7,10 +7,11 @@ Two measurements on the real 300W validation faces (the training configs' hold-o
 (a) the codec floor: perfect heatmaps of the true points, rendered as the training
     targets are (``omega * L``, 7x7 Gaussian of sigma 1 cell, :func:`encode_heatmaps`) on the
     paper's crop of the ground-truth landmark box, decoded back by each rule and mapped to
-    the image: the NME a perfect network would get, at 128 and 256 px input;
+    the image: the NME a perfect network would get, at 128 and 256 px input and at the
+    bundled preset's;
 (b) the bundled preset (``FaceAnalyzer.create()``, its default backend) on the same faces,
     each analysed on its ground-truth landmark box (as ``tests/test_preset_accuracy.py``),
-    with each rule; plus the decoding time per face (68 maps of 32 x 32), as a ratio;
+    with each rule; plus the decoding time per face (the preset's 68 maps), as a ratio;
 (c) with ``--int8``: the preset exported to full int8 (calibrated on 32 training faces) and
     its Keras original on 32 validation crops, decoded by each rule: the landmark shift of
     the export (crop pixels) and the NME of both (the int8 parity test's setting).
@@ -81,8 +82,9 @@ def int8_parity(data) -> dict:
     from lponet_tf.runtime import load_runner
 
     model = from_preset("lponet_lite")
-    calibration = load_faces(data, 128, "train", limit=32).images
-    faces = load_faces(data, 128, "val", limit=32)
+    size = model.lponet_config.input_size
+    calibration = load_faces(data, size, "train", limit=32).images
+    faces = load_faces(data, size, "val", limit=32)
     with tempfile.TemporaryDirectory() as tmp:
         folder = pathlib.Path(tmp)
         path = TFLiteExporter(model, preset="lponet_lite", workdir=folder / "work").export(
@@ -100,11 +102,12 @@ def int8_parity(data) -> dict:
     return out
 
 
-def decode_time(repeats: int = 300) -> dict:
-    """Median ms to decode one face's 32 x 32 x 68 maps, per rule."""
+def decode_time(size: int, repeats: int = 300) -> dict:
+    """Median ms to decode one face's maps (``size / 4`` square, 68 of them), per rule."""
     rng = np.random.default_rng(0)
-    heat = (60.0 * encode_heatmaps(rng.uniform(10, 118, (68, 2)), 128)
-            + rng.normal(scale=1.0, size=(32, 32, 68))).astype(np.float32)
+    grid = size // 4
+    heat = (60.0 * encode_heatmaps(rng.uniform(10, size - 10, (68, 2)), size)
+            + rng.normal(scale=1.0, size=(grid, grid, 68))).astype(np.float32)
     out = {}
     for d in DECODERS:
         times = []
@@ -125,10 +128,13 @@ def main(argv=None):
                    help="also the int8 export's parity per rule (about 4 min of export)")
     args = p.parse_args(argv)
 
+    from lponet_tf.presets import get_preset
+
+    preset_size = get_preset("lponet_lite").config.input_size
     records = read_records(args.data, "val")
     lines = [f"Validation faces: {len(records)} (300W hold-out), NME inter-ocular %.", "",
              "| | " + " | ".join(DECODERS) + " |", "|---|" + "---|" * len(DECODERS)]
-    for size in (128, 256):
+    for size in sorted({128, preset_size, 256}):
         floor = codec_floor(records, size)
         lines.append(f"| codec floor, {size} px (perfect heatmaps) | "
                      + " | ".join(f"{floor[d]:.4f}" for d in DECODERS) + " |")
@@ -145,9 +151,10 @@ def main(argv=None):
         lines.append("| same 32 crops: NME Keras -> int8 | "
                      + " | ".join("{:.3f} -> {:.3f}".format(*parity[d][3:])
                                   for d in DECODERS) + " |")
-    speed = decode_time()
+    speed = decode_time(preset_size)
     ratio = speed["dark"] / speed["top2"]
-    lines.append("| decode ms per face (32x32x68, numpy) | "
+    grid = preset_size // 4
+    lines.append(f"| decode ms per face ({grid}x{grid}x68, numpy) | "
                  + " | ".join(f"{speed[d]:.3f}" for d in DECODERS) + " |")
     lines += ["", f"DARK / top-2 decoding time: {ratio:.2f}x"]
     text = "\n".join(lines)

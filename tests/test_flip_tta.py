@@ -54,11 +54,11 @@ def face(faces_300w):
 
 
 @pytest.fixture(scope="module")
-def crops(face):
+def crops(face, runner):
     from lponet_tf.codec.crop import crop_face, face_box
 
     image, points = face
-    crop, _ = crop_face(image, face_box(landmarks=points), 128, 0.1)
+    crop, _ = crop_face(image, face_box(landmarks=points), runner.metadata.input_size, 0.1)
     # A second, tilted and shifted face so the batch holds two different crops.
     other = np.roll(np.rot90(crop, 1), 9, axis=1)
     return np.stack([crop, other]).astype(np.float32)

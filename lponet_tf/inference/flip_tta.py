@@ -16,8 +16,8 @@ outputs are mapped back into the original crop's frame and averaged with the dir
 
 Labels that are not mirror-symmetric: a network reproduces its training labels' offset,
 and the mirrored run turns it around. The 300W annotations sit about 1.6 image px right of
-their mirror-symmetric place, so the bundled preset's mirrored run lands 2 x 0.8 crop px
-left of its direct run and plain averaging costs accuracy. ``label_x_offset`` (input
+their mirror-symmetric place, so the bundled preset's mirrored run lands 2 x 1.1 crop px
+(160 px input) left of its direct run and plain averaging costs accuracy. ``label_x_offset`` (input
 pixels) moves the mirrored run's heatmaps right by twice it before the average (a linear
 interpolation along the grid's width); the bundled preset carries its measured value
 (:attr:`lponet_tf.presets.Preset.flip_label_x_offset`, ``scripts/measure_flip_offset.py``),

@@ -7,9 +7,10 @@ variable name (small, no pickle, nothing downloaded); they are cast to the model
 on load.
 
 Presets:
-  * ``lponet_lite`` — the mobile model: 2 hourglasses, C = 128, 128 px, FPF-half, IOAF,
-    6D pose. Weights trained on the 300W faces available to this project (see the model
-    card in README.md and ``lponet_tf/configs/preset_lite.yaml``).
+  * ``lponet_lite`` — the mobile model: 2 hourglasses, C = 128, 160 px, FPF-half, IOAF,
+    6D pose (128 px until stage 13, which fine-tuned the same weights at 160 px). Weights
+    trained on the 300W faces available to this project (see the model card in README.md,
+    ``lponet_tf/configs/preset_lite.yaml`` and ``preset_lite_cpu13.yaml``).
   * ``lponet_paper`` — the paper's configuration (2-HG, C = 256, 256 px, FPF-half, IOAF,
     6D). Architecture only: it has not been trained here (no GPU, and the paper's datasets
     are not available); train it with ``lponet_tf/configs/stage1.yaml`` then a stage-2
@@ -19,7 +20,7 @@ Example:
     >>> from lponet_tf import from_preset
     >>> model = from_preset("lponet_lite")          # doctest: +SKIP
     >>> model.lponet_config.input_size              # doctest: +SKIP
-    128
+    160
 """
 from __future__ import annotations
 
@@ -83,12 +84,12 @@ PRESETS: Dict[str, Preset] = {
     "lponet_lite": Preset(
         name="lponet_lite",
         config=LPONetConfig(
-            input_size=128, channels=128, num_stacks=2, hourglass_depth=3,
+            input_size=160, channels=128, num_stacks=2, hourglass_depth=3,
             fpf="half", ioaf=True, pose="6d", name="lponet_lite",
         ),
-        description="Mobile LPONet (C=128, 128 px), trained on 300W faces.",
+        description="Mobile LPONet (C=128, 160 px), trained on 300W faces.",
         weights_file="lponet_lite.weights.npz",
-        flip_label_x_offset=0.8,
+        flip_label_x_offset=1.1,
     ),
     "lponet_paper": Preset(
         name="lponet_paper",

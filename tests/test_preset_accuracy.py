@@ -16,8 +16,9 @@ pytestmark = pytest.mark.timeout(600)
 
 #: Inter-ocular NME on the 195 validation faces, measured end to end through FaceAnalyzer on
 #: the ground-truth landmark box, default DARK decoding: 3.274% for the bundled weights (stage
-#: 13, 160 px input; 3.319% for stage 11, 3.326% for stage 10, 3.369% for stage 8, 3.519% for stage 6, 3.529% for stage 5, 3.531% for the mean of stages 3 and 4, 3.559% for
-#: stage 3, 3.536% for stage 2, 3.700% for stage 1; the README model card). Every stage before
+#: 13, 160 px input; 3.319% for stage 11, 3.326% for stage 10, 3.369% for stage 8, 3.519% for
+#: stage 6, 3.529% for stage 5, 3.531% for the mean of stages 3 and 4, 3.559% for stage 3,
+#: 3.536% for stage 2, 3.700% for stage 1; the README model card). Every stage before
 #: 13 is above this bound, so reverting to any of them fails here.
 NME_BOUND = 3.30
 
@@ -154,8 +155,9 @@ def int8_parity(analyzer, faces_300w, tmp_path_factory):
 
 
 def test_int8_export_matches_keras_on_real_faces(int8_parity):
-    """Measured (32 + 32 faces): 68% of the landmarks well posed, 0.55 degrees mean pose
-    difference (1.20 before int8 files kept the pose head in float), 99.65% mask agreement;
+    """Measured (32 + 32 faces; the stage-1 weights at 128 px): 68% of the landmarks well
+    posed, 0.55 degrees mean pose difference (1.20 before int8 files kept the pose head in
+    float), 99.65% mask agreement;
     landmark shift 0.10 px mean and NME +0.018 with the default DARK decoding (0.14 px,
     -0.007 with top-2; benchmarks/bench_decoders.py --int8)."""
     from lponet_tf.export.parity import compare_outputs, targets_for

@@ -68,6 +68,7 @@ from lponet_tf.data.occluders.textures import make_texture  # noqa: E402
 from lponet_tf.data.occlusion import OcclusionConfig, occlude, visible_face_from_landmarks  # noqa: E402
 from lponet_tf.detection import BlazeFaceDetector, box_iou, landmark_box  # noqa: E402
 from lponet_tf.detection.confirm import ConfirmedDetector  # noqa: E402
+from lponet_tf.detection.zoom_out import zoom_out, zoomed_back  # noqa: E402
 from lponet_tf.training.datasets import holdout_split  # noqa: E402
 
 from bench_data import data_root  # noqa: E402
@@ -76,6 +77,13 @@ SHARED = data_root()
 #: The preset's validation holdout (lponet_tf/configs/preset_lite.yaml).
 HOLDOUT = dict(fraction=0.15, seed=0, part="val")
 OTHER_OCCLUDERS = ("sunglasses", "hand", "patch")
+#: Settings also tried with a zoom-out pass (ZoomOutDetector) at each of these borders.
+#: (setting on the image, setting on the padded image).
+ZOOM_BASES = (("back@0.6", "back@0.6"),
+              ("confirmed a0.7 l0.3 c0.45 s0.1", "confirmed a0.7 l0.3 c0.45 s0.1"),
+              ("confirmed a0.7 l0.3 c0.45 s0.1", "confirmed a1.0 l0.6 c0.5 s0.0"),
+              ("confirmed a0.7 l0.3 c0.45 s0.1", "confirmed a1.0 l0.5 c0.5 s0.0"))
+ZOOM_PADS = (0.5, 1.0, 1.5)
 
 
 # ------------------------------------------------------------------------------ images
@@ -108,6 +116,22 @@ def shrink(image, landmarks, k=3):
     oy, ox = (h - sh) // 2, (w - sw) // 2
     canvas[oy:oy + sh, ox:ox + sw] = small
     return canvas, (landmarks + 0.5) * [sw / w, sh / h] - 0.5 + [ox, oy]
+
+
+def close_up(image, landmarks, side=1.0):
+    """The square of ``side`` times the landmark box's longer side, centred on the box: the
+    face fills the frame, as in a close-up selfie (the forehead and the jaw touch the border);
+    mid-gray where the square leaves the photo."""
+    x0, y0, x1, y1 = landmark_box(landmarks)
+    half = side * max(x1 - x0, y1 - y0) / 2
+    cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+    left, top = int(round(cx - half)), int(round(cy - half))
+    n = int(round(2 * half))
+    h, w = image.shape[:2]
+    canvas = np.full((n, n, 3), 128, np.uint8)
+    sx0, sy0, sx1, sy1 = max(0, left), max(0, top), min(w, left + n), min(h, top + n)
+    canvas[sy0 - top:sy1 - top, sx0 - left:sx1 - left] = image[sy0:sy1, sx0:sx1]
+    return canvas, landmarks - [left, top]
 
 
 def face_free(image, landmarks):
@@ -163,7 +187,15 @@ def settings(back, short):
                                    (0.7, 0.25, 0.4, 0.1)):
         det = ConfirmedDetector(back, short, accept, low, ct, small)
         out[f"confirmed a{accept} l{low} c{ct} s{small}"] = det.detect
+    # Every detection confirmed (accept 1.0): the zoom-out pass's candidates.
+    for low, ct in ((0.6, 0.5), (0.5, 0.5)):
+        det = ConfirmedDetector(back, short, 1.0, low, ct, 0.0)
+        out[f"confirmed a1.0 l{low} c{ct} s0.0"] = det.detect
     return out
+
+
+def zoom_name(base, zoomed, pad) -> str:
+    return f"{base} +zoom {pad}" + ("" if zoomed == base else f" ({zoomed})")
 
 
 def found(dets, gt) -> bool:
@@ -232,15 +264,29 @@ def main(argv=None):
     val = holdout_split(records, **HOLDOUT)[: args.limit]
     models = {m: Cached(BlazeFaceDetector(m, num_threads=1)) for m in ("back", "short")}
     cands = settings(models["back"], models["short"])
+    # The zoom-out pass decodes the padded image's inference with the same settings.
+    zoomed = {m: Cached(d.det) for m, d in models.items()}
+    zoomed_cands = settings(zoomed["back"], zoomed["short"])
 
     def run(image):
         for m in models.values():
             m.out = m.det.infer(image)
-        return {name: fn(image) for name, fn in cands.items()}
+        res = {name: fn(image) for name, fn in cands.items()}
+        for pad in ZOOM_PADS:
+            padded, p = zoom_out(image, pad)
+            if any(not res[b] for b, _ in ZOOM_BASES):
+                for m in zoomed.values():
+                    m.out = m.det.infer(padded)
+            for b, z in ZOOM_BASES:
+                res[zoom_name(b, z, pad)] = res[b] or zoomed_back(zoomed_cands[z](padded), p,
+                                                                   image.shape)
+        return res
+
+    names = list(cands) + [zoom_name(b, z, pad) for pad in ZOOM_PADS for b, z in ZOOM_BASES]
 
     face_sets = {k: [] for k in ("unmasked", "unmasked small", "unmasked tiny", "masked",
                                   "masked small", *(f"{s} mask" for s in EVAL_ONLY_STYLES),
-                                  "other occluder")}
+                                  "other occluder", "close-up", "close-up masked")}
     for i, r in enumerate(val):
         img, lm = read_rgb(r.image_path), np.asarray(r.landmarks, np.float64)
         key = zlib.crc32(pathlib.Path(r.image_path).name.encode())
@@ -260,6 +306,10 @@ def main(argv=None):
         kind = OTHER_OCCLUDERS[i % len(OTHER_OCCLUDERS)]
         face_sets["other occluder"].append((run(occluded(img, lm, [kind], (key, 99))),
                                             landmark_box(lm)))
+        near, nlm = close_up(img, lm)
+        face_sets["close-up"].append((run(near), landmark_box(nlm)))
+        near, nlm = close_up(occluded(img, lm, ["mask"], (key, 0)), lm)
+        face_sets["close-up masked"].append((run(near), landmark_box(nlm)))
     free = {"painted": [], "background": [], "texture": []}
     for r in records[:: args.face_free_every]:
         img, lm = read_rgb(r.image_path), np.asarray(r.landmarks, np.float64)
@@ -275,7 +325,7 @@ def main(argv=None):
     cols = list(face_sets) + ["FP/img " + k for k in free] + ["FP/img all face-free"]
     print("| setting | " + " | ".join(cols) + " |")
     print("|---|" + "---|" * len(cols))
-    for name in cands:
+    for name in names:
         rates = [np.mean([found(res[name], gt) for res, gt in face_sets[k]]) for k in face_sets]
         fps = [np.mean([len(res[name]) for res in free[k]]) for k in free]
         all_fp = np.mean([len(res[name]) for k in free for res in free[k]])

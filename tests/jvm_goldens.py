@@ -350,7 +350,34 @@ def goldens_face_boxes(out: _Out) -> dict:
         "image_shape": list(shape),
         "landmarks": out.f32("face_boxes_landmarks.f32", lms),
         "landmark_boxes": [box_from_landmarks(m).tolist() for m in lms],
+        "zoom_out": _zoom_out_golden(out, rng),
     }
+
+
+def _zoom_out_golden(out: _Out, rng) -> dict:
+    """``zoom_out`` (the padded image, border width by Python's rounding) and ``zoomed_back``
+    (detections of the padded image mapped back, those centred on the border dropped)."""
+    from lponet_tf.detection import Detection
+    from lponet_tf.detection.zoom_out import zoom_out, zoomed_back
+
+    img = rng.integers(0, 256, (7, 12, 3), dtype=np.uint8)
+    padded, p = zoom_out(img, 0.75, fill=100)
+    # widths whose border is an exact half (12 * 0.625 = 7.5: Python rounds to even, 8)
+    borders = [[w, h, pad, zoom_out(np.zeros((h, w, 3), np.uint8), pad)[1]]
+               for w, h, pad in ((12, 7, 0.625), (10, 3, 0.25), (5, 9, 1.5), (40, 2, 0.01))]
+    dets = []
+    for k in range(12):
+        c = rng.uniform(p - 3, [p + 14, p + 9])        # the image spans [p, p + 11] x [p, p + 6]
+        half = rng.uniform(2, 9, 2)
+        kps = (c + rng.normal(0, 2, (6, 2))) if k % 2 else None
+        dets.append(Detection([*(c - half), *(c + half)], float(rng.uniform(0.3, 1)), kps, "fake"))
+    back = zoomed_back(dets, p, img.shape)
+    if not 0 < len(back) < len(dets):
+        raise AssertionError(f"zoom-out golden keeps {len(back)} of {len(dets)} detections")
+    return {"image": out.image("zoom_out_image.u8", img), "pad": 0.75, "fill": 100,
+            "padded": out.image("zoom_out_padded.u8", padded), "border": p,
+            "borders": borders, "detections": _detections_json(dets),
+            "back": _detections_json(back)}
 
 
 #: (scale, zero point) of int8 outputs as an all-integer export writes them (a heatmap-like
@@ -533,6 +560,18 @@ def _masked(img: np.ndarray, y0: int, x1: int) -> np.ndarray:
     return m
 
 
+def _masked_close_up(img: np.ndarray, landmarks: np.ndarray, seed: int) -> np.ndarray:
+    """``img`` with a synthetic face mask drawn from ``landmarks``, cropped to their box."""
+    from lponet_tf.data.occlusion import OcclusionConfig, occlude, visible_face_from_landmarks
+
+    m = img.copy()
+    occlude(m, visible_face_from_landmarks(landmarks, m.shape[:2]), landmarks,
+            OcclusionConfig(prob=1.0), np.random.default_rng(seed), kinds=["mask"])
+    x0, y0 = np.maximum(np.floor(landmarks.min(0)).astype(int), 0)
+    x1, y1 = np.ceil(landmarks.max(0)).astype(int)
+    return np.ascontiguousarray(m[y0:y1 + 1, x0:x1 + 1])
+
+
 def _face_json(out: _Out, mask_file: str, f, ref) -> dict:
     """A Face as the Java end-to-end test reads it, with its near-tie alternatives."""
     return {"face_box": f.box.tolist(), "score": f.score, "landmarks": f.landmarks.tolist(),
@@ -579,7 +618,10 @@ def goldens_e2e(out: _Out) -> dict:
     # mask) lowers the primary model's score below `accept`; such a face is kept only if the
     # second model agrees. Among a few bands, the first that keeps a face below `accept` and
     # the first that drops a candidate are the golden cases (both paths must be taken).
-    det = analyzer.detector
+    from lponet_tf.detection import ZoomOutDetector
+
+    zoom = analyzer.detector if isinstance(analyzer.detector, ZoomOutDetector) else None
+    det = analyzer.detector if zoom is None else zoom.detector
     bands = [(y0, x1) for x1 in (210, 450) for y0 in (70, 80, 90, 100)]
     chosen = bands[:2]
     if hasattr(det, "accept"):
@@ -616,6 +658,19 @@ def goldens_e2e(out: _Out) -> dict:
         if not (free[2] - free[0]) > 1.3 * (guarded[2] - guarded[0]):
             raise AssertionError("astronaut golden: the box guard did not change the mapping")
     astro_faces = analyzer.analyze_detections(astro, astro_dets)
+    # The default detector's zoom-out pass: the astronaut with a synthetic face mask, cropped
+    # to its landmark box (a masked face filling the frame). The first of a few mask seeds
+    # whose close-up the first pass misses and the zoom-out pass finds is the golden case.
+    zoom_cases = []
+    if zoom is not None:
+        for seed in range(10):
+            close = _masked_close_up(astro, astro_faces[0].landmarks, seed)
+            if not zoom.detector.detect(close) and analyzer.detect(close):
+                zoom_cases.append({"image": out.image("e2e_zoom.u8", close), "seed": seed,
+                                   "detections": _detections_json(analyzer.detect(close))})
+                break
+        if not zoom_cases:
+            raise AssertionError("zoom golden: no masked close-up needs the zoom-out pass")
     astro_cases = [dict(_face_json(out, f"e2e_astro_mask_{i}.f32", f, ref),
                         detection=_detections_json([d])[0])
                    for i, (d, f, ref) in enumerate(zip(
@@ -660,6 +715,7 @@ def goldens_e2e(out: _Out) -> dict:
             "image": out.image("e2e_image.u8", img), "faces": res,
             "refine_cases": refine_cases, "gpu_model_faces": gpu_cases,
             "confirm_cases": confirm_cases,
+            "zoom_cases": zoom_cases,
             "astronaut": {"image": out.image("e2e_astro.u8", astro), "faces": astro_cases},
             "video": {"frames": frames, "faces": tracks,
                       "detections_run": session.detections_run}}

@@ -316,6 +316,22 @@ def test_default_detector_finds_the_astronaut():
     assert face.score == pytest.approx(detection.score) and face.score >= 0.5
 
 
+def test_score_threshold_reaches_every_model_of_the_default_detector():
+    # the default wraps confirmed detectors in a zoom-out pass: the option reaches the
+    # BlazeFace models of both passes (one back and one short model, shared)
+    from lponet_tf.detection import BlazeFaceDetector
+
+    det = FaceAnalyzer.create(model=tiny_model(), score_threshold=0.45).detector
+    models = {id(d): d for p in det.detectors for d in p.detectors}
+    assert len(models) == 2
+    assert all(isinstance(d, BlazeFaceDetector) and d.score_threshold == 0.45
+               for d in models.values())
+    # a detector object passed in is left as it is
+    mine = BlazeFaceDetector("back")
+    FaceAnalyzer.create(model=tiny_model(), detector=mine, score_threshold=0.45)
+    assert mine.score_threshold == 0.6
+
+
 def test_missing_preset_weights_is_a_clear_model_file_error(monkeypatch, tmp_path):
     import lponet_tf.presets as presets
     monkeypatch.setattr(presets, "WEIGHTS_DIR", tmp_path)

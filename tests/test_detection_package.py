@@ -12,11 +12,12 @@ import pytest
 
 from analyzer_fixtures import ASTRONAUT, ASTRONAUT_BOX
 from lponet_tf.detection import (
-    BOX_MAPPINGS, DEFAULT_DETECTOR, BlazeFaceDetector, BoxMapping, Detection, as_detector,
+    BOX_MAPPINGS, BlazeFaceDetector, BoxMapping, Detection, as_detector,
     box_iou, detection_to_face_box,
 )
 from lponet_tf.detection.box_mapping import MAPPINGS_FILE, load_box_mappings
 from lponet_tf.detection.confirm import ConfirmedDetector, boxes_agree
+from lponet_tf.detection.zoom_out import ZoomOutDetector, zoom_out
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 
@@ -176,9 +177,66 @@ def test_confirmed_adds_a_confirmed_face_next_to_a_sure_one():
         _confirmed([], [], low=1.5)
 
 
-def test_default_detector_is_the_confirmed_back_model():
-    det = as_detector()
-    assert DEFAULT_DETECTOR == "blazeface_confirmed" and isinstance(det, ConfirmedDetector)
-    assert det.primary.model == "back" and det.confirm.model == "short"
-    (d,) = det.detect(astronaut())
-    assert d.source == "blazeface_back" and box_iou(d.box, ASTRONAUT_BOX)[0, 0] > 0.5
+# ------------------------------------------------------------------ zoom-out pass
+class Recorder:
+    """A detector that records the image shapes it sees and answers from a function."""
+
+    def __init__(self, answer, source="fake"):
+        self.answer, self.source, self.shapes = answer, source, []
+
+    def detect(self, image):
+        self.shapes.append(image.shape)
+        return [Detection(b, s, k, self.source) for b, s, k in self.answer(image)]
+
+
+def test_zoom_out_pads_with_gray_on_every_side():
+    img = np.arange(2 * 3 * 3, dtype=np.uint8).reshape(2, 3, 3)
+    padded, p = zoom_out(img, 1.0, fill=77)
+    assert p == 3 and padded.shape == (8, 9, 3)
+    assert np.array_equal(padded[3:5, 3:6], img)
+    border = np.ones(padded.shape[:2], bool)
+    border[3:5, 3:6] = False
+    assert np.all(padded[border] == 77)
+
+
+def test_zoom_out_runs_only_when_the_first_pass_finds_nothing():
+    first = Recorder(lambda im: [([10, 10, 50, 50], 0.9, None)])
+    det = ZoomOutDetector(first, pad=1.0)
+    assert len(det.detect(IMG)) == 1 and first.shapes == [IMG.shape]
+
+
+def test_zoom_out_maps_the_second_pass_back_and_drops_faces_on_the_border():
+    img = np.zeros((100, 200, 3), np.uint8)
+    kps = np.array([[260.0, 230.0], [300.0, 230.0]])
+
+    def answer(im):   # p = 0.5 * 200 = 100 px of border
+        if im.shape[:2] == (100, 200):
+            return []
+        assert im.shape[:2] == (300, 400) and np.all(im[:100] == 128)
+        return [([220, 150, 320, 290], 0.8, kps),     # centre (270, 220) -> (170, 120): below
+                ([150, 90, 250, 190], 0.7, None),     # centre (200, 140) -> (100, 40): inside
+                ([0, 0, 90, 90], 0.95, None)]         # on the border only
+    zoomed = Recorder(answer, "second")
+    det = ZoomOutDetector(Recorder(lambda im: []), zoomed, pad=0.5)
+    (face,) = det.detect(img)
+    assert face.source == "second" and face.score == pytest.approx(0.7)
+    np.testing.assert_allclose(face.box, [50, -10, 150, 90])
+    assert det.detectors == (det.detector, zoomed)
+    # a face cut by the frame: its box may reach past the image, its centre may not
+    det = ZoomOutDetector(Recorder(lambda im: []), Recorder(
+        lambda im: [([80, 60, 340, 320], 0.8, kps)]), pad=0.5)
+    (face,) = det.detect(img)
+    np.testing.assert_allclose(face.box, [-20, -40, 240, 220])
+    np.testing.assert_allclose(face.keypoints, kps - 100)
+
+
+def test_zoom_out_validates_its_arguments():
+    with pytest.raises(TypeError):
+        ZoomOutDetector(object())
+    with pytest.raises(TypeError):
+        ZoomOutDetector(Recorder(lambda im: []), zoomed=3)
+    for pad in (0.0, -1.0, float("nan"), 5.0):
+        with pytest.raises(ValueError):
+            ZoomOutDetector(Recorder(lambda im: []), pad=pad)
+    with pytest.raises(ValueError):
+        ZoomOutDetector(Recorder(lambda im: []), fill=300)

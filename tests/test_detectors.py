@@ -222,11 +222,19 @@ def test_as_detector_and_fallback():
     assert [d.source for d in first.detect(img)] == ["first"]
 
 
-def test_default_detector_is_the_back_model_confirmed_by_short(astronaut):
+def test_default_detector_is_the_confirmed_back_model_with_a_zoom_out_pass(astronaut):
     det = as_detector()
-    assert isinstance(det, D.ConfirmedDetector)
-    assert isinstance(det.primary, BlazeFaceDetector) and det.primary.model == "back"
-    assert det.primary.score_threshold == 0.6 and len(det.detect(astronaut)) == 1
+    assert D.DEFAULT_DETECTOR == "blazeface_confirmed_zoom"
+    assert isinstance(det, D.ZoomOutDetector) and det.pad == 1.0
+    first, zoomed = det.detector, det.zoomed
+    assert isinstance(first, D.ConfirmedDetector) and isinstance(zoomed, D.ConfirmedDetector)
+    assert isinstance(first.primary, BlazeFaceDetector) and first.primary.model == "back"
+    assert first.confirm.model == "short"
+    # one pair of models for both passes; the zoom-out pass confirms every detection
+    assert zoomed.primary is first.primary and zoomed.confirm is first.confirm
+    assert (zoomed.accept, zoomed.low, zoomed.confirm_threshold) == (1.0, 0.6, 0.5)
+    assert first.primary.score_threshold == 0.6 and len(det.detect(astronaut)) == 1
+    assert isinstance(as_detector("blazeface_confirmed"), D.ConfirmedDetector)
     plain = as_detector("blazeface_back")
     assert isinstance(plain, BlazeFaceDetector) and plain.score_threshold == 0.6
     assert isinstance(as_detector("blazeface_auto"), FallbackDetector)

@@ -60,13 +60,15 @@ def _detector_models(name: str):
 
     short = name[len("blazeface_"):] if name.startswith("blazeface_") else name
     # auto: short, then back when it finds nothing; confirmed: back, its low scores confirmed
-    # by short (the primary first).
-    specs = {"auto": ["short", "back"], "confirmed": ["back", "short"]}.get(short, [short])
+    # by short (the primary first); confirmed_zoom: the same two models, in both passes.
+    specs = {"auto": ["short", "back"], "confirmed": ["back", "short"],
+             "confirmed_zoom": ["back", "short"]}.get(short, [short])
     out = []
     for s in specs:
         if s not in B.BLAZE_SPECS:
             raise SystemExit(f"detector {name!r}: the app supports the BlazeFace models "
-                             f"{sorted(B.BLAZE_SPECS)}, 'auto' and 'confirmed'")
+                             f"{sorted(B.BLAZE_SPECS)}, 'auto', 'confirmed' and "
+                             "'confirmed_zoom'")
         out.append((s.upper(), B.BLAZE_SPECS[s].file, f"blazeface_{s}"))
     return out
 
@@ -82,15 +84,30 @@ def _score_threshold(opts, name: str) -> float:
     return float(B.BLAZE_SPECS[first].threshold)
 
 
-def _confirm_json(name: str) -> Optional[dict]:
+def _confirm_rule(det) -> Optional[dict]:
     """The constants of a confirmed detector (``lponet_tf.detection.confirm``), else None."""
-    from lponet_tf.detection import as_detector
-
-    det = as_detector(name)
     if not hasattr(det, "confirm_threshold"):
         return None
     return {"accept": det.accept, "low": det.low, "confirm_threshold": det.confirm_threshold,
             "small_face": det.small_face}
+
+
+def _confirm_json(name: str) -> Optional[dict]:
+    """The first pass's confirmation rule of the named detector, else None."""
+    from lponet_tf.detection import ZoomOutDetector, as_detector
+
+    det = as_detector(name)
+    return _confirm_rule(det.detector if isinstance(det, ZoomOutDetector) else det)
+
+
+def _zoom_json(name: str) -> Optional[dict]:
+    """The zoom-out pass of the named detector (``lponet_tf.detection.zoom_out``), else None."""
+    from lponet_tf.detection import ZoomOutDetector, as_detector
+
+    det = as_detector(name)
+    if not isinstance(det, ZoomOutDetector):
+        return None
+    return {"pad": det.pad, "fill": det.fill, "confirm": _confirm_rule(det.zoomed)}
 
 
 def _mapping_json(m) -> dict:
@@ -244,6 +261,7 @@ def export_assets(out_dir, model=None, preset: Optional[str] = None, quantize: s
         "model": model_json,
         "gpu_model": gpu_json,
         "detector": {"name": name, "models": models, "confirm": _confirm_json(name),
+                     "zoom_out": _zoom_json(name),
                      "fallback": len(models) > 1 and _confirm_json(name) is None,
                      "score_threshold": _score_threshold(opts, name), "iou_threshold": 0.3},
         "box_mappings": mappings,

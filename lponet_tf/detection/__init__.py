@@ -5,8 +5,11 @@ A detector is anything with ``detect(image_rgb_uint8) -> list[Detection]`` (the
 
 * :class:`BlazeFaceDetector` (:mod:`.blazeface`) -- MediaPipe's BlazeFace models through
   LiteRT, with our own anchor decoding and weighted NMS;
-* :class:`ConfirmedDetector` (:mod:`.confirm`, the default) -- the back model, its
+* :class:`ConfirmedDetector` (:mod:`.confirm`) -- the back model, its
   low-score detections (masked, occluded faces) kept when the short-range model agrees;
+* :class:`ZoomOutDetector` (:mod:`.zoom_out`) -- a detector run again on the image inside
+  a gray border when it finds nothing (faces that fill the frame); the default wraps the
+  confirmed detector in it (``blazeface_confirmed_zoom``);
 * :class:`BoxesDetector`, :class:`CallableDetector`, :class:`FallbackDetector`
   (:mod:`.wrappers`) -- user boxes, any ``fn(image) -> boxes``, detectors in order;
   :func:`as_detector` builds one from ``None`` / a name / boxes / a callable.
@@ -29,6 +32,7 @@ from lponet_tf.detection.base import (
 )
 from lponet_tf.detection.blazeface import BlazeFaceDetector
 from lponet_tf.detection.confirm import ConfirmedDetector, boxes_agree
+from lponet_tf.detection.zoom_out import ZoomOutDetector
 from lponet_tf.detection.box_mapping import (
     BOX_MAPPINGS, BoxMapping, detection_to_face_box, register_box_mapping,
 )
@@ -44,6 +48,7 @@ __all__ = [
     "CallableDetector",
     "FallbackDetector",
     "ConfirmedDetector",
+    "ZoomOutDetector",
     "boxes_agree",
     "BoxMapping",
     "BOX_MAPPINGS",

@@ -44,8 +44,8 @@ from lponet_tf.errors import ModelFileError
 from lponet_tf.heatmaps import DECODERS
 from lponet_tf.inference.face import Face
 from lponet_tf.detection import (
-    BlazeFaceDetector, BoxesDetector, ConfirmedDetector, Detection, FallbackDetector, as_detector,
-    box_in_image, box_iou, detection_to_face_box,
+    BlazeFaceDetector, BoxesDetector, ConfirmedDetector, Detection, FallbackDetector,
+    ZoomOutDetector, as_detector, box_in_image, box_iou, detection_to_face_box,
 )
 
 __all__ = ["FaceAnalyzerOptions", "Face", "FaceAnalyzer", "sample_grid"]
@@ -76,10 +76,11 @@ class FaceAnalyzerOptions:
         preset: preset name used when ``model`` is None (its bundled weights are loaded).
         backend: ``"auto"`` (from the file), ``"keras"``, ``"tflite"`` or ``"onnx"``.
         threads: CPU threads of the backend (None: its default).
-        detector: None (``lponet_tf.detection.DEFAULT_DETECTOR``, ``"blazeface_confirmed"``:
-            the BlazeFace back model, its low-score detections, such as masked faces, kept
-            when the short-range model agrees; chosen by the measurements in
-            ``docs/detection.md``), a detector name (``"blazeface_back"``,
+        detector: None (``lponet_tf.detection.DEFAULT_DETECTOR``,
+            ``"blazeface_confirmed_zoom"``: the BlazeFace back model, its low-score
+            detections, such as masked faces, kept when the short-range model agrees, and a
+            second look at the image inside a wide border when nothing is found (faces that
+            fill the frame); chosen by the measurements in ``docs/detection.md``), a detector name (``"blazeface_back"``,
             ``"blazeface_short"``, ``"blazeface_auto"``, ...), a :class:`FaceDetector`, or a
             callable ``image -> boxes`` (:class:`CallableDetector`).
         score_threshold: detections below this confidence are dropped; None: the
@@ -206,8 +207,13 @@ def _build_detector(options: FaceAnalyzerOptions):
     detector = as_detector(options.detector)
     # BlazeFace instances we build take the options' threshold (they filter before NMS, so
     # a lower threshold there finds more faces than filtering afterwards could).
-    built = (detector.detectors if isinstance(detector, (FallbackDetector, ConfirmedDetector))
-             else (detector,))
+    built, todo = [], [detector]
+    while todo:  # the wrappers' models (a zoom-out pass wraps confirmed detectors)
+        d = todo.pop()
+        if isinstance(d, (FallbackDetector, ConfirmedDetector, ZoomOutDetector)):
+            todo.extend(d.detectors)
+        else:
+            built.append(d)
     if options.score_threshold is not None and (
             options.detector is None or isinstance(options.detector, str)):
         for d in built:

@@ -14,6 +14,7 @@ import org.lponet.core.ConfirmedDetection
 import org.lponet.core.DecodeSettings
 import org.lponet.core.Face
 import org.lponet.core.RgbImage
+import org.lponet.core.ZoomOut
 import org.lponet.demo.engine.FacePipeline
 import org.lponet.demo.engine.FaceTrackingSession
 import org.lponet.demo.engine.TfliteBlazeFace
@@ -63,11 +64,12 @@ class LponetEngine(context: Context, useGpu: Boolean, threads: Int = 4) : Closea
                 m.getDouble("score_threshold").toFloat(), det.getDouble("iou_threshold").toFloat()
             )
         }
-        // blazeface_confirmed (Python's default): the first model, its low scores confirmed by
-        // the second.
-        val confirm = det.optJSONObject("confirm")?.let { c ->
-            ConfirmedDetection(c.getDouble("accept"), c.getDouble("low"), c.getDouble("confirm_threshold"), c.getDouble("small_face"))
-        }
+        // blazeface_confirmed_zoom (Python's default): the first model, its low scores confirmed
+        // by the second; when that finds nothing, both again on the image in a gray border.
+        val confirm = det.optJSONObject("confirm")?.let { confirmed(it) }
+        val zoom = det.optJSONObject("zoom_out")
+        val zoomOut = zoom?.let { ZoomOut(it.getDouble("pad"), it.getInt("fill")) }
+        val zoomConfirm = zoom?.optJSONObject("confirm")?.let { confirmed(it) }
 
         val mappings = HashMap<String, BoxMapping>()
         val jm = config.getJSONObject("box_mappings")
@@ -106,7 +108,7 @@ class LponetEngine(context: Context, useGpu: Boolean, threads: Int = 4) : Closea
 
         val analyzer = config.getJSONObject("analyzer")
         pipeline = FacePipeline(
-            detectors, confirm, mappings, model,
+            detectors, confirm, zoomOut, zoomConfirm, mappings, model,
             DecodeSettings.of(dec.getString("decoder"), dec.getDouble("heatmap_scale"), dec.getDouble("sigma")),
             analyzer.getDouble("score_threshold").toFloat(), analyzer.getInt("max_faces"),
             analyzer.getBoolean("refine"), analyzer.getDouble("min_tracking_confidence").toFloat(),
@@ -138,6 +140,11 @@ class LponetEngine(context: Context, useGpu: Boolean, threads: Int = 4) : Closea
             } catch (e: java.io.IOException) {
                 false
             }
+
+        /** A sidecar "confirm" entry. */
+        private fun confirmed(c: JSONObject) = ConfirmedDetection(
+            c.getDouble("accept"), c.getDouble("low"), c.getDouble("confirm_threshold"), c.getDouble("small_face")
+        )
 
         private fun cpu(threads: Int): CompiledModel.Options =
             CompiledModel.Options(Accelerator.CPU).apply {

@@ -4,13 +4,15 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.lponet.core.Goldens.*;
 
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 
 /**
- * The box helpers of refine and of the confirmed detector vs Python's
- * {@code box_from_landmarks}, {@code box_iou}, {@code box_in_image} and {@code boxes_agree}.
+ * The box helpers of refine and of the default detector vs Python's
+ * {@code box_from_landmarks}, {@code box_iou}, {@code box_in_image}, {@code boxes_agree},
+ * {@code zoom_out} and {@code zoomed_back}.
  */
 class FaceBoxesGoldenTest {
   private final Map<String, Object> g = json("face_boxes.json");
@@ -43,6 +45,46 @@ class FaceBoxesGoldenTest {
         lm[k][1] = all[(f * 68 + k) * 2 + 1];
       }
       assertArrayEquals(floats(exp.get(f)), Refine.landmarkBox(lm), 0f, "face " + f);
+    }
+  }
+
+  @Test
+  void zoomOutPadsAndMapsBackLikePython() {
+    Map<String, Object> z = map(g.get("zoom_out"));
+    ZoomOut zoom = new ZoomOut(dbl(z.get("pad")), (int) dbl(z.get("fill")));
+    RgbImage img = image(map(z.get("image")));
+    int p = zoom.border(img);
+    assertEquals((int) dbl(z.get("border")), p);
+    RgbImage padded = zoom.padded(img, p), exp = image(map(z.get("padded")));
+    assertEquals(exp.width, padded.width);
+    assertEquals(exp.height, padded.height);
+    assertArrayEquals(exp.rgb, padded.rgb);
+    for (Object o : list(z.get("borders"))) {
+      double[] b = doubles(o);
+      RgbImage blank = new RgbImage((int) b[0], (int) b[1], new byte[(int) b[0] * (int) b[1] * 3]);
+      assertEquals((int) b[3], new ZoomOut(b[2], 128).border(blank), "border of " + o);
+    }
+    List<Detection> dets = new ArrayList<>();
+    for (Object o : list(z.get("detections"))) {
+      Map<String, Object> d = map(o);
+      dets.add(new Detection(floats(d.get("box")), (float) dbl(d.get("score")),
+          d.get("keypoints") == null ? null : floats2(d.get("keypoints")), (String) d.get("source")));
+    }
+    List<Detection> got = ZoomOut.back(dets, p, img.width, img.height);
+    List<Object> back = list(z.get("back"));
+    assertEquals(back.size(), got.size(), "detections kept");
+    for (int i = 0; i < got.size(); i++) {
+      Map<String, Object> d = map(back.get(i));
+      assertArrayEquals(floats(d.get("box")), got.get(i).box, 1e-5f, "box " + i);
+      assertEquals(dbl(d.get("score")), got.get(i).score, 1e-6, "score " + i);
+      if (d.get("keypoints") == null) {
+        assertEquals(null, got.get(i).keypoints);
+      } else {
+        float[][] k = floats2(d.get("keypoints"));
+        for (int j = 0; j < k.length; j++) {
+          assertArrayEquals(k[j], got.get(i).keypoints[j], 1e-5f, "keypoint " + i + "," + j);
+        }
+      }
     }
   }
 }

@@ -14,6 +14,7 @@ import org.lponet.core.BlazeFace;
 import org.lponet.core.BoxMapping;
 import org.lponet.core.ConfirmedDetection;
 import org.lponet.core.DecodeSettings;
+import org.lponet.core.ZoomOut;
 import org.lponet.demo.engine.FacePipeline;
 import org.lponet.demo.engine.TfliteBlazeFace;
 import org.lponet.demo.engine.TfliteLandmarkModel;
@@ -43,9 +44,10 @@ final class AppAssets implements AutoCloseable {
       detectors.add(new TfliteBlazeFace(cm, BlazeFace.Spec.valueOf((String) m.get("spec")),
           (float) dbl(m.get("score_threshold")), (float) dbl(det.get("iou_threshold"))));
     }
-    Map<String, Object> c = det.get("confirm") == null ? null : map(det.get("confirm"));
-    ConfirmedDetection confirm = c == null ? null : new ConfirmedDetection(dbl(c.get("accept")),
-        dbl(c.get("low")), dbl(c.get("confirm_threshold")), dbl(c.get("small_face")));
+    ConfirmedDetection confirm = confirmed(det.get("confirm"));
+    Map<String, Object> z = det.get("zoom_out") == null ? null : map(det.get("zoom_out"));
+    ZoomOut zoomOut = z == null ? null : new ZoomOut(dbl(z.get("pad")), (int) dbl(z.get("fill")));
+    ConfirmedDetection zoomConfirm = z == null ? null : confirmed(z.get("confirm"));
     Map<String, BoxMapping> mappings = new HashMap<>();
     for (Map.Entry<String, Object> e : map(sidecar.get("box_mappings")).entrySet()) {
       Map<String, Object> m = map(e.getValue());
@@ -58,12 +60,22 @@ final class AppAssets implements AutoCloseable {
     model = new TfliteLandmarkModel(cpu(assets.resolve((String) mj.get("file")), 2), quant(mj));
     Map<String, Object> an = analyzer();
     Map<String, Object> dec = map(mj.get("decode"));
-    pipeline = new FacePipeline(detectors, confirm, mappings, model,
+    pipeline = new FacePipeline(detectors, confirm, zoomOut, zoomConfirm, mappings, model,
         DecodeSettings.of((String) dec.get("decoder"), dbl(dec.get("heatmap_scale")), dbl(dec.get("sigma"))),
         (float) dbl(an.get("score_threshold")),
         (int) dbl(an.get("max_faces")), (Boolean) an.get("refine"),
         (float) dbl(an.get("min_tracking_confidence")), (float) dbl(an.get("refine_iou")),
         (int) dbl(an.get("refine_passes")));
+  }
+
+  /** A sidecar "confirm" entry (null: none). */
+  private static ConfirmedDetection confirmed(Object json) {
+    if (json == null) {
+      return null;
+    }
+    Map<String, Object> c = map(json);
+    return new ConfirmedDetection(dbl(c.get("accept")), dbl(c.get("low")),
+        dbl(c.get("confirm_threshold")), dbl(c.get("small_face")));
   }
 
   private CompiledModel cpu(Path file, int threads) throws LiteRtException {

@@ -205,6 +205,28 @@ class EndToEndTest {
   }
 
   @Test
+  void zoomOutPassMatchesPython(TestReporter report) {
+    // The default detector's second look: a masked close-up the first pass misses, found on
+    // the image inside a gray border (the golden checks that the first pass misses it).
+    List<Object> cases = list(g.get("zoom_cases"));
+    String name = (String) map(app.sidecar.get("detector")).get("name");
+    assertEquals(name.endsWith("_zoom"), !cases.isEmpty(), "zoom golden for detector " + name);
+    for (int c = 0; c < cases.size(); c++) {
+      Map<String, Object> cs = map(cases.get(c));
+      List<Detection> got = pipeline.detect(image(map(cs.get("image"))));
+      List<Object> exp = list(cs.get("detections"));
+      assertEquals(exp.size(), got.size(), "zoom case " + c + ": number of faces");
+      for (int i = 0; i < got.size(); i++) {
+        Map<String, Object> pd = map(exp.get(i));
+        assertArrayEquals(floats(pd.get("box")), got.get(i).box, BOX_PX, "zoom case " + c + " box " + i);
+        assertEquals(dbl(pd.get("score")), got.get(i).score, 1e-3, "zoom case " + c + " score " + i);
+        assertEquals(pd.get("source"), got.get(i).source);
+      }
+      report.publishEntry("zoom case " + c, got.size() + " faces");
+    }
+  }
+
+  @Test
   void smallFaceInTheFrameUsesTheGuardedMappingLikePython(TestReporter report) {
     // The whole astronaut photo: the keypoint-linear mapping would make the face box ~1.9x
     // too wide; the guard falls back to the constant mapping (the golden checks it fires).

@@ -12,12 +12,15 @@ import org.lponet.core.Face;
 import org.lponet.core.FaceAnalyzer;
 import org.lponet.core.Refine;
 import org.lponet.core.RgbImage;
+import org.lponet.core.ZoomOut;
 
 /**
  * What the app runs per image, the steps of Python's {@code FaceAnalyzer.analyze}: the
  * detector (one model; or the first model confirmed by the second, Python's default
  * {@code ConfirmedDetector}, see {@link ConfirmedDetection}; or models tried in order until one
- * finds a face, Python's {@code FallbackDetector}), detections at or above the analyzer's score
+ * finds a face, Python's {@code FallbackDetector}); when it finds nothing and a {@link ZoomOut}
+ * is given (Python's default, {@code blazeface_confirmed_zoom}), the same models once more on
+ * the image inside a gray border, with their own confirmation rule; detections at or above the analyzer's score
  * threshold, best first, at most {@code maxFaces}; each mapped to a landmark box by its source's {@link BoxMapping} (a box
  * outside the image is skipped); then the per-face network pass; then, with {@code refine}
  * (Python's default), a second pass on its own landmark box for each confident face whose
@@ -28,6 +31,10 @@ public final class FacePipeline {
   private final List<TfliteBlazeFace> detectors;
   /** Non-null: detectors[0] confirmed by detectors[1] (Python's ConfirmedDetector). */
   private final ConfirmedDetection confirm;
+  /** Non-null: a second pass on the padded image when the first finds nothing. */
+  private final ZoomOut zoomOut;
+  /** The second pass's rule (null: the first pass's). */
+  private final ConfirmedDetection zoomConfirm;
   private final Map<String, BoxMapping> mappings;
   private final FaceAnalyzer analyzer;
   private final float scoreThreshold;
@@ -39,8 +46,8 @@ public final class FacePipeline {
   private long detectNanos, landmarkNanos;
 
   public FacePipeline(
-      List<TfliteBlazeFace> detectors, ConfirmedDetection confirm, Map<String, BoxMapping> mappings,
-      TfliteLandmarkModel model, DecodeSettings decode,
+      List<TfliteBlazeFace> detectors, ConfirmedDetection confirm, ZoomOut zoomOut,
+      ConfirmedDetection zoomConfirm, Map<String, BoxMapping> mappings, TfliteLandmarkModel model, DecodeSettings decode,
       float scoreThreshold, int maxFaces, boolean refine, float refineMinConfidence,
       float refineIou, int refinePasses) {
     if (detectors.isEmpty()) {
@@ -51,6 +58,11 @@ public final class FacePipeline {
     }
     this.detectors = detectors;
     this.confirm = confirm;
+    this.zoomOut = zoomOut;
+    this.zoomConfirm = zoomConfirm == null ? confirm : zoomConfirm;
+    if (this.zoomConfirm != null && detectors.size() != 2) {
+      throw new IllegalArgumentException("a confirmed detector needs two models, got " + detectors.size());
+    }
     this.mappings = mappings;
     this.analyzer = new FaceAnalyzer(model, decode);
     this.scoreThreshold = scoreThreshold;
@@ -68,22 +80,11 @@ public final class FacePipeline {
   /** The faces found, best score first, at most maxFaces. */
   public List<Detection> detect(RgbImage image) {
     long t0 = System.nanoTime();
-    List<Detection> found = new ArrayList<>();
-    if (confirm != null) {
-      TfliteBlazeFace primary = detectors.get(0), second = detectors.get(1);
-      TfliteBlazeFace.Raw raw = primary.infer(image);
-      float low = (float) Math.min(confirm.low, primary.blazeFace().scoreThreshold);
-      found = confirm.select(
-          primary.decode(raw, primary.blazeFace().scoreThreshold), primary.decode(raw, low),
-          () -> second.decode(second.infer(image), (float) confirm.confirmThreshold),
-          Math.max(image.width, image.height));
-    } else {
-      for (TfliteBlazeFace d : detectors) {
-        found = d.detect(image);
-        if (!found.isEmpty()) {
-          break;
-        }
-      }
+    List<Detection> found = detectOnce(image, confirm);
+    if (found.isEmpty() && zoomOut != null) {
+      int p = zoomOut.border(image);
+      found = ZoomOut.back(detectOnce(zoomOut.padded(image, p), zoomConfirm), p, image.width,
+          image.height);
     }
     List<Detection> kept = new ArrayList<>();
     for (Detection d : found) {
@@ -94,6 +95,27 @@ public final class FacePipeline {
     kept.sort(Comparator.comparingDouble(d -> -d.score));
     detectNanos = System.nanoTime() - t0;
     return kept.size() > maxFaces ? new ArrayList<>(kept.subList(0, maxFaces)) : kept;
+  }
+
+  /** One pass of the detector: confirmed by the second model with {@code rule}, or in order. */
+  private List<Detection> detectOnce(RgbImage image, ConfirmedDetection rule) {
+    if (rule != null) {
+      TfliteBlazeFace primary = detectors.get(0), second = detectors.get(1);
+      TfliteBlazeFace.Raw raw = primary.infer(image);
+      float low = (float) Math.min(rule.low, primary.blazeFace().scoreThreshold);
+      return rule.select(
+          primary.decode(raw, primary.blazeFace().scoreThreshold), primary.decode(raw, low),
+          () -> second.decode(second.infer(image), (float) rule.confirmThreshold),
+          Math.max(image.width, image.height));
+    }
+    List<Detection> found = new ArrayList<>();
+    for (TfliteBlazeFace d : detectors) {
+      found = d.detect(image);
+      if (!found.isEmpty()) {
+        break;
+      }
+    }
+    return found;
   }
 
   /** Detect, then analyse every face. */

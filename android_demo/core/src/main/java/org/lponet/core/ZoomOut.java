@@ -1,0 +1,72 @@
+package org.lponet.core;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+
+/**
+ * The second look of Python's {@code lponet_tf.detection.zoom_out.ZoomOutDetector} (part of
+ * the default detector, {@code blazeface_confirmed_zoom}): when the detector finds no face,
+ * it runs again on the image inside a gray border ({@code pad} times the longer side on every
+ * side), so that a face filling the frame (a close-up selfie, a masked face cut by the border)
+ * becomes an ordinary one. This class pads the image and maps the second pass's detections
+ * back; the models are run by the caller (the app's engine).
+ */
+public final class ZoomOut {
+  public final double pad;
+  public final int fill;
+
+  public ZoomOut(double pad, int fill) {
+    if (!(pad > 0 && pad <= 4)) {
+      throw new IllegalArgumentException("zoom-out pad must be in (0, 4], got " + pad);
+    }
+    if (fill < 0 || fill > 255) {
+      throw new IllegalArgumentException("zoom-out fill must be in [0, 255], got " + fill);
+    }
+    this.pad = pad;
+    this.fill = fill;
+  }
+
+  /** The border's width in pixels (Python's {@code max(1, int(round(pad * max(h, w))))}). */
+  public int border(RgbImage image) {
+    return Math.max(1, (int) Math.rint(pad * Math.max(image.width, image.height)));
+  }
+
+  /** {@code image} inside a {@code fill} border {@code p} pixels wide. */
+  public RgbImage padded(RgbImage image, int p) {
+    int w = image.width + 2 * p, h = image.height + 2 * p;
+    byte[] rgb = new byte[w * h * 3];
+    Arrays.fill(rgb, (byte) fill);
+    int row = image.width * 3;
+    for (int y = 0; y < image.height; y++) {
+      System.arraycopy(image.rgb, y * row, rgb, ((y + p) * w + p) * 3, row);
+    }
+    return new RgbImage(w, h, rgb);
+  }
+
+  /**
+   * Detections on the padded image in the original image's pixels; those whose centre lies on
+   * the border (outside the {@code width x height} image) are dropped.
+   */
+  public static List<Detection> back(List<Detection> detections, int p, int width, int height) {
+    List<Detection> out = new ArrayList<>();
+    for (Detection d : detections) {
+      float[] box = new float[4];
+      for (int i = 0; i < 4; i++) {
+        box[i] = d.box[i] - p;
+      }
+      float[][] kps = null;
+      if (d.keypoints != null) {
+        kps = new float[d.keypoints.length][];
+        for (int k = 0; k < kps.length; k++) {
+          kps[k] = new float[] {d.keypoints[k][0] - p, d.keypoints[k][1] - p};
+        }
+      }
+      float cx = (box[0] + box[2]) / 2, cy = (box[1] + box[3]) / 2;
+      if (cx >= 0 && cx <= width - 1 && cy >= 0 && cy <= height - 1) {
+        out.add(new Detection(box, d.score, kps, d.source));
+      }
+    }
+    return out;
+  }
+}

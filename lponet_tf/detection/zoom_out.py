@@ -1,0 +1,111 @@
+"""A second look, from further away, at images in which the detector finds no face.
+
+BlazeFace is trained on faces that lie inside the frame. A face that fills it -- a close-up
+selfie, a face cut by the image border, a crop of a face handed in as the whole image -- is
+often missed, and more often when a mask or sunglasses already lower its score
+(docs/detection.md, "Faces that fill the frame"). Seen from further away, with a uniform border
+around the photo, the same face is an ordinary one. :class:`ZoomOutDetector` runs its detector
+once more on the photo padded with gray on every side, only when the first pass finds nothing,
+so an image with a face costs what it did and a face-free one one more detector pass.
+"""
+from __future__ import annotations
+
+from typing import List
+
+import cv2
+import numpy as np
+
+from lponet_tf.detection.base import Detection, as_rgb_uint8
+
+__all__ = ["ZoomOutDetector", "zoom_out", "zoomed_back", "ZOOM_OUT_PAD", "ZOOM_OUT_FILL"]
+
+#: Border added on each side, as a share of the image's longer side (docs/detection.md has
+#: the sweep that chose it).
+ZOOM_OUT_PAD = 0.5
+#: Gray of the border: BlazeFace's inputs are scaled to [-1, 1], so mid-gray is 0 there.
+ZOOM_OUT_FILL = 128
+
+
+def zoom_out(image: np.ndarray, pad: float = ZOOM_OUT_PAD, fill: int = ZOOM_OUT_FILL):
+    """``image`` inside a ``fill`` border of ``pad`` times its longer side on every side.
+
+    Returns:
+        ``(padded, p)``: the padded image and the border's width in pixels.
+
+    Example:
+        >>> padded, p = zoom_out(np.zeros((10, 20, 3), np.uint8), 0.5)
+        >>> padded.shape, p
+        ((30, 40, 3), 10)
+    """
+    h, w = image.shape[:2]
+    p = max(1, int(round(pad * max(h, w))))
+    return cv2.copyMakeBorder(image, p, p, p, p, cv2.BORDER_CONSTANT, value=(int(fill),) * 3), p
+
+
+def zoomed_back(detections, p: int, shape) -> List[Detection]:
+    """Detections on a :func:`zoom_out` image, in the original image's pixels; those whose
+    centre lies on the border (outside the ``shape`` image) are dropped."""
+    h, w = shape[:2]
+    out = []
+    for d in detections:
+        box = d.box - p
+        kps = None if d.keypoints is None else d.keypoints - p
+        cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
+        if 0 <= cx <= w - 1 and 0 <= cy <= h - 1:
+            out.append(Detection(box, d.score, kps, d.source))
+    return out
+
+
+class ZoomOutDetector:
+    """A detector, run again on the image inside a gray border when it finds no face.
+
+    The second pass may use another, stricter detector (``zoomed``): a face-free image always
+    reaches it, so whatever it finds there adds to the false positives. Detections of the
+    second pass are mapped back to the image's pixels (boxes may reach past
+    the border, as the face does); those whose centre falls outside the image (on the gray
+    border) are dropped. They keep their ``source``, so the detector's box mapping applies.
+
+    Args:
+        detector: any :class:`~lponet_tf.detection.FaceDetector`.
+        zoomed: the detector of the second pass (default: ``detector``).
+        pad: border on each side, a share of the image's longer side (> 0).
+        fill: the border's gray level, 0-255.
+
+    Example:
+        >>> from lponet_tf.detection import BlazeFaceDetector
+        >>> det = ZoomOutDetector(BlazeFaceDetector("back"), pad=1.0)   # doctest: +SKIP
+        >>> faces = det.detect(selfie_rgb)                              # doctest: +SKIP
+    """
+
+    def __init__(self, detector, zoomed=None, pad: float = ZOOM_OUT_PAD,
+                 fill: int = ZOOM_OUT_FILL):
+        zoomed = detector if zoomed is None else zoomed
+        for name, det in (("detector", detector), ("zoomed", zoomed)):
+            if not hasattr(det, "detect"):
+                raise TypeError(f"ZoomOutDetector {name} must have detect(), "
+                                f"got {type(det).__name__}")
+        if not (np.isfinite(pad) and 0.0 < float(pad) <= 4.0):
+            raise ValueError(f"pad must be in (0, 4], got {pad}")
+        if not 0 <= int(fill) <= 255:
+            raise ValueError(f"fill must be in [0, 255], got {fill}")
+        self.detector, self.zoomed = detector, zoomed
+        self.pad, self.fill = float(pad), int(fill)
+        self.source = getattr(detector, "source", "")
+
+    @property
+    def detectors(self):
+        """Both passes' detectors (so an analyzer option that sets a threshold reaches them)."""
+        return (self.detector,) if self.zoomed is self.detector else (self.detector, self.zoomed)
+
+    def detect(self, image: np.ndarray) -> List[Detection]:
+        """Faces, best score first (see the class docstring)."""
+        image = as_rgb_uint8(image)
+        found = self.detector.detect(image)
+        if found:
+            return found
+        padded, p = zoom_out(image, self.pad, self.fill)
+        return zoomed_back(self.zoomed.detect(padded), p, image.shape)
+
+    def __repr__(self) -> str:
+        return (f"ZoomOutDetector({self.detector!r}, zoomed={self.zoomed!r}, pad={self.pad}, "
+                f"fill={self.fill})")

@@ -221,7 +221,8 @@ def video_part(val, n_faces, frames=10, step_px=3):
 
     rows = {}
     for name, spec in (("back@0.6", BlazeFaceDetector("back", num_threads=1)),
-                       ("default (confirmed)", as_detector())):
+                       ("blazeface_confirmed", as_detector("blazeface_confirmed")),
+                       ("default (blazeface_confirmed_zoom)", as_detector())):
         analyzer = FaceAnalyzer.create(detector=spec, threads=1)
         per_frame = tracked = 0
         for r in val[:n_faces]:

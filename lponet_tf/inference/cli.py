@@ -53,10 +53,12 @@ def add_arguments(parser) -> None:
                         help="runtime (default: from the model file)")
     parser.add_argument("--threads", type=int, default=None, help="CPU threads of the runtime")
     parser.add_argument("--detector", default=None,
-                        help="blazeface_confirmed (the default: back model, unsure detections "
-                             "confirmed by the short one), blazeface_back, blazeface_short, "
-                             "blazeface_full, blazeface_full_sparse or blazeface_auto "
-                             "(docs/detection.md)")
+                        help="blazeface_confirmed_zoom (the default: back model, unsure "
+                             "detections confirmed by the short one, and a second look at the "
+                             "image inside a wide border when nothing is found), "
+                             "blazeface_confirmed (without that second look), blazeface_back, "
+                             "blazeface_short, blazeface_full, blazeface_full_sparse or "
+                             "blazeface_auto (docs/detection.md)")
     parser.add_argument("--max-faces", type=int, default=10, help="faces per image (default 10)")
     parser.add_argument("--score-threshold", type=float, default=None,
                         help="minimum detector confidence (default: the detector's own)")

@@ -53,9 +53,9 @@ sys.path.insert(0, str(REPO))
 from lponet_tf.codec.crop import square_box  # noqa: E402
 from lponet_tf.detection import (  # noqa: E402
     BlazeFaceDetector, BoxMapping, CallableDetector, ConfirmedDetector, FallbackDetector, box_iou,
-    landmark_box, ZoomOutDetector,
+    landmark_box,
 )
-from lponet_tf.detection.wrappers import ZOOM_PASS, ZOOM_PASS_PAD  # noqa: E402
+from lponet_tf.detection.wrappers import confirmed_zoom  # noqa: E402
 
 from bench_data import data_root  # noqa: E402
 
@@ -100,12 +100,10 @@ def make_detectors(names):
             elif name in ("blazeface_confirmed", "blazeface_confirmed_zoom"):
                 back = BlazeFaceDetector("back", num_threads=1)
                 short = BlazeFaceDetector("short", num_threads=1)
-                out[name] = (ConfirmedDetector(back, short),
-                             "back; its low scores confirmed by short")
-                if name.endswith("_zoom"):
-                    out[name] = (ZoomOutDetector(out[name][0], ConfirmedDetector(
-                        back, short, **ZOOM_PASS), pad=ZOOM_PASS_PAD),
-                        "that, then a zoom-out pass when it finds nothing (the default)")
+                out[name] = ((confirmed_zoom(back, short),
+                              "that, then a zoom-out pass (the default)")
+                             if name.endswith("_zoom") else
+                             (ConfirmedDetector(back, short), "back; its low scores confirmed by short"))
             elif name.startswith("blazeface_"):
                 # "blazeface_back@0.5": a model with another score threshold.
                 model, _, thr = name[len("blazeface_"):].partition("@")

@@ -358,7 +358,7 @@ def _zoom_out_golden(out: _Out, rng) -> dict:
     """``zoom_out`` (the padded image, border width by Python's rounding) and ``zoomed_back``
     (detections of the padded image mapped back, those centred on the border dropped)."""
     from lponet_tf.detection import Detection
-    from lponet_tf.detection.zoom_out import zoom_out, zoomed_back
+    from lponet_tf.detection.zoom_out import merge_passes, zoom_out, zoomed_back
 
     img = rng.integers(0, 256, (7, 12, 3), dtype=np.uint8)
     padded, p = zoom_out(img, 0.75, fill=100)
@@ -374,10 +374,20 @@ def _zoom_out_golden(out: _Out, rng) -> dict:
     back = zoomed_back(dets, p, img.shape)
     if not 0 < len(back) < len(dets):
         raise AssertionError(f"zoom-out golden keeps {len(back)} of {len(dets)} detections")
+    # merge_passes: second-pass faces over, beside and under first-pass ones
+    first = [Detection([10, 10, 50, 50], 0.45, None, "a"), Detection([60, 10, 90, 40], 0.75, None, "a"),
+             Detection([100, 100, 120, 120], 0.3, None, "a"), Detection([104, 96, 126, 118], 0.5, None, "a")]
+    second = [Detection([5, 8, 55, 58], 0.7, None, "b"), Detection([62, 12, 88, 38], 0.65, None, "b"),
+              Detection([200, 10, 230, 40], 0.62, None, "b"), Detection([102, 98, 122, 121], 0.4, None, "b")]
+    merged = merge_passes(first, second)
+    if sorted(d.source for d in merged) != ["a", "a", "a", "b", "b"]:
+        raise AssertionError(f"zoom-out golden: merge kept {[d.source for d in merged]}")
     return {"image": out.image("zoom_out_image.u8", img), "pad": 0.75, "fill": 100,
             "padded": out.image("zoom_out_padded.u8", padded), "border": p,
             "borders": borders, "detections": _detections_json(dets),
-            "back": _detections_json(back)}
+            "back": _detections_json(back),
+            "merge": {"first": _detections_json(first), "second": _detections_json(second),
+                      "merged": _detections_json(merged)}}
 
 
 #: (scale, zero point) of int8 outputs as an all-integer export writes them (a heatmap-like

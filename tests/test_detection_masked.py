@@ -57,11 +57,12 @@ def test_default_finds_masked_faces_that_fill_the_frame(validation):
         seed = (zlib.crc32(pathlib.Path(r.image_path).name.encode()), 0)
         close, clm = bench.close_up(bench.occluded(img, lm, ["mask"], seed), lm)
         gt = landmark_box(clm)
-        found["zoom"] += bench.found(zoom.detect(close), gt)
-        found["confirmed"] += bench.found(confirmed.detect(close), gt)
+        # the landmark box is nearly the whole close-up: only IoU counts (not the centre rule)
+        found["zoom"] += bench.found(zoom.detect(close), gt, centre=False)
+        found["confirmed"] += bench.found(confirmed.detect(close), gt, centre=False)
     n = len(val)
-    # benchmark, all 195 faces: 0.846 against 0.610
-    assert found["zoom"] >= 0.78 * n and found["zoom"] >= found["confirmed"] + 0.15 * n, found
+    # benchmark, all 195 faces: 0.631 against 0.015
+    assert found["zoom"] >= 0.5 * n and found["zoom"] >= found["confirmed"] + 0.4 * n, found
 
 
 def test_default_adds_no_false_positives(validation):

@@ -199,10 +199,24 @@ def test_zoom_out_pads_with_gray_on_every_side():
     assert np.all(padded[border] == 77)
 
 
-def test_zoom_out_runs_only_when_the_first_pass_finds_nothing():
-    first = Recorder(lambda im: [([10, 10, 50, 50], 0.9, None)])
-    det = ZoomOutDetector(first, pad=1.0)
-    assert len(det.detect(IMG)) == 1 and first.shapes == [IMG.shape]
+def test_zoom_out_runs_only_when_the_first_pass_finds_no_sure_face():
+    first = Recorder(lambda im: [([10, 10, 50, 50], 0.9, None)] if im.shape == IMG.shape else [])
+    assert len(ZoomOutDetector(first, pad=1.0).detect(IMG)) == 1 and first.shapes == [IMG.shape]
+    assert len(ZoomOutDetector(first, pad=1.0, rerun_below=0.9).detect(IMG)) == 1
+    assert first.shapes == [IMG.shape] * 2                     # 0.9 >= 0.9: sure
+    ZoomOutDetector(first, pad=1.0, rerun_below=0.95).detect(IMG)
+    assert first.shapes[2:] == [IMG.shape, (1500, 1500, 3)]    # 0.9 < 0.95: second pass
+
+
+def test_zoom_out_merges_the_passes():
+    def second(im):  # in the padded image (border 500): over, beside and under the first's
+        return [([500, 500, 560, 560], 0.8, None), ([700, 700, 760, 760], 0.7, None),
+                ([850, 850, 880, 880], 0.2, None)]
+    first = Recorder(lambda im: [([0, 0, 50, 50], 0.5, None), ([350, 350, 380, 380], 0.4, None)])
+    got = ZoomOutDetector(first, Recorder(second, "z"), pad=1.0, rerun_below=0.8).detect(IMG)
+    assert [(d.source, d.score) for d in got] == [("z", pytest.approx(0.8)), ("z", pytest.approx(0.7)),
+                                                  ("fake", pytest.approx(0.4))]
+    np.testing.assert_allclose(got[0].box, [0, 0, 60, 60])
 
 
 def test_zoom_out_maps_the_second_pass_back_and_drops_faces_on_the_border():
@@ -238,5 +252,7 @@ def test_zoom_out_validates_its_arguments():
     for pad in (0.0, -1.0, float("nan"), 5.0):
         with pytest.raises(ValueError):
             ZoomOutDetector(Recorder(lambda im: []), pad=pad)
+    with pytest.raises(ValueError):
+        ZoomOutDetector(Recorder(lambda im: []), rerun_below=1.5)
     with pytest.raises(ValueError):
         ZoomOutDetector(Recorder(lambda im: []), fill=300)

@@ -225,7 +225,7 @@ def test_as_detector_and_fallback():
 def test_default_detector_is_the_confirmed_back_model_with_a_zoom_out_pass(astronaut):
     det = as_detector()
     assert D.DEFAULT_DETECTOR == "blazeface_confirmed_zoom"
-    assert isinstance(det, D.ZoomOutDetector) and det.pad == 1.0
+    assert isinstance(det, D.ZoomOutDetector) and (det.pad, det.rerun_below) == (1.0, 0.8)
     first, zoomed = det.detector, det.zoomed
     assert isinstance(first, D.ConfirmedDetector) and isinstance(zoomed, D.ConfirmedDetector)
     assert isinstance(first.primary, BlazeFaceDetector) and first.primary.model == "back"

@@ -107,7 +107,8 @@ def _zoom_json(name: str) -> Optional[dict]:
     det = as_detector(name)
     if not isinstance(det, ZoomOutDetector):
         return None
-    return {"pad": det.pad, "fill": det.fill, "confirm": _confirm_rule(det.zoomed)}
+    return {"pad": det.pad, "fill": det.fill, "rerun_below": det.rerun_below,
+            "confirm": _confirm_rule(det.zoomed)}
 
 
 def _mapping_json(m) -> dict:

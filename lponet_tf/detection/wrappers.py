@@ -20,12 +20,13 @@ from lponet_tf.detection.confirm import ConfirmedDetector
 from lponet_tf.detection.zoom_out import ZoomOutDetector
 
 __all__ = ["BoxesDetector", "CallableDetector", "FallbackDetector", "as_detector",
-           "DEFAULT_DETECTOR"]
+           "confirmed_zoom", "DEFAULT_DETECTOR"]
 
 #: Name of the detector :func:`as_detector` builds for ``None``: the back model with
 #: low-score detections confirmed by the short one (:class:`ConfirmedDetector`), and, when that
-#: finds nothing, a zoom-out pass (:class:`ZoomOutDetector`) that keeps only faces both models
-#: see; chosen by the masked-face measurements in ``docs/detection.md``.
+#: finds no face scoring >= :data:`ZOOM_PASS_BELOW`, a zoom-out pass (:class:`ZoomOutDetector`)
+#: that keeps only faces both models see; chosen by the masked-face measurements in
+#: ``docs/detection.md``.
 DEFAULT_DETECTOR = "blazeface_confirmed_zoom"
 #: The zoom-out pass of ``blazeface_confirmed_zoom``: every back-model detection >= 0.6 needs
 #: the short model's agreement at 0.5 (a face-free image always reaches this pass; at these
@@ -34,6 +35,9 @@ ZOOM_PASS = dict(accept=1.0, low=0.6, confirm_threshold=0.5, small_face=0.0)
 #: Border of the zoom-out pass, a share of the image's longer side (the face of a close-up
 #: then spans about a third of the padded image).
 ZOOM_PASS_PAD = 1.0
+#: The zoom-out pass runs when the first pass has no face scoring at least this (on a close-up
+#: the back model often returns part of the face at a low score).
+ZOOM_PASS_BELOW = 0.8
 
 
 def _downscale(image: np.ndarray, max_side: Optional[int]):
@@ -182,6 +186,13 @@ class FallbackDetector:
         return []
 
 
+def confirmed_zoom(back, short) -> ZoomOutDetector:
+    """``blazeface_confirmed_zoom`` (the default) on the given two BlazeFace models: ``back``
+    confirmed by ``short``, then the zoom-out pass of :data:`ZOOM_PASS` with the same models."""
+    return ZoomOutDetector(ConfirmedDetector(back, short), ConfirmedDetector(back, short, **ZOOM_PASS),
+                           pad=ZOOM_PASS_PAD, rerun_below=ZOOM_PASS_BELOW)
+
+
 def as_detector(spec=None) -> FaceDetector:
     """Build a detector from a loose specification.
 
@@ -191,8 +202,8 @@ def as_detector(spec=None) -> FaceDetector:
             ``"blazeface_auto"`` (short range, then the back model when nothing is found);
             ``"blazeface_confirmed"`` (the back model, its low-score detections confirmed by
             the short one, :class:`ConfirmedDetector`); ``"blazeface_confirmed_zoom"`` (the
-            default: that, then a zoom-out pass when it finds nothing, :class:`ZoomOutDetector`
-            with :data:`ZOOM_PASS`); an object with ``detect``; boxes ``(N, 4|5)`` (-> :class:`BoxesDetector`); or a
+            default: that, then a zoom-out pass when it finds no face scoring >= 0.8,
+            :class:`ZoomOutDetector` with :data:`ZOOM_PASS`); an object with ``detect``; boxes ``(N, 4|5)`` (-> :class:`BoxesDetector`); or a
             callable (-> :class:`CallableDetector`).
 
     Returns:
@@ -216,11 +227,9 @@ def as_detector(spec=None) -> FaceDetector:
             return FallbackDetector(BlazeFaceDetector("short"), BlazeFaceDetector("back"))
         if name in ("confirmed", "confirmed_zoom"):
             back, short = BlazeFaceDetector("back"), BlazeFaceDetector("short")
-            confirmed = ConfirmedDetector(back, short)
             if name == "confirmed":
-                return confirmed
-            return ZoomOutDetector(confirmed, ConfirmedDetector(back, short, **ZOOM_PASS),
-                                   pad=ZOOM_PASS_PAD)
+                return ConfirmedDetector(back, short)
+            return confirmed_zoom(back, short)
         known = [*BLAZE_MODELS, "auto", "confirmed", "confirmed_zoom"]
         raise ValueError(f"unknown detector {spec!r}; known: "
                          f"{sorted('blazeface_' + k for k in known)}")

@@ -1,23 +1,26 @@
-"""A second look, from further away, at images in which the detector finds no face.
+"""A second look, from further away, at images in which the detector finds no sure face.
 
 BlazeFace is trained on faces that lie inside the frame. A face that fills it -- a close-up
 selfie, a face cut by the image border, a crop of a face handed in as the whole image -- is
 often missed, and more often when a mask or sunglasses already lower its score
-(docs/detection.md, "Faces that fill the frame"). Seen from further away, with a uniform border
+(docs/detection.md, "Faces that fill the frame"). Worse, the detector often returns a wrong
+box there (part of the face, at a low score). Seen from further away, with a uniform border
 around the photo, the same face is an ordinary one. :class:`ZoomOutDetector` runs its detector
-once more on the photo padded with gray on every side, only when the first pass finds nothing,
-so an image with a face costs what it did and a face-free one one more detector pass.
+once more on the photo padded with gray on every side when the first pass finds no face
+scoring at least ``rerun_below``, and merges the two passes' faces (:func:`merge_passes`), so
+an image with a sure face costs what it did, and any other one more detector pass.
 """
 from __future__ import annotations
 
-from typing import List
+from typing import List, Optional
 
 import cv2
 import numpy as np
 
 from lponet_tf.detection.base import Detection, as_rgb_uint8
 
-__all__ = ["ZoomOutDetector", "zoom_out", "zoomed_back", "ZOOM_OUT_PAD", "ZOOM_OUT_FILL"]
+__all__ = ["ZoomOutDetector", "zoom_out", "zoomed_back", "merge_passes", "ZOOM_OUT_PAD",
+           "ZOOM_OUT_FILL"]
 
 #: Border added on each side, as a share of the image's longer side (docs/detection.md has
 #: the sweep that chose it).
@@ -56,8 +59,22 @@ def zoomed_back(detections, p: int, shape) -> List[Detection]:
     return out
 
 
+def merge_passes(first, second) -> List[Detection]:
+    """The two passes' faces: a second-pass face replaces the first-pass faces it agrees with
+    (:func:`~lponet_tf.detection.confirm.boxes_agree`) when it scores higher than all of them,
+    and is added when it agrees with none. Best score first."""
+    from lponet_tf.detection.confirm import boxes_agree
+
+    out = list(first)
+    for z in second:
+        same = [d for d in out if boxes_agree(d.box, z.box)]
+        if all(d.score < z.score for d in same):
+            out = [d for d in out if not any(d is s for s in same)] + [z]
+    return sorted(out, key=lambda d: -d.score)
+
+
 class ZoomOutDetector:
-    """A detector, run again on the image inside a gray border when it finds no face.
+    """A detector, run again on the image inside a gray border when it finds no sure face.
 
     The second pass may use another, stricter detector (``zoomed``): a face-free image always
     reaches it, so whatever it finds there adds to the false positives. Detections of the
@@ -68,6 +85,8 @@ class ZoomOutDetector:
     Args:
         detector: any :class:`~lponet_tf.detection.FaceDetector`.
         zoomed: the detector of the second pass (default: ``detector``).
+        rerun_below: the second pass runs when no first-pass face scores at least this; None:
+            only when the first pass finds nothing.
         pad: border on each side, a share of the image's longer side (> 0).
         fill: the border's gray level, 0-255.
 
@@ -78,7 +97,7 @@ class ZoomOutDetector:
     """
 
     def __init__(self, detector, zoomed=None, pad: float = ZOOM_OUT_PAD,
-                 fill: int = ZOOM_OUT_FILL):
+                 fill: int = ZOOM_OUT_FILL, rerun_below: Optional[float] = None):
         zoomed = detector if zoomed is None else zoomed
         for name, det in (("detector", detector), ("zoomed", zoomed)):
             if not hasattr(det, "detect"):
@@ -88,6 +107,9 @@ class ZoomOutDetector:
             raise ValueError(f"pad must be in (0, 4], got {pad}")
         if not 0 <= int(fill) <= 255:
             raise ValueError(f"fill must be in [0, 255], got {fill}")
+        if rerun_below is not None and not 0.0 <= float(rerun_below) <= 1.0:
+            raise ValueError(f"rerun_below must be in [0, 1] or None, got {rerun_below}")
+        self.rerun_below = None if rerun_below is None else float(rerun_below)
         self.detector, self.zoomed = detector, zoomed
         self.pad, self.fill = float(pad), int(fill)
         self.source = getattr(detector, "source", "")
@@ -101,11 +123,12 @@ class ZoomOutDetector:
         """Faces, best score first (see the class docstring)."""
         image = as_rgb_uint8(image)
         found = self.detector.detect(image)
-        if found:
+        sure = 0.0 if self.rerun_below is None else self.rerun_below
+        if found and (self.rerun_below is None or any(d.score >= sure for d in found)):
             return found
         padded, p = zoom_out(image, self.pad, self.fill)
-        return zoomed_back(self.zoomed.detect(padded), p, image.shape)
+        return merge_passes(found, zoomed_back(self.zoomed.detect(padded), p, image.shape))
 
     def __repr__(self) -> str:
         return (f"ZoomOutDetector({self.detector!r}, zoomed={self.zoomed!r}, pad={self.pad}, "
-                f"fill={self.fill})")
+                f"fill={self.fill}, rerun_below={self.rerun_below})")

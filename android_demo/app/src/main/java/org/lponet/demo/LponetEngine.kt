@@ -65,10 +65,12 @@ class LponetEngine(context: Context, useGpu: Boolean, threads: Int = 4) : Closea
             )
         }
         // blazeface_confirmed_zoom (Python's default): the first model, its low scores confirmed
-        // by the second; when that finds nothing, both again on the image in a gray border.
+        // by the second; when that finds no sure face, both again on the image in a gray border.
         val confirm = det.optJSONObject("confirm")?.let { confirmed(it) }
         val zoom = det.optJSONObject("zoom_out")
-        val zoomOut = zoom?.let { ZoomOut(it.getDouble("pad"), it.getInt("fill")) }
+        val zoomOut = zoom?.let {
+            ZoomOut(it.getDouble("pad"), it.getInt("fill"), if (it.isNull("rerun_below")) Double.NaN else it.getDouble("rerun_below"))
+        }
         val zoomConfirm = zoom?.optJSONObject("confirm")?.let { confirmed(it) }
 
         val mappings = HashMap<String, BoxMapping>()

@@ -2,29 +2,78 @@ package org.lponet.core;
 
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Comparator;
 import java.util.List;
 
 /**
  * The second look of Python's {@code lponet_tf.detection.zoom_out.ZoomOutDetector} (part of
- * the default detector, {@code blazeface_confirmed_zoom}): when the detector finds no face,
- * it runs again on the image inside a gray border ({@code pad} times the longer side on every
- * side), so that a face filling the frame (a close-up selfie, a masked face cut by the border)
- * becomes an ordinary one. This class pads the image and maps the second pass's detections
- * back; the models are run by the caller (the app's engine).
+ * the default detector, {@code blazeface_confirmed_zoom}): when the detector finds no face
+ * scoring at least {@code rerunBelow}, it runs again on the image inside a gray border
+ * ({@code pad} times the longer side on every side), so that a face filling the frame (a
+ * close-up selfie, a masked face cut by the border) becomes an ordinary one, and the two passes'
+ * faces are merged ({@link #merge}). This class pads the image, maps the second pass's
+ * detections back and merges; the models are run by the caller (the app's engine).
  */
 public final class ZoomOut {
   public final double pad;
   public final int fill;
+  /** The second pass runs when no first-pass face scores at least this; NaN: only when none. */
+  public final double rerunBelow;
 
-  public ZoomOut(double pad, int fill) {
+  public ZoomOut(double pad, int fill, double rerunBelow) {
     if (!(pad > 0 && pad <= 4)) {
       throw new IllegalArgumentException("zoom-out pad must be in (0, 4], got " + pad);
     }
     if (fill < 0 || fill > 255) {
       throw new IllegalArgumentException("zoom-out fill must be in [0, 255], got " + fill);
     }
+    if (!Double.isNaN(rerunBelow) && !(rerunBelow >= 0 && rerunBelow <= 1)) {
+      throw new IllegalArgumentException("zoom-out rerunBelow must be in [0, 1] or NaN, got " + rerunBelow);
+    }
     this.pad = pad;
     this.fill = fill;
+    this.rerunBelow = rerunBelow;
+  }
+
+  /** Whether the second pass runs after a first pass that found {@code found}. */
+  public boolean needed(List<Detection> found) {
+    if (found.isEmpty()) {
+      return true;
+    }
+    if (Double.isNaN(rerunBelow)) {
+      return false;
+    }
+    for (Detection d : found) {
+      if (d.score >= rerunBelow) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  /**
+   * The two passes' faces (Python's {@code merge_passes}): a second-pass face replaces the
+   * first-pass faces it agrees with ({@link ConfirmedDetection#boxesAgree}) when it scores higher
+   * than all of them, and is added when it agrees with none. Best score first.
+   */
+  public static List<Detection> merge(List<Detection> first, List<Detection> second) {
+    List<Detection> out = new ArrayList<>(first);
+    for (Detection z : second) {
+      List<Detection> same = new ArrayList<>();
+      boolean higher = true;
+      for (Detection d : out) {
+        if (ConfirmedDetection.boxesAgree(d.box, z.box)) {
+          same.add(d);
+          higher &= d.score < z.score;
+        }
+      }
+      if (higher) {
+        out.removeAll(same);
+        out.add(z);
+      }
+    }
+    out.sort(Comparator.comparingDouble(d -> -d.score));
+    return out;
   }
 
   /** The border's width in pixels (Python's {@code max(1, int(round(pad * max(h, w))))}). */

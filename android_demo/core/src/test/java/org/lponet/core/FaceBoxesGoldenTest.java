@@ -51,7 +51,7 @@ class FaceBoxesGoldenTest {
   @Test
   void zoomOutPadsAndMapsBackLikePython() {
     Map<String, Object> z = map(g.get("zoom_out"));
-    ZoomOut zoom = new ZoomOut(dbl(z.get("pad")), (int) dbl(z.get("fill")));
+    ZoomOut zoom = new ZoomOut(dbl(z.get("pad")), (int) dbl(z.get("fill")), Double.NaN);
     RgbImage img = image(map(z.get("image")));
     int p = zoom.border(img);
     assertEquals((int) dbl(z.get("border")), p);
@@ -62,15 +62,9 @@ class FaceBoxesGoldenTest {
     for (Object o : list(z.get("borders"))) {
       double[] b = doubles(o);
       RgbImage blank = new RgbImage((int) b[0], (int) b[1], new byte[(int) b[0] * (int) b[1] * 3]);
-      assertEquals((int) b[3], new ZoomOut(b[2], 128).border(blank), "border of " + o);
+      assertEquals((int) b[3], new ZoomOut(b[2], 128, Double.NaN).border(blank), "border of " + o);
     }
-    List<Detection> dets = new ArrayList<>();
-    for (Object o : list(z.get("detections"))) {
-      Map<String, Object> d = map(o);
-      dets.add(new Detection(floats(d.get("box")), (float) dbl(d.get("score")),
-          d.get("keypoints") == null ? null : floats2(d.get("keypoints")), (String) d.get("source")));
-    }
-    List<Detection> got = ZoomOut.back(dets, p, img.width, img.height);
+    List<Detection> got = ZoomOut.back(detections(z.get("detections")), p, img.width, img.height);
     List<Object> back = list(z.get("back"));
     assertEquals(back.size(), got.size(), "detections kept");
     for (int i = 0; i < got.size(); i++) {
@@ -86,5 +80,34 @@ class FaceBoxesGoldenTest {
         }
       }
     }
+  }
+
+  @Test
+  void zoomOutMergesAndRerunsLikePython() {
+    Map<String, Object> m = map(map(g.get("zoom_out")).get("merge"));
+    List<Detection> first = detections(m.get("first"));
+    List<Detection> got = ZoomOut.merge(first, detections(m.get("second")));
+    List<Object> exp = list(m.get("merged"));
+    assertEquals(exp.size(), got.size(), "merged faces");
+    for (int i = 0; i < got.size(); i++) {
+      Map<String, Object> d = map(exp.get(i));
+      assertArrayEquals(floats(d.get("box")), got.get(i).box, 0f, "box " + i);
+      assertEquals(d.get("source"), got.get(i).source, "source " + i);
+    }
+    // first-pass scores 0.45, 0.75, 0.3, 0.5: rerun below 0.8, not below 0.7; NaN only when empty
+    assertEquals(true, new ZoomOut(1, 128, 0.8).needed(first));
+    assertEquals(false, new ZoomOut(1, 128, 0.7).needed(first));
+    assertEquals(false, new ZoomOut(1, 128, Double.NaN).needed(first));
+    assertEquals(true, new ZoomOut(1, 128, Double.NaN).needed(new ArrayList<>()));
+  }
+
+  private static List<Detection> detections(Object json) {
+    List<Detection> dets = new ArrayList<>();
+    for (Object o : list(json)) {
+      Map<String, Object> d = map(o);
+      dets.add(new Detection(floats(d.get("box")), (float) dbl(d.get("score")),
+          d.get("keypoints") == null ? null : floats2(d.get("keypoints")), (String) d.get("source")));
+    }
+    return dets;
   }
 }

@@ -18,9 +18,10 @@ import org.lponet.core.ZoomOut;
  * What the app runs per image, the steps of Python's {@code FaceAnalyzer.analyze}: the
  * detector (one model; or the first model confirmed by the second, Python's default
  * {@code ConfirmedDetector}, see {@link ConfirmedDetection}; or models tried in order until one
- * finds a face, Python's {@code FallbackDetector}); when it finds nothing and a {@link ZoomOut}
- * is given (Python's default, {@code blazeface_confirmed_zoom}), the same models once more on
- * the image inside a gray border, with their own confirmation rule; detections at or above the analyzer's score
+ * finds a face, Python's {@code FallbackDetector}); when it finds no sure face and a
+ * {@link ZoomOut} is given (Python's default, {@code blazeface_confirmed_zoom}), the same models
+ * once more on the image inside a gray border, with their own confirmation rule, the two passes
+ * merged; detections at or above the analyzer's score
  * threshold, best first, at most {@code maxFaces}; each mapped to a landmark box by its source's {@link BoxMapping} (a box
  * outside the image is skipped); then the per-face network pass; then, with {@code refine}
  * (Python's default), a second pass on its own landmark box for each confident face whose
@@ -81,10 +82,10 @@ public final class FacePipeline {
   public List<Detection> detect(RgbImage image) {
     long t0 = System.nanoTime();
     List<Detection> found = detectOnce(image, confirm);
-    if (found.isEmpty() && zoomOut != null) {
+    if (zoomOut != null && zoomOut.needed(found)) {
       int p = zoomOut.border(image);
-      found = ZoomOut.back(detectOnce(zoomOut.padded(image, p), zoomConfirm), p, image.width,
-          image.height);
+      found = ZoomOut.merge(found, ZoomOut.back(detectOnce(zoomOut.padded(image, p), zoomConfirm),
+          p, image.width, image.height));
     }
     List<Detection> kept = new ArrayList<>();
     for (Detection d : found) {

@@ -8,7 +8,7 @@ A detector is anything with ``detect(image_rgb_uint8) -> list[Detection]`` (the
 * :class:`ConfirmedDetector` (:mod:`.confirm`) -- the back model, its
   low-score detections (masked, occluded faces) kept when the short-range model agrees;
 * :class:`ZoomOutDetector` (:mod:`.zoom_out`) -- a detector run again on the image inside
-  a gray border when it finds nothing (faces that fill the frame); the default wraps the
+  a gray border when it finds no sure face (faces that fill the frame); the default wraps the
   confirmed detector in it (``blazeface_confirmed_zoom``);
 * :class:`BoxesDetector`, :class:`CallableDetector`, :class:`FallbackDetector`
   (:mod:`.wrappers`) -- user boxes, any ``fn(image) -> boxes``, detectors in order;

@@ -79,7 +79,7 @@ class FaceAnalyzerOptions:
         detector: None (``lponet_tf.detection.DEFAULT_DETECTOR``,
             ``"blazeface_confirmed_zoom"``: the BlazeFace back model, its low-score
             detections, such as masked faces, kept when the short-range model agrees, and a
-            second look at the image inside a wide border when nothing is found (faces that
+            second look at the image inside a wide border when no face scores >= 0.8 (faces that
             fill the frame); chosen by the measurements in ``docs/detection.md``), a detector name (``"blazeface_back"``,
             ``"blazeface_short"``, ``"blazeface_auto"``, ...), a :class:`FaceDetector`, or a
             callable ``image -> boxes`` (:class:`CallableDetector`).

@@ -55,7 +55,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--detector", default=None,
                         help="blazeface_confirmed_zoom (the default: back model, unsure "
                              "detections confirmed by the short one, and a second look at the "
-                             "image inside a wide border when nothing is found), "
+                             "image inside a wide border when no face scores >= 0.8), "
                              "blazeface_confirmed (without that second look), blazeface_back, "
                              "blazeface_short, blazeface_full, blazeface_full_sparse or "
                              "blazeface_auto (docs/detection.md)")

@@ -32,7 +32,7 @@ public final class FacePipeline {
   private final List<TfliteBlazeFace> detectors;
   /** Non-null: detectors[0] confirmed by detectors[1] (Python's ConfirmedDetector). */
   private final ConfirmedDetection confirm;
-  /** Non-null: a second pass on the padded image when the first finds nothing. */
+  /** Non-null: a second pass on the padded image when the first finds no sure face. */
   private final ZoomOut zoomOut;
   /** The second pass's rule (null: the first pass's). */
   private final ConfirmedDetection zoomConfirm;

@@ -209,14 +209,20 @@ def test_zoom_out_runs_only_when_the_first_pass_finds_no_sure_face():
 
 
 def test_zoom_out_merges_the_passes():
-    def second(im):  # in the padded image (border 500): over, beside and under the first's
-        return [([500, 500, 560, 560], 0.8, None), ([700, 700, 760, 760], 0.7, None),
-                ([850, 850, 880, 880], 0.2, None)]
-    first = Recorder(lambda im: [([0, 0, 50, 50], 0.5, None), ([350, 350, 380, 380], 0.4, None)])
+    def second(im):  # in the padded image (border 500), then in the image's pixels:
+        return [([500, 500, 560, 560], 0.8, None),    # (0, 0, 60, 60) over a part-of-face box
+                ([801, 801, 861, 861], 0.9, None),    # (301, 301, 361, 361): the same box again
+                ([700, 700, 760, 760], 0.7, None),    # (200, 200, 260, 260): a new face
+                ([850, 850, 880, 880], 0.2, None)]    # under a better first-pass face
+    first = Recorder(lambda im: [([5, 5, 25, 25], 0.5, None), ([300, 300, 360, 360], 0.6, None),
+                                 ([350, 350, 380, 380], 0.4, None)])
     got = ZoomOutDetector(first, Recorder(second, "z"), pad=1.0, rerun_below=0.8).detect(IMG)
-    assert [(d.source, d.score) for d in got] == [("z", pytest.approx(0.8)), ("z", pytest.approx(0.7)),
-                                                  ("fake", pytest.approx(0.4))]
+    assert [(d.source, d.score) for d in got] == [
+        ("z", pytest.approx(0.8)), ("z", pytest.approx(0.7)), ("fake", pytest.approx(0.6)),
+        ("fake", pytest.approx(0.4))]
     np.testing.assert_allclose(got[0].box, [0, 0, 60, 60])
+    # the same face at IoU >= 0.5 keeps the first pass's (full-resolution) box
+    np.testing.assert_allclose(got[2].box, [300, 300, 360, 360])
 
 
 def test_zoom_out_maps_the_second_pass_back_and_drops_faces_on_the_border():

@@ -25,6 +25,9 @@ __all__ = ["ZoomOutDetector", "zoom_out", "zoomed_back", "merge_passes", "ZOOM_O
 #: Border added on each side, as a share of the image's longer side (docs/detection.md has
 #: the sweep that chose it).
 ZOOM_OUT_PAD = 0.5
+#: A second-pass face overlapping a first-pass one by this IoU or more leaves it in place
+#: (:func:`merge_passes`).
+MERGE_KEEP_IOU = 0.5
 #: Gray of the border: BlazeFace's inputs are scaled to [-1, 1], so mid-gray is 0 there.
 ZOOM_OUT_FILL = 128
 
@@ -59,16 +62,22 @@ def zoomed_back(detections, p: int, shape) -> List[Detection]:
     return out
 
 
-def merge_passes(first, second) -> List[Detection]:
-    """The two passes' faces: a second-pass face replaces the first-pass faces it agrees with
-    (:func:`~lponet_tf.detection.confirm.boxes_agree`) when it scores higher than all of them,
-    and is added when it agrees with none. Best score first."""
+def merge_passes(first, second, keep_iou: float = MERGE_KEEP_IOU) -> List[Detection]:
+    """The two passes' faces. A second-pass face that agrees with no first-pass face
+    (:func:`~lponet_tf.detection.confirm.boxes_agree`) is added. One that agrees with some
+    replaces them when it scores higher than all of them and none overlaps it by IoU >=
+    ``keep_iou``: a first-pass box that overlaps it that much marks the same face at the
+    image's full resolution and is kept (the detector's box mapping was fitted on such boxes);
+    one that overlaps it less is taken for a wrong box on part of the face. Best score first."""
+    from lponet_tf.detection.base import box_iou
     from lponet_tf.detection.confirm import boxes_agree
 
     out = list(first)
     for z in second:
         same = [d for d in out if boxes_agree(d.box, z.box)]
-        if all(d.score < z.score for d in same):
+        if not same:
+            out.append(z)
+        elif all(d.score < z.score and box_iou(d.box, z.box)[0, 0] < keep_iou for d in same):
             out = [d for d in out if not any(d is s for s in same)] + [z]
     return sorted(out, key=lambda d: -d.score)
 

@@ -52,22 +52,31 @@ public final class ZoomOut {
   }
 
   /**
-   * The two passes' faces (Python's {@code merge_passes}): a second-pass face replaces the
-   * first-pass faces it agrees with ({@link ConfirmedDetection#boxesAgree}) when it scores higher
-   * than all of them, and is added when it agrees with none. Best score first.
+   * Python's {@code MERGE_KEEP_IOU}: a second-pass face overlapping a first-pass one by this IoU
+   * or more leaves it in place.
+   */
+  public static final float MERGE_KEEP_IOU = 0.5f;
+
+  /**
+   * The two passes' faces (Python's {@code merge_passes}): a second-pass face that agrees with
+   * no first-pass face ({@link ConfirmedDetection#boxesAgree}) is added; one that agrees with
+   * some replaces them when it scores higher than all of them and none overlaps it by IoU >=
+   * {@link #MERGE_KEEP_IOU}. Best score first.
    */
   public static List<Detection> merge(List<Detection> first, List<Detection> second) {
     List<Detection> out = new ArrayList<>(first);
     for (Detection z : second) {
       List<Detection> same = new ArrayList<>();
-      boolean higher = true;
+      boolean replace = true;
       for (Detection d : out) {
         if (ConfirmedDetection.boxesAgree(d.box, z.box)) {
           same.add(d);
-          higher &= d.score < z.score;
+          replace &= d.score < z.score && Refine.iou(d.box, z.box) < MERGE_KEEP_IOU;
         }
       }
-      if (higher) {
+      if (same.isEmpty()) {
+        out.add(z);
+      } else if (replace) {
         out.removeAll(same);
         out.add(z);
       }

@@ -188,20 +188,7 @@ class EndToEndTest {
     // it does not see dropped (the golden checks that both paths are taken in Python).
     // (With another default detector the same images just compare its detections.)
     report.publishEntry("detector", (String) map(app.sidecar.get("detector")).get("name"));
-    List<Object> cases = list(g.get("confirm_cases"));
-    for (int c = 0; c < cases.size(); c++) {
-      Map<String, Object> cs = map(cases.get(c));
-      List<Detection> got = pipeline.detect(image(map(cs.get("image"))));
-      List<Object> exp = list(cs.get("detections"));
-      assertEquals(exp.size(), got.size(), "case " + c + ": number of faces");
-      for (int i = 0; i < got.size(); i++) {
-        Map<String, Object> pd = map(exp.get(i));
-        assertArrayEquals(floats(pd.get("box")), got.get(i).box, BOX_PX, "case " + c + " box " + i);
-        assertEquals(dbl(pd.get("score")), got.get(i).score, 1e-3, "case " + c + " score " + i);
-        assertEquals(pd.get("source"), got.get(i).source);
-      }
-      report.publishEntry("confirm case " + c, got.size() + " faces");
-    }
+    detectionsMatch("confirm", list(g.get("confirm_cases")), report);
   }
 
   @Test
@@ -211,18 +198,24 @@ class EndToEndTest {
     List<Object> cases = list(g.get("zoom_cases"));
     String name = (String) map(app.sidecar.get("detector")).get("name");
     assertEquals(name.endsWith("_zoom"), !cases.isEmpty(), "zoom golden for detector " + name);
+    detectionsMatch("zoom", cases, report);
+  }
+
+  /** The app pipeline's detections on each case's image equal Python's. */
+  private void detectionsMatch(String what, List<Object> cases, TestReporter report) {
     for (int c = 0; c < cases.size(); c++) {
       Map<String, Object> cs = map(cases.get(c));
       List<Detection> got = pipeline.detect(image(map(cs.get("image"))));
       List<Object> exp = list(cs.get("detections"));
-      assertEquals(exp.size(), got.size(), "zoom case " + c + ": number of faces");
+      String label = what + " case " + c;
+      assertEquals(exp.size(), got.size(), label + ": number of faces");
       for (int i = 0; i < got.size(); i++) {
         Map<String, Object> pd = map(exp.get(i));
-        assertArrayEquals(floats(pd.get("box")), got.get(i).box, BOX_PX, "zoom case " + c + " box " + i);
-        assertEquals(dbl(pd.get("score")), got.get(i).score, 1e-3, "zoom case " + c + " score " + i);
+        assertArrayEquals(floats(pd.get("box")), got.get(i).box, BOX_PX, label + " box " + i);
+        assertEquals(dbl(pd.get("score")), got.get(i).score, 1e-3, label + " score " + i);
         assertEquals(pd.get("source"), got.get(i).source);
       }
-      report.publishEntry("zoom case " + c, got.size() + " faces");
+      report.publishEntry(label, got.size() + " faces");
     }
   }
 

@@ -71,7 +71,9 @@ from lponet_tf.data.occluders.textures import make_texture  # noqa: E402
 from lponet_tf.data.occlusion import OcclusionConfig, occlude, visible_face_from_landmarks  # noqa: E402
 from lponet_tf.detection import BlazeFaceDetector, box_iou, landmark_box  # noqa: E402
 from lponet_tf.detection.confirm import ConfirmedDetector  # noqa: E402
-from lponet_tf.detection.zoom_out import merge_passes, zoom_out, zoomed_back  # noqa: E402
+from lponet_tf.detection.zoom_out import (  # noqa: E402
+    ZOOM_OUT_MAX_SIDE, merge_passes, zoom_out, zoomed_back,
+)
 from lponet_tf.training.datasets import holdout_split  # noqa: E402
 
 from bench_data import data_root  # noqa: E402
@@ -281,7 +283,7 @@ def main(argv=None):
             m.out = m.det.infer(image)
         res = {name: fn(image) for name, fn in cands.items()}
         for pad in ZOOM_PADS:
-            padded, p = zoom_out(image, pad)
+            padded, p, scale = zoom_out(image, pad, max_side=ZOOM_OUT_MAX_SIDE)
             unsure = {sure: [b for b, _ in ZOOM_BASES
                              if not any(d.score >= (sure or 0.0) for d in res[b])]
                       for sure in ZOOM_SURE}
@@ -296,7 +298,7 @@ def main(argv=None):
                         res[name] = res[b]
                         continue
                     if second is None:
-                        second = zoomed_back(zoomed_cands[z](padded), p, image.shape)
+                        second = zoomed_back(zoomed_cands[z](padded), p, image.shape, scale)
                     res[name] = merge_passes(res[b], second)
         return res
 

@@ -361,17 +361,26 @@ def _zoom_out_golden(out: _Out, rng) -> dict:
     from lponet_tf.detection.zoom_out import merge_passes, zoom_out, zoomed_back
 
     img = rng.integers(0, 256, (7, 12, 3), dtype=np.uint8)
-    padded, p = zoom_out(img, 0.75, fill=100)
+    padded, p, _ = zoom_out(img, 0.75, fill=100)
     # widths whose border is an exact half (12 * 0.625 = 7.5: Python rounds to even, 8)
     borders = [[w, h, pad, zoom_out(np.zeros((h, w, 3), np.uint8), pad)[1]]
                for w, h, pad in ((12, 7, 0.625), (10, 3, 0.25), (5, 9, 1.5), (40, 2, 0.01))]
+    # a large image shrunk before padding (max_side 90 with pad 1: to a longer side of 30),
+    # and detections mapped back through the shrink
+    big = rng.integers(0, 256, (61, 97, 3), dtype=np.uint8)
+    big_padded, big_p, big_scale = zoom_out(big, 1.0, fill=128, max_side=90)
+    big_dets = [Detection([20 + 7 * k, 25 + 3 * k, 45 + 5 * k, 52 + 2 * k], 0.5 + 0.05 * k,
+                          (np.arange(12).reshape(6, 2) + 30 + k), "fake") for k in range(6)]
+    big_back = zoomed_back(big_dets, big_p, big.shape, big_scale)
+    if big_scale == (1.0, 1.0) or not 0 < len(big_back) <= len(big_dets):
+        raise AssertionError(f"zoom-out golden: shrink {big_scale}, {len(big_back)} kept")
     dets = []
     for k in range(12):
         c = rng.uniform(p - 3, [p + 14, p + 9])        # the image spans [p, p + 11] x [p, p + 6]
         half = rng.uniform(2, 9, 2)
         kps = (c + rng.normal(0, 2, (6, 2))) if k % 2 else None
         dets.append(Detection([*(c - half), *(c + half)], float(rng.uniform(0.3, 1)), kps, "fake"))
-    back = zoomed_back(dets, p, img.shape)
+    back = zoomed_back(dets, p, img.shape)  # scale (1, 1): not shrunk
     if not 0 < len(back) < len(dets):
         raise AssertionError(f"zoom-out golden keeps {len(back)} of {len(dets)} detections")
     # merge_passes: second-pass faces over, beside and under first-pass ones
@@ -390,6 +399,10 @@ def _zoom_out_golden(out: _Out, rng) -> dict:
             "padded": out.image("zoom_out_padded.u8", padded), "border": p,
             "borders": borders, "detections": _detections_json(dets),
             "back": _detections_json(back),
+            "shrunk": {"image": out.image("zoom_out_big.u8", big), "max_side": 90,
+                       "padded": out.image("zoom_out_big_padded.u8", big_padded),
+                       "border": big_p, "scale": list(big_scale),
+                       "detections": _detections_json(big_dets), "back": _detections_json(big_back)},
             "merge": {"first": _detections_json(first), "second": _detections_json(second),
                       "merged": _detections_json(merged)}}
 

@@ -191,12 +191,32 @@ class Recorder:
 
 def test_zoom_out_pads_with_gray_on_every_side():
     img = np.arange(2 * 3 * 3, dtype=np.uint8).reshape(2, 3, 3)
-    padded, p = zoom_out(img, 1.0, fill=77)
-    assert p == 3 and padded.shape == (8, 9, 3)
+    padded, p, scale = zoom_out(img, 1.0, fill=77)
+    assert p == 3 and padded.shape == (8, 9, 3) and scale == (1.0, 1.0)
     assert np.array_equal(padded[3:5, 3:6], img)
     border = np.ones(padded.shape[:2], bool)
     border[3:5, 3:6] = False
     assert np.all(padded[border] == 77)
+
+
+def test_zoom_out_shrinks_a_large_image_first_and_maps_back():
+    # 1000 x 600 with a border of 1x: shrunk to a longer side of 768 / 3 = 256 (x 0.256) first
+    img = np.full((600, 1000, 3), 90, np.uint8)
+    padded, p, (sx, sy) = zoom_out(img, 1.0, max_side=768)
+    assert p == 256 and padded.shape == (154 + 512, 768, 3)
+    assert sx == pytest.approx(0.256) and sy == pytest.approx(154 / 600)
+    small = cv2.resize(img, (256, 154), interpolation=cv2.INTER_AREA)
+    assert np.array_equal(padded[256:256 + 154, 256:512], small)
+    # a face at (100, 200, 400, 500) in the image: in the padded image at p + its small box,
+    # pixel centres at integer coordinates (x -> (x + 0.5) * s - 0.5)
+    face = np.array([100.0, 200.0, 400.0, 500.0])
+    s = np.array([sx, sy, sx, sy])
+    in_padded = (face + 0.5) * s - 0.5 + p
+    det = ZoomOutDetector(Recorder(lambda im: []), Recorder(
+        lambda im: [(in_padded, 0.9, None)] if im.shape == padded.shape else []), pad=1.0)
+    (got,) = det.detect(img)
+    np.testing.assert_allclose(got.box, face, atol=1e-3)
+    assert det.max_side == 768   # the default
 
 
 def test_zoom_out_runs_only_when_the_first_pass_finds_no_sure_face():
@@ -204,7 +224,7 @@ def test_zoom_out_runs_only_when_the_first_pass_finds_no_sure_face():
     assert len(ZoomOutDetector(first, pad=1.0).detect(IMG)) == 1 and first.shapes == [IMG.shape]
     assert len(ZoomOutDetector(first, pad=1.0, rerun_below=0.9).detect(IMG)) == 1
     assert first.shapes == [IMG.shape] * 2                     # 0.9 >= 0.9: sure
-    ZoomOutDetector(first, pad=1.0, rerun_below=0.95).detect(IMG)
+    ZoomOutDetector(first, pad=1.0, rerun_below=0.95, max_side=None).detect(IMG)
     assert first.shapes[2:] == [IMG.shape, (1500, 1500, 3)]    # 0.9 < 0.95: second pass
 
 
@@ -216,7 +236,8 @@ def test_zoom_out_merges_the_passes():
                 ([850, 850, 880, 880], 0.2, None)]    # under a better first-pass face
     first = Recorder(lambda im: [([5, 5, 25, 25], 0.5, None), ([300, 300, 360, 360], 0.6, None),
                                  ([350, 350, 380, 380], 0.4, None)])
-    got = ZoomOutDetector(first, Recorder(second, "z"), pad=1.0, rerun_below=0.8).detect(IMG)
+    got = ZoomOutDetector(first, Recorder(second, "z"), pad=1.0, rerun_below=0.8,
+                          max_side=None).detect(IMG)
     assert [(d.source, d.score) for d in got] == [
         ("z", pytest.approx(0.8)), ("z", pytest.approx(0.7)), ("fake", pytest.approx(0.6)),
         ("fake", pytest.approx(0.4))]
@@ -237,14 +258,14 @@ def test_zoom_out_maps_the_second_pass_back_and_drops_faces_on_the_border():
                 ([150, 90, 250, 190], 0.7, None),     # centre (200, 140) -> (100, 40): inside
                 ([0, 0, 90, 90], 0.95, None)]         # on the border only
     zoomed = Recorder(answer, "second")
-    det = ZoomOutDetector(Recorder(lambda im: []), zoomed, pad=0.5)
+    det = ZoomOutDetector(Recorder(lambda im: []), zoomed, pad=0.5, max_side=None)
     (face,) = det.detect(img)
     assert face.source == "second" and face.score == pytest.approx(0.7)
     np.testing.assert_allclose(face.box, [50, -10, 150, 90])
     assert det.detectors == (det.detector, zoomed)
     # a face cut by the frame: its box may reach past the image, its centre may not
     det = ZoomOutDetector(Recorder(lambda im: []), Recorder(
-        lambda im: [([80, 60, 340, 320], 0.8, kps)]), pad=0.5)
+        lambda im: [([80, 60, 340, 320], 0.8, kps)]), pad=0.5, max_side=None)
     (face,) = det.detect(img)
     np.testing.assert_allclose(face.box, [-20, -40, 240, 220])
     np.testing.assert_allclose(face.keypoints, kps - 100)
@@ -260,5 +281,7 @@ def test_zoom_out_validates_its_arguments():
             ZoomOutDetector(Recorder(lambda im: []), pad=pad)
     with pytest.raises(ValueError):
         ZoomOutDetector(Recorder(lambda im: []), rerun_below=1.5)
+    with pytest.raises(ValueError):
+        ZoomOutDetector(Recorder(lambda im: []), max_side=8)
     with pytest.raises(ValueError):
         ZoomOutDetector(Recorder(lambda im: []), fill=300)

@@ -108,7 +108,7 @@ def _zoom_json(name: str) -> Optional[dict]:
     if not isinstance(det, ZoomOutDetector):
         return None
     return {"pad": det.pad, "fill": det.fill, "rerun_below": det.rerun_below,
-            "confirm": _confirm_rule(det.zoomed)}
+            "max_side": det.max_side, "confirm": _confirm_rule(det.zoomed)}
 
 
 def _mapping_json(m) -> dict:

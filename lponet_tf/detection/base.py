@@ -16,7 +16,8 @@ from lponet_tf.codec.crop import box_from_landmarks
 from lponet_tf.codec.image import to_rgb_uint8
 from lponet_tf.errors import ImageError
 
-__all__ = ["Detection", "FaceDetector", "as_rgb_uint8", "landmark_box", "box_iou", "box_in_image"]
+__all__ = ["Detection", "FaceDetector", "as_rgb_uint8", "landmark_box", "box_iou", "box_in_image",
+           "shrink_to"]
 
 
 @dataclasses.dataclass(eq=False)
@@ -162,3 +163,28 @@ def box_in_image(box, shape) -> bool:
     h, w = shape[:2]
     return (all(math.isfinite(v) for v in (x0, y0, x1, y1)) and x1 > x0 and y1 > y0
             and x1 > -0.5 and y1 > -0.5 and x0 < w - 0.5 and y0 < h - 0.5)
+
+
+def shrink_to(image: np.ndarray, max_side: Optional[int]):
+    """Shrink ``image`` (area averaging) so that its longer side is at most ``max_side``.
+
+    Returns:
+        ``(image, sx, sy)``: the image (the input itself when it is small enough or
+        ``max_side`` is None) and the factors that map original to small coordinates (each
+        axis rounded to whole pixels, so ``sx`` and ``sy`` may differ slightly).
+
+    Example:
+        >>> small, sx, sy = shrink_to(np.zeros((100, 300, 3), np.uint8), 150)
+        >>> small.shape, sx, sy
+        ((50, 150, 3), 0.5, 0.5)
+    """
+    import cv2
+
+    h, w = image.shape[:2]
+    if not max_side or max(h, w) <= max_side:
+        return image, 1.0, 1.0
+    s = max_side / max(h, w)
+    nw, nh = max(1, round(w * s)), max(1, round(h * s))
+    # INTER_AREA averages whole source blocks: no aliasing on big reductions.
+    small = cv2.resize(image, (nw, nh), interpolation=cv2.INTER_AREA)
+    return small, nw / w, nh / h

@@ -11,10 +11,9 @@ from __future__ import annotations
 import dataclasses
 from typing import Callable, List, Optional
 
-import cv2
 import numpy as np
 
-from lponet_tf.detection.base import Detection, FaceDetector, as_rgb_uint8, box_in_image
+from lponet_tf.detection.base import Detection, FaceDetector, as_rgb_uint8, box_in_image, shrink_to
 from lponet_tf.detection.blazeface import BLAZE_MODELS, BlazeFaceDetector
 from lponet_tf.detection.confirm import ConfirmedDetector
 from lponet_tf.detection.zoom_out import ZoomOutDetector
@@ -38,19 +37,6 @@ ZOOM_PASS_PAD = 1.0
 #: The zoom-out pass runs when the first pass has no face scoring at least this (on a close-up
 #: the back model often returns part of the face at a low score).
 ZOOM_PASS_BELOW = 0.8
-
-
-def _downscale(image: np.ndarray, max_side: Optional[int]):
-    """Shrink so that the longer side is at most ``max_side``; returns (image, sx, sy) where
-    ``s`` maps original -> small coordinates."""
-    h, w = image.shape[:2]
-    if not max_side or max(h, w) <= max_side:
-        return image, 1.0, 1.0
-    s = max_side / max(h, w)
-    nw, nh = max(1, round(w * s)), max(1, round(h * s))
-    # INTER_AREA averages whole source blocks: no aliasing on big reductions.
-    small = cv2.resize(image, (nw, nh), interpolation=cv2.INTER_AREA)
-    return small, nw / w, nh / h
 
 
 def _to_detections(result, source: str) -> List[Detection]:
@@ -147,7 +133,7 @@ class CallableDetector:
 
     def detect(self, image: np.ndarray) -> List[Detection]:
         image = as_rgb_uint8(image)
-        small, sx, sy = _downscale(image, self.max_side)
+        small, sx, sy = shrink_to(image, self.max_side)
         dets = _to_detections(self.fn(small), self.source)
         if sx != 1.0 or sy != 1.0:
             dets = [d.scaled(1.0 / sx, 1.0 / sy) for d in dets]

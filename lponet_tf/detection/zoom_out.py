@@ -17,10 +17,10 @@ from typing import List, Optional
 import cv2
 import numpy as np
 
-from lponet_tf.detection.base import Detection, as_rgb_uint8
+from lponet_tf.detection.base import Detection, as_rgb_uint8, shrink_to
 
 __all__ = ["ZoomOutDetector", "zoom_out", "zoomed_back", "merge_passes", "ZOOM_OUT_PAD",
-           "ZOOM_OUT_FILL"]
+           "ZOOM_OUT_FILL", "ZOOM_OUT_MAX_SIDE"]
 
 #: Border added on each side, as a share of the image's longer side (docs/detection.md has
 #: the sweep that chose it).
@@ -28,37 +28,52 @@ ZOOM_OUT_PAD = 0.5
 #: A second-pass face overlapping a first-pass one by this IoU or more leaves it in place
 #: (:func:`merge_passes`).
 MERGE_KEEP_IOU = 0.5
+#: Longest side of the padded image: a larger image is shrunk (area averaging) before it is
+#: padded. 3 x BlazeFace back's 256 px input: the detector would shrink the padded image to 256
+#: anyway, and resizing a 3x larger image costs more than the model (docs/detection.md).
+ZOOM_OUT_MAX_SIDE = 768
 #: Gray of the border: BlazeFace's inputs are scaled to [-1, 1], so mid-gray is 0 there.
 ZOOM_OUT_FILL = 128
 
 
-def zoom_out(image: np.ndarray, pad: float = ZOOM_OUT_PAD, fill: int = ZOOM_OUT_FILL):
-    """``image`` inside a ``fill`` border of ``pad`` times its longer side on every side.
+def zoom_out(image: np.ndarray, pad: float = ZOOM_OUT_PAD, fill: int = ZOOM_OUT_FILL,
+             max_side: Optional[int] = None):
+    """``image`` inside a ``fill`` border of ``pad`` times its longer side on every side,
+    first shrunk (:func:`~lponet_tf.detection.base.shrink_to`) so that the padded image's
+    longer side is at most about ``max_side`` (None: never shrunk).
 
     Returns:
-        ``(padded, p)``: the padded image and the border's width in pixels.
+        ``(padded, p, (sx, sy))``: the padded image, the border's width in pixels and the
+        factors that map the image's coordinates to the shrunk image's (1.0 when not shrunk).
 
     Example:
-        >>> padded, p = zoom_out(np.zeros((10, 20, 3), np.uint8), 0.5)
-        >>> padded.shape, p
-        ((30, 40, 3), 10)
+        >>> padded, p, scale = zoom_out(np.zeros((10, 20, 3), np.uint8), 0.5)
+        >>> padded.shape, p, scale
+        ((30, 40, 3), 10, (1.0, 1.0))
+        >>> zoom_out(np.zeros((300, 600, 3), np.uint8), 1.0, max_side=300)[0].shape
+        (250, 300, 3)
     """
-    h, w = image.shape[:2]
+    small, sx, sy = shrink_to(image, None if max_side is None else int(max_side / (1 + 2 * pad)))
+    h, w = small.shape[:2]
     p = max(1, int(round(pad * max(h, w))))
-    return cv2.copyMakeBorder(image, p, p, p, p, cv2.BORDER_CONSTANT, value=(int(fill),) * 3), p
+    padded = cv2.copyMakeBorder(small, p, p, p, p, cv2.BORDER_CONSTANT, value=(int(fill),) * 3)
+    return padded, p, (sx, sy)
 
 
-def zoomed_back(detections, p: int, shape) -> List[Detection]:
-    """Detections on a :func:`zoom_out` image, in the original image's pixels; those whose
-    centre lies on the border (outside the ``shape`` image) are dropped."""
+def zoomed_back(detections, p: int, shape, scale=(1.0, 1.0)) -> List[Detection]:
+    """Detections on a :func:`zoom_out` image, in the original image's pixels (``shape``; the
+    ``scale`` :func:`zoom_out` returned); those whose centre lies on the border (outside the
+    image) are dropped."""
     h, w = shape[:2]
     out = []
     for d in detections:
-        box = d.box - p
         kps = None if d.keypoints is None else d.keypoints - p
-        cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
+        moved = Detection(d.box - p, d.score, kps, d.source)
+        if scale != (1.0, 1.0):
+            moved = moved.scaled(1.0 / scale[0], 1.0 / scale[1])
+        cx, cy = moved.center
         if 0 <= cx <= w - 1 and 0 <= cy <= h - 1:
-            out.append(Detection(box, d.score, kps, d.source))
+            out.append(moved)
     return out
 
 
@@ -97,6 +112,8 @@ class ZoomOutDetector:
         rerun_below: the second pass runs when no first-pass face scores at least this; None:
             only when the first pass finds nothing.
         pad: border on each side, a share of the image's longer side (> 0).
+        max_side: the padded image's longest side: a larger image is shrunk first (None:
+            never).
         fill: the border's gray level, 0-255.
 
     Example:
@@ -106,7 +123,8 @@ class ZoomOutDetector:
     """
 
     def __init__(self, detector, zoomed=None, pad: float = ZOOM_OUT_PAD,
-                 fill: int = ZOOM_OUT_FILL, rerun_below: Optional[float] = None):
+                 fill: int = ZOOM_OUT_FILL, rerun_below: Optional[float] = None,
+                 max_side: Optional[int] = ZOOM_OUT_MAX_SIDE):
         zoomed = detector if zoomed is None else zoomed
         for name, det in (("detector", detector), ("zoomed", zoomed)):
             if not hasattr(det, "detect"):
@@ -119,6 +137,9 @@ class ZoomOutDetector:
         if rerun_below is not None and not 0.0 <= float(rerun_below) <= 1.0:
             raise ValueError(f"rerun_below must be in [0, 1] or None, got {rerun_below}")
         self.rerun_below = None if rerun_below is None else float(rerun_below)
+        if max_side is not None and not int(max_side) >= 16:
+            raise ValueError(f"max_side must be >= 16 or None, got {max_side}")
+        self.max_side = None if max_side is None else int(max_side)
         self.detector, self.zoomed = detector, zoomed
         self.pad, self.fill = float(pad), int(fill)
         self.source = getattr(detector, "source", "")
@@ -135,9 +156,9 @@ class ZoomOutDetector:
         sure = 0.0 if self.rerun_below is None else self.rerun_below
         if found and (self.rerun_below is None or any(d.score >= sure for d in found)):
             return found
-        padded, p = zoom_out(image, self.pad, self.fill)
-        return merge_passes(found, zoomed_back(self.zoomed.detect(padded), p, image.shape))
+        padded, p, scale = zoom_out(image, self.pad, self.fill, self.max_side)
+        return merge_passes(found, zoomed_back(self.zoomed.detect(padded), p, image.shape, scale))
 
     def __repr__(self) -> str:
         return (f"ZoomOutDetector({self.detector!r}, zoomed={self.zoomed!r}, pad={self.pad}, "
-                f"fill={self.fill}, rerun_below={self.rerun_below})")
+                f"fill={self.fill}, rerun_below={self.rerun_below}, max_side={self.max_side})")

@@ -69,7 +69,11 @@ class LponetEngine(context: Context, useGpu: Boolean, threads: Int = 4) : Closea
         val confirm = det.optJSONObject("confirm")?.let { confirmed(it) }
         val zoom = det.optJSONObject("zoom_out")
         val zoomOut = zoom?.let {
-            ZoomOut(it.getDouble("pad"), it.getInt("fill"), if (it.isNull("rerun_below")) Double.NaN else it.getDouble("rerun_below"))
+            ZoomOut(
+                it.getDouble("pad"), it.getInt("fill"),
+                if (it.isNull("rerun_below")) Double.NaN else it.getDouble("rerun_below"),
+                if (it.isNull("max_side")) 0 else it.getInt("max_side")
+            )
         }
         val zoomConfirm = zoom?.optJSONObject("confirm")?.let { confirmed(it) }
 

@@ -19,8 +19,26 @@ public final class ZoomOut {
   public final int fill;
   /** The second pass runs when no first-pass face scores at least this; NaN: only when none. */
   public final double rerunBelow;
+  /** The padded image's longest side: a larger image is shrunk first (0: never). */
+  public final int maxSide;
 
-  public ZoomOut(double pad, int fill, double rerunBelow) {
+  /** The image the second pass runs on, and how to map its detections back. */
+  public static final class View {
+    public final RgbImage image;
+    /** Border width, pixels of the shrunk image. */
+    public final int border;
+    /** Original -> shrunk image factors (1 when not shrunk). */
+    public final double sx, sy;
+
+    View(RgbImage image, int border, double sx, double sy) {
+      this.image = image;
+      this.border = border;
+      this.sx = sx;
+      this.sy = sy;
+    }
+  }
+
+  public ZoomOut(double pad, int fill, double rerunBelow, int maxSide) {
     if (!(pad > 0 && pad <= 4)) {
       throw new IllegalArgumentException("zoom-out pad must be in (0, 4], got " + pad);
     }
@@ -32,7 +50,32 @@ public final class ZoomOut {
     }
     this.pad = pad;
     this.fill = fill;
+    if (maxSide != 0 && maxSide < 16) {
+      throw new IllegalArgumentException("zoom-out maxSide must be >= 16 or 0, got " + maxSide);
+    }
     this.rerunBelow = rerunBelow;
+    this.maxSide = maxSide;
+  }
+
+  /**
+   * Python's {@code zoom_out}: the image, shrunk (area averaging, {@code shrink_to}) so that the
+   * padded image's longer side is at most about {@code maxSide}, inside the border.
+   */
+  public View view(RgbImage image) {
+    RgbImage small = image;
+    double sx = 1, sy = 1;
+    int limit = maxSide == 0 ? 0 : (int) (maxSide / (1 + 2 * pad));
+    int longer = Math.max(image.width, image.height);
+    if (limit > 0 && longer > limit) {
+      double s = (double) limit / longer;
+      int nw = Math.max(1, (int) Math.rint(image.width * s));
+      int nh = Math.max(1, (int) Math.rint(image.height * s));
+      small = Resize.areaU8(image, nw, nh);
+      sx = (double) nw / image.width;
+      sy = (double) nh / image.height;
+    }
+    int p = border(small);
+    return new View(padded(small, p), p, sx, sy);
   }
 
   /** Whether the second pass runs after a first pass that found {@code found}. */
@@ -103,21 +146,31 @@ public final class ZoomOut {
   }
 
   /**
-   * Detections on the padded image in the original image's pixels; those whose centre lies on
-   * the border (outside the {@code width x height} image) are dropped.
+   * Detections on the padded image in the original image's pixels (Python's
+   * {@code zoomed_back}: the border taken off, then the shrink undone with the pixel-centre
+   * rule {@code x -> (x + 0.5) / s - 0.5}, in float32); those whose centre lies on the border
+   * (outside the {@code width x height} image) are dropped.
    */
-  public static List<Detection> back(List<Detection> detections, int p, int width, int height) {
+  public static List<Detection> back(List<Detection> detections, View view, int width, int height) {
+    int p = view.border;
+    boolean scaled = view.sx != 1 || view.sy != 1;
+    float fx = (float) (1.0 / view.sx), fy = (float) (1.0 / view.sy);
     List<Detection> out = new ArrayList<>();
     for (Detection d : detections) {
       float[] box = new float[4];
       for (int i = 0; i < 4; i++) {
         box[i] = d.box[i] - p;
+        if (scaled) {
+          box[i] = (box[i] + 0.5f) * (i % 2 == 0 ? fx : fy) - 0.5f;
+        }
       }
       float[][] kps = null;
       if (d.keypoints != null) {
         kps = new float[d.keypoints.length][];
         for (int k = 0; k < kps.length; k++) {
-          kps[k] = new float[] {d.keypoints[k][0] - p, d.keypoints[k][1] - p};
+          float x = d.keypoints[k][0] - p, y = d.keypoints[k][1] - p;
+          kps[k] = scaled ? new float[] {(x + 0.5f) * fx - 0.5f, (y + 0.5f) * fy - 0.5f}
+              : new float[] {x, y};
         }
       }
       float cx = (box[0] + box[2]) / 2, cy = (box[1] + box[3]) / 2;

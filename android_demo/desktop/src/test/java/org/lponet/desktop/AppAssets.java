@@ -47,7 +47,8 @@ final class AppAssets implements AutoCloseable {
     ConfirmedDetection confirm = confirmed(det.get("confirm"));
     Map<String, Object> z = det.get("zoom_out") == null ? null : map(det.get("zoom_out"));
     ZoomOut zoomOut = z == null ? null : new ZoomOut(dbl(z.get("pad")), (int) dbl(z.get("fill")),
-        z.get("rerun_below") == null ? Double.NaN : dbl(z.get("rerun_below")));
+        z.get("rerun_below") == null ? Double.NaN : dbl(z.get("rerun_below")),
+        z.get("max_side") == null ? 0 : (int) dbl(z.get("max_side")));
     ConfirmedDetection zoomConfirm = z == null ? null : confirmed(z.get("confirm"));
     Map<String, BoxMapping> mappings = new HashMap<>();
     for (Map.Entry<String, Object> e : map(sidecar.get("box_mappings")).entrySet()) {

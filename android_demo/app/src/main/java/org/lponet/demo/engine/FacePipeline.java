@@ -83,9 +83,9 @@ public final class FacePipeline {
     long t0 = System.nanoTime();
     List<Detection> found = detectOnce(image, confirm);
     if (zoomOut != null && zoomOut.needed(found)) {
-      int p = zoomOut.border(image);
-      found = ZoomOut.merge(found, ZoomOut.back(detectOnce(zoomOut.padded(image, p), zoomConfirm),
-          p, image.width, image.height));
+      ZoomOut.View view = zoomOut.view(image);
+      found = ZoomOut.merge(found, ZoomOut.back(detectOnce(view.image, zoomConfirm), view,
+          image.width, image.height));
     }
     List<Detection> kept = new ArrayList<>();
     for (Detection d : found) {

@@ -113,7 +113,8 @@ class ZoomOutDetector:
             only when the first pass finds nothing.
         pad: border on each side, a share of the image's longer side (> 0).
         max_side: the padded image's longest side: a larger image is shrunk first (None:
-            never).
+            never; a huge image's padded version may then exceed the detector's size limit,
+            :data:`lponet_tf.codec.image.MAX_PIXELS`).
         fill: the border's gray level, 0-255.
 
     Example:

@@ -16,7 +16,7 @@ import numpy as np
 from lponet_tf.detection.base import Detection, FaceDetector, as_rgb_uint8, box_in_image, shrink_to
 from lponet_tf.detection.blazeface import BLAZE_MODELS, BlazeFaceDetector
 from lponet_tf.detection.confirm import ConfirmedDetector
-from lponet_tf.detection.zoom_out import ZoomOutDetector
+from lponet_tf.detection.zoom_out import ZOOM_OUT_PAD, ZoomOutDetector
 
 __all__ = ["BoxesDetector", "CallableDetector", "FallbackDetector", "as_detector",
            "confirmed_zoom", "DEFAULT_DETECTOR"]
@@ -33,7 +33,7 @@ DEFAULT_DETECTOR = "blazeface_confirmed_zoom"
 ZOOM_PASS = dict(accept=1.0, low=0.6, confirm_threshold=0.5, small_face=0.0)
 #: Border of the zoom-out pass, a share of the image's longer side (the face of a close-up
 #: then spans about a third of the padded image).
-ZOOM_PASS_PAD = 1.0
+ZOOM_PASS_PAD = ZOOM_OUT_PAD
 #: The zoom-out pass runs when the first pass has no face scoring at least this (on a close-up
 #: the back model often returns part of the face at a low score).
 ZOOM_PASS_BELOW = 0.8

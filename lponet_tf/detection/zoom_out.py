@@ -17,20 +17,22 @@ from typing import List, Optional
 import cv2
 import numpy as np
 
-from lponet_tf.detection.base import Detection, as_rgb_uint8, shrink_to
+from lponet_tf.detection.base import Detection, as_rgb_uint8, box_iou, shrink_to
+from lponet_tf.detection.confirm import boxes_agree
 
 __all__ = ["ZoomOutDetector", "zoom_out", "zoomed_back", "merge_passes", "ZOOM_OUT_PAD",
            "ZOOM_OUT_FILL", "ZOOM_OUT_MAX_SIDE"]
 
 #: Border added on each side, as a share of the image's longer side (docs/detection.md has
-#: the sweep that chose it).
-ZOOM_OUT_PAD = 0.5
+#: the sweep that chose it: the face of a close-up then spans about a third of the image).
+ZOOM_OUT_PAD = 1.0
 #: A second-pass face overlapping a first-pass one by this IoU or more leaves it in place
 #: (:func:`merge_passes`).
 MERGE_KEEP_IOU = 0.5
 #: Longest side of the padded image: a larger image is shrunk (area averaging) before it is
 #: padded. 3 x BlazeFace back's 256 px input: the detector would shrink the padded image to 256
-#: anyway, and resizing a 3x larger image costs more than the model (docs/detection.md).
+#: anyway, and resizing an image 3x as wide (9x the pixels) costs more than the model
+#: (docs/detection.md).
 ZOOM_OUT_MAX_SIDE = 768
 #: Gray of the border: BlazeFace's inputs are scaled to [-1, 1], so mid-gray is 0 there.
 ZOOM_OUT_FILL = 128
@@ -47,7 +49,7 @@ def zoom_out(image: np.ndarray, pad: float = ZOOM_OUT_PAD, fill: int = ZOOM_OUT_
         factors that map the image's coordinates to the shrunk image's (1.0 when not shrunk).
 
     Example:
-        >>> padded, p, scale = zoom_out(np.zeros((10, 20, 3), np.uint8), 0.5)
+        >>> padded, p, scale = zoom_out(np.zeros((10, 20, 3), np.uint8), pad=0.5)
         >>> padded.shape, p, scale
         ((30, 40, 3), 10, (1.0, 1.0))
         >>> zoom_out(np.zeros((300, 600, 3), np.uint8), 1.0, max_side=300)[0].shape
@@ -84,9 +86,6 @@ def merge_passes(first, second, keep_iou: float = MERGE_KEEP_IOU) -> List[Detect
     ``keep_iou``: a first-pass box that overlaps it that much marks the same face at the
     image's full resolution and is kept (the detector's box mapping was fitted on such boxes);
     one that overlaps it less is taken for a wrong box on part of the face. Best score first."""
-    from lponet_tf.detection.base import box_iou
-    from lponet_tf.detection.confirm import boxes_agree
-
     out = list(first)
     for z in second:
         same = [d for d in out if boxes_agree(d.box, z.box)]
@@ -154,8 +153,8 @@ class ZoomOutDetector:
         """Faces, best score first (see the class docstring)."""
         image = as_rgb_uint8(image)
         found = self.detector.detect(image)
-        sure = 0.0 if self.rerun_below is None else self.rerun_below
-        if found and (self.rerun_below is None or any(d.score >= sure for d in found)):
+        if found and (self.rerun_below is None
+                      or any(d.score >= self.rerun_below for d in found)):
             return found
         padded, p, scale = zoom_out(image, self.pad, self.fill, self.max_side)
         return merge_passes(found, zoomed_back(self.zoomed.detect(padded), p, image.shape, scale))

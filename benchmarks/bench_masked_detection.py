@@ -282,12 +282,13 @@ def main(argv=None):
         for m in models.values():
             m.out = m.det.infer(image)
         res = {name: fn(image) for name, fn in cands.items()}
+        # which first passes leave the second to run (None: only an empty one), whatever the pad
+        unsure = {sure: [b for b, _ in ZOOM_BASES
+                         if not any(d.score >= (sure or 0.0) for d in res[b])]
+                  for sure in ZOOM_SURE}
         for pad in ZOOM_PADS:
-            padded, p, scale = zoom_out(image, pad, max_side=ZOOM_OUT_MAX_SIDE)
-            unsure = {sure: [b for b, _ in ZOOM_BASES
-                             if not any(d.score >= (sure or 0.0) for d in res[b])]
-                      for sure in ZOOM_SURE}
-            if any(unsure.values()):
+            if any(unsure.values()):  # else no setting needs the padded image
+                padded, p, scale = zoom_out(image, pad, max_side=ZOOM_OUT_MAX_SIDE)
                 for m in zoomed.values():
                     m.out = m.det.infer(padded)
             for b, z in ZOOM_BASES:

@@ -33,22 +33,12 @@ sys.path.insert(0, str(REPO))
 
 import bench_masked_detection as bench  # noqa: E402  (the faces, masks and close-up crop)
 from lponet_tf.data import read_dataset  # noqa: E402
-from lponet_tf.detection import box_iou, landmark_box  # noqa: E402
+from lponet_tf.detection import landmark_box, matching_face  # noqa: E402
 from lponet_tf.inference.analyzer import FaceAnalyzer  # noqa: E402
 from lponet_tf.metrics import nme  # noqa: E402
 from lponet_tf.training.datasets import holdout_split  # noqa: E402
 
 DETECTORS = ("blazeface_confirmed", "blazeface_confirmed_zoom")
-
-
-def best_face(faces, gt_box):
-    """The face whose landmarks' box overlaps ``gt_box`` most, if by IoU >= 0.5, else None."""
-    best, best_iou = None, 0.0
-    for f in faces:
-        iou = float(box_iou(landmark_box(f.landmarks), gt_box)[0, 0])
-        if iou > best_iou:
-            best, best_iou = f, iou
-    return best if best_iou >= 0.5 else None
 
 
 def main(argv=None) -> int:
@@ -79,7 +69,7 @@ def main(argv=None) -> int:
             gt = landmark_box(clm)
             for d, analyzer in analyzers.items():
                 hits[d] += bench.found(analyzer.detect(close), gt, centre=False)
-                face = best_face(analyzer.analyze(close), gt)
+                face, _ = matching_face(analyzer.analyze(close), gt)
                 errors[d].append(np.nan if face is None
                                  else nme(face.landmarks[None], clm[None]).per_image[0])
         for d in DETECTORS:

@@ -46,7 +46,6 @@ sys.path.insert(0, str(REPO))
 
 #: The preset's validation holdout (lponet_tf/configs/preset_lite.yaml).
 HOLDOUT = dict(fraction=0.15, seed=0, part="val")
-FOUND_IOU = 0.5
 
 
 def _slope(pred, ref) -> float:
@@ -75,7 +74,7 @@ def evaluate_set(analyzer, records, limit=None) -> dict:
     import cv2
 
     from lponet_tf.data.pseudo_pose import pseudo_pose
-    from lponet_tf.detection import box_iou, landmark_box
+    from lponet_tf.detection import landmark_box, matching_face
     from lponet_tf.geometry import matrix_to_euler
     from lponet_tf.inference.analyzer import FaceAnalyzer
     from lponet_tf.metrics import nme
@@ -93,12 +92,8 @@ def evaluate_set(analyzer, records, limit=None) -> dict:
         t0 = time.perf_counter()
         faces = analyzer.analyze(image)
         e2e_time += time.perf_counter() - t0
-        best, best_iou = None, 0.0
-        for f in faces:
-            iou = float(box_iou(landmark_box(f.landmarks), box)[0, 0])
-            if iou > best_iou:
-                best, best_iou = f, iou
-        ok = best is not None and best_iou >= FOUND_IOU
+        best, _ = matching_face(faces, box)
+        ok = best is not None
         found.append(ok)
         e2e.append(best.landmarks if ok else np.full_like(gt, np.nan))
         face = given_box.analyze(image, boxes=[box])[0]

@@ -12,8 +12,8 @@ import pytest
 
 from analyzer_fixtures import ASTRONAUT, ASTRONAUT_BOX
 from lponet_tf.detection import (
-    BOX_MAPPINGS, BlazeFaceDetector, BoxMapping, Detection, as_detector,
-    box_iou, detection_to_face_box,
+    BOX_MAPPINGS, FOUND_IOU, BlazeFaceDetector, BoxMapping, Detection, as_detector,
+    box_iou, detection_to_face_box, matching_face,
 )
 from lponet_tf.detection.box_mapping import MAPPINGS_FILE, load_box_mappings
 from lponet_tf.detection.confirm import ConfirmedDetector, boxes_agree
@@ -116,6 +116,28 @@ def test_boxes_agree():
     assert boxes_agree([0, 0, 10, 10], [4, 4, 40, 40])          # small one's centre inside
     assert not boxes_agree([0, 0, 10, 10], [9, 9, 30, 30])
     assert not boxes_agree([0, 0, 10, 10], [20, 0, 30, 10])
+
+
+def _face_on(box):
+    """A face whose landmarks' box is ``box`` (two corner points)."""
+    from types import SimpleNamespace
+    x0, y0, x1, y1 = box
+    return SimpleNamespace(landmarks=np.array([[x0, y0], [x1, y1]], np.float64))
+
+
+def test_matching_face_takes_the_best_overlap_at_or_above_the_threshold():
+    truth = [0, 0, 100, 100]
+    near, nearer = _face_on([20, 0, 120, 100]), _face_on([5, 0, 105, 100])   # IoU 2/3, 0.905
+    found, iou = matching_face([near, _face_on([300, 300, 400, 400]), nearer], truth)
+    assert found is nearer and iou == pytest.approx(95 / 105, abs=1e-6)
+    # IoU exactly at the threshold counts; just below does not (and reports the IoU seen).
+    at = _face_on([0, 0, 100, 200])                 # 100*100 / 100*200 = 0.5
+    assert FOUND_IOU == 0.5 and matching_face([at], truth)[0] is at
+    below = _face_on([0, 0, 100, 201])
+    found, iou = matching_face([below], truth)
+    assert found is None and iou == pytest.approx(100 / 201, abs=1e-6)
+    assert matching_face([], truth) == (None, 0.0)
+    assert matching_face([near], truth, min_iou=0.7)[0] is None
 
 
 class FakeBlaze:

@@ -28,7 +28,8 @@ Example:
     [10.0, 10.0, 60.0, 70.0]
 """
 from lponet_tf.detection.base import (
-    Detection, FaceDetector, as_rgb_uint8, box_in_image, box_iou, landmark_box,
+    FOUND_IOU, Detection, FaceDetector, as_rgb_uint8, box_in_image, box_iou, landmark_box,
+    matching_face,
 )
 from lponet_tf.detection.blazeface import BlazeFaceDetector
 from lponet_tf.detection.confirm import ConfirmedDetector, boxes_agree
@@ -58,6 +59,8 @@ __all__ = [
     "detection_to_face_box",
     "landmark_box",
     "box_iou",
+    "matching_face",
+    "FOUND_IOU",
     "box_in_image",
     "register_box_mapping",
 ]

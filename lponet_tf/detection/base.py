@@ -150,6 +150,34 @@ def box_iou(a, b) -> np.ndarray:
     return np.where(union > 0, inter / np.maximum(union, 1e-12), 0.0).astype(np.float32)
 
 
+#: The IoU at which an analysed face counts as the annotated one (:func:`matching_face`).
+FOUND_IOU = 0.5
+
+
+def matching_face(faces, box, min_iou: float = FOUND_IOU):
+    """The face of ``faces`` whose landmarks' box overlaps ``box`` most, and that IoU.
+
+    How an evaluation decides whether an analysed photo found its annotated face (``box``:
+    the true landmarks' box): the best-overlapping face counts when the IoU is at least
+    ``min_iou``; else the face is missed and ``None`` comes back (with the best IoU seen,
+    0.0 for no face). ``faces``: anything with a ``landmarks`` array, e.g. the
+    :class:`~lponet_tf.inference.Face` list of ``FaceAnalyzer.analyze``.
+
+    Example:
+        >>> import types
+        >>> face = types.SimpleNamespace(landmarks=np.array([[10., 10.], [50., 60.]]))
+        >>> found, iou = matching_face([face], [10, 10, 50, 60])
+        >>> found is face, round(iou, 3)
+        (True, 1.0)
+    """
+    best, best_iou = None, 0.0
+    for face in faces:
+        iou = float(box_iou(landmark_box(face.landmarks), box)[0, 0])
+        if iou > best_iou:
+            best, best_iou = face, iou
+    return (best if best_iou >= min_iou else None), best_iou
+
+
 def box_in_image(box, shape) -> bool:
     """Whether ``box`` has a finite positive area that overlaps an image of ``shape``.
 

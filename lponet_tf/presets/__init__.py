@@ -10,7 +10,7 @@ Presets:
   * ``lponet_lite`` — the mobile model: 2 hourglasses, C = 128, 160 px, FPF-half, IOAF,
     6D pose (128 px until stage 13, which fine-tuned the same weights at 160 px). Weights
     trained on the 300W faces available to this project (see the model card in README.md,
-    ``lponet_tf/configs/preset_lite.yaml`` and ``preset_lite_cpu13.yaml``).
+    ``lponet_tf/configs/preset_lite.yaml`` and ``preset_lite_cpu15.yaml``, the last stage).
   * ``lponet_paper`` — the paper's configuration (2-HG, C = 256, 256 px, FPF-half, IOAF,
     6D). Architecture only: it has not been trained here (no GPU, and the paper's datasets
     are not available); train it with ``lponet_tf/configs/stage1.yaml`` then a stage-2

@@ -5,7 +5,8 @@ beside the same analyzer given the true landmark box (no detector, no refinement
 evaluation protocol's crop).
 
     python scripts/evaluate_end_to_end.py --data 300w=/data/300w [--model M.tflite]
-        [--masked out/masked300w] [--flip-tta] [--output out/e2e.json]
+        [--masked out/masked300w] [--pose-data aflw2000=/data/AFLW2000] [--flip-tta]
+        [--output out/e2e.json]
 
 Faces: the preset's validation holdout (15% of the 300W photos, seed 0:
 ``lponet_tf/configs/preset_lite.yaml``), never trained on; with ``--masked`` the same faces
@@ -26,6 +27,15 @@ angles (:mod:`lponet_tf.data.out_of_plane`, pitch -20..20 and yaw -15..15 degree
 view twice the face box, so the mesh's border anchors are far from the face) and analysed on
 its turned landmark box; the slope of the change in predicted yaw / pitch on the applied
 turn is 1 for a network that follows the turn, 0 for one that ignores it.
+
+``--pose-data READER=PATH`` (repeatable; e.g. ``aflw2000``) measures head pose against a
+dataset's own pose labels (every face of the folder, not a holdout), three ways: end to end
+(found as above), on the true landmark box as the evaluation protocol crops it (refinement off:
+``lponet evaluate``'s figure), and on the true box with the analyzer's default refinement
+(``analyze(image, boxes=[box])``, which crops again on the network's own landmarks when they
+disagree with the box: AFLW2000-3D's landmarks of a turned face are 3D projections, so their box
+is not the 300W-style box the network was trained on). MAE of yaw / pitch / roll (Eq. 11,
+``matrix_to_euler``, degrees) and per face.
 """
 from __future__ import annotations
 
@@ -193,10 +203,52 @@ def evaluate_turns(analyzer, records, limit=None) -> dict:
     }
 
 
+def evaluate_pose_set(analyzer, records, limit=None) -> dict:
+    """Pose MAE against the records' labels: end to end, true box, true box refined."""
+    import cv2
+
+    from lponet_tf.detection import landmark_box, matching_face
+    from lponet_tf.geometry import matrix_to_euler
+    from lponet_tf.inference.analyzer import FaceAnalyzer
+
+    given_box = FaceAnalyzer(analyzer.runner, analyzer.detector,
+                             dataclasses.replace(analyzer.options, refine=False))
+    runs = {"end_to_end": [], "true_box": [], "true_box_refined": []}
+    faces, missed = [], []
+    for rec in records[:limit]:
+        if rec.pose is None:
+            continue
+        image = cv2.cvtColor(cv2.imread(str(rec.image_path)), cv2.COLOR_BGR2RGB)
+        box = landmark_box(np.asarray(rec.landmarks, np.float64))
+        ref = np.asarray(matrix_to_euler(np.asarray(rec.pose, np.float64)))
+        found, _ = matching_face(analyzer.analyze(image), box)
+        row = {"image": pathlib.Path(rec.image_path).name, "reference_ypr": np.round(ref, 2).tolist()}
+        for run, face in (("end_to_end", found),
+                          ("true_box", given_box.analyze(image, boxes=[box])[0]),
+                          ("true_box_refined", analyzer.analyze(image, boxes=[box])[0])):
+            if face is None:
+                missed.append(row["image"])
+                continue
+            err = np.abs(np.asarray(face.pose, np.float64) - ref)
+            runs[run].append(err)
+            row[run + "_error_ypr"] = np.round(err, 2).tolist()
+        faces.append(row)
+    out = {"faces": len(faces), "missed_end_to_end": missed}
+    for run, errs in runs.items():
+        errs = np.asarray(errs).reshape(-1, 3)
+        out[run + "_mae_ypr"] = np.round(errs.mean(0), 2).tolist() if len(errs) else None
+        out[run + "_mae"] = round(float(errs.mean()), 2) if len(errs) else None
+    out["per_face"] = faces
+    return out
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", required=True, metavar="300w=PATH", help="the 300W faces")
     parser.add_argument("--masked", default=None, help="the Masked-300W folder (optional)")
+    parser.add_argument("--pose-data", action="append", default=[], metavar="READER=PATH",
+                        help="a set with pose labels (e.g. aflw2000=PATH): pose MAE against "
+                             "them, end to end and on the true box (repeatable)")
     parser.add_argument("--model", default=None, help="model file (default: the bundled preset)")
     parser.add_argument("--flip-tta", action="store_true", help="flip test-time augmentation")
     parser.add_argument("--threads", type=int, default=2)
@@ -205,11 +257,24 @@ def main(argv=None) -> int:
                         help="FaceAnalyzerOptions.refine_iou (default: the library's)")
     parser.add_argument("--turns", action="store_true", help="also the slopes on synthetic head turns")
     parser.add_argument("--output", default=None, help="also write the figures to this JSON")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing --output")
     args = parser.parse_args(argv)
+    pose_sets = {}
+    for item in args.pose_data:
+        reader, sep, path = item.partition("=")
+        if not sep or not reader or not path:
+            parser.error(f"--pose-data takes READER=PATH, got {item!r}")
+        pose_sets[reader] = path
     from lponet_tf.data import read_dataset
+    from lponet_tf.fileio import OutputError, check_outputs
     from lponet_tf.inference.analyzer import FaceAnalyzer
     from lponet_tf.training.datasets import holdout_split
 
+    if args.output:
+        try:
+            check_outputs([args.output], overwrite=args.overwrite, what="figures file")
+        except OutputError as err:
+            parser.error(str(err))
     root = args.data.split("=", 1)[-1]
     sets = {"300w_val": holdout_split(read_dataset("300w", root), **HOLDOUT)}
     if args.masked:
@@ -227,8 +292,16 @@ def main(argv=None) -> int:
     if args.turns:
         result["turns_300w_val"] = evaluate_turns(analyzer, sets["300w_val"], args.limit)
         print("turns_300w_val", json.dumps(result["turns_300w_val"]), flush=True)
+    for reader, path in pose_sets.items():
+        name = f"pose_{reader}"
+        result[name] = evaluate_pose_set(analyzer, read_dataset(reader, path), args.limit)
+        print(name, json.dumps({k: v for k, v in result[name].items() if k != "per_face"}),
+              flush=True)
     if args.output:
-        pathlib.Path(args.output).write_text(json.dumps(result, indent=1) + "\n")
+        from lponet_tf.fileio import atomic_write_via
+
+        text = json.dumps(result, indent=1) + "\n"
+        atomic_write_via(args.output, lambda tmp: pathlib.Path(tmp).write_text(text))
     return 0
 
 

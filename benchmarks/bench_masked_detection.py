@@ -74,13 +74,14 @@ from lponet_tf.detection.confirm import ConfirmedDetector  # noqa: E402
 from lponet_tf.detection.zoom_out import (  # noqa: E402
     ZOOM_OUT_MAX_SIDE, merge_passes, zoom_out, zoomed_back,
 )
+from lponet_tf.evaluation.end_to_end import PRESET_HOLDOUT  # noqa: E402
 from lponet_tf.training.datasets import holdout_split  # noqa: E402
 
 from bench_data import data_root  # noqa: E402
 
 SHARED = data_root()
 #: The preset's validation holdout (lponet_tf/configs/preset_lite.yaml).
-HOLDOUT = dict(fraction=0.15, seed=0, part="val")
+HOLDOUT = PRESET_HOLDOUT
 OTHER_OCCLUDERS = ("sunglasses", "hand", "patch")
 #: Settings also tried with a zoom-out pass (ZoomOutDetector) at each of these borders.
 #: (setting on the image, setting on the padded image).

@@ -29,7 +29,6 @@ import numpy as np  # noqa: E402
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(REPO / "scripts"))
 
 
 def load_images(records):
@@ -72,9 +71,8 @@ def main(argv=None) -> int:
         if not pathlib.Path(folder).is_dir():
             parser.error(f"{folder}: no such folder")
 
-    from evaluate_end_to_end import HOLDOUT, CountingRunner
-
     from lponet_tf.data import read_dataset
+    from lponet_tf.evaluation.end_to_end import PRESET_HOLDOUT, CountingRunner
     from lponet_tf.inference.analyzer import FaceAnalyzer
     from lponet_tf.training.datasets import holdout_split
 
@@ -88,7 +86,7 @@ def main(argv=None) -> int:
     print(f"model {args.model or 'bundled preset'}, {args.threads} threads, "
           f"median of {args.rounds} interleaved rounds")
     for title, (reader, folder) in sets.items():
-        records = holdout_split(read_dataset(reader, folder), **HOLDOUT)[:args.limit]
+        records = holdout_split(read_dataset(reader, folder), **PRESET_HOLDOUT)[:args.limit]
         images = load_images(records)
         analyzers = {name: FaceAnalyzer(CountingRunner(base.runner), base.detector, options)
                      for name, options in settings.items()}

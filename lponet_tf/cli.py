@@ -1,4 +1,4 @@
-"""The ``lponet`` command: ``train``, ``evaluate``, ``export``, ``predict``.
+"""The ``lponet`` command: ``train``, ``evaluate``, ``end-to-end``, ``export``, ``predict``.
 
 Each subcommand lives in its own module with ``add_arguments(parser)`` and ``run(args)``;
 they are imported only when chosen, so ``lponet --help`` stays fast.
@@ -19,6 +19,8 @@ import threading
 SUBCOMMANDS = {
     "train": ("lponet_tf.training.cli", "train LPONet from a YAML config"),
     "evaluate": ("lponet_tf.evaluation.cli", "print the paper's tables for a model"),
+    "end-to-end": ("lponet_tf.evaluation.end_to_end_cli",
+                   "figures of the whole photo -> detector -> crop -> model path, beside the true box"),
     "export": ("lponet_tf.export.cli", "export to TFLite / ONNX with a parity report"),
     "predict": ("lponet_tf.inference.cli", "annotate images, folders or videos"),
 }

@@ -65,12 +65,13 @@ def main(argv=None) -> int:
 
     from lponet_tf.codec.crop import face_box, square_box
     from lponet_tf.data import read_dataset
+    from lponet_tf.evaluation.end_to_end import PRESET_HOLDOUT
     from lponet_tf.inference.analyzer import FaceAnalyzer
     from lponet_tf.metrics import nme
     from lponet_tf.training.datasets import holdout_split
 
     root = args.data.split("=", 1)[-1]
-    records = holdout_split(read_dataset("300w", root), fraction=0.15, seed=0, part=args.part)
+    records = holdout_split(read_dataset("300w", root), **dict(PRESET_HOLDOUT, part=args.part))
     analyzer = FaceAnalyzer.create(model=args.model, threads=args.threads, refine=False)
     mirrored = FaceAnalyzer(MirroredRun(analyzer.runner), analyzer.detector, analyzer.options)
     size = analyzer.metadata.input_size

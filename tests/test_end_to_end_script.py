@@ -1,13 +1,16 @@
-"""scripts/evaluate_end_to_end.py's per-region NME against a hand computation."""
+"""``lponet end-to-end`` (lponet_tf.evaluation.end_to_end): the per-region NME against a hand
+computation, the pose run against ``lponet evaluate``, and the command's argument checks."""
+import json
 import pathlib
+import subprocess
 import sys
 
 import numpy as np
 import pytest
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "scripts"))
+from lponet_tf.evaluation.end_to_end import REGIONS, region_nme
 
-from evaluate_end_to_end import REGIONS, region_nme  # noqa: E402
+REPO = pathlib.Path(__file__).resolve().parents[1]
 
 
 def test_region_nme_divides_each_regions_mean_error_by_the_faces_inter_ocular_distance():
@@ -33,9 +36,8 @@ def test_pose_set_true_box_run_is_lponet_evaluates_figure_and_end_to_end_finds_a
     AFLW2000-3D samples its per-face pose errors are ``lponet evaluate``'s (an independent
     code path: batched runner, ``lponet_tf.evaluation``); the end-to-end run finds all four
     and the refined run is a different crop (README model card: 3.76 against 2.86 degrees)."""
-    from evaluate_end_to_end import evaluate_pose_set
-
     from lponet_tf.data import read_dataset
+    from lponet_tf.evaluation.end_to_end import evaluate_pose_set
     from lponet_tf.evaluation.evaluate import evaluate_records, runner_info
     from lponet_tf.inference.analyzer import FaceAnalyzer
 
@@ -51,3 +53,41 @@ def test_pose_set_true_box_run_is_lponet_evaluates_figure_and_end_to_end_finds_a
         np.testing.assert_allclose(row["true_box_error_ypr"], expect[row["image"]], atol=0.02)
     assert got["true_box_mae"] == pytest.approx(np.mean(list(expect.values())), abs=0.01)
     assert got["true_box_refined_mae"] != got["true_box_mae"]
+
+
+def _lponet(*args):
+    return subprocess.run([sys.executable, "-m", "lponet_tf.cli", "end-to-end", *map(str, args)],
+                          capture_output=True, text=True, timeout=600, cwd=REPO)
+
+
+def test_command_checks_its_arguments_before_loading_anything(tmp_path):
+    missing = _lponet("--data", f"300w={tmp_path / 'nope'}")
+    assert missing.returncode == 2 and "--data" in missing.stderr and "not a folder" in missing.stderr
+    bad = _lponet("--data", tmp_path, "--pose-data", "aflw2000")
+    assert bad.returncode == 2 and "READER=PATH" in bad.stderr
+    taken = tmp_path / "e2e.json"
+    taken.write_text("mine")
+    refused = _lponet("--data", tmp_path, "--output", taken)
+    assert refused.returncode == 2 and "exists" in refused.stderr
+    assert taken.read_text() == "mine"
+
+
+def test_command_and_script_agree_on_the_validation_faces(faces_300w, tmp_path):
+    """The script is the command with ``--holdout``: same keys, same figures; the figures
+    file is the printed lines."""
+    out = tmp_path / "cmd.json"
+    cmd = _lponet("--data", f"300w={faces_300w}", "--holdout", "--limit", "3", "--output", out)
+    assert cmd.returncode == 0, cmd.stderr[-2000:]
+    script = subprocess.run([sys.executable, str(REPO / "scripts" / "evaluate_end_to_end.py"),
+                             "--data", f"300w={faces_300w}", "--limit", "3"],
+                            capture_output=True, text=True, timeout=600, cwd=REPO)
+    assert script.returncode == 0, script.stderr[-2000:]
+    printed = dict(line.split(" ", 1) for line in cmd.stdout.splitlines() if line.startswith("300w"))
+    assert printed.keys() == {"300w_val"}
+    doc = json.loads(out.read_text())
+    assert json.loads(printed["300w_val"]) == doc["300w_val"]
+    assert doc["300w_val"]["faces"] == 3 and doc["holdout"] == {"fraction": 0.15, "seed": 0, "part": "val"}
+    again = [line for line in script.stdout.splitlines() if line.startswith("300w_val ")]
+    same = json.loads(again[0].split(" ", 1)[1])
+    for key in ("found_pct", "nme_end_to_end", "nme_true_box", "yaw_pitch_roll_mae"):
+        assert same[key] == doc["300w_val"][key]

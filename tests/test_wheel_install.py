@@ -64,7 +64,7 @@ def test_the_wheel_holds_every_subpackage_and_the_package_data(installed):
         assert data in names, data
 
 
-def test_installed_wheel_trains_exports_evaluates_and_predicts(installed, faces_300w):
+def test_installed_wheel_trains_exports_evaluates_predicts_and_measures_end_to_end(installed, faces_300w):
     bin_dir, work, _ = installed
     where = _run([bin_dir / "python", "-c", "import lponet_tf, sys; print(lponet_tf.__file__); "
                   "print('tensorflow' in sys.modules)"], cwd=work).stdout.split()
@@ -99,6 +99,13 @@ def test_installed_wheel_trains_exports_evaluates_and_predicts(installed, faces_
           "--output", work / "pred"], cwd=work)
     result = json.loads((work / "pred" / "astronaut.json").read_text())
     assert "faces" in result
+
+    # The bundled preset end to end (detector -> crop -> model -> decode) from the wheel.
+    _run([lponet, "end-to-end", "--data", f"300w={faces}", "--limit", 2,
+          "--output", work / "e2e.json"], cwd=work)
+    e2e = json.loads((work / "e2e.json").read_text())
+    assert e2e["model"] == "bundled preset" and e2e["300w"]["faces"] == 2
+    assert e2e["300w"]["found_pct"] == 100.0 and e2e["300w"]["nme_end_to_end"] < 10.0
 
 
 def test_an_unknown_config_name_lists_the_shipped_ones(installed):

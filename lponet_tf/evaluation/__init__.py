@@ -10,8 +10,10 @@ Command line: ``lponet evaluate --model M --config EVAL.yaml`` (:mod:`.cli`). In
 
 Modules: :mod:`.config` (eval YAML), :mod:`.protocol` (crop / map back, one face),
 :mod:`.scores` (per-face scores and summaries), :mod:`.evaluate` (datasets and batches),
-:mod:`.tables` (paper layouts), :mod:`.ced` (plots), :mod:`.report` (files). The heavy
-ones (TensorFlow via metrics) load on first use.
+:mod:`.tables` (paper layouts), :mod:`.ced` (plots), :mod:`.report` (files);
+:mod:`.end_to_end` (what a user of ``FaceAnalyzer`` gets: detector -> crop -> network, beside
+the true box; ``lponet end-to-end``, :mod:`.end_to_end_cli`). The heavy ones (TensorFlow via
+metrics) load on first use.
 """
 from __future__ import annotations
 

@@ -1,0 +1,229 @@
+"""End-to-end figures: what a user of ``FaceAnalyzer`` gets, beside the protocol's true box.
+
+The evaluation protocol (:mod:`.evaluate`, ``lponet evaluate``) crops every face on its
+annotated landmarks. A user's photo goes through the analyzer's detector, crop, network and
+decoding instead, and the figures differ (a wrong box, a missed face). This module measures
+both on the same faces (``lponet end-to-end``, :mod:`.end_to_end_cli`):
+
+* :func:`evaluate_set` -- a landmark set: the share of faces found (the best face whose
+  landmarks' box overlaps the true one by IoU >= 0.5,
+  :func:`lponet_tf.detection.matching_face`; missed faces are counted, not scored), the
+  inter-ocular NME (Eq. 10) over the found ones, and the true-box run (the protocol's crop, no
+  refinement): NME over all faces and per region (:data:`REGIONS`: jaw, brows, nose, eyes,
+  mouth; each normalised by the face's inter-ocular distance); head pose against the
+  solvePnP pseudo-labels of the true landmarks (the training labels' reference): the slope of
+  the least-squares line of predicted on reference yaw / pitch (1 = no shrinking of large
+  angles) and the MAE.
+* :func:`evaluate_turns` -- a pose-range check that does not depend on the PnP labels' noise
+  (which flattens a slope on reference angles): each face turned out of plane by known angles
+  (:mod:`lponet_tf.data.out_of_plane`, pitch -20..20 and yaw -15..15 degrees, on a 256 px view
+  twice the face box, so the mesh's border anchors are far from the face) and analysed on its
+  turned landmark box; the slope of the change in predicted yaw / pitch on the applied turn is 1
+  for a network that follows the turn, 0 for one that ignores it.
+* :func:`evaluate_pose_set` -- head pose against a dataset's own pose labels (AFLW2000-3D),
+  three ways: end to end, on the true landmark box as the protocol crops it (refinement off:
+  ``lponet evaluate``'s figure), and on the true box with the analyzer's default refinement
+  (``analyze(image, boxes=[box])``, which crops again on the network's own landmarks when they
+  disagree with the box: AFLW2000-3D's landmarks of a turned face are 3D projections, so their
+  box is not the 300W-style box the network was trained on). MAE of yaw / pitch / roll (Eq. 11,
+  ``matrix_to_euler``, degrees) and per face.
+
+Example:
+    >>> from lponet_tf.data import read_dataset
+    >>> from lponet_tf.inference import FaceAnalyzer
+    >>> from lponet_tf.training.datasets import holdout_split
+    >>> faces = holdout_split(read_dataset("300w", "/data/300w"), **PRESET_HOLDOUT)  # doctest: +SKIP
+    >>> evaluate_set(FaceAnalyzer.create(), faces)["nme_end_to_end"]  # doctest: +SKIP
+    3.263
+"""
+from __future__ import annotations
+
+import dataclasses
+import pathlib
+import time
+
+import numpy as np
+
+from lponet_tf.codec.image import load_image
+
+#: The bundled preset's validation holdout (``lponet_tf/configs/preset_lite.yaml``): 15% of
+#: the 300W photos, seed 0, the faces its weights never trained on.
+PRESET_HOLDOUT = dict(fraction=0.15, seed=0, part="val")
+
+
+def slope(pred, ref) -> float:
+    """Least-squares slope of ``pred`` on ``ref`` (with an intercept)."""
+    ref, pred = np.asarray(ref, np.float64), np.asarray(pred, np.float64)
+    a = np.stack([ref, np.ones_like(ref)], axis=1)
+    return float(np.linalg.lstsq(a, pred, rcond=None)[0][0])
+
+
+class CountingRunner:
+    """A runner that counts the face crops it is given (the cost of refinement)."""
+
+    def __init__(self, runner):
+        self.runner, self.crops = runner, 0
+
+    def __call__(self, images, *args, **kwargs):
+        self.crops += len(images)
+        return self.runner(images, *args, **kwargs)
+
+    def __getattr__(self, name):
+        return getattr(self.runner, name)
+
+
+def evaluate_set(analyzer, records, limit=None) -> dict:
+    """Detector run and true-box run of ``analyzer`` over ``records`` (see module doc)."""
+    from lponet_tf.data.pseudo_pose import pseudo_pose
+    from lponet_tf.detection import landmark_box, matching_face
+    from lponet_tf.geometry import matrix_to_euler
+    from lponet_tf.inference.analyzer import FaceAnalyzer
+    from lponet_tf.metrics import nme
+
+    # The true-box run: the same runner, the evaluation protocol's crop, no refinement.
+    given_box = FaceAnalyzer(analyzer.runner, analyzer.detector,
+                             dataclasses.replace(analyzer.options, refine=False))
+    counter = CountingRunner(analyzer.runner)
+    analyzer = FaceAnalyzer(counter, analyzer.detector, analyzer.options)
+    gts, e2e, true_box, found, ref_ypr, pred_ypr, e2e_time = [], [], [], [], [], [], 0.0
+    for rec in records[:limit]:
+        image = load_image(rec.image_path)
+        gt = np.asarray(rec.landmarks, np.float64)
+        box = landmark_box(gt)
+        t0 = time.perf_counter()
+        faces = analyzer.analyze(image)
+        e2e_time += time.perf_counter() - t0
+        best, _ = matching_face(faces, box)
+        ok = best is not None
+        found.append(ok)
+        e2e.append(best.landmarks if ok else np.full_like(gt, np.nan))
+        face = given_box.analyze(image, boxes=[box])[0]
+        true_box.append(face.landmarks)
+        gts.append(gt)
+        ref_ypr.append(matrix_to_euler(pseudo_pose(gt, image.shape[:2])))
+        pred_ypr.append(face.pose)
+    gts, found = np.stack(gts), np.asarray(found)
+    e2e_err = nme(np.stack(e2e)[found], gts[found]).per_image
+    true_box = np.stack(true_box)
+    tb_err = nme(true_box, gts).per_image
+    ref_ypr, pred_ypr = np.stack(ref_ypr), np.stack(pred_ypr)
+    return {
+        "faces": int(len(gts)),
+        "found_pct": round(100.0 * found.mean(), 2),
+        "nme_end_to_end": round(float(e2e_err.mean()), 3),
+        "median_end_to_end": round(float(np.median(e2e_err)), 3),
+        "failure10_end_to_end_pct": round(100.0 * float(np.mean(e2e_err > 10)), 2),
+        "nme_true_box": round(float(tb_err.mean()), 3),
+        "median_true_box": round(float(np.median(tb_err)), 3),
+        "failure10_true_box_pct": round(100.0 * float(np.mean(tb_err > 10)), 2),
+        "nme_true_box_regions": region_nme(true_box, gts),
+        "yaw_slope": round(slope(pred_ypr[:, 0], ref_ypr[:, 0]), 3),
+        "pitch_slope": round(slope(pred_ypr[:, 1], ref_ypr[:, 1]), 3),
+        "yaw_pitch_roll_mae": np.round(np.abs(pred_ypr - ref_ypr).mean(0), 2).tolist(),
+        "ms_per_image_end_to_end": round(1000.0 * e2e_time / len(gts), 1),
+        # Detected faces of every image (not only the scored one) and their refine passes.
+        "crops_per_image_end_to_end": round(counter.crops / len(gts), 3),
+    }
+
+
+def _regions() -> dict:
+    """The model metadata's landmark groups (iBUG 68, 0-based, ends included), left and
+    right brows and eyes taken together."""
+    from lponet_tf.metadata import LANDMARK_ORDER
+
+    groups = LANDMARK_ORDER["groups"]
+    out = {}
+    for name, (a, b) in groups.items():
+        key = {"right_brow": "brows", "left_brow": "brows", "right_eye": "eyes",
+               "left_eye": "eyes"}.get(name, name)
+        lo, hi = out.get(key, (a, b))
+        out[key] = (min(lo, a), max(hi, b))
+    return out
+
+
+#: Face regions of the per-region NME: jaw, brows, nose, eyes, mouth.
+REGIONS = _regions()
+
+
+def region_nme(pred, gts) -> dict:
+    """NME (%) of each :data:`REGIONS` group of points, normalised by the whole face's
+    inter-ocular distance (so the regions' figures are comparable with the face's)."""
+    from lponet_tf.metrics import nme, normalising_distance
+
+    d = normalising_distance(gts, "inter_ocular")
+    return {name: round(nme(pred[:, a:b + 1], gts[:, a:b + 1], norm=d).mean, 3)
+            for name, (a, b) in REGIONS.items()}
+
+
+#: Applied turns of ``--turns``: (yaw, pitch) degrees.
+TURNS = [(0.0, p) for p in (-20.0, -10.0, 10.0, 20.0)] + [(y, 0.0) for y in (-15.0, -7.5, 7.5, 15.0)]
+
+
+def evaluate_turns(analyzer, records, limit=None) -> dict:
+    """Slopes of the predicted change in yaw / pitch on known synthetic turns (module doc)."""
+    from lponet_tf.codec.crop import CropTransform, box_from_landmarks
+    from lponet_tf.data.out_of_plane import rotate_face
+    from lponet_tf.data.pseudo_pose import pseudo_pose
+    from lponet_tf.inference.analyzer import FaceAnalyzer
+
+    given_box = FaceAnalyzer(analyzer.runner, analyzer.detector,
+                             dataclasses.replace(analyzer.options, refine=False))
+    applied, change, dropped = {0: [], 1: []}, {0: [], 1: []}, 0
+    for rec in records[:limit]:
+        image = load_image(rec.image_path)
+        gt = np.asarray(rec.landmarks, np.float64)
+        pose = pseudo_pose(gt, image.shape[:2])
+        view = CropTransform.from_box(box_from_landmarks(gt), 256, enlarge=0.5)
+        crop, lm = view.warp(image), view.to_crop(gt)
+        base = given_box.analyze(crop, boxes=[box_from_landmarks(lm)])[0].pose
+        for yaw, pitch in TURNS:
+            out = rotate_face(crop, lm, pose, yaw, pitch)
+            if out.angles != (yaw, pitch):
+                dropped += 1
+                continue
+            pred = given_box.analyze(out.image, boxes=[box_from_landmarks(out.landmarks)])[0].pose
+            axis = 0 if yaw else 1
+            applied[axis].append(yaw or pitch)
+            change[axis].append(pred[axis] - base[axis])
+    return {
+        "turns": len(TURNS), "faces": len(records[:limit]), "turns_dropped": dropped,
+        "yaw_turn_slope": round(slope(change[0], applied[0]), 3),
+        "pitch_turn_slope": round(slope(change[1], applied[1]), 3),
+    }
+
+
+def evaluate_pose_set(analyzer, records, limit=None) -> dict:
+    """Pose MAE against the records' labels: end to end, true box, true box refined."""
+    from lponet_tf.detection import landmark_box, matching_face
+    from lponet_tf.geometry import matrix_to_euler
+    from lponet_tf.inference.analyzer import FaceAnalyzer
+
+    given_box = FaceAnalyzer(analyzer.runner, analyzer.detector,
+                             dataclasses.replace(analyzer.options, refine=False))
+    runs = {"end_to_end": [], "true_box": [], "true_box_refined": []}
+    faces, missed = [], []
+    for rec in records[:limit]:
+        if rec.pose is None:
+            continue
+        image = load_image(rec.image_path)
+        box = landmark_box(np.asarray(rec.landmarks, np.float64))
+        ref = np.asarray(matrix_to_euler(np.asarray(rec.pose, np.float64)))
+        found, _ = matching_face(analyzer.analyze(image), box)
+        row = {"image": pathlib.Path(rec.image_path).name, "reference_ypr": np.round(ref, 2).tolist()}
+        for run, face in (("end_to_end", found),
+                          ("true_box", given_box.analyze(image, boxes=[box])[0]),
+                          ("true_box_refined", analyzer.analyze(image, boxes=[box])[0])):
+            if face is None:
+                missed.append(row["image"])
+                continue
+            err = np.abs(np.asarray(face.pose, np.float64) - ref)
+            runs[run].append(err)
+            row[run + "_error_ypr"] = np.round(err, 2).tolist()
+        faces.append(row)
+    out = {"faces": len(faces), "missed_end_to_end": missed}
+    for run, errs in runs.items():
+        errs = np.asarray(errs).reshape(-1, 3)
+        out[run + "_mae_ypr"] = np.round(errs.mean(0), 2).tolist() if len(errs) else None
+        out[run + "_mae"] = round(float(errs.mean()), 2) if len(errs) else None
+    out["per_face"] = faces
+    return out

@@ -1,0 +1,126 @@
+"""``lponet end-to-end``: the figures a user of ``FaceAnalyzer`` gets, beside the true box.
+
+Example::
+
+    lponet end-to-end --data 300w=/data/300w --holdout --masked out/masked300w --turns \\
+        --pose-data aflw2000=/data/AFLW2000 --output out/e2e.json
+
+prints one JSON line per set (and writes them all to ``--output``): ``300w_val`` (with
+``--holdout``: the bundled preset's validation faces, the ones it never trained on; without
+it every face of the folder, ``300w``), ``masked_300w_val`` (the same faces of a Masked-300W
+folder, ``python -m lponet_tf.data.benchmark_sets masked-300w ...``), ``turns_300w_val`` and
+``pose_aflw2000``. What each figure is: :mod:`lponet_tf.evaluation.end_to_end`. The model is
+the bundled preset unless ``--model`` names a file; ``--flip-tta`` and ``--refine-iou`` are
+the analyzer's options of those names. Arguments and ``--output`` are checked before the model
+loads; an existing ``--output`` is refused unless ``--overwrite``, and it is written
+atomically.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import pathlib
+
+from lponet_tf.errors import LPONetError
+
+
+class EndToEndArgumentError(LPONetError, ValueError):
+    """An argument of ``lponet end-to-end`` that cannot be used (named in the message)."""
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data", required=True, metavar="300w=PATH",
+                        help="a 300W-format folder of faces (the 300w= prefix is optional)")
+    parser.add_argument("--holdout", action="store_true",
+                        help="only the bundled preset's validation faces of --data and --masked "
+                             "(15%% of the photos, seed 0: the ones it never trained on)")
+    parser.add_argument("--masked", default=None,
+                        help="a Masked-300W folder of the same faces (optional)")
+    parser.add_argument("--pose-data", action="append", default=[], metavar="READER=PATH",
+                        help="a set with pose labels (e.g. aflw2000=PATH): pose MAE against "
+                             "them, end to end and on the true box (repeatable)")
+    parser.add_argument("--model", default=None, help="model file (default: the bundled preset)")
+    parser.add_argument("--flip-tta", action="store_true", help="flip test-time augmentation")
+    parser.add_argument("--refine-iou", type=float, default=None,
+                        help="FaceAnalyzerOptions.refine_iou (default: the library's)")
+    parser.add_argument("--turns", action="store_true",
+                        help="also the slopes on synthetic head turns")
+    parser.add_argument("--threads", type=int, default=2, help="CPU threads for the runtime")
+    parser.add_argument("--limit", type=int, default=None, help="first N faces of each set")
+    parser.add_argument("--output", default=None, help="also write the figures to this JSON")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing --output")
+
+
+def _pose_sets(items) -> dict:
+    sets = {}
+    for item in items:
+        reader, sep, path = item.partition("=")
+        if not sep or not reader or not path:
+            raise EndToEndArgumentError(f"--pose-data takes READER=PATH, got {item!r}")
+        sets[reader] = path
+    return sets
+
+
+def _check(args) -> dict:
+    """Everything that can be refused before the model loads; the pose sets by reader."""
+    from lponet_tf.fileio import check_outputs
+
+    for flag, path in (("--data", args.data.split("=", 1)[-1]), ("--masked", args.masked)):
+        if path is not None and not pathlib.Path(path).is_dir():
+            raise EndToEndArgumentError(f"{flag} {path}: not a folder")
+    pose_sets = _pose_sets(args.pose_data)
+    for reader, path in pose_sets.items():
+        if not pathlib.Path(path).is_dir():
+            raise EndToEndArgumentError(f"--pose-data {reader}={path}: not a folder")
+    if args.limit is not None and args.limit < 1:
+        raise EndToEndArgumentError(f"--limit must be >= 1, got {args.limit}")
+    if args.threads < 1:
+        raise EndToEndArgumentError(f"--threads must be >= 1, got {args.threads}")
+    if args.output:
+        check_outputs([args.output], inputs=[args.model], overwrite=args.overwrite,
+                      what="figures file")
+    return pose_sets
+
+
+def run(args) -> int:
+    pose_sets = _check(args)
+    from lponet_tf.data import read_dataset
+    from lponet_tf.evaluation.end_to_end import (
+        PRESET_HOLDOUT, evaluate_pose_set, evaluate_set, evaluate_turns,
+    )
+    from lponet_tf.fileio import atomic_write_via
+    from lponet_tf.inference.analyzer import FaceAnalyzer
+    from lponet_tf.training.datasets import holdout_split
+
+    def faces(reader, path):
+        records = read_dataset(reader, path)
+        return holdout_split(records, **PRESET_HOLDOUT) if args.holdout else records
+
+    suffix = "_val" if args.holdout else ""
+    sets = {"300w" + suffix: faces("300w", args.data.split("=", 1)[-1])}
+    if args.masked:
+        sets["masked_300w" + suffix] = faces("masked_300w", args.masked)
+    extra = {} if args.refine_iou is None else {"refine_iou": args.refine_iou}
+    analyzer = FaceAnalyzer.create(model=args.model, threads=args.threads,
+                                   flip_tta=args.flip_tta, **extra)
+    result = {"model": args.model or "bundled preset", "flip_tta": args.flip_tta,
+              "holdout": PRESET_HOLDOUT if args.holdout else None,
+              "decode": getattr(getattr(analyzer, "decode_settings", None), "decode", "top2"),
+              "detector": type(analyzer.detector).__name__,
+              "refine_iou": analyzer.options.refine_iou}
+    for name, records in sets.items():
+        result[name] = evaluate_set(analyzer, records, args.limit)
+        print(name, json.dumps(result[name]), flush=True)
+    if args.turns:
+        name = "turns_300w" + suffix
+        result[name] = evaluate_turns(analyzer, sets["300w" + suffix], args.limit)
+        print(name, json.dumps(result[name]), flush=True)
+    for reader, path in pose_sets.items():
+        name = f"pose_{reader}"
+        result[name] = evaluate_pose_set(analyzer, read_dataset(reader, path), args.limit)
+        print(name, json.dumps({k: v for k, v in result[name].items() if k != "per_face"}),
+              flush=True)
+    if args.output:
+        text = json.dumps(result, indent=1) + "\n"
+        atomic_write_via(args.output, lambda tmp: pathlib.Path(tmp).write_text(text))
+    return 0

@@ -91,3 +91,36 @@ def test_command_and_script_agree_on_the_validation_faces(faces_300w, tmp_path):
     same = json.loads(again[0].split(" ", 1)[1])
     for key in ("found_pct", "nme_end_to_end", "nme_true_box", "yaw_pitch_roll_mae"):
         assert same[key] == doc["300w_val"][key]
+
+
+def test_command_refuses_another_readers_folder_and_an_empty_holdout(faces_300w, tmp_path):
+    other = _lponet("--data", f"aflw2000={tmp_path}")
+    assert other.returncode == 2 and "300W-format folder" in other.stderr
+    one = tmp_path / "one"
+    one.mkdir()
+    # One training photo of the preset's split: its holdout is empty.
+    from lponet_tf.data import read_dataset
+    from lponet_tf.evaluation.end_to_end import PRESET_HOLDOUT
+    from lponet_tf.training.datasets import holdout_split
+
+    records = read_dataset("300w", faces_300w)
+    train = holdout_split(records, **dict(PRESET_HOLDOUT, part="train"))
+    pts = pathlib.Path(train[0].image_path).with_suffix(".pts")
+    for src in (pts, pathlib.Path(train[0].image_path)):
+        (one / src.name).symlink_to(src)
+    empty = _lponet("--data", one, "--holdout")
+    assert empty.returncode == 2 and "no faces in the preset's holdout" in empty.stderr
+
+
+def test_a_set_where_no_face_is_found_has_no_end_to_end_figures(faces_300w):
+    from lponet_tf.data import read_dataset
+    from lponet_tf.evaluation.end_to_end import EndToEndError, evaluate_set
+    from lponet_tf.inference.analyzer import FaceAnalyzer
+
+    blind = FaceAnalyzer.create(detector=lambda image: [], threads=1)   # finds no face
+    got = evaluate_set(blind, read_dataset("300w", faces_300w), limit=2)
+    assert got["faces"] == 2 and got["found_pct"] == 0.0
+    assert got["nme_end_to_end"] is None and got["failure10_end_to_end_pct"] is None
+    assert 0.0 < got["nme_true_box"] < 10.0          # the true-box run does not need the detector
+    with pytest.raises(EndToEndError, match="no faces to evaluate"):
+        evaluate_set(blind, [])

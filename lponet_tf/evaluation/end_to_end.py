@@ -45,10 +45,15 @@ import time
 import numpy as np
 
 from lponet_tf.codec.image import load_image
+from lponet_tf.errors import LPONetError
 
 #: The bundled preset's validation holdout (``lponet_tf/configs/preset_lite.yaml``): 15% of
 #: the 300W photos, seed 0, the faces its weights never trained on.
 PRESET_HOLDOUT = dict(fraction=0.15, seed=0, part="val")
+
+
+class EndToEndError(LPONetError, ValueError):
+    """An end-to-end evaluation that cannot run as asked (an argument, an empty set)."""
 
 
 def slope(pred, ref) -> float:
@@ -73,7 +78,12 @@ class CountingRunner:
 
 
 def evaluate_set(analyzer, records, limit=None) -> dict:
-    """Detector run and true-box run of ``analyzer`` over ``records`` (see module doc)."""
+    """Detector run and true-box run of ``analyzer`` over ``records`` (see module doc).
+
+    Raises:
+        EndToEndError: no face to evaluate. The end-to-end figures are ``None`` when no face
+            was found.
+    """
     from lponet_tf.data.pseudo_pose import pseudo_pose
     from lponet_tf.detection import landmark_box, matching_face
     from lponet_tf.geometry import matrix_to_euler
@@ -86,7 +96,10 @@ def evaluate_set(analyzer, records, limit=None) -> dict:
     counter = CountingRunner(analyzer.runner)
     analyzer = FaceAnalyzer(counter, analyzer.detector, analyzer.options)
     gts, e2e, true_box, found, ref_ypr, pred_ypr, e2e_time = [], [], [], [], [], [], 0.0
-    for rec in records[:limit]:
+    records = list(records[:limit])
+    if not records:
+        raise EndToEndError("no faces to evaluate (an empty folder, or no face in its holdout)")
+    for rec in records:
         image = load_image(rec.image_path)
         gt = np.asarray(rec.landmarks, np.float64)
         box = landmark_box(gt)
@@ -103,16 +116,20 @@ def evaluate_set(analyzer, records, limit=None) -> dict:
         ref_ypr.append(matrix_to_euler(pseudo_pose(gt, image.shape[:2])))
         pred_ypr.append(face.pose)
     gts, found = np.stack(gts), np.asarray(found)
-    e2e_err = nme(np.stack(e2e)[found], gts[found]).per_image
+    e2e_err = nme(np.stack(e2e)[found], gts[found]).per_image if found.any() else None
+
+    def e2e_stat(fn, digits):
+        return None if e2e_err is None else round(float(fn(e2e_err)), digits)
+
     true_box = np.stack(true_box)
     tb_err = nme(true_box, gts).per_image
     ref_ypr, pred_ypr = np.stack(ref_ypr), np.stack(pred_ypr)
     return {
         "faces": int(len(gts)),
         "found_pct": round(100.0 * found.mean(), 2),
-        "nme_end_to_end": round(float(e2e_err.mean()), 3),
-        "median_end_to_end": round(float(np.median(e2e_err)), 3),
-        "failure10_end_to_end_pct": round(100.0 * float(np.mean(e2e_err > 10)), 2),
+        "nme_end_to_end": e2e_stat(np.mean, 3),
+        "median_end_to_end": e2e_stat(np.median, 3),
+        "failure10_end_to_end_pct": e2e_stat(lambda e: 100.0 * np.mean(e > 10), 2),
         "nme_true_box": round(float(tb_err.mean()), 3),
         "median_true_box": round(float(np.median(tb_err)), 3),
         "failure10_true_box_pct": round(100.0 * float(np.mean(tb_err > 10)), 2),

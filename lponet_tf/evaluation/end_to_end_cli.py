@@ -21,11 +21,7 @@ import argparse
 import json
 import pathlib
 
-from lponet_tf.errors import LPONetError
-
-
-class EndToEndArgumentError(LPONetError, ValueError):
-    """An argument of ``lponet end-to-end`` that cannot be used (named in the message)."""
+from lponet_tf.evaluation.end_to_end import EndToEndError
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -56,34 +52,46 @@ def _pose_sets(items) -> dict:
     for item in items:
         reader, sep, path = item.partition("=")
         if not sep or not reader or not path:
-            raise EndToEndArgumentError(f"--pose-data takes READER=PATH, got {item!r}")
+            raise EndToEndError(f"--pose-data takes READER=PATH, got {item!r}")
         sets[reader] = path
     return sets
 
 
-def _check(args) -> dict:
-    """Everything that can be refused before the model loads; the pose sets by reader."""
+def _data_folder(value: str) -> str:
+    """``300w=PATH`` or ``PATH`` -> PATH; another reader's prefix is refused."""
+    reader, sep, path = value.partition("=")
+    if not sep or "/" in reader or "\\" in reader:  # no prefix (a path may hold "=")
+        return value
+    if reader != "300w":
+        raise EndToEndError(f"--data takes a 300W-format folder (300w=PATH or PATH), got {value!r}")
+    return path
+
+
+def _check(args):
+    """Everything that can be refused before the model loads: the --data folder, the pose
+    sets by reader."""
     from lponet_tf.fileio import check_outputs
 
-    for flag, path in (("--data", args.data.split("=", 1)[-1]), ("--masked", args.masked)):
+    data = _data_folder(args.data)
+    for flag, path in (("--data", data), ("--masked", args.masked)):
         if path is not None and not pathlib.Path(path).is_dir():
-            raise EndToEndArgumentError(f"{flag} {path}: not a folder")
+            raise EndToEndError(f"{flag} {path}: not a folder")
     pose_sets = _pose_sets(args.pose_data)
     for reader, path in pose_sets.items():
         if not pathlib.Path(path).is_dir():
-            raise EndToEndArgumentError(f"--pose-data {reader}={path}: not a folder")
+            raise EndToEndError(f"--pose-data {reader}={path}: not a folder")
     if args.limit is not None and args.limit < 1:
-        raise EndToEndArgumentError(f"--limit must be >= 1, got {args.limit}")
+        raise EndToEndError(f"--limit must be >= 1, got {args.limit}")
     if args.threads < 1:
-        raise EndToEndArgumentError(f"--threads must be >= 1, got {args.threads}")
+        raise EndToEndError(f"--threads must be >= 1, got {args.threads}")
     if args.output:
         check_outputs([args.output], inputs=[args.model], overwrite=args.overwrite,
                       what="figures file")
-    return pose_sets
+    return data, pose_sets
 
 
 def run(args) -> int:
-    pose_sets = _check(args)
+    data, pose_sets = _check(args)
     from lponet_tf.data import read_dataset
     from lponet_tf.evaluation.end_to_end import (
         PRESET_HOLDOUT, evaluate_pose_set, evaluate_set, evaluate_turns,
@@ -97,9 +105,13 @@ def run(args) -> int:
         return holdout_split(records, **PRESET_HOLDOUT) if args.holdout else records
 
     suffix = "_val" if args.holdout else ""
-    sets = {"300w" + suffix: faces("300w", args.data.split("=", 1)[-1])}
+    sets = {"300w" + suffix: faces("300w", data)}
     if args.masked:
         sets["masked_300w" + suffix] = faces("masked_300w", args.masked)
+    for name, records in sets.items():
+        if not records:
+            raise EndToEndError(f"{name}: no faces in the preset's holdout of that folder "
+                                "(it holds 15% of the photos); leave out --holdout")
     extra = {} if args.refine_iou is None else {"refine_iou": args.refine_iou}
     analyzer = FaceAnalyzer.create(model=args.model, threads=args.threads,
                                    flip_tta=args.flip_tta, **extra)

@@ -210,7 +210,11 @@ def evaluate_turns(analyzer, records, limit=None) -> dict:
 
 
 def evaluate_pose_set(analyzer, records, limit=None) -> dict:
-    """Pose MAE against the records' labels: end to end, true box, true box refined."""
+    """Pose MAE against the records' labels: end to end, true box, true box refined.
+
+    Faces without a pose label or landmarks are left out (``faces`` counts the scored ones);
+    the MAE of a run that scored no face is ``None``.
+    """
     from lponet_tf.detection import landmark_box, matching_face
     from lponet_tf.geometry import matrix_to_euler
     from lponet_tf.inference.analyzer import FaceAnalyzer
@@ -220,7 +224,7 @@ def evaluate_pose_set(analyzer, records, limit=None) -> dict:
     runs = {"end_to_end": [], "true_box": [], "true_box_refined": []}
     faces, missed = [], []
     for rec in records[:limit]:
-        if rec.pose is None:
+        if rec.pose is None or rec.landmarks is None:  # nothing to compare or crop on
             continue
         image = load_image(rec.image_path)
         box = landmark_box(np.asarray(rec.landmarks, np.float64))

@@ -77,6 +77,15 @@ class CountingRunner:
         return getattr(self.runner, name)
 
 
+def protocol_analyzer(analyzer):
+    """``analyzer`` with refinement off: given a face's true landmark box it crops exactly
+    as the evaluation protocol does (the true-box runs), sharing the model and detector."""
+    from lponet_tf.inference.analyzer import FaceAnalyzer
+
+    return FaceAnalyzer(analyzer.runner, analyzer.detector,
+                        dataclasses.replace(analyzer.options, refine=False))
+
+
 def evaluate_set(analyzer, records, limit=None) -> dict:
     """Detector run and true-box run of ``analyzer`` over ``records`` (see module doc).
 
@@ -90,9 +99,7 @@ def evaluate_set(analyzer, records, limit=None) -> dict:
     from lponet_tf.inference.analyzer import FaceAnalyzer
     from lponet_tf.metrics import nme
 
-    # The true-box run: the same runner, the evaluation protocol's crop, no refinement.
-    given_box = FaceAnalyzer(analyzer.runner, analyzer.detector,
-                             dataclasses.replace(analyzer.options, refine=False))
+    given_box = protocol_analyzer(analyzer)
     counter = CountingRunner(analyzer.runner)
     analyzer = FaceAnalyzer(counter, analyzer.detector, analyzer.options)
     gts, e2e, true_box, found, ref_ypr, pred_ypr, e2e_time = [], [], [], [], [], [], 0.0
@@ -181,10 +188,8 @@ def evaluate_turns(analyzer, records, limit=None) -> dict:
     from lponet_tf.codec.crop import CropTransform, box_from_landmarks
     from lponet_tf.data.out_of_plane import rotate_face
     from lponet_tf.data.pseudo_pose import pseudo_pose
-    from lponet_tf.inference.analyzer import FaceAnalyzer
 
-    given_box = FaceAnalyzer(analyzer.runner, analyzer.detector,
-                             dataclasses.replace(analyzer.options, refine=False))
+    given_box = protocol_analyzer(analyzer)
     applied, change, dropped = {0: [], 1: []}, {0: [], 1: []}, 0
     for rec in records[:limit]:
         image = load_image(rec.image_path)
@@ -217,10 +222,8 @@ def evaluate_pose_set(analyzer, records, limit=None) -> dict:
     """
     from lponet_tf.detection import landmark_box, matching_face
     from lponet_tf.geometry import matrix_to_euler
-    from lponet_tf.inference.analyzer import FaceAnalyzer
 
-    given_box = FaceAnalyzer(analyzer.runner, analyzer.detector,
-                             dataclasses.replace(analyzer.options, refine=False))
+    given_box = protocol_analyzer(analyzer)
     runs = {"end_to_end": [], "true_box": [], "true_box_refined": []}
     faces, missed = [], []
     for rec in records[:limit]:

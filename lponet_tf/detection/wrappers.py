@@ -16,7 +16,7 @@ import numpy as np
 from lponet_tf.detection.base import Detection, FaceDetector, as_rgb_uint8, box_in_image, shrink_to
 from lponet_tf.detection.blazeface import BLAZE_MODELS, BlazeFaceDetector
 from lponet_tf.detection.confirm import ConfirmedDetector
-from lponet_tf.detection.zoom_out import ZOOM_OUT_PAD, ZoomOutDetector
+from lponet_tf.detection.zoom_out import ZoomOutDetector
 
 __all__ = ["BoxesDetector", "CallableDetector", "FallbackDetector", "as_detector",
            "confirmed_zoom", "DEFAULT_DETECTOR"]
@@ -31,9 +31,6 @@ DEFAULT_DETECTOR = "blazeface_confirmed_zoom"
 #: the short model's agreement at 0.5 (a face-free image always reaches this pass; at these
 #: constants it added no false positive on the 2,246 face-free images of the benchmark).
 ZOOM_PASS = dict(accept=1.0, low=0.6, confirm_threshold=0.5, small_face=0.0)
-#: Border of the zoom-out pass, a share of the image's longer side (the face of a close-up
-#: then spans about a third of the padded image).
-ZOOM_PASS_PAD = ZOOM_OUT_PAD
 #: The zoom-out pass runs when the first pass has no face scoring at least this (on a close-up
 #: the back model often returns part of the face at a low score).
 ZOOM_PASS_BELOW = 0.8
@@ -174,9 +171,10 @@ class FallbackDetector:
 
 def confirmed_zoom(back, short) -> ZoomOutDetector:
     """``blazeface_confirmed_zoom`` (the default) on the given two BlazeFace models: ``back``
-    confirmed by ``short``, then the zoom-out pass of :data:`ZOOM_PASS` with the same models."""
+    confirmed by ``short``, then the zoom-out pass of :data:`ZOOM_PASS` with the same models,
+    on the border :data:`~lponet_tf.detection.zoom_out.ZOOM_OUT_PAD` (the detector's default)."""
     return ZoomOutDetector(ConfirmedDetector(back, short), ConfirmedDetector(back, short, **ZOOM_PASS),
-                           pad=ZOOM_PASS_PAD, rerun_below=ZOOM_PASS_BELOW)
+                           rerun_below=ZOOM_PASS_BELOW)
 
 
 def as_detector(spec=None) -> FaceDetector:

@@ -385,15 +385,15 @@ def _zoom_out_golden(out: _Out, rng) -> dict:
         raise AssertionError(f"zoom-out golden keeps {len(back)} of {len(dets)} detections")
     # merge_passes: second-pass faces over, beside and under first-pass ones
     # (replaced: a small box inside a better face; kept: a higher score, a box overlapping by
-    # IoU >= 0.5, a lower one)
+    # IoU >= 0.5, a lower one, a box larger than the better-scoring one inside it)
     first = [Detection([20, 20, 35, 35], 0.45, None, "a"), Detection([60, 10, 90, 40], 0.75, None, "a"),
              Detection([100, 100, 120, 120], 0.3, None, "a"), Detection([104, 96, 126, 118], 0.5, None, "a"),
-             Detection([150, 150, 190, 190], 0.55, None, "a")]
+             Detection([150, 150, 190, 190], 0.55, None, "a"), Detection([250, 250, 310, 310], 0.5, None, "a")]
     second = [Detection([5, 8, 55, 58], 0.7, None, "b"), Detection([62, 12, 88, 38], 0.65, None, "b"),
               Detection([200, 10, 230, 40], 0.62, None, "b"), Detection([102, 98, 122, 121], 0.4, None, "b"),
-              Detection([152, 150, 192, 190], 0.9, None, "b")]
+              Detection([152, 150, 192, 190], 0.9, None, "b"), Detection([260, 250, 300, 270], 0.9, None, "b")]
     merged = merge_passes(first, second)
-    if sorted(d.source for d in merged) != ["a", "a", "a", "a", "b", "b"]:
+    if sorted(d.source for d in merged) != ["a", "a", "a", "a", "a", "b", "b"]:
         raise AssertionError(f"zoom-out golden: merge kept {[d.source for d in merged]}")
     return {"image": out.image("zoom_out_image.u8", img), "pad": 0.75, "fill": 100,
             "padded": out.image("zoom_out_padded.u8", padded), "border": p,

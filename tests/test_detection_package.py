@@ -17,7 +17,7 @@ from lponet_tf.detection import (
 )
 from lponet_tf.detection.box_mapping import MAPPINGS_FILE, load_box_mappings
 from lponet_tf.detection.confirm import ConfirmedDetector, boxes_agree
-from lponet_tf.detection.zoom_out import ZoomOutDetector, zoom_out
+from lponet_tf.detection.zoom_out import ZoomOutDetector, merge_passes, zoom_out
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 
@@ -266,6 +266,21 @@ def test_zoom_out_merges_the_passes():
     np.testing.assert_allclose(got[0].box, [0, 0, 60, 60])
     # the same face at IoU >= 0.5 keeps the first pass's (full-resolution) box
     np.testing.assert_allclose(got[2].box, [300, 300, 360, 360])
+
+
+def test_zoom_out_keeps_a_first_pass_face_larger_than_the_second_pass_box():
+    # A face found at a low score, and a higher-scoring second-pass box on its forehead (IoU
+    # 0.22, centre inside the face): the face is kept, the forehead box is not added.
+    def second(im):                                   # border 500: (110, 100, 150, 120)
+        return [([610, 600, 650, 620], 0.9, None)]
+    first = Recorder(lambda im: [([100, 100, 160, 160], 0.5, None)])
+    got = ZoomOutDetector(first, Recorder(second, "z"), pad=1.0, rerun_below=0.8,
+                          max_side=None).detect(IMG)
+    assert [(d.source, d.score) for d in got] == [("fake", pytest.approx(0.5))]
+    # the same two boxes the other way round: the larger second-pass box replaces the part
+    got = merge_passes([Detection([110, 100, 150, 120], 0.5, None, "a")],
+                       [Detection([100, 100, 160, 160], 0.9, None, "b")])
+    assert [d.source for d in got] == ["b"]
 
 
 def test_zoom_out_maps_the_second_pass_back_and_drops_faces_on_the_border():

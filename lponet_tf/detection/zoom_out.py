@@ -79,19 +79,28 @@ def zoomed_back(detections, p: int, shape, scale=(1.0, 1.0)) -> List[Detection]:
     return out
 
 
+def _area(box) -> float:
+    return float(max(0.0, box[2] - box[0]) * max(0.0, box[3] - box[1]))
+
+
 def merge_passes(first, second, keep_iou: float = MERGE_KEEP_IOU) -> List[Detection]:
     """The two passes' faces. A second-pass face that agrees with no first-pass face
     (:func:`~lponet_tf.detection.confirm.boxes_agree`) is added. One that agrees with some
-    replaces them when it scores higher than all of them and none overlaps it by IoU >=
-    ``keep_iou``: a first-pass box that overlaps it that much marks the same face at the
-    image's full resolution and is kept (the detector's box mapping was fitted on such boxes);
-    one that overlaps it less is taken for a wrong box on part of the face. Best score first."""
+    replaces them when, for each of them, it scores higher, is larger, and overlaps it by
+    IoU < ``keep_iou``. Such a first-pass box is taken for a wrong box on part of the face (the
+    detector's failure on a face that fills the frame). Kept instead: a first-pass box that
+    overlaps it by IoU >= ``keep_iou`` (the same face at the image's full resolution, the kind
+    of box the detector's box mapping was fitted on), and one larger than it (then the
+    second-pass box is the part: a forehead or a mask, seen from afar; a box too large is
+    mended by the analyzer's landmark refinement, a box on part of the face is not).
+    Best score first."""
     out = list(first)
     for z in second:
         same = [d for d in out if boxes_agree(d.box, z.box)]
         if not same:
             out.append(z)
-        elif all(d.score < z.score and box_iou(d.box, z.box)[0, 0] < keep_iou for d in same):
+        elif all(d.score < z.score and _area(d.box) < _area(z.box)
+                 and box_iou(d.box, z.box)[0, 0] < keep_iou for d in same):
             out = [d for d in out if not any(d is s for s in same)] + [z]
     return sorted(out, key=lambda d: -d.score)
 

@@ -103,8 +103,9 @@ public final class ZoomOut {
   /**
    * The two passes' faces (Python's {@code merge_passes}): a second-pass face that agrees with
    * no first-pass face ({@link ConfirmedDetection#boxesAgree}) is added; one that agrees with
-   * some replaces them when it scores higher than all of them and none overlaps it by IoU >=
-   * {@link #MERGE_KEEP_IOU}. Best score first.
+   * some replaces them when, for each of them, it scores higher, is larger, and overlaps it by
+   * IoU < {@link #MERGE_KEEP_IOU}: a first-pass box larger than it holds the face and the
+   * second-pass box is a part of it (a forehead, a mask). Best score first.
    */
   public static List<Detection> merge(List<Detection> first, List<Detection> second) {
     List<Detection> out = new ArrayList<>(first);
@@ -114,7 +115,8 @@ public final class ZoomOut {
       for (Detection d : out) {
         if (ConfirmedDetection.boxesAgree(d.box, z.box)) {
           same.add(d);
-          replace &= d.score < z.score && Refine.iou(d.box, z.box) < MERGE_KEEP_IOU;
+          replace &= d.score < z.score && area(d.box) < area(z.box)
+              && Refine.iou(d.box, z.box) < MERGE_KEEP_IOU;
         }
       }
       if (same.isEmpty()) {
@@ -126,6 +128,10 @@ public final class ZoomOut {
     }
     out.sort(Comparator.comparingDouble(d -> -d.score));
     return out;
+  }
+
+  private static float area(float[] box) {
+    return Math.max(box[2] - box[0], 0f) * Math.max(box[3] - box[1], 0f);
   }
 
   /** The border's width in pixels (Python's {@code max(1, int(round(pad * max(h, w))))}). */

@@ -46,7 +46,7 @@ def tiny():
 
 def test_options_are_validated():
     for bad in ({"backend": "tpu"}, {"max_faces": 0}, {"score_threshold": 1.5},
-                {"detect_every": 0}, {"threads": 0}):
+                {"detect_every": 0}, {"zoom_out_every": 0}, {"threads": 0}):
         with pytest.raises(ValueError):
             FaceAnalyzerOptions(**bad)
 

@@ -11,7 +11,7 @@ from analyzer_fixtures import (
 )
 from lponet_tf.errors import ImageError
 from lponet_tf.inference.analyzer import FaceAnalyzer
-from lponet_tf.detection import Detection
+from lponet_tf.detection import CallableDetector, Detection, ZoomOutDetector
 from lponet_tf.inference.smoothing import SmoothingError
 from lponet_tf.inference.video import iter_frames
 
@@ -131,3 +131,37 @@ def test_unreadable_videos_are_image_errors(tmp_path):
     for path in (bad, tmp_path / "missing.avi"):
         with pytest.raises(ImageError, match=str(path.name)):
             list(iter_frames(path))
+
+
+@pytest.mark.parametrize("every, zoomed_frames", [(3, [0, 3, 6, 8, 9]), (1, [0, 1, 2, 3, 4, 5, 6, 8, 9])])
+def test_track_runs_the_zoom_out_pass_on_one_face_free_frame_in_zoom_out_every(every, zoomed_frames):
+    first, second = DiscDetector(), DiscDetector()
+    detector = ZoomOutDetector(CallableDetector(first), CallableDetector(second), fill=0)
+    analyzer = FaceAnalyzer.create(model=OracleRunner(), detector=detector, smoothing=False,
+                                   detect_every=100, zoom_out_every=every)
+    scenes = [[]] * 7 + [[(60, 60)]] + [[]] * 2    # a face at frame 7 only
+    zoomed = []
+    for i, discs in enumerate(scenes):
+        before = second.calls
+        faces = analyzer.track(disc_frame(discs), 40.0 * i)
+        assert len(faces) == len(discs)
+        if second.calls > before:
+            zoomed.append(i)
+    # every frame starts with no tracked face but frame 8 (the face of frame 7, lost there:
+    # the detector runs, its second look too); frame 9 is the first face-free one again
+    assert first.calls == len(scenes) and zoomed == zoomed_frames
+    assert analyzer._session.faceless_frames == 1
+
+
+def test_detect_skips_the_zoom_out_pass_only_when_the_first_pass_finds_nothing():
+    first, second = DiscDetector(), DiscDetector()
+    zoom = ZoomOutDetector(CallableDetector(first), CallableDetector(second), fill=0, rerun_below=0.95)
+    analyzer = FaceAnalyzer.create(model=OracleRunner(), detector=zoom)
+    empty, face = disc_frame([]), disc_frame([(60, 60)])
+    assert analyzer.detect(empty) == [] and (first.calls, second.calls) == (1, 1)
+    assert analyzer.detect(empty, zoom_out_when_empty=False) == [] and (first.calls, second.calls) == (2, 1)
+    # an unsure face (0.9 < 0.95) still gets the second look
+    assert len(analyzer.detect(face, zoom_out_when_empty=False)) == 1 and (first.calls, second.calls) == (3, 2)
+    # a detector without a second look runs as it is
+    plain, det = disc_analyzer()
+    assert len(plain.detect(face, zoom_out_when_empty=False)) == 1 and det.calls == 1

@@ -271,6 +271,7 @@ def export_assets(out_dir, model=None, preset: Optional[str] = None, quantize: s
         "analyzer": {"max_faces": opts.max_faces,
                      "score_threshold": float(opts.score_threshold or 0.0),
                      "detect_every": opts.detect_every,
+                     "zoom_out_every": opts.zoom_out_every,
                      "min_tracking_confidence": opts.min_tracking_confidence,
                      "refine": opts.refine, "refine_iou": opts.refine_iou,
                      "refine_passes": A.REFINE_PASSES},

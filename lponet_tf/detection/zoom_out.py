@@ -158,12 +158,18 @@ class ZoomOutDetector:
         """Both passes' detectors (so an analyzer option that sets a threshold reaches them)."""
         return (self.detector,) if self.zoomed is self.detector else (self.detector, self.zoomed)
 
-    def detect(self, image: np.ndarray) -> List[Detection]:
-        """Faces, best score first (see the class docstring)."""
+    def detect(self, image: np.ndarray, when_empty: bool = True) -> List[Detection]:
+        """Faces, best score first (see the class docstring).
+
+        ``when_empty=False`` skips the second pass when the first finds nothing at all (it
+        still runs after unsure faces, which are often wrong boxes on part of a face):
+        the tracking session's face-free frames, where it would mostly find nothing."""
         image = as_rgb_uint8(image)
         found = self.detector.detect(image)
         if found and (self.rerun_below is None
                       or any(d.score >= self.rerun_below for d in found)):
+            return found
+        if not found and not when_empty:
             return found
         padded, p, scale = zoom_out(image, self.pad, self.fill, self.max_side)
         return merge_passes(found, zoomed_back(self.zoomed.detect(padded), p, image.shape, scale))

@@ -98,6 +98,15 @@ class FaceAnalyzerOptions:
         detect_every: in :meth:`FaceAnalyzer.track`, run the detector at least every this
             many frames (to pick up new faces); in between, each face's box comes from its
             landmarks in the previous frame.
+        zoom_out_every: in :meth:`FaceAnalyzer.track`, while no face is tracked, a frame
+            in which the detector's first pass finds nothing gets the zoom-out pass
+            (:class:`lponet_tf.detection.ZoomOutDetector`, part of the default detector) on
+            the first such frame and then on one in this many (1, the default: on every
+            frame); after unsure faces it always runs. Such a frame pays both passes, about
+            twice the detector's time; with 3, a third less CPU on face-free frames, and a
+            masked face that fills the frame, which often only the second pass finds, is found
+            later (measured in ``docs/inference.md``, "Video"). Other detectors are not
+            affected.
         min_tracking_confidence: a face whose mean landmark score (heatmap peak / omega,
             the model's heatmap scale, 60) falls below this in :meth:`FaceAnalyzer.track`
             is lost, and the detector runs again; such a face is not refined either.
@@ -134,6 +143,7 @@ class FaceAnalyzerOptions:
     value_range: Optional[Tuple[float, float]] = None
     smoothing: bool = True
     detect_every: int = 10
+    zoom_out_every: int = 1
     min_tracking_confidence: float = 0.2
     refine: bool = True
     refine_iou: float = REFINE_IOU
@@ -152,6 +162,8 @@ class FaceAnalyzerOptions:
             raise ValueError(f"refine_iou must be in (0, 1], got {self.refine_iou}")
         if int(self.detect_every) < 1:
             raise ValueError(f"detect_every must be >= 1, got {self.detect_every}")
+        if int(self.zoom_out_every) < 1:
+            raise ValueError(f"zoom_out_every must be >= 1, got {self.zoom_out_every}")
         if self.threads is not None and int(self.threads) < 1:
             raise ValueError(f"threads must be >= 1 or None, got {self.threads}")
         self.value_range = check_value_range(self.value_range)
@@ -323,10 +335,18 @@ class FaceAnalyzer:
             return self.analyze_detections(rgb, BoxesDetector(boxes).detect(rgb))
         return self.analyze_detections(rgb, self.detect(rgb))
 
-    def detect(self, rgb: np.ndarray) -> List[Detection]:
-        """The detector's faces above ``score_threshold``, best first, at most ``max_faces``."""
+    def detect(self, rgb: np.ndarray, zoom_out_when_empty: bool = True) -> List[Detection]:
+        """The detector's faces above ``score_threshold``, best first, at most ``max_faces``.
+
+        ``zoom_out_when_empty=False``: a :class:`ZoomOutDetector` (the default detector)
+        whose first pass finds nothing returns nothing, without its second pass
+        (:meth:`ZoomOutDetector.detect`); other detectors run as they are."""
         threshold = self.options.score_threshold or 0.0
-        found = [d for d in self.detector.detect(rgb)
+        if isinstance(self.detector, ZoomOutDetector):
+            raw = self.detector.detect(rgb, when_empty=zoom_out_when_empty)
+        else:
+            raw = self.detector.detect(rgb)
+        found = [d for d in raw
                  if d.score >= threshold and np.all(np.isfinite(d.box))]
         found.sort(key=lambda d: -d.score)
         return found[: self.options.max_faces]

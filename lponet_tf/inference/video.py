@@ -8,6 +8,13 @@
   face is lost. In between, a face's box is the tight box of its landmarks in the previous
   frame, which is exactly the landmark box the network's crops are built from (better than
   a detector box, and free).
+* Second looks. While no face is tracked, a frame in which the detector's first pass finds
+  nothing gets the zoom-out pass (the default detector's second look at a frame inside a gray
+  border, for faces that fill the frame) on the first such frame and then on one in
+  ``options.zoom_out_every``, so a camera pointed away from faces does not pay two detector
+  passes a frame. After unsure first-pass faces it always runs, as in ``analyze``: they are
+  often wrong boxes on part of a face that fills the frame, which the session would go on
+  tracking.
 * Loss. A reused face whose mean landmark score (heatmap peak / 60) drops below
   ``options.min_tracking_confidence``, or whose landmark box collapses, is dropped and the
   detector runs on that frame.
@@ -63,6 +70,7 @@ class TrackingSession:
 
     Attributes:
         detections_run: how many frames ran the detector (for tests and benchmarks).
+        faceless_frames: how many frames in a row started with no tracked face.
 
     Example:
         >>> session = TrackingSession(analyzer)                 # doctest: +SKIP
@@ -75,6 +83,7 @@ class TrackingSession:
         self.previous = []  # raw (unsmoothed) faces of the previous frame
         self.frames_since_detection: Optional[int] = None
         self.detections_run = 0
+        self.faceless_frames = 0  # consecutive frames that started with no tracked face
         self.last_t: Optional[float] = None
 
     def step(self, rgb: np.ndarray, timestamp_ms: float) -> list:
@@ -97,8 +106,11 @@ class TrackingSession:
             faces = [f for f in tracked if _still_a_face(f, opts.min_tracking_confidence)]
             due = due or len(faces) < len(self.previous)
         if due:
+            # on frames with a tracked face the second look runs as in analyze(); the
+            # detector's first pass finds a tracked face, so it seldom does
+            zoom = bool(self.previous) or self.faceless_frames % opts.zoom_out_every == 0
             faces = self._merge(faces, self.analyzer.analyze_detections(
-                rgb, self.analyzer.detect(rgb)))
+                rgb, self.analyzer.detect(rgb, zoom_out_when_empty=zoom)))
             self.frames_since_detection = 0
             self.detections_run += 1
         else:
@@ -109,6 +121,7 @@ class TrackingSession:
             landmarks=[f.landmarks for f in faces],
             rotations=[f.rotation for f in faces],
         )
+        self.faceless_frames = 0 if self.previous else self.faceless_frames + 1
         self.previous = faces
         return [_with_track(f, s, opts.smoothing) for f, s in zip(faces, snapshots)]
 

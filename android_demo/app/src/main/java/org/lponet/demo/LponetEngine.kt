@@ -121,7 +121,7 @@ class LponetEngine(context: Context, useGpu: Boolean, threads: Int = 4) : Closea
             analyzer.getDouble("refine_iou").toFloat(), analyzer.getInt("refine_passes")
         )
         session = FaceTrackingSession(
-            pipeline, analyzer.getInt("detect_every"),
+            pipeline, analyzer.getInt("detect_every"), analyzer.getInt("zoom_out_every"),
             analyzer.getDouble("min_tracking_confidence").toFloat(), true
         )
     }

@@ -65,6 +65,26 @@ class EndToEndTest {
   }
 
   /**
+   * Python's zoom_out_every on face-free frames (tests/test_analyzer_video.py): the second look
+   * runs on the first face-free frame and then on one in zoomOutEvery.
+   */
+  @Test
+  void trackingRunsTheZoomOutPassOnOneFaceFreeFrameInZoomOutEvery() {
+    byte[] gray = new byte[96 * 64 * 3];
+    java.util.Arrays.fill(gray, (byte) 90);
+    RgbImage empty = new RgbImage(96, 64, gray);
+    for (int every : new int[] {1, 3}) {
+      FaceTrackingSession session = new FaceTrackingSession(pipeline, 10, every, 0.2f, true);
+      int before = pipeline.zoomOutsRun();
+      for (int i = 0; i < 7; i++) {
+        assertEquals(0, session.step(empty, 40.0 * i).size(), "a face-free frame has no face");
+      }
+      assertEquals(every == 1 ? 7 : 3, pipeline.zoomOutsRun() - before, "zoom-out passes, every " + every);
+      assertEquals(7, session.detectionsRun(), "the detector runs on every face-free frame");
+    }
+  }
+
+  /**
    * The app's tracking session (detection reuse, merging, One-Euro smoothing) vs
    * FaceAnalyzer.track on a 12-frame video. Each frame's next boxes come from its unsmoothed
    * landmarks, so a landmark that legitimately took a near-tie alternative (see
@@ -77,6 +97,7 @@ class EndToEndTest {
     Map<String, Object> v = map(g.get("video"));
     Map<String, Object> an = app.analyzer();
     FaceTrackingSession session = new FaceTrackingSession(pipeline, (int) dbl(an.get("detect_every")),
+        (int) dbl(an.get("zoom_out_every")),
         (float) dbl(an.get("min_tracking_confidence")), true);
     List<Object> frames = list(v.get("frames")), expected = list(v.get("faces"));
     Map<Integer, String> diverged = new HashMap<>();

@@ -45,6 +45,7 @@ public final class FacePipeline {
   private final float refineIou;
   private final int refinePasses;
   private long detectNanos, landmarkNanos;
+  private int zoomOutsRun;
 
   public FacePipeline(
       List<TfliteBlazeFace> detectors, ConfirmedDetection confirm, ZoomOut zoomOut,
@@ -80,9 +81,19 @@ public final class FacePipeline {
 
   /** The faces found, best score first, at most maxFaces. */
   public List<Detection> detect(RgbImage image) {
+    return detect(image, true);
+  }
+
+  /**
+   * The faces found; {@code zoomOutWhenEmpty} false skips the zoom-out pass when the first pass
+   * finds nothing at all (Python's {@code FaceAnalyzer.detect(rgb, zoom_out_when_empty=False)}:
+   * the tracking session's face-free frames).
+   */
+  public List<Detection> detect(RgbImage image, boolean zoomOutWhenEmpty) {
     long t0 = System.nanoTime();
     List<Detection> found = detectOnce(image, confirm);
-    if (zoomOut != null && zoomOut.needed(found)) {
+    if (zoomOut != null && zoomOut.needed(found) && (zoomOutWhenEmpty || !found.isEmpty())) {
+      zoomOutsRun++;
       ZoomOut.View view = zoomOut.view(image);
       found = ZoomOut.merge(found, ZoomOut.back(detectOnce(view.image, zoomConfirm), view,
           image.width, image.height));
@@ -180,6 +191,11 @@ public final class FacePipeline {
   public BoxMapping mapping(String source) {
     BoxMapping m = mappings.get(source);
     return m == null ? BoxMapping.IDENTITY : m;
+  }
+
+  /** How many {@link #detect} calls ran the zoom-out pass (for tests and the app's stats). */
+  public int zoomOutsRun() {
+    return zoomOutsRun;
   }
 
   /** Wall time of the last {@link #detect} call, milliseconds. */

@@ -20,6 +20,9 @@ import org.lponet.core.Rotations;
  *   <li>Detection reuse: the detector runs on the first frame, at least every
  *       {@code detectEvery} frames, and whenever a tracked face is lost; in between a face's box
  *       is the tight box of its previous landmarks (the box the network's crops are made of).
+ *   <li>Second looks: while no face is tracked, a frame in which the detector's first pass finds
+ *       nothing gets the zoom-out pass on the first such frame and then on one in
+ *       {@code zoomOutEvery}; after unsure first-pass faces it always runs.
  *   <li>Loss: a reused face whose mean landmark score drops below
  *       {@code minTrackingConfidence}, or whose landmarks collapse, is dropped.
  *   <li>Merging on detection frames: a tracked face a detection confirms (IoU >= 0.5) is kept,
@@ -52,6 +55,7 @@ public final class FaceTrackingSession {
 
   private final FacePipeline pipeline;
   private final int detectEvery;
+  private final int zoomOutEvery;
   private final float minTrackingConfidence;
   private final boolean smoothing;
   private FaceTracker tracker = new FaceTracker();
@@ -59,14 +63,17 @@ public final class FaceTrackingSession {
   private Integer framesSinceDetection;
   private double lastT = Double.NaN;
   private int detectionsRun;
+  private int facelessFrames;
 
   public FaceTrackingSession(
-      FacePipeline pipeline, int detectEvery, float minTrackingConfidence, boolean smoothing) {
-    if (detectEvery < 1) {
-      throw new IllegalArgumentException("detectEvery must be >= 1");
+      FacePipeline pipeline, int detectEvery, int zoomOutEvery, float minTrackingConfidence,
+      boolean smoothing) {
+    if (detectEvery < 1 || zoomOutEvery < 1) {
+      throw new IllegalArgumentException("detectEvery and zoomOutEvery must be >= 1");
     }
     this.pipeline = pipeline;
     this.detectEvery = detectEvery;
+    this.zoomOutEvery = zoomOutEvery;
     this.minTrackingConfidence = minTrackingConfidence;
     this.smoothing = smoothing;
   }
@@ -83,6 +90,7 @@ public final class FaceTrackingSession {
     framesSinceDetection = null;
     lastT = Double.NaN;
     detectionsRun = 0;
+    facelessFrames = 0;
   }
 
   /** Faces of one frame taken at {@code timestampMs} (strictly increasing). */
@@ -110,7 +118,8 @@ public final class FaceTrackingSession {
       due = due || faces.size() < previous.size();
     }
     if (due) {
-      faces = merge(faces, pipeline.analyzeDetections(frame, pipeline.detect(frame)));
+      boolean zoom = !previous.isEmpty() || facelessFrames % zoomOutEvery == 0;
+      faces = merge(faces, pipeline.analyzeDetections(frame, pipeline.detect(frame, zoom)));
       framesSinceDetection = 0;
       detectionsRun++;
     } else {
@@ -128,6 +137,7 @@ public final class FaceTrackingSession {
       rots.add(f.rotation);
     }
     List<FaceTracker.Tracked> snaps = tracker.update(boxes, t, lms, rots);
+    facelessFrames = previous.isEmpty() ? facelessFrames + 1 : 0;
     previous = faces;
     List<Tracked> out = new ArrayList<>();
     for (int i = 0; i < faces.size(); i++) {

@@ -1,0 +1,122 @@
+"""Video: how often the default detector's zoom-out pass should run while no face is tracked
+(``FaceAnalyzerOptions.zoom_out_every``; docs/inference.md, "Video").
+
+Each clip is a camera that first sees no face and then a face that fills the frame: ``lead``
+face-free frames (the photo with its face painted gray, resized to the close-up's size), then
+``--face-frames`` frames of the validation face's close-up (the square of its landmark box's
+longer side, as in ``bench_masked_detection.py``), sliding 2 px a frame, bare or with a
+training-style face mask. ``lead`` cycles through 3..7 frames over the faces, so the face
+appears at every phase of the zoom-out cadence. Every clip runs through
+:meth:`FaceAnalyzer.track` once per setting, the settings interleaved clip by clip (one
+analyzer each, 1 thread, the bundled model).
+
+Reported per setting: CPU time (``time.process_time``) of ``track`` on the face-free frames
+(median and mean, and the mean's ratio to ``zoom_out_every=1``: the ratios come from the same
+run), the share of face frames in which the face is found (a face whose landmarks' box overlaps
+the true one by IoU >= 0.5, ``lponet_tf.detection.matching_face``), and the delay from the
+face's first frame to its first found frame (frames; a face never found counts the clip's
+length).
+
+Usage:
+    .venv/bin/python benchmarks/bench_zoom_out_video.py            # 60 faces, 1, 2, 3, 5
+    .venv/bin/python benchmarks/bench_zoom_out_video.py --limit 10 --every 1,3
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import pathlib
+import sys
+import time
+import zlib
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import cv2  # noqa: E402
+import numpy as np  # noqa: E402
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+
+from lponet_tf.data import read_dataset  # noqa: E402
+from lponet_tf.detection import landmark_box, matching_face  # noqa: E402
+from lponet_tf.evaluation.end_to_end import PRESET_HOLDOUT  # noqa: E402
+from lponet_tf.inference import FaceAnalyzer  # noqa: E402
+from lponet_tf.training.datasets import holdout_split  # noqa: E402
+
+from bench_data import data_root  # noqa: E402
+from bench_masked_detection import close_up, face_free, occluded, read_rgb  # noqa: E402
+
+STEP_PX = 2
+
+
+def clips(records, face_frames):
+    """(name, lead frames, face frames, true boxes) per face and style (bare, masked)."""
+    for i, r in enumerate(records):
+        img, lm = read_rgb(r.image_path), np.asarray(r.landmarks, np.float64)
+        key = zlib.crc32(pathlib.Path(r.image_path).name.encode())
+        painted, _ = face_free(img, lm)
+        for style, photo in (("bare", img), ("masked", occluded(img, lm, ["mask"], (key, 0)))):
+            near, nlm = close_up(photo, lm)
+            n = near.shape[0]
+            empty = cv2.resize(painted, (n, n), interpolation=cv2.INTER_AREA)
+            lead = [empty] * (3 + i % 5)
+            faces = [np.roll(near, STEP_PX * f, axis=1) for f in range(face_frames)]
+            boxes = [landmark_box(nlm + [STEP_PX * f, 0]) for f in range(face_frames)]
+            yield style, lead, faces, boxes
+
+
+def run_clip(analyzer, lead, faces, boxes):
+    """(CPU ms of each face-free frame, found flag of each face frame)."""
+    analyzer.reset()
+    t, cpu, hits = 0.0, [], []
+    for frame in lead:
+        c0 = time.process_time()
+        analyzer.track(frame, t)
+        cpu.append((time.process_time() - c0) * 1000.0)
+        t += 33.3
+    for frame, box in zip(faces, boxes):
+        hits.append(matching_face(analyzer.track(frame, t), box)[0] is not None)
+        t += 33.3
+    return cpu, hits
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--limit", type=int, default=60, help="first N validation faces")
+    ap.add_argument("--every", default="1,2,3,5", help="zoom_out_every values, comma-separated")
+    ap.add_argument("--face-frames", type=int, default=8)
+    args = ap.parse_args(argv)
+    every = [int(v) for v in args.every.split(",")]
+    if not every or min(every) < 1 or args.limit < 1 or args.face_frames < 1:
+        ap.error("--every values, --limit and --face-frames must be >= 1")
+    val = holdout_split(read_dataset("300w", str(data_root() / "300w")), **PRESET_HOLDOUT)[: args.limit]
+    analyzers = {k: FaceAnalyzer.create(threads=1, zoom_out_every=k) for k in every}
+    cpu = {k: [] for k in every}
+    hits = {(k, s): [] for k in every for s in ("bare", "masked")}
+    t0 = time.time()
+    for style, lead, faces, boxes in clips(val, args.face_frames):
+        for k, analyzer in analyzers.items():
+            c, h = run_clip(analyzer, lead, faces, boxes)
+            cpu[k] += c
+            hits[k, style].append(h)
+    base = float(np.mean(cpu[every[0]]))
+    print(f"{len(val)} validation faces ({PRESET_HOLDOUT}), bare and masked close-ups, "
+          f"{args.face_frames} face frames after 3-7 face-free ones; {time.time() - t0:.0f} s; "
+          f"load average at the end {os.getloadavg()[0]:.2f}\n")
+    print(f"| zoom_out_every | CPU ms per face-free frame, median (mean) | mean / zoom_out_every={every[0]} "
+          "| face frames found, bare / masked | delay to the first found frame, bare / masked "
+          "| never found, bare / masked |")
+    print("|---:|---:|---:|---:|---:|---:|")
+    for k in every:
+        row = []
+        for s in ("bare", "masked"):
+            h = np.asarray(hits[k, s])
+            first = [int(np.argmax(c)) if c.any() else len(c) for c in h]
+            row.append((h.mean(), np.mean(first), int((~h.any(axis=1)).sum()), len(h)))
+        (fb, db, nb, n), (fm, dm, nm, _) = row
+        print(f"| {k} | {np.median(cpu[k]):.2f} ({np.mean(cpu[k]):.2f}) | {np.mean(cpu[k]) / base:.2f} "
+              f"| {fb:.3f} / {fm:.3f} | {db:.2f} / {dm:.2f} | {nb} / {nm} of {n} |")
+
+
+if __name__ == "__main__":
+    main()

@@ -193,7 +193,7 @@ public final class FacePipeline {
     return m == null ? BoxMapping.IDENTITY : m;
   }
 
-  /** How many {@link #detect} calls ran the zoom-out pass (for tests and the app's stats). */
+  /** How many {@link #detect} calls ran the zoom-out pass (for tests and benchmarks). */
   public int zoomOutsRun() {
     return zoomOutsRun;
   }

@@ -46,14 +46,18 @@ def main(argv=None) -> int:
     ap.add_argument("--side", type=float, default=1.0,
                     help="close-up side, times the landmark box's longer side")
     ap.add_argument("--limit", type=int, default=None, help="first N validation faces only")
+    ap.add_argument("--model", default=None,
+                    help="a .keras / .tflite model instead of the bundled preset (a candidate)")
     args = ap.parse_args(argv)
     if not args.side > 0:
         ap.error(f"--side must be > 0, got {args.side}")
+    if args.model is not None and not pathlib.Path(args.model).is_file():
+        ap.error(f"--model: no such file: {args.model}")
     records = read_dataset("300w", str(bench.SHARED / "300w"))
     val = holdout_split(records, **bench.HOLDOUT)[: args.limit]
-    analyzers = {d: FaceAnalyzer.create(detector=d, threads=2) for d in DETECTORS}
+    analyzers = {d: FaceAnalyzer.create(model=args.model, detector=d, threads=2) for d in DETECTORS}
     print(f"{len(val)} validation faces (300W holdout {bench.HOLDOUT}), close-up side "
-          f"{args.side} x the landmark box; bundled model, FaceAnalyzer defaults\n")
+          f"{args.side} x the landmark box; {args.model or 'bundled model'}, FaceAnalyzer defaults\n")
     print("| close-ups | detector | detection IoU >= 0.5 | found end to end | NME on the found "
           "(median) |")
     print("|---|---|---|---|---|")

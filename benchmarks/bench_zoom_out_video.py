@@ -50,7 +50,7 @@ STEP_PX = 2
 
 
 def clips(records, face_frames):
-    """(name, lead frames, face frames, true boxes) per face and style (bare, masked)."""
+    """(style, lead frames, face frames, true boxes) per face and style (bare, masked)."""
     for i, r in enumerate(records):
         img, lm = read_rgb(r.image_path), np.asarray(r.landmarks, np.float64)
         key = zlib.crc32(pathlib.Path(r.image_path).name.encode())

@@ -85,8 +85,17 @@ def test_command_and_script_agree_on_the_validation_faces(faces_300w, tmp_path):
     printed = dict(line.split(" ", 1) for line in cmd.stdout.splitlines() if line.startswith("300w"))
     assert printed.keys() == {"300w_val"}
     doc = json.loads(out.read_text())
+    per_face = doc["300w_val"].pop("per_face")
     assert json.loads(printed["300w_val"]) == doc["300w_val"]
     assert doc["300w_val"]["faces"] == 3 and doc["holdout"] == {"fraction": 0.15, "seed": 0, "part": "val"}
+    # the file's per-face figures are the faces behind the summary
+    assert len(per_face) == 3 and len({f["image"] for f in per_face}) == 3
+    found = [f for f in per_face if f["found"]]
+    assert 100.0 * len(found) / 3 == pytest.approx(doc["300w_val"]["found_pct"], abs=0.01)
+    assert np.mean([f["nme_end_to_end"] for f in found]) == pytest.approx(
+        doc["300w_val"]["nme_end_to_end"], abs=0.002)
+    assert np.mean([f["nme_true_box"] for f in per_face]) == pytest.approx(
+        doc["300w_val"]["nme_true_box"], abs=0.002)
     again = [line for line in script.stdout.splitlines() if line.startswith("300w_val ")]
     same = json.loads(again[0].split(" ", 1)[1])
     for key in ("found_pct", "nme_end_to_end", "nme_true_box", "yaw_pitch_roll_mae"):
@@ -122,5 +131,6 @@ def test_a_set_where_no_face_is_found_has_no_end_to_end_figures(faces_300w):
     assert got["faces"] == 2 and got["found_pct"] == 0.0
     assert got["nme_end_to_end"] is None and got["failure10_end_to_end_pct"] is None
     assert 0.0 < got["nme_true_box"] < 10.0          # the true-box run does not need the detector
+    assert [(f["found"], f["nme_end_to_end"]) for f in got["per_face"]] == [(False, None)] * 2
     with pytest.raises(EndToEndError, match="no faces to evaluate"):
         evaluate_set(blind, [])

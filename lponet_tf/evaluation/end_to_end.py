@@ -13,7 +13,8 @@ both on the same faces (``lponet end-to-end``, :mod:`.end_to_end_cli`):
   mouth; each normalised by the face's inter-ocular distance); head pose against the
   solvePnP pseudo-labels of the true landmarks (the training labels' reference): the slope of
   the least-squares line of predicted on reference yaw / pitch (1 = no shrinking of large
-  angles) and the MAE.
+  angles) and the MAE. ``per_face`` lists each face (image file name, found, its NME end to
+  end and on the true box), to see which faces a change moves.
 * :func:`evaluate_turns` -- a pose-range check that does not depend on the PnP labels' noise
   (which flattens a slope on reference angles): each face turned out of plane by known angles
   (:mod:`lponet_tf.data.out_of_plane`, pitch -20..20 and yaw -15..15 degrees, on a 256 px view
@@ -124,6 +125,9 @@ def evaluate_set(analyzer, records, limit=None) -> dict:
         pred_ypr.append(face.pose)
     gts, found = np.stack(gts), np.asarray(found)
     e2e_err = nme(np.stack(e2e)[found], gts[found]).per_image if found.any() else None
+    e2e_each = np.full(len(gts), np.nan)
+    if e2e_err is not None:
+        e2e_each[found] = e2e_err
 
     def e2e_stat(fn, digits):
         return None if e2e_err is None else round(float(fn(e2e_err)), digits)
@@ -147,6 +151,10 @@ def evaluate_set(analyzer, records, limit=None) -> dict:
         "ms_per_image_end_to_end": round(1000.0 * e2e_time / len(gts), 1),
         # Detected faces of every image (not only the scored one) and their refine passes.
         "crops_per_image_end_to_end": round(counter.crops / len(gts), 3),
+        "per_face": [{"image": pathlib.Path(rec.image_path).name, "found": bool(ok),
+                      "nme_end_to_end": round(float(e), 3) if ok else None,
+                      "nme_true_box": round(float(t), 3)}
+                     for rec, ok, e, t in zip(records, found, e2e_each, tb_err)],
     }
 
 

@@ -5,7 +5,8 @@ Example::
     lponet end-to-end --data 300w=/data/300w --holdout --masked out/masked300w --turns \\
         --pose-data aflw2000=/data/AFLW2000 --output out/e2e.json
 
-prints one JSON line per set (and writes them all to ``--output``): ``300w_val`` (with
+prints one JSON line per set (and writes them all to ``--output``, with each face's figures,
+``per_face``, which the printed lines leave out): ``300w_val`` (with
 ``--holdout``: the bundled preset's validation faces, the ones it never trained on; without
 it every face of the folder, ``300w``), ``masked_300w_val`` (the same faces of a Masked-300W
 folder, ``python -m lponet_tf.data.benchmark_sets masked-300w ...``), ``turns_300w_val`` and
@@ -22,6 +23,11 @@ import json
 import pathlib
 
 from lponet_tf.evaluation.end_to_end import EndToEndError
+
+
+def _print_summary(name: str, figures: dict) -> None:
+    """One line per set; the per-face lists go to ``--output`` only."""
+    print(name, json.dumps({k: v for k, v in figures.items() if k != "per_face"}), flush=True)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -122,7 +128,7 @@ def run(args) -> int:
               "refine_iou": analyzer.options.refine_iou}
     for name, records in sets.items():
         result[name] = evaluate_set(analyzer, records, args.limit)
-        print(name, json.dumps(result[name]), flush=True)
+        _print_summary(name, result[name])
     if args.turns:
         name = "turns_300w" + suffix
         result[name] = evaluate_turns(analyzer, sets["300w" + suffix], args.limit)
@@ -130,8 +136,7 @@ def run(args) -> int:
     for reader, path in pose_sets.items():
         name = f"pose_{reader}"
         result[name] = evaluate_pose_set(analyzer, read_dataset(reader, path), args.limit)
-        print(name, json.dumps({k: v for k, v in result[name].items() if k != "per_face"}),
-              flush=True)
+        _print_summary(name, result[name])
     if args.output:
         text = json.dumps(result, indent=1) + "\n"
         atomic_write_via(args.output, lambda tmp: pathlib.Path(tmp).write_text(text))

@@ -132,7 +132,7 @@ def run(args) -> int:
     if args.turns:
         name = "turns_300w" + suffix
         result[name] = evaluate_turns(analyzer, sets["300w" + suffix], args.limit)
-        print(name, json.dumps(result[name]), flush=True)
+        _print_summary(name, result[name])
     for reader, path in pose_sets.items():
         name = f"pose_{reader}"
         result[name] = evaluate_pose_set(analyzer, read_dataset(reader, path), args.limit)

@@ -42,6 +42,15 @@ infer / decode), so a threshold sweep costs no extra inference:
 
 "unmasked tiny" shrinks the photo 6x (face about 1/12 of the image side).
 
+The candidate check (``lponet_tf.inference.candidate_check``, on by default in ``FaceAnalyzer``):
+on every image where the default detector (:data:`DEFAULT_ROW`) finds nothing, the back model's
+best ``MAX_CANDIDATES`` detections down to ``CANDIDATE_SCORE`` (from the same inference) are
+analysed by the bundled model (``FaceAnalyzer.analyze_detections``: crop, network, refinement)
+once; rows ``DEFAULT + check cC vV`` keep those with mean landmark score >= C and mean
+visibility < V (the library's rule with those constants; the library's are marked), and count
+a kept face by its landmark box. The second table gives the network runs and CPU time the
+check costs per image it runs on.
+
 Usage:
     .venv/bin/python benchmarks/bench_masked_detection.py --variants 3 # the docs table, ~6 min
     .venv/bin/python benchmarks/bench_masked_detection.py --limit 40   # quick look
@@ -74,7 +83,9 @@ from lponet_tf.detection.confirm import ConfirmedDetector  # noqa: E402
 from lponet_tf.detection.zoom_out import (  # noqa: E402
     ZOOM_OUT_MAX_SIDE, merge_passes, zoom_out, zoomed_back,
 )
-from lponet_tf.evaluation.end_to_end import PRESET_HOLDOUT  # noqa: E402
+from lponet_tf.evaluation.end_to_end import PRESET_HOLDOUT, CountingRunner  # noqa: E402
+from lponet_tf.inference import candidate_check as check  # noqa: E402
+from lponet_tf.inference.analyzer import FaceAnalyzer  # noqa: E402
 from lponet_tf.training.datasets import holdout_split  # noqa: E402
 
 from bench_data import data_root  # noqa: E402
@@ -93,6 +104,10 @@ ZOOM_PADS = (0.5, 1.0, 1.5)
 #: The zoom-out pass also runs when no first-pass face scores at least this (merged:
 #: :func:`merge_passes`); None: only when the first pass finds nothing.
 ZOOM_SURE = (None, 0.7, 0.8)
+#: The library's default detector among the settings (lponet_tf.detection.DEFAULT_DETECTOR).
+DEFAULT_ROW = ("confirmed a0.7 l0.3 c0.45 s0.1 +zoom 1.0 below 0.8 (confirmed a1.0 l0.6 c0.5 s0.0)")
+#: Candidate-check constants tried: (min mean landmark score, max mean visibility).
+CHECK_RULES = tuple((c, v) for c in (0.45, 0.48, 0.5) for v in (0.45, 0.5, 0.55, 1.01))
 
 
 # ------------------------------------------------------------------------------ images
@@ -220,6 +235,13 @@ def found(dets, gt, centre: bool = True) -> bool:
     return False
 
 
+class LandmarkBox:
+    """A kept candidate-check face, counted by its landmark box like a detection."""
+
+    def __init__(self, box):
+        self.box = np.asarray(box, np.float64)
+
+
 def video_part(val, n_faces, frames=10, step_px=3):
     """Per-frame share of frames in which the masked face is present, in a clip of the masked
     photo sliding ``step_px`` px per frame, through :meth:`FaceAnalyzer.track` (detection
@@ -306,6 +328,24 @@ def main(argv=None):
 
     names = list(cands) + [zoom_name(b, z, pad, sure) for pad in ZOOM_PADS for b, z in ZOOM_BASES
                            for sure in ZOOM_SURE]
+    assert DEFAULT_ROW in names, DEFAULT_ROW
+    counter = CountingRunner(FaceAnalyzer.create(threads=1).runner)
+    analyzer = FaceAnalyzer.create(model=counter)
+    check_cost = {"images": 0, "runs": 0, "cpu_s": 0.0}
+
+    def run_checked(image):
+        """run(), and the candidate check's analysed faces where the default finds nothing."""
+        res = run(image)
+        res["check faces"] = []
+        if not res[DEFAULT_ROW]:
+            t0, n0 = time.process_time(), counter.crops
+            found = models["back"].det.decode(models["back"].out, check.CANDIDATE_SCORE)
+            found = sorted(found, key=lambda d: -d.score)[: check.MAX_CANDIDATES]
+            res["check faces"] = analyzer.analyze_detections(image, found)
+            check_cost["images"] += 1
+            check_cost["runs"] += counter.crops - n0
+            check_cost["cpu_s"] += time.process_time() - t0
+        return res
 
     face_sets = {k: [] for k in ("unmasked", "unmasked small", "unmasked tiny", "masked",
                                   "masked small", *(f"{s} mask" for s in EVAL_ONLY_STYLES),
@@ -313,34 +353,34 @@ def main(argv=None):
     for i, r in enumerate(val):
         img, lm = read_rgb(r.image_path), np.asarray(r.landmarks, np.float64)
         key = zlib.crc32(pathlib.Path(r.image_path).name.encode())
-        face_sets["unmasked"].append((run(img), landmark_box(lm)))
+        face_sets["unmasked"].append((run_checked(img), landmark_box(lm)))
         small, slm = shrink(img, lm)
-        face_sets["unmasked small"].append((run(small), landmark_box(slm)))
+        face_sets["unmasked small"].append((run_checked(small), landmark_box(slm)))
         tiny, tlm = shrink(img, lm, 6)
-        face_sets["unmasked tiny"].append((run(tiny), landmark_box(tlm)))
+        face_sets["unmasked tiny"].append((run_checked(tiny), landmark_box(tlm)))
         for v in range(args.variants):
             m = occluded(img, lm, ["mask"], (key, v))
-            face_sets["masked"].append((run(m), landmark_box(lm)))
+            face_sets["masked"].append((run_checked(m), landmark_box(lm)))
             ms, mlm = shrink(m, lm)
-            face_sets["masked small"].append((run(ms), landmark_box(mlm)))
+            face_sets["masked small"].append((run_checked(ms), landmark_box(mlm)))
         for style in EVAL_ONLY_STYLES:  # masks unlike the training ones, one per face
             rng = np.random.default_rng([key, 7])
-            face_sets[f"{style} mask"].append((run(eval_masked(img, lm, rng, style)), landmark_box(lm)))
+            face_sets[f"{style} mask"].append((run_checked(eval_masked(img, lm, rng, style)), landmark_box(lm)))
         kind = OTHER_OCCLUDERS[i % len(OTHER_OCCLUDERS)]
-        face_sets["other occluder"].append((run(occluded(img, lm, [kind], (key, 99))),
+        face_sets["other occluder"].append((run_checked(occluded(img, lm, [kind], (key, 99))),
                                             landmark_box(lm)))
         near, nlm = close_up(img, lm)
-        face_sets["close-up"].append((run(near), landmark_box(nlm)))
+        face_sets["close-up"].append((run_checked(near), landmark_box(nlm)))
         near, nlm = close_up(occluded(img, lm, ["mask"], (key, 0)), lm)
-        face_sets["close-up masked"].append((run(near), landmark_box(nlm)))
+        face_sets["close-up masked"].append((run_checked(near), landmark_box(nlm)))
     free = {"painted": [], "background": [], "texture": []}
     for r in records[:: args.face_free_every]:
         img, lm = read_rgb(r.image_path), np.asarray(r.landmarks, np.float64)
         painted, strip = face_free(img, lm)
-        free["painted"].append(run(painted))
+        free["painted"].append(run_checked(painted))
         if strip is not None:
-            free["background"].append(run(strip))
-    free["texture"] = [run(t) for t in textures(args.textures)]
+            free["background"].append(run_checked(strip))
+    free["texture"] = [run_checked(t) for t in textures(args.textures)]
 
     sizes = {k: len(v) for k, v in {**face_sets, **free}.items()}
     print(f"validation faces: {len(val)} (300W holdout {HOLDOUT}), {args.variants} masks each; "
@@ -348,6 +388,14 @@ def main(argv=None):
     cols = list(face_sets) + ["FP/img " + k for k in free] + ["FP/img all face-free"]
     print("| setting | " + " | ".join(cols) + " |")
     print("|---|" + "---|" * len(cols))
+    for c, v in CHECK_RULES:
+        mark = " (library)" if (c, v) == (check.MIN_CONFIDENCE, check.MAX_VISIBLE) else ""
+        name = f"{DEFAULT_ROW} + check c{c} v{v}{mark}"
+        names.append(name)
+        for res in [r for rows in face_sets.values() for r, _ in rows] + [r for k in free for r in free[k]]:
+            kept = check.distinct_faces([f for f in res["check faces"]
+                                         if check.is_occluded_face(f, c, v)])
+            res[name] = res[DEFAULT_ROW] + [LandmarkBox(landmark_box(f.landmarks)) for f in kept]
     for name in names:
         # A close-up's landmark box is nearly the whole image: any detection's centre lies in
         # it, so there only IoU counts.
@@ -357,6 +405,11 @@ def main(argv=None):
         all_fp = np.mean([len(res[name]) for k in free for res in free[k]])
         print(f"| {name} | " + " | ".join(f"{v:.3f}" for v in rates) + " | "
               + " | ".join(f"{v:.4f}" for v in fps) + f" | {all_fp:.4f} |")
+    n = max(check_cost["images"], 1)
+    print(f"\ncandidate check: ran on {check_cost['images']} of "
+          f"{sum(len(v) for v in face_sets.values()) + sum(len(v) for v in free.values())} images; "
+          f"network runs per such image {check_cost['runs'] / n:.2f}, CPU ms per such image "
+          f"{1000 * check_cost['cpu_s'] / n:.1f} (1 thread)")
 
 
 if __name__ == "__main__":

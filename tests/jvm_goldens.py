@@ -599,6 +599,60 @@ def _masked_close_up(img: np.ndarray, landmarks: np.ndarray, seed: int) -> np.nd
     return np.ascontiguousarray(m[y0:y1 + 1, x0:x1 + 1])
 
 
+def _sunglasses_and_mask(img: np.ndarray, landmarks: np.ndarray, seed: int, style: str) -> np.ndarray:
+    """``img`` with synthetic sunglasses and an evaluation-only ``style`` face mask
+    (``benchmark_sets``) drawn from ``landmarks``: a face the detector scores very low."""
+    from lponet_tf.data.benchmark_sets import eval_mask_layer
+    from lponet_tf.data.occluders import composite
+    from lponet_tf.data.occlusion import OcclusionConfig, occlude, visible_face_from_landmarks
+
+    m = img.copy()
+    rng = np.random.default_rng(seed)
+    occlude(m, visible_face_from_landmarks(landmarks, m.shape[:2]), landmarks,
+            OcclusionConfig(prob=1.0), rng, kinds=["sunglasses"])
+    composite(m, np.ones(m.shape[:2], np.float32), eval_mask_layer(m, landmarks, rng, style))
+    return m
+
+
+def _candidate_check_cases(out: _Out, analyzer, astro: np.ndarray, landmarks: np.ndarray) -> list:
+    """The candidate check (``lponet_tf.inference.candidate_check``) both ways: the first seed
+    whose sunglasses + ``round`` mask on the whole astronaut photo leave the detector with
+    nothing and the check keeps the face (its landmark box on the astronaut's), and the first
+    whose close-up with a ``plain`` mask has candidates that the check rejects."""
+    from lponet_tf.detection import box_iou, landmark_box
+    from lponet_tf.inference.candidate_check import candidate_model, low_score_candidates
+
+    model = candidate_model(analyzer.detector)
+    if model is None:
+        return []
+    x0, y0 = np.maximum(np.floor(landmarks.min(0)).astype(int), 0)
+    x1, y1 = np.ceil(landmarks.max(0)).astype(int)
+    kept = rejected = None
+    for seed in range(10):
+        whole = _sunglasses_and_mask(astro, landmarks, seed, "round")
+        if kept is None and not analyzer.detect(whole):
+            faces = analyzer.find_faces(whole)
+            if faces and box_iou(landmark_box(faces[0].landmarks), landmark_box(landmarks))[0, 0] >= 0.5:
+                kept = (seed, whole, faces)
+        close = np.ascontiguousarray(
+            _sunglasses_and_mask(astro, landmarks, seed, "plain")[y0:y1 + 1, x0:x1 + 1])
+        if (rejected is None and not analyzer.detect(close) and low_score_candidates(model, close)
+                and not analyzer.find_faces(close)):
+            rejected = (seed, close, [])
+        if kept and rejected:
+            break
+    if kept is None or rejected is None:
+        raise AssertionError(f"candidate-check golden: no seed where the check keeps the face "
+                             f"({kept is not None}) or rejects every candidate ({rejected is not None})")
+    cases = []
+    for k, (seed, img, faces) in enumerate((kept, rejected)):
+        refs = landmark_reference(analyzer, img, faces)
+        cases.append({"image": out.image(f"e2e_check_{k}.u8", img), "seed": seed,
+                      "faces": [_face_json(out, f"e2e_check_mask_{k}_{i}.f32", f, ref)
+                                for i, (f, ref) in enumerate(zip(faces, refs))]})
+    return cases
+
+
 def _face_json(out: _Out, mask_file: str, f, ref) -> dict:
     """A Face as the Java end-to-end test reads it, with its near-tie alternatives."""
     return {"face_box": f.box.tolist(), "score": f.score, "landmarks": f.landmarks.tolist(),
@@ -698,6 +752,7 @@ def goldens_e2e(out: _Out) -> dict:
                 break
         if not zoom_cases:
             raise AssertionError("zoom golden: no masked close-up needs the zoom-out pass")
+    check_cases = _candidate_check_cases(out, analyzer, astro, astro_faces[0].landmarks)
     astro_cases = [dict(_face_json(out, f"e2e_astro_mask_{i}.f32", f, ref),
                         detection=_detections_json([d])[0])
                    for i, (d, f, ref) in enumerate(zip(
@@ -743,6 +798,7 @@ def goldens_e2e(out: _Out) -> dict:
             "refine_cases": refine_cases, "gpu_model_faces": gpu_cases,
             "confirm_cases": confirm_cases,
             "zoom_cases": zoom_cases,
+            "check_cases": check_cases,
             "astronaut": {"image": out.image("e2e_astro.u8", astro), "faces": astro_cases},
             "video": {"frames": frames, "faces": tracks,
                       "detections_run": session.detections_run}}

@@ -153,6 +153,29 @@ def test_track_runs_the_zoom_out_pass_on_one_face_free_frame_in_zoom_out_every(e
     assert analyzer._session.faceless_frames == 1
 
 
+def test_track_runs_the_candidate_check_only_while_no_face_is_tracked_on_zoom_out_frames():
+    """find_faces gets check_candidates=True exactly on the detection frames with no tracked
+    face that also get the zoom-out pass (zoom_out_every 2 here)."""
+    analyzer, _ = disc_analyzer(smoothing=False, detect_every=2, zoom_out_every=2)
+    original, frame, calls = analyzer.find_faces, [0], []
+
+    def spy(rgb, **kw):
+        calls.append((frame[0], kw["check_candidates"]))
+        return original(rgb, **kw)
+
+    analyzer.find_faces = spy
+    scenes = [[]] * 3 + [[(60, 60)]] * 4 + [[]] * 3  # a face in frames 3-6
+    tracked = []
+    for i, discs in enumerate(scenes):
+        frame[0] = i
+        tracked.append(bool(analyzer._session and analyzer._session.previous))
+        assert len(analyzer.track(disc_frame(discs), 40.0 * i)) == len(discs)
+    # face-free frames 0-2: the first and then one in 2; frame 7 loses the face (the detector
+    # runs with the track still held: no check), then frame 8 is the first face-free one again
+    assert [i for i, check in calls if check] == [0, 2, 8]
+    assert any(tracked[i] and not check for i, check in calls)
+
+
 def test_detect_skips_the_zoom_out_pass_only_when_the_first_pass_finds_nothing():
     first, second = DiscDetector(), DiscDetector()
     zoom = ZoomOutDetector(CallableDetector(first), CallableDetector(second), fill=0, rerun_below=0.95)

@@ -111,6 +111,21 @@ def _zoom_json(name: str) -> Optional[dict]:
             "max_side": det.max_side, "confirm": _confirm_rule(det.zoomed)}
 
 
+def _candidate_check_json(opts, name: str, models: list) -> Optional[dict]:
+    """The analyzer's candidate check (``lponet_tf.inference.candidate_check``) with the index
+    of the model that gives its candidates, else None (off, or no back model in the detector:
+    Python does not run it then either)."""
+    from lponet_tf.detection import as_detector
+    from lponet_tf.inference import candidate_check as C
+
+    if not opts.candidate_check or C.candidate_model(as_detector(name)) is None:
+        return None
+    return {"model": [m["source"] for m in models].index("blazeface_back"),
+            "candidate_score": C.CANDIDATE_SCORE, "max_candidates": C.MAX_CANDIDATES,
+            "min_confidence": C.MIN_CONFIDENCE, "max_visible": C.MAX_VISIBLE,
+            "same_face_iou": C.SAME_FACE_IOU}
+
+
 def _mapping_json(m) -> dict:
     return {"dx": m.dx, "dy": m.dy, "sx": m.sx, "sy": m.sy,
             "keypoint_weights": None if m.keypoint_weights is None
@@ -274,7 +289,8 @@ def export_assets(out_dir, model=None, preset: Optional[str] = None, quantize: s
                      "zoom_out_every": opts.zoom_out_every,
                      "min_tracking_confidence": opts.min_tracking_confidence,
                      "refine": opts.refine, "refine_iou": opts.refine_iou,
-                     "refine_passes": A.REFINE_PASSES},
+                     "refine_passes": A.REFINE_PASSES,
+                     "candidate_check": _candidate_check_json(opts, name, models)},
         "smoothing": {"landmarks": dict(S.LANDMARK_DEFAULTS), "rotation": dict(S.ROTATION_DEFAULTS),
                       "box": dict(S.BOX_DEFAULTS)},
     }

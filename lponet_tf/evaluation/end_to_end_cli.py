@@ -11,8 +11,8 @@ prints one JSON line per set (and writes them all to ``--output``, with each fac
 it every face of the folder, ``300w``), ``masked_300w_val`` (the same faces of a Masked-300W
 folder, ``python -m lponet_tf.data.benchmark_sets masked-300w ...``), ``turns_300w_val`` and
 ``pose_aflw2000``. What each figure is: :mod:`lponet_tf.evaluation.end_to_end`. The model is
-the bundled preset unless ``--model`` names a file; ``--flip-tta`` and ``--refine-iou`` are
-the analyzer's options of those names. Arguments and ``--output`` are checked before the model
+the bundled preset unless ``--model`` names a file; ``--flip-tta``, ``--refine-iou`` and
+``--no-candidate-check`` set the analyzer's options of those names. Arguments and ``--output`` are checked before the model
 loads; an existing ``--output`` is refused unless ``--overwrite``, and it is written
 atomically.
 """
@@ -45,6 +45,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--flip-tta", action="store_true", help="flip test-time augmentation")
     parser.add_argument("--refine-iou", type=float, default=None,
                         help="FaceAnalyzerOptions.refine_iou (default: the library's)")
+    parser.add_argument("--no-candidate-check", action="store_true",
+                        help="FaceAnalyzerOptions.candidate_check=False (default: on)")
     parser.add_argument("--turns", action="store_true",
                         help="also the slopes on synthetic head turns")
     parser.add_argument("--threads", type=int, default=2, help="CPU threads for the runtime")
@@ -120,12 +122,14 @@ def run(args) -> int:
                                 "(it holds 15% of the photos); leave out --holdout")
     extra = {} if args.refine_iou is None else {"refine_iou": args.refine_iou}
     analyzer = FaceAnalyzer.create(model=args.model, threads=args.threads,
-                                   flip_tta=args.flip_tta, **extra)
+                                   flip_tta=args.flip_tta,
+                                   candidate_check=not args.no_candidate_check, **extra)
     result = {"model": args.model or "bundled preset", "flip_tta": args.flip_tta,
               "holdout": PRESET_HOLDOUT if args.holdout else None,
               "decode": getattr(getattr(analyzer, "decode_settings", None), "decode", "top2"),
               "detector": type(analyzer.detector).__name__,
-              "refine_iou": analyzer.options.refine_iou}
+              "refine_iou": analyzer.options.refine_iou,
+              "candidate_check": analyzer.options.candidate_check}
     for name, records in sets.items():
         result[name] = evaluate_set(analyzer, records, args.limit)
         _print_summary(name, result[name])

@@ -24,7 +24,10 @@ Pipeline per image (the face codec, :mod:`lponet_tf.codec`: the crop of training
    landmark on the S/4 grid;
 6. a confident face whose landmarks disagree with the box it was cropped from is analysed
    again on its own landmark box (``refine``; one more batch, only for those faces), until
-   they agree, at most ``REFINE_PASSES`` (3) times.
+   they agree, at most ``REFINE_PASSES`` (3) times;
+7. when the detector found nothing, its best low-score candidates are analysed and kept
+   where the network sees a confident, partly hidden face (``candidate_check``,
+   :mod:`lponet_tf.inference.candidate_check`).
 
 Video (:meth:`FaceAnalyzer.track`, :meth:`FaceAnalyzer.analyze_video`) lives in
 :mod:`lponet_tf.inference.video`.
@@ -42,6 +45,8 @@ from lponet_tf.codec.decode import DecodeSettings, decode_face, sample_grid
 from lponet_tf.codec.image import check_value_range, to_rgb_uint8
 from lponet_tf.errors import ModelFileError
 from lponet_tf.heatmaps import DECODERS
+from lponet_tf.inference.candidate_check import (CANDIDATE_SCORE, candidate_model, distinct_faces,
+                                                 is_occluded_face, low_score_candidates)
 from lponet_tf.inference.face import Face
 from lponet_tf.detection import (
     BlazeFaceDetector, BoxesDetector, ConfirmedDetector, Detection, FallbackDetector,
@@ -123,6 +128,13 @@ class FaceAnalyzerOptions:
             which the mirrored run turns around; None: the bundled preset's measured value
             for the bundled model, 0 for other models
             (:func:`lponet_tf.inference.flip_tta.default_label_x_offset`).
+        candidate_check: when the detector finds no face in an image, analyse the BlazeFace
+            back model's best low-score candidates and keep those the network sees as a
+            confident, partly hidden face (:mod:`lponet_tf.inference.candidate_check`:
+            masked faces the detector scores too low; measured gain and false positives in
+            ``docs/detection.md``). Runs only with a detector that contains that model (the
+            default does); in :meth:`FaceAnalyzer.track` only while no face is tracked, on
+            the frames that get the zoom-out pass (``zoom_out_every``).
         decode: heatmap decoding rule, ``"dark"`` (sub-pixel, Zhang et al. 2020) or
             ``"top2"`` (the paper's rule, Section IV-B); None: the model metadata's rule,
             else ``"dark"`` (:class:`lponet_tf.codec.decode.DecodeSettings`).
@@ -149,6 +161,7 @@ class FaceAnalyzerOptions:
     refine_iou: float = REFINE_IOU
     flip_tta: bool = False
     flip_label_x_offset: Optional[float] = None
+    candidate_check: bool = True
     decode: Optional[str] = None
 
     def __post_init__(self):
@@ -270,6 +283,7 @@ class FaceAnalyzer:
         #: ``options.decode`` (None: the default rule, DARK).
         self.decode_settings = DecodeSettings.from_metadata(runner.metadata, options.decode)
         self._session = None
+        self._candidate_model = candidate_model(detector) if options.candidate_check else None
 
     @classmethod
     def create(cls, options: Optional[FaceAnalyzerOptions] = None, **overrides) -> "FaceAnalyzer":
@@ -333,7 +347,22 @@ class FaceAnalyzer:
         rgb = to_rgb_uint8(image, rgb=self.options.rgb, value_range=self.options.value_range)
         if boxes is not None:
             return self.analyze_detections(rgb, BoxesDetector(boxes).detect(rgb))
-        return self.analyze_detections(rgb, self.detect(rgb))
+        return self.find_faces(rgb)
+
+    def find_faces(self, rgb: np.ndarray, zoom_out_when_empty: bool = True,
+                   check_candidates: bool = True) -> List[Face]:
+        """The faces of ``rgb`` (``(H, W, 3)`` uint8 RGB) from the detector: :meth:`detect`,
+        then :meth:`analyze_detections`; when the detector returns nothing, the candidate
+        check (``options.candidate_check``; ``check_candidates=False`` skips it, as
+        ``zoom_out_when_empty=False`` skips the zoom-out pass: :meth:`track`'s face-free
+        frames)."""
+        detections = self.detect(rgb, zoom_out_when_empty=zoom_out_when_empty)
+        if detections or not check_candidates or self._candidate_model is None:
+            return self.analyze_detections(rgb, detections)
+        low = max(CANDIDATE_SCORE, self.options.score_threshold or 0.0)
+        candidates = low_score_candidates(self._candidate_model, rgb, low)
+        faces = [f for f in self.analyze_detections(rgb, candidates) if is_occluded_face(f)]
+        return distinct_faces(faces)[: self.options.max_faces]
 
     def detect(self, rgb: np.ndarray, zoom_out_when_empty: bool = True) -> List[Detection]:
         """The detector's faces above ``score_threshold``, best first, at most ``max_faces``.

@@ -79,6 +79,9 @@ def add_arguments(parser) -> None:
     parser.add_argument("--flip-label-x-offset", type=float, default=None, metavar="PX",
                         help="with --flip-tta: the model's label x offset in input pixels "
                              "(default: the bundled preset's measured value, else 0)")
+    parser.add_argument("--no-candidate-check", action="store_true",
+                        help="when the detector finds no face, do not let the network check its "
+                             "low-score candidates for occluded faces (docs/detection.md)")
     parser.add_argument("--decode", default=None, choices=["dark", "top2"],
                         help="heatmap decoding: dark (sub-pixel, the default) or top2 (the "
                              "paper's rule); see docs/inference.md")
@@ -94,7 +97,8 @@ def _analyzer(args):
             detector=args.detector, max_faces=args.max_faces,
             score_threshold=args.score_threshold, smoothing=not args.no_smoothing,
             flip_tta=args.flip_tta, flip_label_x_offset=args.flip_label_x_offset,
-            decode=args.decode, refine=not args.no_refine, **refine,
+            decode=args.decode, refine=not args.no_refine,
+            candidate_check=not args.no_candidate_check, **refine,
         )
         return FaceAnalyzer.create(options)
     except LPONetError:
@@ -109,7 +113,8 @@ def _model_info(analyzer) -> dict:
             "file": getattr(analyzer.runner, "path", None), "input_size": meta.input_size,
             "pose": meta.pose, "quantization": meta.quantization,
             "decode": analyzer.decode_settings.decode, "flip_tta": bool(analyzer.options.flip_tta),
-            "refine_iou": analyzer.options.refine_iou if analyzer.options.refine else None}
+            "refine_iou": analyzer.options.refine_iou if analyzer.options.refine else None,
+            "candidate_check": bool(analyzer.options.candidate_check)}
 
 
 def _write_json(path: pathlib.Path, payload: dict) -> None:

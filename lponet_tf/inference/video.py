@@ -14,7 +14,9 @@
   ``options.zoom_out_every``, so a camera pointed away from faces does not pay two detector
   passes a frame. After unsure first-pass faces it always runs, as in ``analyze``: they are
   often wrong boxes on part of a face that fills the frame, which the session would go on
-  tracking.
+  tracking. The candidate check (``options.candidate_check``: the network's look at the
+  detector's low-score candidates when it finds nothing) runs on the same frames, and only
+  while no face is tracked.
 * Loss. A reused face whose mean landmark score (heatmap peak / 60) drops below
   ``options.min_tracking_confidence``, or whose landmark box collapses, is dropped and the
   detector runs on that frame.
@@ -109,8 +111,10 @@ class TrackingSession:
             # on frames with a tracked face the second look runs as in analyze(); the
             # detector's first pass finds a tracked face, so it seldom does
             zoom = bool(self.previous) or self.faceless_frames % opts.zoom_out_every == 0
-            faces = self._merge(faces, self.analyzer.analyze_detections(
-                rgb, self.analyzer.detect(rgb, zoom_out_when_empty=zoom)))
+            # the candidate check only looks for a face where none is tracked: a tracked
+            # face the detector misses is kept by the merge anyway
+            faces = self._merge(faces, self.analyzer.find_faces(
+                rgb, zoom_out_when_empty=zoom, check_candidates=zoom and not self.previous))
             self.frames_since_detection = 0
             self.detections_run += 1
         else:

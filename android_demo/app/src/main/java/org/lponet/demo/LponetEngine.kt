@@ -10,6 +10,7 @@ import java.io.Closeable
 import org.json.JSONObject
 import org.lponet.core.BlazeFace
 import org.lponet.core.BoxMapping
+import org.lponet.core.CandidateCheck
 import org.lponet.core.ConfirmedDetection
 import org.lponet.core.DecodeSettings
 import org.lponet.core.Face
@@ -118,7 +119,14 @@ class LponetEngine(context: Context, useGpu: Boolean, threads: Int = 4) : Closea
             DecodeSettings.of(dec.getString("decoder"), dec.getDouble("heatmap_scale"), dec.getDouble("sigma")),
             analyzer.getDouble("score_threshold").toFloat(), analyzer.getInt("max_faces"),
             analyzer.getBoolean("refine"), analyzer.getDouble("min_tracking_confidence").toFloat(),
-            analyzer.getDouble("refine_iou").toFloat(), analyzer.getInt("refine_passes")
+            analyzer.getDouble("refine_iou").toFloat(), analyzer.getInt("refine_passes"),
+            // when the detector finds nothing: its low-score candidates checked by the network
+            analyzer.optJSONObject("candidate_check")?.let {
+                CandidateCheck(
+                    it.getInt("model"), it.getDouble("candidate_score"), it.getInt("max_candidates"),
+                    it.getDouble("min_confidence"), it.getDouble("max_visible"), it.getDouble("same_face_iou")
+                )
+            }
         )
         session = FaceTrackingSession(
             pipeline, analyzer.getInt("detect_every"), analyzer.getInt("zoom_out_every"),

@@ -12,6 +12,7 @@ import java.util.List;
 import java.util.Map;
 import org.lponet.core.BlazeFace;
 import org.lponet.core.BoxMapping;
+import org.lponet.core.CandidateCheck;
 import org.lponet.core.ConfirmedDetection;
 import org.lponet.core.DecodeSettings;
 import org.lponet.core.ZoomOut;
@@ -67,7 +68,18 @@ final class AppAssets implements AutoCloseable {
         (float) dbl(an.get("score_threshold")),
         (int) dbl(an.get("max_faces")), (Boolean) an.get("refine"),
         (float) dbl(an.get("min_tracking_confidence")), (float) dbl(an.get("refine_iou")),
-        (int) dbl(an.get("refine_passes")));
+        (int) dbl(an.get("refine_passes")), candidateCheck(an.get("candidate_check")));
+  }
+
+  /** The sidecar's "analyzer.candidate_check" (null: off). */
+  static CandidateCheck candidateCheck(Object json) {
+    if (json == null) {
+      return null;
+    }
+    Map<String, Object> c = map(json);
+    return new CandidateCheck((int) dbl(c.get("model")), dbl(c.get("candidate_score")),
+        (int) dbl(c.get("max_candidates")), dbl(c.get("min_confidence")), dbl(c.get("max_visible")),
+        dbl(c.get("same_face_iou")));
   }
 
   /** A sidecar "confirm" entry (null: none). */

@@ -222,6 +222,32 @@ class EndToEndTest {
     detectionsMatch("zoom", cases, report);
   }
 
+  @Test
+  void candidateCheckMatchesPython(TestReporter report) {
+    // When the detector finds nothing, the network checks the back model's low-score
+    // candidates: a face with sunglasses and a mask the check keeps, and a close-up whose
+    // candidates it rejects (the golden checks that the detector finds nothing in both).
+    List<Object> cases = list(g.get("check_cases"));
+    assertEquals(app.analyzer().get("candidate_check") != null, !cases.isEmpty(),
+        "candidate-check golden present exactly when the sidecar enables the check");
+    for (int c = 0; c < cases.size(); c++) {
+      Map<String, Object> cs = map(cases.get(c));
+      RgbImage img = image(map(cs.get("image")));
+      assertEquals(0, pipeline.detect(img).size(), "check case " + c + ": the detector finds nothing");
+      int before = pipeline.checksRun();
+      List<Face> faces = pipeline.analyze(img);
+      assertEquals(1, pipeline.checksRun() - before, "check case " + c + ": the check ran");
+      List<Object> exp = list(cs.get("faces"));
+      assertEquals(exp.size(), faces.size(), "check case " + c + ": faces kept");
+      for (int i = 0; i < faces.size(); i++) {
+        Map<String, Object> pf = map(exp.get(i));
+        assertArrayEquals(floats(pf.get("face_box")), faces.get(i).faceBox, BOX_PX, "check case " + c + " face box");
+        assertFaceMatches(pf, faces.get(i), "check case " + c + " face " + i, report);
+      }
+      report.publishEntry("check case " + c, faces.size() + " faces kept");
+    }
+  }
+
   /** The app pipeline's detections on each case's image equal Python's. */
   private void detectionsMatch(String what, List<Object> cases, TestReporter report) {
     for (int c = 0; c < cases.size(); c++) {

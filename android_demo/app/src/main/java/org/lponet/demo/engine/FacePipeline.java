@@ -5,6 +5,7 @@ import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
 import org.lponet.core.BoxMapping;
+import org.lponet.core.CandidateCheck;
 import org.lponet.core.ConfirmedDetection;
 import org.lponet.core.DecodeSettings;
 import org.lponet.core.Detection;
@@ -25,7 +26,10 @@ import org.lponet.core.ZoomOut;
  * threshold, best first, at most {@code maxFaces}; each mapped to a landmark box by its source's {@link BoxMapping} (a box
  * outside the image is skipped); then the per-face network pass; then, with {@code refine}
  * (Python's default), a second pass on its own landmark box for each confident face whose
- * landmarks disagree with the box it was cropped from ({@link Refine}). Plain Java (compiled
+ * landmarks disagree with the box it was cropped from ({@link Refine}); when the detector finds
+ * nothing and a {@link CandidateCheck} is given (Python's default {@code candidate_check}), the
+ * back model's best low-score detections analysed and kept where the network sees a
+ * confident, partly hidden face. Plain Java (compiled
  * and run by the JVM end-to-end test). Not thread-safe: one pipeline per inference thread.
  */
 public final class FacePipeline {
@@ -44,14 +48,16 @@ public final class FacePipeline {
   private final float refineMinConfidence;
   private final float refineIou;
   private final int refinePasses;
+  /** Non-null: the network's look at low-score candidates when the detector finds nothing. */
+  private final CandidateCheck check;
   private long detectNanos, landmarkNanos;
-  private int zoomOutsRun;
+  private int zoomOutsRun, checksRun;
 
   public FacePipeline(
       List<TfliteBlazeFace> detectors, ConfirmedDetection confirm, ZoomOut zoomOut,
       ConfirmedDetection zoomConfirm, Map<String, BoxMapping> mappings, TfliteLandmarkModel model, DecodeSettings decode,
       float scoreThreshold, int maxFaces, boolean refine, float refineMinConfidence,
-      float refineIou, int refinePasses) {
+      float refineIou, int refinePasses, CandidateCheck check) {
     if (detectors.isEmpty()) {
       throw new IllegalArgumentException("need at least one detector");
     }
@@ -73,6 +79,10 @@ public final class FacePipeline {
     this.refineMinConfidence = refineMinConfidence;
     this.refineIou = refineIou;
     this.refinePasses = refinePasses;
+    if (check != null && check.model >= detectors.size()) {
+      throw new IllegalArgumentException("candidate-check model " + check.model + " of " + detectors.size());
+    }
+    this.check = check;
   }
 
   public FaceAnalyzer analyzer() {
@@ -130,9 +140,27 @@ public final class FacePipeline {
     return found;
   }
 
-  /** Detect, then analyse every face. */
+  /** Detect, then analyse every face (with the candidate check when nothing is detected). */
   public List<Face> analyze(RgbImage image) {
-    return analyzeDetections(image, detect(image));
+    return findFaces(image, true, true);
+  }
+
+  /**
+   * Python's {@code FaceAnalyzer.find_faces}: {@link #detect}, then {@link #analyzeDetections};
+   * when the detector returns nothing and {@code checkCandidates}, the candidate check on the
+   * candidate model's detections down to {@code max(candidateScore, scoreThreshold)}.
+   */
+  public List<Face> findFaces(RgbImage image, boolean zoomOutWhenEmpty, boolean checkCandidates) {
+    List<Detection> found = detect(image, zoomOutWhenEmpty);
+    if (!found.isEmpty() || !checkCandidates || check == null) {
+      return analyzeDetections(image, found);
+    }
+    checksRun++;
+    TfliteBlazeFace model = detectors.get(check.model);
+    float low = (float) Math.max(check.candidateScore, scoreThreshold);
+    List<Face> kept = check.distinct(analyzeDetections(image,
+        check.candidates(model.decode(model.infer(image), low))));
+    return kept.size() > maxFaces ? new ArrayList<>(kept.subList(0, maxFaces)) : kept;
   }
 
   /**
@@ -191,6 +219,11 @@ public final class FacePipeline {
   public BoxMapping mapping(String source) {
     BoxMapping m = mappings.get(source);
     return m == null ? BoxMapping.IDENTITY : m;
+  }
+
+  /** How many images ran the candidate check (for tests and benchmarks). */
+  public int checksRun() {
+    return checksRun;
   }
 
   /** How many {@link #detect} calls ran the zoom-out pass (for tests and benchmarks). */

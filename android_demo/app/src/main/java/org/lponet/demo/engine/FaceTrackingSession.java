@@ -22,7 +22,9 @@ import org.lponet.core.Rotations;
  *       is the tight box of its previous landmarks (the box the network's crops are made of).
  *   <li>Second looks: while no face is tracked, a frame in which the detector's first pass finds
  *       nothing gets the zoom-out pass on the first such frame and then on one in
- *       {@code zoomOutEvery}; after unsure first-pass faces it always runs.
+ *       {@code zoomOutEvery}; after unsure first-pass faces it always runs. The candidate check
+ *       (the network's look at the detector's low-score candidates when it finds nothing) runs
+ *       on the same frames, only while no face is tracked.
  *   <li>Loss: a reused face whose mean landmark score drops below
  *       {@code minTrackingConfidence}, or whose landmarks collapse, is dropped.
  *   <li>Merging on detection frames: a tracked face a detection confirms (IoU >= 0.5) is kept,
@@ -119,7 +121,8 @@ public final class FaceTrackingSession {
     }
     if (due) {
       boolean zoom = !previous.isEmpty() || facelessFrames % zoomOutEvery == 0;
-      faces = merge(faces, pipeline.analyzeDetections(frame, pipeline.detect(frame, zoom)));
+      // the candidate check only where no face is tracked (the merge keeps a missed tracked face)
+      faces = merge(faces, pipeline.findFaces(frame, zoom, zoom && previous.isEmpty()));
       framesSinceDetection = 0;
       detectionsRun++;
     } else {

@@ -607,10 +607,10 @@ def _sunglasses_and_mask(img: np.ndarray, landmarks: np.ndarray, seed: int, styl
     from lponet_tf.data.occlusion import OcclusionConfig, occlude, visible_face_from_landmarks
 
     m = img.copy()
-    rng = np.random.default_rng(seed)
     occlude(m, visible_face_from_landmarks(landmarks, m.shape[:2]), landmarks,
-            OcclusionConfig(prob=1.0), rng, kinds=["sunglasses"])
-    composite(m, np.ones(m.shape[:2], np.float32), eval_mask_layer(m, landmarks, rng, style))
+            OcclusionConfig(prob=1.0), np.random.default_rng(seed), kinds=["sunglasses"])
+    composite(m, np.ones(m.shape[:2], np.float32),
+              eval_mask_layer(m, landmarks, np.random.default_rng(seed), style))
     return m
 
 
@@ -628,7 +628,7 @@ def _candidate_check_cases(out: _Out, analyzer, astro: np.ndarray, landmarks: np
     x0, y0 = np.maximum(np.floor(landmarks.min(0)).astype(int), 0)
     x1, y1 = np.ceil(landmarks.max(0)).astype(int)
     kept = rejected = None
-    for seed in range(10):
+    for seed in range(20):
         whole = _sunglasses_and_mask(astro, landmarks, seed, "round")
         if kept is None and not analyzer.detect(whole):
             faces = analyzer.find_faces(whole)

@@ -1,5 +1,6 @@
-"""Video: how often the default detector's zoom-out pass should run while no face is tracked
-(``FaceAnalyzerOptions.zoom_out_every``; docs/inference.md, "Video").
+"""Video: how often the default detector's zoom-out pass and the analyzer's candidate check
+should run while no face is tracked (``FaceAnalyzerOptions.zoom_out_every`` and
+``candidate_check``, which runs on the same frames; docs/inference.md, "Video").
 
 Each clip is a camera that first sees no face and then a face that fills the frame: ``lead``
 face-free frames (the photo with its face painted gray, resized to the close-up's size), then
@@ -10,16 +11,17 @@ appears at every phase of the zoom-out cadence. Every clip runs through
 :meth:`FaceAnalyzer.track` once per setting, the settings interleaved clip by clip (one
 analyzer each, 1 thread, the bundled model).
 
-Reported per setting: CPU time (``time.process_time``) of ``track`` on the face-free frames
-(median and mean, and the mean's ratio to ``zoom_out_every=1``: the ratios come from the same
-run), the share of face frames in which the face is found (a face whose landmarks' box overlaps
+Settings: every ``--every`` value with each ``--check`` value (``off`` / ``on``:
+``candidate_check``, with ``candidate_check_every`` from ``--check-every``). Reported per setting: CPU time (``time.process_time``) of ``track`` on
+the face-free frames (median and mean, and the mean's ratio to the first setting's: the ratios
+come from the same run), the share of face frames in which the face is found (a face whose landmarks' box overlaps
 the true one by IoU >= 0.5, ``lponet_tf.detection.matching_face``), and the delay from the
 face's first frame to its first found frame (frames; a face never found counts the clip's
 length).
 
 Usage:
-    .venv/bin/python benchmarks/bench_zoom_out_video.py            # 60 faces, 1, 2, 3, 5
-    .venv/bin/python benchmarks/bench_zoom_out_video.py --limit 10 --every 1,3
+    .venv/bin/python benchmarks/bench_zoom_out_video.py            # 60 faces, 1, 2, 3, 5, check off
+    .venv/bin/python benchmarks/bench_zoom_out_video.py --every 1,3 --check off,on
 """
 from __future__ import annotations
 
@@ -85,36 +87,44 @@ def main(argv=None):
     ap.add_argument("--limit", type=int, default=60, help="first N validation faces")
     ap.add_argument("--every", default="1,2,3,5", help="zoom_out_every values, comma-separated")
     ap.add_argument("--face-frames", type=int, default=8)
+    ap.add_argument("--check", default="off", help="candidate_check values, comma-separated: off, on")
+    ap.add_argument("--check-every", type=int, default=10, help="candidate_check_every (with --check on)")
     args = ap.parse_args(argv)
     every = [int(v) for v in args.every.split(",")]
-    if not every or min(every) < 1 or args.limit < 1 or args.face_frames < 1:
-        ap.error("--every values, --limit and --face-frames must be >= 1")
+    checks = args.check.split(",")
+    if not every or min(every) < 1 or min(args.limit, args.face_frames, args.check_every) < 1:
+        ap.error("--every values, --limit, --face-frames and --check-every must be >= 1")
+    if not checks or not set(checks) <= {"off", "on"}:
+        ap.error(f"--check takes off and / or on, got {args.check!r}")
     val = holdout_split(read_dataset("300w", str(data_root() / "300w")), **PRESET_HOLDOUT)[: args.limit]
-    analyzers = {k: FaceAnalyzer.create(threads=1, zoom_out_every=k) for k in every}
-    cpu = {k: [] for k in every}
-    hits = {(k, s): [] for k in every for s in ("bare", "masked")}
+    settings = [(k, c) for k in every for c in checks]
+    analyzers = {(k, c): FaceAnalyzer.create(threads=1, zoom_out_every=k, candidate_check=c == "on",
+                                             candidate_check_every=args.check_every)
+                 for k, c in settings}
+    cpu = {k: [] for k in settings}
+    hits = {(k, s): [] for k in settings for s in ("bare", "masked")}
     t0 = time.time()
     for style, lead, faces, boxes in clips(val, args.face_frames):
         for k, analyzer in analyzers.items():
             c, h = run_clip(analyzer, lead, faces, boxes)
             cpu[k] += c
             hits[k, style].append(h)
-    base = float(np.mean(cpu[every[0]]))
+    base = float(np.mean(cpu[settings[0]]))
     print(f"{len(val)} validation faces ({PRESET_HOLDOUT}), bare and masked close-ups, "
           f"{args.face_frames} face frames after 3-7 face-free ones; {time.time() - t0:.0f} s; "
           f"load average at the end {os.getloadavg()[0]:.2f}\n")
-    print(f"| zoom_out_every | CPU ms per face-free frame, median (mean) | mean / zoom_out_every={every[0]} "
-          "| face frames found, bare / masked | delay to the first found frame, bare / masked "
-          "| never found, bare / masked |")
-    print("|---:|---:|---:|---:|---:|---:|")
-    for k in every:
+    print(f"| zoom_out_every | candidate_check | CPU ms per face-free frame, median (mean) "
+          f"| mean / first row | face frames found, bare / masked "
+          "| delay to the first found frame, bare / masked | never found, bare / masked |")
+    print("|---:|---|---:|---:|---:|---:|---:|")
+    for k in settings:
         row = []
         for s in ("bare", "masked"):
             h = np.asarray(hits[k, s])
             first = [int(np.argmax(c)) if c.any() else len(c) for c in h]
             row.append((h.mean(), np.mean(first), int((~h.any(axis=1)).sum()), len(h)))
         (fb, db, nb, n), (fm, dm, nm, _) = row
-        print(f"| {k} | {np.median(cpu[k]):.2f} ({np.mean(cpu[k]):.2f}) | {np.mean(cpu[k]) / base:.2f} "
+        print(f"| {k[0]} | {k[1]} | {np.median(cpu[k]):.2f} ({np.mean(cpu[k]):.2f}) | {np.mean(cpu[k]) / base:.2f} "
               f"| {fb:.3f} / {fm:.3f} | {db:.2f} / {dm:.2f} | {nb} / {nm} of {n} |")
 
 

@@ -153,10 +153,10 @@ def test_track_runs_the_zoom_out_pass_on_one_face_free_frame_in_zoom_out_every(e
     assert analyzer._session.faceless_frames == 1
 
 
-def test_track_runs_the_candidate_check_only_while_no_face_is_tracked_on_zoom_out_frames():
+def test_track_runs_the_candidate_check_only_while_no_face_is_tracked_one_frame_in_n():
     """find_faces gets check_candidates=True exactly on the detection frames with no tracked
-    face that also get the zoom-out pass (zoom_out_every 2 here)."""
-    analyzer, _ = disc_analyzer(smoothing=False, detect_every=2, zoom_out_every=2)
+    face: the first, then one in candidate_check_every (2 here)."""
+    analyzer, _ = disc_analyzer(smoothing=False, detect_every=2, candidate_check_every=2)
     original, frame, calls = analyzer.find_faces, [0], []
 
     def spy(rgb, **kw):

@@ -108,6 +108,13 @@ def test_refine_flags_set_the_options(tmp_path, monkeypatch, flags, refine, iou)
     assert options.refine_iou == (analyzer_module.REFINE_IOU if iou is None else iou)
 
 
+@pytest.mark.parametrize("flags, check", [([], True), (["--no-candidate-check"], False)])
+def test_candidate_check_flag_reaches_the_analyzer_and_the_json(tmp_path, model_file, flags, check):
+    out = tmp_path / "out"
+    assert main(["predict", str(ASTRONAUT), "--output", str(out), "--model", model_file, *flags]) == 0
+    assert json.loads((out / "astronaut.json").read_text())["model"]["candidate_check"] is check
+
+
 @pytest.mark.parametrize("flags, named", [(["--refine-iou", "1.5"], "refine_iou"),
                                           (["--refine-iou", "0"], "refine_iou")])
 def test_refine_iou_outside_0_1_exits_2(tmp_path, model_file, capsys, flags, named):

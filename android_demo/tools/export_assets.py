@@ -287,6 +287,7 @@ def export_assets(out_dir, model=None, preset: Optional[str] = None, quantize: s
                      "score_threshold": float(opts.score_threshold or 0.0),
                      "detect_every": opts.detect_every,
                      "zoom_out_every": opts.zoom_out_every,
+                     "candidate_check_every": opts.candidate_check_every,
                      "min_tracking_confidence": opts.min_tracking_confidence,
                      "refine": opts.refine, "refine_iou": opts.refine_iou,
                      "refine_passes": A.REFINE_PASSES,

@@ -133,8 +133,12 @@ class FaceAnalyzerOptions:
             confident, partly hidden face (:mod:`lponet_tf.inference.candidate_check`:
             masked faces the detector scores too low; measured gain and false positives in
             ``docs/detection.md``). Runs only with a detector that contains that model (the
-            default does); in :meth:`FaceAnalyzer.track` only while no face is tracked, on
-            the frames that get the zoom-out pass (``zoom_out_every``).
+            default does); in :meth:`FaceAnalyzer.track` see ``candidate_check_every``.
+        candidate_check_every: in :meth:`FaceAnalyzer.track`, while no face is tracked, the
+            candidate check runs on the first frame in which the detector finds nothing and
+            then on one such frame in this many: it costs several network runs (about 6x
+            the detector's CPU on a face-free frame), and a face that stays in view is
+            found a few frames later instead (measured in ``docs/inference.md``, "Video").
         decode: heatmap decoding rule, ``"dark"`` (sub-pixel, Zhang et al. 2020) or
             ``"top2"`` (the paper's rule, Section IV-B); None: the model metadata's rule,
             else ``"dark"`` (:class:`lponet_tf.codec.decode.DecodeSettings`).
@@ -162,6 +166,7 @@ class FaceAnalyzerOptions:
     flip_tta: bool = False
     flip_label_x_offset: Optional[float] = None
     candidate_check: bool = True
+    candidate_check_every: int = 10
     decode: Optional[str] = None
 
     def __post_init__(self):
@@ -177,6 +182,8 @@ class FaceAnalyzerOptions:
             raise ValueError(f"detect_every must be >= 1, got {self.detect_every}")
         if int(self.zoom_out_every) < 1:
             raise ValueError(f"zoom_out_every must be >= 1, got {self.zoom_out_every}")
+        if int(self.candidate_check_every) < 1:
+            raise ValueError(f"candidate_check_every must be >= 1, got {self.candidate_check_every}")
         if self.threads is not None and int(self.threads) < 1:
             raise ValueError(f"threads must be >= 1 or None, got {self.threads}")
         self.value_range = check_value_range(self.value_range)
@@ -354,8 +361,8 @@ class FaceAnalyzer:
         """The faces of ``rgb`` (``(H, W, 3)`` uint8 RGB) from the detector: :meth:`detect`,
         then :meth:`analyze_detections`; when the detector returns nothing, the candidate
         check (``options.candidate_check``; ``check_candidates=False`` skips it, as
-        ``zoom_out_when_empty=False`` skips the zoom-out pass: :meth:`track`'s face-free
-        frames)."""
+        ``zoom_out_when_empty=False`` skips the zoom-out pass: :meth:`track`'s cadences on
+        face-free frames)."""
         detections = self.detect(rgb, zoom_out_when_empty=zoom_out_when_empty)
         if detections or not check_candidates or self._candidate_model is None:
             return self.analyze_detections(rgb, detections)

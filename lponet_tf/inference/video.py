@@ -15,8 +15,9 @@
   passes a frame. After unsure first-pass faces it always runs, as in ``analyze``: they are
   often wrong boxes on part of a face that fills the frame, which the session would go on
   tracking. The candidate check (``options.candidate_check``: the network's look at the
-  detector's low-score candidates when it finds nothing) runs on the same frames, and only
-  while no face is tracked.
+  detector's low-score candidates when it finds nothing; several network runs) runs, while no
+  face is tracked, on the first frame in which the detector finds nothing and then on one
+  such frame in ``options.candidate_check_every``.
 * Loss. A reused face whose mean landmark score (heatmap peak / 60) drops below
   ``options.min_tracking_confidence``, or whose landmark box collapses, is dropped and the
   detector runs on that frame.
@@ -113,8 +114,9 @@ class TrackingSession:
             zoom = bool(self.previous) or self.faceless_frames % opts.zoom_out_every == 0
             # the candidate check only looks for a face where none is tracked: a tracked
             # face the detector misses is kept by the merge anyway
+            check = not self.previous and self.faceless_frames % opts.candidate_check_every == 0
             faces = self._merge(faces, self.analyzer.find_faces(
-                rgb, zoom_out_when_empty=zoom, check_candidates=zoom and not self.previous))
+                rgb, zoom_out_when_empty=zoom, check_candidates=check))
             self.frames_since_detection = 0
             self.detections_run += 1
         else:

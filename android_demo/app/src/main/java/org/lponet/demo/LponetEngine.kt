@@ -130,6 +130,7 @@ class LponetEngine(context: Context, useGpu: Boolean, threads: Int = 4) : Closea
         )
         session = FaceTrackingSession(
             pipeline, analyzer.getInt("detect_every"), analyzer.getInt("zoom_out_every"),
+            analyzer.getInt("candidate_check_every"),
             analyzer.getDouble("min_tracking_confidence").toFloat(), true
         )
     }

@@ -65,21 +65,24 @@ class EndToEndTest {
   }
 
   /**
-   * Python's zoom_out_every on face-free frames (tests/test_analyzer_video.py): the second look
-   * runs on the first face-free frame and then on one in zoomOutEvery.
+   * Python's zoom_out_every and candidate_check_every on face-free frames
+   * (tests/test_analyzer_video.py): the second look and the candidate check run on the first
+   * face-free frame and then on one in zoomOutEvery / candidateCheckEvery.
    */
   @Test
-  void trackingRunsTheZoomOutPassOnOneFaceFreeFrameInZoomOutEvery() {
+  void trackingRunsTheZoomOutPassAndTheCandidateCheckOnOneFaceFreeFrameInN() {
     byte[] gray = new byte[96 * 64 * 3];
     java.util.Arrays.fill(gray, (byte) 90);
     RgbImage empty = new RgbImage(96, 64, gray);
     for (int every : new int[] {1, 3}) {
-      FaceTrackingSession session = new FaceTrackingSession(pipeline, 10, every, 0.2f, true);
-      int before = pipeline.zoomOutsRun();
+      FaceTrackingSession session = new FaceTrackingSession(pipeline, 10, every, every, 0.2f, true);
+      int before = pipeline.zoomOutsRun(), checksBefore = pipeline.checksRun();
       for (int i = 0; i < 7; i++) {
         assertEquals(0, session.step(empty, 40.0 * i).size(), "a face-free frame has no face");
       }
       assertEquals(every == 1 ? 7 : 3, pipeline.zoomOutsRun() - before, "zoom-out passes, every " + every);
+      // the candidate check (candidateCheckEvery = every here) on the same frames
+      assertEquals(every == 1 ? 7 : 3, pipeline.checksRun() - checksBefore, "candidate checks, every " + every);
       assertEquals(7, session.detectionsRun(), "the detector runs on every face-free frame");
     }
   }
@@ -97,7 +100,7 @@ class EndToEndTest {
     Map<String, Object> v = map(g.get("video"));
     Map<String, Object> an = app.analyzer();
     FaceTrackingSession session = new FaceTrackingSession(pipeline, (int) dbl(an.get("detect_every")),
-        (int) dbl(an.get("zoom_out_every")),
+        (int) dbl(an.get("zoom_out_every")), (int) dbl(an.get("candidate_check_every")),
         (float) dbl(an.get("min_tracking_confidence")), true);
     List<Object> frames = list(v.get("frames")), expected = list(v.get("faces"));
     Map<Integer, String> diverged = new HashMap<>();

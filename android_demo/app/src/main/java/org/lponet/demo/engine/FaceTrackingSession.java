@@ -23,8 +23,9 @@ import org.lponet.core.Rotations;
  *   <li>Second looks: while no face is tracked, a frame in which the detector's first pass finds
  *       nothing gets the zoom-out pass on the first such frame and then on one in
  *       {@code zoomOutEvery}; after unsure first-pass faces it always runs. The candidate check
- *       (the network's look at the detector's low-score candidates when it finds nothing) runs
- *       on the same frames, only while no face is tracked.
+ *       (the network's look at the detector's low-score candidates when it finds nothing)
+ *       runs, while no face is tracked, on the first frame in which the detector finds nothing
+ *       and then on one such frame in {@code candidateCheckEvery}.
  *   <li>Loss: a reused face whose mean landmark score drops below
  *       {@code minTrackingConfidence}, or whose landmarks collapse, is dropped.
  *   <li>Merging on detection frames: a tracked face a detection confirms (IoU >= 0.5) is kept,
@@ -58,6 +59,7 @@ public final class FaceTrackingSession {
   private final FacePipeline pipeline;
   private final int detectEvery;
   private final int zoomOutEvery;
+  private final int candidateCheckEvery;
   private final float minTrackingConfidence;
   private final boolean smoothing;
   private FaceTracker tracker = new FaceTracker();
@@ -68,14 +70,15 @@ public final class FaceTrackingSession {
   private int facelessFrames;
 
   public FaceTrackingSession(
-      FacePipeline pipeline, int detectEvery, int zoomOutEvery, float minTrackingConfidence,
-      boolean smoothing) {
-    if (detectEvery < 1 || zoomOutEvery < 1) {
-      throw new IllegalArgumentException("detectEvery and zoomOutEvery must be >= 1");
+      FacePipeline pipeline, int detectEvery, int zoomOutEvery, int candidateCheckEvery,
+      float minTrackingConfidence, boolean smoothing) {
+    if (detectEvery < 1 || zoomOutEvery < 1 || candidateCheckEvery < 1) {
+      throw new IllegalArgumentException("detectEvery, zoomOutEvery and candidateCheckEvery must be >= 1");
     }
     this.pipeline = pipeline;
     this.detectEvery = detectEvery;
     this.zoomOutEvery = zoomOutEvery;
+    this.candidateCheckEvery = candidateCheckEvery;
     this.minTrackingConfidence = minTrackingConfidence;
     this.smoothing = smoothing;
   }
@@ -122,7 +125,8 @@ public final class FaceTrackingSession {
     if (due) {
       boolean zoom = !previous.isEmpty() || facelessFrames % zoomOutEvery == 0;
       // the candidate check only where no face is tracked (the merge keeps a missed tracked face)
-      faces = merge(faces, pipeline.findFaces(frame, zoom, zoom && previous.isEmpty()));
+      boolean check = previous.isEmpty() && facelessFrames % candidateCheckEvery == 0;
+      faces = merge(faces, pipeline.findFaces(frame, zoom, check));
       framesSinceDetection = 0;
       detectionsRun++;
     } else {

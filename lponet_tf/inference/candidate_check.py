@@ -33,7 +33,7 @@ CANDIDATE_SCORE = 0.1
 #: At most this many candidates (best scores first) per image.
 MAX_CANDIDATES = 2
 #: A kept candidate's mean landmark score (heatmap peak / omega) is at least this ...
-MIN_CONFIDENCE = 0.48
+MIN_CONFIDENCE = 0.5
 #: ... and its mean landmark visibility below this: the network sees an occluded face.
 MAX_VISIBLE = 0.5
 #: Kept candidates whose landmark boxes overlap this much are one face.

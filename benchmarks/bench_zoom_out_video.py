@@ -6,8 +6,8 @@ Each clip is a camera that first sees no face and then a face that fills the fra
 face-free frames (the photo with its face painted gray, resized to the close-up's size), then
 ``--face-frames`` frames of the validation face's close-up (the square of its landmark box's
 longer side, as in ``bench_masked_detection.py``), sliding 2 px a frame, bare or with a
-training-style face mask. ``lead`` cycles through 3..7 frames over the faces, so the face
-appears at every phase of the zoom-out cadence. Every clip runs through
+training-style face mask. ``lead`` cycles through ``--lead-min`` (3) to 4 more frames over
+the faces, so the face appears at every phase of the zoom-out cadence. Every clip runs through
 :meth:`FaceAnalyzer.track` once per setting, the settings interleaved clip by clip (one
 analyzer each, 1 thread, the bundled model).
 
@@ -51,7 +51,7 @@ from bench_masked_detection import close_up, face_free, occluded, read_rgb  # no
 STEP_PX = 2
 
 
-def clips(records, face_frames):
+def clips(records, face_frames, lead_min=3):
     """(style, lead frames, face frames, true boxes) per face and style (bare, masked)."""
     for i, r in enumerate(records):
         img, lm = read_rgb(r.image_path), np.asarray(r.landmarks, np.float64)
@@ -61,7 +61,7 @@ def clips(records, face_frames):
             near, nlm = close_up(photo, lm)
             n = near.shape[0]
             empty = cv2.resize(painted, (n, n), interpolation=cv2.INTER_AREA)
-            lead = [empty] * (3 + i % 5)
+            lead = [empty] * (lead_min + i % 5)
             faces = [np.roll(near, STEP_PX * f, axis=1) for f in range(face_frames)]
             boxes = [landmark_box(nlm + [STEP_PX * f, 0]) for f in range(face_frames)]
             yield style, lead, faces, boxes
@@ -89,11 +89,12 @@ def main(argv=None):
     ap.add_argument("--face-frames", type=int, default=8)
     ap.add_argument("--check", default="off", help="candidate_check values, comma-separated: off, on")
     ap.add_argument("--check-every", type=int, default=10, help="candidate_check_every (with --check on)")
+    ap.add_argument("--lead-min", type=int, default=3, help="face-free frames before a face: this to this + 4")
     args = ap.parse_args(argv)
     every = [int(v) for v in args.every.split(",")]
     checks = args.check.split(",")
-    if not every or min(every) < 1 or min(args.limit, args.face_frames, args.check_every) < 1:
-        ap.error("--every values, --limit, --face-frames and --check-every must be >= 1")
+    if not every or min(every) < 1 or min(args.limit, args.face_frames, args.check_every, args.lead_min) < 1:
+        ap.error("--every values, --limit, --face-frames, --check-every and --lead-min must be >= 1")
     if not checks or not set(checks) <= {"off", "on"}:
         ap.error(f"--check takes off and / or on, got {args.check!r}")
     val = holdout_split(read_dataset("300w", str(data_root() / "300w")), **PRESET_HOLDOUT)[: args.limit]
@@ -104,14 +105,15 @@ def main(argv=None):
     cpu = {k: [] for k in settings}
     hits = {(k, s): [] for k in settings for s in ("bare", "masked")}
     t0 = time.time()
-    for style, lead, faces, boxes in clips(val, args.face_frames):
+    for style, lead, faces, boxes in clips(val, args.face_frames, args.lead_min):
         for k, analyzer in analyzers.items():
             c, h = run_clip(analyzer, lead, faces, boxes)
             cpu[k] += c
             hits[k, style].append(h)
     base = float(np.mean(cpu[settings[0]]))
     print(f"{len(val)} validation faces ({PRESET_HOLDOUT}), bare and masked close-ups, "
-          f"{args.face_frames} face frames after 3-7 face-free ones; {time.time() - t0:.0f} s; "
+          f"{args.face_frames} face frames after {args.lead_min}-{args.lead_min + 4} face-free ones"
+          f"{'' if 'on' not in checks else f', candidate_check_every {args.check_every}'}; {time.time() - t0:.0f} s; "
           f"load average at the end {os.getloadavg()[0]:.2f}\n")
     print(f"| zoom_out_every | candidate_check | CPU ms per face-free frame, median (mean) "
           f"| mean / first row | face frames found, bare / masked "

@@ -599,26 +599,12 @@ def _masked_close_up(img: np.ndarray, landmarks: np.ndarray, seed: int) -> np.nd
     return np.ascontiguousarray(m[y0:y1 + 1, x0:x1 + 1])
 
 
-def _sunglasses_and_mask(img: np.ndarray, landmarks: np.ndarray, seed: int, style: str) -> np.ndarray:
-    """``img`` with synthetic sunglasses and an evaluation-only ``style`` face mask
-    (``benchmark_sets``) drawn from ``landmarks``: a face the detector scores very low."""
-    from lponet_tf.data.benchmark_sets import eval_mask_layer
-    from lponet_tf.data.occluders import composite
-    from lponet_tf.data.occlusion import OcclusionConfig, occlude, visible_face_from_landmarks
-
-    m = img.copy()
-    occlude(m, visible_face_from_landmarks(landmarks, m.shape[:2]), landmarks,
-            OcclusionConfig(prob=1.0), np.random.default_rng(seed), kinds=["sunglasses"])
-    composite(m, np.ones(m.shape[:2], np.float32),
-              eval_mask_layer(m, landmarks, np.random.default_rng(seed), style))
-    return m
-
-
 def _candidate_check_cases(out: _Out, analyzer, astro: np.ndarray, landmarks: np.ndarray) -> list:
     """The candidate check (``lponet_tf.inference.candidate_check``) both ways: the first seed
     whose sunglasses + ``round`` mask on the whole astronaut photo leave the detector with
     nothing and the check keeps the face (its landmark box on the astronaut's), and the first
     whose close-up with a ``plain`` mask has candidates that the check rejects."""
+    from lponet_tf.data.benchmark_sets import sunglasses_and_mask
     from lponet_tf.detection import box_iou, landmark_box
     from lponet_tf.inference.candidate_check import candidate_model, low_score_candidates
 
@@ -629,13 +615,13 @@ def _candidate_check_cases(out: _Out, analyzer, astro: np.ndarray, landmarks: np
     x1, y1 = np.ceil(landmarks.max(0)).astype(int)
     kept = rejected = None
     for seed in range(20):
-        whole = _sunglasses_and_mask(astro, landmarks, seed, "round")
+        whole = sunglasses_and_mask(astro, landmarks, seed, "round")
         if kept is None and not analyzer.detect(whole):
             faces = analyzer.find_faces(whole)
             if faces and box_iou(landmark_box(faces[0].landmarks), landmark_box(landmarks))[0, 0] >= 0.5:
                 kept = (seed, whole, faces)
         close = np.ascontiguousarray(
-            _sunglasses_and_mask(astro, landmarks, seed, "plain")[y0:y1 + 1, x0:x1 + 1])
+            sunglasses_and_mask(astro, landmarks, seed, "plain")[y0:y1 + 1, x0:x1 + 1])
         if (rejected is None and not analyzer.detect(close) and low_score_candidates(model, close)
                 and not analyzer.find_faces(close)):
             rejected = (seed, close, [])

@@ -4,6 +4,7 @@ confident, partly hidden face."""
 from __future__ import annotations
 
 import dataclasses
+import pathlib
 import types
 
 import numpy as np
@@ -129,3 +130,27 @@ def test_a_face_free_image_gives_no_face_and_the_detector_path_is_unchanged(anal
         del model.infer
     assert len(faces) == 1 and faces[0].score >= 0.7
     assert len(calls) == 1  # the detector's own inference only: no second one for candidates
+
+
+def test_the_figure_script_draws_a_face_only_the_check_finds(tmp_path):
+    """scripts/candidate_check_figure.py: two panels (detector alone, with the check) and an
+    existing output refused without --overwrite."""
+    import importlib.util
+
+    import cv2
+
+    from lponet_tf.fileio import OutputError
+
+    path = pathlib.Path(__file__).resolve().parents[1] / "scripts" / "candidate_check_figure.py"
+    spec = importlib.util.spec_from_file_location("candidate_check_figure", path)
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    out = tmp_path / "figure.png"
+    assert script.main(["--output", str(out)]) == 0
+    picture = cv2.imread(str(out))
+    assert picture.shape[1] == 2 * 420 + 8
+    # the right panel (the check's face drawn) differs from the left (nothing drawn)
+    left, right = picture[:, :420].astype(int), picture[:, 428:].astype(int)
+    assert np.abs(left - right).mean() > 5
+    with pytest.raises(OutputError):
+        script.main(["--output", str(out)])

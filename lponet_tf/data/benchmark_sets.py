@@ -179,6 +179,26 @@ def eval_mask_layer(image: np.ndarray, lm: np.ndarray, rng: np.random.Generator,
     return layer
 
 
+def sunglasses_and_mask(image: np.ndarray, landmarks: np.ndarray, seed: int, style: str = "round") -> np.ndarray:
+    """A copy of ``image`` with the training generator's sunglasses and an evaluation-only mask
+    ``style`` drawn from ``landmarks`` (each seeded with ``seed``): a face that BlazeFace scores
+    very low, for the candidate check's tests and picture (``lponet_tf.inference.candidate_check``).
+
+    Example:
+        >>> lm = np.stack([np.linspace(30, 70, 68), np.linspace(30, 70, 68)], 1)
+        >>> sunglasses_and_mask(np.zeros((100, 100, 3), np.uint8), lm, 0).shape
+        (100, 100, 3)
+    """
+    from lponet_tf.data.occlusion import OcclusionConfig, occlude, visible_face_from_landmarks
+
+    out = np.array(image, np.uint8, copy=True)
+    occlude(out, visible_face_from_landmarks(landmarks, out.shape[:2]), landmarks,
+            OcclusionConfig(prob=1.0), np.random.default_rng(seed), kinds=["sunglasses"])
+    composite(out, np.ones(out.shape[:2], np.float32),
+              eval_mask_layer(out, landmarks, np.random.default_rng(seed), style))
+    return out
+
+
 def build_masked_300w(src, dst, seed: int = 0, style: str = "any") -> int:
     """Write a Masked-300W-style copy of a 68-point ``.pts`` set: a face mask on every face.
 

@@ -261,7 +261,7 @@ class FaceAnalyzer:
     """Landmarks, visibility, head pose and visible-face mask for every face of an image.
 
     Build it with :meth:`create`; reusable for any number of images. Thread safety:
-    :meth:`analyze` (and ``detect``, ``analyze_detections``, ``analyze_boxes``,
+    :meth:`analyze` (and ``detect``, ``find_faces``, ``analyze_detections``, ``analyze_boxes``,
     :meth:`analyze_video`) may be called from several threads at once and give exactly
     the serial results: the library's runners and BlazeFace detectors take turns on a
     lock per model (a runner or detector callable you pass yourself must be thread-safe

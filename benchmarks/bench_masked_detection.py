@@ -48,8 +48,9 @@ best ``MAX_CANDIDATES`` detections down to ``CANDIDATE_SCORE`` (from the same in
 analysed by the bundled model (``FaceAnalyzer.analyze_detections``: crop, network, refinement)
 once; rows ``DEFAULT + check cC vV`` keep those with mean landmark score >= C and mean
 visibility < V (the library's rule with those constants; the library's are marked), and count
-a kept face by its landmark box. The second table gives the network runs and CPU time the
-check costs per image it runs on.
+a kept face by its landmark box. A last line gives the network runs and CPU time the check
+costs per image it runs on (without the back model's inference, which the benchmark shares
+with the detector and the library runs again: about 5 ms more).
 
 Usage:
     .venv/bin/python benchmarks/bench_masked_detection.py --variants 3 # the docs table, ~6 min

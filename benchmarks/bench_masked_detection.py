@@ -75,8 +75,7 @@ REPO = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from lponet_tf.data import read_dataset  # noqa: E402
-from lponet_tf.data.benchmark_sets import EVAL_ONLY_STYLES, eval_mask_layer  # noqa: E402
-from lponet_tf.data.occluders import composite  # noqa: E402
+from lponet_tf.data.benchmark_sets import EVAL_ONLY_STYLES, draw_mask  # noqa: E402
 from lponet_tf.data.occluders.textures import make_texture  # noqa: E402
 from lponet_tf.data.occlusion import OcclusionConfig, occlude, visible_face_from_landmarks  # noqa: E402
 from lponet_tf.detection import BlazeFaceDetector, box_iou, landmark_box  # noqa: E402
@@ -127,9 +126,7 @@ def occluded(image, landmarks, kinds, seed):
 
 def eval_masked(image, landmarks, rng, style):
     """A copy of the whole photo with an evaluation-only mask (``benchmark_sets --style``)."""
-    out = image.copy()
-    composite(out, np.ones(out.shape[:2], np.float32), eval_mask_layer(out, landmarks, rng, style))
-    return out
+    return draw_mask(image.copy(), landmarks, rng, style)
 
 
 def shrink(image, landmarks, k=3):

@@ -35,9 +35,10 @@ ASTRONAUT = pathlib.Path(__file__).resolve().parents[1] / "lponet_tf" / "assets"
 
 def find_case(analyzer, image, seeds=range(30)):
     """(seed, occluded image, faces) of the first seed the detector misses and the check keeps."""
-    truth = landmark_box(analyzer.analyze(image)[0].landmarks)
+    landmarks = analyzer.analyze(image)[0].landmarks
+    truth = landmark_box(landmarks)
     for seed in seeds:
-        occluded = sunglasses_and_mask(image, analyzer.analyze(image)[0].landmarks, seed, "round")
+        occluded = sunglasses_and_mask(image, landmarks, seed, "round")
         if analyzer.detect(occluded):
             continue
         faces = analyzer.find_faces(occluded)

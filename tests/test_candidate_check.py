@@ -66,18 +66,12 @@ MISSED = (("270814102_2.jpg", "any"), ("2120936774_1.jpg", "plain"), ("130893906
 def _masked_photo(records, name, style, tmp_path):
     """Face ``name`` of the sorted 300W records as ``build_masked_300w(seed=0, style)`` writes it
     (the same per-file seed, the same JPEG), and its true landmarks."""
-    from lponet_tf.data.benchmark_sets import eval_mask_layer, EVAL_ONLY_STYLES, _write_rgb
-    from lponet_tf.data.occluders import FaceFrame, composite, draw_face_mask
+    from lponet_tf.data.benchmark_sets import _write_rgb, draw_mask
     from lponet_tf.data.sample import read_record_image
 
     i = next(k for k, r in enumerate(records) if r.image_path.endswith("/" + name))
-    rec, rng = records[i], np.random.default_rng([0, i])
-    image = read_record_image(rec.image_path)
-    if style in EVAL_ONLY_STYLES:
-        layer = eval_mask_layer(image, rec.landmarks, rng, style)
-    else:
-        layer = draw_face_mask(image, rec.landmarks, FaceFrame.from_landmarks(rec.landmarks), rng, style)
-    composite(image, np.ones(image.shape[:2], np.float32), layer)
+    rec = records[i]
+    image = draw_mask(read_record_image(rec.image_path), rec.landmarks, np.random.default_rng([0, i]), style)
     path = tmp_path / f"{style}_{name}"
     _write_rgb(path, image)
     return read_record_image(str(path)), np.asarray(rec.landmarks)

@@ -194,9 +194,24 @@ def sunglasses_and_mask(image: np.ndarray, landmarks: np.ndarray, seed: int, sty
     out = np.array(image, np.uint8, copy=True)
     occlude(out, visible_face_from_landmarks(landmarks, out.shape[:2]), landmarks,
             OcclusionConfig(prob=1.0), np.random.default_rng(seed), kinds=["sunglasses"])
-    composite(out, np.ones(out.shape[:2], np.float32),
-              eval_mask_layer(out, landmarks, np.random.default_rng(seed), style))
-    return out
+    return draw_mask(out, landmarks, np.random.default_rng(seed), style)
+
+
+def draw_mask(image: np.ndarray, landmarks: np.ndarray, rng: np.random.Generator, style: str) -> np.ndarray:
+    """``image`` (changed in place and returned) with a face mask of ``style`` drawn from
+    ``landmarks``: what :func:`build_masked_300w` writes for one face, given its generator.
+
+    Example:
+        >>> lm = np.stack([np.linspace(30, 70, 68), np.linspace(30, 70, 68)], 1)
+        >>> draw_mask(np.zeros((100, 100, 3), np.uint8), lm, np.random.default_rng(0), "plain").shape
+        (100, 100, 3)
+    """
+    if style in EVAL_ONLY_STYLES:
+        layer: Layer = eval_mask_layer(image, landmarks, rng, style)
+    else:
+        layer = draw_face_mask(image, landmarks, FaceFrame.from_landmarks(landmarks), rng, style)
+    composite(image, np.ones(image.shape[:2], np.float32), layer)  # label unused: 300W has none
+    return image
 
 
 def build_masked_300w(src, dst, seed: int = 0, style: str = "any") -> int:
@@ -225,14 +240,8 @@ def build_masked_300w(src, dst, seed: int = 0, style: str = "any") -> int:
     src, dst = pathlib.Path(src), pathlib.Path(dst)
     records = sorted(read_dataset("300w", src), key=lambda r: r.image_path)
     for i, rec in enumerate(records):
-        rng = np.random.default_rng([seed, i])
-        image = read_record_image(rec.image_path)
-        visible = np.ones(image.shape[:2], np.float32)  # label unused: 300W has none
-        if style in EVAL_ONLY_STYLES:
-            layer: Layer = eval_mask_layer(image, rec.landmarks, rng, style)
-        else:
-            layer = draw_face_mask(image, rec.landmarks, FaceFrame.from_landmarks(rec.landmarks), rng, style)
-        composite(image, visible, layer)
+        image = draw_mask(read_record_image(rec.image_path), rec.landmarks,
+                          np.random.default_rng([seed, i]), style)
         img_path = pathlib.Path(rec.image_path)
         target = dst / img_path.relative_to(src)
         _write_rgb(target, image)

@@ -135,6 +135,69 @@ def test_prepare_sample_turns_image_landmarks_heatmaps_and_pose_together(rng):
     assert np.array_equal(again.image, turned.image) and again.params == turned.params
 
 
+def test_outward_share_reuses_the_turn_draw():
+    base = aug.AugmentConfig(out_of_plane_prob=0.5)
+    out = dataclasses.replace(base, out_of_plane_outward=0.6)
+    fired = outward = 0
+    for seed in range(2000):
+        p = aug.sample_params(base, SIZE, np.random.default_rng(seed))
+        q = aug.sample_params(out, SIZE, np.random.default_rng(seed))
+        # The same numbers: only the flag is new, and only on turns that fire.
+        assert dataclasses.replace(q, out_of_plane_outward=False) == p and not p.out_of_plane_outward
+        fired += p.out_of_plane != (0.0, 0.0)
+        outward += q.out_of_plane_outward
+        assert not q.out_of_plane_outward or q.out_of_plane != (0.0, 0.0)
+    assert fired == pytest.approx(1000, abs=100) and outward / fired == pytest.approx(0.6, abs=0.06)
+
+
+@pytest.mark.parametrize("own_yaw", [20.0, -20.0])
+def test_outward_turns_take_the_face_further_from_the_camera(rng, own_yaw):
+    lm_crop, r, _ = projected_face((own_yaw, 0, 0))
+    image = (rng.random((200, 200, 3)) * 255).astype(np.uint8)
+    record = FaceRecord("synthetic.png", landmarks=lm_crop + 36.0, pose=r.astype(np.float32))
+    signs = {}
+    for outward in (0.0, 1.0):
+        config = dataclasses.replace(aug.AugmentConfig.none(), out_of_plane_prob=1.0, out_of_plane_yaw_deg=20.0,
+                                     out_of_plane_pitch_deg=0.0, out_of_plane_outward=outward,
+                                     out_of_plane_max_hidden=0.3)
+        signs[outward] = set()
+        for seed in range(12):
+            s = prepare_sample(record, SIZE, rng=np.random.default_rng(seed), augment=config, image=image)
+            yaw = s.params.out_of_plane[0]
+            assert yaw != 0.0
+            signs[outward].add(np.sign(yaw))
+            if outward:
+                # Applied where the sign of the face's yaw says, and the label follows.
+                assert np.sign(yaw) == np.sign(own_yaw)
+                assert abs(geometry.matrix_to_euler(s.pose)[0]) == pytest.approx(abs(own_yaw) + abs(yaw), abs=1e-3)
+    assert signs[0.0] == {-1.0, 1.0}
+
+
+def test_max_hidden_lets_a_turned_face_turn_further():
+    lm, r, _ = projected_face((45, 0, 0), centre=(64.0, 64.0))
+    crop = np.zeros((SIZE, SIZE, 3), np.uint8)
+    assert oop.rotate_face(crop, lm, r, 25.0, 0.0).angles == (0.0, 0.0)  # hides too much at the default
+    out = oop.rotate_face(crop, lm, r, 25.0, 0.0, max_hidden=0.2)
+    assert out.angles == (25.0, 0.0)
+    assert geometry.matrix_to_euler(out.pose)[0] == pytest.approx(70.0, abs=1e-3)
+    # The sample pipeline hands the config's share to the mesh.
+    record = FaceRecord("synthetic.png", landmarks=lm + 36.0, pose=r.astype(np.float32))
+    image = np.random.default_rng(1).integers(0, 255, (200, 200, 3), dtype=np.uint8)
+    applied = {}
+    for hidden in (0.1, 0.2):
+        config = dataclasses.replace(aug.AugmentConfig.none(), out_of_plane_prob=1.0, out_of_plane_yaw_deg=25.0,
+                                     out_of_plane_pitch_deg=0.0, out_of_plane_outward=1.0,
+                                     out_of_plane_max_hidden=hidden)
+        rng = np.random.default_rng(0)
+        applied[hidden] = [abs(prepare_sample(record, SIZE, rng=rng, augment=config, image=image).params.out_of_plane[0])
+                           for _ in range(20)]
+    assert max(applied[0.2]) > 20.0 and max(applied[0.1]) < max(applied[0.2])
+    with pytest.raises(ValueError, match="out_of_plane_max_hidden"):
+        aug.AugmentConfig(out_of_plane_max_hidden=0.0)
+    with pytest.raises(ValueError, match="out_of_plane_outward"):
+        aug.AugmentConfig(out_of_plane_outward=1.2)
+
+
 def test_faces_without_a_pose_label_are_not_turned(rng):
     lm_crop, _, _ = projected_face((0, 0, 0))
     record = FaceRecord("synthetic.png", landmarks=lm_crop + 36.0)

@@ -68,6 +68,13 @@ class AugmentConfig:
             to faces with 68 landmarks and a pose label; draws its numbers from the same
             generator only when > 0, so configs without it keep their random streams.
         out_of_plane_yaw_deg, out_of_plane_pitch_deg: max turn, uniform in ``[-max, max]``.
+        out_of_plane_outward: share of the turns whose yaw is taken away from the camera
+            (the sign of the face's own yaw, so a face already turned turns further): with
+            ``[-max, max]`` alone few samples go past 300W's +-45 deg. Decided from the same
+            draw as ``out_of_plane_prob`` (no extra number: other streams stay as they were).
+        out_of_plane_max_hidden: largest share of the face's mesh area a turn may hide
+            (``max_hidden`` of :func:`lponet_tf.data.out_of_plane.rotate_face`); larger
+            turns of already-turned faces need more than the default.
 
     Example:
         >>> cfg = AugmentConfig(flip_prob=0.0)
@@ -90,10 +97,12 @@ class AugmentConfig:
     out_of_plane_prob: float = 0.0
     out_of_plane_yaw_deg: float = 15.0
     out_of_plane_pitch_deg: float = 20.0
+    out_of_plane_outward: float = 0.0
+    out_of_plane_max_hidden: float = 0.1
 
     def __post_init__(self):
         for name in ("flip_prob", "rotation_prob", "translation_prob", "scale_prob", "blur_prob",
-                     "out_of_plane_prob"):
+                     "out_of_plane_prob", "out_of_plane_outward"):
             p = getattr(self, name)
             if not 0.0 <= p <= 1.0:
                 raise ValueError(f"{name} must be in [0, 1], got {p}")
@@ -105,6 +114,8 @@ class AugmentConfig:
             if not 0.0 <= getattr(self, name) <= 45.0:
                 raise ValueError(f"{name} must be in [0, 45] (a mesh warp, not a renderer), "
                                  f"got {getattr(self, name)}")
+        if not 0.0 < self.out_of_plane_max_hidden <= 0.5:
+            raise ValueError(f"out_of_plane_max_hidden must be in (0, 0.5], got {self.out_of_plane_max_hidden}")
         if not abs(self.flip_label_x_offset) <= 10.0:
             raise ValueError(f"flip_label_x_offset must be within [-10, 10] image pixels, "
                              f"got {self.flip_label_x_offset}")
@@ -133,6 +144,9 @@ class AugmentParams:
         blur_sigma: Gaussian blur sigma in crop pixels, 0 for none.
         out_of_plane: ``(yaw, pitch)`` degrees of a synthetic head turn, ``(0, 0)`` for none
             (after the sample is made: the turn applied, which a folding mesh may halve or drop).
+        out_of_plane_outward: the turn's yaw is to be taken away from the camera (its sign
+            set by the face's own yaw once the face is cropped; ``out_of_plane`` then holds
+            the turn as applied).
     """
 
     angle: float = 0.0
@@ -141,6 +155,7 @@ class AugmentParams:
     flip: bool = False
     blur_sigma: float = 0.0
     out_of_plane: Tuple[float, float] = (0.0, 0.0)
+    out_of_plane_outward: bool = False
 
 
 def sample_params(config: AugmentConfig, size: int, rng: np.random.Generator) -> AugmentParams:
@@ -169,14 +184,16 @@ def sample_params(config: AugmentConfig, size: int, rng: np.random.Generator) ->
     flip = bool(u[7] < config.flip_prob)
     lo, hi = config.blur_sigma
     blur = (lo + (hi - lo) * u[9]) * k if u[8] < config.blur_prob else 0.0
-    turn = (0.0, 0.0)
+    turn, outward = (0.0, 0.0), False
     if config.out_of_plane_prob > 0:
         v = rng.random(3)
         if v[0] < config.out_of_plane_prob:
             turn = (float((2 * v[1] - 1) * config.out_of_plane_yaw_deg),
                     float((2 * v[2] - 1) * config.out_of_plane_pitch_deg))
+            # Given that the turn fires, v[0] / prob is uniform on [0, 1): reuse it.
+            outward = bool(v[0] < config.out_of_plane_prob * config.out_of_plane_outward)
     return AugmentParams(float(angle), float(scale), (float(shift[0]), float(shift[1])), flip, float(blur),
-                         turn)
+                         turn, outward)
 
 
 def flip_matrix(size: int) -> np.ndarray:

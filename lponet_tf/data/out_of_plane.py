@@ -192,7 +192,7 @@ def front_facing(src: np.ndarray, dst: np.ndarray, triangles: np.ndarray) -> np.
 
 
 def rotate_face(image: np.ndarray, landmarks: np.ndarray, pose: np.ndarray, yaw_deg: float,
-                pitch_deg: float) -> RotatedFace:
+                pitch_deg: float, max_hidden: float = MAX_HIDDEN) -> RotatedFace:
     """Turn the face of a crop out of plane by ``yaw_deg`` / ``pitch_deg`` (module doc).
 
     Args:
@@ -201,6 +201,8 @@ def rotate_face(image: np.ndarray, landmarks: np.ndarray, pose: np.ndarray, yaw_
         pose: ``(3, 3)`` pose label of the face.
         yaw_deg, pitch_deg: the turn, in the signs of :mod:`lponet_tf.geometry` (yaw > 0:
             the face turns to the image left; pitch > 0: it looks up).
+        max_hidden: most of the face's mesh area (a share) the turn may hide before it is
+            halved, then dropped (:data:`MAX_HIDDEN`).
 
     Returns:
         :class:`RotatedFace` (``angles`` may be halved or ``(0, 0)`` when the mesh folds).
@@ -253,7 +255,7 @@ def rotate_face(image: np.ndarray, landmarks: np.ndarray, pose: np.ndarray, yaw_
         hidden = ~front_facing(src, dst, triangles)
         # What turns away (parts of the face, slivers of background beside the contour)
         # is covered by what turns in front of it, up to a share of the face's area.
-        if np.abs(src_area[hidden]).sum() <= MAX_HIDDEN * np.abs(src_area[on_face]).sum():
+        if np.abs(src_area[hidden]).sum() <= max_hidden * np.abs(src_area[on_face]).sum():
             break
     else:
         return RotatedFace(image, lm.astype(np.float32), np.asarray(pose, np.float32), (0.0, 0.0), None)

@@ -233,7 +233,12 @@ def prepare_sample(
     turn_maps = None
     if params.out_of_plane != (0.0, 0.0):
         if landmarks is not None and landmarks.shape == (68, 2) and pose is not None:
-            turned = rotate_face(crop, landmarks, pose, *params.out_of_plane)
+            yaw, pitch = params.out_of_plane
+            if params.out_of_plane_outward:
+                from lponet_tf.geometry import matrix_to_euler
+
+                yaw = abs(yaw) if matrix_to_euler(pose)[0] >= 0 else -abs(yaw)
+            turned = rotate_face(crop, landmarks, pose, yaw, pitch, augment.out_of_plane_max_hidden)
             crop, landmarks, pose, turn_maps = turned.image, turned.landmarks, turned.pose, turned.maps
             params = dataclasses.replace(params, out_of_plane=turned.angles)
         else:

@@ -137,3 +137,52 @@ def test_a_set_where_no_face_is_found_has_no_end_to_end_figures(faces_300w):
     assert [(f["found"], f["nme_end_to_end"]) for f in got["per_face"]] == [(False, None)] * 2
     with pytest.raises(EndToEndError, match="no faces to evaluate"):
         evaluate_set(blind, [])
+
+
+@pytest.mark.parametrize("gain", [1.0, 0.5])
+def test_turn_slopes_and_the_outward_bias_of_a_network_that_reads_a_share_of_each_angle(faces_300w, monkeypatch,
+                                                                                      gain):
+    """``--turns`` bookkeeping against a stand-in network that reads ``gain`` times the true
+    pose of what it is shown (the label the turn produced): both slopes come out as ``gain``,
+    and the outward bias as ``(gain - 1)`` times the mean label past 45 degrees."""
+    import types
+
+    from lponet_tf.data import out_of_plane, pseudo_pose
+    from lponet_tf.data import read_dataset
+    from lponet_tf.evaluation import end_to_end as e2e
+    from lponet_tf.geometry import matrix_to_euler
+
+    shown, labels = {}, []
+    real_pose, real_turn = pseudo_pose.pseudo_pose, out_of_plane.rotate_face
+
+    def base_pose(*args, **kwargs):
+        shown["pose"] = real_pose(*args, **kwargs)
+        return shown["pose"]
+
+    def turn(image, landmarks, pose, yaw, pitch, **kwargs):
+        out = real_turn(image, landmarks, pose, yaw, pitch, **kwargs)
+        shown["pose"] = out.pose
+        if kwargs:  # an outward turn
+            labels.append((out.angles == (yaw, pitch), matrix_to_euler(out.pose)[0], matrix_to_euler(pose)[0]))
+        return out
+
+    class Reader:
+        def analyze(self, image, boxes):
+            return [types.SimpleNamespace(pose=gain * np.asarray(matrix_to_euler(shown.pop("pose"))))]
+
+    monkeypatch.setattr(pseudo_pose, "pseudo_pose", base_pose)
+    monkeypatch.setattr(out_of_plane, "rotate_face", turn)
+    monkeypatch.setattr(e2e, "protocol_analyzer", lambda analyzer: Reader())
+    records = read_dataset("300w", faces_300w)[:12]
+    got = e2e.evaluate_turns(None, records)
+    assert got["faces"] == 12 and got["outward_turns"] == [20.0, 30.0, 40.0]
+    assert got["yaw_turn_slope"] == pytest.approx(gain, abs=0.03)
+    assert got["pitch_turn_slope"] == pytest.approx(gain, abs=0.03)
+    applied = [(label, own) for ok, label, own in labels if ok]
+    assert got["outward_dropped"] == len(labels) - len(applied) and len(applied) >= 12
+    # every applied outward turn took the face further from the camera
+    assert all(abs(label) > abs(own) and np.sign(label) == np.sign(own) for label, own in applied)
+    assert got["outward_yaw_slope"] == pytest.approx(gain, abs=1e-3)
+    past = [abs(label) for label, _ in applied if abs(label) > 45.0]
+    assert got["outward_past_45"] == len(past) > 0
+    assert got["outward_yaw_bias_past_45"] == pytest.approx((gain - 1.0) * np.mean(past), abs=0.01)

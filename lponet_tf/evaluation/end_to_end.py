@@ -20,7 +20,13 @@ both on the same faces (``lponet end-to-end``, :mod:`.end_to_end_cli`):
   (:mod:`lponet_tf.data.out_of_plane`, pitch -20..20 and yaw -15..15 degrees, on a 256 px view
   twice the face box, so the mesh's border anchors are far from the face) and analysed on its
   turned landmark box; the slope of the change in predicted yaw / pitch on the applied turn is 1
-  for a network that follows the turn, 0 for one that ignores it.
+  for a network that follows the turn, 0 for one that ignores it. The same faces are also turned
+  away from the camera (:data:`OUTWARD_TURNS` in the sign of their own yaw, the mesh allowed to
+  hide :data:`OUTWARD_MAX_HIDDEN` of the face) to reach past 300W's +-45 deg: the slope of the
+  predicted yaw on the turned label there, and the mean of ``|predicted| - |label|`` for labels
+  past 45 deg (< 0: large angles read as smaller ones). The mesh squeezes the far cheek
+  instead of hiding it behind a silhouette, so these faces are easier than real profiles, and a
+  network trained on such turns (``augment.out_of_plane_outward``) has seen their look.
 * :func:`evaluate_pose_set` -- head pose against a dataset's own pose labels (AFLW2000-3D),
   three ways: end to end, on the true landmark box as the protocol crops it (refinement off:
   ``lponet evaluate``'s figure), and on the true box with the analyzer's default refinement
@@ -189,6 +195,12 @@ def region_nme(pred, gts) -> dict:
 
 #: Applied turns of ``--turns``: (yaw, pitch) degrees.
 TURNS = [(0.0, p) for p in (-20.0, -10.0, 10.0, 20.0)] + [(y, 0.0) for y in (-15.0, -7.5, 7.5, 15.0)]
+#: Yaw turns away from the camera (degrees, in the sign of the face's own yaw) of ``--turns``.
+OUTWARD_TURNS = (20.0, 30.0, 40.0)
+#: Share of the face the mesh may hide on those turns (``rotate_face(max_hidden=)``).
+OUTWARD_MAX_HIDDEN = 0.2
+#: Labels past this yaw (degrees) count in ``outward_yaw_bias_past_45``.
+PAST = 45.0
 
 
 def evaluate_turns(analyzer, records, limit=None) -> dict:
@@ -196,29 +208,49 @@ def evaluate_turns(analyzer, records, limit=None) -> dict:
     from lponet_tf.codec.crop import CropTransform, box_from_landmarks
     from lponet_tf.data.out_of_plane import rotate_face
     from lponet_tf.data.pseudo_pose import pseudo_pose
+    from lponet_tf.geometry import matrix_to_euler
 
     given_box = protocol_analyzer(analyzer)
     applied, change, dropped = {0: [], 1: []}, {0: [], 1: []}, 0
+    label_yaw, pred_yaw, out_dropped = [], [], 0
     for rec in records[:limit]:
         image = load_image(rec.image_path)
         gt = np.asarray(rec.landmarks, np.float64)
         pose = pseudo_pose(gt, image.shape[:2])
         view = CropTransform.from_box(box_from_landmarks(gt), 256, enlarge=0.5)
         crop, lm = view.warp(image), view.to_crop(gt)
+
+        def predicted(turned):
+            return given_box.analyze(turned.image, boxes=[box_from_landmarks(turned.landmarks)])[0].pose
+
         base = given_box.analyze(crop, boxes=[box_from_landmarks(lm)])[0].pose
         for yaw, pitch in TURNS:
             out = rotate_face(crop, lm, pose, yaw, pitch)
             if out.angles != (yaw, pitch):
                 dropped += 1
                 continue
-            pred = given_box.analyze(out.image, boxes=[box_from_landmarks(out.landmarks)])[0].pose
             axis = 0 if yaw else 1
             applied[axis].append(yaw or pitch)
-            change[axis].append(pred[axis] - base[axis])
+            change[axis].append(predicted(out)[axis] - base[axis])
+        away = 1.0 if matrix_to_euler(pose)[0] >= 0 else -1.0
+        for turn in OUTWARD_TURNS:
+            out = rotate_face(crop, lm, pose, away * turn, 0.0, max_hidden=OUTWARD_MAX_HIDDEN)
+            if out.angles != (away * turn, 0.0):
+                out_dropped += 1
+                continue
+            label_yaw.append(matrix_to_euler(out.pose)[0])
+            pred_yaw.append(predicted(out)[0])
+    label_yaw, pred_yaw = np.asarray(label_yaw), np.asarray(pred_yaw)
+    past = np.abs(label_yaw) > PAST
     return {
         "turns": len(TURNS), "faces": len(records[:limit]), "turns_dropped": dropped,
         "yaw_turn_slope": round(slope(change[0], applied[0]), 3),
         "pitch_turn_slope": round(slope(change[1], applied[1]), 3),
+        "outward_turns": list(OUTWARD_TURNS), "outward_dropped": out_dropped,
+        "outward_yaw_slope": round(slope(pred_yaw, label_yaw), 3) if len(label_yaw) > 1 else None,
+        "outward_past_45": int(past.sum()),
+        "outward_yaw_bias_past_45": (round(float(np.mean(np.abs(pred_yaw[past]) - np.abs(label_yaw[past]))), 2)
+                                     if past.any() else None),
     }
 
 

@@ -48,7 +48,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-candidate-check", action="store_true",
                         help="FaceAnalyzerOptions.candidate_check=False (default: on)")
     parser.add_argument("--turns", action="store_true",
-                        help="also the slopes on synthetic head turns")
+                        help="also the slopes on synthetic head turns, and the yaw read on "
+                             "faces turned away from the camera past 45 degrees")
     parser.add_argument("--threads", type=int, default=2, help="CPU threads for the runtime")
     parser.add_argument("--limit", type=int, default=None, help="first N faces of each set")
     parser.add_argument("--output", default=None, help="also write the figures to this JSON")

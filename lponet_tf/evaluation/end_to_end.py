@@ -25,8 +25,9 @@ both on the same faces (``lponet end-to-end``, :mod:`.end_to_end_cli`):
   hide :data:`OUTWARD_MAX_HIDDEN` of the face) to reach past 300W's +-45 deg: the slope of the
   predicted yaw on the turned label there, and the mean of ``|predicted| - |label|`` for labels
   past 45 deg (< 0: large angles read as smaller ones). The mesh squeezes the far cheek
-  instead of hiding it behind a silhouette, so these faces are easier than real profiles, and a
-  network trained on such turns (``augment.out_of_plane_outward``) has seen their look.
+  instead of hiding it behind a silhouette, so these are not real profiles: a network trained
+  on such turns (``augment.out_of_plane_outward``) reads them well and a real profile worse
+  (docs/evaluation.md); the figures describe how a model treats the renderer.
 * :func:`evaluate_pose_set` -- head pose against a dataset's own pose labels (AFLW2000-3D),
   three ways: end to end, on the true landmark box as the protocol crops it (refinement off:
   ``lponet evaluate``'s figure), and on the true box with the analyzer's default refinement

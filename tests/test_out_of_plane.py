@@ -189,8 +189,8 @@ def test_max_hidden_lets_a_turned_face_turn_further():
                                      out_of_plane_pitch_deg=0.0, out_of_plane_outward=1.0,
                                      out_of_plane_max_hidden=hidden)
         rng = np.random.default_rng(0)
-        applied[hidden] = [abs(prepare_sample(record, SIZE, rng=rng, augment=config, image=image).params.out_of_plane[0])
-                           for _ in range(20)]
+        samples = [prepare_sample(record, SIZE, rng=rng, augment=config, image=image) for _ in range(20)]
+        applied[hidden] = [abs(s.params.out_of_plane[0]) for s in samples]
     assert max(applied[0.2]) > 20.0 and max(applied[0.1]) < max(applied[0.2])
     with pytest.raises(ValueError, match="out_of_plane_max_hidden"):
         aug.AugmentConfig(out_of_plane_max_hidden=0.0)

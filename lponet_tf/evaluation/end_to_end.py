@@ -201,7 +201,7 @@ OUTWARD_TURNS = (20.0, 30.0, 40.0)
 #: Share of the face the mesh may hide on those turns (``rotate_face(max_hidden=)``).
 OUTWARD_MAX_HIDDEN = 0.2
 #: Labels past this yaw (degrees) count in ``outward_yaw_bias_past_45``.
-PAST = 45.0
+LARGE_YAW = 45.0
 
 
 def evaluate_turns(analyzer, records, limit=None) -> dict:
@@ -212,6 +212,10 @@ def evaluate_turns(analyzer, records, limit=None) -> dict:
     from lponet_tf.geometry import matrix_to_euler
 
     given_box = protocol_analyzer(analyzer)
+
+    def predicted(turned):
+        return given_box.analyze(turned.image, boxes=[box_from_landmarks(turned.landmarks)])[0].pose
+
     applied, change, dropped = {0: [], 1: []}, {0: [], 1: []}, 0
     label_yaw, pred_yaw, out_dropped = [], [], 0
     for rec in records[:limit]:
@@ -220,10 +224,6 @@ def evaluate_turns(analyzer, records, limit=None) -> dict:
         pose = pseudo_pose(gt, image.shape[:2])
         view = CropTransform.from_box(box_from_landmarks(gt), 256, enlarge=0.5)
         crop, lm = view.warp(image), view.to_crop(gt)
-
-        def predicted(turned):
-            return given_box.analyze(turned.image, boxes=[box_from_landmarks(turned.landmarks)])[0].pose
-
         base = given_box.analyze(crop, boxes=[box_from_landmarks(lm)])[0].pose
         for yaw, pitch in TURNS:
             out = rotate_face(crop, lm, pose, yaw, pitch)
@@ -242,7 +242,7 @@ def evaluate_turns(analyzer, records, limit=None) -> dict:
             label_yaw.append(matrix_to_euler(out.pose)[0])
             pred_yaw.append(predicted(out)[0])
     label_yaw, pred_yaw = np.asarray(label_yaw), np.asarray(pred_yaw)
-    past = np.abs(label_yaw) > PAST
+    past = np.abs(label_yaw) > LARGE_YAW
     return {
         "turns": len(TURNS), "faces": len(records[:limit]), "turns_dropped": dropped,
         "yaw_turn_slope": round(slope(change[0], applied[0]), 3),

@@ -21,6 +21,8 @@ SUBCOMMANDS = {
     "evaluate": ("lponet_tf.evaluation.cli", "print the paper's tables for a model"),
     "end-to-end": ("lponet_tf.evaluation.end_to_end_cli",
                    "figures of the whole photo -> detector -> crop -> model path, beside the true box"),
+    "compare": ("lponet_tf.evaluation.compare_cli",
+                "is model B better than A? paired differences of two evaluations of the same faces"),
     "export": ("lponet_tf.export.cli", "export to TFLite / ONNX with a parity report"),
     "predict": ("lponet_tf.inference.cli", "annotate images, folders or videos"),
 }

@@ -99,6 +99,13 @@ def test_command_and_script_agree_on_the_validation_faces(faces_300w, tmp_path):
         doc["300w_val"]["nme_end_to_end"], abs=0.002)
     assert np.mean([f["nme_true_box"] for f in per_face]) == pytest.approx(
         doc["300w_val"]["nme_true_box"], abs=0.002)
+    # lponet compare reads the real file: the same run against itself differs by nothing
+    from lponet_tf.evaluation.compare import compare_files
+    rows = {r.metric: r for r in compare_files(out, out).rows}
+    assert rows.keys() == {"nme_end_to_end", "nme_true_box"}
+    assert rows["nme_true_box"].faces == 3 and rows["nme_end_to_end"].faces == len(found)
+    assert rows["nme_true_box"].mean_a == pytest.approx(doc["300w_val"]["nme_true_box"], abs=0.002)
+    assert all(r.difference == 0.0 and r.verdict == "too few faces" for r in rows.values())
     again = [line for line in script.stdout.splitlines() if line.startswith("300w_val ")]
     same = json.loads(again[0].split(" ", 1)[1])
     for key in ("found_pct", "nme_end_to_end", "nme_true_box", "yaw_pitch_roll_mae"):

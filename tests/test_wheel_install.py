@@ -106,6 +106,8 @@ def test_installed_wheel_trains_exports_evaluates_predicts_and_measures_end_to_e
     e2e = json.loads((work / "e2e.json").read_text())
     assert e2e["model"] == "bundled preset" and e2e["300w"]["faces"] == 2
     assert e2e["300w"]["found_pct"] == 100.0 and e2e["300w"]["nme_end_to_end"] < 10.0
+    same = _run([lponet, "compare", work / "e2e.json", work / "e2e.json"], cwd=work)
+    assert "| 300w | nme_true_box ↓ | 2 |" in same.stdout and "too few faces" in same.stdout
 
 
 def test_an_unknown_config_name_lists_the_shipped_ones(installed):

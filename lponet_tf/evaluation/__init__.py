@@ -12,7 +12,8 @@ Modules: :mod:`.config` (eval YAML), :mod:`.protocol` (crop / map back, one face
 :mod:`.scores` (per-face scores and summaries), :mod:`.evaluate` (datasets and batches),
 :mod:`.tables` (paper layouts), :mod:`.ced` (plots), :mod:`.report` (files);
 :mod:`.end_to_end` (what a user of ``FaceAnalyzer`` gets: detector -> crop -> network, beside
-the true box; ``lponet end-to-end``, :mod:`.end_to_end_cli`). The heavy ones (TensorFlow via
+the true box; ``lponet end-to-end``, :mod:`.end_to_end_cli`); :mod:`.compare` (two
+evaluation files of the same faces, paired face by face; ``lponet compare``). The heavy ones (TensorFlow via
 metrics) load on first use.
 """
 from __future__ import annotations

@@ -139,3 +139,40 @@ def test_command_line(small_300w, tmp_path, capsys):
 
     assert main(["masked-300w", str(small_300w), str(tmp_path / "m"), "--style", "surgical"]) == 0
     assert "3 faces written" in capsys.readouterr().out
+
+
+def _digests(folder):
+    return {p.name: p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@pytest.mark.parametrize("where", ["same", "inside", "around"])
+def test_a_destination_overlapping_the_source_is_refused_and_the_source_untouched(
+        small_300w, where, capsys):
+    from lponet_tf.data.benchmark_sets import main
+
+    src = small_300w
+    before = _digests(src)
+    dst = {"same": src, "inside": src / "masked", "around": src.parent}[where]
+    assert main(["masked-300w", str(src), str(dst)]) == 2
+    assert "overlaps the source folder" in capsys.readouterr().err
+    assert _digests(src) == before and not (src / "masked").exists()
+
+
+def test_an_earlier_runs_files_are_refused_unless_overwrite(small_300w, formats_dir, tmp_path, capsys):
+    from lponet_tf.data.benchmark_sets import main
+
+    dst = tmp_path / "m"
+    assert main(["masked-300w", str(small_300w), str(dst), "--seed", "1"]) == 0
+    first = _digests(dst)
+    assert main(["masked-300w", str(small_300w), str(dst), "--seed", "2"]) == 2
+    assert "exists" in capsys.readouterr().err and _digests(dst) == first
+    assert main(["masked-300w", str(small_300w), str(dst), "--seed", "1", "--overwrite"]) == 0
+    assert _digests(dst) == first                              # same seed, same files
+    assert not [p for p in dst.rglob(".*")]                    # no temporary file left
+    aflw = tmp_path / "aflw"                                   # a copy: a broken check must not write into the data
+    shutil.copytree(formats_dir / "aflw2000", aflw)
+    so = tmp_path / "so"
+    assert main(["aflw2000-so", str(aflw), str(so)]) == 0
+    assert main(["aflw2000-so", str(aflw), str(so)]) == 2
+    assert main(["aflw2000-so", str(aflw), str(aflw / "so")]) == 2
+    assert not (aflw / "so").exists() and len(read_dataset("aflw2000", aflw, max_angle_deg=None)) == 4

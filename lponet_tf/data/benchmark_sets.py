@@ -31,6 +31,7 @@ import argparse
 import os
 import pathlib
 import shutil
+import sys
 from typing import Dict, Sequence, Tuple
 
 import cv2
@@ -39,6 +40,8 @@ import numpy as np
 from lponet_tf.codec.crop import box_from_landmarks, square_box
 from lponet_tf.data.occluders import FaceFrame, Layer, composite, draw_face_mask
 from lponet_tf.data.sample import read_record_image
+from lponet_tf.errors import LPONetError
+from lponet_tf.fileio import OutputError, atomic_write_via, check_outputs
 
 SO_PARTS = ("left", "top", "right", "bottom", "middle")
 _JPEG_QUALITY = 95
@@ -87,14 +90,40 @@ def fill_rectangle(image: np.ndarray, rect: Sequence[float], value: int = 0) -> 
 
 
 def _write_rgb(path: pathlib.Path, image: np.ndarray) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
     params = [cv2.IMWRITE_JPEG_QUALITY, _JPEG_QUALITY] if path.suffix.lower() in (".jpg", ".jpeg") else []
-    if not cv2.imwrite(str(path), cv2.cvtColor(image, cv2.COLOR_RGB2BGR), params):
-        raise OSError(f"cannot write {path}")
+
+    def write(tmp):
+        if not cv2.imwrite(tmp, cv2.cvtColor(image, cv2.COLOR_RGB2BGR), params):
+            raise OSError(f"cannot write {path}")
+    atomic_write_via(path, write)
+
+
+def _copy(src: pathlib.Path, dst: pathlib.Path) -> None:
+    atomic_write_via(dst, lambda tmp: shutil.copy2(src, tmp))
+
+
+def check_destination(src, dst, targets, overwrite: bool = False) -> None:
+    """Refuse a benchmark folder that overlaps its source, or files an earlier run wrote.
+
+    Called before anything is written. A destination inside the source would be read back
+    as more faces of it (a reader walks sub-folders), and one that holds the source would
+    write the copies over the originals.
+
+    Raises:
+        OutputError: naming the folder or the first existing file (``overwrite`` allows
+            replacing those, never the source's files).
+    """
+    s, d = pathlib.Path(src).resolve(), pathlib.Path(dst).resolve()
+    if d == s or s in d.parents or d in s.parents:
+        raise OutputError(dst, f"overlaps the source folder {src}: choose a destination "
+                               "outside it (its readers would take the copies for more faces, "
+                               "or the copies would replace the originals)")
+    check_outputs(targets, overwrite=overwrite, what="benchmark file")
 
 
 def build_aflw2000_so(
-    src, dst, parts: Sequence[str] = SO_PARTS, fraction: float = 0.5, fill: int = 0
+    src, dst, parts: Sequence[str] = SO_PARTS, fraction: float = 0.5, fill: int = 0,
+    overwrite: bool = False,
 ) -> Dict[str, int]:
     """Write AFLW2000-SO: one folder per occluded part, each a complete AFLW2000 copy.
 
@@ -107,12 +136,15 @@ def build_aflw2000_so(
         parts: which of :data:`SO_PARTS` to write.
         fraction: rectangle size, see :func:`so_rectangle`.
         fill: grey value of the removed region (0: black, as in Fig. 6).
+        overwrite: replace files of an earlier run in ``dst`` (refused otherwise).
 
     Returns:
         ``{part: number of faces written}``.
 
     Raises:
         DataError: unreadable source files (from the reader), naming the file.
+        OutputError: ``dst`` overlaps ``src``, or holds files of an earlier run (before
+            anything is written; :func:`check_destination`).
 
     Example:
         >>> build_aflw2000_so("AFLW2000", "AFLW2000-SO")  # doctest: +SKIP
@@ -121,19 +153,23 @@ def build_aflw2000_so(
     from lponet_tf.data.readers import read_dataset
 
     src, dst = pathlib.Path(src), pathlib.Path(dst)
+    for part in parts:
+        so_rectangle((0, 0, 1, 1), part)  # an unknown part is refused before any work
     records = read_dataset("aflw2000", src, max_angle_deg=None)
+    rels = [pathlib.Path(rec.image_path).relative_to(src) for rec in records]
+    check_destination(src, dst, [dst / part / rel.with_suffix(ext) for part in parts
+                                 for rel in rels for ext in (rel.suffix, ".mat")], overwrite)
     counts = {p: 0 for p in parts}
-    for rec in records:
+    for rec, rel in zip(records, rels):
         image = read_record_image(rec.image_path)
         box = square_box(box_from_landmarks(rec.landmarks))
         img_path = pathlib.Path(rec.image_path)
-        rel = img_path.relative_to(src)
         for part in parts:
             out = image.copy()
             fill_rectangle(out, so_rectangle(box, part, fraction), fill)
             target = dst / part / rel
             _write_rgb(target, out)
-            shutil.copy2(img_path.with_suffix(".mat"), target.with_suffix(".mat"))
+            _copy(img_path.with_suffix(".mat"), target.with_suffix(".mat"))
             counts[part] += 1
     return counts
 
@@ -214,7 +250,7 @@ def draw_mask(image: np.ndarray, landmarks: np.ndarray, rng: np.random.Generator
     return image
 
 
-def build_masked_300w(src, dst, seed: int = 0, style: str = "any") -> int:
+def build_masked_300w(src, dst, seed: int = 0, style: str = "any", overwrite: bool = False) -> int:
     """Write a Masked-300W-style copy of a 68-point ``.pts`` set: a face mask on every face.
 
     Args:
@@ -224,9 +260,14 @@ def build_masked_300w(src, dst, seed: int = 0, style: str = "any") -> int:
             with files in sorted order.
         style: "surgical", "cloth", "any" (one of the two at random per face), or an
             evaluation-only style, "plain" or "round" (see the module doc).
+        overwrite: replace files of an earlier run in ``dst`` (refused otherwise).
 
     Returns:
         number of faces written.
+
+    Raises:
+        OutputError: ``dst`` overlaps ``src``, or holds files of an earlier run (before
+            anything is written; :func:`check_destination`).
 
     Example:
         >>> build_masked_300w("300W/test", "Masked300W/test", seed=0)  # doctest: +SKIP
@@ -239,17 +280,18 @@ def build_masked_300w(src, dst, seed: int = 0, style: str = "any") -> int:
         raise ValueError(f"mask style must be one of {MASK_STYLES}, got {style!r}")
     src, dst = pathlib.Path(src), pathlib.Path(dst)
     records = sorted(read_dataset("300w", src), key=lambda r: r.image_path)
-    for i, rec in enumerate(records):
+    targets = [dst / pathlib.Path(rec.image_path).relative_to(src) for rec in records]
+    check_destination(src, dst, [t.with_suffix(ext) for t in targets for ext in (t.suffix, ".pts")],
+                      overwrite)
+    for i, (rec, target) in enumerate(zip(records, targets)):
         image = draw_mask(read_record_image(rec.image_path), rec.landmarks,
                           np.random.default_rng([seed, i]), style)
-        img_path = pathlib.Path(rec.image_path)
-        target = dst / img_path.relative_to(src)
         _write_rgb(target, image)
         pts_src = rec.attributes.get("annotation_path")
         if pts_src and os.path.isfile(pts_src):
-            shutil.copy2(pts_src, target.with_suffix(".pts"))
+            _copy(pathlib.Path(pts_src), target.with_suffix(".pts"))
         else:
-            write_pts(target.with_suffix(".pts"), rec.landmarks)
+            atomic_write_via(target.with_suffix(".pts"), lambda tmp: write_pts(tmp, rec.landmarks))
     return len(records)
 
 
@@ -266,11 +308,20 @@ def main(argv=None) -> int:
     m.add_argument("--seed", type=int, default=0)
     m.add_argument("--style", choices=MASK_STYLES, default="any",
                    help="mask style; plain and round are never drawn in training (module doc)")
+    for p in (so, m):
+        p.add_argument("--overwrite", action="store_true",
+                       help="replace the files of an earlier run in DST (never the source's)")
     args = ap.parse_args(argv)
-    if args.which == "aflw2000-so":
-        print(build_aflw2000_so(args.src, args.dst, fraction=args.fraction))
-    else:
-        print(f"{build_masked_300w(args.src, args.dst, args.seed, args.style)} faces written")
+    try:
+        if args.which == "aflw2000-so":
+            print(build_aflw2000_so(args.src, args.dst, fraction=args.fraction,
+                                    overwrite=args.overwrite))
+        else:
+            n = build_masked_300w(args.src, args.dst, args.seed, args.style, args.overwrite)
+            print(f"{n} faces written")
+    except (LPONetError, OSError) as exc:
+        print(f"benchmark_sets {args.which}: error: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 

@@ -76,13 +76,21 @@ def same_file(a, b) -> bool:
         return False
 
 
+def _inside(path, folder) -> bool:
+    """Whether the existing ``path`` lies inside the existing folder ``folder``."""
+    if not os.path.isdir(folder):
+        return False
+    return pathlib.Path(folder).resolve() in pathlib.Path(path).resolve().parents
+
+
 def check_outputs(outputs: Iterable, inputs: Iterable = (), overwrite: bool = False,
                   what: str = "output") -> None:
     """Refuse outputs that would destroy an input or, without ``overwrite``, any file.
 
     Args:
         outputs: the paths the command is about to write.
-        inputs: the files it reads (model, images, video, config, ...).
+        inputs: the files it reads (model, images, video, config, ...) and the folders
+            it reads from (a dataset): an existing file inside one is an input too.
         overwrite: the command's ``--overwrite``: existing outputs may be replaced (an
             input never).
         what: the kind of output, for the message (``"annotated picture"``, ...).
@@ -95,7 +103,7 @@ def check_outputs(outputs: Iterable, inputs: Iterable = (), overwrite: bool = Fa
         out = os.fspath(out)
         if not os.path.lexists(out):
             continue
-        clash = next((i for i in inputs if same_file(out, i)), None)
+        clash = next((i for i in inputs if same_file(out, i) or _inside(out, i)), None)
         if clash is not None:
             raise OutputError(out, f"the {what} would overwrite the input {clash}; "
                                    "choose another output name or folder")

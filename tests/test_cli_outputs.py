@@ -229,3 +229,11 @@ def test_fileio_helpers(tmp_path):
     with Staging() as stage:
         stage.path(tmp_path / "deep" / "b.txt").write_text("staged")
     assert sorted(os.listdir(tmp_path)) == ["a.txt", "link.txt"]  # no commit: nothing left
+    # a file inside an input folder (a dataset) is an input, --overwrite or not
+    data = tmp_path / "faces"
+    (data / "afw").mkdir(parents=True)
+    (data / "afw" / "a.pts").write_text("labels")
+    with pytest.raises(OutputError, match="would overwrite the input"):
+        check_outputs([data / "afw" / "a.pts"], inputs=[data], overwrite=True)
+    check_outputs([data / "afw" / "new.json"], inputs=[data])      # a new file there is not
+    check_outputs([target], inputs=[data], overwrite=True)          # nor one outside it

@@ -65,11 +65,17 @@ def test_command_checks_its_arguments_before_loading_anything(tmp_path):
     assert missing.returncode == 2 and "--data" in missing.stderr and "not a folder" in missing.stderr
     bad = _lponet("--data", tmp_path, "--pose-data", "aflw2000")
     assert bad.returncode == 2 and "READER=PATH" in bad.stderr
+    (tmp_path / "faces").mkdir()
     taken = tmp_path / "e2e.json"
     taken.write_text("mine")
-    refused = _lponet("--data", tmp_path, "--output", taken)
+    refused = _lponet("--data", tmp_path / "faces", "--output", taken)
     assert refused.returncode == 2 and "exists" in refused.stderr
     assert taken.read_text() == "mine"
+    labels = tmp_path / "faces" / "a.pts"                         # a file of the data folder
+    labels.write_text("labels")
+    onto_data = _lponet("--data", labels.parent, "--output", labels, "--overwrite")
+    assert onto_data.returncode == 2 and "would overwrite the input" in onto_data.stderr
+    assert labels.read_text() == "labels"
 
 
 def test_command_and_script_agree_on_the_validation_faces(faces_300w, tmp_path):

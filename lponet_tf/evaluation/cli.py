@@ -83,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
         raise DatasetNotPresent(f"dataset(s) not present: {'; '.join(missing)}")
     model = pathlib.Path(args.model)
     out = pathlib.Path(args.out) if args.out else pathlib.Path(f"eval_{model.stem}")
-    inputs = [args.model, args.config]
+    inputs = [args.model, args.config, *(e.root for e in config.entries if e.present)]
     earlier = [out / name for name in REPORT_FILES]
     if not args.no_plots and out.is_dir():
         earlier += sorted(out.glob("ced_*.png"))

@@ -94,7 +94,8 @@ def _check(args):
     if args.threads < 1:
         raise EndToEndError(f"--threads must be >= 1, got {args.threads}")
     if args.output:
-        check_outputs([args.output], inputs=[args.model], overwrite=args.overwrite,
+        check_outputs([args.output], inputs=[args.model, data, args.masked, *pose_sets.values()],
+                      overwrite=args.overwrite,
                       what="figures file")
     return data, pose_sets
 

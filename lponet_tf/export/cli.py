@@ -183,7 +183,7 @@ def validate(args, spec: ExportSpec) -> bool:
         needs.setdefault(args.eval_data or args.data, []).append("val")
     for root, parts in needs.items():
         check_face_folder(root, parts)
-    check_outputs(output_paths(args).values(), inputs=[args.model], overwrite=args.overwrite)
+    check_outputs(output_paths(args).values(), inputs=[args.model, *needs], overwrite=args.overwrite)
     return parity
 
 

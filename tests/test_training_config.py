@@ -338,3 +338,14 @@ def test_the_logged_nme_decoder_is_a_config_key():
     assert nme.get_config()["decode"] == "top2"
     with pytest.raises(ConfigError, match=r"train\.nme_decode: must be one of \['dark', 'top2'\]"):
         load_config("quickstart", ["train.nme_decode=argmax"])
+
+
+def test_lfpw_photos_are_their_own_groups_not_one():
+    # LFPW names its photos image_0001 ... : the number is the photo, not a face index.
+    lfpw = [FaceRecord(f"/d/lfpw/trainset/image_{i:04d}.png") for i in range(1, 812)]
+    assert len({photo_key(r) for r in lfpw}) == 811
+    val = holdout_split(lfpw, 0.15, seed=0, part="val")
+    assert 0.10 < len(val) / 811 < 0.20
+    # iBUG's image_003_1 / image_003_2 are two faces of photo image_003
+    assert photo_key(FaceRecord("/d/ibug/image_003_1.jpg")) == photo_key(
+        FaceRecord("/d/ibug/image_003_2.jpg")) == "image_003"

@@ -32,9 +32,21 @@ from lponet_tf.training.config import TASKS, ConfigError
 
 
 def photo_key(record: FaceRecord) -> str:
-    """Group key of a face: its file stem without a trailing face index (``_1``)."""
+    """Group key of a face: its file stem without a trailing face index (``_1``).
+
+    The index is stripped only where the rest still holds a number (the photo's): in
+    ``1051618982_1`` (AFW, HELEN) or ``image_003_1`` (iBUG) it is a face of that photo, but
+    in LFPW's ``image_0001`` the number is the photo itself, and stripping it would put
+    every LFPW face in one group (all in the validation part, or none).
+
+    Example:
+        >>> [photo_key(FaceRecord(p)) for p in ("afw/1051618982_1.jpg", "ibug/image_003_1.jpg",
+        ...                                     "lfpw/testset/image_0001.png")]
+        ['1051618982', 'image_003', 'image_0001']
+    """
     stem = pathlib.Path(record.image_path).stem
-    return re.sub(r"_\d+$", "", stem)
+    photo = re.sub(r"_\d+$", "", stem)
+    return photo if re.search(r"\d", photo) else stem
 
 
 def holdout_split(

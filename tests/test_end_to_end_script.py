@@ -65,6 +65,8 @@ def test_command_checks_its_arguments_before_loading_anything(tmp_path):
     assert missing.returncode == 2 and "--data" in missing.stderr and "not a folder" in missing.stderr
     bad = _lponet("--data", tmp_path, "--pose-data", "aflw2000")
     assert bad.returncode == 2 and "READER=PATH" in bad.stderr
+    typo = _lponet("--data", tmp_path, "--pose-data", f"aflw={tmp_path}")
+    assert typo.returncode == 2 and "unknown dataset 'aflw'" in typo.stderr
     (tmp_path / "faces").mkdir()
     taken = tmp_path / "e2e.json"
     taken.write_text("mine")
@@ -116,6 +118,30 @@ def test_command_and_script_agree_on_the_validation_faces(faces_300w, tmp_path):
     same = json.loads(again[0].split(" ", 1)[1])
     for key in ("found_pct", "nme_end_to_end", "nme_true_box", "yaw_pitch_roll_mae"):
         assert same[key] == doc["300w_val"][key]
+
+
+def test_a_pose_set_without_pose_labels_is_refused_before_the_model_loads(faces_300w, monkeypatch):
+    from lponet_tf.evaluation import end_to_end_cli
+    from lponet_tf.evaluation.end_to_end import EndToEndError
+    from lponet_tf.inference.analyzer import FaceAnalyzer
+
+    def no_model(*args, **kwargs):
+        raise AssertionError("the model was loaded")
+
+    monkeypatch.setattr(FaceAnalyzer, "create", no_model)
+    args = _parse(["--data", str(faces_300w), "--pose-data", f"300w={faces_300w / 'afw'}"])
+    with pytest.raises(EndToEndError, match="no face with both a pose label and landmarks"):
+        end_to_end_cli.run(args)
+
+
+def _parse(argv):
+    import argparse
+
+    from lponet_tf.evaluation import end_to_end_cli
+
+    parser = argparse.ArgumentParser()
+    end_to_end_cli.add_arguments(parser)
+    return parser.parse_args(argv)
 
 
 def test_command_refuses_another_readers_folder_and_an_empty_holdout(faces_300w, tmp_path):

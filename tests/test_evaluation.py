@@ -86,6 +86,36 @@ def test_config_overrides_and_errors(tmp_path):
         parse_data_roots(["300w"])
 
 
+
+@pytest.mark.parametrize("field, value, message", [
+    ("limit", 0, "limit must be a whole number >= 1"),       # was: every face
+    ("limit", -1, "limit must be a whole number >= 1"),      # was: all but the last
+    ("limit", "5", "limit must be a whole number >= 1"),
+    ("reader", "aflw", "unknown dataset 'aflw'"),
+    ("options", {"max_angle": 99}, r"takes no option\(s\) \['max_angle'\]; its options: \['max_angle_deg'\]"),
+    ("detector", "nosuchdetector", "unknown detector 'nosuchdetector'"),
+    ("holdout", {"fraction": 0.2, "part": "validation"}, "holdout.part must be 'train' or 'val'"),
+    ("holdout", {"fraction": 1.5}, "holdout.fraction must be in"),
+])
+def test_each_entry_is_checked_when_the_config_loads(tmp_path, field, value, message):
+    # Before the model loads and before the entries ahead of it are evaluated.
+    entry = {"root": str(tmp_path), "reader": "aflw2000", field: value}
+    with pytest.raises(EvalConfigError, match=f"datasets.second.*{message}"):
+        parse_eval_config({"datasets": {"300w": {"root": str(tmp_path)}, "second": entry}})
+
+
+def test_the_limit_flag_is_checked_too(tmp_path):
+    path = tmp_path / "eval.yaml"
+    path.write_text("datasets: {300w: {root: /x}}")
+    for bad in (0, -1):
+        with pytest.raises(EvalConfigError, match="--limit must be a whole number >= 1"):
+            load_eval_config(path, limit=bad)
+    assert load_eval_config(path, limit=2).entry("300w").limit == 2
+    assert parse_eval_config({"datasets": {"a": {"root": "/x", "reader": "aflw2000",
+                                                 "options": {"max_angle_deg": None},
+                                                 "detector": "blazeface_short"}}}).entries[0].detector
+
+
 # ----------------------------------------------------------------------------- protocol
 def test_prepare_face_picks_landmarks_then_box_then_image():
     image = np.zeros((100, 120, 3), np.uint8)

@@ -177,6 +177,16 @@ def confirmed_zoom(back, short) -> ZoomOutDetector:
                            rerun_below=ZOOM_PASS_BELOW)
 
 
+def detector_names() -> list:
+    """The names :func:`as_detector` accepts (each also without ``blazeface_``).
+
+    Example:
+        >>> "blazeface_confirmed_zoom" in detector_names()
+        True
+    """
+    return sorted("blazeface_" + k for k in [*BLAZE_MODELS, "auto", "confirmed", "confirmed_zoom"])
+
+
 def as_detector(spec=None) -> FaceDetector:
     """Build a detector from a loose specification.
 
@@ -214,9 +224,7 @@ def as_detector(spec=None) -> FaceDetector:
             if name == "confirmed":
                 return ConfirmedDetector(back, short)
             return confirmed_zoom(back, short)
-        known = [*BLAZE_MODELS, "auto", "confirmed", "confirmed_zoom"]
-        raise ValueError(f"unknown detector {spec!r}; known: "
-                         f"{sorted('blazeface_' + k for k in known)}")
+        raise ValueError(f"unknown detector {spec!r}; known: {detector_names()}")
     if isinstance(spec, FaceDetector):
         return spec
     if isinstance(spec, (np.ndarray, list, tuple)):

@@ -118,6 +118,22 @@ def _resolve_root(root, base: Optional[pathlib.Path]) -> str:
     return str(path.resolve())
 
 
+def _check_limit(value, what: str) -> int:
+    """A face limit: a whole number >= 1 (0 or less would mean all faces, or drop some)."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise EvalConfigError(f"{what} must be a whole number >= 1, got {value!r}")
+    return value
+
+
+def _check_detector(name) -> None:
+    if not isinstance(name, str):
+        raise ValueError(f"detector must be a name, got {name!r}")
+    from lponet_tf.detection.wrappers import detector_names
+
+    if name not in detector_names() and "blazeface_" + name not in detector_names():
+        raise ValueError(f"unknown detector {name!r}; known: {detector_names()}")
+
+
 def _entry(key: str, raw, where: str, base: Optional[pathlib.Path]) -> EvalEntry:
     if not isinstance(raw, Mapping):
         raise EvalConfigError(f"{where}: datasets.{key} must be a mapping, got {raw!r}")
@@ -133,19 +149,37 @@ def _entry(key: str, raw, where: str, base: Optional[pathlib.Path]) -> EvalEntry
         raise EvalConfigError(f"{where}: datasets.{key}.tasks: unknown {sorted(set(tasks) - set(TASKS))}; "
                               f"choose from {TASKS}")
     limit = raw.get("limit")
+    if limit is not None:
+        limit = _check_limit(limit, f"{where}: datasets.{key}.limit")
     options = raw.get("options") or {}
     if not isinstance(options, Mapping):
         raise EvalConfigError(f"{where}: datasets.{key}.options must be a mapping, got {options!r}")
+    reader = str(raw.get("reader") or key)
+    try:  # a typo here must not wait until the datasets before it are evaluated
+        from lponet_tf.data.readers import reader_for
+
+        reader_for(reader, options)
+        if raw.get("detector") is not None:
+            _check_detector(raw["detector"])
+    except ValueError as exc:
+        raise EvalConfigError(f"{where}: datasets.{key}: {exc}") from None
     holdout = raw.get("holdout")
     if holdout is not None and (not isinstance(holdout, Mapping) or "fraction" not in holdout):
         raise EvalConfigError(f"{where}: datasets.{key}.holdout must be a mapping with 'fraction' "
                               f"(and optional 'seed', 'part'), got {holdout!r}")
+    if holdout is not None:
+        try:
+            from lponet_tf.training.datasets import check_holdout
+
+            check_holdout(holdout.get("fraction"), holdout.get("part", "val"))
+        except LPONetError as exc:
+            raise EvalConfigError(f"{where}: datasets.{key}.holdout: {exc}") from None
     return EvalEntry(
         key=str(key),
-        reader=str(raw.get("reader") or key),
+        reader=reader,
         root=_resolve_root(raw["root"], base),
         split=None if raw.get("split") is None else str(raw["split"]),
-        limit=None if limit is None else int(limit),
+        limit=limit,
         options=dict(options),
         detector=raw.get("detector"),
         tasks=tuple(tasks),
@@ -236,8 +270,9 @@ def load_eval_config(path, data_roots: Optional[Dict[str, str]] = None,
             raise EvalConfigError(f"{path}: --only {sorted(missing)}: not in the config {keys}")
         config.entries = [e for e in config.entries if e.key in set(only)]
     if limit is not None:
+        limit = _check_limit(limit, "--limit")
         for entry in config.entries:
-            entry.limit = int(limit) if entry.limit is None else min(entry.limit, int(limit))
+            entry.limit = limit if entry.limit is None else min(entry.limit, limit)
     return config
 
 

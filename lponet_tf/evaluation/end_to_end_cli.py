@@ -86,7 +86,13 @@ def _check(args):
         if path is not None and not pathlib.Path(path).is_dir():
             raise EndToEndError(f"{flag} {path}: not a folder")
     pose_sets = _pose_sets(args.pose_data)
+    from lponet_tf.data.readers import reader_for
+
     for reader, path in pose_sets.items():
+        try:
+            reader_for(reader)
+        except ValueError as exc:
+            raise EndToEndError(f"--pose-data {reader}={path}: {exc}") from None
         if not pathlib.Path(path).is_dir():
             raise EndToEndError(f"--pose-data {reader}={path}: not a folder")
     if args.limit is not None and args.limit < 1:
@@ -122,6 +128,13 @@ def run(args) -> int:
         if not records:
             raise EndToEndError(f"{name}: no faces in the preset's holdout of that folder "
                                 "(it holds 15% of the photos); leave out --holdout")
+    posed = {}  # read before the model loads: a set with nothing to score is refused first
+    for reader, path in pose_sets.items():
+        posed[reader] = [r for r in read_dataset(reader, path)
+                         if r.pose is not None and r.landmarks is not None]
+        if not posed[reader]:
+            raise EndToEndError(f"--pose-data {reader}={path}: no face with both a pose label "
+                                "and landmarks (the true-box runs crop on the landmarks)")
     extra = {} if args.refine_iou is None else {"refine_iou": args.refine_iou}
     analyzer = FaceAnalyzer.create(model=args.model, threads=args.threads,
                                    flip_tta=args.flip_tta,
@@ -139,9 +152,9 @@ def run(args) -> int:
         name = "turns_300w" + suffix
         result[name] = evaluate_turns(analyzer, sets["300w" + suffix], args.limit)
         _print_summary(name, result[name])
-    for reader, path in pose_sets.items():
+    for reader in pose_sets:
         name = f"pose_{reader}"
-        result[name] = evaluate_pose_set(analyzer, read_dataset(reader, path), args.limit)
+        result[name] = evaluate_pose_set(analyzer, posed[reader], args.limit)
         _print_summary(name, result[name])
     if args.output:
         text = json.dumps(result, indent=1) + "\n"

@@ -49,6 +49,14 @@ def photo_key(record: FaceRecord) -> str:
     return photo if re.search(r"\d", photo) else stem
 
 
+def check_holdout(fraction, part: str) -> None:
+    """Raise :class:`ConfigError` for a holdout :func:`holdout_split` would refuse."""
+    if part not in ("train", "val"):
+        raise ConfigError(f"holdout.part must be 'train' or 'val', got {part!r}")
+    if isinstance(fraction, bool) or not isinstance(fraction, (int, float)) or not 0.0 < fraction < 1.0:
+        raise ConfigError(f"holdout.fraction must be in (0, 1), got {fraction!r}")
+
+
 def holdout_split(
     records: Sequence[FaceRecord], fraction: float, seed: int = 0, part: str = "train"
 ) -> List[FaceRecord]:
@@ -56,10 +64,7 @@ def holdout_split(
 
     A photo goes to "val" when the hash of ``(seed, photo_key)`` falls below ``fraction``.
     """
-    if part not in ("train", "val"):
-        raise ConfigError(f"holdout.part must be 'train' or 'val', got {part!r}")
-    if not 0.0 < fraction < 1.0:
-        raise ConfigError(f"holdout.fraction must be in (0, 1), got {fraction}")
+    check_holdout(fraction, part)
 
     def in_val(record):
         digest = hashlib.sha1(f"{seed}:{photo_key(record)}".encode()).digest()

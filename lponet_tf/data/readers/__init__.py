@@ -21,6 +21,7 @@ No reader imports TensorFlow.
 """
 from __future__ import annotations
 
+import inspect
 from typing import Callable, Dict, List, Optional
 
 from lponet_tf.data.readers.biwi import read_biwi
@@ -55,6 +56,29 @@ def list_datasets() -> List[str]:
     return list(READERS)
 
 
+def reader_for(name: str, options: Optional[dict] = None) -> Callable[..., List[FaceRecord]]:
+    """The reader of dataset ``name``, checked to accept ``options`` (before any reading).
+
+    Raises:
+        ValueError: an unknown dataset name, or an option its reader does not take (the
+            message lists the ones it takes).
+
+    Example:
+        >>> reader_for("aflw2000", {"max_angle_deg": None}).__name__
+        'read_aflw2000'
+    """
+    key = str(name).lower().replace("-", "_")
+    if key not in READERS:
+        raise ValueError(f"unknown dataset {name!r}; expected one of {list_datasets()}")
+    reader = READERS[key]
+    takes = [p for p in inspect.signature(reader).parameters if p not in ("root", "split")]
+    unknown = sorted(set(options or {}) - set(takes))
+    if unknown:
+        raise ValueError(f"dataset {name!r} takes no option(s) {unknown}; "
+                         f"its options: {takes or 'none'}")
+    return reader
+
+
 def read_dataset(name: str, root, split: Optional[str] = None, **options) -> List[FaceRecord]:
     """Read a dataset as FaceRecords.
 
@@ -78,10 +102,7 @@ def read_dataset(name: str, root, split: Optional[str] = None, **options) -> Lis
         >>> recs[0].landmarks.shape  # doctest: +SKIP
         (68, 2)
     """
-    key = name.lower().replace("-", "_")
-    if key not in READERS:
-        raise ValueError(f"unknown dataset {name!r}; expected one of {list_datasets()}")
-    return READERS[key](root, split, **options)
+    return reader_for(name, options)(root, split, **options)
 
 
-__all__ = ["READERS", "read_dataset", "list_datasets"]
+__all__ = ["READERS", "read_dataset", "reader_for", "list_datasets"]

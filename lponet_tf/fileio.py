@@ -41,6 +41,30 @@ class OutputError(LPONetError):
         super().__init__(f"{self.path}: {message}")
 
 
+def read_text_lines(path, what: str) -> List[str]:
+    """The lines of a UTF-8 text file (a byte-order mark dropped), for the data readers.
+
+    Args:
+        path: the file.
+        what: its kind, for the message (``".pts file"``, ``"WFLW annotation file"``).
+
+    Raises:
+        DataError: naming the file when it is missing, unreadable or not UTF-8 text.
+    """
+    from lponet_tf.errors import DataError
+
+    try:
+        with open(path, "r", encoding="utf-8-sig", errors="strict") as f:
+            return f.read().splitlines()
+    except FileNotFoundError:
+        raise DataError(path, "file not found") from None
+    except UnicodeDecodeError as e:
+        raise DataError(path, f"cannot read {what}: not UTF-8 text (byte {e.start}: "
+                              f"{e.object[e.start:e.start + 1]!r})") from None
+    except OSError as e:
+        raise DataError(path, f"cannot read {what} ({e.strerror or e})") from None
+
+
 def atomic_write_via(path, writer) -> None:
     """Call ``writer(tmp_path)`` then atomically move the result to ``path``.
 

@@ -242,3 +242,26 @@ def test_png_fixture_is_a_decodable_image(tmp_path):
 
     (tmp_path / "x.png").write_bytes(PNG_1x1)
     assert cv2.imread(str(tmp_path / "x.png")).shape == (1, 1, 3)
+
+
+def test_two_images_or_two_label_files_of_one_face_are_refused(tmp_path):
+    write_pair(tmp_path / "both", "face", face_points(0))        # face.jpg ...
+    write_pair(tmp_path / "both", "face", face_points(0), ".png")  # ... and face.png
+    with pytest.raises(DataError, match="ambiguous image: face.jpg, face.png"):
+        read_dataset("300w", tmp_path / "both")
+    pts = write_pair(tmp_path / "twice", "face", face_points(0))
+    upper = pts.with_name("face.PTS")
+    upper.write_bytes(pts.read_bytes())
+    if not upper.samefile(pts):                                  # a case-sensitive file system
+        with pytest.raises(DataError, match="label the same image"):
+            read_dataset("300w", tmp_path / "twice")
+
+
+def test_a_byte_order_mark_and_non_utf8_text(tmp_path):
+    pts = write_pair(tmp_path, "face", face_points(0))
+    text = pts.read_text()
+    pts.write_text("\ufeff" + text.split("\n", 1)[1], encoding="utf-8")   # BOM, no version line
+    np.testing.assert_allclose(read_pts(pts), face_points(0), atol=1e-3)
+    pts.write_text(text, encoding="utf-16")
+    with pytest.raises(DataError, match=r"face\.pts: cannot read \.pts file: not UTF-8 text"):
+        read_pts(pts)

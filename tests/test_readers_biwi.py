@@ -129,3 +129,10 @@ def test_biwi_missing_image_and_empty_root(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(DataError, match="no biwi"):
         read_dataset("biwi", tmp_path / "empty")
+
+
+def test_biwi_latin1_pose_file_is_a_typed_error_naming_it(tmp_path):
+    path = tmp_path / "frame_00001_pose.txt"
+    path.write_bytes("# café\n1 0 0\n0 1 0\n0 0 1\n\n1 2 3\n".encode("latin-1"))
+    with pytest.raises(DataError, match="frame_00001_pose.txt: cannot read BIWI pose file: not UTF-8"):
+        read_biwi_pose(path)

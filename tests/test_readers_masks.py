@@ -104,3 +104,36 @@ def test_real_cofw_masks_are_binary(formats_dir):
     for path in masks:
         m = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
         assert m.ndim == 2 and set(np.unique(m).tolist()) == {0, 255}
+
+
+@pytest.mark.parametrize("files, message", [
+    (["images/12.jpg", "images/012.jpg", "masks/12.png"], "012.jpg and 12.jpg"),
+    (["images/a.jpg", "images/a.png", "masks/a.png"], "a.jpg and a.png"),
+    (["images/a.jpg", "masks/a.png", "masks/a_mask.png"], "a.png and a_mask.png"),
+])
+def test_two_files_of_one_face_are_refused_not_one_dropped(tmp_path, files, message):
+    for f in files:
+        write_image(tmp_path / f)
+    with pytest.raises(DataError, match=message):
+        read_dataset("ccm", tmp_path)
+
+
+def test_ambiguous_layouts_are_refused(tmp_path):
+    for d in ("img", "images"):                                 # which one holds the images?
+        write_image(tmp_path / "two" / d / "a.jpg")
+    write_image(tmp_path / "two" / "masks" / "a.png")
+    with pytest.raises(DataError, match=r"ambiguous layout: folders \['images', 'img'\]"):
+        read_dataset("ccm", tmp_path / "two")
+    write_image(tmp_path / "mixed" / "face1.jpg")               # pairs beside a split folder
+    write_image(tmp_path / "mixed" / "face1_mask.png")
+    write_image(tmp_path / "mixed" / "train" / "images" / "b.jpg")
+    write_image(tmp_path / "mixed" / "train" / "masks" / "b.png")
+    with pytest.raises(DataError, match=r"sub-folders with more \(\['train'\]\)"):
+        read_dataset("ccm", tmp_path / "mixed")
+    assert len(read_dataset("ccm", tmp_path / "mixed", split="train")) == 1
+
+
+def test_a_stem_of_non_ascii_digits_is_a_name_not_a_number(tmp_path):
+    write_image(tmp_path / "images" / "\u00b2.jpg")             # "²".isdigit() is True
+    write_image(tmp_path / "masks" / "\u00b2.png")
+    assert _names(read_dataset("ccm", tmp_path)) == [("\u00b2.jpg", "\u00b2.png")]

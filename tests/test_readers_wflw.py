@@ -230,3 +230,16 @@ def test_wflw_unknown_split(wflw_root):
     root, _, _ = wflw_root
     with pytest.raises(DataError, match="unknown wflw split"):
         read_dataset("wflw", root, split="validation")
+
+
+@pytest.mark.parametrize("encoding, ok", [("utf-8-sig", True), ("utf-16", False)])
+def test_wflw_byte_order_mark_is_read_and_utf16_named(tmp_path, formats_dir, encoding, ok):
+    _, p98, _ = _wflw_coco(formats_dir)[0]
+    write_image(tmp_path / "a" / "face.jpg")
+    path = tmp_path / "list_98pt_rect_attr_test.txt"
+    path.write_text(_line(p98, (1, 2, 3, 4), (0,) * 6, "a/face.jpg"), encoding=encoding)
+    if ok:
+        assert len(read_dataset("wflw", tmp_path, split="test")) == 1
+    else:
+        with pytest.raises(DataError, match="list_98pt_rect_attr_test.txt: cannot read WFLW annotation file: not UTF-8"):
+            read_dataset("wflw", tmp_path, split="test")

@@ -21,6 +21,7 @@ from typing import Optional
 import numpy as np
 
 from lponet_tf.errors import DataError
+from lponet_tf.fileio import read_text_lines
 
 
 def read_pts(path, expected_points: Optional[int] = None) -> np.ndarray:
@@ -44,13 +45,7 @@ def read_pts(path, expected_points: Optional[int] = None) -> np.ndarray:
         >>> pts.shape  # doctest: +SKIP
         (68, 2)
     """
-    try:
-        with open(path, "r", encoding="utf-8", errors="strict") as f:
-            lines = f.read().splitlines()
-    except FileNotFoundError:
-        raise DataError(path, "file not found") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise DataError(path, f"cannot read .pts file ({e})") from None
+    lines = read_text_lines(path, ".pts file")
 
     n_points = None
     open_line = None

@@ -45,13 +45,22 @@ def image_next_to(stem_path: pathlib.Path) -> Optional[pathlib.Path]:
 
     Args:
         stem_path: a path whose suffix is ignored, e.g. ``afw/134212_1.pts``.
+
+    Raises:
+        DataError: two images share the stem (``a.jpg`` and ``a.png``): which one the
+            labels belong to is not known.
     """
     base = stem_path.with_suffix("")
+    found: List[pathlib.Path] = []
     for ext in IMAGE_EXTENSIONS:
         for candidate in (base.with_name(base.name + ext), base.with_name(base.name + ext.upper())):
-            if candidate.is_file():
-                return candidate
-    return None
+            # a case-insensitive file system finds a.jpg as a.JPG too: one file, not two
+            if candidate.is_file() and not any(os.path.samefile(candidate, f) for f in found):
+                found.append(candidate)
+    if len(found) > 1:
+        raise DataError(found[0], f"ambiguous image: {', '.join(f.name for f in found)} share "
+                                  f"the stem of {stem_path.name}; keep one")
+    return found[0] if found else None
 
 
 def require_image_next_to(annotation: pathlib.Path) -> pathlib.Path:
@@ -78,6 +87,11 @@ def files_with_suffix(folder: pathlib.Path, suffix: str, recursive: bool = True,
         found.extend(pathlib.Path(dirpath, f) for f in filenames if f.lower().endswith(suffix))
         if not recursive:
             break
+    by_stem = {}
+    for path in found:  # a.pts and a.PTS would be two faces of one image
+        twin = by_stem.setdefault(str(path)[:-len(suffix)].lower(), path)
+        if twin != path:
+            raise DataError(path, f"{twin.name} and {path.name} label the same image; keep one")
     return sorted(found)
 
 

@@ -44,6 +44,7 @@ from lponet_tf import geometry
 from lponet_tf.data.readers import _common
 from lponet_tf.data.records import FaceRecord
 from lponet_tf.errors import DataError
+from lponet_tf.fileio import read_text_lines
 
 # A rotation read from a text file with ~6 significant digits: orthonormal to ~1e-5. A
 # looser tolerance still catches a wrong file (a translation row read as rotation).
@@ -63,11 +64,7 @@ def read_biwi_pose(path) -> tuple:
     Example:
         >>> R, t = read_biwi_pose("hpdb/01/frame_00003_pose.txt")  # doctest: +SKIP
     """
-    try:
-        with open(path, "r", encoding="utf-8") as f:
-            lines = f.read().splitlines()
-    except OSError as e:
-        raise DataError(path, f"cannot read pose file ({e})") from None
+    lines = read_text_lines(path, "BIWI pose file")
     rows = []
     for number, text in enumerate(lines, start=1):
         if not text.strip():

@@ -47,7 +47,19 @@ MASK_SUFFIXES = ("_mask", "_seg", "_label")
 
 def _key(stem: str) -> str:
     # Numeric stems compare by value ("00012" == "12"); others as written.
-    return str(int(stem)) if stem.isdigit() else stem
+    return str(int(stem)) if stem.isascii() and stem.isdigit() else stem
+
+
+def _keyed(files, key_of) -> Dict[str, pathlib.Path]:
+    """``{key: file}``, refusing two files of one key (12.jpg and 012.jpg, a.jpg and a.png)."""
+    out: Dict[str, pathlib.Path] = {}
+    for path in files:
+        key = key_of(path)
+        if key in out:
+            raise DataError(path, f"{out[key].name} and {path.name} are the same face's file "
+                                  "here (names compare by number, extensions ignored); keep one")
+        out[key] = path
+    return out
 
 
 def _images_in(folder: pathlib.Path, skip_mask_suffixes: bool) -> List[pathlib.Path]:
@@ -59,14 +71,15 @@ def _images_in(folder: pathlib.Path, skip_mask_suffixes: bool) -> List[pathlib.P
 
 
 def _pairs_parallel(image_dir: pathlib.Path, mask_dir: pathlib.Path) -> Dict[pathlib.Path, pathlib.Path]:
-    masks: Dict[str, pathlib.Path] = {}
-    for mask in _images_in(mask_dir, skip_mask_suffixes=False):
+    def mask_key(mask):
         stem = mask.stem
         for suffix in MASK_SUFFIXES:  # tolerate NAME_mask.png inside the mask folder too
             if stem.lower().endswith(suffix):
                 stem = stem[: -len(suffix)]
-        masks[_key(stem)] = mask
-    images = {_key(p.stem): p for p in _images_in(image_dir, skip_mask_suffixes=False)}
+        return _key(stem)
+
+    masks = _keyed(_images_in(mask_dir, skip_mask_suffixes=False), mask_key)
+    images = _keyed(_images_in(image_dir, skip_mask_suffixes=False), lambda p: _key(p.stem))
     for key, mask in masks.items():
         if key not in images:
             raise DataError(mask, f"missing image: no image named {mask.stem} in {image_dir}")
@@ -97,6 +110,11 @@ def _pairs_side_by_side(folder: pathlib.Path) -> Dict[pathlib.Path, pathlib.Path
 
 def _pairs(folder: pathlib.Path) -> Optional[Dict[pathlib.Path, pathlib.Path]]:
     """Image -> mask pairs of one folder, or None when it holds neither layout."""
+    for names in (IMAGE_DIRS, MASK_DIRS):
+        present = [p.name for p in sorted(folder.iterdir()) if p.is_dir() and p.name.lower() in names]
+        if len(present) > 1:
+            raise DataError(folder, f"ambiguous layout: folders {present} could each hold the "
+                                    "images (or masks); keep one, or read each with its own root")
     image_dir = _common.child_dir(folder, *IMAGE_DIRS)
     mask_dir = _common.child_dir(folder, *MASK_DIRS)
     if image_dir is not None and mask_dir is not None:
@@ -134,8 +152,15 @@ def read_mask_dataset(root, split: Optional[str] = None, *, dataset: str) -> Lis
         groups = [(split, folder)]
     else:
         groups = [(None, root)]
+        subs = [(sub.name, sub) for sub in sorted(root.iterdir()) if sub.is_dir()]
         if _pairs(root) is None:
-            groups = [(sub.name, sub) for sub in sorted(root.iterdir()) if sub.is_dir()]
+            groups = subs
+        elif not _common.child_dir(root, *IMAGE_DIRS):  # pairs beside sub-folders
+            nested = [name for name, sub in subs if _pairs(sub)]
+            if nested:
+                raise DataError(root, f"holds image + mask pairs and sub-folders with more "
+                                      f"({nested}); read them with split=<sub-folder>, or move "
+                                      "the pairs into a sub-folder of their own")
     records = []
     for name, folder in groups:
         pairs = _pairs(folder)

@@ -151,7 +151,8 @@ def read_aflw2000(root, split: Optional[str] = None,
 
     Raises:
         DataError: missing root, a split, a ``.mat`` without its ``.jpg``, an unreadable
-            ``.mat``, missing or malformed ``pt3d_68`` / ``Pose_Para``.
+            ``.mat``, missing or malformed ``pt3d_68`` / ``Pose_Para``, one face's file name
+            twice under the root (a copy of the set inside it).
 
     Example:
         >>> recs = read_aflw2000("/data/AFLW2000")  # doctest: +SKIP
@@ -164,6 +165,13 @@ def read_aflw2000(root, split: Optional[str] = None,
     mats = _pairs(root)
     if not mats:
         raise DataError(root, "no aflw2000 imageNNNNN.jpg + .mat pairs found")
+    seen = {}
+    for mat_path in mats:  # one flat set: a face twice is a copy inside the root
+        other = seen.setdefault(mat_path.name.lower(), mat_path)
+        if other != mat_path:
+            raise DataError(mat_path, f"the same face as {other}: AFLW2000 is one set of "
+                                      "distinct faces; is a copy of it (an AFLW2000-SO part?) "
+                                      "inside this folder?")
     records = []
     for mat_path in mats:
         image = _common.require_image_next_to(mat_path)

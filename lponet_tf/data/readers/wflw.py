@@ -30,6 +30,7 @@ from lponet_tf.data.landmark_sets import wflw98_to_68
 from lponet_tf.data.readers import _common
 from lponet_tf.data.records import FaceRecord
 from lponet_tf.errors import DataError
+from lponet_tf.fileio import read_text_lines
 
 #: The six attribute flags, in file order; they define WFLW's six test subsets.
 ATTRIBUTE_NAMES = ("pose", "expression", "illumination", "makeup", "occlusion", "blur")
@@ -125,8 +126,7 @@ def read_wflw(root, split: Optional[str] = None) -> List[FaceRecord]:
     for part in parts:
         path = annotation_file(root, part)
         image_dirs = [root / "WFLW_images", root, path.parent]
-        with open(path, "r", encoding="utf-8") as f:
-            lines = f.read().splitlines()
+        lines = read_text_lines(path, "WFLW annotation file")
         for number, text in enumerate(lines, start=1):
             if not text.strip():
                 continue

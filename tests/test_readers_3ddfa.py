@@ -206,3 +206,12 @@ def test_3ddfa_empty_folder(tmp_path):
         read_dataset("300w_lp", tmp_path)
     with pytest.raises(DataError, match="no aflw2000"):
         read_dataset("aflw2000", tmp_path)
+
+
+def test_a_copy_of_aflw2000_inside_its_root_is_refused_not_counted_twice(formats_dir, tmp_path):
+    root = tmp_path / "AFLW2000"
+    shutil.copytree(formats_dir / "aflw2000", root)
+    assert len(read_dataset("aflw2000", root, max_angle_deg=None)) == 4
+    shutil.copytree(formats_dir / "aflw2000", root / "SO" / "left")   # 24 faces before
+    with pytest.raises(DataError, match="the same face as .*is a copy of it .* inside this folder"):
+        read_dataset("aflw2000", root, max_angle_deg=None)

@@ -320,3 +320,40 @@ def test_a_missing_dataset_is_refused_before_anything_is_written(tmp_path, faces
                                           r"no_such_300w .*--data-root 300w=PATH"):
         train(config)
     assert not (tmp_path / "run").exists()
+
+
+def test_an_output_folder_of_other_files_is_refused_unless_overwrite(tmp_path, faces):
+    """`lponet train --output DIR` replaced a user's config.yaml / model.keras and deleted
+    their training_log.csv: files of RUN_OUTPUTS without a resumable state are refused."""
+    from lponet_tf.fileio import OutputError
+    from lponet_tf.training.precision import set_precision
+    from lponet_tf.training.trainer import train
+
+    cfg_path = _resume_config(tmp_path / "cfg", faces)
+    run = tmp_path / "mine"
+    run.mkdir()
+    (run / "training_log.csv").write_text("epoch,loss\n0,1.5\n1,1.2\n")
+    (run / "model.keras").write_text("my model")
+    (run / "notes.txt").write_text("kept")
+    config = load_config(cfg_path, [f"output_dir={run}"])
+    with pytest.raises(OutputError, match=r"holds model.keras, training_log.csv but no resumable"):
+        train(config)
+    assert (run / "model.keras").read_text() == "my model" and not (run / "config.yaml").exists()
+    done = subprocess.run(_cli(cfg_path, "--output", str(run)), cwd=REPO, capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 2 and "--overwrite" in done.stderr and "Traceback" not in done.stderr
+    assert (run / "training_log.csv").read_text().endswith("1,1.2\n")
+    try:
+        train(config, epochs_limit=1, overwrite=True)
+        assert [int(r["epoch"]) for r in _log(run)] == [0]      # a fresh log, not appended
+        assert (run / "notes.txt").read_text() == "kept"          # not a run's file: untouched
+        # stopped before its first state was saved: the folder is this config's, and resumes
+        import shutil
+
+        shutil.rmtree(run / "backup")
+        train(config, epochs_limit=1)
+        (run / "file").write_text("x")
+        with pytest.raises(OutputError, match="is a file"):
+            train(load_config(cfg_path, [f"output_dir={run / 'file'}"]))
+    finally:
+        set_precision(None)

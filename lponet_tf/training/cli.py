@@ -21,6 +21,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--output", dest="output_dir",
                         help="output folder (overrides the config's output_dir)")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace the files of a finished run (or any run files without a "
+                             "resumable state) in the output folder; a resumable run is "
+                             "continued without it")
     parser.add_argument(
         "--epochs-limit", type=int, default=None,
         help="stop after this many epochs in this call; run again to continue",
@@ -47,7 +51,8 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"--time-limit must be > 0 seconds, got {args.time_limit}")
     from lponet_tf.training.trainer import train
 
-    result = train(config, epochs_limit=args.epochs_limit, time_limit=args.time_limit)
+    result = train(config, epochs_limit=args.epochs_limit, time_limit=args.time_limit,
+                   overwrite=args.overwrite)
     where = (f"inference model: {result.model_path}" if result.chief
              else f"worker files under {result.output_dir}/.worker-*; the chief writes the model")
     print(f"trained {result.steps} steps; {where}")

@@ -33,6 +33,7 @@ import dataclasses
 import importlib.util
 import math
 import pathlib
+import shutil
 from typing import Optional
 
 import keras
@@ -255,8 +256,50 @@ def _numpy_datasets(config: dict, model_cfg: LPONetConfig, start_batch: int = 0)
     return train, val
 
 
+#: What a run writes in its output folder (besides worker scratch space).
+RUN_OUTPUTS = ("config.yaml", "model.keras", "best.keras", "last.keras", "training_log.csv",
+               "training_curves.png", "epochs", "tensorboard", "backup")
+
+
+def _config_text(config: dict) -> str:
+    return yaml.safe_dump(config, sort_keys=False)
+
+
+def _claim_output(out: pathlib.Path, config: dict, resuming: bool, overwrite: bool) -> None:
+    """Refuse an output folder holding files no resumable run of this config made.
+
+    A folder with a resumable state is this run's (resumed; ``_check_same_run`` compared
+    it), and so is one whose ``config.yaml`` is this config's (the run was stopped before
+    its first state was saved). Otherwise files of :data:`RUN_OUTPUTS` there are another
+    run's or the user's own: they would be replaced or deleted, so they need ``overwrite``,
+    which removes them first (a fresh run must not append to an old log).
+    """
+    from lponet_tf.fileio import OutputError
+
+    if out.exists() and not out.is_dir():
+        raise OutputError(out, "is a file; output_dir (--output) must be a folder")
+    if resuming or not out.is_dir():
+        return
+    own = out / "config.yaml"
+    if own.is_file() and own.read_text(errors="replace") == _config_text(config):
+        return
+    earlier = [name for name in RUN_OUTPUTS if (out / name).exists()]
+    if not earlier:
+        return
+    if not overwrite:
+        raise OutputError(out, f"holds {', '.join(earlier)} but no resumable training state "
+                               "(a finished run's or another program's files); give --overwrite "
+                               "to replace them, or choose another output folder")
+    for name in earlier:
+        path = out / name
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        else:
+            path.unlink()
+
+
 def train(config: dict, epochs_limit: Optional[int] = None,
-          time_limit: Optional[float] = None) -> TrainResult:
+          time_limit: Optional[float] = None, overwrite: bool = False) -> TrainResult:
     """Train LPONet as the config says; resumable.
 
     Args:
@@ -266,6 +309,9 @@ def train(config: dict, epochs_limit: Optional[int] = None,
             the run can be continued later by calling ``train`` again.
         time_limit: stop at the end of the first epoch that ends after this many seconds
             of this call (a machine lent for a while); resumable as ``epochs_limit``.
+        overwrite: an output folder that holds a run's files but no resumable state (a
+            finished run of another kind, or files of the user's) is refused unless this
+            is set; then those files are removed before the run starts.
 
     Returns:
         A :class:`TrainResult` with the output directory and the inference model path.
@@ -275,6 +321,8 @@ def train(config: dict, epochs_limit: Optional[int] = None,
             output folder holds the state of a run with another architecture, or a
             dataset root does not exist; all before any data is read, model built or
             file written.
+        OutputError: ``output_dir`` is a file, or holds files that are not a resumable
+            run's (see ``overwrite``); also before anything is written.
         TrainingDivergedError: a training or validation loss became NaN or +-inf; it names
             the epoch, and the files hold the last finite epoch
             (:class:`~lponet_tf.training.callbacks.StopOnNonFiniteLoss`).
@@ -320,6 +368,8 @@ def train(config: dict, epochs_limit: Optional[int] = None,
     done = 0 if saved is None else int(saved["epoch"])
 
     check_roots(config)  # a missing dataset is reported before the output folder is made
+    if chief:
+        _claim_output(out, config, resuming=saved is not None, overwrite=overwrite)
     out.mkdir(parents=True, exist_ok=True)
     write_dir.mkdir(parents=True, exist_ok=True)
     keras.utils.set_random_seed(int(tcfg["seed"]))
@@ -331,7 +381,7 @@ def train(config: dict, epochs_limit: Optional[int] = None,
     if chief:
         cb.atomic_write_via(
             out / "config.yaml",
-            lambda tmp: pathlib.Path(tmp).write_text(yaml.safe_dump(config, sort_keys=False)),
+            lambda tmp: pathlib.Path(tmp).write_text(_config_text(config)),
         )
 
     _trim_log(write_dir / "training_log.csv", done)

@@ -35,3 +35,27 @@ def test_npz_archive_initialises_the_training_model_by_name(tmp_path):
             kept += 1
     assert loaded == len([l for l in source.layers if l.weights])
     assert kept >= 1  # the first stack's pose head
+
+
+def test_an_init_file_that_fits_nothing_or_is_not_a_model_is_refused(tmp_path):
+    import pytest
+
+    from lponet_tf.training.config import ConfigError
+
+    other = inference_model(build_lponet(LPONetConfig(input_size=64, channels=16)))
+    path = tmp_path / "other.weights.npz"
+    save_npz_weights(other, path)
+    target = build_lponet(LPONetConfig(input_size=64, channels=24))  # another width
+    with pytest.raises(ConfigError, match=r"only \d+ of this model's \d+ layers fit it"):
+        _init_weights(target, str(path))
+    fake = tmp_path / "photo.keras"
+    fake.write_bytes(b"\xff\xd8\xff\xe0 not a zip")
+    with pytest.raises(ConfigError, match=r"photo\.keras: not a model or weights file"):
+        _init_weights(target, str(fake))
+    junk = tmp_path / "junk.npz"
+    junk.write_text("junk")
+    with pytest.raises(ConfigError, match=r"junk\.npz: not a model or weights file"):
+        _init_weights(target, str(junk))
+    with pytest.raises(ConfigError, match="not found"):
+        _init_weights(target, str(tmp_path / "missing.keras"))
+    assert _init_weights(build_lponet(LPONetConfig(input_size=64, channels=16)), str(path)) > 0

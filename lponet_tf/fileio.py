@@ -42,11 +42,16 @@ class OutputError(LPONetError):
 
 
 def read_text_lines(path, what: str) -> List[str]:
-    """The lines of a UTF-8 text file (a byte-order mark dropped), for the data readers.
+    """The lines of :func:`read_text`."""
+    return read_text(path, what).splitlines()
+
+
+def read_text(path, what: str) -> str:
+    """A UTF-8 text file's text (a byte-order mark dropped): data files and configs.
 
     Args:
         path: the file.
-        what: its kind, for the message (``".pts file"``, ``"WFLW annotation file"``).
+        what: its kind, for the message (``".pts file"``, ``"config file"``).
 
     Raises:
         DataError: naming the file when it is missing, unreadable or not UTF-8 text.
@@ -55,7 +60,7 @@ def read_text_lines(path, what: str) -> List[str]:
 
     try:
         with open(path, "r", encoding="utf-8-sig", errors="strict") as f:
-            return f.read().splitlines()
+            return f.read()
     except FileNotFoundError:
         raise DataError(path, "file not found") from None
     except UnicodeDecodeError as e:

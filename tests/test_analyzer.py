@@ -44,11 +44,25 @@ def tiny():
     return FaceAnalyzer.create(model=tiny_model(), detector=ListDetector([]))
 
 
-def test_options_are_validated():
-    for bad in ({"backend": "tpu"}, {"max_faces": 0}, {"score_threshold": 1.5},
-                {"detect_every": 0}, {"zoom_out_every": 0}, {"threads": 0}):
-        with pytest.raises(ValueError):
-            FaceAnalyzerOptions(**bad)
+@pytest.mark.parametrize("bad", [
+    {"backend": "tpu"}, {"max_faces": 0}, {"score_threshold": 1.5}, {"detect_every": 0},
+    {"zoom_out_every": 0}, {"threads": 0},
+    # wrong types, which passed and failed later deep inside analyze() or silently
+    {"max_faces": 2.5}, {"max_faces": "3"}, {"threads": True}, {"detect_every": 2.0},
+    {"rgb": "no"}, {"smoothing": 1}, {"flip_tta": "yes"}, {"min_tracking_confidence": -1},
+    {"min_tracking_confidence": 1.5}, {"score_threshold": "0.5"}, {"refine_iou": "0.9"},
+    {"flip_label_x_offset": "1"}, {"candidate_check_every": None},
+])
+def test_options_are_validated(bad):
+    (name, value), = bad.items()
+    with pytest.raises(ValueError, match=name):
+        FaceAnalyzerOptions(**bad)
+
+
+def test_numpy_numbers_are_accepted_as_options():
+    options = FaceAnalyzerOptions(max_faces=np.int64(3), threads=np.int32(2), rgb=np.bool_(False),
+                                  score_threshold=np.float32(0.4), refine_iou=np.float64(0.8))
+    assert options.max_faces == 3 and not options.rgb
 
 
 def test_face_outputs_are_consistent_with_the_model(tiny):
@@ -335,8 +349,10 @@ def test_score_threshold_reaches_every_model_of_the_default_detector():
 def test_missing_preset_weights_is_a_clear_model_file_error(monkeypatch, tmp_path):
     import lponet_tf.presets as presets
     monkeypatch.setattr(presets, "WEIGHTS_DIR", tmp_path)
-    with pytest.raises(ModelFileError, match="lponet_lite.*no bundled weights"):
+    with pytest.raises(ModelFileError, match="lponet_lite.*bundled weights file is missing; reinstall"):
         FaceAnalyzer.create()
+    with pytest.raises(ModelFileError, match="lponet_paper.*an architecture without trained weights"):
+        FaceAnalyzer.create(preset="lponet_paper", backend="keras")
     with pytest.raises(ValueError, match="keras backend"):
         FaceAnalyzer.create(backend="onnx")
 

@@ -67,6 +67,8 @@ def test_command_checks_its_arguments_before_loading_anything(tmp_path):
     assert bad.returncode == 2 and "READER=PATH" in bad.stderr
     typo = _lponet("--data", tmp_path, "--pose-data", f"aflw={tmp_path}")
     assert typo.returncode == 2 and "unknown dataset 'aflw'" in typo.stderr
+    iou = _lponet("--data", tmp_path, "--refine-iou", "5")
+    assert iou.returncode == 2 and "--refine-iou must be in (0, 1], got 5.0" in iou.stderr
     (tmp_path / "faces").mkdir()
     taken = tmp_path / "e2e.json"
     taken.write_text("mine")

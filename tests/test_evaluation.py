@@ -390,3 +390,46 @@ def test_cli_names_a_bad_model_or_config_file(tmp_path, capsys):
     assert f"{bad}: not a .keras archive" in capsys.readouterr().err
     assert main(["evaluate", "--model", str(bad), "--config", str(tmp_path / "no.yaml")]) == 2
     assert "eval config not found" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--batch-size", "0"], "--batch-size must be >= 1, got 0"),
+    (["--threads", "0"], "--threads must be >= 1, got 0"),
+    (["--flip-label-x-offset", "1.5"], "--flip-label-x-offset is a setting of --flip-tta"),
+    (["--limit", "-3"], "--limit must be a whole number >= 1"),
+])
+def test_cli_refuses_bad_numbers_before_the_model_loads(tmp_path, capsys, extra, message):
+    from lponet_tf.cli import main
+
+    cfg = tmp_path / "eval.yaml"
+    cfg.write_text(yaml.safe_dump({"datasets": {"300w": {"root": str(tmp_path)}}}))
+    missing_model = tmp_path / "not_loaded.tflite"                # loading it would fail first
+    assert main(["evaluate", "--model", str(missing_model), "--config", str(cfg), *extra]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_cli_names_a_non_utf8_config_and_missing_matplotlib_before_scoring(tmp_path, capsys, monkeypatch):
+    import importlib.util
+
+    from lponet_tf.cli import main
+
+    cfg = tmp_path / "eval.yaml"
+    cfg.write_bytes(b"datasets:\n  a: {root: /x}  # caf\xe9\n")
+    assert main(["evaluate", "--model", "m.tflite", "--config", str(cfg)]) == 2
+    assert f"{cfg}: cannot read eval config file: not UTF-8 text" in capsys.readouterr().err
+    cfg.write_text(yaml.safe_dump({"datasets": {"300w": {"root": str(tmp_path)}}}))
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "matplotlib" else real(name, *a))
+    assert main(["evaluate", "--model", str(tmp_path / "m.tflite"), "--config", str(cfg)]) == 2
+    assert "pip install 'lponet-tf[plot]'); or pass --no-plots" in capsys.readouterr().err
+
+
+def test_a_missing_optional_module_names_the_extra_that_installs_it():
+    from lponet_tf.cli import missing_extra_message
+
+    assert missing_extra_message(ModuleNotFoundError("x", name="tf2onnx.convert")) == (
+        "this needs the 'tf2onnx' package, which the [export] extra installs: "
+        "pip install 'lponet-tf[export]'")
+    assert "lponet-tf[train]" in missing_extra_message(ModuleNotFoundError("x", name="tensorflow"))
+    assert missing_extra_message(ModuleNotFoundError("x", name="numpy")) is None  # a real bug

@@ -4,6 +4,7 @@ import pathlib
 import pytest
 
 from lponet_tf.config import LPONetConfig
+from lponet_tf.errors import DataError
 from lponet_tf.training.config import ConfigError, load_config
 from lponet_tf.training.datasets import holdout_split, photo_key
 from lponet_tf.data.records import FaceRecord
@@ -81,6 +82,10 @@ def test_bad_config_files_are_clear_errors(tmp_path):
     loop.write_text("base: loop.yaml\n")
     with pytest.raises(ConfigError, match="circular"):
         load_config(loop)
+    latin = tmp_path / "latin.yaml"
+    latin.write_bytes(b"train: {steps: 5}  # caf\xe9\n")
+    with pytest.raises(DataError, match=r"latin\.yaml: cannot read config file: not UTF-8 text"):
+        load_config(latin)
 
 
 def test_relative_roots_resolve_against_the_config_file(tmp_path):

@@ -19,6 +19,7 @@ leaves the folder as it was.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import pathlib
 import sys
 
@@ -67,7 +68,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Evaluate and write the report; returns the exit status (0)."""
-    from lponet_tf.evaluation.config import load_eval_config, parse_data_roots
+    from lponet_tf.evaluation.config import EvalConfigError, load_eval_config, parse_data_roots
     from lponet_tf.evaluation.evaluate import DatasetNotPresent, evaluate_config, runner_info
     from lponet_tf.evaluation.report import write_report
     from lponet_tf.fileio import Staging, check_outputs
@@ -75,12 +76,21 @@ def run(args: argparse.Namespace) -> int:
 
     config = load_eval_config(args.config, parse_data_roots(args.data_root),
                               limit=args.limit, only=args.only or None)
-    if args.batch_size:
-        config.batch_size = int(args.batch_size)
+    for flag, value in (("--batch-size", args.batch_size), ("--threads", args.threads)):
+        if value is not None and value < 1:
+            raise EvalConfigError(f"{flag} must be >= 1, got {value}")
+    if args.flip_label_x_offset is not None and not args.flip_tta:
+        raise EvalConfigError("--flip-label-x-offset is a setting of --flip-tta; give both")
+    if args.batch_size is not None:
+        config.batch_size = args.batch_size
     missing = [f"{e.key} at {e.root}" for e in config.entries if not e.present]
     if args.strict and missing:
         # Before loading the model: a typo in a root should not cost a model load.
         raise DatasetNotPresent(f"dataset(s) not present: {'; '.join(missing)}")
+    if not args.no_plots and importlib.util.find_spec("matplotlib") is None:
+        # Before the faces are scored: the plots come last.
+        raise EvalConfigError("the CED plots need matplotlib (pip install 'lponet-tf[plot]'); "
+                              "or pass --no-plots")
     model = pathlib.Path(args.model)
     out = pathlib.Path(args.out) if args.out else pathlib.Path(f"eval_{model.stem}")
     inputs = [args.model, args.config, *(e.root for e in config.entries if e.present)]

@@ -247,13 +247,14 @@ def load_eval_config(path, data_roots: Optional[Dict[str, str]] = None,
         ...                        {"300w": "/mnt/300W"})  # doctest: +SKIP
     """
     from lponet_tf.configs import resolve_config
+    from lponet_tf.fileio import read_text
 
     try:
         path = resolve_config(path, kind="eval")  # a file, or a shipped name ("paper")
     except FileNotFoundError as exc:
         raise EvalConfigError(str(exc)) from None
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yaml.safe_load(read_text(path, "eval config file"))
     except yaml.YAMLError as exc:
         raise EvalConfigError(f"{path}: invalid YAML: {exc}") from exc
     config = parse_eval_config(data, path)

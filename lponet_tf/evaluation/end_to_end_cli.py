@@ -99,6 +99,8 @@ def _check(args):
         raise EndToEndError(f"--limit must be >= 1, got {args.limit}")
     if args.threads < 1:
         raise EndToEndError(f"--threads must be >= 1, got {args.threads}")
+    if args.refine_iou is not None and not 0.0 < args.refine_iou <= 1.0:
+        raise EndToEndError(f"--refine-iou must be in (0, 1], got {args.refine_iou}")
     if args.output:
         check_outputs([args.output], inputs=[args.model, data, args.masked, *pose_sets.values()],
                       overwrite=args.overwrite,

@@ -172,26 +172,42 @@ class FaceAnalyzerOptions:
     def __post_init__(self):
         if self.backend not in BACKENDS:
             raise ValueError(f"backend must be one of {BACKENDS}, got {self.backend!r}")
-        if self.score_threshold is not None and not 0.0 <= float(self.score_threshold) <= 1.0:
-            raise ValueError(f"score_threshold must be in [0, 1], got {self.score_threshold}")
-        if int(self.max_faces) < 1:
-            raise ValueError(f"max_faces must be >= 1, got {self.max_faces}")
-        if not 0.0 < float(self.refine_iou) <= 1.0:
-            raise ValueError(f"refine_iou must be in (0, 1], got {self.refine_iou}")
-        if int(self.detect_every) < 1:
-            raise ValueError(f"detect_every must be >= 1, got {self.detect_every}")
-        if int(self.zoom_out_every) < 1:
-            raise ValueError(f"zoom_out_every must be >= 1, got {self.zoom_out_every}")
-        if int(self.candidate_check_every) < 1:
-            raise ValueError(f"candidate_check_every must be >= 1, got {self.candidate_check_every}")
-        if self.threads is not None and int(self.threads) < 1:
-            raise ValueError(f"threads must be >= 1 or None, got {self.threads}")
+        # Checked here, with types: a "3" or 2.5 would otherwise fail deep inside analyze().
+        for name in ("max_faces", "detect_every", "zoom_out_every", "candidate_check_every"):
+            _whole_number(name, getattr(self, name))
+        if self.threads is not None:
+            _whole_number("threads", self.threads, "or None")
+        for name in ("rgb", "smoothing", "refine", "flip_tta", "candidate_check"):
+            if not isinstance(getattr(self, name), (bool, np.bool_)):
+                raise ValueError(f"{name} must be True or False, got {getattr(self, name)!r}")
+        if self.score_threshold is not None:
+            _in_range("score_threshold", self.score_threshold, 0.0, 1.0, "[0, 1]")
+        _in_range("min_tracking_confidence", self.min_tracking_confidence, 0.0, 1.0, "[0, 1]")
+        _in_range("refine_iou", self.refine_iou, 0.0, 1.0, "(0, 1]", low_open=True)
         self.value_range = check_value_range(self.value_range)
-        if self.flip_label_x_offset is not None and not np.isfinite(float(self.flip_label_x_offset)):
+        if self.flip_label_x_offset is not None and not (
+                _is_real(self.flip_label_x_offset) and np.isfinite(self.flip_label_x_offset)):
             raise ValueError(f"flip_label_x_offset must be a finite number of pixels or None, "
-                             f"got {self.flip_label_x_offset}")
+                             f"got {self.flip_label_x_offset!r}")
         if self.decode is not None and self.decode not in DECODERS:
             raise ValueError(f"decode must be one of {DECODERS} or None, got {self.decode!r}")
+
+
+def _is_real(value) -> bool:
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(
+        value, (bool, np.bool_))
+
+
+def _whole_number(name: str, value, also: str = "") -> None:
+    if not isinstance(value, (int, np.integer)) or isinstance(value, (bool, np.bool_)) or value < 1:
+        raise ValueError(f"{name} must be a whole number >= 1{' ' + also if also else ''}, "
+                         f"got {value!r}")
+
+
+def _in_range(name: str, value, low: float, high: float, shown: str, low_open: bool = False) -> None:
+    ok = _is_real(value) and (low < value if low_open else low <= value) and value <= high
+    if not ok:
+        raise ValueError(f"{name} must be a number in {shown}, got {value!r}")
 
 
 # --------------------------------------------------------------------------------------
@@ -223,10 +239,12 @@ def _load_runner(options: FaceAnalyzerOptions):
             "pass its file as model=..."
         )
     if not preset.has_weights:
+        why = ("its bundled weights file is missing; reinstall lponet-tf" if preset.weights_path
+               else "it is an architecture without trained weights (train it: lponet train)")
         raise ModelFileError(
             preset.weights_path or preset.name,
-            f"preset {preset.name!r} has no bundled weights (file missing); reinstall "
-            "lponet-tf, or give a model file (FaceAnalyzerOptions(model=...) / --model)",
+            f"preset {preset.name!r}: {why}, or give a model file "
+            "(FaceAnalyzerOptions(model=...) / --model)",
         )
     try:
         model = from_preset(options.preset)

@@ -350,10 +350,12 @@ class _UniqueKeyLoader(yaml.SafeLoader):
 
 
 def _read_yaml(path: pathlib.Path) -> dict:
+    from lponet_tf.fileio import read_text
+
     if not path.is_file():
         raise ConfigError(f"{path}: config file not found")
     try:
-        data = yaml.load(path.read_text(), Loader=_UniqueKeyLoader) or {}
+        data = yaml.load(read_text(path, "config file"), Loader=_UniqueKeyLoader) or {}
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: invalid YAML: {exc}") from exc
     if not isinstance(data, dict):

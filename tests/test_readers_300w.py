@@ -265,3 +265,15 @@ def test_a_byte_order_mark_and_non_utf8_text(tmp_path):
     pts.write_text(text, encoding="utf-16")
     with pytest.raises(DataError, match=r"face\.pts: cannot read \.pts file: not UTF-8 text"):
         read_pts(pts)
+
+
+@pytest.mark.parametrize("how", ["zeros", "eyes"])
+def test_a_placeholder_face_is_refused_not_scored_as_infinite_error(tmp_path, how):
+    points = np.zeros((68, 2)) if how == "zeros" else face_points(0)
+    if how == "eyes":
+        points[45] = points[36]
+    pts = write_pair(tmp_path, "face", points)
+    message = "no extent" if how == "zeros" else "outer eye corners"
+    with pytest.raises(DataError, match=message) as err:
+        read_dataset("300w", tmp_path)
+    assert err.value.path == str(pts)

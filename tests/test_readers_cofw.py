@@ -237,7 +237,7 @@ def test_cofw68_bad_files(tmp_path):
                      {"Points": np.zeros((29, 2)), "Occ": np.zeros((1, 29))})
     with pytest.raises(DataError, match="should hold 68 points"):
         read_cofw68(tmp_path)
-    scipy.io.savemat(tmp_path / "test_annotations" / "1_points.mat", {"Points": np.zeros((68, 2))})
+    scipy.io.savemat(tmp_path / "test_annotations" / "1_points.mat", {"Points": np.random.default_rng(0).uniform(0, 100, (68, 2))})
     with pytest.raises(DataError, match="missing variable 'Occ'"):
         read_cofw68(tmp_path)
     with pytest.raises(DataError, match="no test_annotations"):

@@ -95,6 +95,25 @@ def files_with_suffix(folder: pathlib.Path, suffix: str, recursive: bool = True,
     return sorted(found)
 
 
+def check_spread(points: np.ndarray, path, line: Optional[int] = None) -> np.ndarray:
+    """``points`` back, or a DataError when they cannot be a face.
+
+    All points in one place (a tool's "no face" placeholder of zeros) or the outer eye
+    corners of a 68-point face on top of each other leave no face box to crop and an
+    inter-ocular distance of 0, which the NME (Eq. 10) divides by: the evaluation would
+    report an infinite error, and training would crop nothing.
+    """
+    p = np.asarray(points, np.float64)
+    extent = p.max(axis=0) - p.min(axis=0)
+    if np.any(extent < 1e-3):
+        raise DataError(path, "the landmarks have no extent (all on one point or one line: a "
+                              "placeholder, not a face)", line)
+    if len(p) == 68 and np.linalg.norm(p[36] - p[45]) < 1e-3:
+        raise DataError(path, "the outer eye corners (points 37 and 46) coincide: no "
+                              "inter-ocular distance", line)
+    return points
+
+
 def as_points(array, path, key: str, count: int = 68) -> np.ndarray:
     """Coerce a MATLAB point matrix to ``(count, 2)``.
 

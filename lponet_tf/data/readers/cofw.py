@@ -77,7 +77,8 @@ def read_cofw68_points(path) -> Tuple[np.ndarray, np.ndarray]:
         >>> pts, occ = read_cofw68_points("cofw68/test_annotations/1_points.mat")  # doctest: +SKIP
     """
     mat = load_mat(path, keys=["Points", "Occ"])
-    points = _common.as_points(_common.mat_field(mat, path, "Points"), path, "Points")
+    points = _common.check_spread(
+        _common.as_points(_common.mat_field(mat, path, "Points"), path, "Points"), path)
     occ = _common.mat_field(mat, path, "Occ").reshape(-1)
     if occ.size != 68:
         raise DataError(path, f"'Occ' should hold 68 flags, got {occ.size}")

@@ -91,7 +91,7 @@ def official_layout(root: pathlib.Path) -> Optional[Dict[Tuple[str, str], List[p
 
 
 def _record(pts_path: pathlib.Path, dataset: str, attributes: dict) -> FaceRecord:
-    landmarks = read_pts(pts_path, expected_points=68)
+    landmarks = _common.check_spread(read_pts(pts_path, expected_points=68), pts_path)
     image = _common.require_image_next_to(pts_path)
     return FaceRecord(
         image_path=str(image), landmarks=landmarks,

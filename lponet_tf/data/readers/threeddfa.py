@@ -130,7 +130,8 @@ def read_300w_lp(root, split: Optional[str] = None, landmarks: str = "pt2d") -> 
         else:
             points = _landmarks_from_folder(root, mat_path, subset, flipped, landmarks)
         records.append(FaceRecord(
-            image_path=str(image), landmarks=points, pose=R, dataset="300w_lp",
+            image_path=str(image), landmarks=_common.check_spread(points, mat_path), pose=R,
+            dataset="300w_lp",
             attributes={"subset": subset, "flipped": flipped, **_euler_attributes(ypr)},
         ))
     return records
@@ -183,7 +184,8 @@ def read_aflw2000(root, split: Optional[str] = None,
         if pt3d.shape != (3, 68):
             raise DataError(mat_path, f"'pt3d_68' should be 3 x 68, got shape {pt3d.shape}")
         records.append(FaceRecord(
-            image_path=str(image), landmarks=_common.as_points(pt3d, mat_path, "pt3d_68"), pose=R,
+            image_path=str(image), pose=R,
+            landmarks=_common.check_spread(_common.as_points(pt3d, mat_path, "pt3d_68"), mat_path),
             dataset="aflw2000",
             attributes={**_euler_attributes(ypr), "landmarks_3d": pt3d.T.astype(np.float32)},
         ))

@@ -131,6 +131,7 @@ def read_wflw(root, split: Optional[str] = None) -> List[FaceRecord]:
             if not text.strip():
                 continue
             points, box, flags, rel = parse_line(text, path, number)
+            _common.check_spread(points, path, number)
             if subset is not None and not flags[subset]:
                 continue
             image = next((d / rel for d in image_dirs if (d / rel).is_file()), None)

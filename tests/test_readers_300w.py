@@ -277,3 +277,12 @@ def test_a_placeholder_face_is_refused_not_scored_as_infinite_error(tmp_path, ho
     with pytest.raises(DataError, match=message) as err:
         read_dataset("300w", tmp_path)
     assert err.value.path == str(pts)
+
+
+def test_a_split_refuses_faces_outside_the_official_folders(tmp_path):
+    write_pair(tmp_path / "afw", "a", face_points(0))
+    write_pair(tmp_path / "helen_trainset", "b", face_points(1))   # not helen/trainset
+    assert len(read_dataset("300w", tmp_path)) == 2
+    with pytest.raises(DataError, match=r"split 'train': 1 faces are in none of the official "
+                                        r"300W folders \(helen_trainset\)"):
+        read_dataset("300w", tmp_path, split="train")

@@ -145,6 +145,15 @@ def read_pts_dataset(root, split: Optional[str] = None, *, dataset: str = "300w"
             raise DataError(
                 root, f"split {split!r} needs the official 300W layout (afw/, helen/, ibug/, "
                       f"lfpw/), but this is a plain folder of image + .pts pairs")
+        official = [f for folders in layout.values() for f in folders]
+        stray = [p for p in _common.files_with_suffix(root, ".pts")
+                 if not any(f in p.parents for f in official)]
+        if stray:  # a split could not say where they belong: not silently left out
+            where = sorted({str(p.parent.relative_to(root)) for p in stray})
+            raise DataError(root, f"split {split!r}: {len(stray)} faces are in none of the "
+                                  f"official 300W folders ({', '.join(where[:3])}"
+                                  f"{', ...' if len(where) > 3 else ''}), so no split can "
+                                  "place them; read without a split, or move them")
         records = []
         for (source, subset), folders in layout.items():
             if subset in SPLITS[split]:

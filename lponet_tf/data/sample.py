@@ -61,16 +61,50 @@ def decode_mask(data: bytes, path: str) -> np.ndarray:
     """Decode a visible-face mask to (H, W) float32 {0, 1}.
 
     A pixel is visible face when it is at least half the file's maximum value, which
-    reads 0/1 label maps, 0/255 masks and JPEG-compressed masks alike.
+    reads 0/1 label maps, 0/255 masks (8 or 16 bit) and JPEG-compressed masks alike. A
+    mask with transparency whose colour is one flat value is read from its alpha channel.
+
+    Raises:
+        DataError: naming ``path``: not an image, a colour-and-alpha mask with both
+            varying, or a label map with 0, 1 and 255 (an "ignore" value: which is the face?).
     """
     buf = np.frombuffer(data, np.uint8)
-    m = cv2.imdecode(buf, cv2.IMREAD_GRAYSCALE) if buf.size else None
+    m = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED) if buf.size else None
     if m is None:
         raise DataError(path, "cannot decode mask image")
+    if m.ndim == 3 and m.shape[2] == 4:
+        colour, alpha = m[..., :3], m[..., 3]
+        if alpha.min() < alpha.max():
+            if colour.min() != colour.max():
+                raise DataError(path, "mask has colour and transparency that both vary: save the "
+                                      "visible face as one single-channel (grey) image")
+            m = alpha
+        else:
+            m = colour
+    if m.ndim == 3:
+        m = m[..., 0] if m.shape[2] == 1 else cv2.cvtColor(m, cv2.COLOR_BGR2GRAY)
+    values = np.unique(m) if m.dtype == np.uint8 else None
+    if values is not None and len(values) == 3 and values.tolist() == [0, 1, 255]:
+        raise DataError(path, "mask holds 0, 1 and 255: a label map with an 'ignore' value? "
+                              "Masks here are binary: 0/1 or 0/255 (face = the larger value)")
     top = float(m.max())
     if top == 0:
         return np.zeros(m.shape, np.float32)
     return (m >= top / 2.0).astype(np.float32)
+
+
+def check_mask_size(mask_shape, image_shape, path) -> None:
+    """Refuse a mask whose shape is not its image's, at any uniform scale.
+
+    Masks stored at another resolution (CelebAMask-HQ: 512 px for 1024 px photos) are
+    scaled to the image; one of another aspect ratio belongs to another image (or is
+    transposed), and stretching it would score the wrong pixels.
+    """
+    (mh, mw), (ih, iw) = mask_shape[:2], image_shape[:2]
+    sy, sx = mh / ih, mw / iw
+    if abs(sy - sx) > 0.01 * max(sy, sx) + 1.0 / min(ih, iw):
+        raise DataError(path, f"mask is {mw}x{mh} px, its image {iw}x{ih} px: not the same "
+                              "shape at any scale (another image's mask, or transposed?)")
 
 
 def load_mask(path: str) -> np.ndarray:
@@ -193,6 +227,8 @@ def prepare_sample(
         image = read_record_image(record.image_path)
     if mask is None and record.mask_path is not None:
         mask = load_mask(record.mask_path)
+    if mask is not None:
+        check_mask_size(mask.shape, image.shape, record.mask_path)
 
     if record.landmarks is None and record.box is None and located is None and locate_faces == "mask" \
             and mask is not None:

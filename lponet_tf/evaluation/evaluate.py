@@ -28,7 +28,7 @@ import numpy as np
 from lponet_tf import metrics
 from lponet_tf.codec import decode
 from lponet_tf.data.records import FaceRecord
-from lponet_tf.data.sample import load_mask
+from lponet_tf.data.sample import check_mask_size, load_mask
 from lponet_tf.errors import DataError, LPONetError
 from lponet_tf.evaluation import protocol
 from lponet_tf.evaluation.config import EvalConfig, EvalEntry
@@ -107,6 +107,7 @@ def _score_face(record: FaceRecord, face: protocol.PreparedFace, outputs: Dict[s
         score.gt_R, score.gt_ypr = decode.pose_rotation(record.pose, "6d")
     if "occlusion" in tasks and record.mask_path is not None:
         gt = load_mask(record.mask_path) > 0.5
+        check_mask_size(gt.shape, face.image_shape, record.mask_path)
         visible, region = decode.visible_mask_in_image(
             outputs["occlusion"][i], face.transform, face.image_shape, gt.shape)
         # Only the crop square counts: (1, M) arrays are one "image" for metrics.miou.

@@ -102,16 +102,21 @@ def test_cofw_reader_on_v73_files(tmp_path):
         assert r.landmarks is None and r.mask_path is None and r.dataset == "cofw"
 
 
-def test_cofw_extracted_images_are_reused(tmp_path):
-    write_cofw_root(tmp_path, n_test=None)
-    first = read_dataset("cofw", tmp_path, split="train")
+def test_cofw_extracted_images_are_reused_for_their_own_mat_only(tmp_path):
+    write_cofw_root(tmp_path / "a", n_test=None)
+    first = read_dataset("cofw", tmp_path / "a", split="train", extract_dir=tmp_path / "cache")
     stamp = pathlib.Path(first[0].image_path).stat().st_mtime_ns
-    # the .mat can even lose its images: extraction is not repeated
-    (tmp_path / "COFW_train_color.mat").unlink()
-    write_mat_v73(tmp_path / "COFW_train_color.mat", {"phisTr": _phis(12), "bboxesTr": _boxes(12)})
-    again = read_dataset("cofw", tmp_path, split="train")
+    again = read_dataset("cofw", tmp_path / "a", split="train", extract_dir=tmp_path / "cache")
     assert [r.image_path for r in again] == [r.image_path for r in first]
-    assert pathlib.Path(again[0].image_path).stat().st_mtime_ns == stamp
+    assert pathlib.Path(again[0].image_path).stat().st_mtime_ns == stamp     # not extracted again
+    # another copy of COFW (other images) with the same extract_dir: its own images, not a's
+    (tmp_path / "b").mkdir()
+    write_mat_v73(tmp_path / "b" / "COFW_train_color.mat",
+                  {"IsTr": _images(12, seed=7), "phisTr": _phis(12), "bboxesTr": _boxes(12)})
+    other = read_dataset("cofw", tmp_path / "b", split="train", extract_dir=tmp_path / "cache")
+    for r, image in zip(other, _images(12, seed=7)):
+        disk = cv2.imread(r.image_path, cv2.IMREAD_UNCHANGED)
+        np.testing.assert_array_equal(disk, image if image.ndim == 2 else image[..., ::-1])
 
 
 def test_cofw_extract_dir_and_grey_files(tmp_path):

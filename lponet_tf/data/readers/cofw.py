@@ -17,7 +17,8 @@ reads them. ``<i>`` is the 1-based index of the image inside its ``.mat`` file.
 ``phis`` rows are 29 x coordinates, 29 y coordinates and 29 occlusion flags (1 = occluded);
 boxes are ``x, y, width, height``. The images live inside the ``.mat`` file, so the reader
 writes them once as PNG to ``extract_dir`` (default ``root/images_<split>``) and the records
-point there; an existing extracted image is reused.
+point there; images extracted earlier from the same ``.mat`` are reused (a stamp file,
+``extracted_from.txt``, names the ``.mat`` they came from; another one's are extracted again).
 
 Masks are binary PNGs, 0 = occluder or background, 255 = visible face (the C-CM semantics
 LPONet uses). The paper edited some COFW masks to match C-CM (Section IV-A): beards from
@@ -138,6 +139,24 @@ def _find_mask(root: pathlib.Path, part: str, index: int, dirs=None) -> Optional
     return None
 
 
+#: Written beside extracted images: which ``.mat`` they came from (a shared ``extract_dir``
+#: must not pair one copy's labels with another copy's images).
+SOURCE_STAMP = "extracted_from.txt"
+
+
+def _source_stamp(mat_path: pathlib.Path, n: int) -> str:
+    """The ``.mat``'s name, size, image count and a hash of its first and last MiB."""
+    import hashlib
+
+    size = mat_path.stat().st_size
+    digest = hashlib.sha1()
+    with open(mat_path, "rb") as f:
+        digest.update(f.read(1 << 20))
+        f.seek(max(0, size - (1 << 20)))
+        digest.update(f.read(1 << 20))
+    return f"{mat_path.name} {size} bytes, {n} images, sha1 of ends {digest.hexdigest()}\n"
+
+
 def _extract(images, out_dir: pathlib.Path, index: int, mat_path) -> pathlib.Path:
     """Write image ``index`` (1-based) of the cell array as PNG unless already there."""
     import cv2  # deferred: reading labels alone should not need OpenCV
@@ -172,7 +191,10 @@ def _read_part(root: pathlib.Path, part: str, extract_dir) -> List[FaceRecord]:
 
     out_dir = pathlib.Path(extract_dir) / part if extract_dir is not None else root / f"images_{part}"
     n = len(phis)
-    if not all((out_dir / f"{i:04d}.png").is_file() for i in range(1, n + 1)):
+    stamp = _source_stamp(mat_path, n)
+    stamp_file = out_dir / SOURCE_STAMP
+    fresh = stamp_file.is_file() and stamp_file.read_text(errors="replace") == stamp
+    if not fresh or not all((out_dir / f"{i:04d}.png").is_file() for i in range(1, n + 1)):
         images = load_mat(mat_path, keys=[images_key]).get(images_key)
         if images is None:
             raise DataError(mat_path, f"missing variable '{images_key}'")
@@ -185,7 +207,14 @@ def _read_part(root: pathlib.Path, part: str, extract_dir) -> List[FaceRecord]:
         except OSError as e:
             raise DataError(out_dir, f"cannot create the folder for extracted COFW images ({e}); "
                                      f"pass extract_dir=<writable folder>") from None
+        if not fresh:  # images of another (or an unknown) .mat: extract these again
+            stamp_file.unlink(missing_ok=True)
+            for i in range(1, n + 1):
+                (out_dir / f"{i:04d}.png").unlink(missing_ok=True)
         paths = [_extract(images, out_dir, i, mat_path) for i in range(1, n + 1)]
+        tmp = out_dir / f".{SOURCE_STAMP}.tmp"
+        tmp.write_text(stamp)
+        os.replace(tmp, stamp_file)  # written last: a half-done extraction is not trusted
     else:
         paths = [out_dir / f"{i:04d}.png" for i in range(1, n + 1)]
 

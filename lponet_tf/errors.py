@@ -52,3 +52,8 @@ class ModelConfigError(LPONetError, ValueError):
         if len(shown) > 80:  # a crafted file may hold megabytes in one field
             shown = shown[:77] + "..."
         super().__init__(f"LPONetConfig.{field} = {shown} is not allowed: must be {allowed}")
+
+
+class DataWarning(UserWarning):
+    """Data that is read, but in a way its owner should know about (e.g. a labelled image
+    turned upright by its EXIF orientation: its labels are taken to be in that frame)."""

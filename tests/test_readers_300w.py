@@ -286,3 +286,26 @@ def test_a_split_refuses_faces_outside_the_official_folders(tmp_path):
     with pytest.raises(DataError, match=r"split 'train': 1 faces are in none of the official "
                                         r"300W folders \(helen_trainset\)"):
         read_dataset("300w", tmp_path, split="train")
+
+
+def test_a_labelled_image_turned_by_its_exif_orientation_is_named_in_a_warning(tmp_path, faces_300w):
+    import warnings
+
+    from PIL import Image
+
+    from lponet_tf.data.sample import read_record_image
+    from lponet_tf.errors import DataWarning
+
+    source = sorted((faces_300w / "afw").glob("*.jpg"))[0]
+    upright = read_record_image(str(source))
+    with Image.open(source) as im:
+        exif = im.getexif()
+        exif[0x0112] = 6                                       # "rotate 90 CW to display"
+        im.save(tmp_path / "turned.jpg", exif=exif.tobytes(), quality=95)
+    with pytest.warns(DataWarning, match=r"turned\.jpg: EXIF orientation 6"):
+        turned = read_record_image(str(tmp_path / "turned.jpg"))
+    assert turned.shape == (upright.shape[1], upright.shape[0], 3)   # shown upright
+    assert np.abs(np.rot90(upright, -1).astype(int) - turned).mean() < 3
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        read_record_image(str(source))                         # no tag: no warning

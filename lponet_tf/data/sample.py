@@ -15,7 +15,9 @@ occluders need landmarks: the labels, else placement landmarks (a record's
 from __future__ import annotations
 
 import dataclasses
+import io
 import os
+import warnings
 from typing import Dict, List, Optional
 
 import cv2
@@ -28,9 +30,24 @@ from lponet_tf.data.face_geometry import FaceGeometry, geometry_from_mask
 from lponet_tf.data.occlusion import OcclusionConfig, occlude, visible_face_from_landmarks
 from lponet_tf.data.out_of_plane import remap_like, rotate_face
 from lponet_tf.data.records import FaceRecord
-from lponet_tf.errors import DataError, ImageError
+from lponet_tf.errors import DataError, DataWarning, ImageError
 
 POSE_FORMATS = ("matrix", "euler")
+
+
+def exif_orientation(path, data: Optional[bytes] = None) -> Optional[int]:
+    """The EXIF orientation tag (1-8) of an image file, or None (no tag, no Pillow, or not
+    an image Pillow reads: the decoder reports that). Reads the header only."""
+    try:
+        from PIL import Image
+    except ImportError:
+        return None
+    try:
+        with Image.open(io.BytesIO(data) if data is not None else path) as im:
+            value = im.getexif().get(0x0112)
+    except Exception:  # noqa: BLE001  (a bad file is the decoder's error to report)
+        return None
+    return int(value) if isinstance(value, int) else None
 
 
 def read_record_image(path, data: Optional[bytes] = None) -> np.ndarray:
@@ -45,11 +62,20 @@ def read_record_image(path, data: Optional[bytes] = None) -> np.ndarray:
     Raises:
         DataError: missing, unreadable or undecodable, naming the file.
 
+    Warns:
+        DataWarning: the file carries an EXIF orientation other than upright: it is turned
+            upright (as for every image here) and its labels are taken to be in that frame.
+
     Example:
         >>> read_record_image("lponet_tf/assets/astronaut.png").shape   # doctest: +SKIP
         (512, 512, 3)
     """
     path = os.fspath(path)
+    orientation = exif_orientation(path, data)
+    if orientation not in (None, 1):
+        warnings.warn(f"{path}: EXIF orientation {orientation}: the image is turned upright as "
+                      "viewers show it, and its labels are taken to be in that frame "
+                      "(docs/CONVENTIONS.md)", DataWarning, stacklevel=2)
     try:
         return load_image(path) if data is None else decode_image(data, path)
     except ImageError as exc:  # same reason, as the data layer's error type

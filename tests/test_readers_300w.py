@@ -309,3 +309,23 @@ def test_a_labelled_image_turned_by_its_exif_orientation_is_named_in_a_warning(t
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         read_record_image(str(source))                         # no tag: no warning
+
+
+@pytest.mark.parametrize("body, line, fragment", [
+    ("n_points: 2\n{\n1_000 2\n3 4\n}\n", 3, "not a number"),           # float() takes it
+    ("n_points: 2\n{\n\uff11 2\n3 4\n}\n", 3, "not a number"),          # a full-width digit
+    ("n_points: 2\nn_points: 3\n{\n1 2\n3 4\n}\n", 2, "a second 'n_points:' line"),
+    ("n_points: 2\n{\n1 2\n3 4\n}\n5 6\n", 6, "text after the closing '}'"),
+])
+def test_read_pts_refuses_what_float_would_silently_take(tmp_path, body, line, fragment):
+    path = tmp_path / "odd.pts"
+    path.write_text(body, encoding="utf-8")
+    with pytest.raises(DataError, match=fragment) as err:
+        read_pts(path)
+    assert err.value.line == line
+
+
+def test_read_pts_still_reads_exponents_signs_and_leading_dots(tmp_path):
+    path = tmp_path / "ok.pts"
+    path.write_text("version: 1\nn_points: 3\n{\n-1.5e2 +2\n.5 3.\n1E-1 0\n}\n\n")
+    np.testing.assert_allclose(read_pts(path), [[-150, 2], [0.5, 3], [0.1, 0]])

@@ -16,12 +16,19 @@ offset is added or removed.
 from __future__ import annotations
 
 import os
+import re
 from typing import Optional
 
 import numpy as np
 
 from lponet_tf.errors import DataError
 from lponet_tf.fileio import read_text_lines
+
+
+# A coordinate as the .pts files write it: decimal, optional sign and exponent, ASCII only
+# (nan / inf are refused separately, with their own message).
+_NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|[+-]?(?:nan|inf|infinity)",
+                     re.IGNORECASE | re.ASCII)
 
 
 def read_pts(path, expected_points: Optional[int] = None) -> np.ndarray:
@@ -60,10 +67,11 @@ def read_pts(path, expected_points: Optional[int] = None) -> np.ndarray:
         if not sep:
             raise DataError(path, f"expected 'key: value' header or '{{', got {text!r}", number)
         if key.strip().lower() == "n_points":
-            try:
-                n_points = int(value.strip())
-            except ValueError:
-                raise DataError(path, f"n_points is not an integer: {value.strip()!r}", number) from None
+            if n_points is not None:
+                raise DataError(path, "a second 'n_points:' line", number)
+            if not value.strip().isascii() or not value.strip().isdigit():
+                raise DataError(path, f"n_points is not an integer: {value.strip()!r}", number)
+            n_points = int(value.strip())
     if n_points is None:
         raise DataError(path, "header has no 'n_points:' line")
     if open_line is None:
@@ -81,15 +89,17 @@ def read_pts(path, expected_points: Optional[int] = None) -> np.ndarray:
         fields = text.split()
         if len(fields) != 2:
             raise DataError(path, f"expected 'x y', got {text!r}", number)
-        try:
-            x, y = float(fields[0]), float(fields[1])
-        except ValueError:
-            raise DataError(path, f"not a number in {text!r}", number) from None
+        if not all(_NUMBER.fullmatch(f) for f in fields):  # float() also takes "1_0", "１"
+            raise DataError(path, f"not a number in {text!r}", number)
+        x, y = float(fields[0]), float(fields[1])
         if not (np.isfinite(x) and np.isfinite(y)):
             raise DataError(path, f"non-finite coordinate in {text!r}", number)
         points.append((x, y))
     if close_line is None:
         raise DataError(path, "no '}' closing the point list", len(lines))
+    trailing = next((n for n in range(close_line + 1, len(lines) + 1) if lines[n - 1].strip()), None)
+    if trailing is not None:
+        raise DataError(path, f"text after the closing '}}': {lines[trailing - 1].strip()!r}", trailing)
     if len(points) != n_points:
         raise DataError(path, f"n_points is {n_points} but {len(points)} points are listed", close_line)
     if expected_points is not None and n_points != expected_points:

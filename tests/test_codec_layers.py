@@ -15,7 +15,9 @@ PKG = pathlib.Path(__file__).resolve().parents[1] / "lponet_tf"
 ALLOWED = {
     "codec": {"errors", "config", "geometry", "heatmaps"},
     "detection": {"errors", "codec"},
-    "data": {"errors", "config", "codec", "detection", "geometry", "heatmaps", "metadata", "version"},
+    "data": {"errors", "fileio", "config", "codec", "detection", "geometry", "heatmaps", "metadata",
+             "version"},
+    "fileio": {"errors"},
     "visualize": {"codec"},
 }
 

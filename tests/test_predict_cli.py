@@ -61,7 +61,7 @@ def test_missing_preset_weights_fail_with_one_line(tmp_path, monkeypatch, capsys
     assert main(["predict", str(ASTRONAUT), "--out", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err
     line, = one_line_errors(err)
-    assert "lponet_lite.weights.npz" in line and "no bundled weights" in line
+    assert "lponet_lite.weights.npz" in line and "bundled weights file is missing" in line
 
 
 @pytest.mark.parametrize("case", ["missing_input", "bad_model", "text_model", "bad_detector",

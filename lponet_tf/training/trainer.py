@@ -294,11 +294,11 @@ def _config_text(config: dict) -> str:
 def _claim_output(out: pathlib.Path, config: dict, resuming: bool, overwrite: bool) -> None:
     """Refuse an output folder holding files no resumable run of this config made.
 
-    A folder with a resumable state is this run's (resumed; ``_check_same_run`` compared
-    it), and so is one whose ``config.yaml`` is this config's (the run was stopped before
-    its first state was saved). Otherwise files of :data:`RUN_OUTPUTS` there are another
-    run's or the user's own: they would be replaced or deleted, so they need ``overwrite``,
-    which removes them first (a fresh run must not append to an old log).
+    A folder with a resumable state is a run's (resumed; ``_check_same_run`` compared it
+    with this config), and so is one whose ``config.yaml`` is this config's (the run was
+    stopped before its first state was saved). Otherwise files of :data:`RUN_OUTPUTS` there
+    are another run's or the user's own: they would be replaced or deleted, so they need
+    ``overwrite``, which removes them first (a fresh run must not append to an old log).
     """
     from lponet_tf.fileio import OutputError
 
@@ -314,8 +314,9 @@ def _claim_output(out: pathlib.Path, config: dict, resuming: bool, overwrite: bo
         return
     if not overwrite:
         raise OutputError(out, f"holds {', '.join(earlier)} but no resumable training state "
-                               "(a finished run's or another program's files); give --overwrite "
-                               "to replace them, or choose another output folder")
+                               "(another program's files, or a run of another config whose "
+                               "backup/ is gone); give --overwrite to replace them, or choose "
+                               "another output folder")
     for name in earlier:
         path = out / name
         if path.is_dir() and not path.is_symlink():
@@ -335,9 +336,10 @@ def train(config: dict, epochs_limit: Optional[int] = None,
             the run can be continued later by calling ``train`` again.
         time_limit: stop at the end of the first epoch that ends after this many seconds
             of this call (a machine lent for a while); resumable as ``epochs_limit``.
-        overwrite: an output folder that holds a run's files but no resumable state (a
-            finished run of another kind, or files of the user's) is refused unless this
-            is set; then those files are removed before the run starts.
+        overwrite: an output folder that holds files of :data:`RUN_OUTPUTS` but no
+            resumable state and no ``config.yaml`` of this config (the user's files, or a
+            run whose ``backup/`` is gone) is refused unless this is set; then those files
+            are removed before the run starts.
 
     Returns:
         A :class:`TrainResult` with the output directory and the inference model path.

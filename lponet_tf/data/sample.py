@@ -109,11 +109,12 @@ def decode_mask(data: bytes, path: str) -> np.ndarray:
             m = colour
     if m.ndim == 3:
         m = m[..., 0] if m.shape[2] == 1 else cv2.cvtColor(m, cv2.COLOR_BGR2GRAY)
-    values = np.unique(m) if m.dtype == np.uint8 else None
-    if values is not None and len(values) == 3 and values.tolist() == [0, 1, 255]:
+    top = float(m.max())
+    # O(pixels), not a sort: this runs on every mask a training run loads.
+    if top == 255 and m.dtype == np.uint8 and (m == 1).any() and not (
+            (m > 1) & (m < 255)).any() and (m == 0).any():
         raise DataError(path, "mask holds 0, 1 and 255: a label map with an 'ignore' value? "
                               "Masks here are binary: 0/1 or 0/255 (face = the larger value)")
-    top = float(m.max())
     if top == 0:
         return np.zeros(m.shape, np.float32)
     return (m >= top / 2.0).astype(np.float32)

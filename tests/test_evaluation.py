@@ -96,6 +96,7 @@ def test_config_overrides_and_errors(tmp_path):
     ("detector", "nosuchdetector", "unknown detector 'nosuchdetector'"),
     ("holdout", {"fraction": 0.2, "part": "validation"}, "holdout.part must be 'train' or 'val'"),
     ("holdout", {"fraction": 1.5}, "holdout.fraction must be in"),
+    ("split", "test", r"dataset 'aflw2000' has no split 'test'; its splits: none"),
 ])
 def test_each_entry_is_checked_when_the_config_loads(tmp_path, field, value, message):
     # Before the model loads and before the entries ahead of it are evaluated.

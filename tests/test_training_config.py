@@ -82,6 +82,10 @@ def test_bad_config_files_are_clear_errors(tmp_path):
     loop.write_text("base: loop.yaml\n")
     with pytest.raises(ConfigError, match="circular"):
         load_config(loop)
+    typo = tmp_path / "typo.yaml"
+    typo.write_text("data:\n  train:\n    - {name: 300w, root: /x, split: trian}\n")
+    with pytest.raises(ConfigError, match=r"data\.train\.0\.split: dataset '300w' has no split 'trian'"):
+        load_config(typo)
     latin = tmp_path / "latin.yaml"
     latin.write_bytes(b"train: {steps: 5}  # caf\xe9\n")
     with pytest.raises(DataError, match=r"latin\.yaml: cannot read config file: not UTF-8 text"):

@@ -156,9 +156,10 @@ def _entry(key: str, raw, where: str, base: Optional[pathlib.Path]) -> EvalEntry
         raise EvalConfigError(f"{where}: datasets.{key}.options must be a mapping, got {options!r}")
     reader = str(raw.get("reader") or key)
     try:  # a typo here must not wait until the datasets before it are evaluated
-        from lponet_tf.data.readers import reader_for
+        from lponet_tf.data.readers import check_split, reader_for
 
         reader_for(reader, options)
+        check_split(reader, None if raw.get("split") is None else str(raw["split"]))
         if raw.get("detector") is not None:
             _check_detector(raw["detector"])
     except ValueError as exc:

@@ -137,6 +137,12 @@ def _distinct(inner: S.Checker) -> S.Checker:
 
 
 def _entry_finish(entry, path):
+    from lponet_tf.data.readers import check_split  # readers only: no TensorFlow
+
+    try:
+        check_split(entry["name"], entry.get("split"))
+    except ValueError as exc:
+        raise S.Invalid([path + ("split",)], str(exc)) from None
     holdout = entry.get("holdout")
     if holdout is not None and "fraction" not in holdout:
         raise S.Invalid([path + ("holdout", "fraction")], "missing (required)")

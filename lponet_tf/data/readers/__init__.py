@@ -56,6 +56,39 @@ def list_datasets() -> List[str]:
     return list(READERS)
 
 
+def _static_splits() -> Dict[str, tuple]:
+    """Readers whose split names do not depend on the data -> the names (None: no splits)."""
+    from lponet_tf.data.readers.ibug import SPLITS as PTS_SPLITS
+    from lponet_tf.data.readers.wflw import ATTRIBUTE_NAMES
+
+    return {"300w": tuple(PTS_SPLITS), "masked_300w": tuple(PTS_SPLITS),
+            "wflw": ("train", "test", *ATTRIBUTE_NAMES), "cofw": ("train", "test"),
+            "aflw2000": ()}
+
+
+def check_split(name: str, split: Optional[str]) -> None:
+    """Refuse a split the reader of ``name`` never accepts, before any file is read.
+
+    Readers whose splits are folders or sequences of the data (300W-LP subsets, BIWI
+    sequences, mask datasets' sub-folders) are checked when they read.
+
+    Raises:
+        ValueError: naming the split and the ones the reader takes.
+
+    Example:
+        >>> check_split("300w", "common")
+        >>> check_split("cofw", "val")
+        Traceback (most recent call last):
+        ...
+        ValueError: dataset 'cofw' has no split 'val'; its splits: ['train', 'test']
+    """
+    known = _static_splits().get(str(name).lower().replace("-", "_"))
+    if split is None or known is None or split in known:
+        return
+    raise ValueError(f"dataset {name!r} has no split {split!r}; "
+                     f"its splits: {list(known) if known else 'none'}")
+
+
 def reader_for(name: str, options: Optional[dict] = None) -> Callable[..., List[FaceRecord]]:
     """The reader of dataset ``name``, checked to accept ``options`` (before any reading).
 
@@ -105,4 +138,4 @@ def read_dataset(name: str, root, split: Optional[str] = None, **options) -> Lis
     return reader_for(name, options)(root, split, **options)
 
 
-__all__ = ["READERS", "read_dataset", "reader_for", "list_datasets"]
+__all__ = ["READERS", "read_dataset", "reader_for", "check_split", "list_datasets"]

@@ -105,6 +105,19 @@ def test_each_entry_is_checked_when_the_config_loads(tmp_path, field, value, mes
         parse_eval_config({"datasets": {"300w": {"root": str(tmp_path)}, "second": entry}})
 
 
+def test_a_folder_split_is_checked_against_the_root_the_command_line_gives(tmp_path):
+    # BIWI's splits are its sequence folders: checked once --data-root has set the root.
+    (tmp_path / "hpdb" / "01").mkdir(parents=True)
+    path = tmp_path / "eval.yaml"
+    path.write_text("datasets: {biwi: {root: /not/here, split: '01,02'}, 300w: {root: /x}}")
+    assert load_eval_config(path).entry("biwi").split == "01,02"  # root absent: skipped later
+    with pytest.raises(EvalConfigError, match=r"datasets\.biwi: .*no sequence folder\(s\) \['02'\]"):
+        load_eval_config(path, {"biwi": str(tmp_path)})
+    assert load_eval_config(path, {"biwi": str(tmp_path)}, only=["300w"]).entries[0].key == "300w"
+    path.write_text("datasets: {biwi: {root: /not/here, split: '01'}}")
+    assert load_eval_config(path, {"biwi": str(tmp_path)}).entry("biwi").root == str(tmp_path.resolve())
+
+
 def test_the_limit_flag_is_checked_too(tmp_path):
     path = tmp_path / "eval.yaml"
     path.write_text("datasets: {300w: {root: /x}}")

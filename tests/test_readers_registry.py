@@ -64,3 +64,22 @@ def test_load_mat_truncated_v5_is_unreadable_not_missing(tmp_path, formats_dir):
     (tmp_path / "t.mat").write_bytes(data[: len(data) // 2])
     with pytest.raises(DataError, match="unreadable"):
         load_mat(tmp_path / "t.mat", keys=["Pose_Para"])
+
+
+@pytest.mark.parametrize("name, folder, split, typo", [
+    ("300w_lp", "AFW", "afw", "afww"),          # subset folders, any case (as the reader)
+    ("ccm", "test", "test", "tset"),
+    ("realocc_wild", "val", "val", "vla"),
+    ("biwi", "hpdb/07", "07,07", "07,70"),      # sequences one level down, a list
+])
+def test_folder_splits_are_checked_against_the_root_before_reading(tmp_path, name, folder, split, typo):
+    from lponet_tf.data.readers import check_split
+
+    (tmp_path / folder).mkdir(parents=True)
+    check_split(name, split, tmp_path)
+    with pytest.raises(ValueError, match=f"dataset '{name}' split '{typo}': no "):
+        check_split(name, typo, tmp_path)
+    # No root, or one not on this machine: left to the reader.
+    check_split(name, typo)
+    check_split(name, typo, tmp_path / "elsewhere")
+

@@ -86,6 +86,12 @@ def test_bad_config_files_are_clear_errors(tmp_path):
     typo.write_text("data:\n  train:\n    - {name: 300w, root: /x, split: trian}\n")
     with pytest.raises(ConfigError, match=r"data\.train\.0\.split: dataset '300w' has no split 'trian'"):
         load_config(typo)
+    (tmp_path / "lp" / "AFW").mkdir(parents=True)  # 300W-LP's splits are its own folders
+    typo.write_text("data:\n  train:\n    - {name: 300w_lp, root: lp, split: afww}\n")
+    with pytest.raises(ConfigError, match=r"data\.train\.0\.split: .*no sub-folder 'afww' in .*\['AFW'\]"):
+        load_config(typo)
+    typo.write_text("data:\n  train:\n    - {name: 300w_lp, root: lp, split: afw}\n")
+    assert load_config(typo)["data"]["train"][0]["split"] == "afw"
     latin = tmp_path / "latin.yaml"
     latin.write_bytes(b"train: {steps: 5}  # caf\xe9\n")
     with pytest.raises(DataError, match=r"latin\.yaml: cannot read config file: not UTF-8 text"):

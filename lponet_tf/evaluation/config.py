@@ -271,6 +271,13 @@ def load_eval_config(path, data_roots: Optional[Dict[str, str]] = None,
         if missing:
             raise EvalConfigError(f"{path}: --only {sorted(missing)}: not in the config {keys}")
         config.entries = [e for e in config.entries if e.key in set(only)]
+    from lponet_tf.data.readers import check_split
+
+    for entry in config.entries:  # splits that are the data's own folders, now the roots are final
+        try:
+            check_split(entry.reader, entry.split, entry.root)
+        except ValueError as exc:
+            raise EvalConfigError(f"{path}: datasets.{entry.key}: {exc}") from None
     if limit is not None:
         limit = _check_limit(limit, "--limit")
         for entry in config.entries:

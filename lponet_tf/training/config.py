@@ -140,7 +140,7 @@ def _entry_finish(entry, path):
     from lponet_tf.data.readers import check_split  # readers only: no TensorFlow
 
     try:
-        check_split(entry["name"], entry.get("split"))
+        check_split(entry["name"], entry.get("split"), entry.get("root"))
     except ValueError as exc:
         raise S.Invalid([path + ("split",)], str(exc)) from None
     holdout = entry.get("holdout")

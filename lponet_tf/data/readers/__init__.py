@@ -21,9 +21,12 @@ No reader imports TensorFlow.
 """
 from __future__ import annotations
 
+import glob
 import inspect
+import pathlib
 from typing import Callable, Dict, List, Optional
 
+from lponet_tf.data.readers import _common
 from lponet_tf.data.readers.biwi import read_biwi
 from lponet_tf.data.readers.cofw import read_cofw
 from lponet_tf.data.readers.ibug import read_300w, read_masked_300w
@@ -66,11 +69,35 @@ def _static_splits() -> Dict[str, tuple]:
             "aflw2000": ()}
 
 
-def check_split(name: str, split: Optional[str]) -> None:
-    """Refuse a split the reader of ``name`` never accepts, before any file is read.
+def _folder_splits_missing(name: str, split: str, root: pathlib.Path) -> Optional[str]:
+    """For readers whose splits are the data's own folders: what ``split`` names that
+    ``root`` lacks (a message), or None. Only folder names are listed, no file is read."""
+    if name in ("300w_lp", "ccm", "realocc_wild"):
+        if _common.child_dir(root, split) is not None:
+            return None
+        folders = sorted(p.name for p in root.iterdir() if p.is_dir())
+        return f"no sub-folder {split!r} in {root}; its folders: {folders or 'none'}"
+    if name == "biwi":  # sequence folders sit at any depth (hpdb/NN, faces_0/NN)
+        wanted = {s.strip() for s in split.split(",") if s.strip()}
+        present = {s for s in wanted if any(p.is_dir() for p in root.rglob(glob.escape(s)))}
+        if wanted <= present:
+            return None
+        return f"no sequence folder(s) {sorted(wanted - present)} in {root}"
+    return None
 
-    Readers whose splits are folders or sequences of the data (300W-LP subsets, BIWI
-    sequences, mask datasets' sub-folders) are checked when they read.
+
+def check_split(name: str, split: Optional[str], root=None) -> None:
+    """Refuse a split the reader of ``name`` cannot read, before any file is read.
+
+    Readers with fixed split names (300w, masked_300w, wflw, cofw, aflw2000) are checked
+    by name. Readers whose splits are folders or sequences of the data (300W-LP subsets,
+    BIWI sequences, mask datasets' sub-folders) are checked against ``root``'s folders when
+    ``root`` is an existing folder, else when they read.
+
+    Args:
+        name: a dataset name of :func:`list_datasets`.
+        split: the split, or None (always accepted).
+        root: the dataset folder, or None.
 
     Raises:
         ValueError: naming the split and the ones the reader takes.
@@ -82,11 +109,17 @@ def check_split(name: str, split: Optional[str]) -> None:
         ...
         ValueError: dataset 'cofw' has no split 'val'; its splits: ['train', 'test']
     """
-    known = _static_splits().get(str(name).lower().replace("-", "_"))
-    if split is None or known is None or split in known:
+    if split is None:
         return
-    raise ValueError(f"dataset {name!r} has no split {split!r}; "
-                     f"its splits: {list(known) if known else 'none'}")
+    key = str(name).lower().replace("-", "_")
+    known = _static_splits().get(key)
+    if known is not None and split not in known:
+        raise ValueError(f"dataset {name!r} has no split {split!r}; "
+                         f"its splits: {list(known) if known else 'none'}")
+    if known is None and root is not None and pathlib.Path(root).is_dir():
+        missing = _folder_splits_missing(key, split, pathlib.Path(root))
+        if missing:
+            raise ValueError(f"dataset {name!r} split {split!r}: {missing}")
 
 
 def reader_for(name: str, options: Optional[dict] = None) -> Callable[..., List[FaceRecord]]:

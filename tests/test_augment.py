@@ -211,3 +211,58 @@ def test_flip_keeps_the_labels_x_offset(face):
     np.testing.assert_allclose(flipped.landmarks - bare.landmarks, np.tile([2 * d * s, 0.0], (68, 1)), atol=1e-4)
     with pytest.raises(ValueError, match="flip_label_x_offset"):
         aug.AugmentConfig(flip_label_x_offset=50.0)
+
+
+# --- photometric changes (not in the paper; off by default) -------------------------------
+
+
+def test_photometric_against_the_formula_by_hand():
+    rng = np.random.default_rng(5)
+    crop = rng.integers(0, 256, (6, 7, 3)).astype(np.uint8)
+    gamma, contrast, brightness = 1.7, 0.6, 0.8
+    x = (crop / 255.0) ** gamma
+    want = np.clip(((x - x.mean()) * contrast + x.mean()) * brightness * 255.0, 0, 255)
+    np.testing.assert_allclose(aug.photometric(crop, (gamma, contrast, brightness, False)), want, atol=0.51)
+    luma = crop @ np.array([0.299, 0.587, 0.114])
+    gray = aug.photometric(crop, (1.0, 1.0, 1.0, True))
+    np.testing.assert_allclose(gray[..., 0], luma, atol=0.51)
+    assert (gray[..., 0] == gray[..., 2]).all()
+    # Float crops (raw 0..255 values) keep their dtype; no change is the input itself.
+    f = aug.photometric(crop.astype(np.float32), (gamma, contrast, brightness, False))
+    assert f.dtype == np.float32 and np.abs(f - want).max() < 1e-3
+    assert aug.photometric(crop, (1.0, 1.0, 1.0, False)) is crop
+
+
+def test_photometric_draws_use_their_ranges_and_keep_the_other_streams():
+    off = aug.AugmentConfig(out_of_plane_prob=0.5)
+    on = dataclasses.replace(off, photometric_prob=0.5, photometric_gray=0.4)
+    draws = [aug.sample_params(on, 128, np.random.default_rng(i)) for i in range(2000)]
+    fired = [d.photometric for d in draws if d.photometric != (1.0, 1.0, 1.0, False)]
+    assert 0.45 < len(fired) / len(draws) < 0.55
+    gamma, contrast, brightness, gray = np.array(fired, dtype=float).T
+    assert gamma.min() >= 0.5 and gamma.max() <= 2.0 and gamma.min() < 0.55 and gamma.max() > 1.9
+    assert 0.45 < np.mean(gamma > 1) < 0.55  # log-uniform: as often darker as lighter
+    assert contrast.min() >= 0.5 and contrast.max() <= 1.5 and brightness.min() >= 0.5
+    assert 0.35 < gray.mean() < 0.45
+    for i in range(200):  # the geometric draws and the turns are the ones drawn without it
+        a = aug.sample_params(off, 128, np.random.default_rng(i))
+        b = aug.sample_params(on, 128, np.random.default_rng(i))
+        assert dataclasses.replace(b, photometric=(1.0, 1.0, 1.0, False)) == a
+    with pytest.raises(ValueError, match="photometric_gamma"):
+        aug.AugmentConfig(photometric_gamma=0.5)
+    with pytest.raises(ValueError, match="photometric_brightness"):
+        aug.AugmentConfig(photometric_brightness=1.0)
+
+
+def test_a_photometric_change_moves_no_label(face):
+    cfg = dataclasses.replace(aug.AugmentConfig(), blur_prob=0.0)
+    plain = prepare_sample(face, S, np.random.default_rng(3), augment=cfg)
+    dark = prepare_sample(face, S, np.random.default_rng(3),
+                          augment=dataclasses.replace(cfg, photometric_prob=1.0, photometric_gray=1.0))
+    g, c, b, gray = dark.params.photometric
+    assert gray and (g, c, b) != (1.0, 1.0, 1.0)
+    np.testing.assert_allclose(dark.landmarks, plain.landmarks, atol=1e-5)
+    np.testing.assert_allclose(dark.targets["heatmaps"], plain.targets["heatmaps"], atol=1e-6)
+    np.testing.assert_allclose(dark.visible, plain.visible, atol=1e-6)
+    # The image is the plain sample's with the change applied (its geometry untouched).
+    np.testing.assert_array_equal(dark.image, aug.photometric(plain.image, dark.params.photometric))

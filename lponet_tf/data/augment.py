@@ -1,7 +1,8 @@
 """Geometric and photometric augmentation (paper Section IV-B).
 
 Random rotation (+-30 deg), translation (+-25 px at 256 px, scaled with the input size),
-scale (+-10%), horizontal flip and Gaussian blur. The geometric part is one 2x3 affine in
+scale (+-10%), horizontal flip and Gaussian blur; optionally (not in the paper, off by default)
+synthetic out-of-plane turns and photometric changes (brightness, contrast, gamma, gray). The geometric part is one 2x3 affine in
 crop coordinates; :mod:`lponet_tf.data.sample` composes it with the crop so the image,
 landmarks and mask are each resampled once. The pose label changes through rotation
 matrices only (``geometry.rotate_in_plane`` / ``geometry.mirror_rotation``), never by
@@ -75,6 +76,17 @@ class AugmentConfig:
         out_of_plane_max_hidden: largest share of the face's mesh area a turn may hide
             (``max_hidden`` of :func:`lponet_tf.data.out_of_plane.rotate_face`); larger
             turns of already-turned faces need more than the default.
+        photometric_prob: probability of a photometric change of the crop (not in the
+            paper, off by default): gamma, contrast and brightness, in that order, and
+            sometimes gray (docs/training.md, "Dark and low-contrast photos"). Draws its
+            numbers from the generator only when > 0, so configs without it keep their
+            random streams.
+        photometric_gamma: the gamma is log-uniform in ``[1/g, g]`` (> 1 darkens the midtones).
+        photometric_contrast: contrast factor uniform in ``[1 - c, 1 + c]``, about the crop's
+            mean.
+        photometric_brightness: brightness factor uniform in ``[1 - b, 1 + b]``.
+        photometric_gray: share of the photometric changes that also make the crop gray
+            (luma in all three channels).
 
     Example:
         >>> cfg = AugmentConfig(flip_prob=0.0)
@@ -99,10 +111,16 @@ class AugmentConfig:
     out_of_plane_pitch_deg: float = 20.0
     out_of_plane_outward: float = 0.0
     out_of_plane_max_hidden: float = 0.1
+    photometric_prob: float = 0.0
+    photometric_gamma: float = 2.0
+    photometric_contrast: float = 0.5
+    photometric_brightness: float = 0.5
+    photometric_gray: float = 0.2
 
     def __post_init__(self):
         for name in ("flip_prob", "rotation_prob", "translation_prob", "scale_prob", "blur_prob",
-                     "out_of_plane_prob", "out_of_plane_outward"):
+                     "out_of_plane_prob", "out_of_plane_outward", "photometric_prob",
+                     "photometric_gray"):
             p = getattr(self, name)
             if not 0.0 <= p <= 1.0:
                 raise ValueError(f"{name} must be in [0, 1], got {p}")
@@ -122,6 +140,11 @@ class AugmentConfig:
         lo, hi = self.blur_sigma
         if not 0 < lo <= hi:
             raise ValueError(f"blur_sigma must be 0 < min <= max, got {self.blur_sigma}")
+        if not 1.0 <= self.photometric_gamma <= 4.0:
+            raise ValueError(f"photometric_gamma must be in [1, 4], got {self.photometric_gamma}")
+        for name in ("photometric_contrast", "photometric_brightness"):
+            if not 0.0 <= getattr(self, name) < 1.0:
+                raise ValueError(f"{name} must be in [0, 1), got {getattr(self, name)}")
 
     @classmethod
     def none(cls) -> "AugmentConfig":
@@ -147,6 +170,8 @@ class AugmentParams:
         out_of_plane_outward: the turn's yaw is to be taken away from the camera (its sign
             set by the face's own yaw once the face is cropped; ``out_of_plane`` then holds
             the turn as applied).
+        photometric: ``(gamma, contrast, brightness, gray)`` of :func:`photometric`;
+            ``(1, 1, 1, False)`` changes nothing.
     """
 
     angle: float = 0.0
@@ -156,6 +181,7 @@ class AugmentParams:
     blur_sigma: float = 0.0
     out_of_plane: Tuple[float, float] = (0.0, 0.0)
     out_of_plane_outward: bool = False
+    photometric: Tuple[float, float, float, bool] = (1.0, 1.0, 1.0, False)
 
 
 def sample_params(config: AugmentConfig, size: int, rng: np.random.Generator) -> AugmentParams:
@@ -192,8 +218,17 @@ def sample_params(config: AugmentConfig, size: int, rng: np.random.Generator) ->
                     float((2 * v[2] - 1) * config.out_of_plane_pitch_deg))
             # Given that the turn fires, v[0] / prob is uniform on [0, 1): reuse it.
             outward = bool(v[0] < config.out_of_plane_prob * config.out_of_plane_outward)
+    photo = (1.0, 1.0, 1.0, False)
+    if config.photometric_prob > 0:
+        w = rng.random(4)
+        if w[0] < config.photometric_prob:
+            photo = (float(config.photometric_gamma ** (2 * w[1] - 1)),
+                     float(1.0 + (2 * w[2] - 1) * config.photometric_contrast),
+                     float(1.0 + (2 * w[3] - 1) * config.photometric_brightness),
+                     # Given that the change fires, w[0] / prob is uniform on [0, 1): reuse it.
+                     bool(w[0] < config.photometric_prob * config.photometric_gray))
     return AugmentParams(float(angle), float(scale), (float(shift[0]), float(shift[1])), flip, float(blur),
-                         turn, outward)
+                         turn, outward, photo)
 
 
 def flip_matrix(size: int) -> np.ndarray:
@@ -278,3 +313,29 @@ def blur(image: np.ndarray, sigma: float) -> np.ndarray:
     if sigma <= 0:
         return image
     return cv2.GaussianBlur(image, (0, 0), sigmaX=sigma, sigmaY=sigma)
+
+
+def photometric(image: np.ndarray, params: Tuple[float, float, float, bool]) -> np.ndarray:
+    """An RGB crop (uint8, or float with values 0..255) with ``(gamma, contrast, brightness,
+    gray)`` applied: a copy of its dtype, or the input itself when they change nothing.
+
+    Gray first (BT.601 luma in all three channels), then ``x ** gamma`` on values in 0..1,
+    then the contrast about the crop's mean, then the brightness factor, clipped to 0..255:
+    a dark photo is a gamma above 1 and a brightness below 1 (what a phone gives in dim light).
+
+    Example:
+        >>> crop = np.full((4, 4, 3), 128, np.uint8)
+        >>> int(photometric(crop, (1.0, 1.0, 0.5, False))[0, 0, 0])
+        64
+    """
+    gamma, contrast, brightness, gray = params
+    if (gamma, contrast, brightness, gray) == (1.0, 1.0, 1.0, False):
+        return image
+    x = image.astype(np.float32) / 255.0
+    if gray:
+        x = np.repeat(x @ np.float32([0.299, 0.587, 0.114])[:, None], 3, axis=-1)
+    x = x ** np.float32(gamma)
+    mean = x.mean()
+    x = ((x - mean) * np.float32(contrast) + mean) * np.float32(brightness)
+    out = np.clip(x * 255.0, 0.0, 255.0)
+    return np.rint(out).astype(np.uint8) if image.dtype == np.uint8 else out.astype(image.dtype)

@@ -324,6 +324,8 @@ def prepare_sample(
         scratch = visible if visible is not None else np.zeros((size, size), np.float32)
         occluders = occlude(crop, scratch, landmarks if landmarks is not None else placement_crop,
                             occlusion, rng)
+    # After the occluders: a dark photo darkens the mask on the face too.
+    crop = aug.photometric(crop, params.photometric)
 
     g = size // 4
     targets: Dict[str, np.ndarray] = {}

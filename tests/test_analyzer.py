@@ -205,6 +205,32 @@ def test_a_badly_mapped_box_is_refined_on_the_landmark_box(refine):
     assert runner.calls == [1]
 
 
+class UnsureRunner(OracleRunner):
+    """An oracle with half-height heatmap peaks: mean landmark score about 0.46."""
+
+    def __call__(self, crops):
+        out = super().__call__(crops)
+        out["heatmaps"] = np.asarray(out["heatmaps"]) * 0.5
+        return out
+
+
+def test_refinement_has_its_own_confidence_gate_not_the_tracking_one(monkeypatch):
+    """A face at mean landmark score 0.46 is refined however high min_tracking_confidence is
+    (it only decides when track() lets go of a face); REFINE_MIN_CONFIDENCE gates it."""
+    from lponet_tf.inference import analyzer as A
+
+    too_big = Detection([20, 0, 140, 120], 0.9, source="boxes")
+    runner = UnsureRunner()
+    analyzer = FaceAnalyzer.create(model=runner, detector=ListDetector([too_big]), refine_iou=0.8,
+                                   min_tracking_confidence=0.9)
+    face, = analyzer.analyze(disc_frame([(80, 60)], radius=20))
+    assert 0.4 < face.confidence < 0.5 and runner.calls == [1, 1]
+    monkeypatch.setattr(A, "REFINE_MIN_CONFIDENCE", 0.6)
+    runner.calls.clear()
+    analyzer.analyze(disc_frame([(80, 60)], radius=20))
+    assert runner.calls == [1]
+
+
 class HalfwayRunner(OracleRunner):
     """An oracle that only gets halfway: its landmarks span the box halfway between the
     crop's own landmark box and the disc's, as a network does on a face it half recognises

@@ -125,6 +125,28 @@ def test_trained_preset_follows_the_shift(tmp_path):
     np.testing.assert_allclose(shift.mean(0), [3, 0], atol=1.0)
 
 
+@pytest.mark.parametrize("background", [0, 90, 255, "painted"])
+def test_trained_preset_lets_go_of_a_face_that_left(background):
+    """The person leaves: the frame holds only background where the face was. With the old
+    default (0.2) the bundled model's landmarks on such a crop (mean score 0.21-0.31) kept
+    it tracked for the whole clip, its box drifting over the background."""
+    from analyzer_fixtures import astronaut_rgb
+
+    face = astronaut_rgb()
+    if background == "painted":  # the photo without the person's face (box of 0.8 x its side)
+        gone = face.copy()
+        x0, y0, x1, y1 = np.asarray(ASTRONAUT_BOX, int)
+        gone[y0 - 40:y1 + 20, x0 - 30:x1 + 30] = gone[:y0 - 40].mean((0, 1)).astype(np.uint8)
+    else:
+        gone = np.full_like(face, background)
+    analyzer = FaceAnalyzer.create()
+    for i in range(3):
+        assert len(analyzer.track(face, 40.0 * i)) == 1
+    counts = [len(analyzer.track(gone, 40.0 * (3 + i))) for i in range(12)]
+    assert counts == [0] * 12, counts   # from the first frame without the face
+    assert len(analyzer.track(face, 40.0 * 15)) == 1   # and found again when it returns
+
+
 def test_unreadable_videos_are_image_errors(tmp_path):
     bad = tmp_path / "bad.mp4"
     bad.write_bytes(b"not a video" * 50)

@@ -290,6 +290,7 @@ def export_assets(out_dir, model=None, preset: Optional[str] = None, quantize: s
                      "candidate_check_every": opts.candidate_check_every,
                      "min_tracking_confidence": opts.min_tracking_confidence,
                      "refine": opts.refine, "refine_iou": opts.refine_iou,
+                     "refine_min_confidence": A.REFINE_MIN_CONFIDENCE,
                      "refine_passes": A.REFINE_PASSES,
                      "candidate_check": _candidate_check_json(opts, name, models)},
         "smoothing": {"landmarks": dict(S.LANDMARK_DEFAULTS), "rotation": dict(S.ROTATION_DEFAULTS),

@@ -69,6 +69,18 @@ REFINE_IOU = 0.9
 #: (one more face found; unmasked faces stop after one pass and do not change;
 #: docs/inference.md). More than 3 changed nothing.
 REFINE_PASSES = 3
+#: A face whose mean landmark score is below this is not refined: its landmarks are not
+#: trusted to give a better box. (Until 2026-12-05 this was ``min_tracking_confidence``,
+#: whose default was this value; the refinement figures were measured with it.)
+REFINE_MIN_CONFIDENCE = 0.2
+#: Default ``FaceAnalyzerOptions.min_tracking_confidence``. On the 195 validation faces, each
+#: analysed on its own landmark box (what ``track()`` does between detections), the mean
+#: landmark score is at least 0.59 bare, 0.53 / 0.42 / 0.40 with training-style / ``plain`` /
+#: ``round`` masks; on 333 face-free crops of the same photos and blank frames it is at most
+#: 0.40, 0.31 for 99% of them (``benchmarks/bench_tracking_confidence.py``,
+#: docs/inference.md "Video"). The old default, 0.2, kept such crops as faces: a face that
+#: left the frame went on being tracked on the background.
+TRACKING_MIN_CONFIDENCE = 0.35
 
 
 @dataclasses.dataclass
@@ -114,7 +126,8 @@ class FaceAnalyzerOptions:
             affected.
         min_tracking_confidence: a face whose mean landmark score (heatmap peak / omega,
             the model's heatmap scale, 60) falls below this in :meth:`FaceAnalyzer.track`
-            is lost, and the detector runs again; such a face is not refined either.
+            is lost, and the detector runs again (default :data:`TRACKING_MIN_CONFIDENCE`,
+            measured). Refinement has its own gate, :data:`REFINE_MIN_CONFIDENCE`.
         refine: analyse a face again on its own landmark box when its landmarks disagree
             with the detector's box (see :meth:`FaceAnalyzer.analyze_detections`).
         refine_iou: with ``refine``, "disagree" means the box of the landmarks overlaps the
@@ -160,7 +173,7 @@ class FaceAnalyzerOptions:
     smoothing: bool = True
     detect_every: int = 10
     zoom_out_every: int = 1
-    min_tracking_confidence: float = 0.2
+    min_tracking_confidence: float = TRACKING_MIN_CONFIDENCE
     refine: bool = True
     refine_iou: float = REFINE_IOU
     flip_tta: bool = False
@@ -435,7 +448,7 @@ class FaceAnalyzer:
         return faces
 
     def _needs_refining(self, face: Face) -> bool:
-        if face.confidence < self.options.min_tracking_confidence:
+        if face.confidence < REFINE_MIN_CONFIDENCE:
             return False  # its landmarks are not trusted to give a better box
         if not np.all(np.isfinite(face.landmarks)):
             return False

@@ -118,7 +118,7 @@ class LponetEngine(context: Context, useGpu: Boolean, threads: Int = 4) : Closea
             detectors, confirm, zoomOut, zoomConfirm, mappings, model,
             DecodeSettings.of(dec.getString("decoder"), dec.getDouble("heatmap_scale"), dec.getDouble("sigma")),
             analyzer.getDouble("score_threshold").toFloat(), analyzer.getInt("max_faces"),
-            analyzer.getBoolean("refine"), analyzer.getDouble("min_tracking_confidence").toFloat(),
+            analyzer.getBoolean("refine"), analyzer.getDouble("refine_min_confidence").toFloat(),
             analyzer.getDouble("refine_iou").toFloat(), analyzer.getInt("refine_passes"),
             // when the detector finds nothing: its low-score candidates checked by the network
             analyzer.optJSONObject("candidate_check")?.let {

@@ -67,7 +67,7 @@ final class AppAssets implements AutoCloseable {
         DecodeSettings.of((String) dec.get("decoder"), dbl(dec.get("heatmap_scale")), dbl(dec.get("sigma"))),
         (float) dbl(an.get("score_threshold")),
         (int) dbl(an.get("max_faces")), (Boolean) an.get("refine"),
-        (float) dbl(an.get("min_tracking_confidence")), (float) dbl(an.get("refine_iou")),
+        (float) dbl(an.get("refine_min_confidence")), (float) dbl(an.get("refine_iou")),
         (int) dbl(an.get("refine_passes")), candidateCheck(an.get("candidate_check")));
   }
 

@@ -13,6 +13,7 @@ import argparse
 import importlib
 import os
 import re
+import signal
 import sys
 import threading
 
@@ -155,8 +156,14 @@ def main(argv=None) -> int:
     quiet = None if args.verbose else _CppLogFilter()
     if args.verbose:
         os.environ["TF_CPP_MIN_LOG_LEVEL"] = "0"
+    stopped = _StopOnTerminate()
     try:
         return int(importlib.import_module(SUBCOMMANDS[args.command][0]).run(args) or 0)
+    except KeyboardInterrupt:  # Ctrl-C or SIGTERM: the commands' cleanup has run on the way out
+        after = ("run the same command to continue from the last finished epoch"
+                 if args.command == "train" else "no half-written output was left")
+        print(f"lponet {args.command}: {stopped.name or 'interrupted'}; {after}", file=sys.stderr)
+        return 128 + stopped.number
     except (LPONetError, OSError) as exc:  # typed errors; OSError: a full disk, a lost mount
         print(f"lponet {args.command}: error: {exc}", file=sys.stderr)
         return 2
@@ -167,8 +174,31 @@ def main(argv=None) -> int:
         print(f"lponet {args.command}: error: {message}", file=sys.stderr)
         return 2
     finally:
+        stopped.restore()
         if quiet is not None:
             quiet.close()
+
+
+class _StopOnTerminate:
+    """SIGTERM (``kill``, ``timeout``, a CI cancel, ``docker stop``) raised as the
+    KeyboardInterrupt of Ctrl-C, so a command stopped either way leaves no staged output or
+    temporary file (their ``with`` blocks and ``finally`` clauses run); restored afterwards.
+    Only from the main thread, and only over the default handler (never a host's own)."""
+
+    def __init__(self):
+        self.number, self.name, self._previous = int(signal.SIGINT), None, None
+        if threading.current_thread() is threading.main_thread() and \
+                signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
+            self._previous = signal.signal(signal.SIGTERM, self._handle)
+
+    def _handle(self, signum, frame):
+        self.number, self.name = int(signum), "terminated (SIGTERM)"
+        raise KeyboardInterrupt
+
+    def restore(self) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGTERM, self._previous)
+            self._previous = None
 
 
 if __name__ == "__main__":

@@ -24,7 +24,7 @@ from typing import Dict, Iterable, List
 
 from lponet_tf.errors import LPONetError
 
-__all__ = ["OutputError", "atomic_write_via", "same_file", "check_outputs",
+__all__ = ["OutputError", "atomic_write_via", "move_into_place", "same_file", "check_outputs",
            "prepare_folder", "remove_created", "Staging"]
 
 
@@ -70,7 +70,36 @@ def read_text(path, what: str) -> str:
         raise DataError(path, f"cannot read {what} ({e.strerror or e})") from None
 
 
-def atomic_write_via(path, writer) -> None:
+def move_into_place(src, dst, replace: bool = True) -> None:
+    """Rename ``src`` to ``dst`` atomically; with ``replace=False`` never over a file.
+
+    Without ``replace``, a ``dst`` that exists now (one that appeared while a command ran,
+    after its outputs were checked) is refused, and the check and the move are one step where
+    the filesystem has hard links (``os.link`` fails on an existing name), so nothing that
+    appears in between is replaced either.
+
+    Raises:
+        OutputError: ``dst`` exists and ``replace`` is False (``src`` is left as it was).
+    """
+    if replace:
+        os.replace(src, dst)
+        return
+    taken = OutputError(dst, "appeared while this command ran (another process writing "
+                             "there?); it was not replaced: give --overwrite to replace it, "
+                             "or choose another output name or folder")
+    try:
+        os.link(src, dst)
+    except FileExistsError:
+        raise taken from None
+    except OSError:  # a folder, or a filesystem without hard links: check, then rename
+        if os.path.lexists(dst):
+            raise taken from None
+        os.replace(src, dst)
+        return
+    os.unlink(src)
+
+
+def atomic_write_via(path, writer, replace: bool = True) -> None:
     """Call ``writer(tmp_path)`` then atomically move the result to ``path``.
 
     The temporary file is in ``path``'s folder (so the rename is atomic) and keeps the
@@ -80,6 +109,8 @@ def atomic_write_via(path, writer) -> None:
     Args:
         path: the destination; its folder is created if missing.
         writer: called with the temporary path (a string); must create that file.
+        replace: False: a file at ``path`` is never replaced, not even one that appeared
+            while ``writer`` ran (:func:`move_into_place`; an ``OutputError``).
     """
     path = pathlib.Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -91,7 +122,7 @@ def atomic_write_via(path, writer) -> None:
         writer(tmp)
         with open(tmp, "rb") as f:
             os.fsync(f.fileno())
-        os.replace(tmp, path)
+        move_into_place(tmp, path, replace)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
@@ -190,6 +221,11 @@ class Staging:
     commit (an error) removes everything: the destination folders are left as they were,
     including those this object created.
 
+    Args:
+        replace: the command's ``--overwrite``. False: :meth:`commit` replaces no file, not
+            even one that appeared at a final path while the command ran (checked for every
+            output before any is moved; :func:`move_into_place`).
+
     Example:
         >>> with Staging() as stage:                                   # doctest: +SKIP
         ...     write_model(stage.path("out/m.tflite"))
@@ -197,7 +233,8 @@ class Staging:
         ...     stage.commit()
     """
 
-    def __init__(self):
+    def __init__(self, replace: bool = True):
+        self.replace = bool(replace)
         self._dirs: Dict[pathlib.Path, pathlib.Path] = {}
         self._created: List[pathlib.Path] = []
         self._finals: List[pathlib.Path] = []
@@ -221,12 +258,16 @@ class Staging:
 
     def commit(self) -> List[pathlib.Path]:
         """Move every staged file that was written into place; returns their final paths."""
+        staged = [(self._dirs[f.parent] / f.name, f) for f in self._finals
+                  if (self._dirs[f.parent] / f.name).exists()]
+        if not self.replace:  # all or nothing: refuse before the first move
+            for src, final in staged:
+                if os.path.lexists(final):
+                    move_into_place(src, final, replace=False)  # raises, naming it
         moved = []
-        for final in self._finals:
-            staged = self._dirs[final.parent] / final.name
-            if staged.exists():
-                os.replace(staged, final)
-                moved.append(final)
+        for src, final in staged:
+            move_into_place(src, final, self.replace)
+            moved.append(final)
         self._committed = True
         return moved
 

@@ -237,3 +237,78 @@ def test_fileio_helpers(tmp_path):
         check_outputs([data / "afw" / "a.pts"], inputs=[data], overwrite=True)
     check_outputs([data / "afw" / "new.json"], inputs=[data])      # a new file there is not
     check_outputs([target], inputs=[data], overwrite=True)          # nor one outside it
+
+
+def test_a_file_that_appears_while_a_command_runs_is_not_replaced_without_overwrite(tmp_path):
+    """The outputs are checked before the work; a file another process writes at an output
+    path meanwhile must not be replaced at the end (it was, by os.replace)."""
+    out = tmp_path / "m.txt"
+
+    def slow_writer(tmp):
+        open(tmp, "w").write("ours")
+        out.write_text("theirs")  # appears during the run
+
+    with pytest.raises(OutputError, match="appeared while this command ran"):
+        atomic_write_via(out, slow_writer, replace=False)
+    assert out.read_text() == "theirs" and sorted(os.listdir(tmp_path)) == ["m.txt"]
+    atomic_write_via(out, lambda tmp: open(tmp, "w").write("ours"), replace=True)  # --overwrite
+    assert out.read_text() == "ours"
+    # Several staged outputs: all or nothing, checked before the first is moved.
+    first, second = tmp_path / "out" / "a.tflite", tmp_path / "out" / "a.report.md"
+    with Staging(replace=False) as stage:
+        stage.path(first).write_text("model")
+        stage.path(second).write_text("report")
+        second.write_text("someone else's report")
+        with pytest.raises(OutputError, match="a.report.md: appeared"):
+            stage.commit()
+    assert not first.exists() and second.read_text() == "someone else's report"
+    assert os.listdir(tmp_path / "out") == ["a.report.md"]  # the staging folder is gone
+    with Staging(replace=False) as stage:
+        stage.path(first).write_text("model")
+        assert stage.commit() == [first]
+    assert first.read_text() == "model" and sorted(os.listdir(tmp_path / "out")) == ["a.report.md", "a.tflite"]
+
+
+STOPPED_COMMAND = """
+import sys, time, types
+from lponet_tf import cli
+from lponet_tf.fileio import Staging
+
+def add_arguments(parser):
+    parser.add_argument("--output")
+
+def run(args):
+    with Staging(replace=False) as stage:
+        stage.path(args.output).write_text("half")
+        print("staged", flush=True)
+        time.sleep(60)
+        stage.commit()
+
+sys.modules["slow_command"] = types.SimpleNamespace(add_arguments=add_arguments, run=run)
+cli.SUBCOMMANDS["slow"] = ("slow_command", "a command stopped half-way")
+sys.exit(cli.main(["slow", "--output", sys.argv[1]]))
+"""
+
+
+@pytest.mark.parametrize("sig, code, said", [("SIGTERM", 143, "terminated (SIGTERM)"),
+                                             ("SIGINT", 130, "interrupted")])
+def test_a_command_stopped_by_a_signal_leaves_no_staged_output(tmp_path, sig, code, said):
+    """``timeout``, ``kill``, a CI cancel send SIGTERM: the command's cleanup must run as for
+    Ctrl-C (a stopped export left its folder, a hidden staging folder and a SavedModel)."""
+    import signal
+    import subprocess
+    import sys
+
+    out = tmp_path / "new" / "m.tflite"
+    proc = subprocess.Popen([sys.executable, "-c", STOPPED_COMMAND, str(out)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "staged"
+        assert (tmp_path / "new").is_dir()  # the staging folder is there now
+        proc.send_signal(getattr(signal, sig))
+        _, err = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    assert proc.returncode == code, err
+    assert f"lponet slow: {said}" in err and "Traceback" not in err
+    assert os.listdir(tmp_path) == []  # the folder it created, and the staged file, are gone

@@ -102,7 +102,7 @@ def run(args: argparse.Namespace) -> int:
     def log(line: str) -> None:
         print(f"lponet evaluate: {line}", file=sys.stderr)
 
-    with Staging() as stage:  # the folder is untouched unless the evaluation finishes
+    with Staging(replace=args.overwrite) as stage:  # untouched unless the evaluation finishes
         stage.prepare(out)
         runner = load_runner(str(model), backend=args.backend, threads=args.threads)
         if args.flip_tta:

@@ -46,5 +46,5 @@ def run(args) -> int:
         def write(tmp):
             with open(tmp, "w", encoding="utf-8") as fh:
                 json.dump(comparison.as_dict(), fh, indent=1)
-        atomic_write_via(args.output, write)
+        atomic_write_via(args.output, write, args.overwrite)
     return 0

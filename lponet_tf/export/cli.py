@@ -242,7 +242,7 @@ def run(args) -> int:
                       float_outputs=args.float_outputs)
     parity = validate(args, spec)
     outputs = output_paths(args)
-    with Staging() as stage:  # nothing becomes visible unless the whole run succeeds
+    with Staging(replace=args.overwrite) as stage:  # nothing visible unless the whole run succeeds
         for path in outputs.values():  # creates the folders; refuses unwritable ones now
             stage.prepare(pathlib.Path(path).parent)
         report = _export(args, spec, parity, stage)

@@ -117,9 +117,9 @@ def _model_info(analyzer) -> dict:
             "candidate_check": bool(analyzer.options.candidate_check)}
 
 
-def _write_json(path: pathlib.Path, payload: dict) -> None:
+def _write_json(path: pathlib.Path, payload: dict, replace: bool = True) -> None:
     text = json.dumps(payload, indent=1)
-    atomic_write_via(path, lambda tmp: pathlib.Path(tmp).write_text(text, encoding="utf-8"))
+    atomic_write_via(path, lambda tmp: pathlib.Path(tmp).write_text(text, encoding="utf-8"), replace)
 
 
 def _output_stems(files: List[pathlib.Path]) -> List[str]:
@@ -130,9 +130,9 @@ def _output_stems(files: List[pathlib.Path]) -> List[str]:
 
 
 def predict_image(analyzer, path: pathlib.Path, out_dir: pathlib.Path, stem: str,
-                  draw_mask: bool = True) -> Tuple[int, pathlib.Path, pathlib.Path]:
-    """Analyse one image file; write ``stem.png`` and ``stem.json``. Returns
-    ``(faces, png, json)``."""
+                  draw_mask: bool = True, replace: bool = True) -> Tuple[int, pathlib.Path, pathlib.Path]:
+    """Analyse one image file; write ``stem.png`` and ``stem.json`` (``replace=False``: over
+    no existing file, :func:`lponet_tf.fileio.move_into_place`). Returns ``(faces, png, json)``."""
     import cv2
 
     from lponet_tf.codec.image import load_image
@@ -147,10 +147,10 @@ def predict_image(analyzer, path: pathlib.Path, out_dir: pathlib.Path, stem: str
         if not cv2.imwrite(tmp, bgr):
             raise LPONetError(f"{png}: cannot write the annotated picture")
 
-    atomic_write_via(png, write_png)
+    atomic_write_via(png, write_png, replace)
     _write_json(js, {"image": str(path), "width": int(image.shape[1]),
                      "height": int(image.shape[0]), "model": _model_info(analyzer),
-                     "faces": [f.to_dict() for f in faces]})
+                     "faces": [f.to_dict() for f in faces]}, replace)
     return len(faces), png, js
 
 
@@ -173,9 +173,9 @@ def video_format() -> Tuple[str, str]:
 
 
 def predict_video(analyzer, path: pathlib.Path, out_dir: pathlib.Path, stem: str,
-                  draw_mask: bool = True):
-    """Track faces through a video; write the annotated video and ``stem.json``.
-    Returns ``(frames, video_path, json_path)``."""
+                  draw_mask: bool = True, replace: bool = True):
+    """Track faces through a video; write the annotated video and ``stem.json`` (``replace``
+    as in :func:`predict_image`). Returns ``(frames, video_path, json_path)``."""
     import cv2
     from tqdm import tqdm
 
@@ -206,10 +206,11 @@ def predict_video(analyzer, path: pathlib.Path, out_dir: pathlib.Path, stem: str
         finally:
             writer.release()
 
-    atomic_write_via(video_path, write_video)
+    atomic_write_via(video_path, write_video, replace)
     js = out_dir / f"{stem}.json"
     _write_json(js, {"video": str(path), "fps": info.fps, "width": info.width,
-                     "height": info.height, "model": _model_info(analyzer), "frames": frames})
+                     "height": info.height, "model": _model_info(analyzer), "frames": frames},
+                replace)
     return len(frames), video_path, js
 
 
@@ -283,10 +284,12 @@ def run(args) -> int:
     for path, stem, video, _ in bar:
         try:
             if video:
-                n, media, js = predict_video(analyzer, path, out_dir, stem, not args.no_mask)
+                n, media, js = predict_video(analyzer, path, out_dir, stem, not args.no_mask,
+                                             replace=args.overwrite)
                 what = f"{n} frame{'s' * (n != 1)}"
             else:
-                n, media, js = predict_image(analyzer, path, out_dir, stem, not args.no_mask)
+                n, media, js = predict_image(analyzer, path, out_dir, stem, not args.no_mask,
+                                             replace=args.overwrite)
                 what = f"{n} face{'s' * (n != 1)}"
         except KeyboardInterrupt:
             raise

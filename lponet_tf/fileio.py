@@ -18,13 +18,14 @@ from __future__ import annotations
 
 import os
 import pathlib
+import re
 import shutil
 import tempfile
 from typing import Dict, Iterable, List
 
 from lponet_tf.errors import LPONetError
 
-__all__ = ["OutputError", "atomic_write_via", "move_into_place", "same_file", "check_outputs",
+__all__ = ["OutputError", "atomic_write_via", "move_into_place", "remove_stale_temporaries", "same_file", "check_outputs",
            "prepare_folder", "remove_created", "Staging"]
 
 
@@ -97,6 +98,27 @@ def move_into_place(src, dst, replace: bool = True) -> None:
         os.replace(src, dst)
         return
     os.unlink(src)
+
+
+#: The names :func:`atomic_write_via` writes under: ``.{stem}.{mkstemp's 8 characters}{suffixes}``.
+_TEMPORARY = re.compile(r"^\.[^/]+\.[a-z0-9_]{8}(\.[A-Za-z0-9]+)+$")
+
+
+def remove_stale_temporaries(folder) -> List[pathlib.Path]:
+    """Remove the temporary files :func:`atomic_write_via` left in ``folder`` when its
+    process was killed mid-write (``kill -9``, a lost machine: no cleanup runs). Only for a
+    folder the caller owns (a training run's), since any such name is taken as ours.
+
+    Returns:
+        The files removed.
+    """
+    folder = pathlib.Path(folder)
+    if not folder.is_dir():
+        return []
+    stale = [p for p in folder.iterdir() if p.is_file() and _TEMPORARY.match(p.name)]
+    for p in stale:
+        p.unlink()
+    return stale
 
 
 def atomic_write_via(path, writer, replace: bool = True) -> None:

@@ -105,6 +105,11 @@ class HeatmapNME(_WeightedMean):
         return decode_heatmaps_ops(heatmaps, decode=self.decode, sigma=self.sigma)[0]
 
     def _per_sample(self, y_true, y_pred):
+        k = y_true.shape[-1]
+        if k is not None and max(self.eye_indices) >= k:  # a raw StridedSlice error otherwise
+            raise ValueError(f"HeatmapNME: eye_indices {self.eye_indices} are not landmarks of "
+                             f"these {k}-channel heatmaps; pass the normalising pair of your "
+                             f"landmark scheme, HeatmapNME(eye_indices=(i, j))")
         gt = self._landmarks(y_true)
         pred = self._landmarks(y_pred)
         a, b = self.eye_indices

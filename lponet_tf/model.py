@@ -217,6 +217,17 @@ class LPONet(DistributedFitMixin, keras.Model):
         config: an :class:`LPONetConfig` or its ``dict``.
         include_intermediate: also output ``heatmaps_i, pose_i, occlusion_i`` of stacks
             ``i < n`` for deep supervision (training). Inference models drop them.
+        heatmap_scale: the training heatmap scale (the heatmap loss's omega), kept as
+            ``lponet_heatmap_scale`` for the runtimes and exports; None: from the compiled
+            loss, else the metadata default.
+        frozen_layers: names of layers to build with ``trainable=False``.
+        dtype_policy: the Keras dtype policy to build the layers with (e.g.
+            ``"mixed_float16"``); None: the global policy.
+
+    The last three are what ``get_config`` adds to the architecture, so that a ``.keras``
+    file keeps them: a model fine-tuned with frozen layers or trained in mixed precision
+    reloads as it was saved (and its optimizer state with it), and a model trained with
+    another omega reports its landmark scores on its own scale.
 
     Example:
         >>> model = LPONet(LPONetConfig(input_size=64, channels=16))
@@ -224,23 +235,38 @@ class LPONet(DistributedFitMixin, keras.Model):
         ['heatmaps', 'heatmaps_1', 'occlusion', 'occlusion_1', 'pose', 'pose_1']
     """
 
-    def __init__(self, config=None, include_intermediate: bool = True, **kwargs):
+    def __init__(self, config=None, include_intermediate: bool = True,
+                 heatmap_scale: Optional[float] = None, frozen_layers=(),
+                 dtype_policy: Optional[str] = None, **kwargs):
         if config is None:
             config = LPONetConfig()
         elif isinstance(config, dict):
             config = LPONetConfig.from_dict(config)
-        image, outputs = build_graph(config, keras, include_intermediate)
-        kwargs.setdefault("name", config.name)
-        super().__init__(inputs=image, outputs=outputs, **kwargs)
+        previous = keras.config.dtype_policy()
+        if dtype_policy is not None:  # the builder's layers follow the global policy
+            keras.config.set_dtype_policy(dtype_policy)
+        try:  # the model itself too: compile() adds loss scaling by its policy
+            image, outputs = build_graph(config, keras, include_intermediate)
+            built_with = keras.config.dtype_policy().name
+            kwargs.setdefault("name", config.name)
+            super().__init__(inputs=image, outputs=outputs, **kwargs)
+        finally:
+            keras.config.set_dtype_policy(previous)
         self.lponet_config = config
         self.include_intermediate = include_intermediate
+        self.lponet_dtype_policy = built_with
+        if heatmap_scale is not None:
+            self.lponet_heatmap_scale = float(heatmap_scale)
+        for name in frozen_layers:
+            self.get_layer(name).trainable = False
 
     def compile(self, optimizer=None, loss=None, loss_weights=None, metrics=None,
                 weighted_metrics=None, **kwargs):
         """``compile()`` with no arguments sets up the paper's training (Eq. 9, IV-B).
 
         Every argument left as None takes the default of ``lponet train``
-        (``lponet_tf.training.config.DEFAULTS``): the heatmap (Adaptive Wing, omega = 60),
+        (``lponet_tf.training.config.DEFAULTS``): the heatmap (:class:`lponet_tf.losses.HeatmapLoss`:
+        squared error with heatmap scaling, omega = 60, and the weighted loss map, Eq. 5-7),
         pose (geodesic for the 6D head, MAE for Euler) and occlusion losses weighted
         alpha = 1, beta = 1, gamma = 10 on every stack's outputs (deep supervision), RMSprop
         at 1e-4 dropping to 1e-5 after 30K steps, and NME / pose error / mask IoU as
@@ -278,12 +304,23 @@ class LPONet(DistributedFitMixin, keras.Model):
             self.optimizer.build(self.trainable_variables)
 
     def get_config(self):
-        return {
+        from lponet_tf.metadata import training_heatmap_scale
+
+        config = {
             "config": self.lponet_config.to_dict(),
             "include_intermediate": self.include_intermediate,
             "name": self.name,
             "trainable": self.trainable,
         }
+        scale = training_heatmap_scale(self)
+        if scale is not None:
+            config["heatmap_scale"] = scale
+        frozen = [layer.name for layer in self.layers if layer.weights and not layer.trainable]
+        if frozen:
+            config["frozen_layers"] = frozen
+        if self.lponet_dtype_policy != "float32":
+            config["dtype_policy"] = self.lponet_dtype_policy
+        return config
 
     @classmethod
     def from_config(cls, config):

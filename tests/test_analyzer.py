@@ -397,3 +397,19 @@ def test_create_without_arguments_loads_the_bundled_preset():
     assert face.landmarks[36, 0] < face.landmarks[45, 0]
     assert face.confidence > 0.3 and face.visibility.mean() > 0.5
     assert np.all(np.abs(face.pose) < 25)
+
+
+@pytest.mark.parametrize("backend", ["bundled tflite", "keras"])
+def test_a_closed_analyzer_says_so_on_every_call(backend):
+    """After close() (or its with block) the TFLite runner failed with "'NoneType' object is
+    not callable" and the Keras one went on answering."""
+    from lponet_tf.inference import AnalyzerClosedError
+
+    model = None if backend == "bundled tflite" else tiny_model()
+    rgb = astronaut_rgb()
+    with FaceAnalyzer.create(model=model) as analyzer:
+        assert analyzer.analyze_boxes(rgb, [ASTRONAUT_BOX])
+    for call in (lambda: analyzer.analyze(rgb), lambda: analyzer.track(rgb, 0.0),
+                 lambda: analyzer.detect(rgb), lambda: analyzer.analyze_boxes(rgb, [ASTRONAUT_BOX])):
+        with pytest.raises(AnalyzerClosedError, match="this FaceAnalyzer was closed"):
+            call()

@@ -82,6 +82,16 @@ def test_analyzer_finds_the_face_in_the_resized_0_1_image():
     np.testing.assert_allclose(got[0].landmarks, want[0].landmarks, atol=0.5)
 
 
+def test_a_float_image_brightened_past_1_is_not_told_to_use_0_255():
+    """Values 0..1.3 fit in 0..255 too, but read as 8-bit they are a black image (no face,
+    no error): the hint names no range the values do not fill."""
+    img = astronaut_rgb().astype(np.float32) / 255.0 * 1.3
+    with pytest.raises(ImageError) as err:
+        to_rgb_uint8(img)
+    assert "(0, 255)" not in str(err.value) and "these span 0..1.3" in str(err.value)
+    assert_close_image(to_rgb_uint8(img, value_range=(0, 1.3)), astronaut_rgb(), "0..1.3")
+
+
 # -- other float ranges: an error by default, exact with value_range ------------------------
 @pytest.mark.parametrize("lo,hi", [(0, 65535), (-1, 1), (0, 255)])
 def test_float_images_in_other_ranges_need_value_range(tiny, lo, hi):

@@ -125,3 +125,93 @@ def test_saved_model_reloads_after_import_lponet_tf_alone(readme_training, order
         head = "import keras\nimport lponet_tf\n"
     done = _fresh(head + _LOAD.format(path=str(readme_training[1] / "my_lponet.keras")))
     assert done.returncode == 0 and "OK" in done.stdout, done.stderr[-3000:]
+
+
+def _tiny_batch(n=2, size=64):
+    from lponet_tf.heatmaps import encode_heatmaps
+
+    rng = np.random.default_rng(0)
+    x = rng.uniform(0, 255, (n, size, size, 3)).astype("float32")
+    y = {"heatmaps": encode_heatmaps(rng.uniform(10, size - 10, (n, 68, 2)), size).astype("float32"),
+         "pose": np.tile(np.eye(3, dtype="float32"), (n, 1, 1)),
+         "occlusion": np.full((n, size // 4, size // 4, 2), 0.5, "float32")}
+    return x, y
+
+
+def test_a_keras_file_keeps_frozen_layers_and_the_optimizer_state(tmp_path):
+    """Fine-tuning with the stem frozen, saved and loaded, goes on exactly as in memory
+    (the reloaded model had every layer trainable again, so Keras dropped the optimizer's
+    state and one more step moved the weights by up to 2.4)."""
+    x, y = _tiny_batch()
+    model = lponet_tf.build_lponet(include_intermediate=False, hourglass_depth=2, pose_hidden=16, **TINY)
+    frozen = [layer.name for layer in model.layers if layer.name.startswith("stem") and layer.weights]
+    for name in frozen:
+        model.get_layer(name).trainable = False
+    model.compile(optimizer=keras.optimizers.Adam(1e-3))
+    model.fit(x, y, batch_size=2, epochs=1, verbose=0)
+    model.save(tmp_path / "m.keras")
+    loaded = keras.saving.load_model(tmp_path / "m.keras", safe_mode=True)
+    assert [n for n in frozen if loaded.get_layer(n).trainable] == []
+    assert len(loaded.trainable_weights) == len(model.trainable_weights)
+    assert int(loaded.optimizer.iterations) == int(model.optimizer.iterations) == 1
+    model.fit(x, y, batch_size=2, epochs=1, verbose=0)
+    loaded.fit(x, y, batch_size=2, epochs=1, verbose=0)
+    for a, b in zip(model.weights, loaded.weights):
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b), atol=1e-5, err_msg=a.path)
+
+
+def test_a_keras_file_keeps_the_heatmap_scale_of_its_training(tmp_path):
+    """omega is the scale of the landmark scores (peak / omega): a model trained with 30
+    reported its scores on 60's scale once saved (the compiled loss is not read back by
+    runtimes, which load with compile=False)."""
+    from lponet_tf.metadata import training_heatmap_scale
+    from lponet_tf.model import inference_model
+
+    model = lponet_tf.build_lponet(hourglass_depth=2, pose_hidden=16, **TINY)
+    model.compile(loss={n: L.HeatmapLoss(omega=30.0) if n.startswith("heatmaps") else None
+                        for n in model.output_names})
+    for name, m in (("train", model), ("inference", inference_model(model))):
+        m.save(tmp_path / f"{name}.keras")
+        again = keras.saving.load_model(tmp_path / f"{name}.keras", safe_mode=True, compile=False)
+        assert training_heatmap_scale(again) == 30.0, name
+    plain = lponet_tf.build_lponet(include_intermediate=False, hourglass_depth=2, pose_hidden=16, **TINY)
+    plain.save(tmp_path / "plain.keras")  # never compiled: no scale to keep
+    assert training_heatmap_scale(keras.saving.load_model(tmp_path / "plain.keras", compile=False)) is None
+
+
+def test_a_keras_file_keeps_its_mixed_precision_policy(tmp_path):
+    x, y = _tiny_batch()
+    keras.config.set_dtype_policy("mixed_float16")
+    try:
+        model = lponet_tf.build_lponet(include_intermediate=False, hourglass_depth=2, pose_hidden=16, **TINY)
+        model.compile(optimizer="adam")
+    finally:
+        keras.config.set_dtype_policy("float32")
+    model.fit(x, y, batch_size=2, epochs=1, verbose=0)
+    model.save(tmp_path / "m.keras")
+    loaded = keras.saving.load_model(tmp_path / "m.keras", safe_mode=True)
+    assert keras.config.dtype_policy().name == "float32"  # the global policy is left alone
+    assert loaded.get_layer("stem_conv_conv").dtype_policy.name == "mixed_float16"
+    assert type(loaded.optimizer).__name__ == type(model.optimizer).__name__ == "LossScaleOptimizer"
+    np.testing.assert_allclose(loaded.predict(x, verbose=0)["heatmaps"],
+                               model.predict(x, verbose=0)["heatmaps"], atol=1e-6)
+
+
+def test_another_landmark_count_trains_without_the_ibug_nme():
+    """num_landmarks is configurable: compile() and fit() work with 29 heatmaps (the default
+    NME normalises by iBUG-68's eye corners 36 / 45: it failed inside fit with a raw
+    StridedSlice error), and HeatmapNME says what to pass instead."""
+    from lponet_tf.heatmaps import encode_heatmaps
+
+    model = lponet_tf.build_lponet(include_intermediate=False, hourglass_depth=2, pose_hidden=16,
+                                   num_landmarks=29, **TINY)
+    model.compile()
+    x, y = _tiny_batch()
+    y["heatmaps"] = encode_heatmaps(np.random.default_rng(1).uniform(10, 54, (2, 29, 2)), 64).astype("float32")
+    history = model.fit(x, y, batch_size=2, epochs=1, verbose=0).history
+    assert np.isfinite(history["loss"][0]) and not any("nme" in k for k in history)
+    with pytest.raises(ValueError, match=r"eye_indices \(36, 45\) are not landmarks of these 29-channel"):
+        M.HeatmapNME().update_state(y["heatmaps"], y["heatmaps"])
+    nme = M.HeatmapNME(eye_indices=(3, 20))
+    nme.update_state(y["heatmaps"], y["heatmaps"])
+    assert float(nme.result()) == pytest.approx(0.0, abs=1e-6)

@@ -168,12 +168,17 @@ def test_a_run_resumed_in_slices_ends_like_an_uninterrupted_one(tmp_path, faces,
         rows = _log(first.output_dir)
         with open(first.output_dir / "training_log.csv", "a", newline="") as f:
             csv.DictWriter(f, fieldnames=list(rows[0])).writerow(dict(rows[-1], epoch=BEST_EPOCH + 1))
+        # ... and mid-write of a checkpoint (kill -9: the temporary file stays behind).
+        stale = first.output_dir / ".last.3y0iljel.keras"
+        stale.write_bytes(b"PK\x03\x04 half a zip")
+        (first.output_dir / ".notes.txt").write_text("the user's own")
         rest = train(config)
     finally:
         set_precision(None)
     assert rest.steps == 2 * RESUME_EPOCHS
     assert (rest.best_epoch, rest.best_value) == (reference.best_epoch, reference.best_value)
     _same_run(rest.output_dir, reference)
+    assert not stale.exists() and (rest.output_dir / ".notes.txt").exists()
 
 
 def test_a_time_limit_stops_after_whole_epochs_and_the_run_resumes(tmp_path, faces,

@@ -92,6 +92,11 @@ def test_bad_config_files_are_clear_errors(tmp_path):
         load_config(typo)
     typo.write_text("data:\n  train:\n    - {name: 300w_lp, root: lp, split: afw}\n")
     assert load_config(typo)["data"]["train"][0]["split"] == "afw"
+    typo.write_text("model: {num_landmarks: 29}\ndata:\n  train:\n    - {name: 300w, root: /x}\n")
+    with pytest.raises(ConfigError, match=r"model\.num_landmarks: 29: the dataset readers give the 68"):
+        load_config(typo)
+    typo.write_text("model: {num_landmarks: 29}\ndata:\n  train:\n    - {name: 300w, root: /x, tasks: [pose]}\n")
+    assert load_config(typo)["model"]["num_landmarks"] == 29  # no landmark labels used: fine
     latin = tmp_path / "latin.yaml"
     latin.write_bytes(b"train: {steps: 5}  # caf\xe9\n")
     with pytest.raises(DataError, match=r"latin\.yaml: cannot read config file: not UTF-8 text"):

@@ -168,14 +168,15 @@ def check_value_range(value_range) -> Optional[Tuple[float, float]]:
 
 
 def _suggest_range(lo: float, hi: float, overshoot: float) -> str:
-    """The first common range that holds the values seen: a hint for the error message,
-    never applied."""
+    """The first common range that holds the values seen and that they fill more than a
+    tenth of: a hint for the error message, never applied. (Values of 0..1.3, a float image
+    brightened past 1, fit in 0..255 too; read as 8-bit they would be a black image.)"""
     signed = ((-1, 1),) if lo < 0 else ()
     for a, b in (*signed, (0, 255), (0, 4095), (0, 65535)):
         slack = overshoot * (b - a)
-        if a - slack <= lo and hi <= b + slack:
+        if a - slack <= lo and hi <= b + slack and hi - lo > 0.1 * (b - a):
             return f"value_range=({a}, {b})"
-    return "value_range=(low, high)"
+    return f"value_range=(low, high) with the range your images are made in (these span {lo:g}..{hi:g})"
 
 
 def _value_span(arr: np.ndarray, name: str) -> Tuple[float, float]:
@@ -214,7 +215,8 @@ def _to_uint8(arr: np.ndarray, name: str, value_range=None) -> np.ndarray:
         hint = _suggest_range(seen_lo, seen_hi, overshoot)
         raise ImageError(
             f"{name}: {arr.dtype} values span {seen_lo:g}..{seen_hi:g}, outside {given} "
-            f"({allowed}); pass {hint} (the range your images use)"
+            f"({allowed}); pass {hint}"
+            + ("" if hint.startswith("value_range=(low") else " (the range your images use)")
         )
     if value_range is None and not is_float:
         return arr.astype(np.uint8)  # integers in 0..255 already

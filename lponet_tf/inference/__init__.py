@@ -48,12 +48,13 @@ __all__ = [
 
 # FaceAnalyzer (image in, faces out), input normalisation and video tracking; these modules
 # import neither TensorFlow nor LiteRT either (the model runner is loaded by create()).
-from lponet_tf.inference.analyzer import FaceAnalyzer, FaceAnalyzerOptions
+from lponet_tf.inference.analyzer import AnalyzerClosedError, FaceAnalyzer, FaceAnalyzerOptions
 from lponet_tf.inference.face import Face
 from lponet_tf.codec.image import to_rgb_uint8
 from lponet_tf.inference.video import TrackingSession, analyze_video, iter_frames
 
 __all__ += [
+    "AnalyzerClosedError",
     "Face",
     "FaceAnalyzer",
     "FaceAnalyzerOptions",

@@ -43,7 +43,7 @@ from lponet_tf.codec.crop import (DEFAULT_ENLARGE, CropTransform, box_from_landm
                                   square_box)
 from lponet_tf.codec.decode import DecodeSettings, decode_face, sample_grid
 from lponet_tf.codec.image import check_value_range, to_rgb_uint8
-from lponet_tf.errors import ModelFileError
+from lponet_tf.errors import LPONetError, ModelFileError
 from lponet_tf.heatmaps import DECODERS
 from lponet_tf.inference.candidate_check import (CANDIDATE_SCORE, candidate_model, distinct_faces,
                                                  is_occluded_face, low_score_candidates)
@@ -53,9 +53,14 @@ from lponet_tf.detection import (
     ZoomOutDetector, as_detector, box_in_image, box_iou, detection_to_face_box,
 )
 
-__all__ = ["FaceAnalyzerOptions", "Face", "FaceAnalyzer", "sample_grid"]
+__all__ = ["FaceAnalyzerOptions", "Face", "FaceAnalyzer", "AnalyzerClosedError", "sample_grid"]
 
 BACKENDS = ("auto", "keras", "tflite", "onnx")
+
+
+class AnalyzerClosedError(LPONetError):
+    """A :class:`FaceAnalyzer` used after :meth:`FaceAnalyzer.close`."""
+
 #: With ``refine``, a face is analysed again when the box of its landmarks overlaps the box
 #: its crop came from by less than this (``FaceAnalyzerOptions.refine_iou``). Measured on
 #: the 195 validation faces (stage-5 weights), end-to-end NME ordinary / masked and network
@@ -408,6 +413,7 @@ class FaceAnalyzer:
         ``zoom_out_when_empty=False``: a :class:`ZoomOutDetector` (the default detector)
         whose first pass finds nothing returns nothing, without its second pass
         (:meth:`ZoomOutDetector.detect`); other detectors run as they are."""
+        self._check_open()
         threshold = self.options.score_threshold or 0.0
         if isinstance(self.detector, ZoomOutDetector):
             raw = self.detector.detect(rgb, when_empty=zoom_out_when_empty)
@@ -467,6 +473,7 @@ class FaceAnalyzer:
             a :class:`Face` per box; boxes with no finite area, or entirely outside the
             image, are skipped (nothing of a face can be seen there).
         """
+        self._check_open()
         boxes = [np.asarray(b, np.float32).reshape(4) for b in boxes]
         scores = [1.0] * len(boxes) if scores is None else list(scores)
         keep = [i for i, b in enumerate(boxes) if box_in_image(b, rgb.shape)]
@@ -501,6 +508,7 @@ class FaceAnalyzer:
         """
         from lponet_tf.inference.video import TrackingSession
 
+        self._check_open()
         if self._session is None:
             self._session = TrackingSession(self)
         frame = to_rgb_uint8(frame, rgb=self.options.rgb, value_range=self.options.value_range)
@@ -519,11 +527,17 @@ class FaceAnalyzer:
 
     # -- resources --------------------------------------------------------------------
     def close(self) -> None:
-        """Release the model (the analyzer is unusable afterwards)."""
+        """Release the model; any later call raises :class:`AnalyzerClosedError`."""
         close = getattr(self.runner, "close", None)
         if close:
             close()
         self._session = None
+        self._closed = True
+
+    def _check_open(self) -> None:
+        if getattr(self, "_closed", False):  # the runner's released state fails obscurely
+            raise AnalyzerClosedError("this FaceAnalyzer was closed (close() or its with block "
+                                      "ended); create a new one with FaceAnalyzer.create()")
 
     def __enter__(self):
         return self

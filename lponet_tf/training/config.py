@@ -251,7 +251,20 @@ def _schema() -> S.Checker:
         }, finish=_train_finish),
         "output_dir": S.text(),
         "config_paths": S.list_of(S.text()),  # written by load_config: what was merged
-    })
+    }, finish=_config_finish)
+
+
+def _config_finish(config, path):
+    # Every reader gives the 68 iBUG points (WFLW and COFW mapped onto them); a model with
+    # other heatmaps would fail deep inside fit() on the labels' shape.
+    k = config["model"].get("num_landmarks", 68)
+    entries = [e for part in ("train", "validation") for e in (config["data"].get(part) or [])]
+    if k != 68 and any("landmarks" in (e.get("tasks") or TASKS) for e in entries):
+        raise S.Invalid([path + ("model", "num_landmarks")],
+                        f"{k}: the dataset readers give the 68 iBUG points, so lponet train "
+                        "trains 68 heatmaps (a dataset entry may leave out landmarks with "
+                        "tasks: [pose, occlusion])")
+    return config
 
 
 #: ``path tuple -> where it was set``: a file, ``--set KEY=VALUE``, ``--data-root ...``.

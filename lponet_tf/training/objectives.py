@@ -85,13 +85,15 @@ def metrics_for(model_config: LPONetConfig, decode: str = DEFAULT_DECODER) -> Di
 
     The NME decodes with ``decode``, by default the rule the model's export metadata names
     (:func:`lponet_tf.metadata.decode_rule`) and so the one ``FaceAnalyzer`` and
-    ``lponet evaluate`` apply: the logged (val_)NME tracks the evaluated one.
+    ``lponet evaluate`` apply: the logged (val_)NME tracks the evaluated one. It is
+    normalised by the iBUG-68 outer eye corners, so a model with another landmark count
+    gets no NME here (pass ``HeatmapNME(eye_indices=...)`` of its scheme yourself).
     """
     from lponet_tf import keras_metrics as M
 
     pose_metric = M.PoseGeodesic() if model_config.pose == "6d" else M.PoseMAE()
     return {
-        "heatmaps": [M.HeatmapNME(decode=decode)],
+        "heatmaps": [M.HeatmapNME(decode=decode)] if model_config.num_landmarks == 68 else [],
         "pose": [pose_metric],
         "occlusion": [M.MaskIoU()],
     }

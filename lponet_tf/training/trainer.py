@@ -41,6 +41,7 @@ import numpy as np
 import yaml
 
 from lponet_tf.config import LPONetConfig
+from lponet_tf.fileio import remove_stale_temporaries
 from lponet_tf.data.numpy_pipeline import blas_threads
 from lponet_tf.model import build_lponet, inference_model, output_names
 from lponet_tf.training import callbacks as cb
@@ -400,6 +401,8 @@ def train(config: dict, epochs_limit: Optional[int] = None,
         raise ConfigError(f"init_from: {config['init_from']} not found (train stage 1 first)")
     if chief:
         _claim_output(out, config, resuming=saved is not None, overwrite=overwrite)
+        for folder in (out, out / "epochs"):  # a killed run's half-written checkpoints
+            remove_stale_temporaries(folder)
     out.mkdir(parents=True, exist_ok=True)
     write_dir.mkdir(parents=True, exist_ok=True)
     keras.utils.set_random_seed(int(tcfg["seed"]))

@@ -25,8 +25,8 @@ from typing import Dict, Iterable, List
 
 from lponet_tf.errors import LPONetError
 
-__all__ = ["OutputError", "atomic_write_via", "move_into_place", "remove_stale_temporaries", "same_file", "check_outputs",
-           "prepare_folder", "remove_created", "Staging"]
+__all__ = ["OutputError", "atomic_write_via", "move_into_place", "remove_stale_temporaries",
+           "same_file", "check_outputs", "prepare_folder", "remove_created", "Staging"]
 
 
 class OutputError(LPONetError):

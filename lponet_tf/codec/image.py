@@ -176,7 +176,8 @@ def _suggest_range(lo: float, hi: float, overshoot: float) -> str:
         slack = overshoot * (b - a)
         if a - slack <= lo and hi <= b + slack and hi - lo > 0.1 * (b - a):
             return f"value_range=({a}, {b})"
-    return f"value_range=(low, high) with the range your images are made in (these span {lo:g}..{hi:g})"
+    return (f"value_range=(low, high) with the range your images are made in "
+            f"(these span {lo:g}..{hi:g})")
 
 
 def _value_span(arr: np.ndarray, name: str) -> Tuple[float, float]:

@@ -1,9 +1,10 @@
 """Geometric and photometric augmentation (paper Section IV-B).
 
 Random rotation (+-30 deg), translation (+-25 px at 256 px, scaled with the input size),
-scale (+-10%), horizontal flip and Gaussian blur; optionally (not in the paper, off by default)
-synthetic out-of-plane turns and photometric changes (brightness, contrast, gamma, gray). The geometric part is one 2x3 affine in
-crop coordinates; :mod:`lponet_tf.data.sample` composes it with the crop so the image,
+scale (+-10%), horizontal flip and Gaussian blur; optionally (not in the paper, off by
+default) synthetic out-of-plane turns and photometric changes (gamma, contrast, brightness,
+gray). The geometric part is one 2x3 affine in crop coordinates; :mod:`lponet_tf.data.sample`
+composes it with the crop so the image,
 landmarks and mask are each resampled once. The pose label changes through rotation
 matrices only (``geometry.rotate_in_plane`` / ``geometry.mirror_rotation``), never by
 adding to an angle.

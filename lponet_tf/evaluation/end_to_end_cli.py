@@ -160,5 +160,6 @@ def run(args) -> int:
         _print_summary(name, result[name])
     if args.output:
         text = json.dumps(result, indent=1) + "\n"
-        atomic_write_via(args.output, lambda tmp: pathlib.Path(tmp).write_text(text), args.overwrite)
+        atomic_write_via(args.output, lambda tmp: pathlib.Path(tmp).write_text(text),
+                         args.overwrite)
     return 0

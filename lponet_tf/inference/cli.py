@@ -119,7 +119,8 @@ def _model_info(analyzer) -> dict:
 
 def _write_json(path: pathlib.Path, payload: dict, replace: bool = True) -> None:
     text = json.dumps(payload, indent=1)
-    atomic_write_via(path, lambda tmp: pathlib.Path(tmp).write_text(text, encoding="utf-8"), replace)
+    atomic_write_via(path, lambda tmp: pathlib.Path(tmp).write_text(text, encoding="utf-8"),
+                     replace)
 
 
 def _output_stems(files: List[pathlib.Path]) -> List[str]:
@@ -130,7 +131,8 @@ def _output_stems(files: List[pathlib.Path]) -> List[str]:
 
 
 def predict_image(analyzer, path: pathlib.Path, out_dir: pathlib.Path, stem: str,
-                  draw_mask: bool = True, replace: bool = True) -> Tuple[int, pathlib.Path, pathlib.Path]:
+                  draw_mask: bool = True,
+                  replace: bool = True) -> Tuple[int, pathlib.Path, pathlib.Path]:
     """Analyse one image file; write ``stem.png`` and ``stem.json`` (``replace=False``: over
     no existing file, :func:`lponet_tf.fileio.move_into_place`). Returns ``(faces, png, json)``."""
     import cv2

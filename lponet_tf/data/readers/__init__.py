@@ -27,7 +27,7 @@ import pathlib
 from typing import Callable, Dict, List, Optional
 
 from lponet_tf.data.readers import _common
-from lponet_tf.data.readers.biwi import read_biwi
+from lponet_tf.data.readers.biwi import read_biwi, split_sequences
 from lponet_tf.data.readers.cofw import read_cofw
 from lponet_tf.data.readers.ibug import read_300w, read_masked_300w
 from lponet_tf.data.readers.masks import read_ccm, read_realocc_wild
@@ -78,7 +78,7 @@ def _folder_splits_missing(name: str, split: str, root: pathlib.Path) -> Optiona
         folders = sorted(p.name for p in root.iterdir() if p.is_dir())
         return f"no sub-folder {split!r} in {root}; its folders: {folders or 'none'}"
     if name == "biwi":  # sequence folders sit at any depth (hpdb/NN, faces_0/NN)
-        wanted = {s.strip() for s in split.split(",") if s.strip()}
+        wanted = split_sequences(split)
         present = {s for s in wanted if any(p.is_dir() for p in root.rglob(glob.escape(s)))}
         if wanted <= present:
             return None

@@ -89,6 +89,11 @@ def read_biwi_pose(path) -> tuple:
     return R, t
 
 
+def split_sequences(split: str) -> set:
+    """The sequence folder names of a BIWI ``split`` (``"01,02, 05"`` -> ``{"01", "02", "05"}``)."""
+    return {s.strip() for s in split.split(",") if s.strip()}
+
+
 def read_biwi(root, split: Optional[str] = None) -> List[FaceRecord]:
     """Read BIWI frames with their head pose.
 
@@ -112,7 +117,7 @@ def read_biwi(root, split: Optional[str] = None) -> List[FaceRecord]:
     root = _common.require_root("biwi", root)
     files = [p for p in _common.files_with_suffix(root, "_pose.txt")]
     if split is not None:
-        wanted = {s.strip() for s in split.split(",") if s.strip()}
+        wanted = split_sequences(split)
         present = {p.parent.name for p in files}
         if wanted - present:
             raise DataError(root, f"biwi sequences not found: {sorted(wanted - present)}")

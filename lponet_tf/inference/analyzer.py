@@ -320,6 +320,7 @@ class FaceAnalyzer:
     def __init__(self, runner, detector, options: FaceAnalyzerOptions):
         self.runner = runner
         self.detector = detector
+        self._closed = False
         self.options = options
         self.input_size = int(runner.metadata.input_size)
         #: How heatmaps are read: the model's metadata (heatmap scale, sigma, stride) and
@@ -535,7 +536,7 @@ class FaceAnalyzer:
         self._closed = True
 
     def _check_open(self) -> None:
-        if getattr(self, "_closed", False):  # the runner's released state fails obscurely
+        if self._closed:  # the runner's released state fails obscurely
             raise AnalyzerClosedError("this FaceAnalyzer was closed (close() or its with block "
                                       "ended); create a new one with FaceAnalyzer.create()")
 

@@ -176,3 +176,27 @@ def test_an_earlier_runs_files_are_refused_unless_overwrite(small_300w, formats_
     assert main(["aflw2000-so", str(aflw), str(so)]) == 2
     assert main(["aflw2000-so", str(aflw), str(aflw / "so")]) == 2
     assert not (aflw / "so").exists() and len(read_dataset("aflw2000", aflw, max_angle_deg=None)) == 4
+
+
+@pytest.mark.parametrize("overwrite", [False, True])
+def test_a_file_that_appears_while_it_runs_is_replaced_only_with_overwrite(
+        small_300w, tmp_path, monkeypatch, capsys, overwrite):
+    from lponet_tf.data import benchmark_sets
+
+    dst = tmp_path / "m"
+    checked = benchmark_sets.check_destination
+
+    def check_then_someone_writes(src, dst_, targets, overwrite_=False):
+        checked(src, dst_, targets, overwrite_)
+        targets[-1].parent.mkdir(parents=True, exist_ok=True)
+        targets[-1].write_text("another process's file")   # after the check, before the move
+    monkeypatch.setattr(benchmark_sets, "check_destination", check_then_someone_writes)
+    argv = ["masked-300w", str(small_300w), str(dst)] + (["--overwrite"] if overwrite else [])
+    assert benchmark_sets.main(argv) == (0 if overwrite else 2)
+    pts = sorted(dst.rglob("*.pts"))[-1]
+    if overwrite:
+        assert "another process" not in pts.read_text()
+    else:
+        assert pts.read_text() == "another process's file"
+        assert "was not replaced" in capsys.readouterr().err
+    assert not [p for p in dst.rglob(".*")]                    # no temporary file left

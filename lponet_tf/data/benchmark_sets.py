@@ -89,17 +89,17 @@ def fill_rectangle(image: np.ndarray, rect: Sequence[float], value: int = 0) -> 
         image[r0:r1, c0:c1] = value
 
 
-def _write_rgb(path: pathlib.Path, image: np.ndarray) -> None:
+def _write_rgb(path: pathlib.Path, image: np.ndarray, replace: bool) -> None:
     params = [cv2.IMWRITE_JPEG_QUALITY, _JPEG_QUALITY] if path.suffix.lower() in (".jpg", ".jpeg") else []
 
     def write(tmp):
         if not cv2.imwrite(tmp, cv2.cvtColor(image, cv2.COLOR_RGB2BGR), params):
             raise OSError(f"cannot write {path}")
-    atomic_write_via(path, write)
+    atomic_write_via(path, write, replace)
 
 
-def _copy(src: pathlib.Path, dst: pathlib.Path) -> None:
-    atomic_write_via(dst, lambda tmp: shutil.copy2(src, tmp))
+def _copy(src: pathlib.Path, dst: pathlib.Path, replace: bool) -> None:
+    atomic_write_via(dst, lambda tmp: shutil.copy2(src, tmp), replace)
 
 
 def check_destination(src, dst, targets, overwrite: bool = False) -> None:
@@ -168,8 +168,8 @@ def build_aflw2000_so(
             out = image.copy()
             fill_rectangle(out, so_rectangle(box, part, fraction), fill)
             target = dst / part / rel
-            _write_rgb(target, out)
-            _copy(img_path.with_suffix(".mat"), target.with_suffix(".mat"))
+            _write_rgb(target, out, overwrite)
+            _copy(img_path.with_suffix(".mat"), target.with_suffix(".mat"), overwrite)
             counts[part] += 1
     return counts
 
@@ -286,12 +286,13 @@ def build_masked_300w(src, dst, seed: int = 0, style: str = "any", overwrite: bo
     for i, (rec, target) in enumerate(zip(records, targets)):
         image = draw_mask(read_record_image(rec.image_path), rec.landmarks,
                           np.random.default_rng([seed, i]), style)
-        _write_rgb(target, image)
+        _write_rgb(target, image, overwrite)
         pts_src = rec.attributes.get("annotation_path")
         if pts_src and os.path.isfile(pts_src):
-            _copy(pathlib.Path(pts_src), target.with_suffix(".pts"))
+            _copy(pathlib.Path(pts_src), target.with_suffix(".pts"), overwrite)
         else:
-            atomic_write_via(target.with_suffix(".pts"), lambda tmp: write_pts(tmp, rec.landmarks))
+            atomic_write_via(target.with_suffix(".pts"),
+                             lambda tmp: write_pts(tmp, rec.landmarks), overwrite)
     return len(records)
 
 

@@ -22,13 +22,20 @@ to end, the last column counts those the back model has a candidate on (score >=
 >= ``--confident``): what a rule keeping confident *visible* faces among the rejects could add
 (the check keeps only confident faces the network sees as partly hidden).
 
+``--per-face OUT.json`` also writes each face's end-to-end NME (``null`` when not found),
+one set per row of the table (``dark_1/5``, ...), in the layout ``lponet compare`` reads: two
+models' files give the paired differences and their intervals, row by row.
+
 Usage:
     .venv/bin/python benchmarks/bench_degraded_faces.py            # ~6 min on 2 cores
     .venv/bin/python benchmarks/bench_degraded_faces.py --limit 40 # quick look
+    .venv/bin/python benchmarks/bench_degraded_faces.py --model candidate.tflite \
+        --per-face candidate.json    # then: lponet compare bundled.json candidate.json
 """
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import pathlib
 import sys
@@ -42,6 +49,7 @@ REPO = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 import bench_masked_detection as bench  # noqa: E402  (the faces, the shrink, the found rule)
+from lponet_tf.fileio import OutputError, atomic_write_via, check_outputs  # noqa: E402
 from lponet_tf.data import read_dataset  # noqa: E402
 from lponet_tf.detection import landmark_box, matching_face  # noqa: E402
 from lponet_tf.inference import candidate_check as check  # noqa: E402
@@ -80,7 +88,15 @@ def main(argv=None) -> int:
                     help="mean landmark score of a 'confident' rejected candidate (last column)")
     ap.add_argument("--model", default=None,
                     help="a .keras / .tflite model instead of the bundled preset (a candidate)")
+    ap.add_argument("--per-face", default=None, metavar="OUT.json",
+                    help="also write each face's NME per row, for `lponet compare`")
+    ap.add_argument("--overwrite", action="store_true", help="replace an existing --per-face file")
     args = ap.parse_args(argv)
+    if args.per_face is not None:
+        try:
+            check_outputs([args.per_face], [args.model], args.overwrite, what="per-face file")
+        except OutputError as exc:
+            ap.error(str(exc))
     if args.limit is not None and args.limit < 1:
         ap.error(f"--limit must be >= 1, got {args.limit}")
     if args.model is not None and not pathlib.Path(args.model).is_file():
@@ -96,6 +112,7 @@ def main(argv=None) -> int:
     print("| photo | size | detector finds | found end to end | NME on the found (median) "
           f"| missed with a confident candidate (>= {args.confident}) |")
     print("|---|---|---|---|---|---|")
+    sets = {}
     for name, degrade in DEGRADATIONS.items():
         for k in SHRINKS:
             detected, errors, confident = 0, [], 0
@@ -114,10 +131,19 @@ def main(argv=None) -> int:
                             if f.confidence >= args.confident]
                     confident += matching_face(kept, gt)[0] is not None
             e = np.asarray(errors)
+            sets[f"{name.replace(' ', '_')}_{'photo' if k == 1 else f'1/{k}'}"] = {"per_face": [
+                {"image": os.path.basename(r.image_path),
+                 "nme_end_to_end": None if np.isnan(x) else round(float(x), 4)}
+                for r, x in zip(val, e)]}
             size = "photo" if k == 1 else f"1/{k} (face ~1/{2 * k} of the side)"
             print(f"| {name} | {size} | {detected / len(val):.3f} | {np.mean(~np.isnan(e)):.3f} "
                   f"| {np.nanmean(e):.2f}% ({np.nanmedian(e):.2f}%) | {confident} of "
                   f"{int(np.isnan(e).sum())} |", flush=True)
+    if args.per_face is not None:
+        text = json.dumps({"model": args.model or "bundled", "faces": len(val), **sets}, indent=1)
+        atomic_write_via(args.per_face, lambda tmp: pathlib.Path(tmp).write_text(text + "\n"),
+                         args.overwrite)
+        print(f"\nper-face NME: {args.per_face}")
     return 0
 
 

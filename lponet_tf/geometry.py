@@ -191,6 +191,55 @@ def matrix_to_euler(R) -> np.ndarray:
     return np.degrees(np.stack([yaw, pitch, roll], axis=-1))
 
 
+def wrap_degrees(angle) -> np.ndarray:
+    """Angles (or angle differences) in degrees, wrapped into ``(-180, 180]``."""
+    return -np.mod(180.0 - np.asarray(angle, np.float64), 360.0) + 180.0
+
+
+def other_euler_branch(ypr_deg) -> np.ndarray:
+    """The other ``(yaw, pitch, roll)`` of the same rotation: ``(+-180 - yaw, pitch + 180,
+    roll + 180)``, pitch and roll wrapped into ``(-180, 180]``.
+
+    Every rotation off gimbal lock has two Euler triples; :func:`matrix_to_euler` returns the
+    one with ``|yaw| <= 90``. A label may be the other one: AFLW2000 keeps faces up to 99
+    degrees, so a ``Pose_Para`` yaw of 95 is the matrix whose :func:`matrix_to_euler` is
+    ``(85, pitch - 180, roll - 180)``.
+
+    Example:
+        >>> other_euler_branch([95.0, 10.0, 5.0]).tolist()
+        [85.0, -170.0, -175.0]
+    """
+    ypr = np.asarray(ypr_deg, np.float64)
+    yaw = np.where(ypr[..., 0] >= 0, 180.0, -180.0) - ypr[..., 0]
+    return np.stack([yaw, wrap_degrees(ypr[..., 1] + 180.0), wrap_degrees(ypr[..., 2] + 180.0)],
+                    axis=-1)
+
+
+def matrix_to_euler_near(R, near_deg) -> np.ndarray:
+    """:func:`matrix_to_euler` on the Euler branch closer to ``near_deg`` (a label's angles).
+
+    Scoring a rotation against Euler labels (Eq. 11) compares numbers, so both must be the
+    same triple of the two a rotation has (:func:`other_euler_branch`): the one nearer the
+    label, by the sum of the wrapped angle differences. For ``|yaw|`` below 90 on both
+    sides this is :func:`matrix_to_euler` itself.
+
+    Args:
+        R: ``(..., 3, 3)`` rotations.
+        near_deg: ``(..., 3)`` the (yaw, pitch, roll) to be near, e.g. the raw ``Pose_Para``.
+
+    Example:
+        >>> matrix_to_euler_near(euler_to_matrix([95.0, 10.0, 5.0]), [93.0, 9.0, 5.0]
+        ...                      ).round(6).tolist()
+        [95.0, 10.0, 5.0]
+    """
+    first = matrix_to_euler(R)
+    second = other_euler_branch(first)
+    near = np.asarray(near_deg, np.float64)
+    far = (np.abs(wrap_degrees(second - near)).sum(-1)
+           < np.abs(wrap_degrees(first - near)).sum(-1))
+    return np.where(far[..., None], second, first)
+
+
 def pose_para_to_euler(pose_para) -> np.ndarray:
     """300W-LP / AFLW2000 ``Pose_Para`` -> ``(yaw, pitch, roll)`` degrees.
 
@@ -355,6 +404,9 @@ __all__ = [
     "matrix_to_rotation_6d",
     "euler_to_matrix",
     "matrix_to_euler",
+    "matrix_to_euler_near",
+    "other_euler_branch",
+    "wrap_degrees",
     "pose_para_to_euler",
     "pose_para_to_matrix",
     "geodesic_distance",

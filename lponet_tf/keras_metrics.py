@@ -165,8 +165,8 @@ class PoseMAE(_WeightedMean):
 
     Works on either pose head: ``(N, 3)`` Euler degrees are compared directly,
     ``(N, 3, 3)`` rotations are converted with
-    :func:`lponet_tf.geometry_ops.matrix_to_euler` first (no angle wrapping, the benchmark
-    protocol). An all-zero target MATRIX (no label) is skipped; a zero Euler target is a
+    :func:`lponet_tf.geometry_ops.matrix_to_euler` first; differences are wrapped into
+    ``[-180, 180)`` as :func:`lponet_tf.metrics.pose_mae` does. An all-zero target MATRIX (no label) is skipped; a zero Euler target is a
     real frontal pose, so Euler outputs need ``sample_weight`` for partial labels.
 
     Args:
@@ -194,7 +194,7 @@ class PoseMAE(_WeightedMean):
             y_true, y_pred = matrix_to_euler(y_true), matrix_to_euler(y_pred)
         else:
             valid = ops.ones_like(y_true[:, 0]) > 0
-        err = ops.abs(y_true - y_pred)
+        err = ops.abs(180.0 - ops.mod(180.0 - (y_true - y_pred), 360.0))
         if self.angle is None:
             return ops.mean(err, axis=-1), valid
         return err[:, self.ANGLES.index(self.angle)], valid

@@ -15,7 +15,7 @@ from typing import NamedTuple, Sequence, Union
 
 import numpy as np
 
-from lponet_tf.geometry import geodesic_distance
+from lponet_tf.geometry import geodesic_distance, wrap_degrees
 
 #: 0-based iBUG-68 indices of the outer eye corners (inter-ocular distance).
 OUTER_EYE_CORNERS = (36, 45)
@@ -125,9 +125,12 @@ def nme(pred, gt, norm: Union[str, Sequence[float], np.ndarray] = "inter_ocular"
 def pose_mae(pred_ypr, gt_ypr) -> PoseErrors:
     """Head-pose mean absolute error in degrees (Eq. 11).
 
-    ``|pred - gt|`` per angle without wrapping (the AFLW2000 / BIWI protocol, both within
-    +-99 degrees); Eq. 11's norm is read as the mean over the three angles, which is
-    the "MAE" column of the paper's tables.
+    ``|pred - gt|`` per angle, the difference wrapped into ``(-180, 180]`` (the AFLW2000 /
+    BIWI protocol's plain difference whenever that is below 180 degrees: a roll of 179
+    against -179 is 2 degrees off, not 358); Eq. 11's norm is read as the mean over the
+    three angles, which is the "MAE" column of the paper's tables. Both sides must be the
+    same Euler triple of the two a rotation has (:func:`lponet_tf.geometry.
+    matrix_to_euler_near` puts a predicted rotation on the label's).
 
     Args:
         pred_ypr, gt_ypr: ``(N, 3)`` (yaw, pitch, roll) degrees, e.g. from
@@ -141,7 +144,8 @@ def pose_mae(pred_ypr, gt_ypr) -> PoseErrors:
         >>> r.per_angle.tolist(), r.mean
         ([5.0, 1.5, 1.5], 2.6666666666666665)
     """
-    err = np.abs(np.asarray(pred_ypr, np.float64) - np.asarray(gt_ypr, np.float64)).reshape(-1, 3)
+    diff = np.asarray(pred_ypr, np.float64) - np.asarray(gt_ypr, np.float64)
+    err = np.abs(wrap_degrees(diff)).reshape(-1, 3)
     per_angle = err.mean(0)
     return PoseErrors(per_angle, float(per_angle.mean()), err.mean(1))
 

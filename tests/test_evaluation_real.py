@@ -71,6 +71,39 @@ def test_oracle_on_real_aflw2000_and_its_so_variants(formats_dir):
     assert all(variants[p]["pose"]["all"]["mean"] > 1.0 for p in ("left", "top", "right", "bottom", "middle"))
 
 
+def test_a_pose_label_beyond_yaw_90_is_scored_on_its_own_euler_branch(formats_dir, tmp_path):
+    """AFLW2000 keeps faces up to 99 degrees: a Pose_Para of yaw 95 stays (95, 10, 5), and a
+    prediction 10 degrees off in yaw scores 10 there (not 0 / 180 / 180 against the same
+    rotation's (85, -170, -175))."""
+    import shutil
+
+    import scipy.io
+
+    from lponet_tf.evaluation.protocol import predicted_euler
+
+    src = formats_dir / "aflw2000"
+    shutil.copytree(src, tmp_path / "aflw")
+    mat_path = tmp_path / "aflw" / "image00430.mat"
+    mat = {k: v for k, v in scipy.io.loadmat(mat_path).items() if not k.startswith("__")}
+    mat["Pose_Para"][0, :3] = np.radians([10.0, 95.0, 5.0])  # pitch, yaw, roll
+    scipy.io.savemat(mat_path, mat)
+    records = read_dataset("aflw2000", tmp_path / "aflw")
+    assert len(records) == 4
+    # the oracle's answer: the label's matrix turned by 10 degrees of yaw (matrix_to_euler's
+    # branch), for the yaw-95 face the rotation of (85, 10, 5)
+    runner = OracleRunner(records, 64, pose_offset=(10.0, 0.0, 0.0))
+    scores = evaluate_records(records, runner, runner_info(runner), tasks=("pose",),
+                              progress=False)
+    turned = next(f for f in scores.faces if f.image_path.endswith("image00430.jpg"))
+    np.testing.assert_allclose(turned.gt_ypr, [95.0, 10.0, 5.0], atol=1e-6)
+    np.testing.assert_allclose(turned.pred_ypr, [85.0, 10.0, 5.0], atol=1e-4)
+    pose = scores.summary()["pose"]["all"]
+    assert [pose[a] for a in ("yaw", "pitch", "roll")] == pytest.approx([10.0, 0.0, 0.0], abs=1e-3)
+    # an Euler head's numbers are compared as they are (the benchmark protocol)
+    np.testing.assert_allclose(predicted_euler(None, [97.0, 10.0, 5.0], "euler", [95.0, 10.0, 5.0]),
+                               [97.0, 10.0, 5.0])
+
+
 def test_oracle_on_300w_subset_with_landmark_masks(faces_300w, tmp_path):
     """The 300W subset config (landmarks), and a RealOcc-Wild-style copy of the same faces
     with masks drawn from their landmarks, cropped from the whole image (no box)."""

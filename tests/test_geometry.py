@@ -127,6 +127,30 @@ def test_matrix_round_trip_any_rotation_including_gimbal_lock():
     np.testing.assert_allclose(G.euler_to_matrix(e), locked, atol=1e-9)
 
 
+def test_the_other_euler_branch_is_the_same_rotation_and_the_near_one_is_the_labels():
+    rng = np.random.default_rng(RNG_SEED)
+    ypr = rng.uniform(-179, 179, size=(500, 3))
+    other = G.other_euler_branch(ypr)
+    np.testing.assert_allclose(G.euler_to_matrix(other), G.euler_to_matrix(ypr), atol=1e-12)
+    assert np.all(np.abs(other[:, 1:]) <= 180) and np.all(np.abs(other - ypr).max(1) > 1)
+    # the label's own numbers come back, whichever branch they are on, also beyond yaw 90
+    R = G.euler_to_matrix(ypr)
+    np.testing.assert_allclose(G.wrap_degrees(G.matrix_to_euler_near(R, ypr) - ypr), 0, atol=1e-9)
+    np.testing.assert_allclose(G.wrap_degrees(G.matrix_to_euler_near(R, other) - other), 0,
+                               atol=1e-9)
+    # an AFLW2000 face kept by the 99-degree filter: Pose_Para (yaw 95, pitch 10, roll 5)
+    label = np.array([95.0, 10.0, 5.0])
+    np.testing.assert_allclose(G.matrix_to_euler(G.euler_to_matrix(label)), [85, -170, -175],
+                               atol=1e-9)
+    near = G.matrix_to_euler_near(G.euler_to_matrix([88.0, 10.0, 5.0]), label)
+    np.testing.assert_allclose(near, [88.0, 10.0, 5.0], atol=1e-9)  # 7 degrees off, in yaw only
+
+
+def test_wrap_degrees_range():
+    np.testing.assert_allclose(G.wrap_degrees([180, -180, 190, -190, 0, 540, -359.5]),
+                               [180, 180, -170, 170, 0, 180, 0.5])
+
+
 def test_geodesic_distance_matches_rotation_angle():
     R1, R2 = random_rotations(200, 1), random_rotations(200, 2)
     expected = Rotation.from_matrix(R1 @ np.swapaxes(R2, -1, -2)).magnitude()

@@ -80,6 +80,9 @@ def test_pose_mae_and_geodesic(rng):
     np.testing.assert_allclose(r.per_image, np.abs(pred - gt).mean(1))
     hand = M.pose_mae([[3.0, -6.0, 9.0]], [[0.0, 0.0, 0.0]])
     assert hand.per_angle.tolist() == [3.0, 6.0, 9.0] and hand.mean == 6.0
+    # a difference is an angle: roll 179 against -179 is 2 degrees off, not 358
+    across = M.pose_mae([[10.0, 175.0, 179.0]], [[10.0, -175.0, -179.0]])
+    assert across.per_angle.tolist() == pytest.approx([0.0, 10.0, 2.0])
     R1, R2 = Rotation.random(10, random_state=1), Rotation.random(10, random_state=2)
     g = M.geodesic(R1.as_matrix(), R2.as_matrix())
     np.testing.assert_allclose(g.per_image, (R1 * R2.inv()).magnitude(), atol=1e-7)
@@ -216,6 +219,9 @@ def test_pose_metrics_match_numpy(rng):
         one = KM.PoseMAE(angle=angle, name=f"{angle}_mae")
         one.update_state(e, ehat)
         assert float(one.result()) == pytest.approx(M.pose_mae(ehat, e).per_angle[i], rel=1e-5)
+    across = KM.PoseMAE(angle="roll")
+    across.update_state([[0.0, 0.0, 179.0], [0.0, 0.0, -170.0]], [[0.0, 0.0, -179.0], [0.0, 0.0, 175.0]])
+    assert float(across.result()) == pytest.approx(np.mean([2.0, 15.0]), rel=1e-5)
     with pytest.raises(ValueError):
         KM.PoseMAE(angle="tilt")
 

@@ -34,7 +34,7 @@ both on the same faces (``lponet end-to-end``, :mod:`.end_to_end_cli`):
   (``analyze(image, boxes=[box])``, which crops again on the network's own landmarks when they
   disagree with the box: AFLW2000-3D's landmarks of a turned face are 3D projections, so their
   box is not the 300W-style box the network was trained on). MAE of yaw / pitch / roll (Eq. 11,
-  ``matrix_to_euler``, degrees) and per face.
+  degrees, on the label's Euler branch: ``protocol.pose_reference``) and per face.
 
 Example:
     >>> from lponet_tf.data import read_dataset
@@ -262,7 +262,8 @@ def evaluate_pose_set(analyzer, records, limit=None) -> dict:
     the MAE of a run that scored no face is ``None``.
     """
     from lponet_tf.detection import landmark_box, matching_face
-    from lponet_tf.geometry import matrix_to_euler
+    from lponet_tf.evaluation.protocol import pose_reference
+    from lponet_tf.geometry import matrix_to_euler_near, wrap_degrees
 
     given_box = protocol_analyzer(analyzer)
     runs = {"end_to_end": [], "true_box": [], "true_box_refined": []}
@@ -272,7 +273,7 @@ def evaluate_pose_set(analyzer, records, limit=None) -> dict:
             continue
         image = load_image(rec.image_path)
         box = landmark_box(np.asarray(rec.landmarks, np.float64))
-        ref = np.asarray(matrix_to_euler(np.asarray(rec.pose, np.float64)))
+        ref = pose_reference(rec)
         found, _ = matching_face(analyzer.analyze(image), box)
         row = {"image": pathlib.Path(rec.image_path).name, "reference_ypr": np.round(ref, 2).tolist()}
         for run, face in (("end_to_end", found),
@@ -281,7 +282,7 @@ def evaluate_pose_set(analyzer, records, limit=None) -> dict:
             if face is None:
                 missed.append(row["image"])
                 continue
-            err = np.abs(np.asarray(face.pose, np.float64) - ref)
+            err = np.abs(wrap_degrees(matrix_to_euler_near(face.rotation, ref) - ref))
             runs[run].append(err)
             row[run + "_error_ypr"] = np.round(err, 2).tolist()
         faces.append(row)

@@ -103,8 +103,10 @@ def _score_face(record: FaceRecord, face: protocol.PreparedFace, outputs: Dict[s
         score.pred_landmarks, score.gt_landmarks = pred, record.landmarks
         score.nme = float(metrics.nme(pred, record.landmarks).mean)
     if "pose" in tasks and record.pose is not None:
-        score.pred_R, score.pred_ypr = decode.pose_rotation(outputs["pose"][i], info.pose)
-        score.gt_R, score.gt_ypr = decode.pose_rotation(record.pose, "6d")
+        score.pred_R, pred_ypr = decode.pose_rotation(outputs["pose"][i], info.pose)
+        score.gt_R, _ = decode.pose_rotation(record.pose, "6d")
+        score.gt_ypr = protocol.pose_reference(record)
+        score.pred_ypr = protocol.predicted_euler(score.pred_R, pred_ypr, info.pose, score.gt_ypr)
     if "occlusion" in tasks and record.mask_path is not None:
         gt = load_mask(record.mask_path) > 0.5
         check_mask_size(gt.shape, face.image_shape, record.mask_path)

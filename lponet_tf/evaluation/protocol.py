@@ -10,7 +10,9 @@ original image's pixels:
   (:func:`lponet_tf.codec.decode.decode_landmarks`, the analyzer's decoder and rule);
 * pose: the rotation (6D head) or Euler angles (Euler head) as a matrix
   (:func:`lponet_tf.codec.decode.pose_rotation`); a crop is a translation plus a uniform
-  scale, which does not change the head pose;
+  scale, which does not change the head pose. Angles are compared on the label's Euler
+  branch (:func:`pose_reference`, :func:`predicted_euler`): AFLW2000 keeps yaw up to 99
+  degrees, where ``matrix_to_euler``'s ``|yaw| <= 90`` triple is not the label's;
 * visible-face mask: the S/4 x S/4 ``[not-face, visible]`` scores resampled onto the
   ground-truth mask's pixel grid (bilinear), then the argmax; only the pixels inside the
   crop square count, the network sees nothing else
@@ -31,6 +33,7 @@ import numpy as np
 from lponet_tf.codec.crop import CropTransform, crop_face, face_box
 from lponet_tf.data.records import FaceRecord
 from lponet_tf.data.sample import read_record_image
+from lponet_tf.geometry import matrix_to_euler, matrix_to_euler_near
 
 #: How a face's crop box was chosen, in order of preference.
 CROP_SOURCES = ("landmarks", "box", "detector", "image")
@@ -51,6 +54,36 @@ class PreparedFace:
     transform: CropTransform
     image_shape: Tuple[int, int]
     crop_source: str
+
+
+def pose_reference(record: FaceRecord) -> np.ndarray:
+    """A record's pose label as ``(yaw, pitch, roll)`` degrees, the numbers Eq. 11 compares.
+
+    The label's matrix, decomposed on the branch of the Euler angles the reader keeps in
+    ``attributes`` (AFLW2000 / 300W-LP ``Pose_Para``, BIWI): a ``Pose_Para`` yaw of 95
+    degrees stays 95, not the same rotation's ``(85, pitch - 180, roll - 180)``. Without
+    those angles, :func:`~lponet_tf.geometry.matrix_to_euler`.
+
+    Example:
+        >>> from lponet_tf.geometry import euler_to_matrix
+        >>> rec = FaceRecord("x.jpg", pose=euler_to_matrix([95.0, 10.0, 5.0]),
+        ...                  attributes={"yaw": 95.0, "pitch": 10.0, "roll": 5.0})
+        >>> pose_reference(rec).round(6).tolist()
+        [95.0, 10.0, 5.0]
+    """
+    R = np.asarray(record.pose, np.float64)
+    labels = [record.attributes.get(k) for k in ("yaw", "pitch", "roll")]
+    if any(v is None for v in labels):
+        return matrix_to_euler(R)
+    return matrix_to_euler_near(R, np.asarray(labels, np.float64))
+
+
+def predicted_euler(rotation, ypr, representation: str, reference) -> np.ndarray:
+    """A prediction's ``(yaw, pitch, roll)`` to compare with ``reference``: a 6D head's
+    rotation on the reference's Euler branch, an Euler head's angles as they are."""
+    if representation == "euler":
+        return np.asarray(ypr, np.float64)
+    return matrix_to_euler_near(rotation, reference)
 
 
 def detect_face_box(image: np.ndarray, detector) -> Optional[np.ndarray]:

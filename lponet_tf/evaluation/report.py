@@ -26,8 +26,9 @@ PROTOCOL = {
                  "default; top2: the paper's top-2 score-weighted), mapped to image pixels "
                  "through the crop's inverse; NME (Eq. 10) in % of the inter-ocular distance (outer eye "
                  "corners 36 and 45) of the ground truth",
-    "pose": "MAE (Eq. 11) in degrees per yaw, pitch, roll of lponet_tf.geometry.matrix_to_euler "
-            "(no wrapping) and their mean; geodesic distance in radians (Table 2)",
+    "pose": "MAE (Eq. 11) in degrees per yaw, pitch, roll against the label's angles (a "
+            "predicted rotation decomposed on the label's Euler branch, differences wrapped "
+            "into (-180, 180]) and their mean; geodesic distance in radians (Table 2)",
     "occlusion": "mIoU (Eq. 12) in % of not-face and visible face between the argmax of the "
                  "occlusion scores resampled onto the ground-truth mask and the mask, over the "
                  "pixels inside the crop square",

@@ -279,10 +279,62 @@ def _fake_results(values, faces=10):
         task = {"300w": "landmarks", "wflw": "landmarks", "cofw": "occlusion",
                 "realocc_wild": "occlusion"}.get(key, "pose")
         field = {"landmarks": "nme", "occlusion": "miou", "pose": "mean"}[task]
-        out[key] = {"status": "evaluated", "faces": faces, task: {"all": {field: v, "faces": faces}}}
+        out[key] = {"status": "evaluated", "faces": faces, task: {"all": {field: v, "faces": faces}},
+                    "split": {"300w": "full", "wflw": "test", "cofw": "train"}.get(key)}
         if key == "300w":  # the paper's 300W test set carries its subsets
-            out[key][task]["common"] = {field: v, "faces": faces}
+            out[key][task]["common"] = {field: v, "faces": faces - 2}
+            out[key][task]["challenge"] = {field: v, "faces": 2}
     return out
+
+
+def _cell(table, column):
+    return table.rows[0][1][table.columns.index(column)]
+
+
+def test_300w_test_cells_are_common_plus_challenge_whatever_else_the_entry_read():
+    """An official layout read without ``split: full`` also holds the training photos: the
+    paper's test set is the common and challenge faces, their face-weighted mean."""
+    groups = {"all": (2.694, 36), "train": (2.332, 12), "common": (2.925, 12),
+              "challenge": (2.824, 12)}
+    mixed = {"300w": {"status": "evaluated", "faces": 36, "split": None, "landmarks": {
+        g: {"nme": v, "faces": n} for g, (v, n) in groups.items()}}}
+    test = (2.925 * 12 + 2.824 * 12) / 24
+    t1, t5 = tables.table1(mixed, "m"), tables.table5(mixed, "m")
+    assert _cell(t1, "NME (%) 300W test").value == pytest.approx(test)
+    assert _cell(t1, "NME (%) 300W test").faces == 24
+    assert _cell(t5, "Full").value == pytest.approx(test) and _cell(t5, "Full").faces == 24
+    # only the challenge subset: no full test set to report
+    challenge = {"300w": {"status": "evaluated", "faces": 12, "split": "challenge", "landmarks": {
+        g: {"nme": 2.824, "faces": 12} for g in ("all", "challenge")}}}
+    t1, t5 = tables.table1(challenge, "m"), tables.table5(challenge, "m")
+    assert _cell(t1, "NME (%) 300W test").value is None and _cell(t5, "Full").value is None
+    assert _cell(t5, "Challenge").value == 2.824
+    assert any("not the paper's test set" in n for n in t5.notes)
+    # no official subsets at all (a holdout of training photos): Table 5's Full, said so
+    holdout = {"300w": {"status": "evaluated", "faces": 195, "split": None,
+                        "landmarks": {"all": {"nme": 3.27, "faces": 195}}}}
+    t1, t5 = tables.table1(holdout, "m"), tables.table5(holdout, "m")
+    assert _cell(t1, "NME (%) 300W test").value is None and _cell(t5, "Full").value == 3.27
+    assert any("all 195 faces" in n for n in t5.notes)
+
+
+def test_wflw_and_cofw_cells_need_the_papers_split():
+    def entry(split, task, field, groups):
+        return {"status": "evaluated", "faces": 10, "split": split,
+                task: {g: {field: 5.0, "faces": 10} for g in groups}}
+    for split in (None, "train"):
+        results = {"wflw": entry(split, "landmarks", "nme", ("all", "pose", "blur")),
+                   "cofw": entry(split if split else None, "occlusion", "miou", ("all",))}
+        t1, t4 = tables.table1(results, "m"), tables.table4(results, "m")
+        assert _cell(t1, "NME (%) WFLW test").value is None
+        assert all(c.value is None for c in t4.rows[0][1])
+        assert any("not the paper's 'test'" in n for n in t4.notes)
+    assert _cell(tables.table1({"cofw": entry(None, "occlusion", "miou", ("all",))}, "m"),
+                 "mIoU (%) COFW train").value is None
+    one_subset = tables.table4({"wflw": entry("pose", "landmarks", "nme", ("all", "pose"))}, "m")
+    assert [c.value for c in one_subset.rows[0][1]] == [None, 5.0, None, None, None, None, None]
+    test = tables.table4({"wflw": entry("test", "landmarks", "nme", ("all", "pose", "blur"))}, "m")
+    assert [c.value for c in test.rows[0][1]] == [5.0, 5.0, None, None, None, None, 5.0]
 
 
 def test_table1_tme_reproduces_the_paper():

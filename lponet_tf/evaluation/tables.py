@@ -171,12 +171,54 @@ def pose_cells(results: Mapping, key: str, variant: Optional[str] = None) -> Lis
 
 
 # ----------------------------------------------------------------------------- tables
-def _300w_test_nme(results: Mapping) -> Cell:
-    """Table 1's "300W test": the paper's test set (common + challenge). A 300W set without
-    those subsets (the 300W training photos of ``300w_subset``) enters Table 5's "Full" only."""
-    if not any(_group(results, "300w", "landmarks", g) for g in ("common", "challenge")):
+def _split(results: Mapping, key: str) -> Optional[str]:
+    return (results.get(key) or {}).get("split")
+
+
+def _300w_test_nme(results: Mapping, key: str = "300w") -> Cell:
+    """The paper's 300W test set: common + challenge (554 + 135 = 689 faces), whatever else
+    the entry read (its training photos without ``split: full``). Mean NME is a mean over
+    faces, so the two subsets' means weighted by their faces are the test set's; empty when
+    either subset is missing (a ``split: challenge`` entry is not the full test set)."""
+    common, challenge = (metric(results, key, "landmarks", "nme", group=g)
+                         for g in ("common", "challenge"))
+    if common.value is None or challenge.value is None:
         return Cell(None, None, 2)
-    return metric(results, "300w", "landmarks", "nme")
+    every = metric(results, key, "landmarks", "nme")
+    faces = common.faces + challenge.faces
+    if every.faces == faces:  # the entry is the test set: its own mean, unrounded
+        return every
+    return Cell((common.value * common.faces + challenge.value * challenge.faces) / faces, faces, 2)
+
+
+def _300w_full(results: Mapping, key: str) -> Tuple[Cell, List[str]]:
+    """Tables 5 and 8's "Full" and the note it needs: the test set (:func:`_300w_test_nme`);
+    for an entry without the official subsets (a holdout of 300W training photos,
+    ``300w_subset``) all its faces, said so under the table."""
+    full = _300w_test_nme(results, key)
+    has_subsets = any(_group(results, key, "landmarks", g) for g in ("common", "challenge"))
+    if full.value is not None or has_subsets:
+        note = [] if full.value is not None else [
+            f"Full: `{key}` has only one of the common / challenge subsets "
+            f"(split {_split(results, key)!r}): not the paper's test set, left empty."]
+        return full, note
+    every = metric(results, key, "landmarks", "nme")
+    if every.value is None:
+        return every, []
+    return every, [f"Full: all {every.faces} faces of `{key}`, which has no common / challenge "
+                   "subsets (not the paper's test set)."]
+
+
+def _with_split(results: Mapping, key: str, wanted: str, cell: Cell,
+                notes: List[str], what: str) -> Cell:
+    """``cell`` when the entry read the paper's split ``wanted``; else an empty cell and a
+    note (a mixed train + test entry must not pass for the test set)."""
+    split = _split(results, key)
+    if cell.value is None or split == wanted:
+        return cell
+    notes.append(f"{what}: `{key}` was read with split {split!r}, not the paper's "
+                 f"{wanted!r}: left empty.")
+    return Cell(None, None, cell.digits)
 
 
 def table1(results: Mapping, label: str) -> Table:
@@ -185,9 +227,13 @@ def table1(results: Mapping, label: str) -> Table:
     TME = (NME + MAE + (100 - mIoU)) / 3, each term the mean over the task's two test
     sets (this reproduces every TME of the paper's Table 1 from its other columns).
     """
-    nme = [_300w_test_nme(results), metric(results, "wflw", "landmarks", "nme")]
+    split_notes: List[str] = []
+    nme = [_300w_test_nme(results),
+           _with_split(results, "wflw", "test", metric(results, "wflw", "landmarks", "nme"),
+                       split_notes, "WFLW test")]
     mae = [metric(results, "aflw2000", "pose", "mean"), metric(results, "biwi", "pose", "mean")]
-    miou = [metric(results, "cofw", "occlusion", "miou"),
+    miou = [_with_split(results, "cofw", "train", metric(results, "cofw", "occlusion", "miou"),
+                        split_notes, "COFW train"),
             metric(results, "realocc_wild", "occlusion", "miou")]
     terms = [mean_cell(nme), mean_cell(mae), mean_cell(miou)]
     if all(t.value is not None for t in terms):
@@ -204,6 +250,7 @@ def table1(results: Mapping, label: str) -> Table:
                                   "RealOcc-W"], cells)))]
     notes.append("TME (Eq. 13) = (NME + MAE + (100 - mIoU)) / 3, each the mean of its two "
                  "test sets; needs at least one set per task.")
+    notes.extend(split_notes)
     return Table("table1", "Table 1 — landmark NME, head-pose MAE, occlusion mIoU and TME",
                  columns, [(label, cells)], notes=notes)
 
@@ -224,24 +271,29 @@ def table2(results: Mapping, label: str) -> Table:
 def table4(results: Mapping, label: str) -> Table:
     """Table 4: NME (%) on the WFLW test set and its six attribute subsets."""
     columns = ["Test", "Pose", "Expression", "Illumination", "Make-up", "Occlusion", "Blur"]
-    cells = [metric(results, "wflw", "landmarks", "nme")]
-    cells += [metric(results, "wflw", "landmarks", "nme", group=g) for g in WFLW_SUBSETS]
+    notes: List[str] = []
+    cells = [_with_split(results, "wflw", "test", metric(results, "wflw", "landmarks", "nme"),
+                         notes, "Test")]
+    # the subsets are test faces with a flag: an entry of one subset fills its own column
+    cells += [_with_split(results, "wflw", "test" if _split(results, "wflw") != g else g,
+                          metric(results, "wflw", "landmarks", "nme", group=g), notes, column)
+              for g, column in zip(WFLW_SUBSETS, columns[1:])]
     return Table("table4", "Table 4 — landmark NME (%) on WFLW", columns, [(label, cells)],
-                 notes=[faces_note(list(zip(columns, cells)))])
+                 notes=[faces_note(list(zip(columns, cells))), *notes])
 
 
-def _common_challenge_full(results: Mapping, key: str) -> List[Cell]:
+def _common_challenge_full(results: Mapping, key: str) -> Tuple[List[Cell], List[str]]:
+    full, notes = _300w_full(results, key)
     return [metric(results, key, "landmarks", "nme", group="common"),
-            metric(results, key, "landmarks", "nme", group="challenge"),
-            metric(results, key, "landmarks", "nme")]
+            metric(results, key, "landmarks", "nme", group="challenge"), full], notes
 
 
 def table5(results: Mapping, label: str) -> Table:
-    """Table 5: NME (%) on 300W common / challenge / full (the config's 300W faces)."""
+    """Table 5: NME (%) on 300W common / challenge / full (common + challenge)."""
     columns = ["Common", "Challenge", "Full"]
-    cells = _common_challenge_full(results, "300w")
+    cells, notes = _common_challenge_full(results, "300w")
     return Table("table5", "Table 5 — landmark NME (%) on 300W", columns, [(label, cells)],
-                 notes=[faces_note(list(zip(columns, cells)))])
+                 notes=[faces_note(list(zip(columns, cells))), *notes])
 
 
 def table7(results: Mapping, label: str) -> Table:
@@ -256,9 +308,9 @@ def table7(results: Mapping, label: str) -> Table:
 def table8(results: Mapping, label: str) -> Table:
     """Table 8: NME (%) on Masked 300W common / challenge / full."""
     columns = ["Common", "Challenge", "Full"]
-    cells = _common_challenge_full(results, "masked_300w")
+    cells, notes = _common_challenge_full(results, "masked_300w")
     return Table("table8", "Table 8 — landmark NME (%) on Masked 300W", columns,
-                 [(label, cells)], notes=[faces_note(list(zip(columns, cells)))])
+                 [(label, cells)], notes=[faces_note(list(zip(columns, cells))), *notes])
 
 
 def table9(results: Mapping, label: str) -> Table:

@@ -106,6 +106,10 @@ def nme(pred, gt, norm: Union[str, Sequence[float], np.ndarray] = "inter_ocular"
     Returns:
         :class:`Errors` with ``per_image`` ``(N,)`` in % and ``mean``.
 
+    Raises:
+        ValueError: a ground-truth point is not finite (a missing label), or an image's
+            normalising distance is 0.
+
     Example:
         >>> g = np.zeros((1, 68, 2)); g[0, 45] = [100.0, 0.0]
         >>> round(nme(g + [3.0, 4.0], g).mean, 6)  # every point 5 px off, d = 100
@@ -117,7 +121,15 @@ def nme(pred, gt, norm: Union[str, Sequence[float], np.ndarray] = "inter_ocular"
         pred, gt = pred[None], gt[None]
     if pred.shape != gt.shape:
         raise ValueError(f"pred {pred.shape} and gt {gt.shape} differ")
+    missing = np.flatnonzero(~np.isfinite(gt).all(axis=(-2, -1)))
+    if len(missing):
+        raise ValueError(f"ground truth of image(s) {missing[:10].tolist()} has non-finite "
+                         "points: Eq. 10 averages over every landmark, so a face with a missing "
+                         "point has no NME (leave it out)")
     d = normalising_distance(gt, norm) if isinstance(norm, str) else np.asarray(norm, np.float64).reshape(-1)
+    if np.any(~(d > 0)):
+        raise ValueError(f"the normalising distance is zero or undefined for image(s) "
+                         f"{np.flatnonzero(~(d > 0))[:10].tolist()} (norm {norm!r})")
     per_image = 100.0 * np.linalg.norm(pred - gt, axis=-1).mean(-1) / d
     return Errors(per_image, float(per_image.mean()))
 
@@ -220,6 +232,13 @@ def tme(nme_value: float, mae_value: float, miou_value: float) -> float:
     return (float(nme_value) + float(mae_value) + (100.0 - float(miou_value))) / 3.0
 
 
+def _errors(errors) -> np.ndarray:
+    """Per-image errors as float64, a non-finite one (a NaN prediction) as infinite: a face
+    that could not be measured is a failure, never a success."""
+    e = np.asarray(errors, np.float64).reshape(-1)
+    return np.where(np.isnan(e), np.inf, e)
+
+
 def auc(errors, max_error: float) -> float:
     """Area under the CED curve on ``[0, max_error]``, divided by ``max_error``.
 
@@ -227,7 +246,7 @@ def auc(errors, max_error: float) -> float:
     is ``mean(max(T - e, 0))`` (the limit of the usual fine trapezoid sum).
 
     Args:
-        errors: per-image errors (e.g. NME in %).
+        errors: per-image errors (e.g. NME in %; NaN counts as a failure).
         max_error: the cut-off ``T`` (e.g. 8 or 10 for NME in %).
 
     Returns:
@@ -237,7 +256,7 @@ def auc(errors, max_error: float) -> float:
         >>> auc([0.0, 10.0], 10.0)  # half the images perfect, half failed
         0.5
     """
-    e = np.asarray(errors, np.float64).reshape(-1)
+    e = _errors(errors)
     return float(np.mean(np.clip(max_error - e, 0.0, max_error)) / max_error)
 
 
@@ -245,7 +264,7 @@ def failure_rate(errors, threshold: float) -> float:
     """Fraction of images whose error exceeds ``threshold`` (e.g. NME > 8 % or 10 %).
 
     Args:
-        errors: per-image errors.
+        errors: per-image errors (NaN counts as a failure).
         threshold: failure threshold, same units.
 
     Returns:
@@ -255,7 +274,7 @@ def failure_rate(errors, threshold: float) -> float:
         >>> failure_rate([1.0, 9.0, 12.0, 8.0], 8.0)
         0.5
     """
-    e = np.asarray(errors, np.float64).reshape(-1)
+    e = _errors(errors)
     return float(np.mean(e > threshold))
 
 
@@ -276,7 +295,7 @@ def ced_curve(errors, max_error: float, num: int = 1001) -> CED:
         >>> c.fractions[[0, 1, 2, 3, 10]].tolist(), c.failure_rate
         ([0.0, 0.25, 0.5, 0.75, 0.75], 0.25)
     """
-    e = np.sort(np.asarray(errors, np.float64).reshape(-1))
+    e = np.sort(_errors(errors))
     thresholds = np.linspace(0.0, max_error, num)
     fractions = np.searchsorted(e, thresholds, side="right") / len(e)
     return CED(thresholds, fractions, auc(e, max_error), failure_rate(e, max_error))

@@ -71,6 +71,24 @@ def test_nme_hand_cases():
         M.nme(gt, gt, "diagonal")
 
 
+def test_a_face_that_cannot_be_measured_is_refused_or_a_failure():
+    gt = np.zeros((3, 68, 2))
+    gt[:, 45] = [100.0, 0.0]
+    pred = gt + [3.0, 4.0]
+    missing = gt.copy()
+    missing[2, 10] = np.nan                      # a label with a missing point
+    with pytest.raises(ValueError, match=r"image\(s\) \[2\] has non-finite"):
+        M.nme(pred, missing)
+    with pytest.raises(ValueError, match="zero or undefined for image"):
+        M.nme(pred, np.zeros((3, 68, 2)))        # eye corners on one pixel
+    errors = M.nme(np.where(np.arange(3)[:, None, None] == 2, np.nan, pred), gt).per_image
+    assert np.isnan(errors[2])                   # a NaN prediction: measured as NaN ...
+    assert M.failure_rate(errors, 10.0) == pytest.approx(1 / 3)   # ... and counted a failure
+    c = M.ced_curve(errors, 10.0, num=11)
+    assert c.failure_rate == pytest.approx(1 / 3) and c.fractions[-1] == pytest.approx(2 / 3)
+    assert c.auc == pytest.approx(M.auc([5.0, 5.0, 1e9], 10.0)) == pytest.approx(1 / 3)
+
+
 def test_pose_mae_and_geodesic(rng):
     gt = rng.uniform(-90, 90, (20, 3))
     pred = gt + rng.normal(scale=5, size=gt.shape)

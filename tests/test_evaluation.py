@@ -499,3 +499,25 @@ def test_a_missing_optional_module_names_the_extra_that_installs_it():
         "pip install 'lponet-tf[export]'")
     assert "lponet-tf[train]" in missing_extra_message(ModuleNotFoundError("x", name="tensorflow"))
     assert missing_extra_message(ModuleNotFoundError("x", name="numpy")) is None  # a real bug
+
+
+def test_ced_plot_leaves_out_a_group_of_every_face(tmp_path, monkeypatch):
+    from lponet_tf.evaluation import ced
+    from lponet_tf.evaluation.scores import DatasetScores, FaceScore
+
+    drawn = []
+    label = ced.legend_label
+    monkeypatch.setattr(ced, "legend_label", lambda g, v: drawn.append((g, len(v))) or label(g, v))
+
+    def scores(groups):
+        out = DatasetScores()
+        for i, g in enumerate(groups):
+            face = FaceScore(f"{i}.jpg", ("all", g), "landmarks")
+            face.nme = 2.0 + i
+            out.add(face)
+        return out
+    assert ced.plot_ced(scores(["train"] * 4), tmp_path / "a.png", "300w")
+    assert drawn == [("all", 4)] and (tmp_path / "a.png").stat().st_size > 0
+    drawn.clear()
+    assert ced.plot_ced(scores(["common", "common", "challenge"]), tmp_path / "b.png", "300w")
+    assert sorted(drawn) == [("all", 3), ("challenge", 1), ("common", 2)]

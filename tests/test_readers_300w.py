@@ -100,10 +100,12 @@ def test_300w_reads_every_real_face(faces_300w):
     for r in records:
         by_folder.setdefault(pathlib.Path(r.image_path).parent.name, []).append(r)
     assert {k: len(v) for k, v in by_folder.items()} == {"afw": 337, "helen_trainset": 870}
-    # afw/ is an official 300W folder: its faces are training faces.
+    # afw/ and helen_trainset/ (helen/trainset as one name) hold 300W training faces
     assert all(r.attributes["subset"] == "train" and r.attributes["source"] == "afw"
                for r in by_folder["afw"])
-    assert all("subset" not in r.attributes for r in by_folder["helen_trainset"])
+    assert all(r.attributes["subset"] == "train" and r.attributes["source"] == "helen"
+               for r in by_folder["helen_trainset"])
+    assert len(read_dataset("300w", faces_300w, split="train")) == 1207
     for r in records[::97]:
         pts_path = pathlib.Path(r.image_path).with_suffix(".pts")
         np.testing.assert_allclose(r.landmarks, _raw_pts_numbers(pts_path), atol=1e-4)
@@ -281,10 +283,10 @@ def test_a_placeholder_face_is_refused_not_scored_as_infinite_error(tmp_path, ho
 
 def test_a_split_refuses_faces_outside_the_official_folders(tmp_path):
     write_pair(tmp_path / "afw", "a", face_points(0))
-    write_pair(tmp_path / "helen_trainset", "b", face_points(1))   # not helen/trainset
+    write_pair(tmp_path / "helen_extra", "b", face_points(1))      # not an official folder
     assert len(read_dataset("300w", tmp_path)) == 2
     with pytest.raises(DataError, match=r"split 'train': 1 faces are in none of the official "
-                                        r"300W folders \(helen_trainset\)"):
+                                        r"300W folders \(helen_extra\)"):
         read_dataset("300w", tmp_path, split="train")
 
 
@@ -329,3 +331,13 @@ def test_read_pts_still_reads_exponents_signs_and_leading_dots(tmp_path):
     path = tmp_path / "ok.pts"
     path.write_text("version: 1\nn_points: 3\n{\n-1.5e2 +2\n.5 3.\n1E-1 0\n}\n\n")
     np.testing.assert_allclose(read_pts(path), [[-150, 2], [0.5, 3], [0.1, 0]])
+
+
+def test_flattened_official_folder_names_keep_their_subsets(tmp_path):
+    for i, name in enumerate(("helen_testset", "LFPW-TrainSet", "lfpw_testset", "ibug")):
+        write_pair(tmp_path / name, f"f{i}", face_points(i))
+    subsets = {pathlib.Path(r.image_path).parent.name: (r.attributes["source"], r.attributes["subset"])
+               for r in read_dataset("300w", tmp_path)}
+    assert subsets == {"helen_testset": ("helen", "common"), "LFPW-TrainSet": ("lfpw", "train"),
+                       "lfpw_testset": ("lfpw", "common"), "ibug": ("ibug", "challenge")}
+    assert len(read_dataset("300w", tmp_path, split="full")) == 3

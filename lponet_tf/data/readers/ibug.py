@@ -13,6 +13,10 @@ names are matched case-insensitively, and an ``images/`` level above them is all
       lfpw/testset/        224 faces   -> common
       ibug/                135 faces   -> challenge
 
+A two-level folder may also be one flattened name, ``helen_trainset/``, ``lfpw_testset/``
+(``-`` or ``_``): copies of 300W are often laid out so, and the name says the subset as
+plainly.
+
 ``split``: ``"train"`` (3148 = lfpw/trainset + helen/trainset + afw), ``"common"`` (554 =
 lfpw/testset + helen/testset), ``"challenge"`` (135 = ibug), ``"full"`` or ``"test"`` (689 =
 common + challenge), or None for all of them. The counts are those of the full download; a
@@ -50,6 +54,10 @@ _OFFICIAL_FOLDERS: Tuple[Tuple[str, Tuple[str, ...], str], ...] = (
     ("helen", ("helen", "testset"), "common"),
     ("ibug", ("ibug",), "challenge"),
 )
+#: The two-level folders also as one flattened name (``helen_trainset``, ``lfpw-testset``).
+_OFFICIAL_FOLDERS += tuple((source, (f"{parts[0]}{sep}{parts[1]}",), subset)
+                           for source, parts, subset in _OFFICIAL_FOLDERS if len(parts) == 2
+                           for sep in ("_", "-"))
 
 #: split name -> the subsets it contains.
 SPLITS: Dict[str, Tuple[str, ...]] = {

@@ -341,3 +341,15 @@ def test_flattened_official_folder_names_keep_their_subsets(tmp_path):
     assert subsets == {"helen_testset": ("helen", "common"), "LFPW-TrainSet": ("lfpw", "train"),
                        "lfpw_testset": ("lfpw", "common"), "ibug": ("ibug", "challenge")}
     assert len(read_dataset("300w", tmp_path, split="full")) == 3
+
+
+def test_pts_origin_reads_the_files_as_one_based(faces_300w):
+    stored = read_dataset("300w", faces_300w / "afw")[:5]
+    shifted = read_dataset("300w", faces_300w / "afw", pts_origin=1)[:5]
+    for a, b in zip(stored, shifted):
+        assert a.image_path == b.image_path
+        np.testing.assert_allclose(b.landmarks, _raw_pts_numbers(a.attributes["annotation_path"]) - 1,
+                                   atol=1e-4)
+    for bad in (2, -1, 0.5, True):
+        with pytest.raises(DataError, match="pts_origin must be 0"):
+            read_dataset("300w", faces_300w / "afw", pts_origin=bad)

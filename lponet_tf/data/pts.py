@@ -9,9 +9,10 @@ The format is plain text::
     ...
     }
 
-Coordinates are kept exactly as stored: the project treats them as 0-based pixel
-coordinates with a pixel's centre at its integer coordinate (see docs/CONVENTIONS.md); no
-offset is added or removed.
+Coordinates are kept exactly as stored; no offset is added or removed. 300W's files are
+1-based by iBUG's convention while the project's frame is 0-based pixel centres: the 300W
+readers subtract the origin only when asked (``pts_origin=1``; docs/CONVENTIONS.md,
+"Coordinates").
 """
 from __future__ import annotations
 

@@ -39,6 +39,8 @@ from __future__ import annotations
 import pathlib
 from typing import Dict, List, Optional, Tuple
 
+import numpy as np
+
 from lponet_tf.data.pts import read_pts
 from lponet_tf.data.readers import _common
 from lponet_tf.data.records import FaceRecord
@@ -98,8 +100,15 @@ def official_layout(root: pathlib.Path) -> Optional[Dict[Tuple[str, str], List[p
     return None
 
 
-def _record(pts_path: pathlib.Path, dataset: str, attributes: dict) -> FaceRecord:
-    landmarks = _common.check_spread(read_pts(pts_path, expected_points=68), pts_path)
+#: ``pts_origin`` values: 0 keeps the files' numbers (the default, what the bundled model
+#: learned), 1 reads them as 1-based (iBUG's MATLAB convention) and subtracts 1.
+PTS_ORIGINS = (0, 1)
+
+
+def _record(pts_path: pathlib.Path, dataset: str, attributes: dict,
+            pts_origin: int = 0) -> FaceRecord:
+    landmarks = read_pts(pts_path, expected_points=68) - float(pts_origin)
+    landmarks = _common.check_spread(landmarks.astype(np.float32), pts_path)
     image = _common.require_image_next_to(pts_path)
     return FaceRecord(
         image_path=str(image), landmarks=landmarks,
@@ -115,7 +124,8 @@ def _official_labels(pts_path: pathlib.Path, layout) -> dict:
 
 
 def read_pts_dataset(root, split: Optional[str] = None, *, dataset: str = "300w",
-                     extra_attributes: Optional[dict] = None) -> List[FaceRecord]:
+                     extra_attributes: Optional[dict] = None,
+                     pts_origin: int = 0) -> List[FaceRecord]:
     """Read 300W-style data (see the module docstring for layouts and splits).
 
     Args:
@@ -124,6 +134,11 @@ def read_pts_dataset(root, split: Optional[str] = None, *, dataset: str = "300w"
             (official layout); must be None for a plain folder of pairs.
         dataset: name stored in ``FaceRecord.dataset``.
         extra_attributes: added to every record's attributes.
+        pts_origin: 0: the coordinates as stored (the project's convention; the bundled
+            model was trained so); 1: the files are 1-based (the iBUG / MATLAB convention
+            of 300W, which menpo follows) and 1 is subtracted, putting them on 0-based pixel
+            centres -- for mixing 300W with a 0-based set, or comparing with tools that
+            subtract it (docs/CONVENTIONS.md, "Coordinates").
 
     Returns:
         FaceRecords with 68 landmarks, no pose, no mask, no box; sorted by path within
@@ -139,6 +154,9 @@ def read_pts_dataset(root, split: Optional[str] = None, *, dataset: str = "300w"
         (135, 'challenge')
     """
     root = _common.require_root(dataset, root)
+    if isinstance(pts_origin, bool) or pts_origin not in PTS_ORIGINS:
+        raise DataError(root, f"pts_origin must be 0 (as stored) or 1 (1-based files), "
+                              f"got {pts_origin!r}")
     extra = dict(extra_attributes or {})
     if split is not None and split not in SPLITS:
         raise DataError(root, f"unknown {dataset} split {split!r}; expected one of {sorted(SPLITS)}")
@@ -146,7 +164,7 @@ def read_pts_dataset(root, split: Optional[str] = None, *, dataset: str = "300w"
     if split is None:
         # Everything below root, whatever the layout; faces inside the official folders
         # are labelled with their subset.
-        records = [_record(p, dataset, {**extra, **_official_labels(p, layout)})
+        records = [_record(p, dataset, {**extra, **_official_labels(p, layout)}, pts_origin)
                    for p in _common.files_with_suffix(root, ".pts")]
     else:
         if not layout:
@@ -167,7 +185,8 @@ def read_pts_dataset(root, split: Optional[str] = None, *, dataset: str = "300w"
             if subset in SPLITS[split]:
                 for folder in folders:
                     records.extend(
-                        _record(p, dataset, {**extra, "subset": subset, "source": source})
+                        _record(p, dataset, {**extra, "subset": subset, "source": source},
+                                pts_origin)
                         for p in _common.files_with_suffix(folder, ".pts"))
     if not records:
         raise DataError(root, f"no {dataset} faces (.pts files) found" +
@@ -175,11 +194,12 @@ def read_pts_dataset(root, split: Optional[str] = None, *, dataset: str = "300w"
     return records
 
 
-def read_300w(root, split: Optional[str] = None) -> List[FaceRecord]:
+def read_300w(root, split: Optional[str] = None, pts_origin: int = 0) -> List[FaceRecord]:
     """300W (``.pts``). See :func:`read_pts_dataset`."""
-    return read_pts_dataset(root, split, dataset="300w")
+    return read_pts_dataset(root, split, dataset="300w", pts_origin=pts_origin)
 
 
-def read_masked_300w(root, split: Optional[str] = None) -> List[FaceRecord]:
+def read_masked_300w(root, split: Optional[str] = None, pts_origin: int = 0) -> List[FaceRecord]:
     """Masked 300W: the 300W test layout with masked images. See :func:`read_pts_dataset`."""
-    return read_pts_dataset(root, split, dataset="masked_300w", extra_attributes={"masked": True})
+    return read_pts_dataset(root, split, dataset="masked_300w", extra_attributes={"masked": True},
+                            pts_origin=pts_origin)

@@ -26,8 +26,8 @@ by :func:`lponet_tf.geometry.pose_para_to_matrix`, and the landmarks:
   ``max_angle_deg=None``. ``attributes``: ``yaw``, ``pitch``, ``roll`` (degrees) and
   ``landmarks_3d`` (the full 68 x 3 ``pt3d_68``).
 
-Coordinates are used as stored (3DDFA works in MATLAB, so they may be 1-based; the
-project treats all dataset coordinates as stored, see docs/CONVENTIONS.md).
+Coordinates are used as stored (3DDFA works in MATLAB, so they are likely 1-based, like
+300W's: docs/CONVENTIONS.md, "Coordinates").
 """
 from __future__ import annotations
 

@@ -89,7 +89,7 @@ def fill_rectangle(image: np.ndarray, rect: Sequence[float], value: int = 0) -> 
         image[r0:r1, c0:c1] = value
 
 
-def _write_rgb(path: pathlib.Path, image: np.ndarray, replace: bool) -> None:
+def _write_rgb(path: pathlib.Path, image: np.ndarray, replace: bool = True) -> None:
     params = [cv2.IMWRITE_JPEG_QUALITY, _JPEG_QUALITY] if path.suffix.lower() in (".jpg", ".jpeg") else []
 
     def write(tmp):
@@ -98,7 +98,7 @@ def _write_rgb(path: pathlib.Path, image: np.ndarray, replace: bool) -> None:
     atomic_write_via(path, write, replace)
 
 
-def _copy(src: pathlib.Path, dst: pathlib.Path, replace: bool) -> None:
+def _copy(src: pathlib.Path, dst: pathlib.Path, replace: bool = True) -> None:
     atomic_write_via(dst, lambda tmp: shutil.copy2(src, tmp), replace)
 
 

@@ -86,7 +86,8 @@ def _one_error_line(err: str) -> str:
 
 @pytest.mark.parametrize("case", ["suffix", "missing_data", "data_without_faces",
                                   "int8_without_data", "parent_is_a_file", "existing_output",
-                                  "qat_float_layers_int8_io", "float_outputs_without_int8_input"])
+                                  "qat_float_layers_int8_io", "float_outputs_without_int8_input",
+                                  "keep_float_bad_regex"])
 def test_arguments_are_checked_before_conversion(keras_file, tmp_path, capsys, no_conversion,
                                                  case):
     work = tmp_path / "work"
@@ -105,13 +106,16 @@ def test_arguments_are_checked_before_conversion(keras_file, tmp_path, capsys, n
             "qat_float_layers_int8_io": ["--quantize", "qat", "--keep-float", "^heat", "--io-dtype",
                                          "int8", "--data", work / "absent", "--output", out],
             "float_outputs_without_int8_input": ["--quantize", "int8", "--float-outputs",
-                                                 "--data", work / "absent", "--output", out]}[case]
+                                                 "--data", work / "absent", "--output", out],
+            "keep_float_bad_regex": ["--quantize", "int8", "--keep-float", "[bad", "--data",
+                                     work / "absent", "--output", out]}[case]
     assert cli.main(["--model", str(keras_file), *map(str, args)]) == 2
     line = _one_error_line(capsys.readouterr().err)
     named = {"suffix": ".onnx", "missing_data": "absent", "data_without_faces": "no_faces",
              "int8_without_data": "--data", "parent_is_a_file": "notes.txt",
              "existing_output": "--overwrite", "qat_float_layers_int8_io": "'heatmaps', which would stay float32",
-             "float_outputs_without_int8_input": "float_outputs needs int8 with an integer io_dtype"}[case]
+             "float_outputs_without_int8_input": "float_outputs needs int8 with an integer io_dtype",
+             "keep_float_bad_regex": "'[bad' is not a regular expression"}[case]
     assert named in line
     assert {p: p.read_bytes() for p in work.rglob("*") if p.is_file()} == before
     assert _files(work) == ["keep.tflite", "no_faces", "notes.txt"]

@@ -122,6 +122,7 @@ def test_selective_quantisation_keeps_the_pose_head_in_float(tmp_path):
     from ai_edge_litert.interpreter import Interpreter
 
     from lponet_tf.export.debug import KEEP_FLOAT_GROUPS
+    from lponet_tf.export.errors import ExportError
     from lponet_tf.export.pipeline import ExportSpec, ModelExporter
     from lponet_tf.runtime.tflite_runner import TFLiteRunner
     from synthetic_faces import write_300w_folder
@@ -140,6 +141,12 @@ def test_selective_quantisation_keeps_the_pose_head_in_float(tmp_path):
         errors = analysis.layer_errors()
         nodes = analysis.nodes(["pose"])
         path_nodes = analysis.nodes(["pose_path"])
+        # a typo of a group (or any regex) that selects nothing is an error, not an int8 file
+        # that says "float: pose_pth"
+        with pytest.raises(ExportError, match="'pose_pth' selects no node"):
+            exporter.export(ExportSpec("tflite", "int8", "float32", ("pose_pth",)),
+                            tmp_path / "typo.tflite", parity=False)
+        assert not (tmp_path / "typo.tflite").exists()
     assert errors and errors[0].rmse_over_scale >= errors[-1].rmse_over_scale
     assert all(e.op and e.tensor for e in errors)
     assert nodes and all("pose" in n or "StatefulPartitionedCall" in n for n in nodes)
@@ -184,3 +191,18 @@ def test_float_outputs_is_refused_where_it_means_nothing():
                 dict(quantize="fp16", io_dtype="float32")):
         with pytest.raises(ExportError, match="float_outputs"):
             ExportSpec("tflite", float_outputs=True, **bad)
+
+
+def test_qat_keep_float_naming_no_layer_is_refused_before_training(tmp_path):
+    from lponet_tf.export.errors import ExportError
+    from lponet_tf.export.pipeline import ExportSpec, ModelExporter, check_keep_float_layers
+    from synthetic_faces import write_300w_folder
+
+    a = artifacts()
+    faces = write_300w_folder(tmp_path / "faces", 2)
+    with ModelExporter(a.model, data=faces) as exporter:
+        with pytest.raises(ExportError, match="'heatmap_typo' matches no layer"):
+            exporter.export(ExportSpec("tflite", "qat", "float32", ("heatmap_typo",)),
+                            tmp_path / "qat.tflite", parity=False)
+    assert not (tmp_path / "qat.tflite").exists()
+    check_keep_float_layers(["^heat", "pose"], [layer.name for layer in a.model.layers])

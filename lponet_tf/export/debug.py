@@ -192,8 +192,15 @@ class QuantizationAnalysis:
                 pattern = re.compile(POSE_PATH.format(last=max(stacks, default=0)))
             else:
                 pattern = re.compile(KEEP_FLOAT_GROUPS.get(entry, entry))
-            selected.update(n for n, alias in names.items()
-                            if pattern.search(n) or pattern.search(alias))
+            hits = {n for n, alias in names.items() if pattern.search(n) or pattern.search(alias)}
+            if not hits and entry != "auto":  # "auto" finding no bad layer is an answer
+                from lponet_tf.export.errors import ExportError
+
+                raise ExportError(
+                    f"keep_float {entry!r} selects no node of the model, so nothing would be "
+                    f"kept in float: use a group ({', '.join(sorted(KEEP_FLOAT_GROUPS))}, "
+                    f"pose_path, auto) or a regex on tensor names such as {next(iter(names), '')!r}")
+            selected.update(hits)
         return sorted(selected)
 
     def quantize(self, keep_float: Sequence[str] = (), io_dtype: str = "float32",

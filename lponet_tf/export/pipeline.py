@@ -62,6 +62,12 @@ class ExportSpec:
             raise ExportError(f"io_dtype {self.io_dtype!r} needs int8 or qat")
         if self.keep_float and self.quantize not in ("int8", "qat"):
             raise ExportError("keep_float applies to int8 and qat only")
+        for entry in self.keep_float:  # a bad regex fails now, not after the calibration
+            try:
+                re.compile(entry)
+            except re.error as exc:
+                raise ExportError(f"keep_float {entry!r} is not a regular expression "
+                                  f"({exc})") from None
         if self.float_outputs and (self.quantize != "int8" or self.io_dtype == "float32"):
             raise ExportError("float_outputs needs int8 with an integer io_dtype (int8 or uint8)")
         if self.keep_float and self.io_dtype != "float32" and self.quantize == "qat":
@@ -208,6 +214,7 @@ class ModelExporter:
 
         if self.data is None:
             raise ExportError("QAT needs real faces: give a face folder (--data)")
+        check_keep_float_layers(spec.keep_float, [layer.name for layer in self.model.layers])
         result = export_qat(self.model_path or self.model, output, self.data,
                             io_dtype=spec.io_dtype, keep_float=spec.keep_float,
                             preset=self.preset, **self.qat_options)
@@ -274,6 +281,16 @@ def check_qat_keep_float(keep_float: Sequence[str]) -> None:
             raise ExportError(f"qat with int8/uint8 I/O: keep_float {pattern!r} matches the "
                               f"output layer {hit[0]!r}, which would stay float32; use float32 "
                               "I/O or a pattern that spares it")
+
+
+def check_keep_float_layers(keep_float: Sequence[str], layer_names: Sequence[str]) -> None:
+    """QAT's ``keep_float`` are Keras layer-name regexes: one that names no layer (a typo)
+    would leave nothing in float and say it did; ExportError before the training."""
+    for pattern in keep_float:
+        if not any(re.search(pattern, name) for name in layer_names):
+            raise ExportError(f"qat: keep_float {pattern!r} matches no layer of the model "
+                              f"(QAT takes Keras layer-name regexes, e.g. "
+                              f"{', '.join(repr(n) for n in layer_names[-3:])})")
 
 
 def parse_keep_float(values: Sequence[str]) -> Tuple[str, ...]:

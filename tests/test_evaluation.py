@@ -462,6 +462,8 @@ def test_cli_names_a_bad_model_or_config_file(tmp_path, capsys):
     (["--batch-size", "0"], "--batch-size must be >= 1, got 0"),
     (["--threads", "0"], "--threads must be >= 1, got 0"),
     (["--flip-label-x-offset", "1.5"], "--flip-label-x-offset is a setting of --flip-tta"),
+    (["--flip-tta", "--flip-label-x-offset", "nan"], "must be a finite number of pixels, got nan"),
+    (["--flip-tta", "--flip-label-x-offset", "inf"], "must be a finite number of pixels, got inf"),
     (["--limit", "-3"], "--limit must be a whole number >= 1"),
 ])
 def test_cli_refuses_bad_numbers_before_the_model_loads(tmp_path, capsys, extra, message):

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import math
 import pathlib
 import sys
 
@@ -81,6 +82,9 @@ def run(args: argparse.Namespace) -> int:
             raise EvalConfigError(f"{flag} must be >= 1, got {value}")
     if args.flip_label_x_offset is not None and not args.flip_tta:
         raise EvalConfigError("--flip-label-x-offset is a setting of --flip-tta; give both")
+    if args.flip_label_x_offset is not None and not math.isfinite(args.flip_label_x_offset):
+        raise EvalConfigError(f"--flip-label-x-offset must be a finite number of pixels, "
+                              f"got {args.flip_label_x_offset}")
     if args.batch_size is not None:
         config.batch_size = args.batch_size
     missing = [f"{e.key} at {e.root}" for e in config.entries if not e.present]

@@ -135,9 +135,12 @@ def atomic_write_via(path, writer, replace: bool = True) -> None:
             while ``writer`` ran (:func:`move_into_place`; an ``OutputError``).
     """
     path = pathlib.Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix="".join(path.suffixes),
-                               dir=path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix="".join(path.suffixes),
+                                   dir=path.parent)
+    except OSError as exc:  # named by the user's path, not a hidden temporary name
+        raise OutputError(path, f"cannot write here: {exc.strerror or exc}") from exc
     os.close(fd)
     os.unlink(tmp)  # Keras refuses to overwrite without asking; let it create the file.
     try:
@@ -145,9 +148,34 @@ def atomic_write_via(path, writer, replace: bool = True) -> None:
         with open(tmp, "rb") as f:
             os.fsync(f.fileno())
         move_into_place(tmp, path, replace)
+    except OSError as exc:
+        if exc.filename not in (tmp, os.fspath(path)):
+            raise  # the writer's own input, say: its message names it
+        raise OutputError(path, f"cannot write here: {exc.strerror or exc}") from exc
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+def check_writable(path) -> None:
+    """Refuse, before any work, an output file that could not be written: a probe file in
+    its folder (or the nearest existing folder above it, where the write would create the
+    rest). Permissions alone do not tell (root, ACLs, read-only mounts).
+
+    Raises:
+        OutputError: naming ``path``.
+    """
+    path = pathlib.Path(path)
+    existing = next(p for p in [path.parent, *path.parent.parents] if os.path.lexists(p))
+    if not existing.is_dir():
+        raise OutputError(path, f"{existing} is not a folder")
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".lponet-write-test-", dir=existing)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise OutputError(path, f"cannot write output files in {existing}: "
+                                f"{exc.strerror or exc}") from exc
 
 
 def same_file(a, b) -> bool:

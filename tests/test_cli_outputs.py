@@ -6,6 +6,7 @@ Each case is a reproduced report: ``lponet predict DIR/clip.mp4 --out DIR`` trun
 video to 257 bytes, ``lponet predict DIR/me.png --out DIR`` replaced the photo."""
 import json
 import os
+import pathlib
 
 import cv2
 import numpy as np
@@ -267,6 +268,35 @@ def test_a_file_that_appears_while_a_command_runs_is_not_replaced_without_overwr
         stage.path(first).write_text("model")
         assert stage.commit() == [first]
     assert first.read_text() == "model" and sorted(os.listdir(tmp_path / "out")) == ["a.report.md", "a.tflite"]
+
+
+def _unwritable_folder(tmp_path):
+    if os.geteuid() != 0:
+        folder = tmp_path / "ro"
+        folder.mkdir()
+        folder.chmod(0o555)
+        return folder
+    return pathlib.Path("/proc/self/lponet-out")  # root writes into chmod 555 folders
+
+
+def test_an_unwritable_output_is_named_by_its_own_path(tmp_path):
+    from lponet_tf.fileio import check_writable
+
+    out = _unwritable_folder(tmp_path) / "sub" / "e.json"
+    with pytest.raises(OutputError, match="cannot write output files in") as err:
+        check_writable(out)
+    assert err.value.path == str(out)
+    with pytest.raises(OutputError, match="cannot write here") as err:
+        atomic_write_via(out, lambda tmp: open(tmp, "w").write("x"))
+    assert err.value.path == str(out) and ".e." not in str(err.value)   # not the temporary
+    (tmp_path / "notes.txt").write_text("a file")
+    with pytest.raises(OutputError, match="is not a folder"):
+        check_writable(tmp_path / "notes.txt" / "e.json")
+    check_writable(tmp_path / "new" / "deeper" / "e.json")             # would be created
+    assert sorted(os.listdir(tmp_path)) == sorted(["notes.txt"] + (["ro"] if os.geteuid() else []))
+    # a writer's own failure on another file keeps its own message
+    with pytest.raises(FileNotFoundError, match="absent.txt"):
+        atomic_write_via(tmp_path / "copy.txt", lambda tmp: open(tmp_path / "absent.txt").read())
 
 
 STOPPED_COMMAND = """

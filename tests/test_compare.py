@@ -2,6 +2,7 @@
 theory computed by hand, verdicts on differences of known size and sign, both file formats as
 the evaluation commands write them, and bad input."""
 import json
+import os
 import pathlib
 import subprocess
 import sys
@@ -205,3 +206,10 @@ def test_command_prints_the_table_writes_json_and_never_overwrites(tmp_path):
     assert json.loads(a.read_text())["model"] == "m.tflite"
     bad = _lponet(a, tmp_path / "nope.json")
     assert bad.returncode == 2 and "nope.json: no such file" in bad.stderr
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    ro.chmod(0o555)  # root writes there anyway: then a folder nobody can create
+    unwritable = ro if os.geteuid() else pathlib.Path("/proc/self/lponet-out")
+    stuck = _lponet(a, b, "--output", unwritable / "cmp.json")
+    assert stuck.returncode == 2 and "cannot write output files in" in stuck.stderr
+    assert "|" not in stuck.stdout                      # refused before the comparison

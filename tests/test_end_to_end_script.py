@@ -1,6 +1,7 @@
 """``lponet end-to-end`` (lponet_tf.evaluation.end_to_end): the per-region NME against a hand
 computation, the pose run against ``lponet evaluate``, and the command's argument checks."""
 import json
+import os
 import pathlib
 import subprocess
 import sys
@@ -67,6 +68,12 @@ def test_command_checks_its_arguments_before_loading_anything(tmp_path):
     assert bad.returncode == 2 and "READER=PATH" in bad.stderr
     typo = _lponet("--data", tmp_path, "--pose-data", f"aflw={tmp_path}")
     assert typo.returncode == 2 and "unknown dataset 'aflw'" in typo.stderr
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    ro.chmod(0o555)  # root writes there anyway: then a folder nobody can create
+    unwritable = ro if os.geteuid() else pathlib.Path("/proc/self/lponet-out")
+    stuck = _lponet("--data", tmp_path, "--output", unwritable / "e.json")
+    assert stuck.returncode == 2 and "cannot write output files in" in stuck.stderr
     iou = _lponet("--data", tmp_path, "--refine-iou", "5")
     assert iou.returncode == 2 and "--refine-iou must be in (0, 1], got 5.0" in iou.stderr
     (tmp_path / "faces").mkdir()

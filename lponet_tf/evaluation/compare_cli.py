@@ -34,12 +34,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args) -> int:
     from lponet_tf.evaluation.compare import check_settings, compare_files, format_markdown
-    from lponet_tf.fileio import atomic_write_via, check_outputs
+    from lponet_tf.fileio import atomic_write_via, check_outputs, check_writable
 
     check_settings(args.confidence, args.resamples)
     if args.output:
         check_outputs([args.output], inputs=[args.a, args.b], overwrite=args.overwrite,
                       what="comparison file")
+        check_writable(args.output)
     comparison = compare_files(args.a, args.b, args.confidence, args.resamples, args.seed)
     print(format_markdown(comparison), end="")
     if args.output:

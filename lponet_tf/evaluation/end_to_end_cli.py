@@ -79,7 +79,7 @@ def _data_folder(value: str) -> str:
 def _check(args):
     """Everything that can be refused before the model loads: the --data folder, the pose
     sets by reader."""
-    from lponet_tf.fileio import check_outputs
+    from lponet_tf.fileio import check_outputs, check_writable
 
     data = _data_folder(args.data)
     for flag, path in (("--data", data), ("--masked", args.masked)):
@@ -105,6 +105,7 @@ def _check(args):
         check_outputs([args.output], inputs=[args.model, data, args.masked, *pose_sets.values()],
                       overwrite=args.overwrite,
                       what="figures file")
+        check_writable(args.output)
     return data, pose_sets
 
 

@@ -379,7 +379,13 @@ def test_missing_preset_weights_is_a_clear_model_file_error(monkeypatch, tmp_pat
         FaceAnalyzer.create()
     with pytest.raises(ModelFileError, match="lponet_paper.*an architecture without trained weights"):
         FaceAnalyzer.create(preset="lponet_paper", backend="keras")
-    with pytest.raises(ValueError, match="keras backend"):
+    with pytest.raises(ValueError, match="keras backend only .it has no up-to-date bundled"):
+        FaceAnalyzer.create(backend="onnx")
+
+
+def test_onnx_backend_without_a_model_names_what_the_preset_runs_on():
+    with pytest.raises(ValueError, match=r"runs on its bundled \.tflite \(backend tflite\) or "
+                                         r"the keras backend, not 'onnx': for onnx, export"):
         FaceAnalyzer.create(backend="onnx")
 
 

@@ -251,10 +251,15 @@ def _load_runner(options: FaceAnalyzerOptions):
     if bundled is not None:
         return load_runner(str(bundled), backend="tflite", threads=options.threads)
     if options.backend not in ("auto", "keras"):
+        has_tflite = preset.bundled_tflite() is not None
         raise ValueError(
-            f"preset {preset.name!r} has no up-to-date bundled .tflite, so it runs on the "
-            f"keras backend, not {options.backend!r}: export one with `lponet export` and "
-            "pass its file as model=..."
+            f"preset {preset.name!r} runs on " + (
+                f"its bundled .tflite (backend tflite) or the keras backend, not "
+                f"{options.backend!r}" if has_tflite else
+                f"the keras backend only (it has no up-to-date bundled .tflite), not "
+                f"{options.backend!r}") +
+            f": for {options.backend}, export it with `lponet export` and pass the file as "
+            "model=... (--model)"
         )
     if not preset.has_weights:
         why = ("its bundled weights file is missing; reinstall lponet-tf" if preset.weights_path

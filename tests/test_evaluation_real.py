@@ -249,3 +249,24 @@ def test_faces_without_landmarks_or_box_are_cropped_from_a_detection(faces_300w)
         # compare the two crop squares in image pixels
         squares = [t.to_image(np.array([[-0.5, -0.5], [63.5, 63.5]])).reshape(4) for t in (face.transform, truth)]
         assert float(box_iou(squares[0][None], squares[1][None]).squeeze()) > 0.6
+
+
+def test_preset_evaluates_the_bundled_file_wherever_it_is_installed(faces_300w, tmp_path, capsys):
+    from lponet_tf.cli import main
+    from lponet_tf.presets import get_preset
+
+    args = ["evaluate", "--config", "300w_subset", "--data-root", f"300w={faces_300w}",
+            "--limit", "3", "--no-plots", "--no-progress", "--quiet"]
+    assert main([*args, "--preset", "lponet_lite", "--output", str(tmp_path / "p")]) == 0
+    bundled = str(get_preset("lponet_lite").bundled_tflite())
+    assert main([*args, "--model", bundled, "--output", str(tmp_path / "m")]) == 0
+    capsys.readouterr()
+    by_preset = json.loads((tmp_path / "p" / "results.json").read_text())["datasets"]["300w"]
+    by_file = json.loads((tmp_path / "m" / "results.json").read_text())["datasets"]["300w"]
+    assert by_preset["landmarks"] == by_file["landmarks"] and by_preset["faces"] == 3
+    assert main([*args, "--preset", "nope", "--output", str(tmp_path / "x")]) == 2
+    assert "unknown preset 'nope'" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exc:  # one model, named one way
+        main([*args, "--preset", "lponet_lite", "--model", bundled])
+    assert exc.value.code == 2 and "not allowed with argument" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()

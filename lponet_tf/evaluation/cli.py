@@ -28,8 +28,23 @@ import sys
 REPORT_FILES = ("results.md", "results.json", "per_face.csv")
 
 
+def _preset_model(name: str) -> pathlib.Path:
+    """A preset's bundled ``.tflite`` (what ``FaceAnalyzer.create()`` runs)."""
+    from lponet_tf.evaluation.config import EvalConfigError
+    from lponet_tf.presets import get_preset
+
+    path = get_preset(name).bundled_tflite()
+    if path is None:
+        raise EvalConfigError(f"--preset {name}: no up-to-date bundled .tflite to evaluate; "
+                              "export the model (lponet export) and pass it as --model")
+    return path
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--model", required=True, help="model file: .keras, .tflite or .onnx")
+    which = parser.add_mutually_exclusive_group(required=True)
+    which.add_argument("--model", help="model file: .keras, .tflite or .onnx")
+    which.add_argument("--preset", help="a preset's bundled model (lponet_lite: the shipped "
+                                        ".tflite), wherever lponet-tf is installed")
     parser.add_argument("--config", required=True,
                         help="eval config: a shipped name (paper, 300w_subset, 300w_subset_masked, "
                              "samples) or a YAML path")
@@ -95,9 +110,9 @@ def run(args: argparse.Namespace) -> int:
         # Before the faces are scored: the plots come last.
         raise EvalConfigError("the CED plots need matplotlib (pip install 'lponet-tf[plot]'); "
                               "or pass --no-plots")
-    model = pathlib.Path(args.model)
+    model = pathlib.Path(args.model) if args.model else _preset_model(args.preset)
     out = pathlib.Path(args.out) if args.out else pathlib.Path(f"eval_{model.stem}")
-    inputs = [args.model, args.config, *(e.root for e in config.entries if e.present)]
+    inputs = [model, args.config, *(e.root for e in config.entries if e.present)]
     earlier = [out / name for name in REPORT_FILES]
     if not args.no_plots and out.is_dir():
         earlier += sorted(out.glob("ced_*.png"))

@@ -59,3 +59,23 @@ def test_an_init_file_that_fits_nothing_or_is_not_a_model_is_refused(tmp_path):
     with pytest.raises(ConfigError, match="not found"):
         _init_weights(target, str(tmp_path / "missing.keras"))
     assert _init_weights(build_lponet(LPONetConfig(input_size=64, channels=16)), str(path)) > 0
+
+
+def test_preset_prefix_names_the_bundled_weights_wherever_installed(tmp_path, monkeypatch):
+    import pytest
+
+    from lponet_tf.presets import PresetError, get_preset
+    from lponet_tf.training.config import ConfigError
+    from lponet_tf.training.trainer import init_from_path
+
+    monkeypatch.chdir(tmp_path)  # not the repository: a relative path would not be found
+    assert init_from_path("preset:lponet_lite") == get_preset("lponet_lite").weights_path
+    with pytest.raises(PresetError, match="unknown preset 'lponet_lit'"):
+        init_from_path("preset:lponet_lit")
+    with pytest.raises(ConfigError, match="the preset has no bundled weights"):
+        init_from_path("preset:lponet_paper")
+    with pytest.raises(ConfigError, match="relative paths are from the folder lponet train runs"):
+        init_from_path("lponet_tf/presets/weights/lponet_lite.weights.npz")
+    # the bundled weights load into the training model of the preset's architecture
+    target = build_lponet(get_preset("lponet_lite").config)
+    assert _init_weights(target, "preset:lponet_lite") >= len(target.layers) // 2

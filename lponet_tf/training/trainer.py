@@ -63,6 +63,33 @@ class TrainResult:
     best_value: Optional[float] = None  # its val_loss
 
 
+#: ``init_from: preset:NAME`` starts from a preset's bundled weights, wherever installed.
+PRESET_PREFIX = "preset:"
+
+
+def init_from_path(value) -> pathlib.Path:
+    """The file ``init_from`` names: a path (relative to the folder ``lponet train`` runs in)
+    or ``preset:NAME``, the preset's bundled ``.weights.npz``.
+
+    Raises:
+        ConfigError: no such file, or a preset without weights.
+    """
+    text = str(value)
+    if text.startswith(PRESET_PREFIX):
+        from lponet_tf.presets import get_preset
+
+        preset = get_preset(text[len(PRESET_PREFIX):])  # unknown: PresetError naming them
+        if not preset.has_weights:
+            raise ConfigError(f"init_from: {text}: the preset has no bundled weights")
+        return pathlib.Path(preset.weights_path)
+    path = pathlib.Path(text)
+    if not path.exists():
+        raise ConfigError(f"init_from: {path} not found (relative paths are from the folder "
+                          f"lponet train runs in: train the stage that writes it first; "
+                          f"{PRESET_PREFIX}NAME starts from a preset's bundled weights)")
+    return path
+
+
 def _init_weights(model, path: str) -> int:
     """Stage 2 starts from stage 1: copy every layer whose name and shape match.
 
@@ -74,9 +101,7 @@ def _init_weights(model, path: str) -> int:
             half of ``model``'s layers fit it (another architecture: training would start
             mostly from scratch).
     """
-    path = pathlib.Path(path)
-    if not path.exists():
-        raise ConfigError(f"init_from: {path} not found (train stage 1 first)")
+    path = init_from_path(path)
     copied = 0
     try:
         if path.suffix == ".keras":
@@ -397,8 +422,8 @@ def train(config: dict, epochs_limit: Optional[int] = None,
     done = 0 if saved is None else int(saved["epoch"])
 
     check_roots(config)  # a missing dataset is reported before the output folder is made
-    if config.get("init_from") and not pathlib.Path(config["init_from"]).exists():
-        raise ConfigError(f"init_from: {config['init_from']} not found (train stage 1 first)")
+    if config.get("init_from"):
+        init_from_path(config["init_from"])  # missing: refused before the output folder
     if chief:
         _claim_output(out, config, resuming=saved is not None, overwrite=overwrite)
         for folder in (out, out / "epochs"):  # a killed run's half-written checkpoints

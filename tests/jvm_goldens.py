@@ -351,7 +351,75 @@ def goldens_face_boxes(out: _Out) -> dict:
         "landmarks": out.f32("face_boxes_landmarks.f32", lms),
         "landmark_boxes": [box_from_landmarks(m).tolist() for m in lms],
         "zoom_out": _zoom_out_golden(out, rng),
+        "confirm": _confirm_golden(rng),
+        "distinct": _distinct_golden(out, rng),
     }
+
+
+class _ListModel:
+    """A BlazeFace stand-in for ``ConfirmedDetector``: fixed ``(box, score)`` detections,
+    decoded at a threshold."""
+
+    def __init__(self, dets, threshold, source):
+        self.dets, self.score_threshold, self.source = dets, threshold, source
+
+    def infer(self, image):
+        return self.dets
+
+    def decode(self, out, score_threshold=None):
+        from lponet_tf.detection import Detection
+
+        t = self.score_threshold if score_threshold is None else score_threshold
+        return [Detection(np.float32(b), s, None, self.source)
+                for b, s in sorted(out, key=lambda d: -d[1]) if s >= t]
+
+
+def _confirm_golden(rng) -> list:
+    """``ConfirmedDetector.detect`` on scenes of 1-3 faces, each with the primary's box at a
+    random score, maybe a stray box beside it (an ear) or on its lower half, and the second
+    model's larger box of some faces: the kept boxes (Java: ``ConfirmedDetection.select``)."""
+    from lponet_tf.detection.confirm import ConfirmedDetector
+
+    cases = []
+    for _ in range(60):
+        primary, second = [], []
+        for _ in range(int(rng.integers(1, 4))):
+            x, y, side = rng.uniform(0, 400), rng.uniform(0, 400), rng.uniform(20, 200)
+            face = np.array([x, y, x + side, y + side])
+            primary.append((face, float(rng.uniform(0.2, 1.0))))
+            if rng.random() < 0.5:  # beside it, or its lower half
+                off = [side, side * 0.2, side * 0.3, -side * 0.4] if rng.random() < 0.5 else \
+                      [side * 0.1, side * 0.5, -side * 0.1, side * 0.3]
+                primary.append((face + np.array(off), float(rng.uniform(0.2, 0.7))))
+            if rng.random() < 0.7:
+                second.append((face + rng.normal(0, side * 0.1, 4) + [-0.2 * side, -0.2 * side,
+                                                                        0.4 * side, 0.4 * side],
+                               float(rng.uniform(0.3, 1.0))))
+        primary = [(np.float32(b).tolist(), s) for b, s in primary]
+        second = [(np.float32(b).tolist(), s) for b, s in second]
+        det = ConfirmedDetector(_ListModel(primary, 0.6, "blazeface_back"),
+                                _ListModel(second, 0.5, "blazeface_short"))
+        kept = det.detect(np.zeros((600, 600, 3), np.uint8))
+        cases.append({"primary": primary, "second": second, "longer_side": 600,
+                      "primary_threshold": 0.6, "kept": [d.box.tolist() for d in kept]})
+    return cases
+
+
+def _distinct_golden(out: _Out, rng) -> dict:
+    """``distinct_faces(..., by_confidence=False)``: faces' landmarks, some copies of an
+    earlier face moved a little, and the indices kept (Java: ``CandidateCheck.distinctIndices``)."""
+    import types
+
+    from lponet_tf.inference.candidate_check import SAME_FACE_IOU, distinct_faces
+
+    lms = rng.uniform(0, 100, (12, 68, 2)) + rng.uniform(0, 400, (12, 1, 2))
+    for i in (3, 5, 8):
+        lms[i] = lms[i - 1] + rng.normal(0, 4, 2)
+    lms[10] = lms[0] + 60.0  # overlapping a little only
+    faces = [types.SimpleNamespace(landmarks=m, index=i) for i, m in enumerate(lms)]
+    return {"landmarks": out.f32("distinct_landmarks.f32", lms), "faces": len(lms),
+            "same_face_iou": SAME_FACE_IOU,
+            "kept": [f.index for f in distinct_faces(faces, by_confidence=False)]}
 
 
 def _zoom_out_golden(out: _Out, rng) -> dict:

@@ -419,3 +419,32 @@ def test_a_closed_analyzer_says_so_on_every_call(backend):
                  lambda: analyzer.detect(rgb), lambda: analyzer.analyze_boxes(rgb, [ASTRONAUT_BOX])):
         with pytest.raises(AnalyzerClosedError, match="this FaceAnalyzer was closed"):
             call()
+
+
+def test_the_detectors_two_boxes_on_one_face_give_one_face():
+    """A close-up's second box on the lower half of the face: the refinement takes both onto
+    the same face, and the analyzer returns it once (and tracks one person); boxes the user
+    gives stay one face each."""
+    x0, y0, x1, y1 = ASTRONAUT_BOX
+    whole = Detection(np.array([x0, y0, x1, y1], np.float32), 0.95, None, "boxes")
+    lower = Detection(np.array([x0 + 10, (y0 + y1) / 2, x1 - 10, y1 + 30], np.float32), 0.75,
+                      None, "boxes")
+    analyzer = FaceAnalyzer.create(detector=ListDetector([whole, lower]))
+    img = astronaut_rgb()
+    both = analyzer.analyze_detections(img, [whole, lower])
+    assert len(both) == 2 and box_iou(landmark_box(both[0].landmarks),
+                                      landmark_box(both[1].landmarks))[0, 0] > 0.5
+    faces = analyzer.analyze(img)
+    assert len(faces) == 1 and faces[0].score == pytest.approx(0.95)
+    assert len(analyzer.track(img, 0.0)) == 1 and len(analyzer.track(img, 33.0)) == 1
+    assert len(analyzer.analyze(img, boxes=[whole.box, lower.box])) == 2
+
+
+def test_a_user_detectors_negative_scores_are_kept_without_a_threshold():
+    """dlib-style margins may be negative: with score_threshold None the detector's own
+    decision stands; a threshold set applies to them."""
+    box = np.array(ASTRONAUT_BOX, np.float32)
+    analyzer = FaceAnalyzer.create(detector=lambda im: [[*box, -0.01]])
+    assert [round(f.score, 2) for f in analyzer.analyze(astronaut_rgb())] == [-0.01]
+    strict = FaceAnalyzer.create(detector=lambda im: [[*box, -0.01]], score_threshold=0.0)
+    assert strict.analyze(astronaut_rgb()) == []

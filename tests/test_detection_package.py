@@ -322,3 +322,49 @@ def test_zoom_out_validates_its_arguments():
         ZoomOutDetector(Recorder(lambda im: []), max_side=8)
     with pytest.raises(ValueError):
         ZoomOutDetector(Recorder(lambda im: []), fill=300)
+
+
+def test_confirmed_a_kept_faces_box_confirms_nothing_more_and_one_box_one_face():
+    ear = [310, 120, 350, 160]           # beside the kept face, centre inside its short box
+    big_short = [90, 90, 360, 330]       # the second model's (larger) box of the kept face
+    det = _confirmed([(BIG, 0.9), (ear, 0.35)], [(big_short, 0.9)])
+    assert [d.box.tolist() for d in det.detect(IMG)] == [BIG]
+    # two low candidates, one second-model box between them: only the better is confirmed
+    left, right = [100, 100, 200, 300], [200, 100, 300, 300]
+    both = _confirmed([(left, 0.4), (right, 0.5)], [(BIG, 0.9)]).detect(IMG)
+    assert [d.box.tolist() for d in both] == [right]
+    # two faces, two boxes: both confirmed
+    two = _confirmed([(BIG, 0.4), (ELSEWHERE, 0.5)], [(BIG, 0.6), (ELSEWHERE, 0.6)]).detect(IMG)
+    assert sorted(d.box.tolist() for d in two) == sorted([BIG, ELSEWHERE])
+
+
+def test_a_callable_detectors_odd_boxes_are_skipped_and_fractions_refused():
+    from lponet_tf.detection.wrappers import BoxesDetector, CallableDetector
+
+    good = [100, 100, 200, 220, 0.9]
+    rows = [good, [10, 10, 10, 30, 0.8], [np.nan, 0, 5, 5, 0.7]]
+    assert [d.box.tolist() for d in CallableDetector(lambda im: rows).detect(IMG)] == [good[:4]]
+    with pytest.raises(ValueError, match="look like fractions of the image"):
+        CallableDetector(lambda im: [[0.2, 0.2, 0.4, 0.5]]).detect(IMG)
+    with pytest.raises(ValueError, match="look like fractions of the image"):
+        BoxesDetector([[0.2, 0.2, 0.4, 0.5]]).detect(IMG)
+    with pytest.raises(ValueError, match="has no area"):  # boxes a user gives: each refused
+        BoxesDetector([good[:4], [10, 10, 10, 30]])
+    with pytest.raises(ValueError, match=r"numbers \[x0, y0, x1, y1, score\], got generator"):
+        CallableDetector(lambda im: (b for b in [good])).detect(IMG)
+    for bad in (0, -100, 0.5, 31):
+        with pytest.raises(ValueError, match="max_side must be a whole number >= 32"):
+            CallableDetector(lambda im: [], max_side=bad)
+
+
+def test_blazeface_arguments_are_checked_when_built():
+    for kwargs, message in (({"score_threshold": float("nan")}, "score_threshold must be in"),
+                            ({"score_threshold": 1.5}, "score_threshold must be in"),
+                            ({"iou_threshold": float("nan")}, "iou_threshold must be in"),
+                            ({"iou_threshold": 0.0}, "iou_threshold must be in"),
+                            ({"num_threads": 0}, "num_threads must be a whole number"),
+                            ({"num_threads": 1.5}, "num_threads must be a whole number")):
+        with pytest.raises(ValueError, match=message):
+            BlazeFaceDetector("back", **kwargs)
+    with pytest.raises(TypeError, match=r"instance, e.g. BlazeFaceDetector\(...\), not the class"):
+        as_detector(BlazeFaceDetector)

@@ -150,6 +150,14 @@ class BlazeFaceDetector:
         if model not in BLAZE_SPECS:
             raise ValueError(
                 f"unknown BlazeFace model {model!r}; choose from {sorted(BLAZE_SPECS)}")
+        # A NaN threshold keeps nothing and a NaN IoU keeps every overlap, silently.
+        if score_threshold is not None and not 0.0 <= float(score_threshold) <= 1.0:
+            raise ValueError(f"score_threshold must be in [0, 1] (or None), got {score_threshold}")
+        if not 0.0 < float(iou_threshold) <= 1.0:
+            raise ValueError(f"iou_threshold must be in (0, 1], got {iou_threshold}")
+        if num_threads is not None and (isinstance(num_threads, bool)
+                                        or int(num_threads) != num_threads or num_threads < 1):
+            raise ValueError(f"num_threads must be a whole number >= 1 (or None), got {num_threads}")
         self.model = model
         self.source = f"blazeface_{model}"
         self._spec = spec = BLAZE_SPECS[model]

@@ -48,7 +48,10 @@ class ConfirmedDetector:
        primary's own threshold stays in force).
     2. Every other ``primary`` detection down to ``low`` (decoded at ``low``) that does not
        overlap a kept one is kept when ``confirm``, decoded at ``confirm_threshold``, has a
-       detection that agrees with it (:func:`boxes_agree`).
+       detection that agrees with it (:func:`boxes_agree`) and with no face kept before: a
+       ``confirm`` box is one face, so it confirms one detection (the best scoring), and the
+       box of a face already kept confirms nothing more (on a close-up, its large box would
+       otherwise vouch for an ear or half of the same face).
 
     The second model only runs when step 2 has a candidate, so a clear face costs one model.
     Detections keep the primary's ``source`` (its box mapping applies).
@@ -97,8 +100,14 @@ class ConfirmedDetector:
         rest = [d for d in self.primary.decode(out, low)
                 if not any(boxes_agree(d.box, k.box) for k in kept)]
         if rest:
-            second = self.confirm.decode(self.confirm.infer(image), self.confirm_threshold)
-            kept += [d for d in rest if any(boxes_agree(d.box, s.box) for s in second)]
+            second = [s for s in self.confirm.decode(self.confirm.infer(image),
+                                                     self.confirm_threshold)
+                      if not any(boxes_agree(s.box, k.box) for k in kept)]
+            for d in sorted(rest, key=lambda d: -d.score):
+                match = next((s for s in second if boxes_agree(d.box, s.box)), None)
+                if match is not None:
+                    second.remove(match)
+                    kept.append(d)
         return sorted(kept, key=lambda d: -d.score)
 
     def __repr__(self) -> str:

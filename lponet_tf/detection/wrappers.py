@@ -36,9 +36,17 @@ ZOOM_PASS = dict(accept=1.0, low=0.6, confirm_threshold=0.5, small_face=0.0)
 ZOOM_PASS_BELOW = 0.8
 
 
-def _to_detections(result, source: str) -> List[Detection]:
+#: Smallest ``max_side`` of :class:`CallableDetector`: below it no detector sees a face.
+MIN_MAX_SIDE = 32
+
+
+def _to_detections(result, source: str, skip_degenerate: bool = False) -> List[Detection]:
     """Normalise what a user detector returns: Detections, or an array-like of rows
-    ``x0, y0, x1, y1[, score]``."""
+    ``x0, y0, x1, y1[, score]``.
+
+    ``skip_degenerate``: a row with NaN / inf or without area is left out (a detector's
+    output: one odd box must not lose the image's other faces) instead of refused (boxes a
+    user gave, each meant as a face)."""
     if result is None:
         return []
     if isinstance(result, Detection):
@@ -46,22 +54,50 @@ def _to_detections(result, source: str) -> List[Detection]:
     if (isinstance(result, (list, tuple)) and result
             and all(isinstance(r, Detection) for r in result)):
         return [r if r.source else dataclasses.replace(r, source=source) for r in result]
-    arr = np.asarray(result, np.float32)
+    try:
+        arr = np.asarray(result, np.float32)
+    except (TypeError, ValueError) as exc:  # a generator, ragged rows, strings
+        raise ValueError(f"boxes must be (N, 4) or (N, 5) numbers [x0, y0, x1, y1, score], "
+                         f"got {type(result).__name__} ({exc})") from None
     if arr.size == 0:
         return []
     if arr.ndim == 1:
         arr = arr[None]
     if arr.ndim != 2 or arr.shape[1] not in (4, 5):
         raise ValueError(f"boxes must be (N, 4) or (N, 5) [x0, y0, x1, y1, score], got {arr.shape}")
-    bad = np.flatnonzero(~np.all(np.isfinite(arr), axis=1))
-    if bad.size:
-        raise ValueError(f"boxes[{bad[0]}] = {arr[bad[0]].tolist()} contains NaN or inf")
-    bad = np.flatnonzero((arr[:, 2] <= arr[:, 0]) | (arr[:, 3] <= arr[:, 1]))
-    if bad.size:
-        raise ValueError(f"boxes[{bad[0]}] = {arr[bad[0]].tolist()} has no area: boxes must "
-                         "satisfy x1 > x0 and y1 > y0 (format x0, y0, x1, y1)")
+    finite = np.all(np.isfinite(arr), axis=1)
+    area = finite & (arr[:, 2] > arr[:, 0]) & (arr[:, 3] > arr[:, 1])
+    if skip_degenerate:
+        arr = arr[area]
+    else:
+        bad = np.flatnonzero(~finite)
+        if bad.size:
+            raise ValueError(f"boxes[{bad[0]}] = {arr[bad[0]].tolist()} contains NaN or inf")
+        bad = np.flatnonzero(~area)
+        if bad.size:
+            raise ValueError(f"boxes[{bad[0]}] = {arr[bad[0]].tolist()} has no area: boxes must "
+                             "satisfy x1 > x0 and y1 > y0 (format x0, y0, x1, y1)")
     scores = arr[:, 4] if arr.shape[1] == 5 else np.ones(len(arr), np.float32)
     return [Detection(b[:4], s, None, source) for b, s in zip(arr, scores)]
+
+
+#: An image whose sides both exceed this, with every box inside ``[0, NORMALISED_MAX]``:
+#: the boxes are fractions of the image (MediaPipe's relative boxes), not pixels.
+NORMALISED_MAX = 1.5
+
+
+def check_pixel_boxes(dets: List[Detection], shape) -> None:
+    """Refuse boxes given as fractions of the image: analysed as pixels they would be a
+    one-pixel crop in the corner, which still yields a (meaningless) face.
+
+    Raises:
+        ValueError: every box lies within ``[0, 1.5]`` on an image larger than 16 px.
+    """
+    if dets and min(shape[:2]) > 16 and all(
+            np.all(np.abs(d.box) <= NORMALISED_MAX) for d in dets):
+        raise ValueError(f"boxes {[d.box.tolist() for d in dets[:2]]} look like fractions of "
+                         f"the image; give pixels x0, y0, x1, y1 (multiply by the "
+                         f"{shape[1]} x {shape[0]} image's width and height)")
 
 
 class BoxesDetector:
@@ -92,6 +128,7 @@ class BoxesDetector:
 
     def detect(self, image: np.ndarray) -> List[Detection]:
         image = as_rgb_uint8(image)  # same input contract as a real detector
+        check_pixel_boxes(self._dets, image.shape)
         for i, d in enumerate(self._dets):
             if not box_in_image(d.box, image.shape):
                 raise ValueError(
@@ -126,12 +163,17 @@ class CallableDetector:
                  source: str = "callable"):
         if not callable(fn):
             raise TypeError(f"CallableDetector needs a callable, got {type(fn).__name__}")
+        if max_side is not None and (isinstance(max_side, bool) or int(max_side) != max_side
+                                     or max_side < MIN_MAX_SIDE):
+            raise ValueError(f"max_side must be a whole number >= {MIN_MAX_SIDE} (or None), "
+                             f"got {max_side}")
         self.fn, self.max_side, self.source = fn, max_side, source
 
     def detect(self, image: np.ndarray) -> List[Detection]:
         image = as_rgb_uint8(image)
         small, sx, sy = shrink_to(image, self.max_side)
-        dets = _to_detections(self.fn(small), self.source)
+        dets = _to_detections(self.fn(small), self.source, skip_degenerate=True)
+        check_pixel_boxes(dets, small.shape)
         if sx != 1.0 or sy != 1.0:
             dets = [d.scaled(1.0 / sx, 1.0 / sy) for d in dets]
         return sorted(dets, key=lambda d: -d.score)
@@ -225,6 +267,8 @@ def as_detector(spec=None) -> FaceDetector:
                 return ConfirmedDetector(back, short)
             return confirmed_zoom(back, short)
         raise ValueError(f"unknown detector {spec!r}; known: {detector_names()}")
+    if isinstance(spec, type):  # the Protocol check would accept a detector class itself
+        raise TypeError(f"give a detector instance, e.g. {spec.__name__}(...), not the class")
     if isinstance(spec, FaceDetector):
         return spec
     if isinstance(spec, (np.ndarray, list, tuple)):

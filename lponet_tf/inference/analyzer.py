@@ -407,7 +407,9 @@ class FaceAnalyzer:
         face-free frames)."""
         detections = self.detect(rgb, zoom_out_when_empty=zoom_out_when_empty)
         if detections or not check_candidates or self._candidate_model is None:
-            return self.analyze_detections(rgb, detections)
+            # one face per person: on a close-up the detector may also box the lower half
+            # of the face, and the refinement takes both boxes onto the same face
+            return distinct_faces(self.analyze_detections(rgb, detections), by_confidence=False)
         low = max(CANDIDATE_SCORE, self.options.score_threshold or 0.0)
         candidates = low_score_candidates(self._candidate_model, rgb, low)
         faces = [f for f in self.analyze_detections(rgb, candidates) if is_occluded_face(f)]
@@ -420,13 +422,15 @@ class FaceAnalyzer:
         whose first pass finds nothing returns nothing, without its second pass
         (:meth:`ZoomOutDetector.detect`); other detectors run as they are."""
         self._check_open()
-        threshold = self.options.score_threshold or 0.0
+        # None: the detector's own threshold, whatever its scores' scale (dlib's margins
+        # may be negative); a number applies to every detection.
+        threshold = self.options.score_threshold
         if isinstance(self.detector, ZoomOutDetector):
             raw = self.detector.detect(rgb, when_empty=zoom_out_when_empty)
         else:
             raw = self.detector.detect(rgb)
         found = [d for d in raw
-                 if d.score >= threshold and np.all(np.isfinite(d.box))]
+                 if (threshold is None or d.score >= threshold) and np.all(np.isfinite(d.box))]
         found.sort(key=lambda d: -d.score)
         return found[: self.options.max_faces]
 

@@ -86,12 +86,16 @@ def is_occluded_face(face, min_confidence: float = MIN_CONFIDENCE,
     return face.confidence >= min_confidence and float(np.mean(face.visibility)) < max_visible
 
 
-def distinct_faces(faces: Sequence, same_iou: float = SAME_FACE_IOU) -> list:
-    """``faces`` most confident first, without any whose landmark box overlaps a kept one's
-    by ``same_iou`` or more (two candidates the refinement took onto the same face)."""
+def distinct_faces(faces: Sequence, same_iou: float = SAME_FACE_IOU,
+                   by_confidence: bool = True) -> list:
+    """``faces`` without any whose landmark box overlaps a kept one's by ``same_iou`` or more:
+    two boxes the refinement took onto the same face (two candidates here; the detector's
+    whole-face box and its box on the lower half of a close-up face, in
+    :meth:`FaceAnalyzer.find_faces`). Kept most confident first, or (``by_confidence=False``)
+    in the given order, the first of each face kept."""
     kept: list = []
-    for face in sorted(faces, key=lambda f: -f.confidence):
+    for face in (sorted(faces, key=lambda f: -f.confidence) if by_confidence else faces):
         box = landmark_box(face.landmarks)
-        if all(box_iou(box, landmark_box(k.landmarks))[0, 0] < same_iou for k in kept):
+        if all(not box_iou(box, landmark_box(k.landmarks))[0, 0] >= same_iou for k in kept):
             kept.append(face)
     return kept

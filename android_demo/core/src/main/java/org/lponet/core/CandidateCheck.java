@@ -16,6 +16,9 @@ import java.util.List;
  * from the sidecar; the caller (the app's engine) runs the models.
  */
 public final class CandidateCheck {
+  /** Python's {@code candidate_check.SAME_FACE_IOU}: the detector's faces are one face above it. */
+  public static final double SAME_FACE_IOU = 0.5;
+
   public final double candidateScore, minConfidence, maxVisible, sameFaceIou;
   public final int model, maxCandidates;
 
@@ -68,15 +71,38 @@ public final class CandidateCheck {
       }
     }
     sorted.sort(Comparator.comparingDouble(f -> -f.confidence()));
+    return withoutRepeats(sorted, sameFaceIou);
+  }
+
+  /**
+   * {@code faces} in their order, without any whose landmark box overlaps an earlier kept one's
+   * by {@code sameFaceIou} or more (Python's {@code distinct_faces(..., by_confidence=False)}):
+   * the detector's whole-face box and its box on the lower half of a close-up face, which the
+   * refinement takes onto the same face.
+   */
+  public static List<Face> withoutRepeats(List<Face> faces, double sameFaceIou) {
+    List<float[][]> landmarks = new ArrayList<>();
+    for (Face f : faces) {
+      landmarks.add(f.landmarks);
+    }
     List<Face> kept = new ArrayList<>();
-    for (Face f : sorted) {
-      float[] box = Refine.landmarkBox(f.landmarks);
+    for (int i : distinctIndices(landmarks, sameFaceIou)) {
+      kept.add(faces.get(i));
+    }
+    return kept;
+  }
+
+  /** The indices {@link #withoutRepeats} keeps, from the faces' landmarks. */
+  public static List<Integer> distinctIndices(List<float[][]> landmarks, double sameFaceIou) {
+    List<Integer> kept = new ArrayList<>();
+    for (int i = 0; i < landmarks.size(); i++) {
+      float[] box = Refine.landmarkBox(landmarks.get(i));
       boolean repeat = false;
-      for (Face k : kept) {
-        repeat |= Refine.iou(box, Refine.landmarkBox(k.landmarks)) >= sameFaceIou;
+      for (int k : kept) {
+        repeat |= Refine.iou(box, Refine.landmarkBox(landmarks.get(k))) >= sameFaceIou;
       }
       if (!repeat) {
-        kept.add(f);
+        kept.add(i);
       }
     }
     return kept;

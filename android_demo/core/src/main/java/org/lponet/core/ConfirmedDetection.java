@@ -16,8 +16,9 @@ import java.util.function.Supplier;
  *   <li>the primary model's detections at its own threshold are kept when their score is at
  *       least {@code accept}, or their box is narrower than {@code smallFace * L};
  *   <li>every other primary detection down to {@code min(low, primary threshold)} that agrees
- *       with no kept one ({@link #boxesAgree}) is kept when the second model, decoded at
- *       {@code confirmThreshold}, has a detection that agrees with it. The second model runs
+ *       with no kept one ({@link #boxesAgree}), best score first, is kept when the second model,
+ *       decoded at {@code confirmThreshold}, has a detection that agrees with it and with no
+ *       face kept in step 1; each such detection confirms one candidate. The second model runs
  *       only when there is such a candidate.
  * </ol>
  *
@@ -89,11 +90,24 @@ public final class ConfirmedDetection {
       }
     }
     if (!rest.isEmpty()) {
-      List<Detection> other = second.get();
+      // A second-model box is one face: one that agrees with a kept face confirms nothing
+      // more (on a close-up it would vouch for an ear), and each confirms one candidate.
+      List<Detection> other = new ArrayList<>();
+      for (Detection s : second.get()) {
+        boolean explained = false;
+        for (Detection k : kept) {
+          explained |= boxesAgree(s.box, k.box);
+        }
+        if (!explained) {
+          other.add(s);
+        }
+      }
+      rest.sort(Comparator.comparingDouble(d -> -d.score));
       for (Detection d : rest) {
-        for (Detection s : other) {
-          if (boxesAgree(d.box, s.box)) {
+        for (int i = 0; i < other.size(); i++) {
+          if (boxesAgree(d.box, other.get(i).box)) {
             kept.add(d);
+            other.remove(i);
             break;
           }
         }

@@ -120,6 +120,62 @@ class FaceBoxesGoldenTest {
     assertEquals(true, new ZoomOut(1, 128, Double.NaN, 0).needed(new ArrayList<>()));
   }
 
+  @Test
+  void confirmedSelectionMatchesPython() {
+    int n = 0;
+    for (Object o : list(g.get("confirm"))) {
+      Map<String, Object> c = map(o);
+      double t = dbl(c.get("primary_threshold"));
+      ConfirmedDetection rule = new ConfirmedDetection(0.7, 0.3, 0.45, 0.1);
+      List<Detection> sure = scored(c.get("primary"), t, "blazeface_back");
+      List<Detection> candidates = scored(c.get("primary"), Math.min(rule.low, t), "blazeface_back");
+      List<Detection> second = scored(c.get("second"), rule.confirmThreshold, "blazeface_short");
+      List<Detection> got = rule.select(sure, candidates, () -> second,
+          (int) dbl(c.get("longer_side")));
+      List<Object> exp = list(c.get("kept"));
+      assertEquals(exp.size(), got.size(), "case " + n + ": faces kept");
+      for (int i = 0; i < got.size(); i++) {
+        assertArrayEquals(floats(exp.get(i)), got.get(i).box, 0f, "case " + n + ", face " + i);
+      }
+      n++;
+    }
+  }
+
+  @Test
+  void distinctFacesMatchPython() {
+    Map<String, Object> d = map(g.get("distinct"));
+    float[] all = f32((String) d.get("landmarks"));
+    List<float[][]> landmarks = new ArrayList<>();
+    for (int f = 0; f < (int) dbl(d.get("faces")); f++) {
+      float[][] lm = new float[68][2];
+      for (int k = 0; k < 68; k++) {
+        lm[k][0] = all[(f * 68 + k) * 2];
+        lm[k][1] = all[(f * 68 + k) * 2 + 1];
+      }
+      landmarks.add(lm);
+    }
+    List<Integer> exp = new ArrayList<>();
+    for (double i : doubles(d.get("kept"))) {
+      exp.add((int) i);
+    }
+    assertEquals(CandidateCheck.SAME_FACE_IOU, dbl(d.get("same_face_iou")));
+    assertEquals(exp, CandidateCheck.distinctIndices(landmarks, CandidateCheck.SAME_FACE_IOU));
+  }
+
+  /** {@code [[box, score], ...]} decoded at {@code threshold}, best score first (as BlazeFace). */
+  private static List<Detection> scored(Object json, double threshold, String source) {
+    List<Detection> dets = new ArrayList<>();
+    for (Object o : list(json)) {
+      List<Object> pair = list(o);
+      float score = (float) dbl(pair.get(1));
+      if (score >= threshold) {
+        dets.add(new Detection(floats(pair.get(0)), score, null, source));
+      }
+    }
+    dets.sort(java.util.Comparator.comparingDouble(x -> -x.score));
+    return dets;
+  }
+
   private static List<Detection> detections(Object json) {
     List<Detection> dets = new ArrayList<>();
     for (Object o : list(json)) {

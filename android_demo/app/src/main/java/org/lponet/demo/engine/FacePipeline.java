@@ -146,14 +146,18 @@ public final class FacePipeline {
   }
 
   /**
-   * Python's {@code FaceAnalyzer.find_faces}: {@link #detect}, then {@link #analyzeDetections};
+   * Python's {@code FaceAnalyzer.find_faces}: {@link #detect}, then {@link #analyzeDetections}
+   * without repeats of one face;
    * when the detector returns nothing and {@code checkCandidates}, the candidate check on the
    * candidate model's detections down to {@code max(candidateScore, scoreThreshold)}.
    */
   public List<Face> findFaces(RgbImage image, boolean zoomOutWhenEmpty, boolean checkCandidates) {
     List<Detection> found = detect(image, zoomOutWhenEmpty);
     if (!found.isEmpty() || !checkCandidates || check == null) {
-      return analyzeDetections(image, found);
+      // one face per person: on a close-up the detector may also box the lower half of the
+      // face, and the refinement takes both boxes onto the same face
+      return CandidateCheck.withoutRepeats(analyzeDetections(image, found),
+          check != null ? check.sameFaceIou : CandidateCheck.SAME_FACE_IOU);
     }
     checksRun++;
     TfliteBlazeFace model = detectors.get(check.model);

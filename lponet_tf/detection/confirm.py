@@ -49,9 +49,10 @@ class ConfirmedDetector:
     2. Every other ``primary`` detection down to ``low`` (decoded at ``low``) that does not
        overlap a kept one is kept when ``confirm``, decoded at ``confirm_threshold``, has a
        detection that agrees with it (:func:`boxes_agree`) and with no face kept before: a
-       ``confirm`` box is one face, so it confirms one detection (the best scoring), and the
-       box of a face already kept confirms nothing more (on a close-up, its large box would
-       otherwise vouch for an ear or half of the same face).
+       ``confirm`` box is one face, so it confirms one detection (of those agreeing, the one
+       it overlaps most, then the best scoring), and the box of a face already kept confirms
+       nothing more (on a close-up, its large box would otherwise vouch for an ear or half of
+       the same face).
 
     The second model only runs when step 2 has a candidate, so a clear face costs one model.
     Detections keep the primary's ``source`` (its box mapping applies).
@@ -103,11 +104,14 @@ class ConfirmedDetector:
             second = [s for s in self.confirm.decode(self.confirm.infer(image),
                                                      self.confirm_threshold)
                       if not any(boxes_agree(s.box, k.box) for k in kept)]
-            for d in sorted(rest, key=lambda d: -d.score):
-                match = next((s for s in second if boxes_agree(d.box, s.box)), None)
-                if match is not None:
-                    second.remove(match)
-                    kept.append(d)
+            confirmed = set()
+            for s in second:  # one face: the candidate most like it (a mask's box beside wins nothing)
+                agree = [i for i, d in enumerate(rest)
+                         if i not in confirmed and boxes_agree(d.box, s.box)]
+                if agree:
+                    confirmed.add(max(agree, key=lambda i: (float(box_iou(rest[i].box, s.box)[0, 0]),
+                                                            rest[i].score)))
+            kept += [rest[i] for i in sorted(confirmed)]
         return sorted(kept, key=lambda d: -d.score)
 
     def __repr__(self) -> str:

@@ -16,10 +16,10 @@ import java.util.function.Supplier;
  *   <li>the primary model's detections at its own threshold are kept when their score is at
  *       least {@code accept}, or their box is narrower than {@code smallFace * L};
  *   <li>every other primary detection down to {@code min(low, primary threshold)} that agrees
- *       with no kept one ({@link #boxesAgree}), best score first, is kept when the second model,
- *       decoded at {@code confirmThreshold}, has a detection that agrees with it and with no
- *       face kept in step 1; each such detection confirms one candidate. The second model runs
- *       only when there is such a candidate.
+ *       with no kept one ({@link #boxesAgree}) is kept when the second model, decoded at {@code
+ *       confirmThreshold}, has a detection that agrees with it and with no face kept in step 1;
+ *       each such detection confirms one candidate (of those agreeing, the one it overlaps most,
+ *       then the best scoring). The second model runs only when there is such a candidate.
  * </ol>
  *
  * Detections keep the primary's source (its box mapping applies). The models are run by the
@@ -102,14 +102,28 @@ public final class ConfirmedDetection {
           other.add(s);
         }
       }
-      rest.sort(Comparator.comparingDouble(d -> -d.score));
-      for (Detection d : rest) {
-        for (int i = 0; i < other.size(); i++) {
-          if (boxesAgree(d.box, other.get(i).box)) {
-            kept.add(d);
-            other.remove(i);
-            break;
+      boolean[] confirmed = new boolean[rest.size()];
+      for (Detection s : other) {
+        int best = -1;
+        double bestIou = -1;
+        for (int i = 0; i < rest.size(); i++) {
+          Detection d = rest.get(i);
+          if (confirmed[i] || !boxesAgree(d.box, s.box)) {
+            continue;
           }
+          double iou = Refine.iou(d.box, s.box);
+          if (best < 0 || iou > bestIou || (iou == bestIou && d.score > rest.get(best).score)) {
+            best = i;
+            bestIou = iou;
+          }
+        }
+        if (best >= 0) {
+          confirmed[best] = true;
+        }
+      }
+      for (int i = 0; i < rest.size(); i++) {
+        if (confirmed[i]) {
+          kept.add(rest.get(i));
         }
       }
     }

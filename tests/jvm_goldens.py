@@ -416,6 +416,8 @@ def _distinct_golden(out: _Out, rng) -> dict:
     for i in (3, 5, 8):
         lms[i] = lms[i - 1] + rng.normal(0, 4, 2)
     lms[10] = lms[0] + 60.0  # overlapping a little only
+    lms[11] = (lms[2] - lms[2].mean(0)) * 0.5 + lms[2].mean(0) + 10.0  # a half face inside
+    lms = lms.astype(np.float32)  # what Java reads
     faces = [types.SimpleNamespace(landmarks=m, index=i) for i, m in enumerate(lms)]
     return {"landmarks": out.f32("distinct_landmarks.f32", lms), "faces": len(lms),
             "same_face_iou": SAME_FACE_IOU,

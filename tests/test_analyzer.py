@@ -440,6 +440,18 @@ def test_the_detectors_two_boxes_on_one_face_give_one_face():
     assert len(analyzer.analyze(img, boxes=[whole.box, lower.box])) == 2
 
 
+def test_a_half_face_inside_a_face_is_the_same_face():
+    from types import SimpleNamespace
+
+    from lponet_tf.inference.candidate_check import distinct_faces
+
+    square = np.array([[x, y] for x in (0.0, 100.0) for y in (0.0, 100.0)])
+    face = SimpleNamespace(landmarks=square, confidence=0.5)
+    half = SimpleNamespace(landmarks=square * [0.9, 0.4] + [5, 55], confidence=0.6)  # IoU 0.36
+    beside = SimpleNamespace(landmarks=square + [60, 0], confidence=0.4)   # IoU 0.25, centre out
+    assert distinct_faces([face, half, beside], by_confidence=False) == [face, beside]
+
+
 def test_a_user_detectors_negative_scores_are_kept_without_a_threshold():
     """dlib-style margins may be negative: with score_threshold None the detector's own
     decision stands; a threshold set applies to them."""

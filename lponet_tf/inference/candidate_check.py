@@ -88,14 +88,24 @@ def is_occluded_face(face, min_confidence: float = MIN_CONFIDENCE,
 
 def distinct_faces(faces: Sequence, same_iou: float = SAME_FACE_IOU,
                    by_confidence: bool = True) -> list:
-    """``faces`` without any whose landmark box overlaps a kept one's by ``same_iou`` or more:
-    two boxes the refinement took onto the same face (two candidates here; the detector's
+    """``faces`` without any whose landmark box overlaps a kept one's by ``same_iou`` or more,
+    or has its centre inside it: two boxes the refinement took onto the same face (two candidates here; the detector's
     whole-face box and its box on the lower half of a close-up face, in
     :meth:`FaceAnalyzer.find_faces`). Kept most confident first, or (``by_confidence=False``)
     in the given order, the first of each face kept."""
     kept: list = []
     for face in (sorted(faces, key=lambda f: -f.confidence) if by_confidence else faces):
         box = landmark_box(face.landmarks)
-        if all(not box_iou(box, landmark_box(k.landmarks))[0, 0] >= same_iou for k in kept):
+        if not any(_same_face(box, landmark_box(k.landmarks), same_iou) for k in kept):
             kept.append(face)
     return kept
+
+
+def _same_face(box, kept_box, same_iou: float) -> bool:
+    """Landmark boxes of one face: overlapping by ``same_iou``, or ``box``'s centre inside
+    ``kept_box`` (the half face a close-up's lower-half detection converges to; two people's
+    faces do not nest so)."""
+    if box_iou(box, kept_box)[0, 0] >= same_iou:
+        return True
+    cx, cy = (float(box[0]) + float(box[2])) / 2, (float(box[1]) + float(box[3])) / 2
+    return bool(kept_box[0] <= cx <= kept_box[2] and kept_box[1] <= cy <= kept_box[3])

@@ -76,7 +76,8 @@ public final class CandidateCheck {
 
   /**
    * {@code faces} in their order, without any whose landmark box overlaps an earlier kept one's
-   * by {@code sameFaceIou} or more (Python's {@code distinct_faces(..., by_confidence=False)}):
+   * by {@code sameFaceIou} or more, or has its centre inside it (Python's {@code
+   * distinct_faces(..., by_confidence=False)}):
    * the detector's whole-face box and its box on the lower half of a close-up face, which the
    * refinement takes onto the same face.
    */
@@ -92,6 +93,12 @@ public final class CandidateCheck {
     return kept;
   }
 
+  /** Python's {@code _same_face}: {@code box}'s centre inside {@code kept}, edges included. */
+  private static boolean centreInside(float[] box, float[] kept) {
+    double cx = ((double) box[0] + box[2]) / 2, cy = ((double) box[1] + box[3]) / 2;
+    return kept[0] <= cx && cx <= kept[2] && kept[1] <= cy && cy <= kept[3];
+  }
+
   /** The indices {@link #withoutRepeats} keeps, from the faces' landmarks. */
   public static List<Integer> distinctIndices(List<float[][]> landmarks, double sameFaceIou) {
     List<Integer> kept = new ArrayList<>();
@@ -99,7 +106,8 @@ public final class CandidateCheck {
       float[] box = Refine.landmarkBox(landmarks.get(i));
       boolean repeat = false;
       for (int k : kept) {
-        repeat |= Refine.iou(box, Refine.landmarkBox(landmarks.get(k))) >= sameFaceIou;
+        float[] other = Refine.landmarkBox(landmarks.get(k));
+        repeat |= Refine.iou(box, other) >= sameFaceIou || centreInside(box, other);
       }
       if (!repeat) {
         kept.add(i);

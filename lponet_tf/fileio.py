@@ -219,6 +219,10 @@ def check_outputs(outputs: Iterable, inputs: Iterable = (), overwrite: bool = Fa
                                    "choose another output name or folder")
         if os.path.isdir(out) and not os.path.islink(out):
             raise OutputError(out, f"is a folder, so it cannot be the {what} file")
+        if not os.path.islink(out) and not os.path.isfile(out):
+            # /dev/null, a pipe, a socket: the atomic write would replace the node itself
+            raise OutputError(out, f"is not a regular file (a device or a pipe), so it cannot "
+                                   f"be the {what} file; leave the option out to write none")
         if not overwrite:
             raise OutputError(out, "exists (an earlier run's output?); give --overwrite to "
                                    "replace it, or choose another output name or folder")

@@ -279,6 +279,16 @@ def _unwritable_folder(tmp_path):
     return pathlib.Path("/proc/self/lponet-out")  # root writes into chmod 555 folders
 
 
+def test_a_device_is_never_an_output_even_with_overwrite(tmp_path):
+    """``--output /dev/null --overwrite`` would have replaced the device node with a file."""
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    for node in ("/dev/null", fifo):
+        with pytest.raises(OutputError, match="is not a regular file"):
+            check_outputs([node], overwrite=True)
+    assert os.path.exists("/dev/null") and not os.path.isfile("/dev/null")
+
+
 def test_an_unwritable_output_is_named_by_its_own_path(tmp_path):
     from lponet_tf.fileio import check_writable
 

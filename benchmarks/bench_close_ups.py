@@ -10,7 +10,9 @@ first training face mask of ``bench_masked_detection.py`` drawn on the whole pho
 Per detector: the share of close-ups with a detection overlapping the landmark box by IoU >=
 0.5 (the detector alone), the share found end to end (``FaceAnalyzer.analyze``, bundled model,
 its defaults: a face whose *landmarks'* box overlaps the true one by IoU >= 0.5, the rule of
-``scripts/evaluate_end_to_end.py``), and the inter-ocular NME (Eq. 10) over the found faces.
+``scripts/evaluate_end_to_end.py``), the inter-ocular NME (Eq. 10) over the found faces, and
+the share of close-ups returned with another face besides (each holds one face: a repeat of it,
+or a stray on an ear or a cheek).
 
 Usage:
     .venv/bin/python benchmarks/bench_close_ups.py             # ~3 min on 2 cores
@@ -59,11 +61,12 @@ def main(argv=None) -> int:
     print(f"{len(val)} validation faces (300W holdout {bench.HOLDOUT}), close-up side "
           f"{args.side} x the landmark box; {args.model or 'bundled model'}, FaceAnalyzer defaults\n")
     print("| close-ups | detector | detection IoU >= 0.5 | found end to end | NME on the found "
-          "(median) |")
-    print("|---|---|---|---|---|")
+          "(median) | another face returned |")
+    print("|---|---|---|---|---|---|")
     for masked in (False, True):
         hits = {d: 0 for d in DETECTORS}
         errors = {d: [] for d in DETECTORS}
+        extra = {d: 0 for d in DETECTORS}
         for r in val:
             img, lm = bench.read_rgb(r.image_path), np.asarray(r.landmarks, np.float64)
             if masked:
@@ -73,14 +76,16 @@ def main(argv=None) -> int:
             gt = landmark_box(clm)
             for d, analyzer in analyzers.items():
                 hits[d] += bench.found(analyzer.detect(close), gt, centre=False)
-                face, _ = matching_face(analyzer.analyze(close), gt)
+                faces = analyzer.analyze(close)
+                face, _ = matching_face(faces, gt)
+                extra[d] += len(faces) > (face is not None)
                 errors[d].append(np.nan if face is None
                                  else nme(face.landmarks[None], clm[None]).per_image[0])
         for d in DETECTORS:
             e = np.asarray(errors[d])
             print(f"| {'masked' if masked else 'bare'} | {d} | {hits[d] / len(val):.3f} "
-                  f"| {np.mean(~np.isnan(e)):.3f} | {np.nanmean(e):.2f}% ({np.nanmedian(e):.2f}%) |",
-                  flush=True)
+                  f"| {np.mean(~np.isnan(e)):.3f} | {np.nanmean(e):.2f}% ({np.nanmedian(e):.2f}%) "
+                  f"| {extra[d] / len(val):.3f} |", flush=True)
     return 0
 
 

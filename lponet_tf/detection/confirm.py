@@ -15,7 +15,7 @@ import numpy as np
 
 from lponet_tf.detection.base import Detection, as_rgb_uint8, box_iou
 
-__all__ = ["ConfirmedDetector", "boxes_agree", "AGREE_IOU"]
+__all__ = ["ConfirmedDetector", "boxes_agree", "centre_inside", "AGREE_IOU"]
 
 #: Two boxes are the same face when they overlap by this much (or a centre lies in the other).
 AGREE_IOU = 0.3
@@ -33,8 +33,15 @@ def boxes_agree(a, b, iou: float = AGREE_IOU) -> bool:
     b = np.asarray(b, np.float64).reshape(4)
     if box_iou(a, b)[0, 0] >= iou:
         return True
-    ca, cb = (a[:2] + a[2:]) / 2, (b[:2] + b[2:]) / 2
-    return bool(np.all((ca >= b[:2]) & (ca <= b[2:])) or np.all((cb >= a[:2]) & (cb <= a[2:])))
+    return centre_inside(a, b) or centre_inside(b, a)
+
+
+def centre_inside(a, b) -> bool:
+    """Whether box ``a``'s centre lies inside box ``b`` (edges included)."""
+    a = np.asarray(a, np.float64).reshape(4)
+    b = np.asarray(b, np.float64).reshape(4)
+    c = (a[:2] + a[2:]) / 2
+    return bool(np.all((c >= b[:2]) & (c <= b[2:])))
 
 
 class ConfirmedDetector:

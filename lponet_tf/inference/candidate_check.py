@@ -24,6 +24,7 @@ from typing import List, Optional, Sequence
 import numpy as np
 
 from lponet_tf.detection import BlazeFaceDetector, Detection, box_iou, landmark_box
+from lponet_tf.detection.confirm import centre_inside
 
 __all__ = ["CANDIDATE_SCORE", "MAX_CANDIDATES", "MIN_CONFIDENCE", "MAX_VISIBLE", "SAME_FACE_IOU",
            "candidate_model", "low_score_candidates", "is_occluded_face", "distinct_faces"]
@@ -105,7 +106,4 @@ def _same_face(box, kept_box, same_iou: float) -> bool:
     """Landmark boxes of one face: overlapping by ``same_iou``, or ``box``'s centre inside
     ``kept_box`` (the half face a close-up's lower-half detection converges to; two people's
     faces do not nest so)."""
-    if box_iou(box, kept_box)[0, 0] >= same_iou:
-        return True
-    cx, cy = (float(box[0]) + float(box[2])) / 2, (float(box[1]) + float(box[3])) / 2
-    return bool(kept_box[0] <= cx <= kept_box[2] and kept_box[1] <= cy <= kept_box[3])
+    return box_iou(box, kept_box)[0, 0] >= same_iou or centre_inside(box, kept_box)

@@ -93,12 +93,6 @@ public final class CandidateCheck {
     return kept;
   }
 
-  /** Python's {@code _same_face}: {@code box}'s centre inside {@code kept}, edges included. */
-  private static boolean centreInside(float[] box, float[] kept) {
-    double cx = ((double) box[0] + box[2]) / 2, cy = ((double) box[1] + box[3]) / 2;
-    return kept[0] <= cx && cx <= kept[2] && kept[1] <= cy && cy <= kept[3];
-  }
-
   /** The indices {@link #withoutRepeats} keeps, from the faces' landmarks. */
   public static List<Integer> distinctIndices(List<float[][]> landmarks, double sameFaceIou) {
     List<Integer> kept = new ArrayList<>();
@@ -107,7 +101,8 @@ public final class CandidateCheck {
       boolean repeat = false;
       for (int k : kept) {
         float[] other = Refine.landmarkBox(landmarks.get(k));
-        repeat |= Refine.iou(box, other) >= sameFaceIou || centreInside(box, other);
+        repeat |= Refine.iou(box, other) >= sameFaceIou
+            || ConfirmedDetection.centreInside(box, other);
       }
       if (!repeat) {
         kept.add(i);

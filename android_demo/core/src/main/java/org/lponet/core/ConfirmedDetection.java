@@ -54,7 +54,8 @@ public final class ConfirmedDetection {
     return centreInside(a, b) || centreInside(b, a);
   }
 
-  private static boolean centreInside(float[] a, float[] b) {
+  /** Box {@code a}'s centre inside box {@code b}, edges included. */
+  static boolean centreInside(float[] a, float[] b) {
     double cx = ((double) a[0] + a[2]) / 2, cy = ((double) a[1] + a[3]) / 2;
     return cx >= b[0] && cx <= b[2] && cy >= b[1] && cy <= b[3];
   }

@@ -5,7 +5,9 @@
 backend. They accept ``sample_weight`` (pass them as ``weighted_metrics`` so the per-output
 sample weights of the partial-label scheme reach them) and, because a missing task has a
 zero target (``docs/CONVENTIONS.md``), they also skip samples whose target is all zeros
-where that cannot be a real label (heatmaps, rotation matrices, masks).
+where that cannot be a real label (heatmaps, rotation matrices, masks). A metric that has
+seen no labelled sample reads NaN, not 0: a validation set without pose or mask labels must
+not log a perfect pose MAE or a zero mIoU.
 
 Benchmark figures (against the annotation, in float64) come from the numpy functions of
 :mod:`lponet_tf.metrics`; these are the training-time views of the same quantities.
@@ -60,7 +62,9 @@ class _WeightedMean(keras.metrics.Metric):
         self.count.assign_add(ops.sum(w))
 
     def result(self):
-        return ops.divide_no_nan(self.total, self.count)
+        # NaN when nothing was labelled (Keras' own means read 0 there, a figure nobody measured).
+        return ops.where(self.count > 0, ops.divide_no_nan(self.total, self.count),
+                         ops.convert_to_tensor(float("nan"), "float32"))
 
 
 @keras.saving.register_keras_serializable(package=_PACKAGE)

@@ -156,8 +156,10 @@ def test_a_keras_file_keeps_frozen_layers_and_the_optimizer_state(tmp_path):
     assert int(loaded.optimizer.iterations) == int(model.optimizer.iterations) == 1
     model.fit(x, y, batch_size=2, epochs=1, verbose=0)
     loaded.fit(x, y, batch_size=2, epochs=1, verbose=0)
+    # Within two Adam steps' size (lr 1e-3): a thread-order difference in a near-zero
+    # gradient can flip an element's step (seen once: 9e-5 under load); lost state moved 2.4.
     for a, b in zip(model.weights, loaded.weights):
-        np.testing.assert_allclose(np.asarray(a), np.asarray(b), atol=1e-5, err_msg=a.path)
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b), atol=2e-3, err_msg=a.path)
 
 
 def test_a_keras_file_keeps_the_heatmap_scale_of_its_training(tmp_path):

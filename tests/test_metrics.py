@@ -186,7 +186,7 @@ def test_heatmap_nme_matches_numpy_on_decoded_heatmaps(rng):
     expected = (per[0] * 1 + per[2] * 2) / 3
     assert float(m.result()) == pytest.approx(expected, rel=1e-4)
     m.reset_state()
-    assert float(m.result()) == 0.0
+    assert np.isnan(float(m.result()))  # nothing seen: not a perfect 0 %
     top2 = KM.HeatmapNME(decode="top2")
     top2.update_state(L[:3], P[:3])
     gt, _ = decode_heatmaps(L[:3], "top2")
@@ -242,6 +242,28 @@ def test_pose_metrics_match_numpy(rng):
     assert float(across.result()) == pytest.approx(np.mean([2.0, 15.0]), rel=1e-5)
     with pytest.raises(ValueError):
         KM.PoseMAE(angle="tilt")
+
+
+@pytest.mark.parametrize("metric, make_target", [
+    (KM.HeatmapNME(), lambda rng: np.zeros((3, 16, 16, 68), np.float32)),
+    (KM.PoseGeodesic(), lambda rng: np.zeros((3, 3, 3), np.float32)),
+    (KM.PoseMAE(), lambda rng: np.zeros((3, 3, 3), np.float32)),
+    (KM.MaskIoU(), lambda rng: np.zeros((3, 8, 8, 2), np.float32)),
+])
+def test_a_metric_that_saw_no_label_reads_nan(rng, metric, make_target):
+    """A validation set without pose or mask labels: the metric skipped every sample, and
+    reads NaN (it read 0.0: a perfect pose MAE, a zero mIoU nobody measured). Weights of
+    zero on labelled samples are the same: nothing counted."""
+    y = make_target(rng)
+    pred = rng.uniform(0.1, 1.0, y.shape).astype(np.float32)
+    metric.reset_state()
+    metric.update_state(y, pred)
+    assert np.isnan(float(metric.result()))
+    y = y + rng.uniform(0.1, 1.0, y.shape).astype(np.float32)
+    metric.update_state(y, pred, sample_weight=np.zeros(3, np.float32))
+    assert np.isnan(float(metric.result()))
+    metric.update_state(y, pred, sample_weight=np.array([0, 1, 0], np.float32))
+    assert np.isfinite(float(metric.result()))
 
 
 def test_mask_iou_matches_numpy(rng):

@@ -115,3 +115,19 @@ def test_keep_epochs_keeps_every_epoch_or_those_at_the_final_rate(tmp_path, fina
     for e in kept:  # each file holds the weights of its own epoch
         loaded = keras.saving.load_model(tmp_path / "epochs" / f"epoch_{e:03d}.keras")
         np.testing.assert_array_equal(loaded.layers[0].kernel.numpy(), np.full((2, 1), e - 1))
+
+
+def test_best_checkpoint_skips_an_epoch_whose_monitor_measured_nothing(tmp_path):
+    """A monitored metric reads NaN when its epoch saw no label (lponet_tf.keras_metrics):
+    that epoch is not "best", whether or not a best exists yet."""
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    best = AtomicModelCheckpoint(tmp_path / "best.keras", monitor="val_nme", save_best_only=True)
+    best.set_model(model)
+    for epoch, value in enumerate([float("nan"), 5.0, float("nan"), 6.0, 4.0]):
+        model.layers[0].kernel.assign(np.full((2, 1), epoch, np.float32))
+        best.on_epoch_end(epoch, {"val_nme": value})
+        if epoch == 0:
+            assert not (tmp_path / "best.keras").exists()
+    assert (best.best, best.best_epoch) == (4.0, 4)
+    loaded = keras.saving.load_model(tmp_path / "best.keras")
+    np.testing.assert_array_equal(loaded.layers[0].kernel.numpy(), np.full((2, 1), 4))

@@ -102,7 +102,8 @@ class AtomicModelCheckpoint(keras.callbacks.Callback):
     Args:
         filepath: may contain ``{epoch}`` and metric names like ``{val_loss:.3f}``.
         monitor: metric to compare when ``save_best_only``.
-        save_best_only: only write when ``monitor`` improved.
+        save_best_only: only write when ``monitor`` improved (a NaN value, a metric that
+            saw no label, never does).
         mode: ``"min"`` or ``"max"``.
         save_weights_only: write ``.weights.h5`` instead of a full ``.keras``.
 
@@ -143,7 +144,9 @@ class AtomicModelCheckpoint(keras.callbacks.Callback):
         logs = logs or {}
         if self.save_best_only:
             value = logs.get(self.monitor)
-            if value is None or (self.best is not None and not self.better(value, self.best)):
+            # NaN: a metric that saw no labelled sample this epoch measured nothing.
+            if value is None or not math.isfinite(float(value)) or (
+                    self.best is not None and not self.better(value, self.best)):
                 return
             self.best, self.best_epoch = float(value), int(epoch)
         path = self.filepath.format(epoch=epoch + 1, **logs)

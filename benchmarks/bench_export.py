@@ -246,7 +246,9 @@ def bench_model(name, model, preset, args, workdir: pathlib.Path, peak: dict) ->
                 dtype = "int8" if spec.quantize in INT8_PEAK else "fp32"
                 row["gmacs"][threads] = macs / row["ms"][threads] / 1e6
                 row["of_peak"][threads] = row["gmacs"][threads] / peak[dtype][threads]["gmacs"]
-            probe = subprocess.run([sys.executable, "-c", RSS_PROBE, str(path), str(face_path)],
+            # Absolute: the probe runs in the repository, a relative --workdir is the caller's.
+            probe = subprocess.run([sys.executable, "-c", RSS_PROBE, str(path.resolve()),
+                                    str(face_path.resolve())],
                                    capture_output=True, text=True, cwd=REPO, timeout=300)
             if probe.returncode:
                 raise RuntimeError(f"RSS probe failed: {probe.stderr[-1500:]}")

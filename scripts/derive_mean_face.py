@@ -3,7 +3,10 @@
 
 Usage::
 
-    .venv/bin/python scripts/derive_mean_face.py AFLW2000_DIR_OR_MAT [...] [--out PATH]
+    .venv/bin/python scripts/derive_mean_face.py AFLW2000_DIR_OR_MAT [...] --out PATH [--overwrite]
+
+To replace the packaged file, name it: ``--out lponet_tf/assets/mean_face_68.npy --overwrite``
+(every pose pseudo-label, and so the bundled model's pose, was made with that file).
 
 Input: AFLW2000-3D faces (``imageNNNNN.mat``; the bundled mean face was derived from four).
 
@@ -38,6 +41,7 @@ from lponet_tf import geometry  # noqa: E402
 from lponet_tf.data.augment import FLIP_68  # noqa: E402
 from lponet_tf.data.matfile import load_mat  # noqa: E402
 from lponet_tf.data.pseudo_pose import MEAN_FACE_PATH  # noqa: E402
+from lponet_tf.fileio import OutputError, atomic_write_via, check_outputs, check_writable  # noqa: E402
 
 #: 3DDFA's model unit (Basel Face Model: micrometres) per millimetre.
 MODEL_UNITS_PER_MM = 1000.0
@@ -80,15 +84,24 @@ def main(argv: List[str] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("inputs", nargs="+", type=pathlib.Path,
                         help="AFLW2000-3D folders or .mat files")
-    parser.add_argument("--out", type=pathlib.Path, default=pathlib.Path(MEAN_FACE_PATH))
+    parser.add_argument("--out", type=pathlib.Path, required=True,
+                        help=f".npy to write (the packaged one: {MEAN_FACE_PATH})")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing --out")
     args = parser.parse_args(argv)
+    if args.out.suffix != ".npy":  # np.save would add it and write another file
+        parser.exit(2, f"derive_mean_face: --out {args.out}: give a .npy path\n")
+    try:
+        check_outputs([args.out], inputs=args.inputs, overwrite=args.overwrite, what="mean face")
+        check_writable(args.out)
+    except OutputError as exc:
+        parser.exit(2, f"derive_mean_face: {exc}\n")
     mats = []
     for item in args.inputs:
         mats.extend(sorted(item.glob("*.mat")) if item.is_dir() else [item])
     face, rms = derive_mean_face(mats)
     for path, r in zip(mats, rms):
         print(f"{path.name}: RMS {r:.2f} mm from the mean")
-    np.save(args.out, face)
+    atomic_write_via(args.out, lambda tmp: np.save(tmp, face))
     iod = np.linalg.norm(face[36] - face[45])
     print(f"wrote {args.out}: {len(mats)} faces, outer eye corners {iod:.1f} mm apart")
     return 0

@@ -57,6 +57,38 @@ def test_mean_face_regenerates_from_the_real_samples(formats_dir):
     assert np.all(rms < 5.0)  # the samples agree once rotated back: the pose convention fits
 
 
+def test_mean_face_script_writes_only_where_told(formats_dir, tmp_path, capsys):
+    """The script once wrote the packaged mean face when --out was left out: --out is now
+    required, an existing file is replaced only with --overwrite, an input never."""
+    script = _derive_script()
+    mats = sorted((formats_dir / "aflw2000").glob("*.mat"))
+    packaged = pathlib.Path(MEAN_FACE_PATH).read_bytes()
+    with pytest.raises(SystemExit) as exit_:
+        script.main([str(m) for m in mats])
+    assert exit_.value.code == 2 and "--out" in capsys.readouterr().err
+    out = tmp_path / "face.npy"
+    out.write_bytes(b"mine")
+    with pytest.raises(SystemExit) as exit_:
+        script.main([*map(str, mats), "--out", str(out)])
+    assert exit_.value.code == 2 and "--overwrite" in capsys.readouterr().err
+    assert out.read_bytes() == b"mine"
+    with pytest.raises(SystemExit):
+        script.main([*map(str, mats), "--out", str(tmp_path / "face.mat")])
+    assert ".npy" in capsys.readouterr().err  # np.save would have added it
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    for m in mats:
+        (inputs / m.name).write_bytes(m.read_bytes())
+    (inputs / "kept.npy").write_bytes(b"data")  # a file in the input folder is an input
+    with pytest.raises(SystemExit):
+        script.main([str(inputs), "--out", str(inputs / "kept.npy"), "--overwrite"])
+    assert "input" in capsys.readouterr().err and (inputs / "kept.npy").read_bytes() == b"data"
+    assert script.main([*map(str, mats), "--out", str(out), "--overwrite"]) == 0
+    np.testing.assert_allclose(np.load(out), np.load(MEAN_FACE_PATH), atol=1e-4)
+    assert pathlib.Path(MEAN_FACE_PATH).read_bytes() == packaged
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["face.npy", "in"]  # no temporary left
+
+
 # ------------------------------------------------------------------------------ synthetic
 @pytest.mark.parametrize("ypr", [(0, 0, 0), (35, -10, 5), (-60, 20, -15), (10, 40, 25), (75, 0, 0)])
 def test_pseudo_pose_recovers_a_known_pose(ypr):

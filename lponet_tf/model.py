@@ -266,7 +266,8 @@ class LPONet(DistributedFitMixin, keras.Model):
 
         Every argument left as None takes the default of ``lponet train``
         (``lponet_tf.training.config.DEFAULTS``): the heatmap (:class:`lponet_tf.losses.HeatmapLoss`:
-        squared error with heatmap scaling, omega = 60, and the weighted loss map, Eq. 5-7),
+        squared error with heatmap scaling, omega = 60, Eq. 5; the weighted loss map of Eq. 6-7
+        off, as in the paper's first stage: ``HeatmapLoss(weighted=True)`` for the second),
         pose (geodesic for the 6D head, MAE for Euler) and occlusion losses weighted
         alpha = 1, beta = 1, gamma = 10 on every stack's outputs (deep supervision), RMSprop
         at 1e-4 dropping to 1e-5 after 30K steps, and NME / pose error / mask IoU as

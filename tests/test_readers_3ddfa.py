@@ -111,7 +111,10 @@ def lp_root(tmp_path):
 
 def test_300w_lp_layout_subsets_and_flip(lp_root):
     root, pts2d, _ = lp_root
-    records = read_dataset("300w_lp", root)
+    paper = read_dataset("300w_lp", root)  # the paper's 61,225: no mirrored copies
+    assert sorted(pathlib.Path(r.image_path).parent.name for r in paper) == ["AFW", "IBUG", "IBUG"]
+    assert not any(r.attributes["flipped"] for r in paper)
+    records = read_dataset("300w_lp", root, flips=True)
     assert len(records) == 4  # the landmarks/ files are not faces
     by = {(pathlib.Path(r.image_path).parent.name, pathlib.Path(r.image_path).stem): r for r in records}
     flip = by[("IBUG_Flip", "IBUG_image_003_1_0")]
@@ -122,6 +125,12 @@ def test_300w_lp_layout_subsets_and_flip(lp_root):
     np.testing.assert_allclose(by[("IBUG", "IBUG_image_003_1_1")].landmarks, pts2d, atol=1e-4)
     assert {r.attributes["subset"] for r in read_dataset("300w_lp", root, split="afw")} == {"AFW"}
     assert len(read_dataset("300w_lp", root, split="ibug_flip")) == 1
+    only_flips = root.parent / "flips_only"
+    only_flips.mkdir()
+    shutil.copytree(root / "IBUG_Flip", only_flips / "IBUG_Flip")
+    with pytest.raises(DataError, match="flips: true"):
+        read_dataset("300w_lp", only_flips)
+    assert len(read_dataset("300w_lp", only_flips, flips=True)) == 1
 
 
 def test_300w_lp_landmarks_folder_sources(lp_root):

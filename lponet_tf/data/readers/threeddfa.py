@@ -15,7 +15,10 @@ by :func:`lponet_tf.geometry.pose_para_to_matrix`, and the landmarks:
       root/landmarks/{AFW,HELEN,IBUG,LFPW}/NAME_pts.mat       (no _Flip folders)
 
   A flat folder of pairs (e.g. a few faces copied out of 300W-LP) works too. ``split`` picks
-  a subset folder (``"afw"``, ``"helen_flip"``, ...; case-insensitive) or None for all.
+  a subset folder (``"afw"``, ``"helen_flip"``, ...; case-insensitive) or None for all but
+  the ``_Flip`` folders: the paper's 61,225 faces are the un-mirrored ones (the mirrored
+  copies double them to 122,450, and training flips again), so ``flips=True`` is needed to
+  read the copies with the rest.
   ``attributes``: ``subset`` (from the file name prefix, e.g. ``"IBUG"``), ``flipped``,
   ``yaw``, ``pitch``, ``roll`` (degrees).
 
@@ -84,12 +87,15 @@ def _landmarks_from_folder(root: pathlib.Path, mat_path: pathlib.Path, subset: s
     return _common.as_points(_common.mat_field(lm, lm_path, key), lm_path, key)
 
 
-def read_300w_lp(root, split: Optional[str] = None, landmarks: str = "pt2d") -> List[FaceRecord]:
+def read_300w_lp(root, split: Optional[str] = None, landmarks: str = "pt2d",
+                 flips: bool = False) -> List[FaceRecord]:
     """Read 300W-LP (see the module docstring).
 
     Args:
         root: the ``300W_LP`` folder, or any folder of ``NAME.jpg`` + ``NAME.mat``.
         split: a subset folder name (``"afw"``, ``"afw_flip"``, ``"helen"``, ...) or None.
+        flips: with ``split=None``, also read the mirrored ``*_Flip`` folders (off: the
+            paper's 61,225 faces; a ``_flip`` split is read whatever this says).
         landmarks: ``"pt2d"`` (the ``.mat``'s own, default), ``"pts_2d"`` or ``"pts_3d"``
             (from ``landmarks/``).
 
@@ -114,9 +120,13 @@ def read_300w_lp(root, split: Optional[str] = None, landmarks: str = "pt2d") -> 
             raise DataError(root, f"300w_lp subset folder {split!r} not found")
         mats = _pairs(folder)
     else:
-        mats = _pairs(root)
+        mats = [m for m in _pairs(root)
+                if flips or not any(part.lower().endswith("_flip")
+                                    for part in m.relative_to(root).parts[:-1])]
     if not mats:
-        raise DataError(root, "no 300w_lp NAME.jpg + NAME.mat pairs found")
+        raise DataError(root, "no 300w_lp NAME.jpg + NAME.mat pairs found"
+                              + ("" if flips or split else " outside the _Flip folders "
+                                 "(flips: true reads those)"))
 
     records = []
     for mat_path in mats:

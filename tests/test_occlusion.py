@@ -158,6 +158,27 @@ def test_occluded_label_is_the_mask_label_minus_the_occluder(tmp_path):
         np.testing.assert_allclose(t[..., 1], hit.visible.reshape(S // 4, 4, S // 4, 4).mean((1, 3)), atol=1e-5)
 
 
+def test_blur_covers_the_occluder_as_the_face(tmp_path, monkeypatch):
+    """A blurred photo blurs what covers the face too: the sample equals the unblurred one
+    (the same draws) blurred afterwards. Blurring before the occluders left them sharp on a
+    blurred face, an edge the network could learn to find occluders by."""
+    import cv2
+
+    from lponet_tf.data import augment as aug
+
+    rec = write_face(tmp_path, "f", seed=6, mask=True)
+    cfg = dataclasses.replace(aug.AugmentConfig(), blur_prob=1.0, blur_sigma=(4.0, 4.0),
+                              flip_prob=0.0)
+    blurred = prepare_sample(rec, S, np.random.default_rng(3), augment=cfg, occlusion=ALWAYS)
+    assert blurred.occluders
+    sigmas = []
+    monkeypatch.setattr(aug, "blur", lambda image, sigma: sigmas.append(sigma) or image)
+    sharp = prepare_sample(rec, S, np.random.default_rng(3), augment=cfg, occlusion=ALWAYS)
+    assert sharp.occluders == blurred.occluders and sigmas[0] == pytest.approx(4.0 * S / 256)
+    by_hand = cv2.GaussianBlur(sharp.image, (0, 0), sigmaX=sigmas[0], sigmaY=sigmas[0])
+    assert np.abs(blurred.image.astype(float) - by_hand.astype(float)).max() <= 1.0
+
+
 def test_landmark_only_samples_keep_the_mask_loss_off_unless_asked(tmp_path):
     rec = write_face(tmp_path, "f", seed=5)
     s = prepare_sample(rec, S, np.random.default_rng(0), occlusion=ALWAYS)

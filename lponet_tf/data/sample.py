@@ -306,7 +306,6 @@ def prepare_sample(
             params = dataclasses.replace(params, out_of_plane=turned.angles)
         else:
             params = dataclasses.replace(params, out_of_plane=(0.0, 0.0))
-    crop = aug.blur(crop, params.blur_sigma)
 
     occ_cfg = occlusion or OcclusionConfig()
     visible, mask_source = None, None
@@ -324,7 +323,9 @@ def prepare_sample(
         scratch = visible if visible is not None else np.zeros((size, size), np.float32)
         occluders = occlude(crop, scratch, landmarks if landmarks is not None else placement_crop,
                             occlusion, rng)
-    # After the occluders: a dark photo darkens the mask on the face too.
+    # After the occluders: a blurred or dark photo blurs and darkens the mask on the face
+    # too (a sharp occluder on a blurred face is an edge no real photo has).
+    crop = aug.blur(crop, params.blur_sigma)
     crop = aug.photometric(crop, params.photometric)
 
     g = size // 4

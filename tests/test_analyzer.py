@@ -275,6 +275,26 @@ def test_refine_goes_round_until_the_landmarks_agree_at_most_refine_passes_times
     assert runner.calls == [1, 1]
 
 
+def test_faces_to_refine_are_run_together_and_each_refined():
+    """Two badly boxed faces: both go round in the same refine pass (the runner sees batches
+    of 2, not a pass per face), and each box comes out on its own disc."""
+    runner = OracleRunner()
+    boxes = [Detection([20, 0, 140, 120], 0.9, source="boxes"),
+             Detection([180, 0, 300, 120], 0.8, source="boxes")]
+    analyzer = FaceAnalyzer.create(model=runner, detector=ListDetector(boxes), refine_iou=0.8)
+    faces = analyzer.analyze(disc_frame([(80, 60), (240, 60)], radius=20, size=(120, 320)))
+    assert runner.calls == [2, 2]
+    np.testing.assert_allclose([f.box for f in faces], [[60, 40, 100, 80], [220, 40, 260, 80]], atol=3)
+
+
+def test_a_detection_scored_at_the_threshold_is_kept():
+    """score_threshold drops detections BELOW it: one exactly at it stays."""
+    at = ListDetector([Detection([60, 40, 100, 80], 0.5, source="boxes")])
+    frame = disc_frame([(80, 60)], radius=20)
+    assert len(FaceAnalyzer.create(model=OracleRunner(), detector=at, score_threshold=0.5).detect(frame)) == 1
+    assert FaceAnalyzer.create(model=OracleRunner(), detector=at, score_threshold=0.51).detect(frame) == []
+
+
 @pytest.mark.parametrize("refine_iou, runs", [(0.8, 2), (0.85, 3), (0.95, 1 + REFINE_PASSES)])
 def test_refine_iou_sets_how_far_the_landmarks_may_disagree_with_their_box(refine_iou, runs):
     """The HalfwayRunner on a 60 px box around a 40 px face: by hand, the IoU of the box and

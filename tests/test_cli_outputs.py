@@ -352,3 +352,15 @@ def test_a_command_stopped_by_a_signal_leaves_no_staged_output(tmp_path, sig, co
     assert proc.returncode == code, err
     assert f"lponet slow: {said}" in err and "Traceback" not in err
     assert os.listdir(tmp_path) == []  # the folder it created, and the staged file, are gone
+
+
+def test_atomic_write_replaces_the_name_not_the_file(tmp_path):
+    """The new file is renamed over the old name, never written into the old file: a reader
+    holding the old file (here a hard link to it) keeps the whole old content, and the
+    folder holds no temporary afterwards."""
+    out = tmp_path / "out.txt"
+    out.write_text("old")
+    os.link(out, tmp_path / "alias.txt")
+    atomic_write_via(out, lambda tmp: pathlib.Path(tmp).write_text("new"))
+    assert out.read_text() == "new" and (tmp_path / "alias.txt").read_text() == "old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["alias.txt", "out.txt"]

@@ -26,6 +26,8 @@ def test_settings_from_metadata_old_new_and_overridden():
     assert DecodeSettings.from_metadata(old) == DecodeSettings("dark", 60.0, 1.0, 4)
     assert DecodeSettings.from_metadata(old, "top2").decode == "top2"
     assert DecodeSettings.from_metadata({"input_size": 64, "heatmap_size": 16}).stride == 4
+    # not the default: the stride is read from the file (a stride-8 model)
+    assert DecodeSettings.from_metadata({"input_size": 128, "heatmap_size": 16}).stride == 8
     assert DecodeSettings.from_metadata(None) == DecodeSettings()
     custom = meta.replace(decode=decode_rule(heatmap_scale=30.0, sigma=1.5, decoder="top2"))
     round_trip = ModelMetadata.from_json(custom.to_json())
@@ -177,3 +179,25 @@ def test_the_training_omega_reaches_the_export_metadata_through_inference_model(
     assert ModelMetadata.from_model(exported).decode["heatmap_scale"] == 25.0
     assert ModelMetadata.from_model(inference_model(build_lponet(config))
                                     ).decode["heatmap_scale"] == 60.0
+
+
+def test_scores_are_never_negative():
+    """Scores are peak / omega clipped at 0 (the documented contract): an all-negative map
+    gives 0, not -1/60."""
+    t = CropTransform.from_box([10, 10, 74, 74], 64)
+    _, scores = decode_landmarks(-np.ones((16, 16, 68), np.float32), t)
+    assert scores.shape == (68,) and np.all(scores == 0.0)
+
+
+def test_crop_region_ends_half_a_pixel_inside_the_crop():
+    """An image pixel belongs to the crop when its centre maps inside [-0.5, S - 0.5): with
+    the crop exactly [0, 32) at scale 1, pixels 0..31 are in and pixel 32 (crop coordinate
+    31.5) is out: 32 x 32 pixels, not 33 x 33."""
+    from lponet_tf.codec.decode import visible_mask_in_image
+
+    t = CropTransform.from_box([0, 0, 32, 32], 32, enlarge=0.0)
+    occ = np.zeros((8, 8, 2), np.float32)
+    occ[..., 1] = 1.0
+    visible, region = visible_mask_in_image(occ, t, (40, 40))
+    assert region.sum() == 32 * 32 and region[:32, :32].all()
+    assert visible[region].all()

@@ -341,6 +341,26 @@ def test_confirmed_a_kept_faces_box_confirms_nothing_more_and_one_box_one_face()
     # two faces, two boxes: both confirmed
     two = _confirmed([(BIG, 0.4), (ELSEWHERE, 0.5)], [(BIG, 0.6), (ELSEWHERE, 0.6)]).detect(IMG)
     assert sorted(d.box.tolist() for d in two) == sorted([BIG, ELSEWHERE])
+    # a confirmed candidate is taken: the next box, agreeing with both, confirms the other
+    # (one candidate per box AND one box per candidate)
+    first, second = [0, 0, 100, 100], [60, 0, 160, 100]
+    got = _confirmed([(first, 0.5), (second, 0.45)],
+                     [([0, 0, 100, 100], 0.9), ([25, 0, 125, 100], 0.8)]).detect(IMG)
+    assert sorted(d.box.tolist() for d in got) == [first, second]
+
+
+def test_confirmed_low_follows_a_primary_threshold_below_it():
+    """A primary set below ``low`` (0.3) asks for its weaker candidates to be considered:
+    a 0.25 box that the second model confirms is kept (it is not at the default 0.6)."""
+    primary = FakeBlaze([(BIG, 0.25)], 0.2, "blazeface_back")
+    det = ConfirmedDetector(primary, FakeBlaze([(BIG, 0.9)], 0.5, "blazeface_short"))
+    assert [d.box.tolist() for d in det.detect(IMG)] == [BIG]
+    assert _confirmed([(BIG, 0.25)], [(BIG, 0.9)]).detect(IMG) == []
+
+
+def test_boxes_agree_by_overlap_or_by_a_centre_on_the_edge():
+    assert boxes_agree([0, 0, 10, 10], [5, 0, 20, 10])  # IoU 0.25; centre (5, 5) on b's edge
+    assert not boxes_agree([0, 0, 10, 10], [5.01, 0, 20, 10])
 
 
 def test_a_callable_detectors_odd_boxes_are_skipped_and_fractions_refused():

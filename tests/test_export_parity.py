@@ -80,3 +80,26 @@ def test_report_files_hold_the_figures(tmp_path, reference):
     assert "lponet export --model m.keras" in text
     assert json.load(open(json_path))["exports"][0]["parity"]["checks"]["pose_deg"] is True
     assert render_markdown(report) == text
+
+
+def test_each_check_reads_its_own_figure_at_the_bound(reference):
+    """Each target against the figure it names: the landmark target against the MEAN
+    distance (one point 8 px off of 272 is a mean of 8/272 px: met, while the max is 8),
+    a better candidate's negative NME delta (met), a mask agreement of exactly 0.99 (met),
+    and the targets of the input size the outputs come from (64: 0.125 px)."""
+    points, ref, mask = reference
+    moved = points.copy()
+    moved[0, 0, 0] += 8.0
+    r = compare_outputs(ref, _outputs(moved, np.zeros((4, 3)), mask), points)
+    assert r.landmark_px_mean == pytest.approx(8 / 272, abs=0.01) and r.landmark_px_max > 7.5
+    assert r.checks()["landmark_px"] and r.input_size == 64
+    assert r.to_dict()["targets"]["landmark_px"] == targets_for(64)["landmark_px"] == 0.125
+    worse_ref = _outputs(points + [4.0, 0.0], np.zeros((4, 3)), mask)
+    better = compare_outputs(worse_ref, ref, points)
+    assert better.nme_delta < -1.0 and better.checks()["nme_delta"]
+    rng = np.random.default_rng(1)
+    p25, m25 = rng.uniform(8, 56, (25, 68, 2)), np.ones((25, 16, 16), np.float32)
+    flipped = m25.copy()
+    flipped[:4, 0, :] = 0.0  # 64 of 6,400 pixels: agreement exactly 0.99
+    r = compare_outputs(_outputs(p25, np.zeros((25, 3)), m25), _outputs(p25, np.zeros((25, 3)), flipped))
+    assert r.mask_agreement == pytest.approx(0.99, abs=1e-12) and r.checks()["mask_agreement"]

@@ -170,3 +170,13 @@ def test_keras_per_output_sample_weights_mask_unlabelled_samples(rng):
     )
     result = model.evaluate(x, y, sample_weight=w, batch_size=4, verbose=0, return_dict=True)
     np.testing.assert_allclose(result["loss"], expected, rtol=1e-4)
+
+
+def test_weighted_map_includes_the_threshold_value_itself():
+    """Eq. 7: M = [dilation of L >= 0.2]. One cell of exactly 0.2, prediction 0, omega 1:
+    the 3x3 dilation marks 9 of 16 cells, but only the 0.2 cell has an error, so by hand
+    0.2^2 * (W + 1) / 16 = 0.0275 (with '>' the cell is unweighted: 0.0025)."""
+    L = np.zeros((1, 4, 4, 1), np.float32)
+    L[0, 1, 1, 0] = 0.2
+    loss = float(HeatmapLoss(omega=1.0, weighted=True, W=10.0, threshold=0.2)(L, np.zeros_like(L)))
+    assert loss == pytest.approx(0.04 * 11 / 16, rel=1e-5)

@@ -86,7 +86,10 @@ def test_aflw2000_drops_poses_beyond_99_degrees(tmp_path):
     _write_3ddfa(tmp_path, "image00002", (0, 0, 0), "pt3d_68")
     _write_3ddfa(tmp_path, "image00003", (120, 5, 0), "pt3d_68")   # yaw beyond 99
     _write_3ddfa(tmp_path, "image00004", (20, -101, 0), "pt3d_68")  # pitch beyond 99
-    _write_3ddfa(tmp_path, "image00005", (20, 0, 99.0), "pt3d_68")  # on the bound: kept
+    # on the bound: kept. float64, as float32 radians read back as 98.99999 (not on it)
+    on_bound = np.array([[0.0, np.radians(20.0), np.radians(99.0), 100.0, 120.0, -50.0, 0.0013]])
+    assert np.degrees(on_bound[0, 2]) == 99.0
+    _write_3ddfa(tmp_path, "image00005", (20, 0, 99.0), "pt3d_68", extra={"Pose_Para": on_bound})
     kept = read_dataset("aflw2000", tmp_path)
     assert [pathlib.Path(r.image_path).stem for r in kept] == ["image00001", "image00002", "image00005"]
     assert len(read_dataset("aflw2000", tmp_path, max_angle_deg=None)) == 5

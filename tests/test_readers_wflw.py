@@ -145,7 +145,8 @@ def wflw_root(tmp_path, formats_dir):
     ann.mkdir(parents=True)
     faces = _wflw_coco(formats_dir)
     lines = {"train": [], "test": []}
-    flags = [(0, 0, 0, 0, 0, 0), (1, 0, 0, 0, 1, 0), (0, 1, 0, 0, 0, 1), (0, 0, 1, 1, 1, 0)]
+    # illumination and make-up differ on one line, so their columns cannot pass swapped
+    flags = [(0, 0, 0, 0, 0, 0), (1, 0, 1, 0, 1, 0), (0, 1, 0, 0, 0, 1), (0, 0, 1, 1, 1, 0)]
     for i, (name, p98, (x, y, w, h)) in enumerate(faces):
         rel = f"{i}--Event/{name}"
         write_image(root / "WFLW_images" / rel)
@@ -180,7 +181,7 @@ def test_wflw_reader_values_against_raw_lines(wflw_root):
 
 
 @pytest.mark.parametrize("split, expected", [
-    ("train", 1), ("test", 3), ("pose", 1), ("occlusion", 2), ("blur", 1), ("makeup", 1), (None, 4)])
+    ("train", 1), ("test", 3), ("pose", 1), ("occlusion", 2), ("blur", 1), ("makeup", 1), ("illumination", 2), (None, 4)])
 def test_wflw_splits(wflw_root, split, expected):
     root, _, _ = wflw_root
     records = read_dataset("wflw", root, split=split)

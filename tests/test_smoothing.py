@@ -319,3 +319,26 @@ def test_tracker_input_checks():
     assert tr.update([box(0, 0)], 0.0)[0].track_id == 1  # reset restarts time and ids
     with pytest.raises(ValueError):
         Tracker(iou_threshold=1.5)
+
+
+def test_landmark_filter_one_cutoff_from_the_mean_point_speed_by_hand():
+    """Casiez's One-Euro step written out for a non-rigid set: two still points and one
+    moving 30 px in a frame, face size sqrt(100 x 100). The cutoff is min_cutoff + beta *
+    (mean of the three points' filtered speeds) / face size, the same for every point (not
+    each point's own speed, nor the norm of all of them)."""
+    min_cutoff, beta, d_cutoff, dt = 1.0, 0.5, 1.0, 1 / 30
+
+    def alpha(cutoff):
+        tau = 1.0 / (2 * math.pi * cutoff)
+        return 1.0 / (1.0 + tau / dt)
+
+    x0 = np.array([[0.0, 0.0], [100.0, 0.0], [0.0, 100.0]])
+    x1 = x0 + [[0, 0], [0, 0], [30, 0]]
+    dx_hat = alpha(d_cutoff) * (x1 - x0) / dt
+    speed = np.mean(np.linalg.norm(dx_hat, axis=1))  # 900 px/s * alpha_d / 3
+    cutoff = min_cutoff + beta * speed / 100.0
+    expected = x0 + alpha(cutoff) * (x1 - x0)
+    f = LandmarkFilter(min_cutoff=min_cutoff, beta=beta, d_cutoff=d_cutoff)
+    f(x0, 0.0)
+    np.testing.assert_allclose(f(x1, dt), expected, rtol=1e-6)
+    assert 0 < expected[2, 0] < 30 and np.all(expected[:2] == x0[:2])

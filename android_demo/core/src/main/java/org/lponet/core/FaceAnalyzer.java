@@ -8,7 +8,12 @@ import java.util.List;
  * (from a detection through its {@link BoxMapping}, or given) -> 10% enlarged square crop ->
  * S x S float crop -> model -> heatmap decoding ({@link DecodeSettings}) -> back to image pixels;
  * pose -> rotation and Euler angles; occlusion -> per-landmark visibility and the mask.
- * Stateless and thread-compatible (the model need not be).
+ *
+ * <p>Threads: the analyzer keeps no state between calls, so concurrent calls on one instance
+ * are safe exactly when its {@link LandmarkModel}'s {@code run} is. The app's
+ * {@code TfliteLandmarkModel} is (it serialises runs with a lock, so concurrent analyses wait
+ * for each other's inference); a model without such a guard needs one analyzer and model per
+ * thread. The app's {@code FacePipeline} and {@code FaceTrackingSession} are not thread-safe.
  */
 public final class FaceAnalyzer {
   /** Channel of the occlusion softmax that is "visible face". */

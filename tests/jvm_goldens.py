@@ -116,6 +116,9 @@ def goldens_rotations(out: _Out) -> dict:
         np.round(mats[:8] * 127.5) / 127.5, mats[8:16] + rng.normal(0, 0.05, (8, 3, 3)),
         [np.diag([1.0, -1.0, 1.0]) @ (mats[0] + rng.normal(0, 0.05, (3, 3))),
          np.diag([1.0, 1.0, 1e-6]), rng.normal(size=(3, 3))]])
+    u, v = np.array([0.3, -0.5, 0.8]), np.array([0.6, 0.2, -0.4])
+    degenerate = np.stack([np.zeros((3, 3)), np.diag([1.0, 1e-7, 0.0]), np.outer(u, v),
+                           np.outer(v, -v / np.linalg.norm(v)), 1e-200 * np.outer(v, u)])
     return {
         "six_d": six.tolist(), "six_d_matrix": g.rotation_6d_to_matrix(six).tolist(),
         "euler": eul.tolist(), "euler_matrix": g.euler_to_matrix(eul).tolist(),
@@ -126,6 +129,12 @@ def goldens_rotations(out: _Out) -> dict:
         # each with its nearest rotation
         "near": near.reshape(-1, 9).tolist(),
         "near_rotation": g.nearest_rotation(near).reshape(-1, 9).tolist(),
+        # rank <= 1 (a degenerate 6D output) and a tiny second singular value: the zero
+        # matrix's and diag(1, 1e-7, 0)'s nearest rotations are unique, a rank-1 matrix's are
+        # all the rotations taking v to u (LAPACK picks one; only the distance is compared)
+        "degenerate": degenerate.reshape(-1, 9).tolist(),
+        "degenerate_rotation": g.nearest_rotation(degenerate).reshape(-1, 9).tolist(),
+        "degenerate_unique": [True, True, False, False, False],
     }
 
 
@@ -230,6 +239,21 @@ def goldens_smoothing(out: _Out) -> dict:
         rots.append(r.tolist())
         routs.append(rf(r, i / 30.0).tolist())
     res["rotation"] = {"x": rots, "t": [i / 30.0 for i in range(20)], "y": routs}
+    # Inputs that are no rotation: noisy reflections (det < 0, distinct singular values, so
+    # the projection onto SO(3) is unique), a scaled rotation, the zero matrix (identity).
+    rf = RotationFilter()
+    rots, routs = [], []
+    for i in range(14):
+        r = g.euler_to_matrix([5 + 2 * i, -10 + i, 20 - 3 * i])
+        if i in (3, 4, 9):
+            r = np.diag([1.0, 1.0, -1.0]) @ (r + rng.normal(0, 0.05, (3, 3)))
+        elif i == 6:
+            r = 1.5 * r
+        elif i == 11:
+            r = np.zeros((3, 3))
+        rots.append(r.tolist())
+        routs.append(rf(r, i / 30.0).tolist())
+    res["rotation_projected"] = {"x": rots, "t": [i / 30.0 for i in range(14)], "y": routs}
 
     tr = Tracker(iou_threshold=0.3, max_missed=2)
     a, b, c = np.array([10, 10, 110, 130.0]), np.array([300, 40, 380, 140.0]), np.array(

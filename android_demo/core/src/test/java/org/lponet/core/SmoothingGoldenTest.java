@@ -64,6 +64,27 @@ class SmoothingGoldenTest {
   }
 
   @Test
+  void rotationFilterProjectsReflectionsAndDegenerateInputsOntoRotations() {
+    Map<String, Object> c = map(g.get("rotation_projected"));
+    RotationFilter f = new RotationFilter();
+    List<Object> xs = list(c.get("x")), ys = list(c.get("y"));
+    double[] ts = doubles(c.get("t"));
+    for (int i = 0; i < xs.size(); i++) {
+      double[] got = f.filter(doubles(xs.get(i)), ts[i]);
+      assertArrayEquals(doubles(ys.get(i)), got, 1e-6, "step " + i);
+    }
+    // A rank-1 input (no unique answer) and an exact reflection: rotations, no throw (the
+    // float output is a rotation to float precision).
+    double[] rank1 = {0.18, 0.06, -0.12, -0.3, -0.1, 0.2, 0.48, 0.16, -0.32};
+    RotationsGoldenTest.assertProperRotation(f.filter(rank1, 1.0), 1e-6, "rank 1");
+    RotationsGoldenTest.assertProperRotation(
+        f.filter(new double[] {1, 0, 0, 0, 1, 0, 0, 0, -1}, 1.1), 1e-6, "reflection");
+    assertThrows(IllegalArgumentException.class,
+        () -> f.filter(new double[] {Double.NaN, 0, 0, 0, 1, 0, 0, 0, 1}, 1.2));
+    RotationsGoldenTest.assertProperRotation(f.filter(rank1, 1.3), 1e-6, "after a refused input");
+  }
+
+  @Test
   void trackerIdsAndSmoothedValues() {
     Map<String, Object> c = map(g.get("tracker"));
     FaceTracker tr = new FaceTracker(dbl(c.get("iou_threshold")), (int) dbl(c.get("max_missed")), 30.0);

@@ -275,7 +275,38 @@ def goldens_smoothing(out: _Out) -> dict:
                      "rotation": o.rotation.tolist(), "is_new": o.is_new, "age": o.age}
                     for o in res_f]})
     res["tracker"] = {"iou_threshold": 0.3, "max_missed": 2, "frames": frames}
+    res["tracker_refused"] = _tracker_refused(rng)
     return res
+
+
+def _tracker_refused(rng) -> list:
+    """A Tracker fed a frame with a NaN box (refused before any state changes), then the
+    same frame fixed, at the same timestamp, and more frames: each frame's results, or
+    ``raises``."""
+    from lponet_tf.inference.smoothing import SmoothingError, Tracker
+
+    tr = Tracker()
+    a, b, c = np.array([10, 10, 110, 130.0]), np.array([300, 40, 380, 140.0]), np.array(
+        [150, 200, 230, 290.0])
+    nan = np.array([np.nan, 40, 380, 140.0])
+    plan = [(0, [a, b]), (1, [a + 2, b - 1]), (2, [a + 4, nan, c]), (2, [a + 4, b - 2, c]),
+            (3, [a + 6, b - 3, c + 1]), (4, [c + 2, a + 9]), (5, [a + 11, c + 2, b])]
+    frames = []
+    for k, boxes in plan:
+        boxes = [x + rng.normal(0, 0.5, 4) for x in boxes]
+        t = k / 30.0
+        try:
+            got = tr.update([x.tolist() for x in boxes], t)
+        except SmoothingError:
+            got = None
+        frames.append({"t": t, "boxes": [[float(v) if np.isfinite(v) else None for v in x]
+                                         for x in boxes],
+                       "raises": got is None,
+                       "out": [] if got is None else [{"id": o.track_id, "box": o.box.tolist()}
+                                                      for o in got]})
+    if [f["raises"] for f in frames] != [False, False, True] + [False] * 4:
+        raise AssertionError("tracker golden: only the NaN frame must be refused")
+    return frames
 
 
 def _detections_json(dets) -> list:

@@ -95,10 +95,17 @@ public final class FaceTracker {
   /**
    * Add one frame's faces; returns one result per input face, in order.
    *
+   * <p>All inputs are checked before any state changes (as Python's {@code Tracker.update}
+   * checks the boxes first): a refused call leaves the tracker as it was, so the same frame
+   * may be given again with the same timestamp.
+   *
    * @param boxes {@code (N, 4)} boxes
    * @param timestamp seconds, strictly increasing; NaN = previous + 1/frequency
    * @param landmarks N landmark sets (or null entries / null list)
    * @param rotations N row-major rotations (or null entries / null list)
+   * @throws IllegalArgumentException a non-finite box, landmark or rotation, a box not of 4
+   *     values, fewer than 2 landmarks or a landmark count that differs from the matched
+   *     track's, lengths that disagree, or a timestamp that does not increase
    */
   public List<Tracked> update(
       List<float[]> boxes, double timestamp, List<float[][]> landmarks, List<double[]> rotations) {
@@ -106,8 +113,40 @@ public final class FaceTracker {
     if (landmarks != null && landmarks.size() != n || rotations != null && rotations.size() != n) {
       throw new IllegalArgumentException("landmarks / rotations must match the boxes");
     }
-    double now = clock(timestamp);
-    int[] match = associate(boxes); // face -> track index or -1
+    for (float[] b : boxes) {
+      if (b.length != 4 || !finite(b)) {
+        throw new IllegalArgumentException("boxes must be 4 finite values each (NaN or inf found)");
+      }
+    }
+    for (int fi = 0; fi < n; fi++) {
+      float[][] lm = landmarks == null ? null : landmarks.get(fi);
+      if (lm != null) {
+        if (lm.length < 2) {
+          throw new IllegalArgumentException("need at least 2 landmarks");
+        }
+        for (float[] p : lm) {
+          if (p.length != 2 || !finite(p)) {
+            throw new IllegalArgumentException("landmarks must be finite (x, y) pairs");
+          }
+        }
+      }
+      if (rotations != null && rotations.get(fi) != null) {
+        RotationFilter.check(rotations.get(fi));
+      }
+    }
+    double now = nextTime(timestamp);
+    int[] match = associate(boxes); // face -> track index or -1; reads the tracks only
+    for (int fi = 0; fi < n; fi++) {
+      float[][] lm = landmarks == null ? null : landmarks.get(fi);
+      float[][] had = match[fi] < 0 ? null : tracks.get(match[fi]).landmarks;
+      if (lm != null && had != null && lm.length != had.length) {
+        throw new IllegalArgumentException(
+            "face " + fi + " has " + lm.length + " landmarks, its track " + had.length);
+      }
+    }
+    // Nothing below throws for checked inputs: the state changes from here on.
+    t = now;
+    started = true;
     boolean[] matched = new boolean[tracks.size()];
     for (int m : match) {
       if (m >= 0) {
@@ -137,7 +176,8 @@ public final class FaceTracker {
       tr.missed = 0;
       tr.age++;
       tr.rawBox = b.clone();
-      double size = Math.sqrt(Math.max((double) (b[2] - b[0]) * (b[3] - b[1]), 1.0));
+      // In double, as Python: a float product of a huge finite box would overflow to inf.
+      double size = Math.sqrt(Math.max(((double) b[2] - b[0]) * ((double) b[3] - b[1]), 1.0));
       double[] fb = tr.boxFilter.filter(new double[] {b[0], b[1], b[2], b[3]}, now, size);
       tr.box = new float[] {(float) fb[0], (float) fb[1], (float) fb[2], (float) fb[3]};
       if (landmarks != null && landmarks.get(fi) != null) {
@@ -158,22 +198,27 @@ public final class FaceTracker {
     return out;
   }
 
-  private double clock(double timestamp) {
-    double now;
-    if (Double.isNaN(timestamp)) {
-      now = started ? t + 1.0 / frequency : 0.0;
-    } else {
-      if (Double.isInfinite(timestamp)) {
-        throw new IllegalArgumentException("timestamp must be finite");
+  private static boolean finite(float[] v) {
+    for (float x : v) {
+      if (!Float.isFinite(x)) {
+        return false;
       }
-      if (started && !(timestamp > t)) {
-        throw new IllegalArgumentException("timestamps must strictly increase");
-      }
-      now = timestamp;
     }
-    t = now;
-    started = true;
-    return now;
+    return true;
+  }
+
+  /** The time of the next frame, checked; commits nothing. */
+  private double nextTime(double timestamp) {
+    if (Double.isNaN(timestamp)) {
+      return started ? t + 1.0 / frequency : 0.0;
+    }
+    if (Double.isInfinite(timestamp)) {
+      throw new IllegalArgumentException("timestamp must be finite");
+    }
+    if (started && !(timestamp > t)) {
+      throw new IllegalArgumentException("timestamps must strictly increase");
+    }
+    return timestamp;
   }
 
   /** face index -> track index (or -1), maximising the total IoU of a complete matching. */

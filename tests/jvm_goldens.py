@@ -916,19 +916,23 @@ def goldens_e2e(out: _Out) -> dict:
 
 
 def goldens_face_crop(out: _Out) -> dict:
-    """crop_face on faces much larger than the crop (the area-shrink path)."""
+    """crop_face on faces much larger than the crop (the area-shrink path), with the paper's
+    enlargement and others (the region read comes from the transform), and on huge finite
+    boxes (a shrink factor beyond int: the plain warp)."""
     import cv2
 
     from lponet_tf.codec.crop import crop_face
 
     big = cv2.resize(_astronaut(), (1536, 1536), interpolation=cv2.INTER_LINEAR)
     cases = []
-    plan = [((570.0, 240.0, 810.0, 520.0), 128), ((520.0, 90.0, 900.0, 560.0), 64),
-            ((-100.0, -80.0, 500.0, 480.0), 128)]
-    for j, (box, size) in enumerate(plan):
-        crop, t = crop_face(big, np.float32(box), size)
-        cases.append({"box": np.float32(box).tolist(), "size": size,
-                      "factor": int(1.0 / t.matrix[0, 0]),
+    plan = [((570.0, 240.0, 810.0, 520.0), 128, 0.1), ((520.0, 90.0, 900.0, 560.0), 64, 0.1),
+            ((-100.0, -80.0, 500.0, 480.0), 128, 0.1), ((300.0, 200.0, 1100.0, 1000.0), 128, 0.3),
+            ((300.0, 200.0, 1100.0, 1000.0), 128, 0.5), ((700.0, 650.0, 900.0, 800.0), 64, 1.0),
+            ((-4e9, -3e9, 4e9, 5e9), 128, 0.1), ((-1e30, -1e30, 1e30, 1e30), 128, 0.1)]
+    for j, (box, size, enlarge) in enumerate(plan):
+        crop, t = crop_face(big, np.float32(box), size, enlarge)
+        cases.append({"box": np.float32(box).tolist(), "size": size, "enlarge": enlarge,
+                      "factor": float(t.shrink_factor),
                       "crop": out.f32(f"face_crop_{j}.f32", crop.astype(np.float32))})
     return {"image": out.image("face_crop_img.u8", big), "cases": cases}
 

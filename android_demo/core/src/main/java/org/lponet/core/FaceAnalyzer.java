@@ -58,7 +58,7 @@ public final class FaceAnalyzer {
   public Face analyzeBox(RgbImage image, float[] faceBox, Detection detection, float score) {
     int s = model.inputSize();
     CropTransform crop = CropTransform.fromBox(faceBox, s);
-    ModelOutputs out = model.run(FaceCrop.crop(image, faceBox, crop));
+    ModelOutputs out = model.run(FaceCrop.crop(image, crop));
     return assemble(detection, score, faceBox, crop, out, decode);
   }
 

@@ -276,6 +276,8 @@ def goldens_smoothing(out: _Out) -> dict:
                     for o in res_f]})
     res["tracker"] = {"iou_threshold": 0.3, "max_missed": 2, "frames": frames}
     res["tracker_refused"] = _tracker_refused(rng)
+    res["tracker_many"] = _tracker_many(rng)
+    res["assignment"] = _assignments(rng)
     return res
 
 
@@ -306,6 +308,44 @@ def _tracker_refused(rng) -> list:
                                                       for o in got]})
     if [f["raises"] for f in frames] != [False, False, True] + [False] * 4:
         raise AssertionError("tracker golden: only the NaN frame must be refused")
+    return frames
+
+
+def _assignments(rng) -> list:
+    """scipy's linear_sum_assignment (what Tracker uses) on random, tied and constant cost
+    matrices, wide and tall (scipy transposes those), up to 20 x 15."""
+    from scipy.optimize import linear_sum_assignment
+
+    mats = [np.zeros((1, 1)), np.ones((4, 4)), np.ones((3, 6)), np.ones((6, 3))]
+    for shape in ((3, 5), (5, 3), (8, 13), (13, 8), (12, 12), (20, 15), (15, 20)):
+        mats.append(-rng.uniform(0, 1, shape))
+        mats.append(-rng.integers(0, 3, shape) / 4.0)  # many ties
+    out = []
+    for m in mats:
+        rows, cols = linear_sum_assignment(m)
+        out.append({"cost": m.tolist(), "rows": rows.tolist(), "cols": cols.tolist()})
+    return out
+
+
+def _tracker_many(rng) -> list:
+    """Tracker frames with more faces than the old enumeration limit (13 faces on 2 tracks,
+    then 8 to 12 faces with overlapping, jittered boxes): ids as Python's."""
+    from lponet_tf.inference.smoothing import Tracker
+
+    far = [[1000 + 150 * i, 500, 1100 + 150 * i, 600] for i in range(11)]
+    plan = [[[0, 0, 100, 100], [30, 0, 130, 100]],
+            [[10, 0, 110, 100], [-20, 0, 80, 100]] + far]
+    grid = np.array([[60.0 * (i % 5), 70.0 * (i // 5), 60.0 * (i % 5) + 100, 70.0 * (i // 5) + 100]
+                     for i in range(12)])
+    for k in range(6):
+        keep = rng.permutation(12)[:8 + k % 5]
+        plan.append((grid[keep] + rng.normal(0, 12, (len(keep), 4))).tolist())
+    tr = Tracker()
+    frames = []
+    for i, boxes in enumerate(plan):
+        got = tr.update(boxes, i / 30.0)
+        frames.append({"t": i / 30.0, "boxes": np.asarray(boxes, float).tolist(),
+                       "ids": [o.track_id for o in got]})
     return frames
 
 

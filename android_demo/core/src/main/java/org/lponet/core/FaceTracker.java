@@ -11,8 +11,9 @@ import java.util.List;
  * (unsmoothed on its first frame); a track unmatched for more than {@code maxMissed}
  * consecutive frames is dropped.
  *
- * <p>The assignment is solved exactly by enumeration when the smaller side has at most 7
- * faces (a phone frame rarely has more), greedily by IoU beyond that.
+ * <p>The assignment is exact at any number of faces and tracks: {@link Assignment}, the
+ * shortest augmenting path solver of scipy's {@code linear_sum_assignment}, on the same float32
+ * IoUs and with scipy's tie rules, so tied overlaps give Python's ids (O(n^2 m) per frame).
  */
 public final class FaceTracker {
   /** Box filter parameters: Python's BOX_DEFAULTS (checked by the JVM tests). */
@@ -235,69 +236,18 @@ public final class FaceTracker {
         iou[i][j] = BlazeFace.iou(boxes.get(i), tracks.get(j).rawBox);
       }
     }
-    int[] best;
-    if (Math.min(n, m) <= 7 && Math.max(n, m) <= 12) {
-      best = new int[n];
-      java.util.Arrays.fill(best, -1);
-      search(iou, 0, new int[n], new boolean[m], 0.0, Math.min(n, m), 0, best, new double[] {-1});
-    } else {
-      best = greedy(iou);
+    double[][] cost = new double[n][m];
+    for (int i = 0; i < n; i++) {
+      for (int j = 0; j < m; j++) {
+        cost[i][j] = -iou[i][j];
+      }
     }
+    int[] best = Assignment.minimize(cost);
     for (int i = 0; i < n; i++) {
       int j = best[i];
       if (j >= 0 && iou[i][j] >= iouThreshold && iou[i][j] > 0) {
         res[i] = j;
       }
-    }
-    return res;
-  }
-
-  /** Exhaustive search over matchings of size min(n, m) (as scipy's linear_sum_assignment). */
-  private static void search(
-      float[][] iou, int i, int[] cur, boolean[] used, double total, int need, int have,
-      int[] best, double[] bestTotal) {
-    int n = iou.length, m = iou[0].length;
-    if (have + (n - i) < need) {
-      return; // cannot reach a complete matching any more
-    }
-    if (i == n) {
-      if (total > bestTotal[0]) {
-        bestTotal[0] = total;
-        System.arraycopy(cur, 0, best, 0, n);
-      }
-      return;
-    }
-    for (int j = 0; j < m; j++) {
-      if (!used[j]) {
-        used[j] = true;
-        cur[i] = j;
-        search(iou, i + 1, cur, used, total + iou[i][j], need, have + 1, best, bestTotal);
-        used[j] = false;
-      }
-    }
-    cur[i] = -1;
-    search(iou, i + 1, cur, used, total, need, have, best, bestTotal);
-  }
-
-  private static int[] greedy(float[][] iou) {
-    int n = iou.length, m = iou[0].length;
-    int[] res = new int[n];
-    java.util.Arrays.fill(res, -1);
-    boolean[] usedF = new boolean[n], usedT = new boolean[m];
-    for (int k = 0; k < Math.min(n, m); k++) {
-      int bi = -1, bj = -1;
-      float bv = -1;
-      for (int i = 0; i < n; i++) {
-        for (int j = 0; j < m; j++) {
-          if (!usedF[i] && !usedT[j] && iou[i][j] > bv) {
-            bv = iou[i][j];
-            bi = i;
-            bj = j;
-          }
-        }
-      }
-      usedF[bi] = usedT[bj] = true;
-      res[bi] = bj;
     }
     return res;
   }

@@ -166,13 +166,23 @@ def goldens_heatmaps(out: _Out) -> dict:
     edge[::2] = 63.0 - edge[::2]
     edge[::3, 1] = rng.uniform(10.0, 50.0, 8)
     maps.append((60 * encode_heatmaps(grid_to_crop(edge), input_size=256)).astype(np.float32))
+    # NaN cells (a broken model output): numpy's argmax takes the first NaN, whose score is
+    # NaN and whose position is that cell's centre (DARK's guard fails, top2's weights are NaN)
+    peaks = rng.uniform(8, 40, (5, 2))
+    nan_maps = (60 * encode_heatmaps(peaks, input_size=48)).astype(np.float32)  # 12 x 12
+    nan_maps[10, 1, 0] = np.nan                          # far from the peak
+    r, c = np.unravel_index(np.argmax(nan_maps[..., 1]), (12, 12))
+    nan_maps[r, min(c + 1, 11), 1] = np.nan              # next to the peak
+    nan_maps[0, 0, 2] = np.nan                           # the first cell
+    nan_maps[7, 3, 3] = nan_maps[2, 9, 3] = np.nan       # two: the first in row-major order
+    maps.append(nan_maps)                                # channel 4: no NaN
     for i, m in enumerate(maps):
         xy, s = decode_heatmaps(m, decode="dark")
         top2, _ = decode_heatmaps(m, decode="top2")
         cases.append({"file": out.f32(f"heatmaps_{i}.f32", m), "shape": list(m.shape),
                       "xy": xy.tolist(), "xy_top2": top2.tolist(), "scores": s.tolist()})
-    cases[-2]["truth"] = grid_to_crop(uv).tolist()
-    cases[-1]["truth"] = grid_to_crop(edge).tolist()
+    cases[3]["truth"] = grid_to_crop(uv).tolist()  # maps[3], maps[4]: known centres
+    cases[4]["truth"] = grid_to_crop(edge).tolist()
     return {"cases": cases, "stride": 4, "sigma": 1.0}
 
 
@@ -190,8 +200,15 @@ def goldens_visibility(out: _Out) -> dict:
     uv = crop_to_grid(pts, 4)
     vis = map_coordinates(occ[..., 1].astype(np.float64), [uv[:, 1], uv[:, 0]], order=1,
                           mode="nearest")
+    # NaN coordinates: the library's sample_grid reads cell 0 for them ("NaN reads cell 0")
+    from lponet_tf.codec.decode import sample_grid
+
+    nan_pts = np.array([[np.nan, 20.0], [30.0, np.nan], [np.nan, np.nan], [np.inf, -np.inf],
+                        [12.0, 50.0]])
+    nan_vis = sample_grid(occ[..., 1], crop_to_grid(nan_pts, 4))
     return {"occlusion": out.f32("visibility_occ.f32", occ), "shape": list(occ.shape),
-            "points": pts.tolist(), "stride": 4, "visibility": vis.tolist()}
+            "points": pts.tolist(), "stride": 4, "visibility": vis.tolist(),
+            "nan_points": nan_pts.tolist(), "nan_visibility": nan_vis.tolist()}
 
 
 def goldens_smoothing(out: _Out) -> dict:

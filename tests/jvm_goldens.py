@@ -400,8 +400,14 @@ def goldens_blazeface(out: _Out) -> dict:
             "px": px, "py": py, "sx": sx, "sy": sy, "step": step,
             "detections": _detections_json(det.detect(img)),
         })
+    # each model's default thresholds (BlazeFaceDetector(model) without score_threshold)
+    defaults = {name: [D.BlazeFaceDetector(name).score_threshold,
+                       D.BlazeFaceDetector(name).iou_threshold] for name in B.BLAZE_SPECS}
+    from lponet_tf.inference.analyzer import REFINE_IOU
+
     return {"anchors": anchors, "letterboxes": letterboxes, "cases": cases,
-            "score_threshold": det.score_threshold, "iou_threshold": det.iou_threshold}
+            "score_threshold": det.score_threshold, "iou_threshold": det.iou_threshold,
+            "default_thresholds": defaults, "refine_iou": REFINE_IOU}
 
 
 def _mapping_json(m) -> dict:

@@ -20,21 +20,26 @@ import java.util.List;
 public final class BlazeFace {
   /** Model variant: input side, SSD strides, anchors per cell per layer. */
   public enum Spec {
-    SHORT("face_detection_short_range.tflite", 128, new int[] {8, 16, 16, 16}, true),
-    FULL("face_detection_full_range.tflite", 192, new int[] {4}, false),
-    FULL_SPARSE("face_detection_full_range_sparse.tflite", 192, new int[] {4}, false),
-    BACK("face_detection_back.tflite", 256, new int[] {16, 32, 32, 32}, true);
+    SHORT("face_detection_short_range.tflite", 128, new int[] {8, 16, 16, 16}, true, 0.5f),
+    FULL("face_detection_full_range.tflite", 192, new int[] {4}, false, 0.5f),
+    FULL_SPARSE("face_detection_full_range_sparse.tflite", 192, new int[] {4}, false, 0.5f),
+    // 0.6: at 0.5 the back model fires on faces painted out (Python's BLAZE_SPECS, measured
+    // by benchmarks/bench_detectors.py)
+    BACK("face_detection_back.tflite", 256, new int[] {16, 32, 32, 32}, true, 0.6f);
 
     public final String file;
     public final int size;
+    /** Python's default score threshold for this model ({@code BLAZE_SPECS[...].threshold}). */
+    public final float defaultScoreThreshold;
     final int[] strides;
     final boolean twoAnchorsPerLayer;
 
-    Spec(String file, int size, int[] strides, boolean twoAnchorsPerLayer) {
+    Spec(String file, int size, int[] strides, boolean twoAnchorsPerLayer, float threshold) {
       this.file = file;
       this.size = size;
       this.strides = strides;
       this.twoAnchorsPerLayer = twoAnchorsPerLayer;
+      this.defaultScoreThreshold = threshold;
     }
 
     /** Detection source name, as in Python ({@code "blazeface_short"}, ...). */
@@ -94,8 +99,12 @@ public final class BlazeFace {
   public final float iouThreshold;
   private final float[][] anchors;
 
+  /** IoU of Python's weighted NMS by default ({@code BlazeFaceDetector(iou_threshold=0.3)}). */
+  public static final float DEFAULT_IOU_THRESHOLD = 0.3f;
+
+  /** With the model's default thresholds, as {@code BlazeFaceDetector(model)}. */
   public BlazeFace(Spec spec) {
-    this(spec, 0.5f, 0.3f);
+    this(spec, spec.defaultScoreThreshold, DEFAULT_IOU_THRESHOLD);
   }
 
   public BlazeFace(Spec spec, float scoreThreshold, float iouThreshold) {

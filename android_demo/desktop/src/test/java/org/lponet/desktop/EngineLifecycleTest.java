@@ -167,6 +167,8 @@ class EngineLifecycleTest {
     TfliteLandmarkModel model =
         new TfliteLandmarkModel(open((String) entry.get("file")), AppAssets.quant(entry));
     TfliteBlazeFace det = new TfliteBlazeFace(open("face_detection_back.tflite"), BlazeFace.Spec.BACK);
+    assertEquals(BlazeFace.Spec.BACK.defaultScoreThreshold, det.blazeFace().scoreThreshold,
+        "the back model's default threshold (Python's 0.6, checked by BlazeFaceGoldenTest)");
     assertTrue(TensorBuffer.openCount() >= before + 6, "4 landmark + 2 detector buffers at least");
     model.close();
     det.close();

@@ -34,8 +34,9 @@ public final class TfliteBlazeFace implements AutoCloseable {
   private final Object lock = new Object();
   private boolean closed;
 
+  /** With the model's default thresholds ({@link BlazeFace#BlazeFace(BlazeFace.Spec)}). */
   public TfliteBlazeFace(CompiledModel model, BlazeFace.Spec spec) throws LiteRtException {
-    this(model, spec, 0.5f, 0.3f);
+    this(model, spec, spec.defaultScoreThreshold, BlazeFace.DEFAULT_IOU_THRESHOLD);
   }
 
   public TfliteBlazeFace(

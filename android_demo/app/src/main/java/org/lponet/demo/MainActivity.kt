@@ -171,7 +171,7 @@ class MainActivity : AppCompatActivity() {
             // up front: any other IllegalArgumentException of step() is a real failure, logged
             // below, not a reason to reset tracking and run the frame twice.
             if (!eng.session.accepts(timestampMs)) eng.session.reset()
-            val tracked = eng.session.step(LponetEngine.toRgb(frame), timestampMs)
+            val tracked = eng.session.step(eng.rgbOf(frame), timestampMs)
             val detected = eng.session.detectionsRun() != before
             val drawn = tracked.map { OverlayView.Drawn(it.face, it.landmarks, it.rotation, it.euler) }
             val now = SystemClock.elapsedRealtime()

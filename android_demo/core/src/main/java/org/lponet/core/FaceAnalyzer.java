@@ -20,6 +20,8 @@ public final class FaceAnalyzer {
   public static final int VISIBLE_CHANNEL = 1;
   private final LandmarkModel model;
   private final DecodeSettings decode;
+  // The crop handed to the model, reused per thread (the model copies it, LandmarkModel.run).
+  private static final ThreadLocal<float[]> CROP = ThreadLocal.withInitial(() -> new float[0]);
 
   /** With Python's default decoding ({@link DecodeSettings#DEFAULT}). */
   public FaceAnalyzer(LandmarkModel model) {
@@ -58,7 +60,13 @@ public final class FaceAnalyzer {
   public Face analyzeBox(RgbImage image, float[] faceBox, Detection detection, float score) {
     int s = model.inputSize();
     CropTransform crop = CropTransform.fromBox(faceBox, s);
-    ModelOutputs out = model.run(FaceCrop.crop(image, crop));
+    float[] buf = CROP.get();
+    if (buf.length != s * s * 3) {
+      buf = new float[s * s * 3];
+      CROP.set(buf);
+    }
+    FaceCrop.crop(image, crop, buf);
+    ModelOutputs out = model.run(buf);
     return assemble(detection, score, faceBox, crop, out, decode);
   }
 

@@ -181,6 +181,26 @@ class EngineLifecycleTest {
     assertThrows(IllegalStateException.class, () -> det.infer(img));
   }
 
+  /** The detector reuses its input tensor: what an inference allocates is its outputs. */
+  @Test
+  void detectorInferenceAllocatesOnlyItsOutputs() throws Exception {
+    TfliteBlazeFace det = new TfliteBlazeFace(open("face_detection_back.tflite"), BlazeFace.Spec.BACK);
+    try {
+      byte[] b = new byte[1280 * 720 * 3];
+      new Random(11).nextBytes(b);
+      RgbImage frame = new RgbImage(1280, 720, b);
+      det.infer(frame);
+      long a0 = org.lponet.core.AllocationTest.allocated();
+      det.infer(frame);
+      long used = org.lponet.core.AllocationTest.allocated() - a0;
+      long outputs = det.blazeFace().numAnchors() * 17L * 4; // regressors + logits
+      assertTrue(used < outputs + org.lponet.core.AllocationTest.BUDGET,
+          "TfliteBlazeFace.infer allocated " + used + " bytes; its outputs are " + outputs);
+    } finally {
+      det.close();
+    }
+  }
+
   @Test
   void aRefusedModelLeavesNoBufferOpen() throws Exception {
     int before = TensorBuffer.openCount();

@@ -33,6 +33,7 @@ public final class TfliteBlazeFace implements AutoCloseable {
   // Guards the buffers: infer() writes, runs and reads them as one step.
   private final Object lock = new Object();
   private boolean closed;
+  private final float[] input; // reused every inference (guarded by lock)
 
   /** With the model's default thresholds ({@link BlazeFace#BlazeFace(BlazeFace.Spec)}). */
   public TfliteBlazeFace(CompiledModel model, BlazeFace.Spec spec) throws LiteRtException {
@@ -44,6 +45,7 @@ public final class TfliteBlazeFace implements AutoCloseable {
       throws LiteRtException {
     this.model = model;
     this.blaze = new BlazeFace(spec, scoreThreshold, iouThreshold);
+    this.input = new float[spec.size * spec.size * 3];
     List<TensorBuffer> in = null, out = null;
     try {
       in = model.createInputBuffers();
@@ -131,8 +133,10 @@ public final class TfliteBlazeFace implements AutoCloseable {
         throw new IllegalStateException("TfliteBlazeFace is closed");
       }
       try {
-        inputs.get(0).writeFloat(blaze.inputTensor(image, lb));
+        blaze.inputTensor(image, lb, input);
+        inputs.get(0).writeFloat(input);
         model.run(inputs, outputs);
+        // New arrays (LiteRT's read API): the Raw outlives the next inference.
         return new Raw(outputs.get(regIndex).readFloat(), outputs.get(scoreIndex).readFloat(), lb);
       } catch (LiteRtException e) {
         throw new IllegalStateException("LiteRT run failed: " + e.getMessage(), e);

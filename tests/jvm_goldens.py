@@ -116,6 +116,9 @@ def goldens_rotations(out: _Out) -> dict:
         np.round(mats[:8] * 127.5) / 127.5, mats[8:16] + rng.normal(0, 0.05, (8, 3, 3)),
         [np.diag([1.0, -1.0, 1.0]) @ (mats[0] + rng.normal(0, 0.05, (3, 3))),
          np.diag([1.0, 1.0, 1e-6]), rng.normal(size=(3, 3))]])
+    u, v = np.array([0.3, -0.5, 0.8]), np.array([0.6, 0.2, -0.4])
+    degenerate = np.stack([np.zeros((3, 3)), np.diag([1.0, 1e-7, 0.0]), np.outer(u, v),
+                           np.outer(v, -v / np.linalg.norm(v)), 1e-200 * np.outer(v, u)])
     return {
         "six_d": six.tolist(), "six_d_matrix": g.rotation_6d_to_matrix(six).tolist(),
         "euler": eul.tolist(), "euler_matrix": g.euler_to_matrix(eul).tolist(),
@@ -126,6 +129,12 @@ def goldens_rotations(out: _Out) -> dict:
         # each with its nearest rotation
         "near": near.reshape(-1, 9).tolist(),
         "near_rotation": g.nearest_rotation(near).reshape(-1, 9).tolist(),
+        # rank <= 1 (a degenerate 6D output) and a tiny second singular value: the zero
+        # matrix's and diag(1, 1e-7, 0)'s nearest rotations are unique, a rank-1 matrix's are
+        # all the rotations taking v to u (LAPACK picks one; only the distance is compared)
+        "degenerate": degenerate.reshape(-1, 9).tolist(),
+        "degenerate_rotation": g.nearest_rotation(degenerate).reshape(-1, 9).tolist(),
+        "degenerate_unique": [True, True, False, False, False],
     }
 
 
@@ -157,13 +166,23 @@ def goldens_heatmaps(out: _Out) -> dict:
     edge[::2] = 63.0 - edge[::2]
     edge[::3, 1] = rng.uniform(10.0, 50.0, 8)
     maps.append((60 * encode_heatmaps(grid_to_crop(edge), input_size=256)).astype(np.float32))
+    # NaN cells (a broken model output): numpy's argmax takes the first NaN, whose score is
+    # NaN and whose position is that cell's centre (DARK's guard fails, top2's weights are NaN)
+    peaks = rng.uniform(8, 40, (5, 2))
+    nan_maps = (60 * encode_heatmaps(peaks, input_size=48)).astype(np.float32)  # 12 x 12
+    nan_maps[10, 1, 0] = np.nan                          # far from the peak
+    r, c = np.unravel_index(np.argmax(nan_maps[..., 1]), (12, 12))
+    nan_maps[r, min(c + 1, 11), 1] = np.nan              # next to the peak
+    nan_maps[0, 0, 2] = np.nan                           # the first cell
+    nan_maps[7, 3, 3] = nan_maps[2, 9, 3] = np.nan       # two: the first in row-major order
+    maps.append(nan_maps)                                # channel 4: no NaN
     for i, m in enumerate(maps):
         xy, s = decode_heatmaps(m, decode="dark")
         top2, _ = decode_heatmaps(m, decode="top2")
         cases.append({"file": out.f32(f"heatmaps_{i}.f32", m), "shape": list(m.shape),
                       "xy": xy.tolist(), "xy_top2": top2.tolist(), "scores": s.tolist()})
-    cases[-2]["truth"] = grid_to_crop(uv).tolist()
-    cases[-1]["truth"] = grid_to_crop(edge).tolist()
+    cases[3]["truth"] = grid_to_crop(uv).tolist()  # maps[3], maps[4]: known centres
+    cases[4]["truth"] = grid_to_crop(edge).tolist()
     return {"cases": cases, "stride": 4, "sigma": 1.0}
 
 
@@ -181,8 +200,15 @@ def goldens_visibility(out: _Out) -> dict:
     uv = crop_to_grid(pts, 4)
     vis = map_coordinates(occ[..., 1].astype(np.float64), [uv[:, 1], uv[:, 0]], order=1,
                           mode="nearest")
+    # NaN coordinates: the library's sample_grid reads cell 0 for them ("NaN reads cell 0")
+    from lponet_tf.codec.decode import sample_grid
+
+    nan_pts = np.array([[np.nan, 20.0], [30.0, np.nan], [np.nan, np.nan], [np.inf, -np.inf],
+                        [12.0, 50.0]])
+    nan_vis = sample_grid(occ[..., 1], crop_to_grid(nan_pts, 4))
     return {"occlusion": out.f32("visibility_occ.f32", occ), "shape": list(occ.shape),
-            "points": pts.tolist(), "stride": 4, "visibility": vis.tolist()}
+            "points": pts.tolist(), "stride": 4, "visibility": vis.tolist(),
+            "nan_points": nan_pts.tolist(), "nan_visibility": nan_vis.tolist()}
 
 
 def goldens_smoothing(out: _Out) -> dict:
@@ -230,6 +256,21 @@ def goldens_smoothing(out: _Out) -> dict:
         rots.append(r.tolist())
         routs.append(rf(r, i / 30.0).tolist())
     res["rotation"] = {"x": rots, "t": [i / 30.0 for i in range(20)], "y": routs}
+    # Inputs that are no rotation: noisy reflections (det < 0, distinct singular values, so
+    # the projection onto SO(3) is unique), a scaled rotation, the zero matrix (identity).
+    rf = RotationFilter()
+    rots, routs = [], []
+    for i in range(14):
+        r = g.euler_to_matrix([5 + 2 * i, -10 + i, 20 - 3 * i])
+        if i in (3, 4, 9):
+            r = np.diag([1.0, 1.0, -1.0]) @ (r + rng.normal(0, 0.05, (3, 3)))
+        elif i == 6:
+            r = 1.5 * r
+        elif i == 11:
+            r = np.zeros((3, 3))
+        rots.append(r.tolist())
+        routs.append(rf(r, i / 30.0).tolist())
+    res["rotation_projected"] = {"x": rots, "t": [i / 30.0 for i in range(14)], "y": routs}
 
     tr = Tracker(iou_threshold=0.3, max_missed=2)
     a, b, c = np.array([10, 10, 110, 130.0]), np.array([300, 40, 380, 140.0]), np.array(
@@ -251,7 +292,78 @@ def goldens_smoothing(out: _Out) -> dict:
                      "rotation": o.rotation.tolist(), "is_new": o.is_new, "age": o.age}
                     for o in res_f]})
     res["tracker"] = {"iou_threshold": 0.3, "max_missed": 2, "frames": frames}
+    res["tracker_refused"] = _tracker_refused(rng)
+    res["tracker_many"] = _tracker_many(rng)
+    res["assignment"] = _assignments(rng)
     return res
+
+
+def _tracker_refused(rng) -> list:
+    """A Tracker fed a frame with a NaN box (refused before any state changes), then the
+    same frame fixed, at the same timestamp, and more frames: each frame's results, or
+    ``raises``."""
+    from lponet_tf.inference.smoothing import SmoothingError, Tracker
+
+    tr = Tracker()
+    a, b, c = np.array([10, 10, 110, 130.0]), np.array([300, 40, 380, 140.0]), np.array(
+        [150, 200, 230, 290.0])
+    nan = np.array([np.nan, 40, 380, 140.0])
+    plan = [(0, [a, b]), (1, [a + 2, b - 1]), (2, [a + 4, nan, c]), (2, [a + 4, b - 2, c]),
+            (3, [a + 6, b - 3, c + 1]), (4, [c + 2, a + 9]), (5, [a + 11, c + 2, b])]
+    frames = []
+    for k, boxes in plan:
+        boxes = [x + rng.normal(0, 0.5, 4) for x in boxes]
+        t = k / 30.0
+        try:
+            got = tr.update([x.tolist() for x in boxes], t)
+        except SmoothingError:
+            got = None
+        frames.append({"t": t, "boxes": [[float(v) if np.isfinite(v) else None for v in x]
+                                         for x in boxes],
+                       "raises": got is None,
+                       "out": [] if got is None else [{"id": o.track_id, "box": o.box.tolist()}
+                                                      for o in got]})
+    if [f["raises"] for f in frames] != [False, False, True] + [False] * 4:
+        raise AssertionError("tracker golden: only the NaN frame must be refused")
+    return frames
+
+
+def _assignments(rng) -> list:
+    """scipy's linear_sum_assignment (what Tracker uses) on random, tied and constant cost
+    matrices, wide and tall (scipy transposes those), up to 20 x 15."""
+    from scipy.optimize import linear_sum_assignment
+
+    mats = [np.zeros((1, 1)), np.ones((4, 4)), np.ones((3, 6)), np.ones((6, 3))]
+    for shape in ((3, 5), (5, 3), (8, 13), (13, 8), (12, 12), (20, 15), (15, 20)):
+        mats.append(-rng.uniform(0, 1, shape))
+        mats.append(-rng.integers(0, 3, shape) / 4.0)  # many ties
+    out = []
+    for m in mats:
+        rows, cols = linear_sum_assignment(m)
+        out.append({"cost": m.tolist(), "rows": rows.tolist(), "cols": cols.tolist()})
+    return out
+
+
+def _tracker_many(rng) -> list:
+    """Tracker frames with more faces than the old enumeration limit (13 faces on 2 tracks,
+    then 8 to 12 faces with overlapping, jittered boxes): ids as Python's."""
+    from lponet_tf.inference.smoothing import Tracker
+
+    far = [[1000 + 150 * i, 500, 1100 + 150 * i, 600] for i in range(11)]
+    plan = [[[0, 0, 100, 100], [30, 0, 130, 100]],
+            [[10, 0, 110, 100], [-20, 0, 80, 100]] + far]
+    grid = np.array([[60.0 * (i % 5), 70.0 * (i // 5), 60.0 * (i % 5) + 100, 70.0 * (i // 5) + 100]
+                     for i in range(12)])
+    for k in range(6):
+        keep = rng.permutation(12)[:8 + k % 5]
+        plan.append((grid[keep] + rng.normal(0, 12, (len(keep), 4))).tolist())
+    tr = Tracker()
+    frames = []
+    for i, boxes in enumerate(plan):
+        got = tr.update(boxes, i / 30.0)
+        frames.append({"t": i / 30.0, "boxes": np.asarray(boxes, float).tolist(),
+                       "ids": [o.track_id for o in got]})
+    return frames
 
 
 def _detections_json(dets) -> list:
@@ -288,8 +400,14 @@ def goldens_blazeface(out: _Out) -> dict:
             "px": px, "py": py, "sx": sx, "sy": sy, "step": step,
             "detections": _detections_json(det.detect(img)),
         })
+    # each model's default thresholds (BlazeFaceDetector(model) without score_threshold)
+    defaults = {name: [D.BlazeFaceDetector(name).score_threshold,
+                       D.BlazeFaceDetector(name).iou_threshold] for name in B.BLAZE_SPECS}
+    from lponet_tf.inference.analyzer import REFINE_IOU
+
     return {"anchors": anchors, "letterboxes": letterboxes, "cases": cases,
-            "score_threshold": det.score_threshold, "iou_threshold": det.iou_threshold}
+            "score_threshold": det.score_threshold, "iou_threshold": det.iou_threshold,
+            "default_thresholds": defaults, "refine_iou": REFINE_IOU}
 
 
 def _mapping_json(m) -> dict:
@@ -861,19 +979,23 @@ def goldens_e2e(out: _Out) -> dict:
 
 
 def goldens_face_crop(out: _Out) -> dict:
-    """crop_face on faces much larger than the crop (the area-shrink path)."""
+    """crop_face on faces much larger than the crop (the area-shrink path), with the paper's
+    enlargement and others (the region read comes from the transform), and on huge finite
+    boxes (a shrink factor beyond int: the plain warp)."""
     import cv2
 
     from lponet_tf.codec.crop import crop_face
 
     big = cv2.resize(_astronaut(), (1536, 1536), interpolation=cv2.INTER_LINEAR)
     cases = []
-    plan = [((570.0, 240.0, 810.0, 520.0), 128), ((520.0, 90.0, 900.0, 560.0), 64),
-            ((-100.0, -80.0, 500.0, 480.0), 128)]
-    for j, (box, size) in enumerate(plan):
-        crop, t = crop_face(big, np.float32(box), size)
-        cases.append({"box": np.float32(box).tolist(), "size": size,
-                      "factor": int(1.0 / t.matrix[0, 0]),
+    plan = [((570.0, 240.0, 810.0, 520.0), 128, 0.1), ((520.0, 90.0, 900.0, 560.0), 64, 0.1),
+            ((-100.0, -80.0, 500.0, 480.0), 128, 0.1), ((300.0, 200.0, 1100.0, 1000.0), 128, 0.3),
+            ((300.0, 200.0, 1100.0, 1000.0), 128, 0.5), ((700.0, 650.0, 900.0, 800.0), 64, 1.0),
+            ((-4e9, -3e9, 4e9, 5e9), 128, 0.1), ((-1e30, -1e30, 1e30, 1e30), 128, 0.1)]
+    for j, (box, size, enlarge) in enumerate(plan):
+        crop, t = crop_face(big, np.float32(box), size, enlarge)
+        cases.append({"box": np.float32(box).tolist(), "size": size, "enlarge": enlarge,
+                      "factor": float(t.shrink_factor),
                       "crop": out.f32(f"face_crop_{j}.f32", crop.astype(np.float32))})
     return {"image": out.image("face_crop_img.u8", big), "cases": cases}
 

@@ -166,13 +166,12 @@ class MainActivity : AppCompatActivity() {
             val frame = BitmapUtils.rotate(proxy.toBitmap(), proxy.imageInfo.rotationDegrees)
             val eng = engine()
             val before = eng.session.detectionsRun()
-            val tracked = try {
-                eng.session.step(LponetEngine.toRgb(frame), proxy.imageInfo.timestamp / 1e6)
-            } catch (e: IllegalArgumentException) {
-                // A timestamp that did not advance (camera restarted): start a new video.
-                eng.session.reset()
-                eng.session.step(LponetEngine.toRgb(frame), proxy.imageInfo.timestamp / 1e6)
-            }
+            val timestampMs = proxy.imageInfo.timestamp / 1e6
+            // A timestamp that did not advance (camera restarted): start a new video. Checked
+            // up front: any other IllegalArgumentException of step() is a real failure, logged
+            // below, not a reason to reset tracking and run the frame twice.
+            if (!eng.session.accepts(timestampMs)) eng.session.reset()
+            val tracked = eng.session.step(eng.rgbOf(frame), timestampMs)
             val detected = eng.session.detectionsRun() != before
             val drawn = tracked.map { OverlayView.Drawn(it.face, it.landmarks, it.rotation, it.euler) }
             val now = SystemClock.elapsedRealtime()

@@ -20,21 +20,26 @@ import java.util.List;
 public final class BlazeFace {
   /** Model variant: input side, SSD strides, anchors per cell per layer. */
   public enum Spec {
-    SHORT("face_detection_short_range.tflite", 128, new int[] {8, 16, 16, 16}, true),
-    FULL("face_detection_full_range.tflite", 192, new int[] {4}, false),
-    FULL_SPARSE("face_detection_full_range_sparse.tflite", 192, new int[] {4}, false),
-    BACK("face_detection_back.tflite", 256, new int[] {16, 32, 32, 32}, true);
+    SHORT("face_detection_short_range.tflite", 128, new int[] {8, 16, 16, 16}, true, 0.5f),
+    FULL("face_detection_full_range.tflite", 192, new int[] {4}, false, 0.5f),
+    FULL_SPARSE("face_detection_full_range_sparse.tflite", 192, new int[] {4}, false, 0.5f),
+    // 0.6: at 0.5 the back model fires on faces painted out (Python's BLAZE_SPECS, measured
+    // by benchmarks/bench_detectors.py)
+    BACK("face_detection_back.tflite", 256, new int[] {16, 32, 32, 32}, true, 0.6f);
 
     public final String file;
     public final int size;
+    /** Python's default score threshold for this model ({@code BLAZE_SPECS[...].threshold}). */
+    public final float defaultScoreThreshold;
     final int[] strides;
     final boolean twoAnchorsPerLayer;
 
-    Spec(String file, int size, int[] strides, boolean twoAnchorsPerLayer) {
+    Spec(String file, int size, int[] strides, boolean twoAnchorsPerLayer, float threshold) {
       this.file = file;
       this.size = size;
       this.strides = strides;
       this.twoAnchorsPerLayer = twoAnchorsPerLayer;
+      this.defaultScoreThreshold = threshold;
     }
 
     /** Detection source name, as in Python ({@code "blazeface_short"}, ...). */
@@ -94,8 +99,12 @@ public final class BlazeFace {
   public final float iouThreshold;
   private final float[][] anchors;
 
+  /** IoU of Python's weighted NMS by default ({@code BlazeFaceDetector(iou_threshold=0.3)}). */
+  public static final float DEFAULT_IOU_THRESHOLD = 0.3f;
+
+  /** With the model's default thresholds, as {@code BlazeFaceDetector(model)}. */
   public BlazeFace(Spec spec) {
-    this(spec, 0.5f, 0.3f);
+    this(spec, spec.defaultScoreThreshold, DEFAULT_IOU_THRESHOLD);
   }
 
   public BlazeFace(Spec spec, float scoreThreshold, float iouThreshold) {
@@ -144,15 +153,43 @@ public final class BlazeFace {
    * OpenCV's fixed point by a grey level (a fraction of a pixel in the detection).
    */
   public float[] inputTensor(RgbImage image, Letterbox lb) {
+    float[] t = new float[spec.size * spec.size * 3];
+    inputTensor(image, lb, t);
+    return t;
+  }
+
+  /** Per-thread scratch for the shrunk image (grown as needed). */
+  private static final ThreadLocal<byte[][]> SMALL = ThreadLocal.withInitial(() -> new byte[1][0]);
+
+  /**
+   * As {@link #inputTensor(RgbImage, Letterbox)}, into {@code out} (at least size * size * 3
+   * floats, e.g. one per detector reused every frame). Thread-safe.
+   */
+  public void inputTensor(RgbImage image, Letterbox lb, float[] out) {
     int size = spec.size;
-    float[] t = new float[size * size * 3];
-    Arrays.fill(t, -1f); // black padding
+    if (out.length < size * size * 3) {
+      throw new IllegalArgumentException("input tensor buffer too small");
+    }
+    Arrays.fill(out, 0, size * size * 3, -1f); // black padding
     RgbImage src = decimate(image, lb.step);
-    // Python: INTER_AREA when the image shrinks (exact here), INTER_LINEAR when it grows.
-    float[] small =
-        lb.shrinks
-            ? Resize.resize(src, lb.newWidth, lb.newHeight)
-            : Resize.bilinear(src, lb.newWidth, lb.newHeight);
+    int n = lb.newWidth * lb.newHeight * 3;
+    if (lb.shrinks) { // Python: INTER_AREA (exact here), already uint8
+      byte[][] holder = SMALL.get();
+      if (holder[0].length < n) {
+        holder[0] = new byte[n];
+      }
+      byte[] small = holder[0];
+      Resize.areaU8(src.rgb, src.width, 0, 0, src.width, src.height, lb.newWidth, lb.newHeight, small);
+      for (int y = 0; y < lb.newHeight; y++) {
+        int si = y * lb.newWidth * 3, di = ((y + lb.padY) * size + lb.padX) * 3;
+        for (int k = 0; k < lb.newWidth * 3; k++) {
+          out[di + k] = (small[si + k] & 0xff) * (2.0f / 255.0f) - 1.0f;
+        }
+      }
+      return;
+    }
+    // INTER_LINEAR when the image grows (a small image: the float copy is small too)
+    float[] small = Resize.bilinear(src, lb.newWidth, lb.newHeight);
     for (int y = 0; y < lb.newHeight; y++) {
       for (int x = 0; x < lb.newWidth; x++) {
         int si = (y * lb.newWidth + x) * 3;
@@ -160,11 +197,10 @@ public final class BlazeFace {
         for (int c = 0; c < 3; c++) {
           // Python rounds the resized image to uint8 before scaling.
           float v = Warp.saturateU8(small[si + c]);
-          t[di + c] = v * (2.0f / 255.0f) - 1.0f;
+          out[di + c] = v * (2.0f / 255.0f) - 1.0f;
         }
       }
     }
-    return t;
   }
 
   /** Every {@code step}-th pixel in both directions (numpy's {@code image[::step, ::step]}). */

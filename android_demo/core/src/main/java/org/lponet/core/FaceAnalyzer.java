@@ -8,13 +8,20 @@ import java.util.List;
  * (from a detection through its {@link BoxMapping}, or given) -> 10% enlarged square crop ->
  * S x S float crop -> model -> heatmap decoding ({@link DecodeSettings}) -> back to image pixels;
  * pose -> rotation and Euler angles; occlusion -> per-landmark visibility and the mask.
- * Stateless and thread-compatible (the model need not be).
+ *
+ * <p>Threads: the analyzer keeps no state between calls, so concurrent calls on one instance
+ * are safe exactly when its {@link LandmarkModel}'s {@code run} is. The app's
+ * {@code TfliteLandmarkModel} is (it serialises runs with a lock, so concurrent analyses wait
+ * for each other's inference); a model without such a guard needs one analyzer and model per
+ * thread. The app's {@code FacePipeline} and {@code FaceTrackingSession} are not thread-safe.
  */
 public final class FaceAnalyzer {
   /** Channel of the occlusion softmax that is "visible face". */
   public static final int VISIBLE_CHANNEL = 1;
   private final LandmarkModel model;
   private final DecodeSettings decode;
+  // The crop handed to the model, reused per thread (the model copies it, LandmarkModel.run).
+  private static final ThreadLocal<float[]> CROP = ThreadLocal.withInitial(() -> new float[0]);
 
   /** With Python's default decoding ({@link DecodeSettings#DEFAULT}). */
   public FaceAnalyzer(LandmarkModel model) {
@@ -53,7 +60,13 @@ public final class FaceAnalyzer {
   public Face analyzeBox(RgbImage image, float[] faceBox, Detection detection, float score) {
     int s = model.inputSize();
     CropTransform crop = CropTransform.fromBox(faceBox, s);
-    ModelOutputs out = model.run(FaceCrop.crop(image, faceBox, crop));
+    float[] buf = CROP.get();
+    if (buf.length != s * s * 3) {
+      buf = new float[s * s * 3];
+      CROP.set(buf);
+    }
+    FaceCrop.crop(image, crop, buf);
+    ModelOutputs out = model.run(buf);
     return assemble(detection, score, faceBox, crop, out, decode);
   }
 

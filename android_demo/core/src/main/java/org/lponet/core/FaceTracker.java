@@ -11,8 +11,9 @@ import java.util.List;
  * (unsmoothed on its first frame); a track unmatched for more than {@code maxMissed}
  * consecutive frames is dropped.
  *
- * <p>The assignment is solved exactly by enumeration when the smaller side has at most 7
- * faces (a phone frame rarely has more), greedily by IoU beyond that.
+ * <p>The assignment is exact at any number of faces and tracks: {@link Assignment}, the
+ * shortest augmenting path solver of scipy's {@code linear_sum_assignment}, on the same float32
+ * IoUs and with scipy's tie rules, so tied overlaps give Python's ids (O(n^2 m) per frame).
  */
 public final class FaceTracker {
   /** Box filter parameters: Python's BOX_DEFAULTS (checked by the JVM tests). */
@@ -95,10 +96,17 @@ public final class FaceTracker {
   /**
    * Add one frame's faces; returns one result per input face, in order.
    *
+   * <p>All inputs are checked before any state changes (as Python's {@code Tracker.update}
+   * checks the boxes first): a refused call leaves the tracker as it was, so the same frame
+   * may be given again with the same timestamp.
+   *
    * @param boxes {@code (N, 4)} boxes
    * @param timestamp seconds, strictly increasing; NaN = previous + 1/frequency
    * @param landmarks N landmark sets (or null entries / null list)
    * @param rotations N row-major rotations (or null entries / null list)
+   * @throws IllegalArgumentException a non-finite box, landmark or rotation, a box not of 4
+   *     values, fewer than 2 landmarks or a landmark count that differs from the matched
+   *     track's, lengths that disagree, or a timestamp that does not increase
    */
   public List<Tracked> update(
       List<float[]> boxes, double timestamp, List<float[][]> landmarks, List<double[]> rotations) {
@@ -106,8 +114,40 @@ public final class FaceTracker {
     if (landmarks != null && landmarks.size() != n || rotations != null && rotations.size() != n) {
       throw new IllegalArgumentException("landmarks / rotations must match the boxes");
     }
-    double now = clock(timestamp);
-    int[] match = associate(boxes); // face -> track index or -1
+    for (float[] b : boxes) {
+      if (b.length != 4 || !finite(b)) {
+        throw new IllegalArgumentException("boxes must be 4 finite values each (NaN or inf found)");
+      }
+    }
+    for (int fi = 0; fi < n; fi++) {
+      float[][] lm = landmarks == null ? null : landmarks.get(fi);
+      if (lm != null) {
+        if (lm.length < 2) {
+          throw new IllegalArgumentException("need at least 2 landmarks");
+        }
+        for (float[] p : lm) {
+          if (p.length != 2 || !finite(p)) {
+            throw new IllegalArgumentException("landmarks must be finite (x, y) pairs");
+          }
+        }
+      }
+      if (rotations != null && rotations.get(fi) != null) {
+        RotationFilter.check(rotations.get(fi));
+      }
+    }
+    double now = nextTime(timestamp);
+    int[] match = associate(boxes); // face -> track index or -1; reads the tracks only
+    for (int fi = 0; fi < n; fi++) {
+      float[][] lm = landmarks == null ? null : landmarks.get(fi);
+      float[][] had = match[fi] < 0 ? null : tracks.get(match[fi]).landmarks;
+      if (lm != null && had != null && lm.length != had.length) {
+        throw new IllegalArgumentException(
+            "face " + fi + " has " + lm.length + " landmarks, its track " + had.length);
+      }
+    }
+    // Nothing below throws for checked inputs: the state changes from here on.
+    t = now;
+    started = true;
     boolean[] matched = new boolean[tracks.size()];
     for (int m : match) {
       if (m >= 0) {
@@ -137,7 +177,8 @@ public final class FaceTracker {
       tr.missed = 0;
       tr.age++;
       tr.rawBox = b.clone();
-      double size = Math.sqrt(Math.max((double) (b[2] - b[0]) * (b[3] - b[1]), 1.0));
+      // In double, as Python: a float product of a huge finite box would overflow to inf.
+      double size = Math.sqrt(Math.max(((double) b[2] - b[0]) * ((double) b[3] - b[1]), 1.0));
       double[] fb = tr.boxFilter.filter(new double[] {b[0], b[1], b[2], b[3]}, now, size);
       tr.box = new float[] {(float) fb[0], (float) fb[1], (float) fb[2], (float) fb[3]};
       if (landmarks != null && landmarks.get(fi) != null) {
@@ -158,22 +199,27 @@ public final class FaceTracker {
     return out;
   }
 
-  private double clock(double timestamp) {
-    double now;
-    if (Double.isNaN(timestamp)) {
-      now = started ? t + 1.0 / frequency : 0.0;
-    } else {
-      if (Double.isInfinite(timestamp)) {
-        throw new IllegalArgumentException("timestamp must be finite");
+  private static boolean finite(float[] v) {
+    for (float x : v) {
+      if (!Float.isFinite(x)) {
+        return false;
       }
-      if (started && !(timestamp > t)) {
-        throw new IllegalArgumentException("timestamps must strictly increase");
-      }
-      now = timestamp;
     }
-    t = now;
-    started = true;
-    return now;
+    return true;
+  }
+
+  /** The time of the next frame, checked; commits nothing. */
+  private double nextTime(double timestamp) {
+    if (Double.isNaN(timestamp)) {
+      return started ? t + 1.0 / frequency : 0.0;
+    }
+    if (Double.isInfinite(timestamp)) {
+      throw new IllegalArgumentException("timestamp must be finite");
+    }
+    if (started && !(timestamp > t)) {
+      throw new IllegalArgumentException("timestamps must strictly increase");
+    }
+    return timestamp;
   }
 
   /** face index -> track index (or -1), maximising the total IoU of a complete matching. */
@@ -190,69 +236,18 @@ public final class FaceTracker {
         iou[i][j] = BlazeFace.iou(boxes.get(i), tracks.get(j).rawBox);
       }
     }
-    int[] best;
-    if (Math.min(n, m) <= 7 && Math.max(n, m) <= 12) {
-      best = new int[n];
-      java.util.Arrays.fill(best, -1);
-      search(iou, 0, new int[n], new boolean[m], 0.0, Math.min(n, m), 0, best, new double[] {-1});
-    } else {
-      best = greedy(iou);
+    double[][] cost = new double[n][m];
+    for (int i = 0; i < n; i++) {
+      for (int j = 0; j < m; j++) {
+        cost[i][j] = -iou[i][j];
+      }
     }
+    int[] best = Assignment.minimize(cost);
     for (int i = 0; i < n; i++) {
       int j = best[i];
       if (j >= 0 && iou[i][j] >= iouThreshold && iou[i][j] > 0) {
         res[i] = j;
       }
-    }
-    return res;
-  }
-
-  /** Exhaustive search over matchings of size min(n, m) (as scipy's linear_sum_assignment). */
-  private static void search(
-      float[][] iou, int i, int[] cur, boolean[] used, double total, int need, int have,
-      int[] best, double[] bestTotal) {
-    int n = iou.length, m = iou[0].length;
-    if (have + (n - i) < need) {
-      return; // cannot reach a complete matching any more
-    }
-    if (i == n) {
-      if (total > bestTotal[0]) {
-        bestTotal[0] = total;
-        System.arraycopy(cur, 0, best, 0, n);
-      }
-      return;
-    }
-    for (int j = 0; j < m; j++) {
-      if (!used[j]) {
-        used[j] = true;
-        cur[i] = j;
-        search(iou, i + 1, cur, used, total + iou[i][j], need, have + 1, best, bestTotal);
-        used[j] = false;
-      }
-    }
-    cur[i] = -1;
-    search(iou, i + 1, cur, used, total, need, have, best, bestTotal);
-  }
-
-  private static int[] greedy(float[][] iou) {
-    int n = iou.length, m = iou[0].length;
-    int[] res = new int[n];
-    java.util.Arrays.fill(res, -1);
-    boolean[] usedF = new boolean[n], usedT = new boolean[m];
-    for (int k = 0; k < Math.min(n, m); k++) {
-      int bi = -1, bj = -1;
-      float bv = -1;
-      for (int i = 0; i < n; i++) {
-        for (int j = 0; j < m; j++) {
-          if (!usedF[i] && !usedT[j] && iou[i][j] > bv) {
-            bv = iou[i][j];
-            bi = i;
-            bj = j;
-          }
-        }
-      }
-      usedF[bi] = usedT[bj] = true;
-      res[bi] = bj;
     }
     return res;
   }

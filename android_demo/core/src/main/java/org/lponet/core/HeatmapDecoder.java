@@ -19,7 +19,8 @@ package org.lponet.core;
  * </ul>
  *
  * <p>Ties between equal cells go to the lower row-major index (numpy's argmax / argsort and
- * {@code tf.math.top_k} order).
+ * {@code tf.math.top_k} order). A map with a NaN cell decodes as numpy's argmax does: to the
+ * first NaN cell's centre, with score NaN (either rule), never to a confident-looking peak.
  */
 public final class HeatmapDecoder {
   private HeatmapDecoder() {}
@@ -84,8 +85,15 @@ public final class HeatmapDecoder {
     for (int j = 0; j < k; j++) {
       int i1 = -1, i2 = -1;
       float v1 = Float.NEGATIVE_INFINITY, v2 = Float.NEGATIVE_INFINITY;
+      boolean nan = false;
       for (int c = 0, idx = j; c < cells; c++, idx += k) {
         float v = heatmaps[idx];
+        if (Float.isNaN(v)) { // numpy's argmax: the first NaN is the maximum
+          i1 = c;
+          v1 = v;
+          nan = true;
+          break;
+        }
         // Strict comparisons keep the lower index on ties, like a stable descending sort.
         if (v > v1 || i1 < 0) {
           i2 = i1;
@@ -98,6 +106,13 @@ public final class HeatmapDecoder {
         }
       }
       scores[j] = v1;
+      if (nan) {
+        // Python gives that cell's centre: DARK's smoothing there is NaN so its guard keeps
+        // the cell; top2's weights are NaN, so the first cell gets weight 1.
+        pts[j][0] = (float) (stride * (i1 % w + 0.5) - 0.5);
+        pts[j][1] = (float) (stride * (i1 / w + 0.5) - 0.5);
+        continue;
+      }
       if (rule == Rule.DARK) {
         double[] step = darkStep(heatmaps, h, w, k, j, i1 / w, i1 % w, kernel);
         pts[j][0] = (float) (stride * (i1 % w + step[0] + 0.5) - 0.5);

@@ -9,6 +9,9 @@ public interface LandmarkModel {
   /** Input side S (the crop is S x S). */
   int inputSize();
 
-  /** Run on one crop of {@code S * S * 3} floats. */
+  /**
+   * Run on one crop of {@code S * S * 3} floats. The array is the caller's scratch
+   * ({@link FaceAnalyzer} reuses it for the next face): read it during the call, do not keep it.
+   */
   ModelOutputs run(float[] crop);
 }

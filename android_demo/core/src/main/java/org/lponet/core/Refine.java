@@ -9,8 +9,11 @@ package org.lponet.core;
  * ({@code landmark_box}, {@code box_iou}, {@code box_in_image}), in float like numpy's float32.
  */
 public final class Refine {
-  /** {@code lponet_tf.inference.analyzer.REFINE_IOU} (the app reads it from the sidecar). */
-  public static final float IOU = 0.8f;
+  /**
+   * {@code lponet_tf.inference.analyzer.REFINE_IOU} (checked by the JVM tests; the app reads
+   * the value from the sidecar's {@code analyzer.refine_iou}).
+   */
+  public static final float IOU = 0.9f;
 
   private Refine() {}
 

@@ -32,10 +32,22 @@ public final class Resize {
    * and a column pass accumulated in float32 in OpenCV's order, round half to even.
    */
   public static RgbImage areaU8(RgbImage img, int outW, int outH) {
-    final int w = img.width, h = img.height, cn = 3;
+    byte[] out = new byte[outW * outH * 3];
+    areaU8(img.rgb, img.width, 0, 0, img.width, img.height, outW, outH, out);
+    return new RgbImage(outW, outH, out);
+  }
+
+  /**
+   * {@link #areaU8(RgbImage, int, int)} of the {@code w x h} region at {@code (x0, y0)} of an
+   * RGB image {@code stride} pixels wide, into {@code out} (at least {@code outW * outH * 3}
+   * bytes): no copy of the region, no new output.
+   */
+  static void areaU8(
+      byte[] src, int stride, int x0, int y0, int w, int h, int outW, int outH, byte[] out) {
+    final int cn = 3;
     double scaleX = 1.0 / ((double) outW / w), scaleY = 1.0 / ((double) outH / h);
     int ix = (int) Math.rint(scaleX), iy = (int) Math.rint(scaleY);
-    byte[] out = new byte[outW * outH * cn];
+    final int rowBytes = stride * cn, origin = (y0 * stride + x0) * cn;
     if (Math.abs(scaleX - ix) < 2.220446049250313e-16 && Math.abs(scaleY - iy) < 2.220446049250313e-16) {
       int area = ix * iy;
       float inv = 1.0f / area;
@@ -44,9 +56,9 @@ public final class Resize {
           for (int c = 0; c < cn; c++) {
             int sum = 0;
             for (int dy = 0; dy < iy; dy++) {
-              int row = ((y * iy + dy) * w + x * ix) * cn + c;
+              int row = origin + (y * iy + dy) * rowBytes + x * ix * cn + c;
               for (int dx = 0; dx < ix; dx++) {
-                sum += img.rgb[row + dx * cn] & 0xff;
+                sum += src[row + dx * cn] & 0xff;
               }
             }
             int v = (ix == 2 && iy == 2) ? (sum + 2) >> 2 : (int) Math.rint(sum * inv);
@@ -54,25 +66,22 @@ public final class Resize {
           }
         }
       }
-      return new RgbImage(outW, outH, out);
+      return;
     }
-    int[][] xt = areaTable(w, outW, cn, scaleX);
-    float[] xa = areaAlphas(w, outW, scaleX);
-    int[][] yt = areaTable(h, outH, 1, scaleY);
-    float[] ya = areaAlphas(h, outH, scaleY);
+    AreaTable xt = AreaTable.of(w, outW, cn), yt = AreaTable.of(h, outH, 1);
     int rowLen = outW * cn;
     float[] buf = new float[rowLen], sum = new float[rowLen];
-    int prev = yt[0][0];
-    for (int j = 0; j < yt.length; j++) {
-      int dy = yt[j][0], sy = yt[j][1];
-      float beta = ya[j];
+    int prev = yt.dst[0];
+    for (int j = 0; j < yt.size; j++) {
+      int dy = yt.dst[j], sy = yt.src[j];
+      float beta = yt.alpha[j];
       java.util.Arrays.fill(buf, 0f);
-      int base = sy * w * cn;
-      for (int k = 0; k < xt.length; k++) {
-        int dxn = xt[k][0], sxn = xt[k][1];
-        float a = xa[k];
+      int base = origin + sy * rowBytes;
+      for (int k = 0; k < xt.size; k++) {
+        int dxn = xt.dst[k], sxn = xt.src[k];
+        float a = xt.alpha[k];
         for (int c = 0; c < cn; c++) {
-          buf[dxn + c] = buf[dxn + c] + (img.rgb[base + sxn + c] & 0xff) * a;
+          buf[dxn + c] = buf[dxn + c] + (src[base + sxn + c] & 0xff) * a;
         }
       }
       if (dy != prev) {
@@ -88,7 +97,6 @@ public final class Resize {
       }
     }
     store(sum, out, prev * rowLen);
-    return new RgbImage(outW, outH, out);
   }
 
   private static void store(float[] sum, byte[] out, int offset) {
@@ -97,51 +105,84 @@ public final class Resize {
     }
   }
 
-  /** OpenCV's computeResizeAreaTab: rows of {destination * cn, source * cn}. */
-  private static int[][] areaTable(int ssize, int dsize, int cn, double scale) {
-    java.util.List<int[]> t = new java.util.ArrayList<>();
-    for (int dx = 0; dx < dsize; dx++) {
-      double fsx1 = dx * scale, fsx2 = fsx1 + scale;
-      int sx1 = (int) Math.ceil(fsx1), sx2 = (int) Math.floor(fsx2);
-      sx2 = Math.min(sx2, ssize - 1);
-      sx1 = Math.min(sx1, sx2);
-      if (sx1 - fsx1 > 1e-3) {
-        t.add(new int[] {dx * cn, (sx1 - 1) * cn});
-      }
-      for (int sx = sx1; sx < sx2; sx++) {
-        t.add(new int[] {dx * cn, sx * cn});
-      }
-      if (fsx2 - sx2 > 1e-3) {
-        t.add(new int[] {dx * cn, sx2 * cn});
-      }
-    }
-    return t.toArray(new int[0][]);
-  }
+  /**
+   * OpenCV's computeResizeAreaTab for one axis: entries of (destination * cn, source * cn,
+   * float weight). Cached per (source size, destination size, cn): a video's frames and the
+   * detector's letterbox repeat the same few, and rebuilding them was most of a shrink's
+   * garbage.
+   */
+  static final class AreaTable {
+    private static final int CACHED = 16;
+    private static final java.util.Map<Long, AreaTable> CACHE =
+        new java.util.LinkedHashMap<Long, AreaTable>(32, 0.75f, true) {
+          private static final long serialVersionUID = 1L;
 
-  /** The float weights matching {@link #areaTable}, entry for entry. */
-  private static float[] areaAlphas(int ssize, int dsize, double scale) {
-    java.util.List<Float> a = new java.util.ArrayList<>();
-    for (int dx = 0; dx < dsize; dx++) {
-      double fsx1 = dx * scale, fsx2 = fsx1 + scale;
-      double cellWidth = Math.min(scale, ssize - fsx1);
-      int sx1 = (int) Math.ceil(fsx1), sx2 = (int) Math.floor(fsx2);
-      sx2 = Math.min(sx2, ssize - 1);
-      sx1 = Math.min(sx1, sx2);
-      if (sx1 - fsx1 > 1e-3) {
-        a.add((float) ((sx1 - fsx1) / cellWidth));
-      }
-      for (int sx = sx1; sx < sx2; sx++) {
-        a.add((float) (1.0 / cellWidth));
-      }
-      if (fsx2 - sx2 > 1e-3) {
-        a.add((float) (Math.min(Math.min(fsx2 - sx2, 1.0), cellWidth) / cellWidth));
+          @Override
+          protected boolean removeEldestEntry(java.util.Map.Entry<Long, AreaTable> e) {
+            return size() > CACHED;
+          }
+        };
+
+    final int size;
+    final int[] dst, src;
+    final float[] alpha;
+
+    private AreaTable(int size) {
+      this.size = size;
+      dst = new int[size];
+      src = new int[size];
+      alpha = new float[size];
+    }
+
+    static AreaTable of(int ssize, int dsize, int cn) {
+      Long key = ((long) ssize << 34) | ((long) dsize << 2) | cn;
+      synchronized (CACHE) {
+        AreaTable t = CACHE.get(key);
+        if (t == null) {
+          t = build(ssize, dsize, cn);
+          CACHE.put(key, t);
+        }
+        return t;
       }
     }
-    float[] out = new float[a.size()];
-    for (int i = 0; i < out.length; i++) {
-      out[i] = a.get(i);
+
+    private static AreaTable build(int ssize, int dsize, int cn) {
+      double scale = 1.0 / ((double) dsize / ssize);
+      AreaTable t = new AreaTable(fill(null, ssize, dsize, cn, scale));
+      fill(t, ssize, dsize, cn, scale);
+      return t;
     }
-    return out;
+
+    /** Counts the entries (t null) or writes them. */
+    private static int fill(AreaTable t, int ssize, int dsize, int cn, double scale) {
+      int k = 0;
+      for (int dx = 0; dx < dsize; dx++) {
+        double fsx1 = dx * scale, fsx2 = fsx1 + scale;
+        double cellWidth = Math.min(scale, ssize - fsx1);
+        int sx1 = (int) Math.ceil(fsx1), sx2 = (int) Math.floor(fsx2);
+        sx2 = Math.min(sx2, ssize - 1);
+        sx1 = Math.min(sx1, sx2);
+        if (sx1 - fsx1 > 1e-3) {
+          k = put(t, k, dx * cn, (sx1 - 1) * cn, (float) ((sx1 - fsx1) / cellWidth));
+        }
+        for (int sx = sx1; sx < sx2; sx++) {
+          k = put(t, k, dx * cn, sx * cn, (float) (1.0 / cellWidth));
+        }
+        if (fsx2 - sx2 > 1e-3) {
+          k = put(t, k, dx * cn, sx2 * cn, (float) (Math.min(Math.min(fsx2 - sx2, 1.0), cellWidth) / cellWidth));
+        }
+      }
+      return k;
+    }
+
+    private static int put(AreaTable t, int k, int d, int s, float a) {
+      if (t != null) {
+        t.dst[k] = d;
+        t.src[k] = s;
+        t.alpha[k] = a;
+      }
+      return k + 1;
+    }
   }
 
   public static float[] bilinear(RgbImage img, int outW, int outH) {

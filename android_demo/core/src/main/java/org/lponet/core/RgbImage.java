@@ -31,8 +31,19 @@ public final class RgbImage {
     if (argb.length != width * height) {
       throw new IllegalArgumentException("argb has " + argb.length + " pixels, expected " + width * height);
     }
-    byte[] rgb = new byte[width * height * 3];
-    for (int i = 0, j = 0; i < argb.length; i++, j += 3) {
+    return fromArgb(argb, width, height, new byte[width * height * 3]);
+  }
+
+  /**
+   * As {@link #fromArgb(int[], int, int)}, into {@code rgb} ({@code width * height * 3} bytes,
+   * e.g. a frame buffer reused by a video loop): the image wraps that array, so a later frame
+   * written into it changes this image.
+   */
+  public static RgbImage fromArgb(int[] argb, int width, int height, byte[] rgb) {
+    if (argb.length < width * height) {
+      throw new IllegalArgumentException("argb has " + argb.length + " pixels, expected " + width * height);
+    }
+    for (int i = 0, j = 0; i < width * height; i++, j += 3) {
       int p = argb[i];
       rgb[j] = (byte) (p >> 16);
       rgb[j + 1] = (byte) (p >> 8);

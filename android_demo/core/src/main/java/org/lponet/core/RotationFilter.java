@@ -25,11 +25,19 @@ public final class RotationFilter {
     filter.reset();
   }
 
-  /** Filter one row-major 3x3 rotation; returns a rotation (float precision, as Python). */
+  /**
+   * Filter one row-major 3x3 rotation; returns a rotation (float precision, as Python). A
+   * matrix that is not one (an int8 output, a reflection, a degenerate output) is first
+   * projected onto the nearest proper rotation ({@link Rotations#nearestRotation}).
+   *
+   * @throws IllegalArgumentException not 9 finite entries (nothing changes), or a timestamp
+   *     that does not increase
+   */
   public double[] filter(double[] rotation, double timestamp) {
+    check(rotation);
     double[] r = rotation;
     if (!isRotation(r)) {
-      r = nearestRotation(r);
+      r = Rotations.nearestRotation(r);
     }
     double[] q = toQuaternion(r);
     double[] prev = filter.value();
@@ -65,35 +73,16 @@ public final class RotationFilter {
     return true;
   }
 
-  /**
-   * Closest rotation to a near-rotation (e.g. a float16 network output). Python uses the SVD;
-   * here the polar factor by Newton iteration {@code R <- (R + R^-T) / 2}, which converges to
-   * the same matrix (the orthogonal polar factor is the SVD's U V^T) for det > 0.
-   */
-  static double[] nearestRotation(double[] m) {
-    double[] r = m.clone();
-    for (int it = 0; it < 50; it++) {
-      double[] invT = inverseTranspose(r);
-      double diff = 0;
-      for (int i = 0; i < 9; i++) {
-        double v = 0.5 * (r[i] + invT[i]);
-        diff = Math.max(diff, Math.abs(v - r[i]));
-        r[i] = v;
-      }
-      if (diff < 1e-15) {
-        break;
+  /** Python's check: a finite 3x3 matrix, refused before any state changes. */
+  static void check(double[] rotation) {
+    if (rotation.length != 9) {
+      throw new IllegalArgumentException("rotation must have 9 entries, got " + rotation.length);
+    }
+    for (double v : rotation) {
+      if (!Double.isFinite(v)) {
+        throw new IllegalArgumentException("rotation must be a finite 3x3 matrix");
       }
     }
-    return r;
-  }
-
-  private static double[] inverseTranspose(double[] a) {
-    double c00 = a[4] * a[8] - a[5] * a[7], c01 = a[5] * a[6] - a[3] * a[8], c02 = a[3] * a[7] - a[4] * a[6];
-    double c10 = a[2] * a[7] - a[1] * a[8], c11 = a[0] * a[8] - a[2] * a[6], c12 = a[1] * a[6] - a[0] * a[7];
-    double c20 = a[1] * a[5] - a[2] * a[4], c21 = a[2] * a[3] - a[0] * a[5], c22 = a[0] * a[4] - a[1] * a[3];
-    double det = a[0] * c00 + a[1] * c01 + a[2] * c02;
-    // inverse = adj / det with adj = cofactor^T, so inverse^T = cofactor / det
-    return new double[] {c00 / det, c01 / det, c02 / det, c10 / det, c11 / det, c12 / det, c20 / det, c21 / det, c22 / det};
   }
 
   /** Unit quaternion (w, x, y, z), Shepperd's method (pivot on the largest component). */

@@ -75,16 +75,37 @@ public final class Rotations {
    * The proper rotation nearest to {@code m} (Frobenius norm), as {@code
    * lponet_tf.geometry.nearest_rotation}: {@code U diag(1, 1, det(U V^T)) V^T} of the SVD {@code m
    * = U S V^T}. An int8 model's rotation output is quantised entry by entry and only near a
-   * rotation. {@code V} comes from the eigenvectors of {@code m^T m} (cyclic Jacobi), sorted by
-   * eigenvalue; {@code u1 = m v1 / |m v1|}, {@code u2} likewise made orthogonal to {@code u1},
-   * and the third columns are cross products, so {@code U V^T} is proper whatever the sign of
-   * {@code det m} (for {@code det m < 0} that is the flip of the smallest singular value).
+   * rotation. {@code V} comes from the eigenvectors of {@code m^T m} (cyclic Jacobi, on {@code m}
+   * scaled by its largest entry), sorted by eigenvalue; {@code u1 = m v1 / |m v1|}, {@code u2}
+   * likewise made orthogonal to {@code u1}, and the third columns are cross products, so
+   * {@code U V^T} is proper whatever the sign of {@code det m} (for {@code det m < 0} that is the
+   * flip of the smallest singular value).
+   *
+   * <p>Where the nearest rotation is not unique the result is still a proper rotation, chosen
+   * deterministically: the identity for the zero matrix (as Python's SVD gives); for a rank-1
+   * {@code m = s u v^T} (every rotation taking {@code v} to {@code u} is equally near) the
+   * smallest such rotation, about {@code v x u} (a half-turn about the second eigenvector when
+   * {@code u = -v}); Python's LAPACK completes that case differently. Non-finite entries give
+   * NaN entries.
    */
   public static double[] nearestRotation(double[] m) {
+    double scale = 0;
+    for (double x : m) {
+      scale = Math.max(scale, Math.abs(x)); // NaN propagates
+    }
+    if (scale == 0) {
+      return new double[] {1, 0, 0, 0, 1, 0, 0, 0, 1};
+    }
+    // Scaled so that the largest singular value is >= 1: thresholds below are relative, and
+    // m^T m neither overflows nor underflows.
+    double[] s = new double[9];
+    for (int i = 0; i < 9; i++) {
+      s[i] = m[i] / scale;
+    }
     double[] a = new double[9];
     for (int i = 0; i < 3; i++) {
       for (int j = 0; j < 3; j++) {
-        a[i * 3 + j] = m[i] * m[j] + m[3 + i] * m[3 + j] + m[6 + i] * m[6 + j];
+        a[i * 3 + j] = s[i] * s[j] + s[3 + i] * s[3 + j] + s[6 + i] * s[6 + j];
       }
     }
     double[] v = {1, 0, 0, 0, 1, 0, 0, 0, 1};
@@ -100,10 +121,15 @@ public final class Rotations {
       }
     }
     double[] v1 = column(v, order[0]), v2 = column(v, order[1]);
-    double[] u1 = normalize(apply(m, v1));
-    double[] mv2 = apply(m, v2);
-    double d = u1[0] * mv2[0] + u1[1] * mv2[1] + u1[2] * mv2[2];
-    double[] u2 = normalize(new double[] {mv2[0] - d * u1[0], mv2[1] - d * u1[1], mv2[2] - d * u1[2]});
+    double[] u1 = unit(apply(s, v1)); // |s v1| = largest singular value >= 1
+    double[] mv2 = apply(s, v2);
+    double d = dot(u1, mv2);
+    double[] r2 = {mv2[0] - d * u1[0], mv2[1] - d * u1[1], mv2[2] - d * u1[2]};
+    if (!(Math.sqrt(dot(r2, r2)) > RANK_TOL)) {
+      // Rank 1 (r2 is rounding noise): u2 would be an arbitrary direction.
+      return smallestRotation(v1, u1, v2);
+    }
+    double[] u2 = unit(r2);
     double[] u3 = cross(u1, u2), v3 = cross(v1, v2);
     double[] r = new double[9];
     for (int i = 0; i < 3; i++) {
@@ -112,6 +138,46 @@ public final class Rotations {
       }
     }
     return r;
+  }
+
+  // Second singular value (relative to the first) below which m counts as rank 1: far above
+  // the ~1e-16 rounding of an exactly rank-1 product, far below any pose output's.
+  private static final double RANK_TOL = 1e-12;
+
+  /**
+   * The rotation of smallest angle taking unit {@code from} to unit {@code to} (Rodrigues); a
+   * half-turn about the unit {@code perp} (orthogonal to {@code from}) when they are opposite.
+   */
+  private static double[] smallestRotation(double[] from, double[] to, double[] perp) {
+    double c = dot(from, to);
+    if (c < -1.0 + 1e-12) {
+      double[] r = new double[9];
+      for (int i = 0; i < 3; i++) {
+        for (int j = 0; j < 3; j++) {
+          r[i * 3 + j] = 2.0 * perp[i] * perp[j] - (i == j ? 1.0 : 0.0);
+        }
+      }
+      return r;
+    }
+    double[] k = cross(from, to);
+    double f = 1.0 / (1.0 + c);
+    // R = I + [k]x + [k]x^2 / (1 + c), with [k]x^2 = k k^T - |k|^2 I
+    double kk = dot(k, k);
+    double[] r = {
+      1 + f * (k[0] * k[0] - kk), -k[2] + f * k[0] * k[1], k[1] + f * k[0] * k[2],
+      k[2] + f * k[1] * k[0], 1 + f * (k[1] * k[1] - kk), -k[0] + f * k[1] * k[2],
+      -k[1] + f * k[2] * k[0], k[0] + f * k[2] * k[1], 1 + f * (k[2] * k[2] - kk)
+    };
+    return r;
+  }
+
+  private static double dot(double[] a, double[] b) {
+    return a[0] * b[0] + a[1] * b[1] + a[2] * b[2];
+  }
+
+  private static double[] unit(double[] x) {
+    double n = Math.sqrt(dot(x, x));
+    return new double[] {x[0] / n, x[1] / n, x[2] / n};
   }
 
   /** Diagonalises the symmetric {@code a} in place by Jacobi rotations, accumulated in {@code v}. */

@@ -6,7 +6,8 @@ package org.lponet.core;
  * landmark's position on the heatmap grid ({@code u = (x + 0.5) / stride - 0.5}).
  *
  * <p>Positions outside the grid are clamped to its border cells (the mask has no value beyond
- * the crop, and a landmark predicted just outside it belongs to the nearest cell).
+ * the crop, and a landmark predicted just outside it belongs to the nearest cell); a NaN
+ * coordinate reads cell 0, as Python's {@code sample_grid}.
  */
 public final class Visibility {
   private Visibility() {}
@@ -28,8 +29,13 @@ public final class Visibility {
     return out;
   }
 
-  /** Bilinear sample of one channel at grid position (u = column, v = row), border clamped. */
+  /**
+   * Bilinear sample of one channel at grid position (u = column, v = row), border clamped; a
+   * NaN coordinate reads cell 0 of its axis (Python's {@code sample_grid}).
+   */
   public static double sample(float[] map, int h, int w, int channels, int channel, double u, double v) {
+    u = Double.isNaN(u) ? 0.0 : u;
+    v = Double.isNaN(v) ? 0.0 : v;
     u = Math.min(Math.max(u, 0.0), w - 1.0);
     v = Math.min(Math.max(v, 0.0), h - 1.0);
     int u0 = (int) Math.floor(u), v0 = (int) Math.floor(v);

@@ -28,6 +28,11 @@ public final class Warp {
 
   /** As {@link #affineBilinear(RgbImage, double[], int, int)}, into a caller's buffer. */
   public static void affineBilinear(RgbImage image, double[] m, int outW, int outH, float[] out) {
+    affineBilinear(image.rgb, image.width, image.height, m, outW, outH, out);
+  }
+
+  /** As above, from the first {@code w * h} RGB pixels of {@code src} (a reused buffer). */
+  static void affineBilinear(byte[] src, int w, int h, double[] m, int outW, int outH, float[] out) {
     if (out.length < outW * outH * 3) {
       throw new IllegalArgumentException("output buffer too small");
     }
@@ -40,8 +45,6 @@ public final class Warp {
     float m0 = (float) a11, m1 = (float) a12, m2 = (float) b1;
     float m3 = (float) a21, m4 = (float) a22, m5 = (float) b2;
 
-    final int w = image.width, h = image.height;
-    final byte[] src = image.rgb;
     float[] p00 = new float[3], p01 = new float[3], p10 = new float[3], p11 = new float[3];
     int o = 0;
     for (int y = 0; y < outH; y++) {

@@ -75,6 +75,20 @@ class BlazeFaceGoldenTest {
     }
   }
 
+  /** Each model's default score and IoU thresholds are Python's (0.6 for the back model). */
+  @Test
+  void defaultThresholdsPerModelAsPython() {
+    Map<String, Object> d = map(g.get("default_thresholds"));
+    for (BlazeFace.Spec spec : BlazeFace.Spec.values()) {
+      double[] exp = doubles(d.get(spec.name().toLowerCase()));
+      BlazeFace bf = new BlazeFace(spec);
+      assertEquals((float) exp[0], bf.scoreThreshold, spec + " score threshold");
+      assertEquals((float) exp[1], bf.iouThreshold, spec + " IoU threshold");
+      assertEquals((float) exp[0], spec.defaultScoreThreshold, spec + " spec default");
+    }
+    assertEquals((float) dbl(g.get("refine_iou")), Refine.IOU, "Refine.IOU is Python's REFINE_IOU");
+  }
+
   @Test
   void inputTensorMatchesPythonLetterbox(TestReporter report) {
     // Both photos are larger than the input: Java's INTER_AREA shrink vs OpenCV's, a grey

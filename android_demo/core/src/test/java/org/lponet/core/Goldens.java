@@ -204,6 +204,13 @@ public final class Goldens {
         i += 4;
         return null;
       }
+      // Python's json writes non-finite floats as these literals.
+      for (String lit : new String[] {"NaN", "Infinity", "-Infinity"}) {
+        if (s.startsWith(lit, i)) {
+          i += lit.length();
+          return Double.parseDouble(lit);
+        }
+      }
       int start = i;
       while (i < s.length() && "+-0123456789.eE".indexOf(s.charAt(i)) >= 0) {
         i++;

@@ -59,6 +59,42 @@ class RotationsGoldenTest {
   }
 
   @Test
+  void nearestRotationOfDegenerateMatricesIsAProperRotation() {
+    List<Object> in = list(g.get("degenerate"));
+    List<Object> exp = list(g.get("degenerate_rotation"));
+    List<Object> unique = list(g.get("degenerate_unique"));
+    for (int i = 0; i < in.size(); i++) {
+      double[] m = doubles(in.get(i));
+      double[] r = Rotations.nearestRotation(m);
+      assertProperRotation(r, 1e-9, "matrix " + i);
+      double[] py = doubles(exp.get(i));
+      if ((Boolean) unique.get(i)) {
+        assertArrayEquals(py, r, 1e-9, "matrix " + i);
+      } else { // as near as Python's choice
+        assertEquals(frobenius(py, m), frobenius(r, m), 1e-9, "distance, matrix " + i);
+      }
+    }
+    double[] pose = Rotations.matrixToEuler(Rotations.nearestRotation(new double[9]));
+    assertArrayEquals(new double[] {0, 0, 0}, pose, 0.0, "zero output: identity, as Python");
+  }
+
+  static void assertProperRotation(double[] r, double tol, String what) {
+    double[] rrt = Rotations.mul(r, new double[] {r[0], r[3], r[6], r[1], r[4], r[7], r[2], r[5], r[8]});
+    assertArrayEquals(new double[] {1, 0, 0, 0, 1, 0, 0, 0, 1}, rrt, tol, what + ": R R^T");
+    double det = r[0] * (r[4] * r[8] - r[5] * r[7]) - r[1] * (r[3] * r[8] - r[5] * r[6])
+        + r[2] * (r[3] * r[7] - r[4] * r[6]);
+    assertEquals(1.0, det, tol, what + ": det");
+  }
+
+  private static double frobenius(double[] a, double[] b) {
+    double s = 0;
+    for (int i = 0; i < 9; i++) {
+      s += (a[i] - b[i]) * (a[i] - b[i]);
+    }
+    return Math.sqrt(s);
+  }
+
+  @Test
   void modelOutputsRotationIsTheNearestRotation() {
     float[] pose = new float[9];
     double[] wide = new double[9];

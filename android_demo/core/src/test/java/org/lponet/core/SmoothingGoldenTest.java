@@ -64,6 +64,27 @@ class SmoothingGoldenTest {
   }
 
   @Test
+  void rotationFilterProjectsReflectionsAndDegenerateInputsOntoRotations() {
+    Map<String, Object> c = map(g.get("rotation_projected"));
+    RotationFilter f = new RotationFilter();
+    List<Object> xs = list(c.get("x")), ys = list(c.get("y"));
+    double[] ts = doubles(c.get("t"));
+    for (int i = 0; i < xs.size(); i++) {
+      double[] got = f.filter(doubles(xs.get(i)), ts[i]);
+      assertArrayEquals(doubles(ys.get(i)), got, 1e-6, "step " + i);
+    }
+    // A rank-1 input (no unique answer) and an exact reflection: rotations, no throw (the
+    // float output is a rotation to float precision).
+    double[] rank1 = {0.18, 0.06, -0.12, -0.3, -0.1, 0.2, 0.48, 0.16, -0.32};
+    RotationsGoldenTest.assertProperRotation(f.filter(rank1, 1.0), 1e-6, "rank 1");
+    RotationsGoldenTest.assertProperRotation(
+        f.filter(new double[] {1, 0, 0, 0, 1, 0, 0, 0, -1}, 1.1), 1e-6, "reflection");
+    assertThrows(IllegalArgumentException.class,
+        () -> f.filter(new double[] {Double.NaN, 0, 0, 0, 1, 0, 0, 0, 1}, 1.2));
+    RotationsGoldenTest.assertProperRotation(f.filter(rank1, 1.3), 1e-6, "after a refused input");
+  }
+
+  @Test
   void trackerIdsAndSmoothedValues() {
     Map<String, Object> c = map(g.get("tracker"));
     FaceTracker tr = new FaceTracker(dbl(c.get("iou_threshold")), (int) dbl(c.get("max_missed")), 30.0);
@@ -100,6 +121,72 @@ class SmoothingGoldenTest {
         assertArrayEquals(doubles(e.get("rotation")), t.rotation, 1e-6, where);
       }
       frame++;
+    }
+  }
+
+  /**
+   * A frame with a NaN box is refused with nothing changed (clock, misses, ids, filters), so
+   * the same frame fixed is taken at the same timestamp and later frames match Python.
+   */
+  @Test
+  void trackerRefusesANanBoxWithoutChangingState() {
+    FaceTracker tr = new FaceTracker();
+    int frame = 0;
+    for (Object fo : list(g.get("tracker_refused"))) {
+      Map<String, Object> f = map(fo);
+      List<float[]> boxes = new ArrayList<>();
+      for (Object b : list(f.get("boxes"))) {
+        float[] box = new float[4];
+        for (int k = 0; k < 4; k++) {
+          Object v = list(b).get(k);
+          box[k] = v == null ? Float.NaN : (float) dbl(v);
+        }
+        boxes.add(box);
+      }
+      String where = "frame " + frame++;
+      if ((Boolean) f.get("raises")) {
+        assertThrows(IllegalArgumentException.class, () -> tr.update(boxes, dbl(f.get("t")), null, null), where);
+        continue;
+      }
+      List<FaceTracker.Tracked> got = tr.update(boxes, dbl(f.get("t")), null, null);
+      List<Object> exp = list(f.get("out"));
+      assertEquals(exp.size(), got.size(), where);
+      for (int i = 0; i < exp.size(); i++) {
+        Map<String, Object> e = map(exp.get(i));
+        assertEquals((int) dbl(e.get("id")), got.get(i).trackId, where + " face " + i);
+        assertArrayEquals(floats(e.get("box")), got.get(i).box, 1e-3f, where + " face " + i);
+      }
+    }
+  }
+
+  /** Landmarks and rotations are checked before any state changes too (Java only). */
+  @Test
+  void trackerRefusesBadLandmarksAndRotationsWithoutChangingState() {
+    FaceTracker ref = new FaceTracker(), tr = new FaceTracker();
+    float[] a = {10, 10, 110, 130}, b = {300, 40, 380, 140};
+    float[][] lm = {{30, 40}, {80, 42}, {60, 100}};
+    double[] rot = Rotations.eulerToMatrix(10, -5, 3);
+    double[] nanRot = rot.clone();
+    nanRot[4] = Double.NaN;
+    for (FaceTracker x : new FaceTracker[] {ref, tr}) {
+      x.update(List.of(a, b), 0.0, List.of(lm, lm), List.of(rot, rot));
+    }
+    float[] a1 = {12, 11, 112, 131}, b1 = {302, 41, 382, 141};
+    assertThrows(IllegalArgumentException.class,
+        () -> tr.update(List.of(a1, b1), 0.1, List.of(lm, lm), List.of(rot, nanRot)));
+    assertThrows(IllegalArgumentException.class, // a matched track had 3 landmarks
+        () -> tr.update(List.of(a1, b1), 0.1, List.of(lm, new float[][] {{1, 2}, {3, 4}}), null));
+    assertThrows(IllegalArgumentException.class,
+        () -> tr.update(List.of(a1, b1), 0.1, List.of(lm, new float[][] {{1, 2}, {3, Float.NaN}}), null));
+    List<FaceTracker.Tracked> want = ref.update(List.of(a1, b1), 0.1, List.of(lm, lm), List.of(rot, rot));
+    List<FaceTracker.Tracked> got = tr.update(List.of(a1, b1), 0.1, List.of(lm, lm), List.of(rot, rot));
+    for (int i = 0; i < 2; i++) {
+      assertEquals(want.get(i).trackId, got.get(i).trackId);
+      assertArrayEquals(want.get(i).box, got.get(i).box, 0f, "face " + i);
+      assertArrayEquals(want.get(i).rotation, got.get(i).rotation, 0.0, "face " + i);
+      for (int k = 0; k < lm.length; k++) {
+        assertArrayEquals(want.get(i).landmarks[k], got.get(i).landmarks[k], 0f, "face " + i);
+      }
     }
   }
 

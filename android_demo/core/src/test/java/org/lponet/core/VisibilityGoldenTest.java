@@ -13,14 +13,26 @@ import org.junit.jupiter.api.Test;
  * mode="nearest") on the same map and points (including points outside the grid).
  */
 class VisibilityGoldenTest {
+  private final Map<String, Object> g = json("visibility.json");
+
   @Test
   void bilinearSamplingMatchesScipy() {
-    Map<String, Object> g = json("visibility.json");
     List<Object> shape = list(g.get("shape"));
     int h = (int) dbl(shape.get(0)), w = (int) dbl(shape.get(1)), c = (int) dbl(shape.get(2));
     float[] vis =
         Visibility.atLandmarks(
             f32((String) g.get("occlusion")), h, w, c, 1, floats2(g.get("points")), dbl(g.get("stride")));
     assertArrayEquals(floats(g.get("visibility")), vis, 1e-6f);
+  }
+
+  /** A NaN coordinate reads cell 0 of its axis, as the library's sample_grid. */
+  @Test
+  void nanCoordinatesReadCellZeroLikePython() {
+    List<Object> shape = list(g.get("shape"));
+    int h = (int) dbl(shape.get(0)), w = (int) dbl(shape.get(1)), c = (int) dbl(shape.get(2));
+    float[] vis =
+        Visibility.atLandmarks(
+            f32((String) g.get("occlusion")), h, w, c, 1, floats2(g.get("nan_points")), dbl(g.get("stride")));
+    assertArrayEquals(floats(g.get("nan_visibility")), vis, 1e-6f);
   }
 }

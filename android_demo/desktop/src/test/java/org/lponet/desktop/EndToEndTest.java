@@ -2,6 +2,7 @@ package org.lponet.desktop;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.lponet.core.Goldens.*;
 
@@ -85,6 +86,22 @@ class EndToEndTest {
       assertEquals(every == 1 ? 7 : 3, pipeline.checksRun() - checksBefore, "candidate checks, every " + every);
       assertEquals(7, session.detectionsRun(), "the detector runs on every face-free frame");
     }
+  }
+
+  /** MainActivity resets the session exactly when accepts() refuses the frame's time. */
+  @Test
+  void sessionAcceptsOnlyLaterFiniteTimestamps() {
+    byte[] gray = new byte[32 * 24 * 3];
+    RgbImage empty = new RgbImage(32, 24, gray);
+    FaceTrackingSession session = new FaceTrackingSession(pipeline, 10, 1, 1, 0.2f, true);
+    assertTrue(session.accepts(100.0), "first frame");
+    assertTrue(!session.accepts(Double.NaN) && !session.accepts(Double.POSITIVE_INFINITY), "non-finite");
+    session.step(empty, 100.0);
+    assertTrue(!session.accepts(100.0) && !session.accepts(50.0), "not after the previous frame");
+    assertTrue(session.accepts(100.5), "later");
+    assertThrows(IllegalArgumentException.class, () -> session.step(empty, 100.0));
+    session.reset();
+    assertTrue(session.accepts(50.0), "after reset");
   }
 
   /**

@@ -98,7 +98,21 @@ public final class FaceTrackingSession {
     facelessFrames = 0;
   }
 
-  /** Faces of one frame taken at {@code timestampMs} (strictly increasing). */
+  /**
+   * Whether {@link #step} takes a frame at {@code timestampMs}: finite and after the previous
+   * frame's. A caller whose clock restarted (camera rebound) {@link #reset}s first, rather than
+   * treating every {@code IllegalArgumentException} of {@code step} as a clock problem.
+   */
+  public boolean accepts(double timestampMs) {
+    double t = timestampMs / 1000.0;
+    return Double.isFinite(t) && (Double.isNaN(lastT) || t > lastT);
+  }
+
+  /**
+   * Faces of one frame taken at {@code timestampMs} (strictly increasing).
+   *
+   * @throws IllegalArgumentException a timestamp {@link #accepts} refuses
+   */
   public List<Tracked> step(RgbImage frame, double timestampMs) {
     double t = timestampMs / 1000.0;
     if (!Double.isFinite(t) || (!Double.isNaN(lastT) && !(t > lastT))) {

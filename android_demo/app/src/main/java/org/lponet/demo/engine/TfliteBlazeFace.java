@@ -15,15 +15,29 @@ import org.lponet.core.RgbImage;
  * differ between variants, so the buffers are taken in order and the outputs identified by
  * size, as Python identifies them by shape: regressors {@code A x 16} floats, logits
  * {@code A}.
+ *
+ * <p>Threads: {@link #infer}, {@link #detect} and {@link #close} are thread-safe; the
+ * instance owns one set of LiteRT buffers, so concurrent inferences are serialised by a lock
+ * (Python's {@code BlazeFaceDetector.infer}: set, invoke and read must not interleave) and
+ * wait for each other. {@link #decode} only reads its arguments. For parallel detection use
+ * one instance, on its own {@link CompiledModel}, per thread.
+ *
+ * <p>Resources: {@link #close} releases the buffers this instance created; the
+ * {@link CompiledModel} is the caller's to close, after this.
  */
-public final class TfliteBlazeFace {
+public final class TfliteBlazeFace implements AutoCloseable {
   private final CompiledModel model;
   private final BlazeFace blaze;
   private final List<TensorBuffer> inputs, outputs;
   private final int regIndex, scoreIndex;
+  // Guards the buffers: infer() writes, runs and reads them as one step.
+  private final Object lock = new Object();
+  private boolean closed;
+  private final float[] input; // reused every inference (guarded by lock)
 
+  /** With the model's default thresholds ({@link BlazeFace#BlazeFace(BlazeFace.Spec)}). */
   public TfliteBlazeFace(CompiledModel model, BlazeFace.Spec spec) throws LiteRtException {
-    this(model, spec, 0.5f, 0.3f);
+    this(model, spec, spec.defaultScoreThreshold, BlazeFace.DEFAULT_IOU_THRESHOLD);
   }
 
   public TfliteBlazeFace(
@@ -31,25 +45,58 @@ public final class TfliteBlazeFace {
       throws LiteRtException {
     this.model = model;
     this.blaze = new BlazeFace(spec, scoreThreshold, iouThreshold);
-    inputs = model.createInputBuffers();
-    outputs = model.createOutputBuffers();
-    if (inputs.size() != 1 || inputs.get(0).readFloat().length != spec.size * spec.size * 3) {
-      throw new IllegalArgumentException("not a BlazeFace " + spec + " model (input)");
+    this.input = new float[spec.size * spec.size * 3];
+    List<TensorBuffer> in = null, out = null;
+    try {
+      in = model.createInputBuffers();
+      out = model.createOutputBuffers();
+      if (in.size() != 1 || in.get(0).readFloat().length != spec.size * spec.size * 3) {
+        throw new IllegalArgumentException("not a BlazeFace " + spec + " model (input)");
+      }
+      int reg = -1, sc = -1, a = blaze.numAnchors();
+      for (int i = 0; i < out.size(); i++) {
+        int n = out.get(i).readFloat().length;
+        if (n == a * 16) {
+          reg = i;
+        } else if (n == a) {
+          sc = i;
+        }
+      }
+      if (reg < 0 || sc < 0 || out.size() != 2) {
+        throw new IllegalArgumentException("not a BlazeFace " + spec + " model (outputs)");
+      }
+      regIndex = reg;
+      scoreIndex = sc;
+    } catch (LiteRtException | RuntimeException e) {
+      closeAll(in); // nobody else holds the buffers made before the failure
+      closeAll(out);
+      throw e;
     }
-    int reg = -1, sc = -1, a = blaze.numAnchors();
-    for (int i = 0; i < outputs.size(); i++) {
-      int n = outputs.get(i).readFloat().length;
-      if (n == a * 16) {
-        reg = i;
-      } else if (n == a) {
-        sc = i;
+    inputs = in;
+    outputs = out;
+  }
+
+  private static void closeAll(List<TensorBuffer> buffers) {
+    if (buffers != null) {
+      for (TensorBuffer b : buffers) {
+        b.close();
       }
     }
-    if (reg < 0 || sc < 0 || outputs.size() != 2) {
-      throw new IllegalArgumentException("not a BlazeFace " + spec + " model (outputs)");
+  }
+
+  /**
+   * Releases the input and output buffers (idempotent; waits for an inference in progress).
+   * The {@link CompiledModel} stays open: it is the caller's.
+   */
+  @Override
+  public void close() {
+    synchronized (lock) {
+      if (!closed) {
+        closed = true;
+        closeAll(inputs);
+        closeAll(outputs);
+      }
     }
-    regIndex = reg;
-    scoreIndex = sc;
   }
 
   public BlazeFace blazeFace() {
@@ -73,15 +120,27 @@ public final class TfliteBlazeFace {
     return decode(infer(image), blaze.scoreThreshold);
   }
 
-  /** Run the model once (Python's {@code BlazeFaceDetector.infer}). */
+  /**
+   * Run the model once (Python's {@code BlazeFaceDetector.infer}). Thread-safe: concurrent
+   * calls wait for each other.
+   *
+   * @throws IllegalStateException LiteRT failed, or this instance is closed
+   */
   public Raw infer(RgbImage image) {
     BlazeFace.Letterbox lb = blaze.letterbox(image);
-    try {
-      inputs.get(0).writeFloat(blaze.inputTensor(image, lb));
-      model.run(inputs, outputs);
-      return new Raw(outputs.get(regIndex).readFloat(), outputs.get(scoreIndex).readFloat(), lb);
-    } catch (LiteRtException e) {
-      throw new IllegalStateException("LiteRT run failed: " + e.getMessage(), e);
+    synchronized (lock) {
+      if (closed) {
+        throw new IllegalStateException("TfliteBlazeFace is closed");
+      }
+      try {
+        blaze.inputTensor(image, lb, input);
+        inputs.get(0).writeFloat(input);
+        model.run(inputs, outputs);
+        // New arrays (LiteRT's read API): the Raw outlives the next inference.
+        return new Raw(outputs.get(regIndex).readFloat(), outputs.get(scoreIndex).readFloat(), lb);
+      } catch (LiteRtException e) {
+        throw new IllegalStateException("LiteRT run failed: " + e.getMessage(), e);
+      }
     }
   }
 

@@ -24,8 +24,18 @@ import org.lponet.core.ModelOutputs;
  * the file itself). Quantisation follows the Python runner
  * ({@code lponet_tf.runtime.tflite_runner}): {@code q = clamp(rint(x / scale) + zero)},
  * {@code x = (q - zero) * scale}, in float.
+ *
+ * <p>Threads: {@link #run} and {@link #close} are thread-safe. The instance owns one set of
+ * LiteRT input and output buffers, so concurrent calls are serialised by a lock (as Python's
+ * {@code BlazeFaceDetector.infer}): they wait for each other rather than interleave writes,
+ * runs and reads of the same buffers. For parallel inference use one instance, on its own
+ * {@link CompiledModel}, per thread; two instances must not share a CompiledModel unless
+ * their callers serialise the runs themselves.
+ *
+ * <p>Resources: {@link #close} releases the buffers this instance created (native memory in
+ * LiteRT); the {@link CompiledModel} belongs to the caller, who closes it after this.
  */
-public final class TfliteLandmarkModel implements LandmarkModel {
+public final class TfliteLandmarkModel implements LandmarkModel, AutoCloseable {
   public static final String INPUT = "image";
   public static final String[] OUTPUTS = {"heatmaps", "pose", "occlusion"};
 
@@ -52,6 +62,10 @@ public final class TfliteLandmarkModel implements LandmarkModel {
   private final int[][] outShapes = new int[3][];
   private final Map<String, TensorBuffer> inputs = new HashMap<>();
   private final Map<String, TensorBuffer> outputs = new HashMap<>();
+  // Guards the buffers and the scratch arrays: run() writes, runs and reads them as one step.
+  private final Object lock = new Object();
+  private byte[] quantized;
+  private boolean closed;
 
   /** A float model (no quantised tensors). */
   public TfliteLandmarkModel(CompiledModel model) throws LiteRtException {
@@ -66,24 +80,29 @@ public final class TfliteLandmarkModel implements LandmarkModel {
   public TfliteLandmarkModel(CompiledModel model, Map<String, Quant> quant)
       throws LiteRtException {
     this.model = model;
-    int[] in = shape(model.getInputTensorType(INPUT, ""));
-    if (in.length != 4 || (in[0] != 1 && in[0] != -1) || in[1] != in[2] || in[3] != 3) {
-      throw new IllegalArgumentException("expected an input (1, S, S, 3), got " + str(in));
+    try {
+      int[] in = shape(model.getInputTensorType(INPUT, ""));
+      if (in.length != 4 || (in[0] != 1 && in[0] != -1) || in[1] != in[2] || in[3] != 3) {
+        throw new IllegalArgumentException("expected an input (1, S, S, 3), got " + str(in));
+      }
+      inputSize = in[1];
+      inQuant = quantOf(model.getInputTensorType(INPUT, ""), INPUT, quant);
+      for (int i = 0; i < 3; i++) {
+        TensorType t = model.getOutputTensorType(OUTPUTS[i], "");
+        outShapes[i] = shape(t);
+        outQuant[i] = quantOf(t, OUTPUTS[i], quant);
+        outputs.put(OUTPUTS[i], model.createOutputBuffer(OUTPUTS[i], ""));
+      }
+      int[] hm = outShapes[0], oc = outShapes[2];
+      if (hm.length != 4 || oc.length != 4 || hm[1] != oc[1] || hm[2] != oc[2]) {
+        throw new IllegalArgumentException(
+            "heatmaps " + str(hm) + " and occlusion " + str(oc) + " disagree");
+      }
+      inputs.put(INPUT, model.createInputBuffer(INPUT, ""));
+    } catch (LiteRtException | RuntimeException e) {
+      close(); // nobody else holds the buffers made before the failure
+      throw e;
     }
-    inputSize = in[1];
-    inQuant = quantOf(model.getInputTensorType(INPUT, ""), INPUT, quant);
-    for (int i = 0; i < 3; i++) {
-      TensorType t = model.getOutputTensorType(OUTPUTS[i], "");
-      outShapes[i] = shape(t);
-      outQuant[i] = quantOf(t, OUTPUTS[i], quant);
-      outputs.put(OUTPUTS[i], model.createOutputBuffer(OUTPUTS[i], ""));
-    }
-    int[] hm = outShapes[0], oc = outShapes[2];
-    if (hm.length != 4 || oc.length != 4 || hm[1] != oc[1] || hm[2] != oc[2]) {
-      throw new IllegalArgumentException(
-          "heatmaps " + str(hm) + " and occlusion " + str(oc) + " disagree");
-    }
-    inputs.put(INPUT, model.createInputBuffer(INPUT, ""));
   }
 
   private static Quant quantOf(TensorType t, String name, Map<String, Quant> quant) {
@@ -126,39 +145,78 @@ public final class TfliteLandmarkModel implements LandmarkModel {
     return inQuant != null;
   }
 
+  /**
+   * Run on one crop. Thread-safe: concurrent calls wait for each other (see the class doc).
+   *
+   * @throws IllegalStateException LiteRT failed, or this instance is closed
+   */
   @Override
   public ModelOutputs run(float[] crop) {
     if (crop.length != inputSize * inputSize * 3) {
       throw new IllegalArgumentException("crop must have " + inputSize * inputSize * 3 + " floats");
     }
-    try {
-      TensorBuffer in = inputs.get(INPUT);
-      if (inQuant == null) {
-        in.writeFloat(crop);
-      } else {
-        in.writeInt8(quantize(crop, inQuant));
+    synchronized (lock) {
+      if (closed) {
+        throw new IllegalStateException("TfliteLandmarkModel is closed");
       }
-      model.run(inputs, outputs, "");
-      float[][] o = new float[3][];
-      for (int i = 0; i < 3; i++) {
-        TensorBuffer b = outputs.get(OUTPUTS[i]);
-        o[i] = outQuant[i] == null ? b.readFloat() : dequantize(b.readInt8(), outQuant[i]);
+      try {
+        TensorBuffer in = inputs.get(INPUT);
+        if (inQuant == null) {
+          in.writeFloat(crop);
+        } else {
+          if (quantized == null) {
+            quantized = new byte[crop.length];
+          }
+          quantize(crop, inQuant, quantized);
+          in.writeInt8(quantized);
+        }
+        model.run(inputs, outputs, "");
+        // Fresh arrays: they become the caller's ModelOutputs, which outlive the next run.
+        float[][] o = new float[3][];
+        for (int i = 0; i < 3; i++) {
+          TensorBuffer b = outputs.get(OUTPUTS[i]);
+          o[i] = outQuant[i] == null ? b.readFloat() : dequantize(b.readInt8(), outQuant[i]);
+        }
+        int[] hm = outShapes[0];
+        return new ModelOutputs(o[0], hm[1], hm[2], hm[3], o[1], o[2], outShapes[2][3]);
+      } catch (LiteRtException e) {
+        throw new IllegalStateException("LiteRT run failed: " + e.getMessage(), e);
       }
-      int[] hm = outShapes[0];
-      return new ModelOutputs(o[0], hm[1], hm[2], hm[3], o[1], o[2], outShapes[2][3]);
-    } catch (LiteRtException e) {
-      throw new IllegalStateException("LiteRT run failed: " + e.getMessage(), e);
+    }
+  }
+
+  /**
+   * Releases the input and output buffers (idempotent; waits for a run in progress). The
+   * {@link CompiledModel} stays open: it is the caller's.
+   */
+  @Override
+  public void close() {
+    synchronized (lock) {
+      closed = true;
+      for (TensorBuffer b : inputs.values()) {
+        b.close();
+      }
+      for (TensorBuffer b : outputs.values()) {
+        b.close();
+      }
+      inputs.clear();
+      outputs.clear();
     }
   }
 
   /** Float values -> int8 with (scale, zero point): round half to even, as numpy. */
   public static byte[] quantize(float[] x, Quant q) {
     byte[] out = new byte[x.length];
+    quantize(x, q, out);
+    return out;
+  }
+
+  /** As {@link #quantize(float[], Quant)}, into {@code out} (at least {@code x.length} long). */
+  public static void quantize(float[] x, Quant q, byte[] out) {
     for (int i = 0; i < x.length; i++) {
       double v = Math.rint(x[i] / q.scale) + q.zeroPoint;
       out[i] = (byte) Math.max(-128, Math.min(127, (int) v));
     }
-    return out;
   }
 
   /** int8 values -> float with (scale, zero point). */

@@ -2,6 +2,7 @@ package com.google.ai.edge.litert;
 
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * Desktop stand-in for LiteRT's {@code TensorBuffer} (TensorBuffer.kt): a host-memory buffer
@@ -14,10 +15,20 @@ import java.nio.ByteOrder;
  * LiteRT; the engine classes check it themselves with {@link CompiledModel#getInputTensorType}.
  */
 public final class TensorBuffer extends JniHandle {
+  // In LiteRT each buffer owns native memory until closed; counting them here lets the JVM
+  // tests see a leak that the garbage-collected stand-in itself would hide.
+  private static final AtomicInteger OPEN = new AtomicInteger();
+
   final ByteBuffer host;
 
   TensorBuffer(int bytes) {
     host = ByteBuffer.allocateDirect(bytes).order(ByteOrder.nativeOrder());
+    OPEN.incrementAndGet();
+  }
+
+  /** Desktop stand-in only (not in LiteRT): buffers created and not yet closed, in this JVM. */
+  public static int openCount() {
+    return OPEN.get();
   }
 
   private void fits(int bytes) throws LiteRtException {
@@ -73,5 +84,7 @@ public final class TensorBuffer extends JniHandle {
   }
 
   @Override
-  protected void destroy() {}
+  protected void destroy() {
+    OPEN.decrementAndGet();
+  }
 }

@@ -1,0 +1,56 @@
+package org.lponet.core;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.lponet.core.Goldens.*;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The tracker's assignment vs scipy.optimize.linear_sum_assignment (Python's Tracker): the
+ * same pairs on random, tied and constant matrices, wide and tall; and the tracker's ids vs
+ * Python's on frames with more faces than the old exact-search limit.
+ */
+class AssignmentGoldenTest {
+  private final Map<String, Object> g = json("smoothing.json");
+
+  @Test
+  void sameAssignmentsAsScipy() {
+    int k = 0;
+    for (Object o : list(g.get("assignment"))) {
+      Map<String, Object> c = map(o);
+      double[][] cost = doubles2(c.get("cost"));
+      int[] got = Assignment.minimize(cost);
+      int[] want = new int[cost.length];
+      java.util.Arrays.fill(want, -1);
+      double[] rows = doubles(c.get("rows")), cols = doubles(c.get("cols"));
+      for (int i = 0; i < rows.length; i++) {
+        want[(int) rows[i]] = (int) cols[i];
+      }
+      assertArrayEquals(want, got, "matrix " + k++ + " (" + cost.length + " x " + cost[0].length + ")");
+    }
+  }
+
+  @Test
+  void trackerIdsWithManyFacesAsPython() {
+    FaceTracker tr = new FaceTracker();
+    int frame = 0;
+    for (Object fo : list(g.get("tracker_many"))) {
+      Map<String, Object> f = map(fo);
+      List<float[]> boxes = new ArrayList<>();
+      for (Object b : list(f.get("boxes"))) {
+        boxes.add(floats(b));
+      }
+      List<FaceTracker.Tracked> got = tr.update(boxes, dbl(f.get("t")), null, null);
+      double[] ids = doubles(f.get("ids"));
+      assertEquals(ids.length, got.size());
+      for (int i = 0; i < ids.length; i++) {
+        assertEquals((int) ids[i], got.get(i).trackId, "frame " + frame + " face " + i);
+      }
+      frame++;
+    }
+  }
+}

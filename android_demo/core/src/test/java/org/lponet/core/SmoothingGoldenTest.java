@@ -51,28 +51,27 @@ class SmoothingGoldenTest {
     }
   }
 
-  @Test
-  void rotationFilterThroughQuaternions() {
-    Map<String, Object> c = map(g.get("rotation"));
+  /** Python's rotation filter outputs for the golden case {@code key}, step by step. */
+  private RotationFilter replayRotations(String key) {
+    Map<String, Object> c = map(g.get(key));
     RotationFilter f = new RotationFilter();
     List<Object> xs = list(c.get("x")), ys = list(c.get("y"));
     double[] ts = doubles(c.get("t"));
     for (int i = 0; i < xs.size(); i++) {
       double[] got = f.filter(doubles(xs.get(i)), ts[i]);
-      assertArrayEquals(doubles(ys.get(i)), got, 1e-6, "step " + i);
+      assertArrayEquals(doubles(ys.get(i)), got, 1e-6, key + " step " + i);
     }
+    return f;
+  }
+
+  @Test
+  void rotationFilterThroughQuaternions() {
+    replayRotations("rotation");
   }
 
   @Test
   void rotationFilterProjectsReflectionsAndDegenerateInputsOntoRotations() {
-    Map<String, Object> c = map(g.get("rotation_projected"));
-    RotationFilter f = new RotationFilter();
-    List<Object> xs = list(c.get("x")), ys = list(c.get("y"));
-    double[] ts = doubles(c.get("t"));
-    for (int i = 0; i < xs.size(); i++) {
-      double[] got = f.filter(doubles(xs.get(i)), ts[i]);
-      assertArrayEquals(doubles(ys.get(i)), got, 1e-6, "step " + i);
-    }
+    RotationFilter f = replayRotations("rotation_projected");
     // A rank-1 input (no unique answer) and an exact reflection: rotations, no throw (the
     // float output is a rotation to float precision).
     double[] rank1 = {0.18, 0.06, -0.12, -0.3, -0.1, 0.2, 0.48, 0.16, -0.32};

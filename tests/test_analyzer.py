@@ -480,3 +480,18 @@ def test_a_user_detectors_negative_scores_are_kept_without_a_threshold():
     assert [round(f.score, 2) for f in analyzer.analyze(astronaut_rgb())] == [-0.01]
     strict = FaceAnalyzer.create(detector=lambda im: [[*box, -0.01]], score_threshold=0.0)
     assert strict.analyze(astronaut_rgb()) == []
+
+
+def test_face_to_dict_names_each_angle_and_keeps_two_decimals_of_pixels():
+    import dataclasses
+
+
+    from analyzer_fixtures import make_face
+
+    face = make_face(ypr=(10.0, 20.0, 30.0))
+    lm = face.landmarks.copy()
+    lm[0] = [12.3456, 40.0]
+    d = json.loads(json.dumps(dataclasses.replace(face, landmarks=lm).to_dict()))
+    assert d["pose"] == {"yaw": 10.0, "pitch": 20.0, "roll": 30.0}
+    assert d["landmarks"][0] == [12.35, 40.0]
+    np.testing.assert_allclose(d["rotation"], face.rotation, atol=1e-5)

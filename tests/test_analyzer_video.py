@@ -14,6 +14,8 @@ from lponet_tf.inference.analyzer import FaceAnalyzer
 from lponet_tf.detection import CallableDetector, Detection, ZoomOutDetector
 from lponet_tf.inference.smoothing import SmoothingError
 from lponet_tf.inference.video import iter_frames
+import types
+from lponet_tf.inference.video import TrackingSession
 
 
 def disc_analyzer(**options):
@@ -210,3 +212,23 @@ def test_detect_skips_the_zoom_out_pass_only_when_the_first_pass_finds_nothing()
     # a detector without a second look runs as it is
     plain, det = disc_analyzer()
     assert len(plain.detect(face, zoom_out_when_empty=False)) == 1 and det.calls == 1
+
+
+def _f(box):
+    return types.SimpleNamespace(box=np.asarray(box, np.float64))
+
+
+def test_merge_keeps_an_agreeing_track_and_replaces_a_drifted_one():
+    tracked = _f([0, 0, 100, 100])
+    agree = _f([20, 0, 120, 100])     # IoU 80/120 = 0.67 >= 0.5: the track is kept
+    got = TrackingSession._merge([tracked], [agree])
+    assert len(got) == 1 and got[0] is tracked
+    drifted = _f([40, 0, 140, 100])   # IoU 60/140 = 0.43: same face (>= 0.3), drifted
+    got = TrackingSession._merge([tracked], [drifted])
+    assert len(got) == 1 and got[0] is drifted
+
+
+def test_merge_a_detection_centred_in_a_track_is_that_face():
+    tracked, small = _f([0, 0, 100, 100]), _f([40, 40, 60, 60])  # IoU 0.04, centre inside
+    got = TrackingSession._merge([tracked], [small])  # the track drifted: replaced, no 2nd face
+    assert len(got) == 1 and got[0] is small

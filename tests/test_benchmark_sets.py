@@ -200,3 +200,15 @@ def test_a_file_that_appears_while_it_runs_is_replaced_only_with_overwrite(
         assert pts.read_text() == "another process's file"
         assert "was not replaced" in capsys.readouterr().err
     assert not [p for p in dst.rglob(".*")]                    # no temporary file left
+
+
+# (test_aflw2000_so_blacks_out_only_its_rectangle builds its expectation with
+#  fill_rectangle itself, so only this test can see a fill_rectangle bug.)
+def test_fill_rectangle_with_a_half_pixel_left_edge():
+    from lponet_tf.data.benchmark_sets import fill_rectangle
+
+    img = np.zeros((4, 6), np.uint8)
+    fill_rectangle(img, (1.5, 0.5, 4.0, 4.0), 1)  # centres x in {2, 3}, y in {1, 2, 3}
+    want = np.zeros((4, 6), np.uint8)
+    want[1:4, 2:4] = 1
+    np.testing.assert_array_equal(img, want)

@@ -213,3 +213,11 @@ def test_command_prints_the_table_writes_json_and_never_overwrites(tmp_path):
     stuck = _lponet(a, b, "--output", unwritable / "cmp.json")
     assert stuck.returncode == 2 and "cannot write output files in" in stuck.stderr
     assert "|" not in stuck.stdout                      # refused before the comparison
+
+
+def test_exactly_min_faces_paired_faces_get_a_verdict():
+    from lponet_tf.evaluation.compare import MIN_FACES, compare_metric
+
+    a = np.linspace(2.0, 5.0, MIN_FACES)
+    row = compare_metric("s", "nme", a, a - 1.0)
+    assert row.faces == MIN_FACES and row.verdict == "B better"

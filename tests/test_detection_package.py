@@ -393,3 +393,47 @@ def test_blazeface_arguments_are_checked_when_built():
             BlazeFaceDetector("back", **kwargs)
     with pytest.raises(TypeError, match=r"instance, e.g. BlazeFaceDetector\(...\), not the class"):
         as_detector(BlazeFaceDetector)
+
+
+def test_weighted_nms_averages_an_overlapping_group_by_score():
+    from lponet_tf.detection.blazeface import weighted_nms
+
+    boxes = np.array([[0, 0, 10, 10], [1, 0, 11, 10], [50, 50, 60, 60]], np.float64)
+    kps = np.array([[[2, 2]], [[3, 2]], [[55, 55]]], np.float64)
+    scores = np.array([0.9, 0.1, 0.5])
+    (b1, k1, s1), (b2, k2, s2) = weighted_nms(boxes, kps, scores, 0.3)  # IoU 90/110 > 0.3
+    np.testing.assert_allclose(b1, [0.1, 0.0, 10.1, 10.0])  # 0.9 x box0 + 0.1 x box1
+    np.testing.assert_allclose(k1, [[2.1, 2.0]])
+    assert s1 == 0.9 and s2 == 0.5
+    np.testing.assert_allclose(b2, [50, 50, 60, 60])
+
+
+def test_zoomed_back_drops_a_centre_past_the_last_pixel_centre():
+    from lponet_tf.detection.zoom_out import zoomed_back
+
+    # border p = 10 (boxes below in the padded image); the image is 100 x 200 (h, w):
+    # pixel centres 0..199 in x, 0..99 in y
+    inside = Detection(np.array([189.0, 50.0, 229.0, 90.0]), 0.9, None, "z")  # cx 199.0
+    past = Detection(np.array([189.5, 50.0, 229.5, 90.0]), 0.8, None, "z")    # cx 199.5
+    below = Detection(np.array([60.0, 89.5, 100.0, 129.5]), 0.7, None, "z")   # cy 99.5
+    got = zoomed_back([inside, past, below], 10, (100, 200, 3))
+    assert [d.score for d in got] == [0.9]
+    np.testing.assert_allclose(got[0].box, [179, 40, 219, 80])
+
+
+def test_a_second_pass_box_replaces_first_pass_boxes_only_if_it_beats_every_one():
+    from lponet_tf.detection.zoom_out import merge_passes
+
+    weak = Detection(np.array([10.0, 10, 40, 40]), 0.5, None, "a")     # centre in z, IoU 0.09
+    strong = Detection(np.array([60.0, 60, 90, 90]), 0.95, None, "a")  # centre in z, scores more
+    z = Detection(np.array([0.0, 0, 100, 100]), 0.9, None, "z")
+    assert [d.score for d in merge_passes([weak, strong], [z])] == [0.95, 0.5]
+    assert [d.source for d in merge_passes([weak], [z])] == ["z"]
+
+
+def test_one_small_box_among_pixel_boxes_is_not_taken_for_fractions():
+    from lponet_tf.detection.wrappers import CallableDetector
+
+    rows = [[100, 100, 200, 220, 0.9], [0.2, 0.2, 1.4, 1.5, 0.5]]
+    got = CallableDetector(lambda im: rows).detect(np.zeros((480, 640, 3), np.uint8))
+    assert [round(float(d.score), 6) for d in got] == [0.9, 0.5]

@@ -523,3 +523,55 @@ def test_ced_plot_leaves_out_a_group_of_every_face(tmp_path, monkeypatch):
     drawn.clear()
     assert ced.plot_ced(scores(["common", "common", "challenge"]), tmp_path / "b.png", "300w")
     assert sorted(drawn) == [("all", 3), ("challenge", 1), ("common", 2)]
+
+
+def test_table2_cells_and_means_by_hand():
+    from lponet_tf.evaluation import tables
+
+    def entry(mean, geodesic):
+        return {"status": "evaluated", "faces": 10,
+                "pose": {"all": {"mean": mean, "geodesic": geodesic, "faces": 10}}}
+    t = tables.table2({"aflw2000": entry(3.0, 0.1), "biwi": entry(5.0, 0.3)}, "6D")
+    assert [c.value for c in t.rows[0][1]] == [3.0, 5.0, 4.0, 0.1, 0.3, 0.2]
+
+
+def test_tme_is_partial_when_only_one_task_misses_a_set():
+    from lponet_tf.evaluation import tables
+
+    row = {k: v for k, v in PAPER_ROW.items() if k != "realocc_wild"}  # mIoU from COFW only
+    tme = tables.table1(_fake_results(row), "m").rows[0][1][-1]
+    assert tme.partial and tme.text().endswith("*")
+
+
+def test_detect_face_box_takes_the_most_confident_detection():
+    import types
+
+    from lponet_tf.detection import Detection
+    from lponet_tf.evaluation.protocol import detect_face_box
+
+    dets = [Detection(np.array([0, 0, 50, 50], np.float32), 0.9, None, "boxes"),
+            Detection(np.array([100, 100, 140, 150], np.float32), 0.3, None, "boxes")]
+    det = types.SimpleNamespace(detect=lambda image: list(dets))
+    np.testing.assert_allclose(detect_face_box(np.zeros((200, 200, 3), np.uint8), det),
+                               [0, 0, 50, 50])
+
+
+def test_prepare_face_applies_the_given_margin():
+    from lponet_tf.evaluation.protocol import prepare_face
+
+    rec = FaceRecord("f.jpg", landmarks=np.array([[10.0, 10.0], [50.0, 60.0]]))
+    for enlarge in (0.1, 0.3):
+        face = prepare_face(rec, 64, enlarge=enlarge, image=np.zeros((100, 100, 3), np.uint8))
+        p = face.transform.to_crop(rec.landmarks)
+        # square side = longer box side 50 x (1 + 2 x enlarge), mapped onto 64 px
+        want = np.hypot(40, 50) * 64 / (50 * (1 + 2 * enlarge))
+        assert abs(np.linalg.norm(p[1] - p[0]) - want) < 1e-4 * want
+
+
+def test_a_6d_prediction_is_read_on_the_labels_euler_branch():
+    from lponet_tf.evaluation.protocol import predicted_euler
+    from lponet_tf.geometry import euler_to_matrix
+
+    R = euler_to_matrix(np.array([95.0, 10.0, 5.0]))  # also (85, -170, -175)
+    np.testing.assert_allclose(predicted_euler(R, None, "6d", np.array([95.0, 10.0, 5.0])),
+                               [95.0, 10.0, 5.0], atol=1e-6)

@@ -206,3 +206,12 @@ def test_qat_keep_float_naming_no_layer_is_refused_before_training(tmp_path):
                             tmp_path / "qat.tflite", parity=False)
     assert not (tmp_path / "qat.tflite").exists()
     check_keep_float_layers(["^heat", "pose"], [layer.name for layer in a.model.layers])
+
+
+def test_qat_integer_io_allows_a_float_pose_but_not_a_float_heatmap_output():
+    from lponet_tf.export.errors import ExportError
+    from lponet_tf.export.pipeline import check_qat_keep_float
+
+    check_qat_keep_float(["pose"])  # the pose output computes in float in every QAT file
+    with pytest.raises(ExportError, match="matches the output layer 'heatmaps'"):
+        check_qat_keep_float(["^heat"])

@@ -217,3 +217,14 @@ def test_another_landmark_count_trains_without_the_ibug_nme():
     nme = M.HeatmapNME(eye_indices=(3, 20))
     nme.update_state(y["heatmaps"], y["heatmaps"])
     assert float(nme.result()) == pytest.approx(0.0, abs=1e-6)
+
+
+def test_metadata_of_a_model_trained_with_omega_30_decodes_on_that_scale():
+    from lponet_tf.metadata import ModelMetadata
+
+    model = lponet_tf.build_lponet(hourglass_depth=2, pose_hidden=16, channels=16,
+                                   input_size=64, num_stacks=2)
+    assert ModelMetadata.from_model(model).decode["heatmap_scale"] == 60.0  # not compiled
+    model.compile(loss={n: L.HeatmapLoss(omega=30.0) if n.startswith("heatmaps") else None
+                        for n in model.output_names})
+    assert ModelMetadata.from_model(model).decode["heatmap_scale"] == 30.0

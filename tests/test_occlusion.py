@@ -223,3 +223,15 @@ def test_missing_or_bad_image_raises_data_error_naming_the_file(tmp_path):
     good = write_face(tmp_path, "g", seed=1)
     with pytest.raises(DataError, match="gone_mask.png"):
         prepare_sample(FaceRecord(good.image_path, mask_path=str(tmp_path / "gone_mask.png")), S)
+
+
+def test_composite_rounds_the_blend_to_the_nearest_level_and_scales_the_label():
+    from lponet_tf.data.occluders.base import Layer, composite
+
+    image = np.zeros((2, 2, 3), np.uint8)
+    visible = np.ones((2, 2), np.float32)
+    layer = Layer(np.full((2, 2), 128, np.uint8), np.full((2, 2, 3), 201, np.uint8))
+    composite(image, visible, layer)
+    # 201 * 128/255 = 100.89 -> 101 (nearest), 1 - 128/255 = 0.498 of the face stays visible
+    np.testing.assert_array_equal(image, 101)
+    np.testing.assert_allclose(visible, 1 - 128 / 255, rtol=1e-6)

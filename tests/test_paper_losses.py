@@ -197,3 +197,19 @@ def test_labelled_count_is_summed_over_replicas():
     # Not each replica's own mean (3 and 1 labelled): its sum over the global count.
     np.testing.assert_allclose(out["replicas"], [weighted[:4].sum() / count, weighted[4:].sum() / count], rtol=1e-5)
     np.testing.assert_allclose(sum(out["replicas"]), out["single"], rtol=1e-5)
+
+
+def test_deep_supervision_gives_every_stack_the_tasks_weight_and_off_only_the_last():
+    from lponet_tf.config import LPONetConfig
+    from lponet_tf.training.objectives import losses_and_weights
+
+    loss_cfg = {"alpha": 1.0, "beta": 2.0, "gamma": 10.0, "omega": 60.0, "weighted": False,
+                "W": 10.0, "pose": "geodesic", "deep_supervision": True, "normalize": "batch"}
+    _, weights = losses_and_weights(LPONetConfig(num_stacks=2, pose="6d"), loss_cfg)
+    # Eq. 9 on every stack's outputs (deep supervision): alpha, beta, gamma for stack 1 too.
+    assert weights == {"heatmaps_1": 1.0, "pose_1": 2.0, "occlusion_1": 10.0,
+                       "heatmaps": 1.0, "pose": 2.0, "occlusion": 10.0}
+    _, off = losses_and_weights(LPONetConfig(num_stacks=2, pose="6d"),
+                                dict(loss_cfg, deep_supervision=False))
+    assert off == {"heatmaps_1": 0.0, "pose_1": 0.0, "occlusion_1": 0.0,
+                   "heatmaps": 1.0, "pose": 2.0, "occlusion": 10.0}

@@ -11,6 +11,7 @@ from lponet_tf.data.pipeline import exact_counts, expand_for_stacks, make_datase
 from lponet_tf.data.records import FaceRecord
 from lponet_tf.geometry import euler_to_matrix
 from synthetic_faces import write_face
+from lponet_tf.data.pipeline import mix_datasets
 
 S = 64
 TASKS = ("heatmaps", "pose", "occlusion")
@@ -289,3 +290,21 @@ def test_real_300w_faces_mix_with_pose_and_mask_sources(faces_300w, formats_dir,
         np.testing.assert_array_equal(w["heatmaps"].numpy(), [1] * 7 + [0] * 3)
         np.testing.assert_array_equal(w["occlusion"].numpy(), [0] * 7 + [1] * 3)
         assert float(tf.reduce_max(t["heatmaps"][:7])) > 0.5
+
+
+def test_sampled_mixing_follows_lopsided_ratios(sources):
+    # 1:1:8 is far from uniform (1/3 each), unlike 4:3:3, so the ratios must really be used.
+    ds = mix_datasets(list(zip(sources, (1, 1, 8))), batch_size=20, mode="sampled", seed=5,
+                      input_size=S)
+    origin = [_source_of({t: w[t].numpy()[i] for t in TASKS})
+              for _, _, w in ds.take(10) for i in range(20)]
+    share = np.bincount(origin, minlength=3) / len(origin)
+    np.testing.assert_allclose(share, [0.1, 0.1, 0.8], atol=0.08)
+
+
+def test_exact_mixing_resumed_at_a_batch_continues_every_source_where_it_was(sources):
+    opts = dict(batch_size=10, mode="exact", seed=1, input_size=S)  # 4:3:3 of 10 -> 4, 3, 3
+    whole = [b for b in mix_datasets(list(zip(sources, (4, 3, 3))), **opts).take(3)]
+    late = next(iter(mix_datasets(list(zip(sources, (4, 3, 3))), start_batch=2, **opts)))
+    for x, y in zip(tf.nest.flatten(whole[2]), tf.nest.flatten(late)):
+        np.testing.assert_array_equal(x.numpy(), y.numpy())

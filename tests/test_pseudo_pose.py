@@ -185,3 +185,12 @@ def test_fill_pseudo_poses_with_given_sizes():
 def test_image_size_of_missing_file(tmp_path):
     with pytest.raises(DataError, match="not decodable"):
         image_size_of(tmp_path / "none.jpg")
+
+
+# (Every other test projects with camera_matrix itself, so a wrong K cancels out.)
+def test_camera_matrix_of_a_non_square_image_by_hand():
+    from lponet_tf.data.pseudo_pose import camera_matrix
+
+    # f = 4 x the longer side (640); principal point ((640-1)/2, (300-1)/2).
+    np.testing.assert_array_equal(camera_matrix((300, 640)),
+                                  [[2560.0, 0.0, 319.5], [0.0, 2560.0, 149.5], [0.0, 0.0, 1.0]])

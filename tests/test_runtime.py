@@ -251,3 +251,22 @@ def test_backend_is_detected_from_content_when_the_suffix_is_unknown(tmp_path):
     assert load_runner(path).metadata.input_size == 64
     with pytest.raises(ValueError, match="backend"):
         load_runner(path, backend="tensorrt")
+
+
+def test_quantize_rounds_to_the_nearest_step_and_clips():
+    from lponet_tf.runtime.tflite_runner import dequantize, quantize
+
+    details = {"dtype": np.int8, "quantization": (0.5, -3)}
+    q = quantize(np.array([0.6, 1.4, -0.3, 100.0, -100.0], np.float32), details)
+    # 0.6/0.5 = 1.2 -> 1; 2.8 -> 3; -0.6 -> -1; then + zero point -3; clipped to int8
+    np.testing.assert_array_equal(q, np.array([-2, 0, -4, 127, -128], np.int8))
+    np.testing.assert_allclose(dequantize(q, details), [0.5, 1.5, -0.5, 65.0, -62.5])
+
+
+def test_a_heatmap_grid_finer_or_coarser_than_a_quarter_is_a_problem():
+    from lponet_tf.config import LPONetConfig
+
+    meta = md.ModelMetadata.from_config(LPONetConfig(input_size=64, channels=16))
+    assert meta.problems() == []
+    for size in (8, 32):
+        assert any("heatmap_size" in p for p in meta.replace(heatmap_size=size).problems()), size

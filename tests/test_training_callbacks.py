@@ -131,3 +131,33 @@ def test_best_checkpoint_skips_an_epoch_whose_monitor_measured_nothing(tmp_path)
     assert (best.best, best.best_epoch) == (4.0, 4)
     loaded = keras.saving.load_model(tmp_path / "best.keras")
     np.testing.assert_array_equal(loaded.layers[0].kernel.numpy(), np.full((2, 1), 4))
+
+
+def test_a_saved_best_of_another_monitor_or_mode_is_not_restored(tmp_path):
+    from lponet_tf.training.callbacks import AtomicModelCheckpoint
+
+    saved = {"monitor": "val_loss", "mode": "min", "best": 0.1, "best_epoch": 3}
+    cb = AtomicModelCheckpoint(tmp_path / "best.keras", monitor="val_nme", save_best_only=True)
+    cb.set_state(saved)
+    assert (cb.best, cb.best_epoch) == (None, None)
+    cb = AtomicModelCheckpoint(tmp_path / "best.keras", monitor="val_loss", mode="max",
+                               save_best_only=True)
+    cb.set_state(saved)
+    assert (cb.best, cb.best_epoch) == (None, None)
+    cb = AtomicModelCheckpoint(tmp_path / "best.keras", monitor="val_loss", save_best_only=True)
+    cb.set_state(saved)
+    assert (cb.best, cb.best_epoch) == (0.1, 3)
+
+
+def test_best_checkpoint_keeps_the_first_epoch_of_a_tie(tmp_path):
+    from lponet_tf.training.callbacks import AtomicModelCheckpoint
+
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    best = AtomicModelCheckpoint(tmp_path / "best.keras", monitor="val_nme", save_best_only=True)
+    best.set_model(model)
+    for epoch, value in enumerate([5.0, 5.0, 6.0]):  # epoch 1 equals, it does not improve
+        model.layers[0].kernel.assign(np.full((2, 1), epoch, np.float32))
+        best.on_epoch_end(epoch, {"val_nme": value})
+    assert (best.best, best.best_epoch) == (5.0, 0)
+    loaded = keras.saving.load_model(tmp_path / "best.keras")
+    np.testing.assert_array_equal(loaded.layers[0].kernel.numpy(), np.zeros((2, 1)))

@@ -369,3 +369,15 @@ def test_lfpw_photos_are_their_own_groups_not_one():
     # iBUG's image_003_1 / image_003_2 are two faces of photo image_003
     assert photo_key(FaceRecord("/d/ibug/image_003_1.jpg")) == photo_key(
         FaceRecord("/d/ibug/image_003_2.jpg")) == "image_003"
+
+
+@pytest.mark.parametrize("overrides, expected", [
+    (["data.train.0.ratio=0"], "data.train.0.ratio: must be > 0, got 0"),
+    (["optimizer.decay_steps=[10, 10]", "optimizer.decay_values=[1.0e-5, 1.0e-6]"],
+     "optimizer.decay_steps: must increase"),
+    (["optimizer.momentum=1.0"], "optimizer.momentum: must be < 1"),
+])
+def test_values_on_an_open_bound_are_refused(tmp_path, overrides, expected):
+    with pytest.raises(ConfigError) as err:
+        load_config(_tiny_config(tmp_path), overrides)
+    assert expected in str(err.value), str(err.value)

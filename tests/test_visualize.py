@@ -5,6 +5,7 @@ import lponet_tf
 from analyzer_fixtures import FACE_BOX as BOX, make_face
 from lponet_tf.codec.crop import square_box
 from lponet_tf.visualize import AXIS_COLORS, draw, visibility_color
+from lponet_tf.visualize import AXIS_COLORS, MASK_COLOR, draw
 
 def near(pixel, color, tol=40):
     return np.all(np.abs(pixel.astype(int) - color) <= tol)
@@ -78,3 +79,28 @@ def test_broken_faces_do_not_crash():
     far.box = far.box + 5000
     far.crop_box = far.crop_box + 5000
     assert draw(img, [far]).shape == img.shape
+
+
+def near(pixel, color, tol=40):
+    return np.all(np.abs(pixel.astype(int) - color) <= tol)
+
+
+def test_facing_axis_points_where_a_yawed_face_looks():
+    # yaw > 0: the face turns to the image left (lponet_tf.geometry), so its facing axis
+    # (-z, third colour) goes left of the nose tip, by sin(45) x half the face size.
+    img = np.zeros((200, 220, 3), np.uint8)
+    face = make_face(ypr=(45.0, 0.0, 0.0))
+    nose = face.landmarks[30]
+    out = draw(img, [face], mask=False, landmarks=False, label=False, box=False)
+    y = int(round(nose[1]))
+    assert near(out[y, int(round(nose[0] - 25))], AXIS_COLORS[2])
+    assert not near(out[y, int(round(nose[0] + 25))], AXIS_COLORS[2])
+
+
+def test_mask_tint_is_the_documented_35_percent_blend():
+    img = np.full((200, 220, 3), 90, np.uint8)
+    out = draw(img, [make_face(mask_value=1.0)], landmarks=False, axes=False, label=False,
+               box=False)
+    x0, y0, _, _ = square_box(BOX)
+    want = 90 * 0.65 + np.asarray(MASK_COLOR, np.float64) * 0.35
+    assert np.all(np.abs(out[int(y0) + 20, int(x0) + 5].astype(float) - want) <= 1.0)

@@ -59,6 +59,35 @@ def test_fpf_and_ioaf_change_the_graph():
     assert ioaf["hourglass_2"] > fpf["hourglass_2"]
 
 
+def _inputs_of(model, layer_name):
+    """Names of the layers whose outputs feed ``layer_name`` in the functional graph."""
+    node = model.get_layer(layer_name)._inbound_nodes[0]
+    return [t._keras_history.operation.name for t in node.input_tensors]
+
+
+@pytest.mark.parametrize("fpf, levels", [("half", [4, 2]), ("full", [4, 3, 2, 1])])
+def test_the_wiring_is_the_papers(fpf, levels):
+    """Section III read off the graph, not the parameter counts (a rewiring keeps those):
+    FPF fuses the decoder maps of the levels it names (half: the 4x4 bottom and the 16x16
+    map of a 64x64 hourglass), each upsampled back to the decoder's size; IOAF concatenates
+    the fused carry with the stack's occlusion softmax; the pose head pools the bottom (4x4)
+    of its own hourglass."""
+    cfg = LPONetConfig(input_size=256, channels=16, num_landmarks=68, fpf=fpf, ioaf=True)
+    model = build_lponet(cfg)
+    grid = cfg.input_size // 4
+    for level in levels:
+        conv = model.get_layer(f"fpf1_l{level}_conv")
+        assert conv.input.shape[1:3] == (grid // 2**level, grid // 2**level), level
+        up = model.get_layer(f"fpf1_up{level}")
+        assert up.output.shape[1:3] == (grid, grid)
+    assert len(_inputs_of(model, "fpf1_concat")) == 1 + len(levels)
+    assert _inputs_of(model, "ioaf1_concat") == ["fuse1_add", "occlusion_1"]
+    assert isinstance(model.get_layer("occlusion_1"), keras.layers.Softmax)
+    for suffix, stack in (("", 2), ("_1", 1)):
+        assert _inputs_of(model, f"pose{suffix}_gap") == [f"hg{stack}_bottom_out"]
+        assert model.get_layer(f"pose{suffix}_gap").input.shape[1:3] == (grid // 16, grid // 16)
+
+
 def test_three_stacks_build():
     model = build_lponet(TINY.replace(num_stacks=3))
     out = model(_image(1))

@@ -94,10 +94,10 @@ def read_300w_lp(root, split: Optional[str] = None, landmarks: str = "pt2d",
     Args:
         root: the ``300W_LP`` folder, or any folder of ``NAME.jpg`` + ``NAME.mat``.
         split: a subset folder name (``"afw"``, ``"afw_flip"``, ``"helen"``, ...) or None.
-        flips: with ``split=None``, also read the mirrored ``*_Flip`` folders (off: the
-            paper's 61,225 faces; a ``_flip`` split is read whatever this says).
         landmarks: ``"pt2d"`` (the ``.mat``'s own, default), ``"pts_2d"`` or ``"pts_3d"``
             (from ``landmarks/``).
+        flips: with ``split=None``, also read the mirrored ``*_Flip`` folders (off: the
+            paper's 61,225 faces; a ``_flip`` split is read whatever this says).
 
     Returns:
         FaceRecords with 68 ``landmarks`` and ``pose``.

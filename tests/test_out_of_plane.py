@@ -228,3 +228,21 @@ def test_triangle_affines_match_opencv_per_triangle():
     assert got.shape == (len(triangles), 2, 3)
     np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-6)
     assert not got[-1].any()
+
+
+def test_inner_lips_in_a_hidden_triangle_take_their_turned_3d_place(monkeypatch):
+    """The inner lips ride on the mesh only through triangles that stay in view; in a
+    triangle that turns away the mesh's affine is meaningless, and the lip point keeps its
+    lifted 3D point turned (the turned mean face exactly). Every triangle marked hidden
+    (and any share allowed) takes that path for all eight."""
+    start, turn = (10, 5, 8), (-8, -12)
+    lm, r, _ = projected_face(start)
+    d_r = geometry.euler_to_matrix([turn[0], turn[1], 0.0])
+    expected = 0.55 * (mean_face() @ (d_r @ r).T)[:, :2] + np.array([64.0, 66.0])
+    lips = oop.CARRIED_POINTS
+    shown = oop.rotate_face(np.zeros((SIZE, SIZE), np.uint8), lm, r, *turn)
+    assert np.abs(shown.landmarks[lips] - expected[lips]).max() > 0.01  # carried by the mesh
+    monkeypatch.setattr(oop, "front_facing", lambda src, dst, tri: np.zeros(len(tri), bool))
+    hidden = oop.rotate_face(np.zeros((SIZE, SIZE), np.uint8), lm, r, *turn, max_hidden=1e9)
+    assert hidden.angles == turn
+    np.testing.assert_allclose(hidden.landmarks[lips], expected[lips], atol=1e-3)

@@ -11,8 +11,9 @@ import java.util.Arrays;
  * <p>Where several assignments cost the same, the one chosen follows scipy's rules, so that
  * tied IoUs give the same track ids as Python: the matrix is transposed when it has more rows
  * than columns; columns are scanned in descending index order (a constant matrix gives the
- * identity); among columns at the same distance an unassigned one is preferred; costs are
- * shifted by their minimum first.
+ * identity); among columns at the same distance an unassigned one is preferred; the costs are
+ * used as given (not shifted by their minimum, which rounds). Costs must be finite (scipy also
+ * takes +inf for a forbidden pair; the tracker never needs one).
  */
 final class Assignment {
   private Assignment() {}
@@ -46,21 +47,16 @@ final class Assignment {
 
   /** {@code rows <= cols}: every row gets a column. */
   private static int[] solve(double[][] input, int rows, int cols) {
-    double min = Double.POSITIVE_INFINITY;
     for (double[] r : input) {
       for (double v : r) {
         if (!Double.isFinite(v)) {
           throw new IllegalArgumentException("assignment costs must be finite");
         }
-        min = Math.min(min, v);
       }
     }
-    double[][] c = new double[rows][cols];
-    for (int i = 0; i < rows; i++) {
-      for (int j = 0; j < cols; j++) {
-        c[i][j] = input[i][j] - min;
-      }
-    }
+    // The raw costs, as scipy (1.x) solves them: shifting by the minimum rounds, and two
+    // costs that rounding makes equal can flip a tie, and with it a track id.
+    double[][] c = input;
     double[] u = new double[rows], v = new double[cols], dist = new double[cols];
     int[] colOfRow = new int[rows], rowOfCol = new int[cols], prev = new int[cols];
     int[] open = new int[cols];

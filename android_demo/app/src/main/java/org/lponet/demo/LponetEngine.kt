@@ -59,8 +59,13 @@ class LponetEngine(context: Context, useGpu: Boolean, threads: Int = 4) : Closea
             pipeline = built.pipeline
             session = built.session
         } catch (e: Throwable) {
-            // Nobody can call close() on an engine whose construction failed.
-            close()
+            // Nobody can call close() on an engine whose construction failed. A failing
+            // close() must not hide why the build failed.
+            try {
+                close()
+            } catch (c: Throwable) {
+                e.addSuppressed(c)
+            }
             throw e
         }
     }

@@ -485,7 +485,6 @@ def test_a_user_detectors_negative_scores_are_kept_without_a_threshold():
 def test_face_to_dict_names_each_angle_and_keeps_two_decimals_of_pixels():
     import dataclasses
 
-
     from analyzer_fixtures import make_face
 
     face = make_face(ypr=(10.0, 20.0, 30.0))

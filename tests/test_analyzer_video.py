@@ -2,6 +2,8 @@
 video files. The disc world (OracleRunner + DiscDetector) makes tracking exact without
 trained weights; the astronaut video checks the file path end to end."""
 
+import types
+
 import numpy as np
 import pytest
 
@@ -13,9 +15,7 @@ from lponet_tf.errors import ImageError
 from lponet_tf.inference.analyzer import FaceAnalyzer
 from lponet_tf.detection import CallableDetector, Detection, ZoomOutDetector
 from lponet_tf.inference.smoothing import SmoothingError
-from lponet_tf.inference.video import iter_frames
-import types
-from lponet_tf.inference.video import TrackingSession
+from lponet_tf.inference.video import TrackingSession, iter_frames
 
 
 def disc_analyzer(**options):

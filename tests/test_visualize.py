@@ -4,8 +4,7 @@ import numpy as np
 import lponet_tf
 from analyzer_fixtures import FACE_BOX as BOX, make_face
 from lponet_tf.codec.crop import square_box
-from lponet_tf.visualize import AXIS_COLORS, draw, visibility_color
-from lponet_tf.visualize import AXIS_COLORS, MASK_COLOR, draw
+from lponet_tf.visualize import AXIS_COLORS, MASK_COLOR, draw, visibility_color
 
 def near(pixel, color, tol=40):
     return np.all(np.abs(pixel.astype(int) - color) <= tol)

@@ -15,24 +15,22 @@ import org.junit.jupiter.api.Test;
 class VisibilityGoldenTest {
   private final Map<String, Object> g = json("visibility.json");
 
-  @Test
-  void bilinearSamplingMatchesScipy() {
+  /** The library's visibility at the golden's {@code pointsKey} points. */
+  private float[] sampledAt(String pointsKey) {
     List<Object> shape = list(g.get("shape"));
     int h = (int) dbl(shape.get(0)), w = (int) dbl(shape.get(1)), c = (int) dbl(shape.get(2));
-    float[] vis =
-        Visibility.atLandmarks(
-            f32((String) g.get("occlusion")), h, w, c, 1, floats2(g.get("points")), dbl(g.get("stride")));
-    assertArrayEquals(floats(g.get("visibility")), vis, 1e-6f);
+    return Visibility.atLandmarks(
+        f32((String) g.get("occlusion")), h, w, c, 1, floats2(g.get(pointsKey)), dbl(g.get("stride")));
+  }
+
+  @Test
+  void bilinearSamplingMatchesScipy() {
+    assertArrayEquals(floats(g.get("visibility")), sampledAt("points"), 1e-6f);
   }
 
   /** A NaN coordinate reads cell 0 of its axis, as the library's sample_grid. */
   @Test
   void nanCoordinatesReadCellZeroLikePython() {
-    List<Object> shape = list(g.get("shape"));
-    int h = (int) dbl(shape.get(0)), w = (int) dbl(shape.get(1)), c = (int) dbl(shape.get(2));
-    float[] vis =
-        Visibility.atLandmarks(
-            f32((String) g.get("occlusion")), h, w, c, 1, floats2(g.get("nan_points")), dbl(g.get("stride")));
-    assertArrayEquals(floats(g.get("nan_visibility")), vis, 1e-6f);
+    assertArrayEquals(floats(g.get("nan_visibility")), sampledAt("nan_points"), 1e-6f);
   }
 }

@@ -14,8 +14,13 @@ location ``u`` (sigma = 1 cell), truncated to the 7 x 7 window around the neares
 
 Its peak is 1.0 when the landmark falls on a cell centre and ``exp(-d^2 / 2 sigma^2)``
 otherwise, ``d`` the distance to the nearest cell centre: at least ``exp(-0.25) = 0.779``
-for sigma = 1 (a point on a cell corner). A landmark whose nearest cell is off the grid
-(crop coordinate outside ``[-0.5, S - 0.5)``) or that is not finite gives an all-zero map.
+for sigma = 1 (a point on a cell corner). A landmark that is not finite gives an all-zero
+map. One whose nearest cell is off the grid (crop coordinate outside ``[-0.5, S - 0.5)``)
+gives, by ``off_grid`` (:data:`OFF_GRID_TARGETS`), an all-zero map (``"zero"``, the default:
+the bundled weights were trained so) or the part of its 7 x 7 window that falls on the grid
+(``"tail"``, as HRNet renders joints at the border): a point just outside the crop then
+still pulls the edge cells, where ``"zero"`` trains the map to stay empty while a point just
+inside gets a whole Gaussian.
 The network is trained to predict ``omega * L`` (Eq. 5, omega = 60), so a confident
 prediction peaks near 60.
 
@@ -63,6 +68,8 @@ SIGMA = 1.0
 #: Heatmap decoding rules; see the module docstring.
 DECODERS = ("dark", "top2")
 DEFAULT_DECODER = "dark"
+#: Targets of landmarks off the heatmap grid (module docstring): all-zero, or the Gaussian's tail.
+OFF_GRID_TARGETS = ("zero", "tail")
 #: log() floor of the DARK decoder (as in the DARK paper's code) ...
 _LOG_FLOOR = 1e-10
 #: ... raised to this fraction of the stencil's largest smoothed value: a cell that is 0
@@ -131,6 +138,7 @@ def encode_heatmaps(
     sigma: float = 1.0,
     radius: int = WINDOW_RADIUS,
     stride: int = STRIDE,
+    off_grid: str = "zero",
 ) -> np.ndarray:
     """Landmarks in crop pixels -> target heatmaps ``L`` in ``[0, 1]`` (numpy).
 
@@ -138,12 +146,15 @@ def encode_heatmaps(
     column profile: no per-landmark loop.
 
     Args:
-        landmarks: ``(K, 2)`` or ``(N, K, 2)`` ``(x, y)`` crop pixel coordinates. NaN or
-            off-grid points give all-zero maps (missing / outside the crop).
+        landmarks: ``(K, 2)`` or ``(N, K, 2)`` ``(x, y)`` crop pixel coordinates. NaN
+            points give all-zero maps (missing).
         input_size: crop side S; the heatmap side is ``S // stride``.
         sigma: Gaussian sigma in heatmap cells (CONVENTIONS.md: 1).
         radius: half-width of the truncation window in cells (3 -> 7 x 7).
         stride: input / heatmap size ratio (4).
+        off_grid: a point whose nearest cell is off the grid gets an all-zero map
+            (``"zero"``) or the part of its window on the grid (``"tail"``; all zero
+            when the window misses the grid too).
 
     Returns:
         float32 ``(S/4, S/4, K)`` or ``(N, S/4, S/4, K)``; peak 1.0 on a cell centre, at
@@ -153,7 +164,11 @@ def encode_heatmaps(
         >>> L = encode_heatmaps([[129.5, 65.5]], input_size=256)
         >>> L.shape, float(L.max()), np.unravel_index(L.argmax(), L.shape)[:2]
         ((64, 64, 1), 1.0, (np.int64(16), np.int64(32)))
+        >>> [float(encode_heatmaps([[-2.5, 65.5]], 256, off_grid=g).max()) for g in OFF_GRID_TARGETS]
+        [0.0, 0.6065306663513184]
     """
+    if off_grid not in OFF_GRID_TARGETS:
+        raise ValueError(f"off_grid must be one of {OFF_GRID_TARGETS}, got {off_grid!r}")
     pts = np.asarray(landmarks, dtype=np.float64)
     if pts.ndim not in (2, 3) or pts.shape[-1] != 2:
         raise ValueError(f"landmarks must be (K, 2) or (N, K, 2), got {pts.shape}")
@@ -161,7 +176,8 @@ def encode_heatmaps(
     uv = crop_to_grid(pts, stride)
     u, v = uv[..., 0], uv[..., 1]
     valid = np.isfinite(u) & np.isfinite(v)
-    valid &= (u >= -0.5) & (u < size - 0.5) & (v >= -0.5) & (v < size - 0.5)
+    if off_grid == "zero":
+        valid &= (u >= -0.5) & (u < size - 0.5) & (v >= -0.5) & (v < size - 0.5)
     u, v = np.where(valid, u, 0.0), np.where(valid, v, 0.0)
     gx = _axis_profiles(u, size, sigma, radius) * valid[..., None]  # (..., K, W)
     gy = _axis_profiles(v, size, sigma, radius)                      # (..., K, H)
@@ -425,6 +441,7 @@ __all__ = [
     "WINDOW_RADIUS",
     "SIGMA",
     "DECODERS",
+    "OFF_GRID_TARGETS",
     "DEFAULT_DECODER",
     "check_decoder",
     "smoothing_kernel",

@@ -266,3 +266,28 @@ def test_a_photometric_change_moves_no_label(face):
     np.testing.assert_allclose(dark.visible, plain.visible, atol=1e-6)
     # The image is the plain sample's with the change applied (its geometry untouched).
     np.testing.assert_array_equal(dark.image, aug.photometric(plain.image, dark.params.photometric))
+
+
+def test_off_grid_targets_change_the_targets_only(face):
+    """``off_grid_targets`` draws nothing: the same generator state gives the same crop and
+    points, and only the maps of the points pushed off the grid differ (their tails)."""
+    from lponet_tf.heatmaps import encode_heatmaps
+
+    shifted = dataclasses.replace(aug.AugmentConfig.none(), translation_px=60.0, reference_size=S)
+    seed = next(s for s in range(50) if (prepare_sample(
+        face, S, np.random.default_rng(s), augment=shifted).landmarks < -1.5).any())
+    a = prepare_sample(face, S, np.random.default_rng(seed), augment=shifted)
+    b = prepare_sample(face, S, np.random.default_rng(seed),
+                       augment=dataclasses.replace(shifted, off_grid_targets="tail"))
+    np.testing.assert_array_equal(a.image, b.image)
+    np.testing.assert_array_equal(a.landmarks, b.landmarks)
+    np.testing.assert_allclose(a.targets["heatmaps"], encode_heatmaps(a.landmarks, S), atol=1e-7)
+    np.testing.assert_allclose(b.targets["heatmaps"], encode_heatmaps(b.landmarks, S, off_grid="tail"),
+                               atol=1e-7)
+    cell = np.floor((a.landmarks + 0.5) / 4.0)  # the nearest grid cell, u rounded
+    off = ((cell < 0) | (cell > S // 4 - 1)).any(axis=1)
+    assert off.any()
+    assert not a.targets["heatmaps"][..., off].any() and b.targets["heatmaps"][..., off].any()
+    np.testing.assert_array_equal(a.targets["heatmaps"][..., ~off], b.targets["heatmaps"][..., ~off])
+    with pytest.raises(ValueError, match="off_grid_targets must be one of"):
+        aug.AugmentConfig(off_grid_targets="clip")

@@ -7,6 +7,7 @@ import tensorflow as tf
 
 from lponet_tf.heatmaps import (
     DECODERS,
+    OFF_GRID_TARGETS,
     decode_heatmaps,
     decode_heatmaps_ops,
     encode_heatmaps,
@@ -17,7 +18,7 @@ S = 256
 H = S // 4
 
 
-def ref_encode(points, input_size, sigma=1.0, radius=3):
+def ref_encode(points, input_size, sigma=1.0, radius=3, off_grid="zero"):
     """Loop over landmarks and window cells, straight from the CONVENTIONS.md text."""
     size = input_size // 4
     out = np.zeros((size, size, len(points)), np.float64)
@@ -26,7 +27,7 @@ def ref_encode(points, input_size, sigma=1.0, radius=3):
             continue
         u, v = (x + 0.5) / 4 - 0.5, (y + 0.5) / 4 - 0.5
         cu, cv = int(np.floor(u + 0.5)), int(np.floor(v + 0.5))
-        if not (0 <= cu < size and 0 <= cv < size):
+        if off_grid == "zero" and not (0 <= cu < size and 0 <= cv < size):
             continue
         for r in range(cv - radius, cv + radius + 1):
             for c in range(cu - radius, cu + radius + 1):
@@ -81,6 +82,29 @@ def test_encode_peak_values_and_outside_points():
     assert peaks.min() >= np.exp(-0.25) - 1e-6 and peaks.max() <= 1.0
     outside = np.array([[-0.6, 50.0], [50.0, S - 0.5], [1e6, 1e6], [np.nan, 10.0], [np.inf, 10.0]])
     assert not encode_heatmaps(outside, S).any()
+
+
+def test_off_grid_points_give_the_gaussians_tail_on_request():
+    rng = np.random.default_rng(2)
+    pts = random_points(rng, 2, k=60, lo=-40.0, hi=S + 40.0)  # a third of them off the grid
+    for off_grid in OFF_GRID_TARGETS:
+        L = encode_heatmaps(pts, S, off_grid=off_grid)
+        for n in range(2):
+            np.testing.assert_allclose(L[n], ref_encode(pts[n], S, off_grid=off_grid), atol=1e-6)
+    # By hand: centred on grid column -d (crop x = 4 (-d + 0.5) - 0.5), row 30; the edge
+    # column 0 holds the peak exp(-d^2 / 2), columns beyond 3 - d nothing.
+    for d in (1, 2, 3):
+        x, y = 4 * (-d + 0.5) - 0.5, 4 * 30.5 - 0.5
+        tail = encode_heatmaps([[x, y]], S, off_grid="tail")[..., 0]
+        assert tail.max() == pytest.approx(np.exp(-d * d / 2.0), rel=1e-6)
+        assert tail[30, 0] == tail.max()
+        assert np.flatnonzero(tail.any(axis=0)).tolist() == list(range(0, 4 - d))
+        assert not encode_heatmaps([[x, y]], S).any()
+    # Beyond the window, and not finite: nothing in either mode.
+    far = [[4 * (-4 + 0.5) - 0.5, 100.0], [100.0, 4 * (H + 3 + 0.5) - 0.5], [np.nan, 5.0]]
+    assert not encode_heatmaps(far, S, off_grid="tail").any()
+    with pytest.raises(ValueError, match="off_grid must be one of"):
+        encode_heatmaps([[1.0, 1.0]], S, off_grid="clip")
 
 
 def test_decode_matches_reference_with_ties_and_negatives():

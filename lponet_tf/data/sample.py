@@ -332,7 +332,9 @@ def prepare_sample(
     targets: Dict[str, np.ndarray] = {}
     weights: Dict[str, np.float32] = {}
     if landmarks is not None:
-        targets["heatmaps"] = np.asarray(heatmaps.encode_heatmaps(landmarks, size), np.float32)
+        off_grid = augment.off_grid_targets if augment is not None else "zero"
+        targets["heatmaps"] = np.asarray(
+            heatmaps.encode_heatmaps(landmarks, size, off_grid=off_grid), np.float32)
         weights["heatmaps"] = np.float32(1.0)
     else:
         targets["heatmaps"] = np.zeros((g, g, num_landmarks), np.float32)

@@ -78,8 +78,10 @@ class HeatmapNME(_WeightedMean):
     GT landmarks are those of the target heatmap ``L``, not the original annotation, so the
     codec's own error (at most 0.016 px with DARK; up to 0.38 cell with top-2) is not part
     of this training-time figure. Use :func:`lponet_tf.metrics.nme` on decoded predictions
-    vs the annotation for benchmark numbers. Samples whose target is all zeros (no
-    landmark label) have ``d = 0`` and are skipped.
+    vs the annotation for benchmark numbers. A landmark whose target map is all zeros (no
+    label, or moved off the crop by the augmentation: ``docs/CONVENTIONS.md``) is left out
+    of its sample's mean; a sample without both normalising landmarks (no landmark label at
+    all, say) is skipped.
 
     Args:
         eye_indices: landmark indices of the normalising pair (default outer eye corners).
@@ -116,10 +118,15 @@ class HeatmapNME(_WeightedMean):
                              f"landmark scheme, HeatmapNME(eye_indices=(i, j))")
         gt = self._landmarks(y_true)
         pred = self._landmarks(y_pred)
+        # A landmark with an all-zero target (missing, or moved off the crop by the
+        # augmentation) has no position to decode: the mean is over the others, and a sample
+        # whose eye pair has none is skipped.
+        labelled = ops.cast(ops.max(y_true, axis=(1, 2)) > 0, "float32")  # (N, K)
         a, b = self.eye_indices
         d = _norm(gt[:, a] - gt[:, b])
-        err = ops.mean(_norm(pred - gt), axis=-1)
-        valid = ops.logical_and(d > 0, ops.max(y_true, axis=(1, 2, 3)) > 0)
+        err = ops.divide_no_nan(ops.sum(_norm(pred - gt) * labelled, axis=-1),
+                                ops.sum(labelled, axis=-1))
+        valid = ops.logical_and(d > 0, labelled[:, a] * labelled[:, b] > 0)
         return 100.0 * ops.divide_no_nan(err, d), valid
 
     def get_config(self):

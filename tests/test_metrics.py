@@ -218,6 +218,25 @@ def test_training_nme_is_the_evaluated_rule(rng):
     assert abs(float(top2.result()) - 100 * by_hand.mean()) > 0.05
 
 
+def test_training_nme_leaves_out_landmarks_without_a_target(rng):
+    """Points the augmentation moved off the crop have all-zero targets: there is nothing to
+    decode, and the training NME is the mean over the others (by hand; it used to count them
+    against the corner cell the empty map decodes to). A sample whose eye corner is off has no
+    inter-ocular distance and is skipped."""
+    gt_pts = rng.uniform(40, 216, size=(3, 68, 2))
+    pred_pts = gt_pts + rng.normal(scale=2.0, size=gt_pts.shape)
+    gt_pts[0, :5] = [[-30.0, 100.0]] * 5      # jaw points 0-4 off the left edge
+    gt_pts[1, 8] = [128.0, 300.0]              # the chin below the crop
+    gt_pts[2, 45] = [300.0, 128.0]             # an eye corner off: the sample is skipped
+    metric = KM.HeatmapNME()
+    metric.update_state(encode_heatmaps(gt_pts, 256), 60.0 * encode_heatmaps(pred_pts, 256))
+    on = np.ones((3, 68), bool)
+    on[0, :5] = on[1, 8] = False
+    err = np.linalg.norm(pred_pts - gt_pts, axis=-1)
+    by_hand = [100 * err[i, on[i]].mean() / np.linalg.norm(gt_pts[i, 36] - gt_pts[i, 45]) for i in (0, 1)]
+    assert float(metric.result()) == pytest.approx(np.mean(by_hand), abs=2e-3)
+
+
 def test_pose_metrics_match_numpy(rng):
     R = Rotation.random(6, random_state=3).as_matrix()
     Rhat = (Rotation.from_rotvec(rng.normal(scale=0.2, size=(6, 3))) * Rotation.from_matrix(R)).as_matrix()

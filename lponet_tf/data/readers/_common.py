@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import pathlib
+import re
 from typing import Iterable, List, Optional
 
 import numpy as np
@@ -12,6 +13,23 @@ from lponet_tf.errors import DataError
 #: Image extensions a reader looks for next to an annotation file (lower case; the upper
 #: case variants are tried too). ``.ppm`` occurs in the iBUG/Menpo distributions.
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".ppm", ".pgm", ".tif", ".tiff")
+
+#: A number as text annotation files write it: decimal, optional sign and exponent, ASCII
+#: only, or nan / inf (which the readers refuse separately, with their own message).
+#: ``float()`` alone also takes ``"1_0"`` (10) and full-width digits (``"１"``), which no
+#: annotation tool writes: a file holding them is corrupt, not a face.
+NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|[+-]?(?:nan|inf|infinity)",
+                    re.IGNORECASE | re.ASCII)
+
+
+def is_number(text: str) -> bool:
+    """Whether ``text`` is one :data:`NUMBER` (what ``float()`` may then read).
+
+    Example:
+        >>> is_number("-1.5e3"), is_number("6_11.28"), is_number("\uff18")
+        (True, False, False)
+    """
+    return NUMBER.fullmatch(text) is not None
 
 
 def require_root(dataset: str, root) -> pathlib.Path:

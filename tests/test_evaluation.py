@@ -370,6 +370,22 @@ def test_not_present_and_strict(tmp_path, synthetic):
         evaluate_config(runner, cfg, strict=True, progress=False)
 
 
+def test_evaluation_refuses_landmarks_off_the_image_naming_the_pts_file(tmp_path):
+    """A .pts paired with another copy of its image (here: moved 5000 px) is an error that
+    names the file, not a black crop that gets scored."""
+    from lponet_tf.data import read_dataset
+    from lponet_tf.data.pts import write_pts
+    from synthetic_faces import write_300w_folder
+
+    root = write_300w_folder(tmp_path / "w300", 3)
+    write_pts(root / "face_002.pts", read_dataset("300w", root)[2].landmarks + 5000.0)
+    cfg = parse_eval_config({"batch_size": 2, "datasets": {"300w": {"root": str(root)}}})
+    with pytest.raises(DataError) as err:
+        evaluate_config(OracleRunner([], 64), cfg, progress=False)
+    assert err.value.path == str(root / "face_002.pts")
+    assert "the landmarks lie outside the 120x120 image" in str(err.value)
+
+
 def test_report_files_from_a_config(tmp_path, synthetic):
     """A 300W-style folder (image + .pts) and a RealOcc-Wild-style folder (image + mask)
     through evaluate_config and write_report."""

@@ -83,6 +83,56 @@ def read_record_image(path, data: Optional[bytes] = None) -> np.ndarray:
         raise DataError(path, reason[len(path) + 2:] if reason.startswith(f"{path}: ") else reason) from exc
 
 
+#: The least share of the landmarks' tight box (by area) that must lie inside the image:
+#: labels mostly outside it belong to another copy of the photo (resized or cropped), and
+#: their crop would be black border labelled as a face.
+MIN_LANDMARKS_INSIDE = 0.5
+
+
+def landmarks_inside_share(landmarks, image_shape) -> float:
+    """The share (0..1, by area) of the landmarks' tight box that lies inside an image of
+    ``image_shape`` (its pixel extent ``[-0.5, W - 0.5] x [-0.5, H - 0.5]``, pixel centres
+    at whole numbers); 0.0 when a coordinate is not finite. A box with no width (height)
+    counts by whether its x (y) lies inside.
+
+    Example:
+        >>> landmarks_inside_share([[10, 10], [30, 20]], (100, 100))
+        1.0
+        >>> landmarks_inside_share([[80, 10], [119, 20]], (100, 100))   # x 80..119, the image to 99.5
+        0.5
+    """
+    p = np.asarray(landmarks, np.float64).reshape(-1, 2)
+    if p.size == 0 or not np.all(np.isfinite(p)):
+        return 0.0
+    lo, hi = p.min(axis=0), p.max(axis=0)
+    share = 1.0
+    for axis, size in ((0, image_shape[1]), (1, image_shape[0])):
+        inside = min(hi[axis], size - 0.5) - max(lo[axis], -0.5)
+        extent = hi[axis] - lo[axis]
+        share *= max(0.0, inside) / extent if extent > 0 else float(inside >= 0)
+    return float(share)
+
+
+def check_landmarks_in_image(landmarks, image_shape, path) -> None:
+    """Refuse landmarks whose tight box lies mostly outside their image (less than
+    :data:`MIN_LANDMARKS_INSIDE` of its area inside).
+
+    Raises:
+        DataError: naming ``path`` (the annotation file, else the image), the image size
+            and the landmarks' range.
+    """
+    share = landmarks_inside_share(landmarks, image_shape)
+    if share >= MIN_LANDMARKS_INSIDE:
+        return
+    h, w = image_shape[:2]
+    p = np.asarray(landmarks, np.float64).reshape(-1, 2)
+    with np.errstate(invalid="ignore"):
+        lo, hi = p.min(axis=0), p.max(axis=0)
+    raise DataError(path, f"the landmarks lie outside the {w}x{h} image (x {lo[0]:.6g}..{hi[0]:.6g}, "
+                          f"y {lo[1]:.6g}..{hi[1]:.6g}: {share:.0%} of their box inside): labels of "
+                          "another copy of the image (resized or cropped)?")
+
+
 def decode_mask(data: bytes, path: str) -> np.ndarray:
     """Decode a visible-face mask to (H, W) float32 {0, 1}.
 
@@ -210,7 +260,7 @@ def prepare_sample(
 
     Args:
         record: the face (landmarks / pose / mask_path may each be None).
-        input_size: crop side S (multiple of 4).
+        input_size: crop side S (a whole number >= 4, a multiple of 4).
         rng: numpy Generator for augmentation and occlusion (deterministic given its
             state); a fresh unseeded one when None.
         augment: geometric/photometric augmentation, or None for the plain crop.
@@ -231,7 +281,11 @@ def prepare_sample(
         :class:`PreparedSample`.
 
     Raises:
-        DataError: missing or undecodable image / mask, naming the file.
+        DataError: missing or undecodable image / mask, naming the file; landmarks whose
+            tight box lies mostly outside the image (less than half of its area inside,
+            :func:`check_landmarks_in_image`), naming the annotation file
+            (``record.attributes["annotation_path"]``) or else the image.
+        ValueError: a bad argument (``input_size``, ``pose_format``, ``locate_faces``).
 
     Example:
         >>> rec = FaceRecord("face.jpg", landmarks=np.random.rand(68, 2) * 100)
@@ -243,8 +297,10 @@ def prepare_sample(
 
     if pose_format not in POSE_FORMATS:
         raise ValueError(f"pose_format must be one of {POSE_FORMATS}, got {pose_format!r}")
-    if input_size % 4:
-        raise ValueError(f"input_size must be a multiple of 4, got {input_size}")
+    if isinstance(input_size, bool) or not isinstance(input_size, (int, np.integer)) \
+            or input_size < 4 or input_size % 4:
+        raise ValueError(f"input_size must be a whole number >= 4 and a multiple of 4, "
+                         f"got {input_size!r}")
     if rng is None and (augment is not None or occlusion is not None):
         rng = np.random.default_rng()
     if locate_faces not in ("mask", "image"):
@@ -252,6 +308,9 @@ def prepare_sample(
     size = int(input_size)
     if image is None:
         image = read_record_image(record.image_path)
+    if record.landmarks is not None:  # labels of another copy of the photo crop black border
+        check_landmarks_in_image(record.landmarks, image.shape,
+                                 record.attributes.get("annotation_path", record.image_path))
     if mask is None and record.mask_path is not None:
         mask = load_mask(record.mask_path)
     if mask is not None:

@@ -24,7 +24,7 @@ import cv2
 import numpy as np
 
 from lponet_tf.codec.crop import CropTransform, compose, face_box, rescale_matrix
-from lponet_tf.codec.image import decode_image, load_image
+from lponet_tf.codec.image import MAX_PIXELS, check_header_size, decode_image, load_image
 from lponet_tf.data import augment as aug
 from lponet_tf.data.face_geometry import FaceGeometry, geometry_from_mask
 from lponet_tf.data.occlusion import OcclusionConfig, occlude, visible_face_from_landmarks
@@ -133,6 +133,32 @@ def check_landmarks_in_image(landmarks, image_shape, path) -> None:
                           "another copy of the image (resized or cropped)?")
 
 
+def decode_mask_pixels(data: bytes, path, flags: int = cv2.IMREAD_UNCHANGED) -> np.ndarray:
+    """A mask (or edit map) file's raw pixels, decoded by OpenCV with ``flags``, with the
+    image loader's size limit and a dataset file's error.
+
+    Raises:
+        DataError: naming ``path``: empty, not an image (an OpenCV error included), or
+            more than :data:`lponet_tf.codec.image.MAX_PIXELS` pixels.
+    """
+    buf = np.frombuffer(data, np.uint8)
+    if buf.size == 0:
+        raise DataError(path, "cannot decode mask image: empty file (0 bytes)")
+    try:
+        check_header_size(buf, os.fspath(path))
+        m = cv2.imdecode(buf, flags)
+    except ImageError as exc:  # too large: the loader's reason, as a mask file's error
+        reason, prefix = str(exc), f"{os.fspath(path)}: "
+        raise DataError(path, "mask " + (reason[len(prefix):] if reason.startswith(prefix) else reason)) from None
+    except cv2.error as exc:  # e.g. a header announcing more pixels than OpenCV allows
+        raise DataError(path, f"cannot decode mask image: {exc.err or exc}") from None
+    if m is None or m.size == 0:
+        raise DataError(path, "cannot decode mask image")
+    if m.shape[0] * m.shape[1] > MAX_PIXELS:
+        raise DataError(path, f"mask image too large ({m.shape[1]} x {m.shape[0]} pixels)")
+    return m
+
+
 def decode_mask(data: bytes, path: str) -> np.ndarray:
     """Decode a visible-face mask to (H, W) float32 {0, 1}.
 
@@ -141,13 +167,12 @@ def decode_mask(data: bytes, path: str) -> np.ndarray:
     mask with transparency whose colour is one flat value is read from its alpha channel.
 
     Raises:
-        DataError: naming ``path``: not an image, a colour-and-alpha mask with both
-            varying, or a label map with 0, 1 and 255 (an "ignore" value: which is the face?).
+        DataError: naming ``path``: not an image, larger than
+            :data:`lponet_tf.codec.image.MAX_PIXELS` (refused from the header when Pillow
+            reads it, before decoding), a colour-and-alpha mask with both varying, or a
+            label map with 0, 1 and 255 (an "ignore" value: which is the face?).
     """
-    buf = np.frombuffer(data, np.uint8)
-    m = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED) if buf.size else None
-    if m is None:
-        raise DataError(path, "cannot decode mask image")
+    m = decode_mask_pixels(data, path, cv2.IMREAD_UNCHANGED)
     if m.ndim == 3 and m.shape[2] == 4:
         colour, alpha = m[..., :3], m[..., 3]
         if alpha.min() < alpha.max():
@@ -188,7 +213,7 @@ def load_mask(path: str) -> np.ndarray:
     """Read a visible-face mask file (see :func:`decode_mask`).
 
     Raises:
-        DataError: missing or undecodable file.
+        DataError: missing, undecodable or too large file (see :func:`decode_mask`).
     """
     path = os.fspath(path)
     if not os.path.isfile(path):

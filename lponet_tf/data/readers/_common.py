@@ -132,6 +132,22 @@ def check_spread(points: np.ndarray, path, line: Optional[int] = None) -> np.nda
     return points
 
 
+def check_box(box, path, line: Optional[int] = None, what: str = "box") -> np.ndarray:
+    """``box`` (``x0, y0, x1, y1``) back, or a DataError when it has no area (``x1 <= x0``
+    or ``y1 <= y0``: inverted, or width / height 0 or less) or a non-finite value: a face
+    cropped from it would fail later, naming no file.
+
+    Example:
+        >>> check_box([10, 20, 50, 60], "a.txt").tolist()
+        [10.0, 20.0, 50.0, 60.0]
+    """
+    b = np.asarray(box, np.float64).reshape(4)
+    if not np.all(np.isfinite(b)) or b[2] <= b[0] or b[3] <= b[1]:
+        raise DataError(path, f"{what} has no area or is not finite: x0, y0, x1, y1 = "
+                              f"{[float(v) for v in b]} (needs x1 > x0 and y1 > y0)", line)
+    return b
+
+
 def as_points(array, path, key: str, count: int = 68) -> np.ndarray:
     """Coerce a MATLAB point matrix to ``(count, 2)``.
 

@@ -97,7 +97,7 @@ def read_wflw(root, split: Optional[str] = None) -> List[FaceRecord]:
 
     Raises:
         DataError: missing root or annotation file, malformed line (file and line
-            named), missing image (file and line named).
+            named; a box with no area included), missing image (file and line named).
 
     Example:
         >>> recs = read_wflw("/data/WFLW", split="occlusion")  # doctest: +SKIP
@@ -124,6 +124,7 @@ def read_wflw(root, split: Optional[str] = None) -> List[FaceRecord]:
                 continue
             points, box, flags, rel = parse_line(text, path, number)
             _common.check_spread(points, path, number)
+            _common.check_box(box, path, number)
             if subset is not None and not flags[subset]:
                 continue
             image = next((d / rel for d in image_dirs if (d / rel).is_file()), None)

@@ -440,9 +440,24 @@ def tflite_metadata_entries(model_bytes) -> Dict[str, bytes]:
 
 
 def read_tflite(model_bytes) -> Optional[ModelMetadata]:
-    """The :class:`ModelMetadata` stored by :func:`embed_tflite`, or None when absent."""
+    """The :class:`ModelMetadata` stored by :func:`embed_tflite`, or None when absent.
+
+    Raises:
+        MetadataError: the bytes are not a TFLite flatbuffer, or the stored record is
+            corrupt (not UTF-8 text, not JSON, a required field missing or invalid).
+    """
     raw = tflite_metadata_entries(model_bytes).get(METADATA_KEY)
-    return None if raw is None else ModelMetadata.from_json(raw.decode("utf-8"))
+    if raw is None:
+        return None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:  # a damaged file: the record's bytes, not its JSON
+        raise MetadataError(f"corrupt LPONet metadata in the TFLite file: not UTF-8 text "
+                            f"(byte {exc.start}: {raw[exc.start:exc.start + 1]!r})") from exc
+    try:
+        return ModelMetadata.from_json(text)
+    except MetadataError as exc:
+        raise MetadataError(f"corrupt LPONet metadata in the TFLite file: {exc}") from exc
 
 
 def _name(value) -> str:

@@ -117,3 +117,18 @@ def labelled_faces(folder: pathlib.Path, n: int, seed: int, pose: bool, mask: bo
                               pose=euler_to_matrix([0.0, 0.0, roll]) if pose else None,
                               mask_path=mask_path, dataset="synthetic"))
     return out
+
+
+def png_header_only(width: int, height: int) -> bytes:
+    """A 100-byte grey PNG whose header declares ``width`` x ``height`` pixels, with one
+    tiny compressed row of data: a decompression bomb's header, cheap to write."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (struct.pack(">I", len(data)) + kind + data
+                + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr)
+            + chunk(b"IDAT", zlib.compress(b"\x00" * 1000)) + chunk(b"IEND", b""))

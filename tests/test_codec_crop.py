@@ -117,3 +117,49 @@ def test_box_from_landmarks_ignores_non_finite_points():
     assert box_from_landmarks(pts).tolist() == [1, 2, 5, 9]
     with pytest.raises(ValueError, match="finite"):
         box_from_landmarks(np.full((3, 2), np.nan))
+
+
+# -- what prepare_sample refuses --------------------------------------------------------
+@pytest.mark.parametrize("size", [0, -8, 2, 6, 64.0, True, "64"])
+def test_prepare_sample_refuses_an_input_size_that_is_no_crop(size):
+    """A whole number >= 4 and a multiple of 4: -8 used to end in numpy's "negative
+    dimensions", 0 in a 0 x 0 sample."""
+    record = FaceRecord("face.png", landmarks=np.random.default_rng(0).uniform(20, 80, (68, 2)))
+    with pytest.raises(ValueError, match=r"input_size must be a whole number >= 4 and a multiple of 4, got"):
+        prepare_sample(record, size, image=np.zeros((100, 100, 3), np.uint8))
+
+
+@pytest.mark.parametrize("shift", [5000.0, 1e7, -130.0])
+def test_landmarks_off_the_image_are_refused_naming_the_annotation_file(tmp_path, shift):
+    """Labels of another copy of the photo (resized or cropped) used to crop black border
+    and label it as a face (heatmap weight 1)."""
+    from lponet_tf.data import read_dataset
+    from lponet_tf.data.pts import write_pts
+    from lponet_tf.errors import DataError
+    from synthetic_faces import write_300w_folder
+
+    root = write_300w_folder(tmp_path / "w300", 2)
+    pts = root / "face_001.pts"
+    records = read_dataset("300w", root)
+    write_pts(pts, records[1].landmarks + shift)
+    moved = read_dataset("300w", root)[1]
+    assert prepare_sample(records[0], 64).weights["heatmaps"] == 1.0  # the other face is fine
+    with pytest.raises(DataError) as err:
+        prepare_sample(moved, 64)
+    assert err.value.path == str(pts) and "the landmarks lie outside the 120x120 image" in str(err.value)
+    # without an annotation file, the image is named
+    bare = FaceRecord(moved.image_path, landmarks=moved.landmarks)
+    with pytest.raises(DataError) as err:
+        prepare_sample(bare, 64)
+    assert err.value.path == moved.image_path
+
+
+def test_landmarks_partly_off_the_image_are_kept():
+    """A face at the border (more than half of the landmark box inside) is a real face."""
+    from lponet_tf.data.sample import landmarks_inside_share
+
+    lm = np.stack([np.linspace(60, 120, 68), np.linspace(20, 80, 68)], axis=1)  # x to 120 in 100 px
+    assert landmarks_inside_share(lm, (100, 100, 3)) == pytest.approx(39.5 / 60)
+    sample = prepare_sample(FaceRecord("face.png", landmarks=lm), 64,
+                            image=np.full((100, 100, 3), 90, np.uint8))
+    assert sample.weights["heatmaps"] == 1.0 and sample.image.max() == 90

@@ -62,3 +62,27 @@ def test_a_bad_file_is_the_same_reason_naming_it_everywhere(tmp_path, content, r
     for load in (lambda: load_image(path), lambda: to_rgb_uint8(str(path))):
         with pytest.raises(ImageError, match=message):
             load()
+
+
+def test_a_file_over_max_pixels_is_refused_from_its_header_before_decoding(tmp_path, monkeypatch):
+    """A 100-byte PNG declaring 21000 x 20000 pixels (over MAX_PIXELS = 20000**2, under
+    OpenCV's 2**30): OpenCV used to allocate and decode it first (1.2 GB for a real
+    25000 x 25000 grey file, 3x that in colour) and only then was it refused."""
+    import lponet_tf.codec.image as codec_image
+    from PIL import Image
+    from synthetic_faces import png_header_only
+
+    path = tmp_path / "bomb.png"
+    path.write_bytes(png_header_only(21000, 20000))
+
+    def no_decode(*args, **kwargs):
+        raise AssertionError("decoded although the header is over MAX_PIXELS")
+
+    monkeypatch.setattr(codec_image.cv2, "imdecode", no_decode)
+    with pytest.raises(ImageError, match="^" + re.escape(f"{path}: image too large (420000000 pixels)")):
+        load_image(path)  # beyond Pillow's own limit: its message gives the count
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", None)  # a program that turned that off
+    with pytest.raises(ImageError, match="^" + re.escape(f"{path}: image too large (21000 x 20000 pixels)")):
+        load_image(path)
+    with pytest.raises(DataError, match="^" + re.escape(f"{path}: image too large")):
+        prepare_sample(FaceRecord(str(path), box=[0, 0, 10, 10]), 64)

@@ -97,12 +97,46 @@ def test_config_overrides_and_errors(tmp_path):
     ("holdout", {"fraction": 0.2, "part": "validation"}, "holdout.part must be 'train' or 'val'"),
     ("holdout", {"fraction": 1.5}, "holdout.fraction must be in"),
     ("split", "test", r"dataset 'aflw2000' has no split 'test'; its splits: none"),
+    # option values too (was: a numpy traceback after every .mat was read, or every face
+    # dropped, or the filter silently off)
+    ("options", {"max_angle_deg": "99"}, r"max_angle_deg must be None or a finite number of degrees > 0, got '99'"),
+    ("options", {"max_angle_deg": -5}, r"max_angle_deg must be None or a finite number of degrees > 0, got -5"),
+    ("options", {"max_angle_deg": float("nan")}, r"max_angle_deg must be .* got nan"),
 ])
 def test_each_entry_is_checked_when_the_config_loads(tmp_path, field, value, message):
     # Before the model loads and before the entries ahead of it are evaluated.
     entry = {"root": str(tmp_path), "reader": "aflw2000", field: value}
     with pytest.raises(EvalConfigError, match=f"datasets.second.*{message}"):
         parse_eval_config({"datasets": {"300w": {"root": str(tmp_path)}, "second": entry}})
+
+
+@pytest.mark.parametrize("text, message", [
+    ("bach_size: 4\n", r"bach_size: unknown key; did you mean 'batch_size'\?"),   # was: ignored
+    ("enlarge: 0.1\nmargin: 0.2\n", r"margin: unknown key"),
+    ("batch_size: abc\n", r"batch_size must be a whole number >= 1, got 'abc'"),  # was: a traceback
+    ("batch_size: [4]\n", r"batch_size must be a whole number >= 1, got \[4\]"),
+    ("batch_size: 2.7\n", r"batch_size must be a whole number >= 1, got 2.7"),    # was: 2
+    ("batch_size: true\n", r"batch_size must be a whole number >= 1, got True"),
+    ("batch_size: -4\n", r"batch_size must be a whole number >= 1, got -4"),
+    ("enlarge: wide\n", r"enlarge must be a number in \[0, 1\), got 'wide'"),
+    ("enlarge: .nan\n", r"enlarge must be a number in \[0, 1\), got nan"),
+    ("datasets_: {}\n", r"datasets_: unknown key; did you mean 'datasets'\?"),
+])
+def test_the_top_level_of_an_eval_config_is_checked_naming_the_file(tmp_path, text, message):
+    path = tmp_path / "eval.yaml"
+    path.write_text(text + "datasets:\n  300w: {reader: 300w, root: /x}\n")
+    with pytest.raises(EvalConfigError, match=f"^{path}: {message}"):
+        load_eval_config(path)
+
+
+def test_a_reader_option_value_is_checked_when_the_file_loads(tmp_path):
+    path = tmp_path / "eval.yaml"
+    path.write_text("datasets:\n  aflw2000: {root: /x, options: {max_angle_deg: '99'}}\n")
+    with pytest.raises(EvalConfigError, match=f"^{path}: datasets.aflw2000: max_angle_deg must be"):
+        load_eval_config(path)
+    path.write_text("batch_size: 8\nenlarge: 0\ndatasets:\n  aflw2000: {root: /x, options: {max_angle_deg: 45}}\n")
+    cfg = load_eval_config(path)  # control: an int enlarge and a whole-number angle are fine
+    assert (cfg.batch_size, cfg.enlarge, cfg.entries[0].options) == (8, 0.0, {"max_angle_deg": 45})
 
 
 def test_a_folder_split_is_checked_against_the_root_the_command_line_gives(tmp_path):
@@ -368,6 +402,22 @@ def test_not_present_and_strict(tmp_path, synthetic):
     assert result.datasets["biwi"]["message"] == f"not present at {tmp_path / 'no_biwi'}"
     with pytest.raises(DatasetNotPresent, match="biwi"):
         evaluate_config(runner, cfg, strict=True, progress=False)
+
+
+def test_evaluation_refuses_landmarks_off_the_image_naming_the_pts_file(tmp_path):
+    """A .pts paired with another copy of its image (here: moved 5000 px) is an error that
+    names the file, not a black crop that gets scored."""
+    from lponet_tf.data import read_dataset
+    from lponet_tf.data.pts import write_pts
+    from synthetic_faces import write_300w_folder
+
+    root = write_300w_folder(tmp_path / "w300", 3)
+    write_pts(root / "face_002.pts", read_dataset("300w", root)[2].landmarks + 5000.0)
+    cfg = parse_eval_config({"batch_size": 2, "datasets": {"300w": {"root": str(root)}}})
+    with pytest.raises(DataError) as err:
+        evaluate_config(OracleRunner([], 64), cfg, progress=False)
+    assert err.value.path == str(root / "face_002.pts")
+    assert "the landmarks lie outside the 120x120 image" in str(err.value)
 
 
 def test_report_files_from_a_config(tmp_path, synthetic):

@@ -58,3 +58,32 @@ def test_a_mask_of_another_shape_is_refused_and_a_scaled_one_kept(tmp_path):
                         box=np.array([10.0, 5.0, 50.0, 35.0]))
     with pytest.raises(DataError, match=r"mask\.png: mask is 40x60 px, its image 60x40 px"):
         prepare_sample(record, 64)
+
+
+def test_a_mask_over_max_pixels_or_beyond_opencv_is_a_data_error_naming_it(tmp_path, monkeypatch):
+    """Masks had neither the image loader's size limit nor its try: a header over
+    OpenCV's 2**30 pixels raised a bare cv2.error, and one under it decoded to gigabytes."""
+    import lponet_tf.data.sample as sample
+    from lponet_tf.data.readers.masks import write_edited_mask
+    from synthetic_faces import png_header_only
+
+    big = tmp_path / "mask_big.png"
+    big.write_bytes(png_header_only(21000, 20000))     # over MAX_PIXELS
+    huge = tmp_path / "mask_huge.png"
+    huge.write_bytes(png_header_only(40000, 40000))    # over OpenCV's limit too
+    for path in (big, huge):
+        with pytest.raises(DataError) as err:
+            load_mask(str(path))
+        assert err.value.path == str(path) and "mask image too large" in str(err.value)
+    # the OpenCV error itself (a header Pillow cannot read), as the same typed error
+    monkeypatch.setattr(sample, "check_header_size", lambda data, name: None)
+    with pytest.raises(DataError) as err:
+        load_mask(str(huge))
+    assert err.value.path == str(huge) and "cannot decode mask image: " in str(err.value)
+    monkeypatch.undo()
+    # the COFW mask editor reads its inputs the same way
+    edits = tmp_path / "edits.png"
+    cv2.imwrite(str(edits), np.zeros((4, 4), np.uint8))
+    with pytest.raises(DataError) as err:
+        write_edited_mask(huge, edits, tmp_path / "out" / "mask_1.png")
+    assert err.value.path == str(huge) and "mask image too large" in str(err.value)

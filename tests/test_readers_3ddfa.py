@@ -3,6 +3,7 @@ landmarks/ folder, the +-99 degree filter, and bad data."""
 from __future__ import annotations
 
 import pathlib
+import re
 import shutil
 
 import numpy as np
@@ -94,6 +95,22 @@ def test_aflw2000_drops_poses_beyond_99_degrees(tmp_path):
     assert [pathlib.Path(r.image_path).stem for r in kept] == ["image00001", "image00002", "image00005"]
     assert len(read_dataset("aflw2000", tmp_path, max_angle_deg=None)) == 5
     np.testing.assert_allclose(kept[0].pose, geometry.euler_to_matrix([10, 5, 0]), atol=1e-6)
+
+
+@pytest.mark.parametrize("value", ["99", -5, 0, float("nan"), float("inf"), True])
+def test_aflw2000_refuses_a_max_angle_that_is_no_angle(tmp_path, value):
+    """Checked before any .mat is read, naming the root: "99" was a numpy ufunc error after
+    reading, -5 silently dropped every face, nan silently kept every one."""
+    from lponet_tf.data.readers.threeddfa import read_aflw2000
+
+    _write_3ddfa(tmp_path, "image00001", (10, 5, 0), "pt3d_68")
+    message = f"max_angle_deg must be None or a finite number of degrees > 0, got {value!r}"
+    with pytest.raises(DataError) as err:
+        read_aflw2000(tmp_path, max_angle_deg=value)
+    assert err.value.path == str(tmp_path) and message in str(err.value)
+    # through read_dataset: refused with the option names, before the reader runs
+    with pytest.raises(ValueError, match=re.escape(message)):
+        read_dataset("aflw2000", tmp_path, max_angle_deg=value)
 
 
 @pytest.fixture()

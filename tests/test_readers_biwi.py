@@ -98,6 +98,9 @@ def test_biwi_file_formatting(tmp_path):
     ("1 0 0\n0 1 0\n0 0\n\n1 2 3\n", 3, "expected 3 numbers"),
     ("1 0 0\n0 1 x\n0 0 1\n\n1 2 3\n", 2, "not a number"),
     ("1 0 0\n0 1 0\n0 0 1\n\n1 2 3\n4 5 6\n", 6, "more than 4 rows"),
+    # float() takes both, the .pts parser refuses both: so does this one
+    ("1 0 0\n0 1 0\n0 0 1\n\n47.4 22.6 8_68.2\n", 5, "not a number"),
+    ("1 0 0\n0 1 0\n0 0 1\n\n47.4 22.6 \uff18\uff16\uff18.2\n", 5, "not a number"),
 ])
 def test_biwi_malformed_pose_names_file_and_line(tmp_path, text, line, fragment):
     (tmp_path / "frame_00001_pose.txt").write_text(text)

@@ -119,6 +119,62 @@ def test_cofw_extracted_images_are_reused_for_their_own_mat_only(tmp_path):
         np.testing.assert_array_equal(disk, image if image.ndim == 2 else image[..., ::-1])
 
 
+def test_cofw_never_replaces_images_it_did_not_write(tmp_path):
+    """An extract_dir pointed at the user's own 0001.png, 0002.png (no stamp): refused,
+    naming the folder, with the files untouched (they used to be deleted and replaced)."""
+    write_cofw_root(tmp_path / "data", n_test=None)
+    mine = tmp_path / "photos" / "train"
+    mine.mkdir(parents=True)
+    before = {}
+    for name in ("0001.png", "0002.png"):
+        cv2.imwrite(str(mine / name), np.full((9, 9, 3), 77, np.uint8))
+        before[name] = (mine / name).read_bytes()
+    with pytest.raises(DataError) as err:
+        read_dataset("cofw", tmp_path / "data", split="train", extract_dir=tmp_path / "photos")
+    assert err.value.path == str(mine)
+    assert "holds images this reader did not write (0001.png, 0002.png" in str(err.value)
+    assert {n: (mine / n).read_bytes() for n in before} == before
+    assert sorted(p.name for p in mine.iterdir()) == ["0001.png", "0002.png"]
+
+
+def test_cofw_an_interrupted_extraction_is_still_its_own(tmp_path, monkeypatch):
+    """The stamp is written when extraction starts, so a run stopped half-way is resumed
+    (and another .mat's images in a stamped folder are replaced), never refused."""
+    from lponet_tf.data.readers import cofw
+
+    write_cofw_root(tmp_path / "data", n_test=None)
+    real = cofw._extract
+
+    def stop_at_5(images, out_dir, index, mat_path):
+        if index == 5:
+            raise KeyboardInterrupt
+        return real(images, out_dir, index, mat_path)
+
+    monkeypatch.setattr(cofw, "_extract", stop_at_5)
+    with pytest.raises(KeyboardInterrupt):
+        read_dataset("cofw", tmp_path / "data", split="train", extract_dir=tmp_path / "cache")
+    stamp = tmp_path / "cache" / "train" / cofw.SOURCE_STAMP
+    assert stamp.read_text().startswith("extracting: ")
+    monkeypatch.undo()
+    records = read_dataset("cofw", tmp_path / "data", split="train", extract_dir=tmp_path / "cache")
+    assert len(records) == 12 and all(pathlib.Path(r.image_path).is_file() for r in records)
+    assert not stamp.read_text().startswith("extracting: ")
+
+
+def test_cofw_a_box_with_no_area_is_refused_naming_the_file_and_row(tmp_path):
+    """COFW train faces have no landmarks: the crop comes from the box, and an inverted one
+    failed later in the crop with a ValueError naming no file."""
+    boxes = _boxes(3)
+    boxes[1, 2] = -40.0  # width < 0
+    path = write_mat_v73(tmp_path / "COFW_test_color.mat",
+                         {"IsT": _images(3), "phisT": _phis(3), "bboxesT": boxes})
+    with pytest.raises(DataError) as err:
+        read_dataset("cofw", tmp_path, split="test")
+    assert err.value.path == str(path)
+    assert "'bboxesT' row 2 (x, y, width, height) has no area" in str(err.value)
+    assert not (tmp_path / "images_test").exists()  # refused before any image is written
+
+
 def test_cofw_extract_dir_and_grey_files(tmp_path):
     write_cofw_root(tmp_path / "data", n_train=None, color=False)
     records = read_dataset("cofw", tmp_path / "data", extract_dir=tmp_path / "cache")

@@ -222,6 +222,37 @@ def test_wflw_bad_line_names_file_and_line(tmp_path, formats_dir, mutate, fragme
     assert fragment in str(err.value)
 
 
+def _synthetic_line(rel: str, box=(10, 12, 90, 95), first: str = None) -> str:
+    """A WFLW line of 98 made-up points (no shared data), its first number replaceable."""
+    p98 = np.random.default_rng(0).uniform(20, 80, (98, 2))
+    text = _line(p98, box, (0,) * 6, rel)
+    return text if first is None else " ".join([first] + text.split()[1:])
+
+
+@pytest.mark.parametrize("number", ["6_11.28", "\uff16\uff11.28", "1e3_0"])
+def test_wflw_number_float_takes_but_no_file_writes_is_refused(tmp_path, number):
+    float(number)  # Python reads all three; an annotation file holding one is corrupt
+    write_image(tmp_path / "a" / "face.jpg")
+    path = tmp_path / "list_98pt_rect_attr_test.txt"
+    path.write_text(_synthetic_line("a/face.jpg") + "\n" + _synthetic_line("a/face.jpg", first=number) + "\n")
+    with pytest.raises(DataError) as err:
+        read_dataset("wflw", tmp_path, split="test")
+    assert err.value.path == str(path) and err.value.line == 2
+    assert f"not a number: {number!r}" in str(err.value)
+
+
+@pytest.mark.parametrize("box", [(90, 12, 10, 95), (10, 95, 90, 12), (10, 12, 10, 95)])
+def test_wflw_box_with_no_area_is_refused_with_file_and_line(tmp_path, box):
+    """x_min > x_max (or no width / height) used to be read without a word."""
+    write_image(tmp_path / "a" / "face.jpg")
+    path = tmp_path / "list_98pt_rect_attr_test.txt"
+    path.write_text(_synthetic_line("a/face.jpg") + "\n" + _synthetic_line("a/face.jpg", box=box) + "\n")
+    with pytest.raises(DataError) as err:
+        read_dataset("wflw", tmp_path, split="test")
+    assert err.value.path == str(path) and err.value.line == 2
+    assert "box has no area or is not finite" in str(err.value)
+
+
 def test_wflw_missing_annotation_file(tmp_path):
     with pytest.raises(DataError, match="list_98pt_rect_attr_test.txt not found"):
         read_dataset("wflw", tmp_path, split="test")

@@ -141,6 +141,27 @@ def test_outputs_are_checked_again_at_run_time():
     assert "output 'heatmaps': expected (2, 16, 16, 68), got (2, 16, 16, 3)" in str(info.value)
 
 
+def test_an_empty_batch_gives_empty_outputs_of_the_contract_shapes():
+    """N = 0 (no faces in a frame): ``(0, ...)`` float32 arrays, and the model is not run
+    (it used to end in an IndexError)."""
+    from lponet_tf.runtime.base import Runner
+
+    class Counting(Runner):
+        calls = 0
+
+        def _run(self, batch):
+            Counting.calls += 1
+            raise AssertionError("the model must not run on an empty batch")
+
+    for pose, pose_shape in (("6d", (3, 3)), ("euler", (3,))):
+        runner = Counting(tiny_metadata("onnx", pose=pose), path="m.onnx")
+        out = runner(np.zeros((0, 64, 64, 3), np.uint8))
+        assert {k: v.shape for k, v in out.items()} == {
+            "heatmaps": (0, 16, 16, 68), "pose": (0, *pose_shape), "occlusion": (0, 16, 16, 2)}
+        assert all(v.dtype == np.float32 for v in out.values())
+    assert Counting.calls == 0
+
+
 def test_a_file_that_follows_the_contract_loads(tmp_path):
     """Control: the same construction with the contract's shapes is accepted, with and
     without metadata, and metadata describing 3 landmarks makes 3 heatmaps acceptable."""

@@ -222,6 +222,25 @@ def test_bad_model_files_raise_model_file_error_naming_the_file(tmp_path, name, 
     assert str(path) in str(info.value) and info.value.path == os.fspath(path)
 
 
+def test_a_tflite_whose_metadata_is_not_utf8_names_the_file(tmp_path):
+    """A damaged byte inside the stored record (3 of 12 random mutations of the bundled
+    model in the fuzz audit): a ModelFileError naming the file, not a bare
+    UnicodeDecodeError (which the CLI reported as an "invalid option")."""
+    from lponet_tf.presets import __file__ as presets_init
+
+    bundled = os.path.join(os.path.dirname(presets_init), "weights", "lponet_lite.tflite")
+    data = bytearray(open(bundled, "rb").read())
+    at = data.find(b'"input_size"')  # inside the LPONet metadata JSON
+    assert at > 0
+    data[at] = 0xB8  # never a UTF-8 start byte
+    path = tmp_path / "damaged.tflite"
+    path.write_bytes(bytes(data))
+    with pytest.raises(ModelFileError) as info:
+        load_runner(path)
+    assert info.value.path == os.fspath(path) and str(path) in str(info.value)
+    assert "corrupt LPONet metadata" in str(info.value) and "not UTF-8" in str(info.value)
+
+
 def test_another_projects_tflite_is_refused(tmp_path):
     import importlib.util
 

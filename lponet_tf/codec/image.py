@@ -44,8 +44,11 @@ Example:
 """
 from __future__ import annotations
 
+import io
 import math
 import os
+import re
+import warnings
 from typing import Optional, Tuple, Union
 
 import cv2
@@ -54,7 +57,7 @@ import numpy as np
 from lponet_tf.errors import ImageError
 
 __all__ = ["to_rgb_uint8", "load_image", "decode_image", "describe", "check_value_range",
-           "FLOAT_OVERSHOOT", "MAX_PIXELS", "ImageLike"]
+           "check_header_size", "FLOAT_OVERSHOOT", "MAX_PIXELS", "ImageLike"]
 
 ImageLike = Union[np.ndarray, str, os.PathLike, bytes, bytearray, memoryview]
 
@@ -82,6 +85,43 @@ def describe(image) -> str:
     return f"array {tuple(shape) if shape is not None else '?'} {dtype or type(image).__name__}"
 
 
+def check_header_size(data, name: str = "<bytes>") -> None:
+    """Refuse encoded image bytes whose header declares more than :data:`MAX_PIXELS`
+    pixels, before any pixel is decoded (OpenCV would first decode up to 2**30 of them:
+    gigabytes for a 600 KB file).
+
+    The size is read by Pillow's lazy ``Image.open``, which parses the header only. Data
+    Pillow does not read (or no Pillow) passes: the size is checked again after decoding.
+
+    Raises:
+        ImageError: ``"{name}: image too large (W x H pixels)"``.
+
+    Example:
+        >>> ok, png = cv2.imencode(".png", np.zeros((3, 4), np.uint8))
+        >>> check_header_size(png.tobytes())   # small: passes
+    """
+    try:
+        from PIL import Image
+    except ImportError:
+        return
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(memoryview(data))) as im:
+                width, height = im.size
+    except Image.DecompressionBombError as exc:
+        # Pillow's own limit (about 179 Mpx by default) is below ours: refuse only what
+        # is above MAX_PIXELS, from the pixel count its message gives.
+        found = re.search(r"\((\d+) pixels\)", str(exc))
+        if found and int(found.group(1)) > MAX_PIXELS:
+            raise ImageError(f"{name}: image too large ({int(found.group(1))} pixels)") from None
+        return
+    except Exception:  # noqa: BLE001  (not an image Pillow reads: the decoder reports it)
+        return
+    if width * height > MAX_PIXELS:
+        raise ImageError(f"{name}: image too large ({width} x {height} pixels)")
+
+
 def decode_image(data, name: str = "<bytes>") -> np.ndarray:
     """Decode encoded image bytes to ``(H, W, 3)`` uint8 RGB.
 
@@ -93,7 +133,9 @@ def decode_image(data, name: str = "<bytes>") -> np.ndarray:
         ``(H, W, 3)`` uint8 RGB array.
 
     Raises:
-        ImageError: empty, truncated, corrupt, not an image, or too large.
+        ImageError: empty, truncated, corrupt, not an image, or too large (more than
+            :data:`MAX_PIXELS`; refused from the header, before decoding, when Pillow
+            reads it).
 
     Example:
         >>> ok, png = cv2.imencode(".png", np.zeros((3, 4), np.uint8))
@@ -103,6 +145,7 @@ def decode_image(data, name: str = "<bytes>") -> np.ndarray:
     buf = np.frombuffer(memoryview(data), np.uint8)
     if buf.size == 0:
         raise ImageError(f"{name}: empty file (0 bytes)")
+    check_header_size(buf, name)  # before OpenCV allocates the pixels
     try:
         # ANYDEPTH keeps 16 bits and ANYCOLOR gray (to_rgb_uint8 converts both), while the
         # EXIF orientation of phone photos is still applied (IMREAD_UNCHANGED would ignore

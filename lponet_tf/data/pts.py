@@ -17,19 +17,13 @@ readers subtract the origin only when asked (``pts_origin=1``; docs/CONVENTIONS.
 from __future__ import annotations
 
 import os
-import re
 from typing import Optional
 
 import numpy as np
 
+from lponet_tf.data.readers import _common
 from lponet_tf.errors import DataError
 from lponet_tf.fileio import read_text_lines
-
-
-# A coordinate as the .pts files write it: decimal, optional sign and exponent, ASCII only
-# (nan / inf are refused separately, with their own message).
-_NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|[+-]?(?:nan|inf|infinity)",
-                     re.IGNORECASE | re.ASCII)
 
 
 def read_pts(path, expected_points: Optional[int] = None) -> np.ndarray:
@@ -90,7 +84,7 @@ def read_pts(path, expected_points: Optional[int] = None) -> np.ndarray:
         fields = text.split()
         if len(fields) != 2:
             raise DataError(path, f"expected 'x y', got {text!r}", number)
-        if not all(_NUMBER.fullmatch(f) for f in fields):  # float() also takes "1_0", "１"
+        if not all(_common.is_number(f) for f in fields):  # float() also takes "1_0", "１"
             raise DataError(path, f"not a number in {text!r}", number)
         x, y = float(fields[0]), float(fields[1])
         if not (np.isfinite(x) and np.isfinite(y)):

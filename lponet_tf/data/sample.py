@@ -24,7 +24,7 @@ import cv2
 import numpy as np
 
 from lponet_tf.codec.crop import CropTransform, compose, face_box, rescale_matrix
-from lponet_tf.codec.image import decode_image, load_image
+from lponet_tf.codec.image import MAX_PIXELS, check_header_size, decode_image, load_image
 from lponet_tf.data import augment as aug
 from lponet_tf.data.face_geometry import FaceGeometry, geometry_from_mask
 from lponet_tf.data.occlusion import OcclusionConfig, occlude, visible_face_from_landmarks
@@ -83,6 +83,82 @@ def read_record_image(path, data: Optional[bytes] = None) -> np.ndarray:
         raise DataError(path, reason[len(path) + 2:] if reason.startswith(f"{path}: ") else reason) from exc
 
 
+#: The least share of the landmarks' tight box (by area) that must lie inside the image:
+#: labels mostly outside it belong to another copy of the photo (resized or cropped), and
+#: their crop would be black border labelled as a face.
+MIN_LANDMARKS_INSIDE = 0.5
+
+
+def landmarks_inside_share(landmarks, image_shape) -> float:
+    """The share (0..1, by area) of the landmarks' tight box that lies inside an image of
+    ``image_shape`` (its pixel extent ``[-0.5, W - 0.5] x [-0.5, H - 0.5]``, pixel centres
+    at whole numbers); 0.0 when a coordinate is not finite. A box with no width (height)
+    counts by whether its x (y) lies inside.
+
+    Example:
+        >>> landmarks_inside_share([[10, 10], [30, 20]], (100, 100))
+        1.0
+        >>> landmarks_inside_share([[80, 10], [119, 20]], (100, 100))   # x 80..119, the image to 99.5
+        0.5
+    """
+    p = np.asarray(landmarks, np.float64).reshape(-1, 2)
+    if p.size == 0 or not np.all(np.isfinite(p)):
+        return 0.0
+    lo, hi = p.min(axis=0), p.max(axis=0)
+    share = 1.0
+    for axis, size in ((0, image_shape[1]), (1, image_shape[0])):
+        inside = min(hi[axis], size - 0.5) - max(lo[axis], -0.5)
+        extent = hi[axis] - lo[axis]
+        share *= max(0.0, inside) / extent if extent > 0 else float(inside >= 0)
+    return float(share)
+
+
+def check_landmarks_in_image(landmarks, image_shape, path) -> None:
+    """Refuse landmarks whose tight box lies mostly outside their image (less than
+    :data:`MIN_LANDMARKS_INSIDE` of its area inside).
+
+    Raises:
+        DataError: naming ``path`` (the annotation file, else the image), the image size
+            and the landmarks' range.
+    """
+    share = landmarks_inside_share(landmarks, image_shape)
+    if share >= MIN_LANDMARKS_INSIDE:
+        return
+    h, w = image_shape[:2]
+    p = np.asarray(landmarks, np.float64).reshape(-1, 2)
+    with np.errstate(invalid="ignore"):
+        lo, hi = p.min(axis=0), p.max(axis=0)
+    raise DataError(path, f"the landmarks lie outside the {w}x{h} image (x {lo[0]:.6g}..{hi[0]:.6g}, "
+                          f"y {lo[1]:.6g}..{hi[1]:.6g}: {share:.0%} of their box inside): labels of "
+                          "another copy of the image (resized or cropped)?")
+
+
+def decode_mask_pixels(data: bytes, path, flags: int = cv2.IMREAD_UNCHANGED) -> np.ndarray:
+    """A mask (or edit map) file's raw pixels, decoded by OpenCV with ``flags``, with the
+    image loader's size limit and a dataset file's error.
+
+    Raises:
+        DataError: naming ``path``: empty, not an image (an OpenCV error included), or
+            more than :data:`lponet_tf.codec.image.MAX_PIXELS` pixels.
+    """
+    buf = np.frombuffer(data, np.uint8)
+    if buf.size == 0:
+        raise DataError(path, "cannot decode mask image: empty file (0 bytes)")
+    try:
+        check_header_size(buf, os.fspath(path))
+        m = cv2.imdecode(buf, flags)
+    except ImageError as exc:  # too large: the loader's reason, as a mask file's error
+        reason, prefix = str(exc), f"{os.fspath(path)}: "
+        raise DataError(path, "mask " + (reason[len(prefix):] if reason.startswith(prefix) else reason)) from None
+    except cv2.error as exc:  # e.g. a header announcing more pixels than OpenCV allows
+        raise DataError(path, f"cannot decode mask image: {exc.err or exc}") from None
+    if m is None or m.size == 0:
+        raise DataError(path, "cannot decode mask image")
+    if m.shape[0] * m.shape[1] > MAX_PIXELS:
+        raise DataError(path, f"mask image too large ({m.shape[1]} x {m.shape[0]} pixels)")
+    return m
+
+
 def decode_mask(data: bytes, path: str) -> np.ndarray:
     """Decode a visible-face mask to (H, W) float32 {0, 1}.
 
@@ -91,13 +167,12 @@ def decode_mask(data: bytes, path: str) -> np.ndarray:
     mask with transparency whose colour is one flat value is read from its alpha channel.
 
     Raises:
-        DataError: naming ``path``: not an image, a colour-and-alpha mask with both
-            varying, or a label map with 0, 1 and 255 (an "ignore" value: which is the face?).
+        DataError: naming ``path``: not an image, larger than
+            :data:`lponet_tf.codec.image.MAX_PIXELS` (refused from the header when Pillow
+            reads it, before decoding), a colour-and-alpha mask with both varying, or a
+            label map with 0, 1 and 255 (an "ignore" value: which is the face?).
     """
-    buf = np.frombuffer(data, np.uint8)
-    m = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED) if buf.size else None
-    if m is None:
-        raise DataError(path, "cannot decode mask image")
+    m = decode_mask_pixels(data, path, cv2.IMREAD_UNCHANGED)
     if m.ndim == 3 and m.shape[2] == 4:
         colour, alpha = m[..., :3], m[..., 3]
         if alpha.min() < alpha.max():
@@ -138,7 +213,7 @@ def load_mask(path: str) -> np.ndarray:
     """Read a visible-face mask file (see :func:`decode_mask`).
 
     Raises:
-        DataError: missing or undecodable file.
+        DataError: missing, undecodable or too large file (see :func:`decode_mask`).
     """
     path = os.fspath(path)
     if not os.path.isfile(path):
@@ -210,7 +285,7 @@ def prepare_sample(
 
     Args:
         record: the face (landmarks / pose / mask_path may each be None).
-        input_size: crop side S (multiple of 4).
+        input_size: crop side S (a whole number >= 4, a multiple of 4).
         rng: numpy Generator for augmentation and occlusion (deterministic given its
             state); a fresh unseeded one when None.
         augment: geometric/photometric augmentation, or None for the plain crop.
@@ -231,7 +306,11 @@ def prepare_sample(
         :class:`PreparedSample`.
 
     Raises:
-        DataError: missing or undecodable image / mask, naming the file.
+        DataError: missing or undecodable image / mask, naming the file; landmarks whose
+            tight box lies mostly outside the image (less than half of its area inside,
+            :func:`check_landmarks_in_image`), naming the annotation file
+            (``record.attributes["annotation_path"]``) or else the image.
+        ValueError: a bad argument (``input_size``, ``pose_format``, ``locate_faces``).
 
     Example:
         >>> rec = FaceRecord("face.jpg", landmarks=np.random.rand(68, 2) * 100)
@@ -243,8 +322,10 @@ def prepare_sample(
 
     if pose_format not in POSE_FORMATS:
         raise ValueError(f"pose_format must be one of {POSE_FORMATS}, got {pose_format!r}")
-    if input_size % 4:
-        raise ValueError(f"input_size must be a multiple of 4, got {input_size}")
+    if isinstance(input_size, bool) or not isinstance(input_size, (int, np.integer)) \
+            or input_size < 4 or input_size % 4:
+        raise ValueError(f"input_size must be a whole number >= 4 and a multiple of 4, "
+                         f"got {input_size!r}")
     if rng is None and (augment is not None or occlusion is not None):
         rng = np.random.default_rng()
     if locate_faces not in ("mask", "image"):
@@ -252,6 +333,9 @@ def prepare_sample(
     size = int(input_size)
     if image is None:
         image = read_record_image(record.image_path)
+    if record.landmarks is not None:  # labels of another copy of the photo crop black border
+        check_landmarks_in_image(record.landmarks, image.shape,
+                                 record.attributes.get("annotation_path", record.image_path))
     if mask is None and record.mask_path is not None:
         mask = load_mask(record.mask_path)
     if mask is not None:

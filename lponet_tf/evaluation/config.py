@@ -44,6 +44,8 @@ TABLE_KEYS = ("300w", "wflw", "aflw2000", "biwi", "cofw", "realocc_wild",
 
 _ENTRY_FIELDS = {"reader", "root", "split", "limit", "options", "detector", "tasks", "label",
                  "holdout"}
+#: The keys of an eval config's top level.
+_TOP_FIELDS = ("batch_size", "enlarge", "datasets")
 
 
 class EvalConfigError(LPONetError, ValueError):
@@ -201,7 +203,10 @@ def parse_eval_config(data: Mapping, path=None) -> EvalConfig:
         The config.
 
     Raises:
-        EvalConfigError: a malformed config.
+        EvalConfigError: a malformed config, naming the file: a top-level key other than
+            ``batch_size``, ``enlarge`` and ``datasets`` (with a "did you mean"),
+            ``batch_size`` not a whole number >= 1, ``enlarge`` not a number in [0, 1), an
+            entry's unknown field, reader, option (name or value), split or detector.
 
     Example:
         >>> cfg = parse_eval_config({"datasets": {"300w": {"root": "/data/300W", "split": "full"}}})
@@ -212,17 +217,24 @@ def parse_eval_config(data: Mapping, path=None) -> EvalConfig:
     base = pathlib.Path(path).resolve().parent if path is not None else pathlib.Path.cwd()
     if not isinstance(data, Mapping):
         raise EvalConfigError(f"{where}: top level must be a mapping")
+    from lponet_tf.training.schema import did_you_mean  # light: no TensorFlow
+
+    for key in data:  # a typo ("bach_size") would silently run with the default
+        if key not in _TOP_FIELDS:
+            raise EvalConfigError(f"{where}: {key}: unknown key{did_you_mean(key, _TOP_FIELDS)} "
+                                  f"(the top level takes {list(_TOP_FIELDS)})")
+    batch = data.get("batch_size", 16)
+    if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
+        raise EvalConfigError(f"{where}: batch_size must be a whole number >= 1, got {batch!r}")
+    enlarge = data.get("enlarge", 0.1)
+    if isinstance(enlarge, bool) or not isinstance(enlarge, (int, float)) \
+            or not 0.0 <= enlarge < 1.0:
+        raise EvalConfigError(f"{where}: enlarge must be a number in [0, 1), got {enlarge!r}")
     datasets = data.get("datasets")
     if not isinstance(datasets, Mapping) or not datasets:
         raise EvalConfigError(f"{where}: needs a non-empty 'datasets' mapping")
     entries = [_entry(k, v, where, base) for k, v in datasets.items()]
-    batch = int(data.get("batch_size", 16))
-    enlarge = float(data.get("enlarge", 0.1))
-    if batch < 1:
-        raise EvalConfigError(f"{where}: batch_size must be >= 1, got {batch}")
-    if not 0.0 <= enlarge < 1.0:
-        raise EvalConfigError(f"{where}: enlarge must be in [0, 1), got {enlarge}")
-    return EvalConfig(entries, batch, enlarge, None if path is None else str(path))
+    return EvalConfig(entries, batch, float(enlarge), None if path is None else str(path))
 
 
 def load_eval_config(path, data_roots: Optional[Dict[str, str]] = None,

@@ -32,7 +32,7 @@ import numpy as np
 
 from lponet_tf.codec.crop import CropTransform, crop_face, face_box
 from lponet_tf.data.records import FaceRecord
-from lponet_tf.data.sample import read_record_image
+from lponet_tf.data.sample import check_landmarks_in_image, read_record_image
 from lponet_tf.geometry import matrix_to_euler, matrix_to_euler_near
 
 #: How a face's crop box was chosen, in order of preference.
@@ -122,7 +122,9 @@ def prepare_face(record: FaceRecord, size: int, enlarge: float = 0.1,
         :class:`PreparedFace`.
 
     Raises:
-        DataError: the image is missing or undecodable (names the file).
+        DataError: the image is missing or undecodable (names the file), or the landmarks
+            lie mostly outside it (names the annotation file, else the image; see
+            :func:`lponet_tf.data.sample.check_landmarks_in_image`).
 
     Example:
         >>> rec = FaceRecord("face.jpg", landmarks=np.array([[10.0, 10.0], [50.0, 60.0]]))
@@ -133,6 +135,9 @@ def prepare_face(record: FaceRecord, size: int, enlarge: float = 0.1,
     if image is None:
         image = read_record_image(record.image_path)
     if record.landmarks is not None:
+        # scored on a black crop otherwise (as training would learn from one)
+        check_landmarks_in_image(record.landmarks, image.shape,
+                                 record.attributes.get("annotation_path", record.image_path))
         source, box = "landmarks", face_box(landmarks=record.landmarks)
     elif record.box is not None:
         source, box = "box", face_box(box=record.box)

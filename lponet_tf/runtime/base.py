@@ -66,7 +66,8 @@ class Runner:
 
         Returns:
             ``{"heatmaps": (N, S/4, S/4, K), "pose": (N, 3, 3) | (N, 3),
-            "occlusion": (N, S/4, S/4, 2)}`` float32 numpy arrays, dequantised.
+            "occlusion": (N, S/4, S/4, 2)}`` float32 numpy arrays, dequantised
+            (N = 0: empty arrays of those shapes, without running the model).
 
         Raises:
             ImageError: wrong rank or size.
@@ -80,7 +81,10 @@ class Runner:
         if x.ndim != 4 or x.shape[1:] != (s, s, 3):
             raise ImageError(f"expected images of shape (N, {s}, {s}, 3), got {x.shape}")
         x = np.ascontiguousarray(x, dtype=np.float32)
-        step = self.max_batch or max(len(x), 1)
+        if len(x) == 0:  # no faces: empty outputs of the contract's shapes, no model call
+            shapes = self.metadata.tensor_shapes()
+            return {k: np.zeros((0, *shapes[k][1:]), np.float32) for k in OUTPUT_NAMES}
+        step = self.max_batch or len(x)
         parts = [self._checked_run(x[i : i + step]) for i in range(0, len(x), step)]
         if len(parts) == 1:
             out = parts[0]

@@ -31,7 +31,7 @@ from lponet_tf.data.readers.biwi import read_biwi, split_sequences
 from lponet_tf.data.readers.cofw import read_cofw
 from lponet_tf.data.readers.ibug import read_300w, read_masked_300w
 from lponet_tf.data.readers.masks import read_ccm, read_realocc_wild
-from lponet_tf.data.readers.threeddfa import read_300w_lp, read_aflw2000
+from lponet_tf.data.readers.threeddfa import check_max_angle_deg, read_300w_lp, read_aflw2000
 from lponet_tf.data.readers.wflw import read_wflw
 from lponet_tf.data.records import FaceRecord
 
@@ -122,12 +122,18 @@ def check_split(name: str, split: Optional[str], root=None) -> None:
             raise ValueError(f"dataset {name!r} split {split!r}: {missing}")
 
 
+#: Option value checks run by :func:`reader_for` (each raises ValueError), so that a bad
+#: value in an eval or training config fails when the config loads, not after reading.
+_OPTION_CHECKS: Dict[str, Callable] = {"max_angle_deg": check_max_angle_deg}
+
+
 def reader_for(name: str, options: Optional[dict] = None) -> Callable[..., List[FaceRecord]]:
     """The reader of dataset ``name``, checked to accept ``options`` (before any reading).
 
     Raises:
-        ValueError: an unknown dataset name, or an option its reader does not take (the
-            message lists the ones it takes).
+        ValueError: an unknown dataset name, an option its reader does not take (the
+            message lists the ones it takes), or an option value it refuses
+            (``max_angle_deg`` not None or a finite number > 0).
 
     Example:
         >>> reader_for("aflw2000", {"max_angle_deg": None}).__name__
@@ -142,6 +148,9 @@ def reader_for(name: str, options: Optional[dict] = None) -> Callable[..., List[
     if unknown:
         raise ValueError(f"dataset {name!r} takes no option(s) {unknown}; "
                          f"its options: {takes or 'none'}")
+    for option, value in (options or {}).items():  # values too, not only names
+        if option in _OPTION_CHECKS:
+            _OPTION_CHECKS[option](value)
     return reader
 
 
@@ -160,7 +169,8 @@ def read_dataset(name: str, root, split: Optional[str] = None, **options) -> Lis
         list of FaceRecords, ``record.dataset == name``.
 
     Raises:
-        ValueError: unknown dataset name.
+        ValueError: unknown dataset name, or an option (name or value) its reader refuses,
+            before any file is read.
         DataError: missing root, or bad data (the error names the file, and line).
 
     Example:

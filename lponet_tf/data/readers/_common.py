@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import pathlib
+import re
 from typing import Iterable, List, Optional
 
 import numpy as np
@@ -12,6 +13,23 @@ from lponet_tf.errors import DataError
 #: Image extensions a reader looks for next to an annotation file (lower case; the upper
 #: case variants are tried too). ``.ppm`` occurs in the iBUG/Menpo distributions.
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".ppm", ".pgm", ".tif", ".tiff")
+
+#: A number as text annotation files write it: decimal, optional sign and exponent, ASCII
+#: only, or nan / inf (which the readers refuse separately, with their own message).
+#: ``float()`` alone also takes ``"1_0"`` (10) and full-width digits (``"１"``), which no
+#: annotation tool writes: a file holding them is corrupt, not a face.
+NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|[+-]?(?:nan|inf|infinity)",
+                    re.IGNORECASE | re.ASCII)
+
+
+def is_number(text: str) -> bool:
+    """Whether ``text`` is one :data:`NUMBER` (what ``float()`` may then read).
+
+    Example:
+        >>> is_number("-1.5e3"), is_number("6_11.28"), is_number("\uff18")
+        (True, False, False)
+    """
+    return NUMBER.fullmatch(text) is not None
 
 
 def require_root(dataset: str, root) -> pathlib.Path:
@@ -112,6 +130,22 @@ def check_spread(points: np.ndarray, path, line: Optional[int] = None) -> np.nda
         raise DataError(path, "the outer eye corners (points 37 and 46) coincide: no "
                               "inter-ocular distance", line)
     return points
+
+
+def check_box(box, path, line: Optional[int] = None, what: str = "box") -> np.ndarray:
+    """``box`` (``x0, y0, x1, y1``) back, or a DataError when it has no area (``x1 <= x0``
+    or ``y1 <= y0``: inverted, or width / height 0 or less) or a non-finite value: a face
+    cropped from it would fail later, naming no file.
+
+    Example:
+        >>> check_box([10, 20, 50, 60], "a.txt").tolist()
+        [10.0, 20.0, 50.0, 60.0]
+    """
+    b = np.asarray(box, np.float64).reshape(4)
+    if not np.all(np.isfinite(b)) or b[2] <= b[0] or b[3] <= b[1]:
+        raise DataError(path, f"{what} has no area or is not finite: x0, y0, x1, y1 = "
+                              f"{[float(v) for v in b]} (needs x1 > x0 and y1 > y0)", line)
+    return b
 
 
 def as_points(array, path, key: str, count: int = 68) -> np.ndarray:

@@ -72,10 +72,9 @@ def read_biwi_pose(path) -> tuple:
         fields = text.split()
         if len(fields) != 3:
             raise DataError(path, f"expected 3 numbers, got {len(fields)}: {text.strip()!r}", number)
-        try:
-            rows.append([float(v) for v in fields])
-        except ValueError:
-            raise DataError(path, f"not a number in {text.strip()!r}", number) from None
+        if not all(_common.is_number(v) for v in fields):  # float() also takes "1_0", "１"
+            raise DataError(path, f"not a number in {text.strip()!r}", number)
+        rows.append([float(v) for v in fields])
         if len(rows) > 4:
             raise DataError(path, "more than 4 rows (3 rotation + 1 translation)", number)
     if len(rows) != 4:

@@ -19,6 +19,8 @@ boxes are ``x, y, width, height``. The images live inside the ``.mat`` file, so 
 writes them once as PNG to ``extract_dir`` (default ``root/images_<split>``) and the records
 point there; images extracted earlier from the same ``.mat`` are reused (a stamp file,
 ``extracted_from.txt``, names the ``.mat`` they came from; another one's are extracted again).
+The stamp is written before the first image, so only a folder the reader wrote is ever
+changed: one holding ``NNNN.png`` files and no stamp (the user's own images) is refused.
 
 Masks are binary PNGs, 0 = occluder or background, 255 = visible face (the C-CM semantics
 LPONet uses). The paper edited some COFW masks to match C-CM (Section IV-A): beards from
@@ -92,7 +94,8 @@ def read_cofw68_boxes(path) -> np.ndarray:
     boxes = _common.mat_field(mat, path, "bboxes")
     if boxes.ndim != 2 or boxes.shape[1] != 4:
         raise DataError(path, f"'bboxes' should be N x 4, got shape {boxes.shape}")
-    return np.stack([box_xywh_to_xyxy(b) for b in boxes]) if len(boxes) else boxes
+    return np.stack([_common.check_box(box_xywh_to_xyxy(b), path, what=f"'bboxes' row {i}")
+                     for i, b in enumerate(boxes, start=1)]) if len(boxes) else boxes
 
 
 def read_cofw68(folder) -> Dict[int, Tuple[np.ndarray, np.ndarray]]:
@@ -144,6 +147,17 @@ def _find_mask(root: pathlib.Path, part: str, index: int, dirs=None) -> Optional
 SOURCE_STAMP = "extracted_from.txt"
 
 
+#: Prefix of the stamp while an extraction is under way: the folder is the reader's (its
+#: ``NNNN.png`` may be replaced), but its images are not all there yet.
+_PENDING = "extracting: "
+
+
+def _write_stamp(stamp_file: pathlib.Path, text: str) -> None:
+    tmp = stamp_file.with_name(f".{SOURCE_STAMP}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, stamp_file)  # atomic
+
+
 def _source_stamp(mat_path: pathlib.Path, n: int) -> str:
     """The ``.mat``'s name, size, image count and a hash of its first and last MiB."""
     import hashlib
@@ -188,13 +202,25 @@ def _read_part(root: pathlib.Path, part: str, extract_dir) -> List[FaceRecord]:
                                   f"got shape {phis.shape}")
     if boxes.shape != (len(phis), 4):
         raise DataError(mat_path, f"'{boxes_key}' should be {len(phis)} x 4, got shape {boxes.shape}")
+    # before any image is extracted: a face is cropped from its box (COFW train has no landmarks)
+    boxes_xyxy = [_common.check_box(box_xywh_to_xyxy(b), mat_path,
+                                    what=f"'{boxes_key}' row {i} (x, y, width, height)")
+                  for i, b in enumerate(boxes, start=1)]
 
     out_dir = pathlib.Path(extract_dir) / part if extract_dir is not None else root / f"images_{part}"
     n = len(phis)
     stamp = _source_stamp(mat_path, n)
     stamp_file = out_dir / SOURCE_STAMP
-    fresh = stamp_file.is_file() and stamp_file.read_text(errors="replace") == stamp
-    if not fresh or not all((out_dir / f"{i:04d}.png").is_file() for i in range(1, n + 1)):
+    stamped = stamp_file.read_text(errors="replace") if stamp_file.is_file() else None
+    fresh = stamped == stamp
+    names = [out_dir / f"{i:04d}.png" for i in range(1, n + 1)]
+    if not fresh or not all(f.is_file() for f in names):
+        if stamped is None and any(os.path.lexists(f) for f in names):
+            # no stamp: not a folder this reader wrote; never delete or replace its files
+            theirs = [f.name for f in names if os.path.lexists(f)]
+            raise DataError(out_dir, f"holds images this reader did not write ({', '.join(theirs[:3])}"
+                                     f"{', ...' if len(theirs) > 3 else ''}; no {SOURCE_STAMP}); "
+                                     "choose an empty extract_dir")
         images = load_mat(mat_path, keys=[images_key]).get(images_key)
         if images is None:
             raise DataError(mat_path, f"missing variable '{images_key}'")
@@ -207,16 +233,17 @@ def _read_part(root: pathlib.Path, part: str, extract_dir) -> List[FaceRecord]:
         except OSError as e:
             raise DataError(out_dir, f"cannot create the folder for extracted COFW images ({e}); "
                                      f"pass extract_dir=<writable folder>") from None
-        if not fresh:  # images of another (or an unknown) .mat: extract these again
-            stamp_file.unlink(missing_ok=True)
-            for i in range(1, n + 1):
-                (out_dir / f"{i:04d}.png").unlink(missing_ok=True)
+        pending = _PENDING + stamp
+        if stamped not in (stamp, pending):
+            if stamped is not None:  # ours, from another .mat: its images go (stamp kept till then)
+                for f in names:
+                    f.unlink(missing_ok=True)
+            # stamped before the first image: an interrupted extraction is still ours
+            _write_stamp(stamp_file, pending)
         paths = [_extract(images, out_dir, i, mat_path) for i in range(1, n + 1)]
-        tmp = out_dir / f".{SOURCE_STAMP}.tmp"
-        tmp.write_text(stamp)
-        os.replace(tmp, stamp_file)  # written last: a half-done extraction is not trusted
+        _write_stamp(stamp_file, stamp)  # complete: a half-done extraction reads as pending
     else:
-        paths = [out_dir / f"{i:04d}.png" for i in range(1, n + 1)]
+        paths = names
 
     cofw68 = {}
     if part == "test":
@@ -246,7 +273,7 @@ def _read_part(root: pathlib.Path, part: str, extract_dir) -> List[FaceRecord]:
             attributes.update(mask_edited=True, mask_original=str(mask))
             mask = write_edited_mask(mask, edit, edited_dir / f"mask_{i}.png")
         records.append(FaceRecord(
-            image_path=str(paths[i - 1]), landmarks=landmarks, box=box_xywh_to_xyxy(boxes[i - 1]),
+            image_path=str(paths[i - 1]), landmarks=landmarks, box=boxes_xyxy[i - 1],
             mask_path=None if mask is None else str(mask), attributes=attributes, dataset="cofw",
         ))
     return records
@@ -268,7 +295,9 @@ def read_cofw(root, split: Optional[str] = None, extract_dir=None) -> List[FaceR
 
     Raises:
         DataError: missing root or ``.mat``, unreadable ``.mat``, label arrays of the wrong
-            shape, images that are not 8-bit, an unwritable extraction folder.
+            shape, a box with no area or a non-finite value (naming its row), images that
+            are not 8-bit, an unwritable extraction folder, or one holding ``NNNN.png``
+            files this reader did not write (no ``extracted_from.txt``: never replaced).
 
     Example:
         >>> recs = read_cofw("/data/COFW", split="train")  # doctest: +SKIP

@@ -222,6 +222,13 @@ def apply_mask_edits(mask: np.ndarray, edits: np.ndarray, path="edit map") -> np
     return out
 
 
+def _read_bytes(path: pathlib.Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise DataError(path, f"cannot read the file ({exc.strerror or exc})") from None
+
+
 def write_edited_mask(mask_path, edit_path, out_path) -> pathlib.Path:
     """Write ``mask_path`` relabelled by ``edit_path`` to ``out_path`` (atomically).
 
@@ -232,7 +239,8 @@ def write_edited_mask(mask_path, edit_path, out_path) -> pathlib.Path:
         ``out_path``.
 
     Raises:
-        DataError: unreadable inputs, a bad edit map, an unwritable output.
+        DataError: unreadable, undecodable or too large inputs (more than
+            :data:`lponet_tf.codec.image.MAX_PIXELS`), a bad edit map, an unwritable output.
     """
     import cv2
 
@@ -242,11 +250,11 @@ def write_edited_mask(mask_path, edit_path, out_path) -> pathlib.Path:
     if out_path.is_file() and out_path.stat().st_mtime_ns >= max(
             mask_path.stat().st_mtime_ns, edit_path.stat().st_mtime_ns):
         return out_path
-    mask = cv2.imread(str(mask_path), cv2.IMREAD_GRAYSCALE)
-    if mask is None:
-        raise DataError(mask_path, "cannot read the mask")
-    edits = cv2.imread(str(edit_path), cv2.IMREAD_UNCHANGED)
-    if edits is None or edits.ndim != 2:
+    from lponet_tf.data.sample import decode_mask_pixels  # the masks' one decoder
+
+    mask = decode_mask_pixels(_read_bytes(mask_path), mask_path, cv2.IMREAD_GRAYSCALE)
+    edits = decode_mask_pixels(_read_bytes(edit_path), edit_path, cv2.IMREAD_UNCHANGED)
+    if edits.ndim != 2:
         raise DataError(edit_path, "cannot read the edit map (expected a single-channel PNG)")
     edited = apply_mask_edits(mask, edits, edit_path)
     try:

@@ -34,6 +34,8 @@ Coordinates are used as stored (3DDFA works in MATLAB, so they are likely 1-base
 """
 from __future__ import annotations
 
+import math
+import numbers
 import pathlib
 from typing import List, Optional
 
@@ -148,6 +150,30 @@ def read_300w_lp(root, split: Optional[str] = None, landmarks: str = "pt2d",
 
 
 # ------------------------------------------------------------------------------ AFLW2000
+def check_max_angle_deg(value) -> Optional[float]:
+    """``max_angle_deg`` as a float, or None: a finite number of degrees > 0, or None.
+
+    Raises:
+        ValueError: anything else (a quoted YAML number, 0 or less would drop every face,
+            nan would keep every face).
+
+    Example:
+        >>> check_max_angle_deg(99)
+        99.0
+        >>> check_max_angle_deg("99")
+        Traceback (most recent call last):
+        ...
+        ValueError: max_angle_deg must be None or a finite number of degrees > 0, got '99'
+    """
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) \
+            or not math.isfinite(value) or value <= 0:
+        raise ValueError(f"max_angle_deg must be None or a finite number of degrees > 0, "
+                         f"got {value!r}")
+    return float(value)
+
+
 def read_aflw2000(root, split: Optional[str] = None,
                   max_angle_deg: Optional[float] = AFLW2000_MAX_ANGLE_DEG) -> List[FaceRecord]:
     """Read AFLW2000-3D (see the module docstring).
@@ -161,7 +187,8 @@ def read_aflw2000(root, split: Optional[str] = None,
         FaceRecords with 68 ``landmarks`` (from ``pt3d_68``) and ``pose``.
 
     Raises:
-        DataError: missing root, a split, a ``.mat`` without its ``.jpg``, an unreadable
+        DataError: missing root, a split, a ``max_angle_deg`` that is not None or a finite
+            number > 0 (before any file is read), a ``.mat`` without its ``.jpg``, an unreadable
             ``.mat``, missing or malformed ``pt3d_68`` / ``Pose_Para``, one face's file name
             twice under the root (a copy of the set inside it).
 
@@ -173,6 +200,10 @@ def read_aflw2000(root, split: Optional[str] = None,
     root = _common.require_root("aflw2000", root)
     if split is not None:
         raise DataError(root, f"aflw2000 has no splits, got {split!r}")
+    try:
+        max_angle_deg = check_max_angle_deg(max_angle_deg)
+    except ValueError as exc:
+        raise DataError(root, str(exc)) from None
     mats = _pairs(root)
     if not mats:
         raise DataError(root, "no aflw2000 imageNNNNN.jpg + .mat pairs found")

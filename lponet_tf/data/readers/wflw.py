@@ -65,11 +65,11 @@ def parse_line(text: str, path, line: int) -> tuple:
     if len(fields) < _N_NUMBERS + 1:
         raise DataError(path, f"expected {_N_NUMBERS} numbers and an image path, "
                               f"got {len(fields)} fields", line)
-    try:
-        numbers = np.array([float(v) for v in fields[:_N_NUMBERS]], dtype=np.float64)
-    except ValueError:
-        bad = next(v for v in fields[:_N_NUMBERS] if not _is_number(v))
-        raise DataError(path, f"not a number: {bad!r}", line) from None
+    # float() alone also takes "6_11.28" and full-width digits: the shared pattern first
+    bad = next((v for v in fields[:_N_NUMBERS] if not _common.is_number(v)), None)
+    if bad is not None:
+        raise DataError(path, f"not a number: {bad!r}", line)
+    numbers = np.array([float(v) for v in fields[:_N_NUMBERS]], dtype=np.float64)
     if not np.all(np.isfinite(numbers)):
         raise DataError(path, "non-finite value", line)
     flags_raw = numbers[_N_COORDS + 4:]
@@ -80,14 +80,6 @@ def parse_line(text: str, path, line: int) -> tuple:
     flags = {name: int(v) for name, v in zip(ATTRIBUTE_NAMES, flags_raw)}
     # Paths do not contain spaces in WFLW, but joining keeps one that does intact.
     return points, box, flags, " ".join(fields[_N_NUMBERS:])
-
-
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
 
 
 def read_wflw(root, split: Optional[str] = None) -> List[FaceRecord]:
@@ -105,7 +97,7 @@ def read_wflw(root, split: Optional[str] = None) -> List[FaceRecord]:
 
     Raises:
         DataError: missing root or annotation file, malformed line (file and line
-            named), missing image (file and line named).
+            named; a box with no area included), missing image (file and line named).
 
     Example:
         >>> recs = read_wflw("/data/WFLW", split="occlusion")  # doctest: +SKIP
@@ -132,6 +124,7 @@ def read_wflw(root, split: Optional[str] = None) -> List[FaceRecord]:
                 continue
             points, box, flags, rel = parse_line(text, path, number)
             _common.check_spread(points, path, number)
+            _common.check_box(box, path, number)
             if subset is not None and not flags[subset]:
                 continue
             image = next((d / rel for d in image_dirs if (d / rel).is_file()), None)

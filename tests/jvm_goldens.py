@@ -12,13 +12,13 @@ legitimately take (see ``android_demo/README.md``, "Tolerances").
 """
 from __future__ import annotations
 
-import importlib.util
 import json
 import pathlib
 
 import numpy as np
 
 from jvm_toolchain import ANDROID
+from script_modules import load_script
 
 ASTRONAUT = ANDROID.parent / "lponet_tf" / "assets" / "astronaut.png"
 
@@ -659,11 +659,7 @@ def goldens_shim(out: _Out) -> dict:
 
 
 def _export_tool():
-    spec = importlib.util.spec_from_file_location(
-        "lponet_export_assets", ANDROID / "tools" / "export_assets.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_script("android_demo/tools/export_assets.py")
 
 
 #: Heatmap units (a confident peak is about HEATMAP_OMEGA = 60) within which two cells

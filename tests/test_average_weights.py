@@ -1,18 +1,13 @@
 """scripts/average_weights.py: the element-wise mean of preset-architecture weights."""
-import importlib.util
-import pathlib
 
 import numpy as np
 import pytest
 
-SCRIPT = pathlib.Path(__file__).resolve().parents[1] / "scripts" / "average_weights.py"
+from script_modules import load_script
 
 
 def _script():
-    spec = importlib.util.spec_from_file_location("average_weights", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("scripts/average_weights.py")
 
 
 @pytest.fixture(scope="module")

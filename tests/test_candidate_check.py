@@ -4,15 +4,15 @@ confident, partly hidden face."""
 from __future__ import annotations
 
 import dataclasses
-import pathlib
 import types
 
 import numpy as np
 import pytest
 
 from analyzer_fixtures import astronaut_rgb
-from lponet_tf.detection import BlazeFaceDetector, BoxesDetector, as_detector, box_iou, landmark_box
+from lponet_tf.detection import BlazeFaceDetector, BoxesDetector, as_detector, landmark_box
 from lponet_tf.inference import candidate_check as C
+from script_modules import load_script
 
 
 def _face(confidence, visible, box=(0, 0, 10, 10)):
@@ -129,16 +129,12 @@ def test_a_face_free_image_gives_no_face_and_the_detector_path_is_unchanged(anal
 def test_the_figure_script_draws_a_face_only_the_check_finds(tmp_path):
     """scripts/candidate_check_figure.py: two panels (detector alone, with the check) and an
     existing output refused without --overwrite."""
-    import importlib.util
 
     import cv2
 
     from lponet_tf.fileio import OutputError
 
-    path = pathlib.Path(__file__).resolve().parents[1] / "scripts" / "candidate_check_figure.py"
-    spec = importlib.util.spec_from_file_location("candidate_check_figure", path)
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
+    script = load_script("scripts/candidate_check_figure.py")
     out = tmp_path / "figure.png"
     assert script.main(["--output", str(out)]) == 0
     picture = cv2.imread(str(out))

@@ -6,7 +6,6 @@ its decays at the same fractions of the time and stops at it; the run itself is
 per process).
 """
 import csv
-import importlib.util
 import json
 import os
 import pathlib
@@ -16,6 +15,7 @@ import sys
 import pytest
 import yaml
 
+from script_modules import load_script
 from synthetic_faces import write_300w_folder
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
@@ -23,10 +23,7 @@ SCRIPT = REPO / "scripts" / "device_train.py"
 
 
 def _script():
-    spec = importlib.util.spec_from_file_location("device_train", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("scripts/device_train.py")
 
 
 def test_the_schedule_is_stretched_to_the_planned_steps():

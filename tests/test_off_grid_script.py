@@ -1,21 +1,14 @@
 """scripts/measure_off_grid_points.py: how many landmarks a config's augmentation moves off
 the heatmap grid."""
-import importlib.util
-import pathlib
-
 import numpy as np
 import pytest
 
+from script_modules import load_script
 from synthetic_faces import write_300w_folder
-
-SCRIPT = pathlib.Path(__file__).resolve().parents[1] / "scripts" / "measure_off_grid_points.py"
 
 
 def _script():
-    spec = importlib.util.spec_from_file_location("measure_off_grid_points", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("scripts/measure_off_grid_points.py")
 
 
 def test_cells_off_grid_by_hand():

@@ -3,7 +3,6 @@ real AFLW2000-3D / 300W-LP labels), mirror consistency on real 300W faces, filli
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
 import pathlib
 
 import numpy as np
@@ -14,16 +13,14 @@ from lponet_tf.data import FaceRecord, read_dataset
 from lponet_tf.data.pseudo_pose import (
     MEAN_FACE_PATH, camera_matrix, fill_pseudo_poses, image_size_of, mean_face, pseudo_pose)
 from lponet_tf.errors import DataError
+from script_modules import load_script
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 MIRROR_X = np.array([-1.0, 1.0, 1.0])
 
 
 def _derive_script():
-    spec = importlib.util.spec_from_file_location("derive_mean_face", REPO / "scripts" / "derive_mean_face.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("scripts/derive_mean_face.py")
 
 
 def _degrees(R1, R2) -> float:

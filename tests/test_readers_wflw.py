@@ -229,28 +229,30 @@ def _synthetic_line(rel: str, box=(10, 12, 90, 95), first: str = None) -> str:
     return text if first is None else " ".join([first] + text.split()[1:])
 
 
-@pytest.mark.parametrize("number", ["6_11.28", "\uff16\uff11.28", "1e3_0"])
-def test_wflw_number_float_takes_but_no_file_writes_is_refused(tmp_path, number):
-    float(number)  # Python reads all three; an annotation file holding one is corrupt
+def _second_line_refused(tmp_path, bad_line: str) -> DataError:
+    """Read a test list of one good line and ``bad_line``: the DataError, checked to name the
+    list file and line 2."""
     write_image(tmp_path / "a" / "face.jpg")
     path = tmp_path / "list_98pt_rect_attr_test.txt"
-    path.write_text(_synthetic_line("a/face.jpg") + "\n" + _synthetic_line("a/face.jpg", first=number) + "\n")
+    path.write_text(_synthetic_line("a/face.jpg") + "\n" + bad_line + "\n")
     with pytest.raises(DataError) as err:
         read_dataset("wflw", tmp_path, split="test")
     assert err.value.path == str(path) and err.value.line == 2
-    assert f"not a number: {number!r}" in str(err.value)
+    return err.value
+
+
+@pytest.mark.parametrize("number", ["6_11.28", "\uff16\uff11.28", "1e3_0"])
+def test_wflw_number_float_takes_but_no_file_writes_is_refused(tmp_path, number):
+    float(number)  # Python reads all three; an annotation file holding one is corrupt
+    error = _second_line_refused(tmp_path, _synthetic_line("a/face.jpg", first=number))
+    assert f"not a number: {number!r}" in str(error)
 
 
 @pytest.mark.parametrize("box", [(90, 12, 10, 95), (10, 95, 90, 12), (10, 12, 10, 95)])
 def test_wflw_box_with_no_area_is_refused_with_file_and_line(tmp_path, box):
     """x_min > x_max (or no width / height) used to be read without a word."""
-    write_image(tmp_path / "a" / "face.jpg")
-    path = tmp_path / "list_98pt_rect_attr_test.txt"
-    path.write_text(_synthetic_line("a/face.jpg") + "\n" + _synthetic_line("a/face.jpg", box=box) + "\n")
-    with pytest.raises(DataError) as err:
-        read_dataset("wflw", tmp_path, split="test")
-    assert err.value.path == str(path) and err.value.line == 2
-    assert "box has no area or is not finite" in str(err.value)
+    error = _second_line_refused(tmp_path, _synthetic_line("a/face.jpg", box=box))
+    assert "box has no area or is not finite" in str(error)
 
 
 def test_wflw_missing_annotation_file(tmp_path):

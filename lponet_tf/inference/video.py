@@ -7,7 +7,10 @@
   ``options.detect_every`` frames (to pick up faces that entered), and whenever a tracked
   face is lost. In between, a face's box is the tight box of its landmarks in the previous
   frame, which is exactly the landmark box the network's crops are built from (better than
-  a detector box, and free).
+  a detector box, and free). With ``options.refine`` a face whose new landmarks disagree
+  with that box (it moved: the crop cut it) is analysed again on its new landmark box, as
+  ``analyze`` does a detector box (:meth:`FaceAnalyzer.refine_faces`), before the loss test;
+  a still face costs nothing more.
 * Second looks. While no face is tracked, a frame in which the detector's first pass finds
   nothing gets the zoom-out pass (the default detector's second look at a frame inside a gray
   border, for faces that fill the frame) on the first such frame and then on one in
@@ -106,6 +109,9 @@ class TrackingSession:
         if self.previous:
             boxes = [landmark_box(f.landmarks) for f in self.previous]
             tracked = self.analyzer.analyze_boxes(rgb, boxes, [f.score for f in self.previous])
+            # a face that moved is cut by last frame's box: re-crop it on its new landmarks
+            # (as analyze() does a detector box) before judging it
+            tracked = self.analyzer.refine_faces(rgb, tracked)
             faces = [f for f in tracked if _still_a_face(f, opts.min_tracking_confidence)]
             due = due or len(faces) < len(self.previous)
         if due:

@@ -67,6 +67,26 @@ def test_track_does_not_refine_a_still_face_and_refine_off_skips_it():
         assert analyzer.runner.calls == [1] * 6 and det.calls == 1, (refine, analyzer.runner.calls)
 
 
+def test_two_tracks_refined_onto_one_face_are_one_face():
+    """A second track on the right part of the same disc (as a half face beside a face, which
+    the refinement takes onto that face): after the refinement both are the disc, and only
+    the first track is kept (find_faces' one face per person); the detector then looks again."""
+    import dataclasses
+
+    from analyzer_fixtures import disc_landmarks
+
+    analyzer, det = disc_analyzer(detect_every=100, smoothing=False)
+    frame = disc_frame([(60, 60)], size=(120, 200))
+    [face] = analyzer.track(frame, 0.0)
+    half = np.zeros((120, 200), np.uint8)
+    half[40:81, 62:81] = 255  # the right half of the disc's box
+    session = analyzer._session
+    session.previous = [face, dataclasses.replace(face, landmarks=disc_landmarks(half))]
+    faces = analyzer.track(frame, 40.0)
+    assert [f.track_id for f in faces] == [1] and det.calls == 2
+    np.testing.assert_allclose(centre(faces[0]), [60, 60], atol=1.5)
+
+
 def test_lost_face_triggers_detection_and_new_face_gets_new_id():
     analyzer, det = disc_analyzer(detect_every=100, smoothing=False)
     assert len(analyzer.track(disc_frame([(50, 60)]), 0)) == 1

@@ -156,8 +156,7 @@ public final class FacePipeline {
     if (!found.isEmpty() || !checkCandidates || check == null) {
       // one face per person: on a close-up the detector may also box the lower half of the
       // face, and the refinement takes both boxes onto the same face
-      return CandidateCheck.withoutRepeats(analyzeDetections(image, found),
-          check != null ? check.sameFaceIou : CandidateCheck.SAME_FACE_IOU);
+      return distinct(analyzeDetections(image, found));
     }
     checksRun++;
     TfliteBlazeFace model = detectors.get(check.model);
@@ -213,6 +212,15 @@ public final class FacePipeline {
     }
     landmarkNanos += System.nanoTime() - t0;
     return out;
+  }
+
+  /**
+   * One face per person, the first of each kept ({@link CandidateCheck#withoutRepeats}, Python's
+   * {@code distinct_faces(..., by_confidence=False)}): boxes the refinement took onto one face.
+   */
+  public List<Face> distinct(List<Face> faces) {
+    return CandidateCheck.withoutRepeats(faces,
+        check != null ? check.sameFaceIou : CandidateCheck.SAME_FACE_IOU);
   }
 
   /** Analyse given landmark boxes (e.g. from the previous frame's landmarks when tracking). */

@@ -21,7 +21,8 @@ import org.lponet.core.Rotations;
  *       {@code detectEvery} frames, and whenever a tracked face is lost; in between a face's box
  *       is the tight box of its previous landmarks (the box the network's crops are made of);
  *       a face whose new landmarks disagree with that box (it moved) is analysed again on them
- *       ({@link FacePipeline#refine}, Python's {@code refine_faces}) before the loss test.
+ *       ({@link FacePipeline#refine}, Python's {@code refine_faces}) before the loss test;
+ *       two tracked faces that end on one face are one ({@link FacePipeline#distinct}).
  *   <li>Second looks: while no face is tracked, a frame in which the detector's first pass finds
  *       nothing gets the zoom-out pass on the first such frame and then on one in
  *       {@code zoomOutEvery}; after unsure first-pass faces it always runs. The candidate check
@@ -138,6 +139,9 @@ public final class FaceTrackingSession {
           faces.add(f);
         }
       }
+      // one face per person, as in findFaces: the refinement may take a weak track beside a
+      // face onto that face; the older is kept
+      faces = pipeline.distinct(faces);
       due = due || faces.size() < previous.size();
     }
     if (due) {

@@ -150,7 +150,8 @@ def draw_label(canvas: np.ndarray, face) -> None:
 
 
 def draw(image, faces: Sequence, rgb: bool = True, mask: bool = True, box: bool = True,
-         landmarks: bool = True, axes: bool = True, label: bool = True) -> np.ndarray:
+         landmarks: bool = True, axes: bool = True, label: bool = True,
+         value_range=None) -> np.ndarray:
     """Draw faces on a copy of an image.
 
     Args:
@@ -159,6 +160,9 @@ def draw(image, faces: Sequence, rgb: bool = True, mask: bool = True, box: bool 
         faces: :class:`~lponet_tf.Face` objects (from ``analyze`` or ``track``).
         rgb: True: the array is RGB and so is the result; False: BGR in, BGR out.
         mask, box, landmarks, axes, label: what to draw (see the module docstring).
+        value_range: ``(lo, hi)`` of a numpy image's values, as
+            ``FaceAnalyzerOptions.value_range`` (e.g. ``(0, 255)`` for a float frame holding
+            8-bit values: pass the analyzer's); None: from the dtype.
 
     Returns:
         ``(H, W, 3)`` uint8 annotated copy (the input is never modified).
@@ -168,7 +172,7 @@ def draw(image, faces: Sequence, rgb: bool = True, mask: bool = True, box: bool 
         >>> out.shape, out.dtype
         ((64, 64, 3), dtype('uint8'))
     """
-    canvas = to_rgb_uint8(image, rgb=rgb).copy()
+    canvas = to_rgb_uint8(image, rgb=rgb, value_range=value_range).copy()
     # A face with a non-finite box (a broken model) is skipped rather than crashing cv2.
     faces = [f for f in faces if np.all(np.isfinite(np.asarray(f.box, np.float64)))]
     for face in faces:

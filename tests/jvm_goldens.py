@@ -943,28 +943,20 @@ def goldens_e2e(out: _Out) -> dict:
     # Video: the same photo drifting across a larger frame, through FaceAnalyzer.track
     # (detection reuse, merging, One-Euro smoothing). Each face also gets its unsmoothed
     # landmarks (the same box analysed again) and their near-tie alternatives.
-    frames, tracks = [], []
-    analyzer.reset()
-    for i in range(12):
-        frame = np.zeros((img.shape[0] + 40, img.shape[1] + 80, 3), np.uint8)
-        dy, dx = 20 + round(1.5 * i) - 8, 40 + round(3.0 * i) - 16
-        frame[dy:dy + img.shape[0], dx:dx + img.shape[1]] = img
-        ts = i * 1000.0 / 30.0
-        faces_t = analyzer.track(frame, ts)
-        raw = analyzer.analyze_boxes(frame, [f.box for f in faces_t])
-        tracked_raw = analyzer._session.previous  # what the tracker smoothed
-        if not all(np.allclose(a.landmarks, b.landmarks, atol=1e-3)
-                   for a, b in zip(raw, tracked_raw)) or len(raw) != len(tracked_raw):
-            raise AssertionError(f"frame {i}: re-analysing the tracked boxes does not give "
-                                 "the tracker's unsmoothed landmarks")
-        refs = landmark_reference(analyzer, frame, raw)
-        frames.append({"image": out.image(f"e2e_frame_{i}.u8", frame), "timestamp_ms": ts})
-        tracks.append([{"track_id": f.track_id, "box": f.box.tolist(), "score": f.score,
-                        "landmarks": f.landmarks.tolist(), "euler": f.pose.tolist(),
-                        "rotation": f.rotation.tolist(), "raw_landmarks": ref["landmarks"],
-                        "alternatives": ref["alternatives"]}
-                       for f, ref in zip(faces_t, refs)])
-    session = analyzer._session
+    video = _tracked_video(out, analyzer, img, "e2e_frame", 12, (img.shape[0] + 40, img.shape[1] + 80),
+                           lambda i: (40 + round(3.0 * i) - 16, 20 + round(1.5 * i) - 8))
+    # Fast motion: the faces move a quarter of their width per frame, so last frame's
+    # landmark box cuts them and the tracked faces are refined on their new landmark boxes
+    # (FaceAnalyzer.refine_faces; checked), each keeping its track id.
+    step = 0.25 * float(faces[0].box[2] - faces[0].box[0])
+    fast = _tracked_video(out, analyzer, img, "e2e_fast", 6,
+                          (img.shape[0] + 20, img.shape[1] + 20 + int(np.ceil(5 * step))),
+                          lambda i: (10 + round(step * i), 10))
+    if {f["track_id"] for fr in fast["faces"] for f in fr} != {1, 2} or fast["detections_run"] != 1:
+        raise AssertionError("fast video golden: the two faces must keep ids 1 and 2, found "
+                             f"once: {[[f['track_id'] for f in fr] for fr in fast['faces']]}")
+    if not fast["refined_frames"]:
+        raise AssertionError("fast video golden: no tracked face was refined")
     analyzer.close()
     return {"assets": str(assets), "model_description": (f"preset {sidecar['model']['preset']}, "
                                   f"{sidecar['model']['quantization']}"),
@@ -974,8 +966,46 @@ def goldens_e2e(out: _Out) -> dict:
             "zoom_cases": zoom_cases,
             "check_cases": check_cases,
             "astronaut": {"image": out.image("e2e_astro.u8", astro), "faces": astro_cases},
-            "video": {"frames": frames, "faces": tracks,
-                      "detections_run": session.detections_run}}
+            "video": video, "fast_video": fast}
+
+
+def _tracked_video(out: _Out, analyzer, img: np.ndarray, name: str, n: int, size, shift) -> dict:
+    """``img`` at ``shift(i) = (dx, dy)`` in ``n`` black frames of ``size`` (h, w) through
+    ``analyzer.track`` (after a reset): per frame the image and timestamp, per face its track
+    id, box, score, smoothed landmarks and pose, and its unsmoothed landmarks (its box analysed
+    again: the tracker's input, checked) with their near-tie alternatives; the frames that
+    ran the detector, and the tracked (not detected) frames whose face was refined (its box
+    is not the previous frame's landmark box)."""
+    from lponet_tf.detection import landmark_box
+
+    frames, tracks, refined = [], [], []
+    analyzer.reset()
+    for i in range(n):
+        frame = np.zeros((*size, 3), np.uint8)
+        dx, dy = shift(i)
+        frame[dy:dy + img.shape[0], dx:dx + img.shape[1]] = img
+        ts = i * 1000.0 / 30.0
+        previous = [landmark_box(f.landmarks) for f in analyzer._session.previous] if i else []
+        detections = analyzer._session.detections_run if i else 0
+        faces_t = analyzer.track(frame, ts)
+        raw = analyzer.analyze_boxes(frame, [f.box for f in faces_t])
+        tracked_raw = analyzer._session.previous  # what the tracker smoothed
+        if not all(np.allclose(a.landmarks, b.landmarks, atol=1e-3)
+                   for a, b in zip(raw, tracked_raw)) or len(raw) != len(tracked_raw):
+            raise AssertionError(f"{name} {i}: re-analysing the tracked boxes does not give "
+                                 "the tracker's unsmoothed landmarks")
+        if i and analyzer._session.detections_run == detections and any(
+                not any(np.allclose(f.box, b, atol=1e-4) for b in previous) for f in faces_t):
+            refined.append(i)
+        refs = landmark_reference(analyzer, frame, raw)
+        frames.append({"image": out.image(f"{name}_{i}.u8", frame), "timestamp_ms": ts})
+        tracks.append([{"track_id": f.track_id, "box": f.box.tolist(), "score": f.score,
+                        "landmarks": f.landmarks.tolist(), "euler": f.pose.tolist(),
+                        "rotation": f.rotation.tolist(), "raw_landmarks": ref["landmarks"],
+                        "alternatives": ref["alternatives"]}
+                       for f, ref in zip(faces_t, refs)])
+    return {"frames": frames, "faces": tracks, "detections_run": analyzer._session.detections_run,
+            "refined_frames": refined}
 
 
 def goldens_face_crop(out: _Out) -> dict:

@@ -12,7 +12,7 @@ from analyzer_fixtures import (
     write_video,
 )
 from lponet_tf.errors import ImageError
-from lponet_tf.inference.analyzer import FaceAnalyzer
+from lponet_tf.inference.analyzer import REFINE_PASSES, FaceAnalyzer
 from lponet_tf.detection import CallableDetector, Detection, ZoomOutDetector
 from lponet_tf.inference.smoothing import SmoothingError
 from lponet_tf.inference.video import TrackingSession, iter_frames
@@ -35,6 +35,56 @@ def test_track_reuses_landmark_boxes_and_follows_a_moving_face():
         assert len(faces) == 1 and faces[0].track_id == 1
         np.testing.assert_allclose(centre(faces[0]), [50 + 3 * i, 60], atol=1.5)
     assert det.calls == 2   # frames 0 and 5; the others reuse the previous landmarks
+
+
+def test_track_refines_a_face_that_moved_out_of_last_frames_crop():
+    """A disc moving 30% of its width per frame: the previous frame's landmark box cuts it,
+    and the oracle's landmarks would shrink onto the part in the crop (40 -> 24 px wide
+    without refinement). Refined on its new landmark box, as analyze() refines a detector
+    box, it keeps its size and position, its track id, and the detector is not needed."""
+    analyzer, det = disc_analyzer(detect_every=100, smoothing=False)
+    runner = analyzer.runner
+    for i in range(8):
+        frame = disc_frame([(40 + 12 * i, 60)], size=(120, 200))
+        calls = len(runner.calls)
+        faces = analyzer.track(frame, timestamp_ms=40.0 * i)
+        assert len(faces) == 1 and faces[0].track_id == 1
+        np.testing.assert_allclose(centre(faces[0]), [40 + 12 * i, 60], atol=1.5)
+        width = np.ptp(faces[0].landmarks, axis=0)
+        np.testing.assert_allclose(width, [40, 40], atol=2.0)
+        if i:  # the tracked crop, then at most REFINE_PASSES more
+            assert 2 <= len(runner.calls) - calls <= 1 + REFINE_PASSES
+    assert det.calls == 1
+
+
+def test_track_does_not_refine_a_still_face_and_refine_off_skips_it():
+    """The refinement costs nothing on a face that stays in its crop: one network run per
+    frame; with refine=False the moving face is not refined either (one run per frame)."""
+    for refine, step in ((True, 0), (False, 12)):
+        analyzer, det = disc_analyzer(detect_every=100, smoothing=False, refine=refine)
+        for i in range(6):
+            analyzer.track(disc_frame([(40 + step * i, 60)], size=(120, 200)), 40.0 * i)
+        assert analyzer.runner.calls == [1] * 6 and det.calls == 1, (refine, analyzer.runner.calls)
+
+
+def test_two_tracks_refined_onto_one_face_are_one_face():
+    """A second track on the right part of the same disc (as a half face beside a face, which
+    the refinement takes onto that face): after the refinement both are the disc, and only
+    the first track is kept (find_faces' one face per person); the detector then looks again."""
+    import dataclasses
+
+    from analyzer_fixtures import disc_landmarks
+
+    analyzer, det = disc_analyzer(detect_every=100, smoothing=False)
+    frame = disc_frame([(60, 60)], size=(120, 200))
+    [face] = analyzer.track(frame, 0.0)
+    half = np.zeros((120, 200), np.uint8)
+    half[40:81, 62:81] = 255  # the right half of the disc's box
+    session = analyzer._session
+    session.previous = [face, dataclasses.replace(face, landmarks=disc_landmarks(half))]
+    faces = analyzer.track(frame, 40.0)
+    assert [f.track_id for f in faces] == [1] and det.calls == 2
+    np.testing.assert_allclose(centre(faces[0]), [60, 60], atol=1.5)
 
 
 def test_lost_face_triggers_detection_and_new_face_gets_new_id():
@@ -125,6 +175,29 @@ def test_trained_preset_follows_the_shift(tmp_path):
     centres = [faces[0].landmarks.mean(0) for _, faces in analyzer.analyze_video(path)]
     shift = np.diff(np.array(centres), axis=0)
     np.testing.assert_allclose(shift.mean(0), [3, 0], atol=1.0)
+
+
+@pytest.mark.parametrize("share", [0.25, 0.4])
+def test_trained_preset_keeps_a_fast_face_on_its_track(share):
+    """The astronaut moving a quarter (or 40%) of its face's width per frame: track() keeps
+    one track id and its landmarks stay those analyze() finds on each frame. Before tracked
+    faces were refined, the previous frame's box cut the face and landmarks collapsed into
+    the crop (up to 58 px from analyze's at 25%; at 40% the face was lost on the 4th frame
+    and came back with new ids)."""
+    from analyzer_fixtures import astronaut_rgb
+
+    img = astronaut_rgb()
+    step = share * (ASTRONAUT_BOX[2] - ASTRONAUT_BOX[0])
+    analyzer = FaceAnalyzer.create(smoothing=False)
+    for k in range(6):
+        frame = np.full((img.shape[0], img.shape[1] + 240, 3), 100, np.uint8)
+        x = int(round(10 + step * k))
+        frame[:, x:x + img.shape[1]] = img
+        faces, ref = analyzer.track(frame, 40.0 * k), analyzer.analyze(frame)
+        assert [f.track_id for f in faces] == [1], (k, [f.track_id for f in faces])
+        err = np.abs(faces[0].landmarks - ref[0].landmarks)
+        assert err.max() < 5.0 and err.mean() < 1.0, (k, err.max(), err.mean())
+    assert analyzer._session.detections_run == 1
 
 
 @pytest.mark.parametrize("background", [0, 90, 255, "painted"])

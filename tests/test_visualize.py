@@ -103,3 +103,22 @@ def test_mask_tint_is_the_documented_35_percent_blend():
     x0, y0, _, _ = square_box(BOX)
     want = 90 * 0.65 + np.asarray(MASK_COLOR, np.float64) * 0.35
     assert np.all(np.abs(out[int(y0) + 20, int(x0) + 5].astype(float) - want) <= 1.0)
+
+
+def test_draw_takes_the_value_range_analyze_takes():
+    """A float frame holding 8-bit values, as FaceAnalyzer.create(value_range=(0, 255))
+    analyses it: draw() with the same value_range gives the uint8 frame's picture; without
+    it, the ImageError's advice (pass value_range) is an argument draw() takes."""
+    import pytest
+
+    from lponet_tf.errors import ImageError
+
+    img = np.full((200, 220, 3), 90, np.uint8)
+    img[:, :110] = 200
+    faces = [make_face(mask_value=0.5)]
+    want = draw(img, faces)
+    np.testing.assert_array_equal(draw(img.astype(np.float32), faces, value_range=(0, 255)), want)
+    np.testing.assert_array_equal(
+        draw(img.astype(np.float64) / 127.5 - 1.0, faces, value_range=(-1, 1)), want)
+    with pytest.raises(ImageError, match="value_range=\\(0, 255\\)"):
+        draw(img.astype(np.float32), faces)

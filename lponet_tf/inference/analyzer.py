@@ -134,7 +134,9 @@ class FaceAnalyzerOptions:
             is lost, and the detector runs again (default :data:`TRACKING_MIN_CONFIDENCE`,
             measured). Refinement has its own gate, :data:`REFINE_MIN_CONFIDENCE`.
         refine: analyse a face again on its own landmark box when its landmarks disagree
-            with the detector's box (see :meth:`FaceAnalyzer.analyze_detections`).
+            with the box its crop came from: the detector's box in :meth:`FaceAnalyzer.analyze`,
+            the previous frame's landmark box in :meth:`FaceAnalyzer.track` (a face that
+            moved); see :meth:`FaceAnalyzer.refine_faces`.
         refine_iou: with ``refine``, "disagree" means the box of the landmarks overlaps the
             box the crop came from by less than this IoU (in (0, 1]; default
             :data:`REFINE_IOU`). Higher refines more faces: more accurate on masked faces,
@@ -303,9 +305,9 @@ class FaceAnalyzer:
 
     Build it with :meth:`create`; reusable for any number of images. Thread safety:
     :meth:`analyze` (and ``detect``, ``find_faces``, ``analyze_detections``, ``analyze_boxes``,
-    :meth:`analyze_video`) may be called from several threads at once and give exactly
-    the serial results: the library's runners and BlazeFace detectors take turns on a
-    lock per model (a runner or detector callable you pass yourself must be thread-safe
+    ``refine_faces``, :meth:`analyze_video`) may be called from several threads at once and
+    give exactly the serial results: the library's runners and BlazeFace detectors take turns
+    on a lock per model (a runner or detector callable you pass yourself must be thread-safe
     too). :meth:`track` follows one video (its state, smoothing included, is shared by
     the analyzer; :meth:`reset` clears it): feed it from one thread, and give each other
     stream its own :class:`~lponet_tf.inference.video.TrackingSession` (``analyze_video``
@@ -438,17 +440,28 @@ class FaceAnalyzer:
         """Faces for detections of ``rgb`` (``(H, W, 3)`` uint8 RGB).
 
         Each detection box is mapped with :func:`detection_to_face_box` and analysed
-        (:meth:`analyze_boxes`). With ``options.refine`` a confident face whose landmarks
-        disagree with that box (IoU of their tight box with it below
-        ``options.refine_iou``) is analysed once more on the crop of its own landmark box,
-        i.e. the training crop exactly: a
-        detector box that maps badly (an unusual face, a detector without a fitted
-        mapping) then costs one more inference instead of landmark accuracy. A face whose
-        landmarks still disagree with the new box goes round again, at most
-        :data:`REFINE_PASSES` times in all.
+        (:meth:`analyze_boxes`), then refined (:meth:`refine_faces`): a detector box that
+        maps badly (an unusual face, a detector without a fitted mapping) then costs one
+        more inference instead of landmark accuracy.
         """
         faces = self.analyze_boxes(rgb, [detection_to_face_box(d) for d in detections],
                                    [d.score for d in detections])
+        return self.refine_faces(rgb, faces)
+
+    def refine_faces(self, rgb: np.ndarray, faces: Sequence[Face]) -> List[Face]:
+        """``faces`` of ``rgb`` (from :meth:`analyze_boxes`), each analysed again on its own
+        landmark box where it disagrees with the box its crop came from.
+
+        With ``options.refine`` (else ``faces`` unchanged), a confident face whose landmarks
+        disagree with ``face.box`` (IoU of their tight box with it below
+        ``options.refine_iou``) is analysed once more on the crop of its own landmark box,
+        i.e. the training crop exactly. A face whose landmarks still disagree with the new box
+        goes round again, at most :data:`REFINE_PASSES` times in all. :meth:`analyze` refines
+        the faces of detector boxes; :meth:`track` those of the previous frame's landmark
+        boxes, so that a face that moved far enough for that crop to cut it is followed
+        instead of its landmarks collapsing into the crop.
+        """
+        faces = list(faces)
         if not self.options.refine:
             return faces
         for _ in range(REFINE_PASSES):

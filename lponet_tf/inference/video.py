@@ -7,7 +7,12 @@
   ``options.detect_every`` frames (to pick up faces that entered), and whenever a tracked
   face is lost. In between, a face's box is the tight box of its landmarks in the previous
   frame, which is exactly the landmark box the network's crops are built from (better than
-  a detector box, and free).
+  a detector box, and free). With ``options.refine`` a face whose new landmarks disagree
+  with that box (it moved: the crop cut it) is analysed again on its new landmark box, as
+  ``analyze`` does a detector box (:meth:`FaceAnalyzer.refine_faces`), before the loss test;
+  a still face costs nothing more. Two tracked faces that end on one face (a weak track
+  beside a face, refined onto it) are one face, as in ``analyze``: the older is kept and
+  the other counts as lost.
 * Second looks. While no face is tracked, a frame in which the detector's first pass finds
   nothing gets the zoom-out pass (the default detector's second look at a frame inside a gray
   border, for faces that fill the frame) on the first such frame and then on one in
@@ -47,6 +52,7 @@ import numpy as np
 from lponet_tf.errors import ImageError
 from lponet_tf.geometry import matrix_to_euler
 from lponet_tf.detection import box_iou, landmark_box
+from lponet_tf.inference.candidate_check import distinct_faces
 from lponet_tf.inference.smoothing import SmoothingError, Tracker
 
 __all__ = ["TrackingSession", "VideoInfo", "open_video", "iter_frames", "analyze_video",
@@ -106,7 +112,13 @@ class TrackingSession:
         if self.previous:
             boxes = [landmark_box(f.landmarks) for f in self.previous]
             tracked = self.analyzer.analyze_boxes(rgb, boxes, [f.score for f in self.previous])
+            # a face that moved is cut by last frame's box: re-crop it on its new landmarks
+            # (as analyze() does a detector box) before judging it
+            tracked = self.analyzer.refine_faces(rgb, tracked)
             faces = [f for f in tracked if _still_a_face(f, opts.min_tracking_confidence)]
+            # one face per person, as in find_faces: the refinement may take a weak track
+            # beside a face (a half face at the frame's edge) onto that face; the older is kept
+            faces = distinct_faces(faces, by_confidence=False)
             due = due or len(faces) < len(self.previous)
         if due:
             # on frames with a tracked face the second look runs as in analyze(); the

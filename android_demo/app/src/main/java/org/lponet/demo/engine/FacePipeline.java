@@ -156,8 +156,7 @@ public final class FacePipeline {
     if (!found.isEmpty() || !checkCandidates || check == null) {
       // one face per person: on a close-up the detector may also box the lower half of the
       // face, and the refinement takes both boxes onto the same face
-      return CandidateCheck.withoutRepeats(analyzeDetections(image, found),
-          check != null ? check.sameFaceIou : CandidateCheck.SAME_FACE_IOU);
+      return distinct(analyzeDetections(image, found));
     }
     checksRun++;
     TfliteBlazeFace model = detectors.get(check.model);
@@ -169,8 +168,7 @@ public final class FacePipeline {
 
   /**
    * Analyse given detections (each mapped by its source's box mapping; boxes outside the
-   * image skipped), then refine, at most {@code refinePasses} times per face (Python's
-   * {@code FaceAnalyzer.analyze_detections} and {@code REFINE_PASSES}).
+   * image skipped), then {@link #refine} (Python's {@code FaceAnalyzer.analyze_detections}).
    */
   public List<Face> analyzeDetections(RgbImage image, List<Detection> detections) {
     long t0 = System.nanoTime();
@@ -181,21 +179,48 @@ public final class FacePipeline {
         faces.add(analyzer.analyzeBox(image, box, d));
       }
     }
-    if (refine) {
-      for (int i = 0; i < faces.size(); i++) {
-        for (int pass = 0; pass < refinePasses; pass++) {
-          Face f = faces.get(i);
-          float[] box =
-              Refine.refinedBox(f, refineMinConfidence, refineIou, image.width, image.height);
-          if (box == null) {
-            break;
-          }
-          faces.set(i, analyzer.analyzeBox(image, box, f.detection, f.score));
-        }
-      }
-    }
+    faces = refine(image, faces);
     landmarkNanos = System.nanoTime() - t0;
     return faces;
+  }
+
+  /**
+   * Python's {@code FaceAnalyzer.refine_faces}: with {@code refine} (else {@code faces}
+   * unchanged), each confident face whose landmarks disagree with the box its crop came from
+   * ({@link Refine#refinedBox}) analysed again on its own landmark box, at most
+   * {@code refinePasses} times ({@code REFINE_PASSES}). For the faces of detector boxes
+   * ({@link #analyzeDetections}) and of the previous frame's landmark boxes
+   * ({@code FaceTrackingSession}: a face that moved far enough for that crop to cut it).
+   *
+   * @return a new list, the faces in the same order
+   */
+  public List<Face> refine(RgbImage image, List<Face> faces) {
+    List<Face> out = new ArrayList<>(faces);
+    if (!refine) {
+      return out;
+    }
+    long t0 = System.nanoTime();
+    for (int i = 0; i < out.size(); i++) {
+      for (int pass = 0; pass < refinePasses; pass++) {
+        Face f = out.get(i);
+        float[] box = Refine.refinedBox(f, refineMinConfidence, refineIou, image.width, image.height);
+        if (box == null) {
+          break;
+        }
+        out.set(i, analyzer.analyzeBox(image, box, f.detection, f.score));
+      }
+    }
+    landmarkNanos += System.nanoTime() - t0;
+    return out;
+  }
+
+  /**
+   * One face per person, the first of each kept ({@link CandidateCheck#withoutRepeats}, Python's
+   * {@code distinct_faces(..., by_confidence=False)}): boxes the refinement took onto one face.
+   */
+  public List<Face> distinct(List<Face> faces) {
+    return CandidateCheck.withoutRepeats(faces,
+        check != null ? check.sameFaceIou : CandidateCheck.SAME_FACE_IOU);
   }
 
   /** Analyse given landmark boxes (e.g. from the previous frame's landmarks when tracking). */

@@ -19,7 +19,10 @@ import org.lponet.core.Rotations;
  * <ul>
  *   <li>Detection reuse: the detector runs on the first frame, at least every
  *       {@code detectEvery} frames, and whenever a tracked face is lost; in between a face's box
- *       is the tight box of its previous landmarks (the box the network's crops are made of).
+ *       is the tight box of its previous landmarks (the box the network's crops are made of);
+ *       a face whose new landmarks disagree with that box (it moved) is analysed again on them
+ *       ({@link FacePipeline#refine}, Python's {@code refine_faces}) before the loss test;
+ *       two tracked faces that end on one face are one ({@link FacePipeline#distinct}).
  *   <li>Second looks: while no face is tracked, a frame in which the detector's first pass finds
  *       nothing gets the zoom-out pass on the first such frame and then on one in
  *       {@code zoomOutEvery}; after unsure first-pass faces it always runs. The candidate check
@@ -129,11 +132,16 @@ public final class FaceTrackingSession {
         boxes.add(landmarkBox(previous.get(i).landmarks));
         scores[i] = previous.get(i).score;
       }
-      for (Face f : pipeline.analyzeBoxes(frame, boxes, scores)) {
+      // a face that moved is cut by last frame's box: re-cropped on its new landmarks (as a
+      // detector box is) before it is judged
+      for (Face f : pipeline.refine(frame, pipeline.analyzeBoxes(frame, boxes, scores))) {
         if (stillAFace(f)) {
           faces.add(f);
         }
       }
+      // one face per person, as in findFaces: the refinement may take a weak track beside a
+      // face onto that face; the older is kept
+      faces = pipeline.distinct(faces);
       due = due || faces.size() < previous.size();
     }
     if (due) {

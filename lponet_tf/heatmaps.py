@@ -123,9 +123,20 @@ def grid_to_crop_matrix(stride: int = STRIDE) -> np.ndarray:
     return np.array([[stride, 0.0, off], [0.0, stride, off]], np.float64)
 
 
+def nearest_cell(uv) -> np.ndarray:
+    """The heatmap cell nearest to grid coordinates (``round half up``): the centre of a
+    target's 7 x 7 window. A landmark is on the grid when this is in ``[0, S/4 - 1]``.
+
+    Example:
+        >>> nearest_cell([-0.5, -0.51, 2.5]).tolist()
+        [0.0, -1.0, 3.0]
+    """
+    return np.floor(np.asarray(uv, dtype=np.float64) + 0.5)
+
+
 def _axis_profiles(u, size, sigma, radius):
     """1-D Gaussian profiles along one axis: u (..., K) -> (..., K, size), 0 outside window."""
-    centre = np.floor(u + 0.5)
+    centre = nearest_cell(u)
     cells = np.arange(size, dtype=np.float64)
     d = cells - u[..., None]
     g = np.exp(-(d * d) / (2.0 * sigma * sigma))
@@ -447,6 +458,7 @@ __all__ = [
     "smoothing_kernel",
     "newton_step",
     "crop_to_grid",
+    "nearest_cell",
     "grid_to_crop",
     "grid_to_crop_matrix",
     "encode_heatmaps",

@@ -31,9 +31,9 @@ BINS = (1, 2, 3)
 
 def cells_off_grid(landmarks, input_size: int, stride: int = 4) -> np.ndarray:
     """Per point, how many cells its nearest heatmap cell lies off the grid (0 on it)."""
-    from lponet_tf.heatmaps import crop_to_grid
+    from lponet_tf.heatmaps import crop_to_grid, nearest_cell
 
-    cell = np.floor(crop_to_grid(landmarks, stride) + 0.5)
+    cell = nearest_cell(crop_to_grid(landmarks, stride))
     last = input_size // stride - 1
     return np.maximum(np.maximum(-cell, cell - last), 0.0).max(axis=-1)
 

@@ -86,7 +86,6 @@ def test_config_overrides_and_errors(tmp_path):
         parse_data_roots(["300w"])
 
 
-
 @pytest.mark.parametrize("field, value, message", [
     ("limit", 0, "limit must be a whole number >= 1"),       # was: every face
     ("limit", -1, "limit must be a whole number >= 1"),      # was: all but the last

@@ -11,7 +11,6 @@ from lponet_tf.data.pipeline import exact_counts, expand_for_stacks, make_datase
 from lponet_tf.data.records import FaceRecord
 from lponet_tf.geometry import euler_to_matrix
 from synthetic_faces import write_face
-from lponet_tf.data.pipeline import mix_datasets
 
 S = 64
 TASKS = ("heatmaps", "pose", "occlusion")

@@ -1,10 +1,13 @@
 """lponet_tf.draw: colours by visibility, mask tint inside the crop only, pose axes, BGR."""
 import numpy as np
+import pytest
 
 import lponet_tf
 from analyzer_fixtures import FACE_BOX as BOX, make_face
 from lponet_tf.codec.crop import square_box
+from lponet_tf.errors import ImageError
 from lponet_tf.visualize import AXIS_COLORS, MASK_COLOR, draw, visibility_color
+
 
 def near(pixel, color, tol=40):
     return np.all(np.abs(pixel.astype(int) - color) <= tol)
@@ -80,10 +83,6 @@ def test_broken_faces_do_not_crash():
     assert draw(img, [far]).shape == img.shape
 
 
-def near(pixel, color, tol=40):
-    return np.all(np.abs(pixel.astype(int) - color) <= tol)
-
-
 def test_facing_axis_points_where_a_yawed_face_looks():
     # yaw > 0: the face turns to the image left (lponet_tf.geometry), so its facing axis
     # (-z, third colour) goes left of the nose tip, by sin(45) x half the face size.
@@ -109,10 +108,6 @@ def test_draw_takes_the_value_range_analyze_takes():
     """A float frame holding 8-bit values, as FaceAnalyzer.create(value_range=(0, 255))
     analyses it: draw() with the same value_range gives the uint8 frame's picture; without
     it, the ImageError's advice (pass value_range) is an argument draw() takes."""
-    import pytest
-
-    from lponet_tf.errors import ImageError
-
     img = np.full((200, 220, 3), 90, np.uint8)
     img[:, :110] = 200
     faces = [make_face(mask_value=0.5)]

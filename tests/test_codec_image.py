@@ -86,3 +86,59 @@ def test_a_file_over_max_pixels_is_refused_from_its_header_before_decoding(tmp_p
         load_image(path)
     with pytest.raises(DataError, match="^" + re.escape(f"{path}: image too large")):
         prepare_sample(FaceRecord(str(path), box=[0, 0, 10, 10]), 64)
+
+
+def _tagged(array, fmt: str, orientation):
+    """``array`` encoded by Pillow as ``fmt`` with an EXIF orientation tag (none: None)."""
+    import io
+
+    from PIL import Image
+
+    im, out = Image.fromarray(array), io.BytesIO()
+    if orientation is None:
+        im.save(out, fmt)
+    else:
+        exif = Image.Exif()
+        exif[0x0112] = orientation
+        im.save(out, fmt, exif=exif.tobytes())
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("fmt,orientation", [(f, o) for f in ("JPEG", "PNG", "WEBP")
+                                             for o in (None, *range(1, 9))] + [("BMP", None)])
+def test_image_size_is_the_loaded_shape_read_from_the_header(tmp_path, monkeypatch, fmt, orientation):
+    """Pre-flight checks and pseudo-pose labels need the size of the image the samples see:
+    upright by its EXIF orientation (5-8 swap width and height), without decoding it."""
+    import lponet_tf.codec.image as codec_image
+    from lponet_tf.codec.image import image_size
+
+    path = tmp_path / f"photo.{fmt.lower()}"
+    path.write_bytes(_tagged(np.zeros((30, 50, 3), np.uint8), fmt, orientation))
+    expected = load_image(path).shape[:2]
+    assert expected == ((50, 30) if orientation in (5, 6, 7, 8) else (30, 50))
+
+    def no_decode(*args, **kwargs):
+        raise AssertionError("decoded to learn the size")
+
+    monkeypatch.setattr(codec_image.cv2, "imdecode", no_decode)
+    assert image_size(path) == expected
+
+
+def test_image_size_of_other_formats_decodes_and_errors_name_the_file(tmp_path):
+    from lponet_tf.codec.image import image_size
+    from synthetic_faces import png_header_only
+
+    tiff = tmp_path / "photo.tiff"
+    tiff.write_bytes(_tagged(np.zeros((30, 50, 3), np.uint8), "TIFF", 6))
+    assert image_size(tiff) == load_image(tiff).shape[:2]
+    for path, reason in ((tmp_path / "none.jpg", "file not found"), (tmp_path, "not a file")):
+        with pytest.raises(ImageError, match="^" + re.escape(f"{path}: {reason}")):
+            image_size(path)
+    bomb = tmp_path / "bomb.png"
+    bomb.write_bytes(png_header_only(21000, 20000))
+    with pytest.raises(ImageError, match="^" + re.escape(f"{bomb}: image too large")):
+        image_size(bomb)
+    text = tmp_path / "notes.png"
+    text.write_text("not an image")
+    with pytest.raises(ImageError, match="^" + re.escape(f"{text}: cannot decode image")):
+        image_size(text)

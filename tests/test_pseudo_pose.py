@@ -180,8 +180,24 @@ def test_fill_pseudo_poses_with_given_sizes():
 
 
 def test_image_size_of_missing_file(tmp_path):
-    with pytest.raises(DataError, match="not decodable"):
+    with pytest.raises(DataError, match="file not found"):
         image_size_of(tmp_path / "none.jpg")
+
+
+def test_an_exif_turned_photo_is_labelled_in_the_upright_frame_of_its_landmarks(tmp_path):
+    """A phone photo stored 60 wide x 40 high with EXIF orientation 6: samples see it
+    upright, 40 x 60, and its landmarks are in that frame. The size used to be read without
+    the orientation, which moved the principal point 10 px along each axis."""
+    from PIL import Image
+
+    path = tmp_path / "phone.jpg"
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    Image.fromarray(np.zeros((40, 60, 3), np.uint8)).save(path, exif=exif.tobytes())
+    assert image_size_of(path) == (60, 40)
+    lm = _project(geometry.euler_to_matrix([30, 10, 0]), size=(60, 40))
+    record = FaceRecord(image_path=str(path), landmarks=lm)
+    assert _degrees(fill_pseudo_poses([record])[0].pose, geometry.euler_to_matrix([30, 10, 0])) < 0.05
 
 
 # (Every other test projects with camera_matrix itself, so a wrong K cancels out.)

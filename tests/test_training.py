@@ -327,6 +327,34 @@ def test_a_missing_dataset_is_refused_before_anything_is_written(tmp_path, faces
     assert not (tmp_path / "run").exists()
 
 
+def test_labels_outside_their_image_stop_a_run_before_it_starts(tmp_path, faces, monkeypatch):
+    """One .pts of another copy of its photo (shifted off the 120 x 120 image) used to stop
+    the run when its sample came up, after the model was built and training had begun: the
+    pre-flight reads every image's size from its header and names the file first."""
+    import shutil
+
+    from lponet_tf.data.pts import read_pts, write_pts
+    from lponet_tf.errors import DataError
+    from lponet_tf.training import datasets
+    from lponet_tf.training.trainer import train
+
+    root = shutil.copytree(faces, tmp_path / "faces")
+    bad = root / "face_017.pts"
+    write_pts(bad, read_pts(bad) + 500.0)
+    config = load_config(_resume_config(tmp_path / "cfg", root), [f"output_dir={tmp_path / 'run'}"])
+    with pytest.raises(DataError) as err:
+        datasets.data_plan(config)
+    assert err.value.path == str(bad) and "the landmarks lie outside the 120x120 image" in str(err.value)
+
+    def no_model(*args, **kwargs):
+        raise AssertionError("the model was built before the data was checked")
+
+    monkeypatch.setattr("lponet_tf.training.trainer.build_lponet", no_model)
+    with pytest.raises(DataError, match="face_017.pts"):
+        train(config)
+    assert not (tmp_path / "run").exists()
+
+
 def test_an_output_folder_of_other_files_is_refused_unless_overwrite(tmp_path, faces):
     """`lponet train --output DIR` replaced a user's config.yaml / model.keras and deleted
     their training_log.csv: files of RUN_OUTPUTS without a resumable state are refused."""

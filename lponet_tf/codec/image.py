@@ -56,8 +56,8 @@ import numpy as np
 
 from lponet_tf.errors import ImageError
 
-__all__ = ["to_rgb_uint8", "load_image", "decode_image", "describe", "check_value_range",
-           "check_header_size", "FLOAT_OVERSHOOT", "MAX_PIXELS", "ImageLike"]
+__all__ = ["to_rgb_uint8", "load_image", "decode_image", "image_size", "exif_orientation",
+           "describe", "check_value_range", "check_header_size", "FLOAT_OVERSHOOT", "MAX_PIXELS", "ImageLike"]
 
 ImageLike = Union[np.ndarray, str, os.PathLike, bytes, bytearray, memoryview]
 
@@ -177,16 +177,84 @@ def load_image(path, name: Optional[str] = None) -> np.ndarray:
     """
     path = os.fspath(path)
     name = name or path
-    if not os.path.exists(path):
-        raise ImageError(f"{name}: file not found")
-    if not os.path.isfile(path):
-        raise ImageError(f"{name}: not a file")
+    _check_file(path, name)
     try:
         with open(path, "rb") as f:
             data = f.read()
     except OSError as exc:
         raise ImageError(f"{name}: cannot read file: {exc.strerror or exc}") from exc
     return decode_image(data, name)
+
+
+def _check_file(path: str, name: str) -> None:
+    if not os.path.exists(path):
+        raise ImageError(f"{name}: file not found")
+    if not os.path.isfile(path):
+        raise ImageError(f"{name}: not a file")
+
+
+#: Formats whose size Pillow reads from the header and whose EXIF orientation OpenCV's
+#: decoder applies as Pillow's tag says (tests/test_image_io.py checks all 8 orientations
+#: against a decode). Other files are decoded to learn their size.
+_HEADER_FORMATS = ("JPEG", "PNG", "WEBP", "BMP")
+
+
+def _read_header(source) -> Optional[Tuple[str, Tuple[int, int], Optional[int]]]:
+    """``(format, (width, height) as stored, EXIF orientation or None)`` by Pillow's lazy
+    open (the header only), or None: no Pillow, or a file Pillow does not read (the
+    decoder reports that)."""
+    try:
+        from PIL import Image
+    except ImportError:
+        return None
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(source) if isinstance(source, (bytes, bytearray, memoryview))
+                            else source) as im:
+                value = im.getexif().get(0x0112)
+                return im.format, im.size, int(value) if isinstance(value, int) else None
+    except Exception:  # noqa: BLE001  (includes Pillow's bomb error: the decoder decides)
+        return None
+
+
+def exif_orientation(source) -> Optional[int]:
+    """The EXIF orientation tag (1-8) of an image file (path) or its bytes, or None (no
+    tag, no Pillow, or not an image Pillow reads). Reads the header only.
+
+    Example:
+        >>> exif_orientation("lponet_tf/assets/astronaut.png") is None   # doctest: +SKIP
+        True
+    """
+    header = _read_header(source)
+    return header[2] if header else None
+
+
+def image_size(path, name: Optional[str] = None) -> Tuple[int, int]:
+    """``(height, width)`` of the image :func:`load_image` returns for ``path``: upright,
+    as its EXIF orientation turns it. Read from the header, without decoding a pixel, for
+    JPEG, PNG, WebP and BMP files; other files are decoded. A dataset's pre-flight checks
+    (every label against its image, before a training starts) read thousands of these.
+
+    Raises:
+        ImageError: missing, a folder, not an image, or more than :data:`MAX_PIXELS`
+            pixels; the message names it.
+
+    Example:
+        >>> image_size("lponet_tf/assets/astronaut.png")                 # doctest: +SKIP
+        (512, 512)
+    """
+    path = os.fspath(path)
+    name = name or path
+    _check_file(path, name)
+    header = _read_header(path)
+    if header is None or header[0] not in _HEADER_FORMATS:
+        return tuple(load_image(path, name).shape[:2])
+    _, (width, height), orientation = header
+    if width * height > MAX_PIXELS:
+        raise ImageError(f"{name}: image too large ({width} x {height} pixels)")
+    # Orientations 5-8 turn the picture by 90 degrees (EXIF 2.3, tag 0x0112).
+    return (width, height) if orientation in (5, 6, 7, 8) else (height, width)
 
 
 def check_value_range(value_range) -> Optional[Tuple[float, float]]:

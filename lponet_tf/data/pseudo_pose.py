@@ -46,7 +46,6 @@ from typing import Callable, Iterable, List, Optional, Tuple
 import numpy as np
 
 from lponet_tf.data.records import FaceRecord
-from lponet_tf.errors import DataError
 
 MEAN_FACE_PATH = os.path.join(os.path.dirname(os.path.dirname(__file__)), "assets", "mean_face_68.npy")
 
@@ -135,17 +134,16 @@ def pseudo_pose(landmarks, image_size: Tuple[int, int],
 
 
 def image_size_of(path) -> Tuple[int, int]:
-    """``(height, width)`` of an image file (decoded with OpenCV).
+    """``(height, width)`` of an image file as the training samples see it: upright, by its
+    EXIF orientation (the frame its landmarks are in), read from the header when it can
+    (:func:`lponet_tf.data.sample.read_record_image_size`).
 
     Raises:
-        DataError: the file is missing or cannot be decoded.
+        DataError: the file is missing or not an image.
     """
-    import cv2
+    from lponet_tf.data.sample import read_record_image_size  # deferred: sample imports cv2
 
-    image = cv2.imread(os.fspath(path), cv2.IMREAD_UNCHANGED)
-    if image is None:
-        raise DataError(path, "image missing or not decodable")
-    return int(image.shape[0]), int(image.shape[1])
+    return read_record_image_size(path)
 
 
 def fill_pseudo_poses(records: Iterable[FaceRecord],
@@ -160,7 +158,7 @@ def fill_pseudo_poses(records: Iterable[FaceRecord],
     Args:
         records: FaceRecords (e.g. from ``read_dataset("300w", ...)``).
         image_size: ``path -> (height, width)``; default decodes the image
-            (:func:`image_size_of`). Pass a cheaper one when sizes are known.
+            (:func:`image_size_of`). Pass a lookup when sizes are known.
         focal_scale: see :func:`pseudo_pose`.
 
     Returns:

@@ -14,17 +14,18 @@ occluders need landmarks: the labels, else placement landmarks (a record's
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
-import io
 import os
 import warnings
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
 import cv2
 import numpy as np
 
 from lponet_tf.codec.crop import CropTransform, compose, face_box, rescale_matrix
-from lponet_tf.codec.image import MAX_PIXELS, check_header_size, decode_image, load_image
+from lponet_tf.codec.image import (
+    MAX_PIXELS, check_header_size, decode_image, exif_orientation, image_size, load_image)
 from lponet_tf.data import augment as aug
 from lponet_tf.data.face_geometry import FaceGeometry, geometry_from_mask
 from lponet_tf.data.occlusion import OcclusionConfig, occlude, visible_face_from_landmarks
@@ -33,21 +34,6 @@ from lponet_tf.data.records import FaceRecord
 from lponet_tf.errors import DataError, DataWarning, ImageError
 
 POSE_FORMATS = ("matrix", "euler")
-
-
-def exif_orientation(path, data: Optional[bytes] = None) -> Optional[int]:
-    """The EXIF orientation tag (1-8) of an image file, or None (no tag, no Pillow, or not
-    an image Pillow reads: the decoder reports that). Reads the header only."""
-    try:
-        from PIL import Image
-    except ImportError:
-        return None
-    try:
-        with Image.open(io.BytesIO(data) if data is not None else path) as im:
-            value = im.getexif().get(0x0112)
-    except Exception:  # noqa: BLE001  (a bad file is the decoder's error to report)
-        return None
-    return int(value) if isinstance(value, int) else None
 
 
 def read_record_image(path, data: Optional[bytes] = None) -> np.ndarray:
@@ -71,14 +57,33 @@ def read_record_image(path, data: Optional[bytes] = None) -> np.ndarray:
         (512, 512, 3)
     """
     path = os.fspath(path)
-    orientation = exif_orientation(path, data)
+    orientation = exif_orientation(path if data is None else data)
     if orientation not in (None, 1):
         warnings.warn(f"{path}: EXIF orientation {orientation}: the image is turned upright as "
                       "viewers show it, and its labels are taken to be in that frame "
                       "(docs/CONVENTIONS.md)", DataWarning, stacklevel=2)
-    try:
+    with _as_data_error(path):
         return load_image(path) if data is None else decode_image(data, path)
-    except ImageError as exc:  # same reason, as the data layer's error type
+
+
+def read_record_image_size(path) -> Tuple[int, int]:
+    """``(height, width)`` of the image :func:`read_record_image` returns (upright), from
+    the file's header when the codec can (:func:`lponet_tf.codec.image.image_size`).
+
+    Raises:
+        DataError: missing, unreadable or not an image, naming the file.
+    """
+    path = os.fspath(path)
+    with _as_data_error(path):
+        return image_size(path)
+
+
+@contextlib.contextmanager
+def _as_data_error(path: str):
+    """The codec's :class:`ImageError` about ``path``, as the data layer's error type."""
+    try:
+        yield
+    except ImageError as exc:
         reason = str(exc)
         raise DataError(path, reason[len(path) + 2:] if reason.startswith(f"{path}: ") else reason) from exc
 

@@ -14,7 +14,7 @@ import tensorflow as tf
 
 from lponet_tf.config import LPONetConfig
 from lponet_tf.data.pipeline import exact_counts, expand_for_stacks, make_dataset, mix_datasets
-from lponet_tf.training.datasets import data_plan
+from lponet_tf.training.datasets import DataPlan, data_plan
 
 __all__ = ["train_and_validation_datasets", "exact_counts"]
 
@@ -34,7 +34,7 @@ def _distributable(ds: tf.data.Dataset, batch_size: int,
 
 def train_and_validation_datasets(config: dict, model_config: LPONetConfig,
                                   strategy: Optional[tf.distribute.Strategy] = None,
-                                  start_batch: int = 0):
+                                  start_batch: int = 0, plan: Optional[DataPlan] = None):
     """``(train, validation or None)`` datasets of ``(image, targets, weights)`` keyed by
     the training model's output names.
 
@@ -44,8 +44,11 @@ def train_and_validation_datasets(config: dict, model_config: LPONetConfig,
         strategy: the run's strategy; with several replicas the global batches are
             re-batched so that Keras can split them.
         start_batch: first batch of the training stream (resuming).
+        plan: the config's :func:`~lponet_tf.training.datasets.data_plan` when already
+            read (the trainer reads it, its pre-flight checks included, before any file
+            is written); None reads it.
     """
-    plan = data_plan(config)
+    plan = plan or data_plan(config)
     batch = plan.batch_size
     options = dict(input_size=model_config, augment=plan.augment, occlusion=plan.occlusion,
                    cache=plan.cache)

@@ -47,7 +47,7 @@ from lponet_tf.model import build_lponet, inference_model, output_names
 from lponet_tf.training import callbacks as cb
 from lponet_tf.training import schema as S
 from lponet_tf.training.config import ConfigError, StateMismatchError, validate_config
-from lponet_tf.training.datasets import check_roots
+from lponet_tf.training.datasets import check_roots, data_plan
 from lponet_tf.training.objectives import losses_and_weights, make_optimizer, metrics_for
 from lponet_tf.training.precision import set_precision
 
@@ -280,16 +280,15 @@ def _keep_epochs(which: str, optimizer: dict, write_dir: pathlib.Path) -> list:
                           final_rate=float(final) if which == "final_rate" else None)]
 
 
-def _numpy_datasets(config: dict, model_cfg: LPONetConfig, start_batch: int = 0):
+def _numpy_datasets(config: dict, model_cfg: LPONetConfig, start_batch: int = 0, plan=None):
     """``(train, validation or None)`` as :func:`lponet_tf.training.pipelines.
     train_and_validation_datasets`, from the numpy pipeline (no TensorFlow): the same
     :func:`~lponet_tf.training.datasets.data_plan` ("exact" mixing only), the same seeds."""
     from lponet_tf.data.numpy_pipeline import FaceBatches
-    from lponet_tf.training.datasets import data_plan
 
     if config["data"].get("mixing", "exact") != "exact":
         raise ConfigError("data.mixing=sampled needs the tf.data pipeline (TensorFlow backend)")
-    plan = data_plan(config)
+    plan = plan or data_plan(config)
     # FaceBatches keeps decoded images only: any data.cache means that.
     cache = bool(plan.cache)
     # Batch b is a pure function of b: any number of workers, threads or processes, gives
@@ -375,6 +374,9 @@ def train(config: dict, epochs_limit: Optional[int] = None,
             output folder holds the state of a run with another architecture, or a
             dataset root does not exist; all before any data is read, model built or
             file written.
+        DataError: a dataset's file is missing or not an image, or a face's landmarks lie
+            mostly outside its image (labels of another copy of the photo); named, before
+            the output folder is made or the model built.
         OutputError: ``output_dir`` is a file, or holds files that are not a resumable
             run's (see ``overwrite``); also before anything is written.
         TrainingDivergedError: a training or validation loss became NaN or +-inf; it names
@@ -422,6 +424,9 @@ def train(config: dict, epochs_limit: Optional[int] = None,
     done = 0 if saved is None else int(saved["epoch"])
 
     check_roots(config)  # a missing dataset is reported before the output folder is made
+    # Every record read and its labels checked against its image (header sizes) before the
+    # output folder is made or the model built: bad data stops the run before it starts.
+    plan = data_plan(config)
     if config.get("init_from"):
         init_from_path(config["init_from"])  # missing: refused before the output folder
     if chief:
@@ -451,10 +456,11 @@ def train(config: dict, epochs_limit: Optional[int] = None,
         from lponet_tf.training.pipelines import train_and_validation_datasets
 
         train_ds, val_ds = train_and_validation_datasets(
-            config, model_cfg, strategy, start_batch=done * steps_per_epoch
+            config, model_cfg, strategy, start_batch=done * steps_per_epoch, plan=plan
         )
     else:
-        train_ds, val_ds = _numpy_datasets(config, model_cfg, start_batch=done * steps_per_epoch)
+        train_ds, val_ds = _numpy_datasets(config, model_cfg, start_batch=done * steps_per_epoch,
+                                           plan=plan)
 
     with strategy.scope() if strategy is not None else contextlib.nullcontext():
         model = build_lponet(model_cfg)

@@ -295,7 +295,34 @@ def goldens_smoothing(out: _Out) -> dict:
     res["tracker_refused"] = _tracker_refused(rng)
     res["tracker_many"] = _tracker_many(rng)
     res["assignment"] = _assignments(rng)
+    res["tracker_followed"] = _tracker_followed()
     return res
+
+
+def _tracker_followed() -> list:
+    """Tracker frames with the ids of the tracks faces were followed from (FaceAnalyzer.track):
+    a face that jumps onto a gone neighbour's last box keeps its own id, ids of ended or
+    unknown tracks fall back to IoU, and an id given twice is refused (state unchanged)."""
+    from lponet_tf.inference.smoothing import SmoothingError, Tracker
+
+    def at(x, y=0.0):
+        return [x, y, x + 100.0, y + 100.0]
+
+    plan = [([at(0), at(130)], None), ([at(120)], [1]), ([at(240), at(130)], [1, None]),
+            ([at(240), at(130)], [1, 1]), ([at(360), at(130)], [1, 2]), ([], None), ([], None),
+            ([at(480), at(600, 300), at(20)], [1, 2, 99]), ([at(600, 300), at(500)], [None, 77]),
+            ([at(20), at(600, 300), at(500)], [3, None, 1])]
+    tr = Tracker(max_missed=1)
+    frames = []
+    for i, (boxes, ids) in enumerate(plan):
+        try:
+            got = [o.track_id for o in tr.update(boxes, i / 30.0, track_ids=ids)]
+        except SmoothingError:
+            got = None
+        frames.append({"t": i / 30.0, "boxes": boxes, "track_ids": ids, "ids": got})
+    if [f["ids"] is None for f in frames].count(True) != 1:
+        raise AssertionError("tracker_followed golden: only the repeated id must be refused")
+    return frames
 
 
 def _tracker_refused(rng) -> list:

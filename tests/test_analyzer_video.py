@@ -2,7 +2,8 @@
 video files. The disc world (OracleRunner + DiscDetector) makes tracking exact without
 trained weights; the astronaut video checks the file path end to end."""
 
-import types
+import dataclasses
+from typing import Optional
 
 import numpy as np
 import pytest
@@ -287,21 +288,28 @@ def test_detect_skips_the_zoom_out_pass_only_when_the_first_pass_finds_nothing()
     assert len(plain.detect(face, zoom_out_when_empty=False)) == 1 and det.calls == 1
 
 
-def _f(box):
-    return types.SimpleNamespace(box=np.asarray(box, np.float64))
+@dataclasses.dataclass(frozen=True)
+class _Boxed:
+    box: np.ndarray
+    track_id: Optional[int] = None
+
+
+def _f(box, track_id=None):
+    return _Boxed(np.asarray(box, np.float64), track_id)
 
 
 def test_merge_keeps_an_agreeing_track_and_replaces_a_drifted_one():
-    tracked = _f([0, 0, 100, 100])
+    tracked = _f([0, 0, 100, 100], track_id=7)
     agree = _f([20, 0, 120, 100])     # IoU 80/120 = 0.67 >= 0.5: the track is kept
     got = TrackingSession._merge([tracked], [agree])
     assert len(got) == 1 and got[0] is tracked
     drifted = _f([40, 0, 140, 100])   # IoU 60/140 = 0.43: same face (>= 0.3), drifted
     got = TrackingSession._merge([tracked], [drifted])
-    assert len(got) == 1 and got[0] is drifted
+    # the detection's face, continuing the track it replaces
+    assert len(got) == 1 and np.array_equal(got[0].box, drifted.box) and got[0].track_id == 7
 
 
 def test_merge_a_detection_centred_in_a_track_is_that_face():
-    tracked, small = _f([0, 0, 100, 100]), _f([40, 40, 60, 60])  # IoU 0.04, centre inside
+    tracked, small = _f([0, 0, 100, 100], track_id=3), _f([40, 40, 60, 60])  # IoU 0.04, centre inside
     got = TrackingSession._merge([tracked], [small])  # the track drifted: replaced, no 2nd face
-    assert len(got) == 1 and got[0] is small
+    assert len(got) == 1 and np.array_equal(got[0].box, small.box) and got[0].track_id == 3

@@ -306,6 +306,40 @@ def test_tracker_new_faces_missed_frames_and_expiry():
     assert [o.track_id for o in out] == [3, 1] and out[0].is_new
 
 
+def test_tracker_continues_the_track_a_face_was_followed_from():
+    """A face that moved 60% of its width in a frame, onto the last box of a neighbour that
+    is gone: by IoU it takes the neighbour's id (the 30%-motion clip of
+    benchmarks/results/fast_motion.md got 3 ids so); with the id it was followed from it
+    keeps its own, and the neighbour's track is the one missed."""
+    for ids, expected in ((None, 2), ([1], 1)):
+        tr = Tracker(max_missed=2)
+        assert [o.track_id for o in tr.update([box(0, 0), box(130, 0)], 0.0)] == [1, 2]
+        out = tr.update([box(120, 0)], 0.1, track_ids=ids)  # IoU 0.08 with its own, 0.85 with 2
+        assert [o.track_id for o in out] == [expected] and not out[0].is_new
+        assert sorted(t.track_id for t in tr.tracks) == [1, 2]  # the other one missed, kept
+
+
+def test_tracker_ids_of_ended_tracks_and_unknown_ids_fall_back_to_overlap():
+    tr = Tracker(max_missed=0)
+    tr.update([box(0, 0)], 0.0)
+    tr.update([], 0.1)  # track 1 ends (missed once, max_missed 0)
+    out = tr.update([box(2, 1), box(600, 600)], 0.2, track_ids=[1, 99])
+    assert [o.track_id for o in out] == [2, 3] and out[0].is_new and out[1].is_new
+    out = tr.update([box(600, 600), box(3, 1)], 0.3, track_ids=[None, 77])  # by overlap
+    assert [o.track_id for o in out] == [3, 2]
+
+
+def test_tracker_refuses_an_id_given_twice_before_any_change():
+    tr = Tracker()
+    tr.update([box(0, 0), box(300, 0)], 0.0)
+    with pytest.raises(SmoothingError, match="a track id given to two faces"):
+        tr.update([box(0, 0), box(300, 0)], 0.1, track_ids=[1, 1])
+    with pytest.raises(SmoothingError, match="1 track_ids for 2 boxes"):
+        tr.update([box(0, 0), box(300, 0)], 0.1, track_ids=[1])
+    out = tr.update([box(300, 0), box(0, 0)], 0.1, track_ids=[2, 1])  # the same time is still free
+    assert [o.track_id for o in out] == [2, 1]
+
+
 def test_tracker_input_checks():
     tr = Tracker()
     tr.update([box(0, 0)], 1.0)

@@ -347,7 +347,9 @@ class Tracker:
     """Associates faces between frames by box IoU and smooths each face with its own filters.
 
     Each :meth:`update` gets the faces of one frame (boxes, and optionally landmarks and
-    rotations). Faces are matched to live tracks by maximum total IoU (Hungarian
+    rotations, and the track ids of faces the caller followed from a track's last face).
+    A face with such an id continues that track while it is live, whatever its box; the
+    others are matched to the remaining live tracks by maximum total IoU (Hungarian
     assignment) between the new boxes and each track's last raw box; pairs below
     ``iou_threshold`` do not match. A matched face is smoothed by its track's filters; an
     unmatched face starts a new track (unsmoothed on its first frame); a track unmatched for
@@ -400,7 +402,8 @@ class Tracker:
 
     def update(self, boxes, timestamp: Optional[float] = None,
                landmarks: Optional[Sequence] = None,
-               rotations: Optional[Sequence] = None) -> List[TrackedFace]:
+               rotations: Optional[Sequence] = None,
+               track_ids: Optional[Sequence] = None) -> List[TrackedFace]:
         """Add one frame's faces; returns one :class:`TrackedFace` per input face, in order.
 
         Args:
@@ -409,23 +412,32 @@ class Tracker:
                 1 / frequency.
             landmarks: N arrays ``(K, 2)``, or None.
             rotations: N ``(3, 3)`` matrices, or None.
+            track_ids: N ids (or None entries), or None: the track each face was followed
+                from (:meth:`FaceAnalyzer.track` crops a face on its track's last landmarks,
+                so it knows; a face that moved a third of its width in a frame may overlap
+                a neighbour's last box more than its own). An id of a dropped track is
+                ignored (the face is matched by IoU).
 
         Returns:
             list of :class:`TrackedFace`.
 
         Raises:
-            SmoothingError: bad timestamp, NaN values, or lengths that disagree.
+            SmoothingError: bad timestamp, NaN values, lengths that disagree, or an id
+                given to two faces.
         """
         b = np.asarray(boxes, np.float64).reshape(-1, 4) if len(boxes) else np.zeros((0, 4))
         n = len(b)
         if not np.all(np.isfinite(b)):
             raise SmoothingError("boxes contain NaN or inf")
-        for name, seq in (("landmarks", landmarks), ("rotations", rotations)):
+        for name, seq in (("landmarks", landmarks), ("rotations", rotations), ("track_ids", track_ids)):
             if seq is not None and len(seq) != n:
                 raise SmoothingError(f"{len(seq)} {name} for {n} boxes")
+        given = [i for i in (track_ids or []) if i is not None]
+        if len(set(given)) != len(given):
+            raise SmoothingError(f"a track id given to two faces: {list(track_ids)}")
         t = self._clock(timestamp)
 
-        pairs = self._associate(b)
+        pairs = self._associate(b, track_ids)
         matched_tracks = {ti for _, ti in pairs}
         for ti, track in enumerate(self._tracks):
             if ti not in matched_tracks:
@@ -467,19 +479,24 @@ class Tracker:
         self._t = t
         return t
 
-    def _associate(self, boxes: np.ndarray):
-        """(face index, track index) pairs maximising total IoU, each >= the threshold."""
-        if not len(boxes) or not self._tracks:
-            return []
+    def _associate(self, boxes: np.ndarray, track_ids: Optional[Sequence] = None):
+        """(face index, track index) pairs: faces with the id of a live track to that track,
+        the others maximising total IoU with the remaining tracks, each >= the threshold."""
+        live = {t.track_id: ti for ti, t in enumerate(self._tracks)}
+        pairs = [(fi, live[i]) for fi, i in enumerate(track_ids or []) if i in live]
+        faces = [fi for fi in range(len(boxes)) if fi not in {p[0] for p in pairs}]
+        tracks = [ti for ti in range(len(self._tracks)) if ti not in {p[1] for p in pairs}]
+        if not faces or not tracks:
+            return pairs
         from scipy.optimize import linear_sum_assignment
 
         from lponet_tf.detection import box_iou
 
-        prev = np.stack([t.raw_box for t in self._tracks])
-        iou = box_iou(boxes, prev)
+        prev = np.stack([self._tracks[ti].raw_box for ti in tracks])
+        iou = box_iou(boxes[faces], prev)
         rows, cols = linear_sum_assignment(-iou)
-        return [(int(r), int(c)) for r, c in zip(rows, cols)
-                if iou[r, c] >= self.iou_threshold and iou[r, c] > 0]
+        return pairs + [(faces[r], tracks[c]) for r, c in zip(rows, cols)
+                        if iou[r, c] >= self.iou_threshold and iou[r, c] > 0]
 
     @staticmethod
     def _snapshot(track: _Track) -> TrackedFace:

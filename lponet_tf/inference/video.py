@@ -29,8 +29,10 @@
 * Merging. On a detection frame, a tracked face that a detection confirms is kept, one
   that has drifted from its detection is replaced by it, and detections that overlap no
   tracked face are added, up to ``options.max_faces`` (:meth:`TrackingSession._merge`).
-* Identity and smoothing. :class:`lponet_tf.inference.smoothing.Tracker` associates faces
-  between frames (box IoU) and gives each a ``track_id``; with ``options.smoothing`` its
+* Identity and smoothing. A face followed from the previous frame keeps its track (the
+  session knows which face its crop came from, and so does a detection that replaces it);
+  :class:`lponet_tf.inference.smoothing.Tracker` associates the other faces with the
+  remaining tracks (box IoU) and gives each a ``track_id``; with ``options.smoothing`` its
   One-Euro filters smooth the landmarks and the rotation (the Euler pose is recomputed
   from the smoothed rotation). Boxes, visibility and masks stay those of the frame.
   The next frame's boxes come from the raw (unsmoothed) landmarks, so smoothing never
@@ -51,7 +53,7 @@ import numpy as np
 
 from lponet_tf.errors import ImageError
 from lponet_tf.geometry import matrix_to_euler
-from lponet_tf.detection import box_iou, landmark_box
+from lponet_tf.detection import box_in_image, box_iou, landmark_box
 from lponet_tf.inference.candidate_check import distinct_faces
 from lponet_tf.inference.smoothing import SmoothingError, Tracker
 
@@ -110,11 +112,14 @@ class TrackingSession:
                or self.frames_since_detection + 1 >= opts.detect_every)
         faces = []
         if self.previous:
-            boxes = [landmark_box(f.landmarks) for f in self.previous]
-            tracked = self.analyzer.analyze_boxes(rgb, boxes, [f.score for f in self.previous])
+            # (analyze_boxes skips these: left out here too, so each face keeps its track id)
+            followed = [f for f in self.previous if box_in_image(_crop_box(f), rgb.shape)]
+            tracked = self.analyzer.analyze_boxes(rgb, [_crop_box(f) for f in followed],
+                                                  [f.score for f in followed])
             # a face that moved is cut by last frame's box: re-crop it on its new landmarks
             # (as analyze() does a detector box) before judging it
             tracked = self.analyzer.refine_faces(rgb, tracked)
+            tracked = [dataclasses.replace(f, track_id=p.track_id) for f, p in zip(tracked, followed)]
             faces = [f for f in tracked if _still_a_face(f, opts.min_tracking_confidence)]
             # one face per person, as in find_faces: the refinement may take a weak track
             # beside a face (a half face at the frame's edge) onto that face; the older is kept
@@ -138,9 +143,11 @@ class TrackingSession:
             [landmark_box(f.landmarks) for f in faces], t,
             landmarks=[f.landmarks for f in faces],
             rotations=[f.rotation for f in faces],
+            track_ids=[f.track_id for f in faces],
         )
         self.faceless_frames = 0 if self.previous else self.faceless_frames + 1
-        self.previous = faces
+        # raw (unsmoothed) faces, with the id of the track each continues
+        self.previous = [dataclasses.replace(f, track_id=s.track_id) for f, s in zip(faces, snapshots)]
         return [_with_track(f, s, opts.smoothing) for f, s in zip(faces, snapshots)]
 
     @staticmethod
@@ -168,8 +175,9 @@ class TrackingSession:
                 new.append(detected[d])
                 continue
             used.add(options[0])
-            if iou[d, options[0]] < _AGREE_IOU:
-                result[options[0]] = detected[d]
+            if iou[d, options[0]] < _AGREE_IOU:  # the same face, drifted: its track goes on
+                result[options[0]] = dataclasses.replace(
+                    detected[d], track_id=tracked[options[0]].track_id)
         return result + new
 
 
@@ -178,6 +186,12 @@ def _still_a_face(face, min_confidence: float) -> bool:
         return False
     x0, y0, x1, y1 = landmark_box(face.landmarks)
     return min(x1 - x0, y1 - y0) >= _MIN_FACE_SIDE
+
+
+def _crop_box(face) -> np.ndarray:
+    """The box a followed face is cropped on: its landmarks' tight box, as
+    :meth:`FaceAnalyzer.analyze_boxes` reads a box (float32)."""
+    return np.asarray(landmark_box(face.landmarks), np.float32).reshape(4)
 
 
 def _with_track(face, snapshot, smoothing: bool):

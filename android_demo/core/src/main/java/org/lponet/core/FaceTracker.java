@@ -4,9 +4,11 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * Video smoothing for several faces ({@code lponet_tf.inference.smoothing.Tracker}): faces are
- * matched to live tracks by the assignment of maximum total box IoU against each track's last
- * raw box (pairs below {@code iouThreshold} do not match); a matched face is smoothed by its
+ * Video smoothing for several faces ({@code lponet_tf.inference.smoothing.Tracker}): a face
+ * given the id of a live track (the caller followed it from that track's last face) continues
+ * it; the other faces are matched to the remaining live tracks by the assignment of maximum
+ * total box IoU against each track's last raw box (pairs below {@code iouThreshold} do not
+ * match); a matched face is smoothed by its
  * track's One-Euro filters (box, landmarks, rotation); an unmatched face starts a new track
  * (unsmoothed on its first frame); a track unmatched for more than {@code maxMissed}
  * consecutive frames is dropped.
@@ -110,9 +112,31 @@ public final class FaceTracker {
    */
   public List<Tracked> update(
       List<float[]> boxes, double timestamp, List<float[][]> landmarks, List<double[]> rotations) {
+    return update(boxes, timestamp, landmarks, rotations, null);
+  }
+
+  /**
+   * {@link #update(List, double, List, List)} with the track each face was followed from.
+   *
+   * @param trackIds N ids, {@code null} entries (or a null list) for faces not followed from a
+   *     track; an id of a track that has ended is ignored (that face is matched by IoU)
+   * @throws IllegalArgumentException as the other overload, or an id given to two faces
+   */
+  public List<Tracked> update(
+      List<float[]> boxes, double timestamp, List<float[][]> landmarks, List<double[]> rotations,
+      List<Integer> trackIds) {
     int n = boxes.size();
-    if (landmarks != null && landmarks.size() != n || rotations != null && rotations.size() != n) {
-      throw new IllegalArgumentException("landmarks / rotations must match the boxes");
+    if (landmarks != null && landmarks.size() != n || rotations != null && rotations.size() != n
+        || trackIds != null && trackIds.size() != n) {
+      throw new IllegalArgumentException("landmarks / rotations / track ids must match the boxes");
+    }
+    if (trackIds != null) {
+      java.util.Set<Integer> seen = new java.util.HashSet<>();
+      for (Integer id : trackIds) {
+        if (id != null && !seen.add(id)) {
+          throw new IllegalArgumentException("a track id given to two faces: " + trackIds);
+        }
+      }
     }
     for (float[] b : boxes) {
       if (b.length != 4 || !finite(b)) {
@@ -136,7 +160,7 @@ public final class FaceTracker {
       }
     }
     double now = nextTime(timestamp);
-    int[] match = associate(boxes); // face -> track index or -1; reads the tracks only
+    int[] match = associate(boxes, trackIds); // face -> track index or -1; reads the tracks only
     for (int fi = 0; fi < n; fi++) {
       float[][] lm = landmarks == null ? null : landmarks.get(fi);
       float[][] had = match[fi] < 0 ? null : tracks.get(match[fi]).landmarks;
@@ -222,23 +246,42 @@ public final class FaceTracker {
     return timestamp;
   }
 
-  /** face index -> track index (or -1), maximising the total IoU of a complete matching. */
-  private int[] associate(List<float[]> boxes) {
-    int n = boxes.size(), m = tracks.size();
-    int[] res = new int[n];
+  /**
+   * face index -> track index (or -1): faces with the id of a live track to it, the others
+   * maximising the total IoU of a complete matching with the remaining tracks.
+   */
+  private int[] associate(List<float[]> boxes, List<Integer> trackIds) {
+    int[] res = new int[boxes.size()];
     java.util.Arrays.fill(res, -1);
+    boolean[] taken = new boolean[tracks.size()];
+    for (int i = 0; trackIds != null && i < res.length; i++) {
+      for (int j = 0; trackIds.get(i) != null && j < tracks.size(); j++) {
+        if (tracks.get(j).id == trackIds.get(i)) {
+          res[i] = j;
+          taken[j] = true;
+        }
+      }
+    }
+    List<Integer> faces = new ArrayList<>(), free = new ArrayList<>();
+    for (int i = 0; i < res.length; i++) {
+      if (res[i] < 0) {
+        faces.add(i);
+      }
+    }
+    for (int j = 0; j < tracks.size(); j++) {
+      if (!taken[j]) {
+        free.add(j);
+      }
+    }
+    int n = faces.size(), m = free.size();
     if (n == 0 || m == 0) {
       return res;
     }
     float[][] iou = new float[n][m];
-    for (int i = 0; i < n; i++) {
-      for (int j = 0; j < m; j++) {
-        iou[i][j] = BlazeFace.iou(boxes.get(i), tracks.get(j).rawBox);
-      }
-    }
     double[][] cost = new double[n][m];
     for (int i = 0; i < n; i++) {
       for (int j = 0; j < m; j++) {
+        iou[i][j] = BlazeFace.iou(boxes.get(faces.get(i)), tracks.get(free.get(j)).rawBox);
         cost[i][j] = -iou[i][j];
       }
     }
@@ -246,7 +289,7 @@ public final class FaceTracker {
     for (int i = 0; i < n; i++) {
       int j = best[i];
       if (j >= 0 && iou[i][j] >= iouThreshold && iou[i][j] > 0) {
-        res[i] = j;
+        res[faces.get(i)] = free.get(j);
       }
     }
     return res;

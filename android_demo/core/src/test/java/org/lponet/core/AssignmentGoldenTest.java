@@ -2,6 +2,7 @@ package org.lponet.core;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.lponet.core.Goldens.*;
 
 import java.util.ArrayList;
@@ -12,7 +13,8 @@ import org.junit.jupiter.api.Test;
 /**
  * The tracker's assignment vs scipy.optimize.linear_sum_assignment (Python's Tracker): the
  * same pairs on random, tied and constant matrices, wide and tall; and the tracker's ids vs
- * Python's on frames with more faces than the old exact-search limit.
+ * Python's on frames with more faces than the old exact-search limit, and with the ids of the
+ * tracks faces were followed from.
  */
 class AssignmentGoldenTest {
   private final Map<String, Object> g = json("smoothing.json");
@@ -51,6 +53,39 @@ class AssignmentGoldenTest {
         assertEquals((int) ids[i], got.get(i).trackId, "frame " + frame + " face " + i);
       }
       frame++;
+    }
+  }
+
+  @Test
+  void trackerContinuesFollowedTracksAsPython() {
+    FaceTracker tr = new FaceTracker(0.3, 1, 30.0);
+    int frame = 0;
+    for (Object fo : list(g.get("tracker_followed"))) {
+      Map<String, Object> f = map(fo);
+      List<float[]> boxes = new ArrayList<>();
+      for (Object b : list(f.get("boxes"))) {
+        boxes.add(floats(b));
+      }
+      List<Integer> given = null;
+      if (f.get("track_ids") != null) {
+        given = new ArrayList<>();
+        for (Object id : list(f.get("track_ids"))) {
+          given.add(id == null ? null : (int) ((Number) id).doubleValue());
+        }
+      }
+      String where = "frame " + frame++;
+      if (f.get("ids") == null) {
+        List<Integer> ids = given;
+        assertThrows(IllegalArgumentException.class,
+            () -> tr.update(boxes, dbl(f.get("t")), null, null, ids), where);
+        continue;
+      }
+      List<FaceTracker.Tracked> got = tr.update(boxes, dbl(f.get("t")), null, null, given);
+      double[] ids = doubles(f.get("ids"));
+      assertEquals(ids.length, got.size(), where);
+      for (int i = 0; i < ids.length; i++) {
+        assertEquals((int) ids[i], got.get(i).trackId, where + " face " + i);
+      }
     }
   }
 }

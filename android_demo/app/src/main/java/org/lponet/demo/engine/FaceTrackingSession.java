@@ -33,8 +33,10 @@ import org.lponet.core.Rotations;
  *       {@code minTrackingConfidence}, or whose landmarks collapse, is dropped.
  *   <li>Merging on detection frames: a tracked face a detection confirms (IoU >= 0.5) is kept,
  *       one that drifted is replaced by the detection, unmatched detections are added.
- *   <li>Identity and smoothing: {@link FaceTracker} (One-Euro on landmarks and rotation). The
- *       next frame's boxes come from the raw landmarks, so smoothing never makes the crop lag.
+ *   <li>Identity and smoothing: a face followed from the previous frame keeps its track (and so
+ *       does a detection that replaces it); {@link FaceTracker} matches the others by box IoU
+ *       (One-Euro on landmarks and rotation). The next frame's boxes come from the raw
+ *       landmarks, so smoothing never makes the crop lag.
  * </ul>
  *
  * Plain Java, compared with Python on a real image sequence by the JVM tests.
@@ -67,6 +69,8 @@ public final class FaceTrackingSession {
   private final boolean smoothing;
   private FaceTracker tracker = new FaceTracker();
   private List<Face> previous = new ArrayList<>();
+  /** The track id of each face of {@link #previous}. */
+  private List<Integer> previousIds = new ArrayList<>();
   private Integer framesSinceDetection;
   private double lastT = Double.NaN;
   private int detectionsRun;
@@ -95,6 +99,7 @@ public final class FaceTrackingSession {
   public void reset() {
     tracker = new FaceTracker();
     previous = new ArrayList<>();
+    previousIds = new ArrayList<>();
     framesSinceDetection = null;
     lastT = Double.NaN;
     detectionsRun = 0;
@@ -125,30 +130,40 @@ public final class FaceTrackingSession {
     boolean due = framesSinceDetection == null || previous.isEmpty()
         || framesSinceDetection + 1 >= detectEvery;
     List<Face> faces = new ArrayList<>();
+    List<Integer> ids = new ArrayList<>(); // the track each face continues (null: none)
     if (!previous.isEmpty()) {
       List<float[]> boxes = new ArrayList<>();
+      List<Integer> followedIds = new ArrayList<>();
       float[] scores = new float[previous.size()];
       for (int i = 0; i < previous.size(); i++) {
-        boxes.add(landmarkBox(previous.get(i).landmarks));
-        scores[i] = previous.get(i).score;
+        float[] box = landmarkBox(previous.get(i).landmarks);
+        if (Refine.inImage(box, frame.width, frame.height)) { // analyzeBoxes skips the others
+          scores[boxes.size()] = previous.get(i).score;
+          boxes.add(box);
+          followedIds.add(previousIds.get(i));
+        }
       }
       // a face that moved is cut by last frame's box: re-cropped on its new landmarks (as a
       // detector box is) before it is judged
-      for (Face f : pipeline.refine(frame, pipeline.analyzeBoxes(frame, boxes, scores))) {
-        if (stillAFace(f)) {
-          faces.add(f);
+      List<Face> analysed = pipeline.refine(frame, pipeline.analyzeBoxes(frame, boxes, scores));
+      for (int k = 0; k < analysed.size(); k++) {
+        if (stillAFace(analysed.get(k))) {
+          faces.add(analysed.get(k));
+          ids.add(followedIds.get(k));
         }
       }
       // one face per person, as in findFaces: the refinement may take a weak track beside a
       // face onto that face; the older is kept
-      faces = pipeline.distinct(faces);
+      List<Face> kept = pipeline.distinct(faces);
+      ids = idsOf(kept, faces, ids);
+      faces = kept;
       due = due || faces.size() < previous.size();
     }
     if (due) {
       boolean zoom = !previous.isEmpty() || facelessFrames % zoomOutEvery == 0;
       // the candidate check only where no face is tracked (the merge keeps a missed tracked face)
       boolean check = previous.isEmpty() && facelessFrames % candidateCheckEvery == 0;
-      faces = merge(faces, pipeline.findFaces(frame, zoom, check));
+      faces = merge(faces, pipeline.findFaces(frame, zoom, check), ids);
       framesSinceDetection = 0;
       detectionsRun++;
     } else {
@@ -156,6 +171,7 @@ public final class FaceTrackingSession {
     }
     if (faces.size() > pipeline.maxFaces) {
       faces = new ArrayList<>(faces.subList(0, pipeline.maxFaces));
+      ids = new ArrayList<>(ids.subList(0, pipeline.maxFaces));
     }
     List<float[]> boxes = new ArrayList<>();
     List<float[][]> lms = new ArrayList<>();
@@ -165,9 +181,13 @@ public final class FaceTrackingSession {
       lms.add(f.landmarks);
       rots.add(f.rotation);
     }
-    List<FaceTracker.Tracked> snaps = tracker.update(boxes, t, lms, rots);
+    List<FaceTracker.Tracked> snaps = tracker.update(boxes, t, lms, rots, ids);
     facelessFrames = previous.isEmpty() ? facelessFrames + 1 : 0;
     previous = faces;
+    previousIds = new ArrayList<>();
+    for (FaceTracker.Tracked s : snaps) {
+      previousIds.add(s.trackId);
+    }
     List<Tracked> out = new ArrayList<>();
     for (int i = 0; i < faces.size(); i++) {
       Face f = faces.get(i);
@@ -194,6 +214,20 @@ public final class FaceTrackingSession {
     return Math.min(b[2] - b[0], b[3] - b[1]) >= MIN_FACE_SIDE;
   }
 
+  /** The ids of {@code kept}, a sub-list of {@code faces} (the same objects), from {@code ids}. */
+  private static List<Integer> idsOf(List<Face> kept, List<Face> faces, List<Integer> ids) {
+    List<Integer> out = new ArrayList<>();
+    for (Face f : kept) {
+      for (int i = 0; i < faces.size(); i++) {
+        if (faces.get(i) == f) {
+          out.add(ids.get(i));
+          break;
+        }
+      }
+    }
+    return out;
+  }
+
   /** Tight box of the finite landmarks (Python's {@code landmark_box}). */
   public static float[] landmarkBox(float[][] pts) {
     float[] b = Refine.landmarkBox(pts);
@@ -207,9 +241,15 @@ public final class FaceTrackingSession {
    * face as a tracked one when IoU >= 0.3 or its centre is inside the tracked box; the tracked
    * face is kept when they agree (IoU >= 0.5), else replaced; unmatched detections are added;
    * tracked faces no detection matches are kept.
+   *
+   * @param ids the track id of each tracked face; on return, of each face returned (a
+   *     detection that replaces a tracked face continues its track; an added one has none)
    */
-  static List<Face> merge(List<Face> tracked, List<Face> detected) {
+  static List<Face> merge(List<Face> tracked, List<Face> detected, List<Integer> ids) {
     if (tracked.isEmpty() || detected.isEmpty()) {
+      for (int k = 0; tracked.isEmpty() && k < detected.size(); k++) {
+        ids.add(null);
+      }
       return tracked.isEmpty() ? detected : tracked;
     }
     int nd = detected.size(), nt = tracked.size();
@@ -253,6 +293,9 @@ public final class FaceTrackingSession {
       }
     }
     result.addAll(added);
+    for (int k = 0; k < added.size(); k++) {
+      ids.add(null);
+    }
     return result;
   }
 }

@@ -9,26 +9,34 @@ judged (``FaceAnalyzer.refine_faces``), as ``analyze`` does a detector box.
 Each clip is one 300W validation face (the preset's holdout), scaled so that its landmark box
 is ``--face-width`` px wide, on a 2.5-face-width square of its photo, pasted on a 1000 x 500
 gray frame and moved right by a fixed share of the face's width per frame (``--speeds``; 0:
-a still face), 20 frames or until it reaches the frame's edge. Every frame goes through
+a still face), 20 frames or until it reaches the frame's edge; with ``--motion swing`` it
+swings right and back instead, a period of 10 frames, the speed its fastest per frame (a head
+shaken: the motion turns every 5 frames). Every frame goes through
 ``track`` (smoothing off: the landmarks of the crops themselves) and, for reference,
 ``analyze``. Reported per speed, over all clips: the NME against the 300W ground truth
 (inter-ocular, outer eye corners; mean and 90th percentile over frames) of ``analyze`` and of
 ``track`` (the tracked face overlapping the true box most; a frame where ``track`` reports no
 face is counted, not scored), the distinct track ids per clip (1 is right: one face),
 and per frame the network runs (face crops through the landmark model, all of ``track``'s
-passes, detection frames included) and the detector runs of ``track``.
+passes, detection frames included) and the detector runs of ``track``. ``--ahead both``
+runs every clip with and without the crop moved on by the face's motion (``TrackingSession``
+crops a face that moved on its last two frames where that motion puts it; "off" patches its
+private bound ``_AHEAD_MAX``), side by side.
 
 Usage:
     LPONET_SHARED_DATA=<folder with 300w/> .venv/bin/python benchmarks/bench_fast_motion.py
     .venv/bin/python benchmarks/bench_fast_motion.py --limit 20 --speeds 0,0.1,0.2,0.3
+    .venv/bin/python benchmarks/bench_fast_motion.py --limit 30 --motion swing --ahead both
 """
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import pathlib
 import sys
 import time
+from typing import List
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
@@ -40,7 +48,7 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 from lponet_tf.data import read_dataset  # noqa: E402
 from lponet_tf.detection import landmark_box, matching_face  # noqa: E402
 from lponet_tf.evaluation.end_to_end import PRESET_HOLDOUT  # noqa: E402
-from lponet_tf.inference import FaceAnalyzer  # noqa: E402
+from lponet_tf.inference import FaceAnalyzer, video  # noqa: E402
 from lponet_tf.training.datasets import holdout_split  # noqa: E402
 
 from bench_data import data_root  # noqa: E402
@@ -73,16 +81,31 @@ def patch(record, face_width):
     return out, lm @ m[:, :2].T + m[:, 2]
 
 
-def run_clip(analyzer, counter, src, lm, step):
+SWING_PERIOD = 10  # frames
+
+
+def positions(step: float, side: int, motion: str) -> List[float]:
+    """The square's left edge per frame: ``step`` px a frame to the right ("steady", until
+    the frame's edge), or a swing right and back whose fastest frame moves ``step`` px."""
+    if motion == "swing":
+        amplitude = step * SWING_PERIOD / math.pi  # peak of d/dk of amplitude (1 - cos) / 2
+        return [LEFT + amplitude * (1 - math.cos(2 * math.pi * k / SWING_PERIOD)) / 2
+                for k in range(FRAMES)]
+    n = FRAMES if step == 0 else min(FRAMES, int((FRAME_W - side - LEFT) // step) + 1)
+    return [LEFT + step * k for k in range(n)]
+
+
+def run_clip(analyzer, counter, src, lm, step, motion="steady"):
     """Per frame: (analyze NME or None, track NME or None), and the clip's ids, network and
     detector runs of track."""
     io = np.linalg.norm(lm[36] - lm[45])
     side = src.shape[0]
-    n = FRAMES if step == 0 else min(FRAMES, int((FRAME_W - side - LEFT) // step) + 1)
+    xs = positions(step, side, motion)
+    n = len(xs)
     analyzer.reset()
     nme, ids, runs = [], set(), 0
     for k in range(n):
-        x = int(round(LEFT + step * k))
+        x = int(round(xs[k]))
         frame = np.full((FRAME_H, FRAME_W, 3), 100, np.uint8)
         frame[TOP:TOP + side, x:x + side] = src
         gt = lm + (x, TOP)
@@ -108,6 +131,9 @@ def main(argv=None) -> int:
                     help="shares of the face's width moved per frame, comma-separated")
     ap.add_argument("--face-width", type=float, default=80.0, help="landmark-box width, px")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--motion", choices=("steady", "swing"), default="steady")
+    ap.add_argument("--ahead", choices=("on", "off", "both"), default="on",
+                    help="crop a moving face where its motion puts it (the default), or not")
     args = ap.parse_args(argv)
     speeds = [float(v) for v in args.speeds.split(",")]
     records = holdout_split(read_dataset("300w", str(data_root() / "300w")),
@@ -117,25 +143,29 @@ def main(argv=None) -> int:
     sources = [patch(r, args.face_width) for r in records]
     t0 = time.time()
     print(f"{len(records)} validation faces ({PRESET_HOLDOUT}), {args.face_width:g} px wide, "
-          f"{FRAMES} frames per clip, smoothing off\n")
-    print("| motion per frame (share of face width) | NME analyze, mean (p90) | NME track, mean (p90) "
-          "| frames without the face | track ids per clip, mean (max) | network runs per frame "
-          "| detector runs per frame |")
-    print("|---:|---:|---:|---:|---:|---:|---:|")
+          f"{FRAMES} frames per clip, {args.motion} motion, smoothing off\n")
+    print("| motion per frame (share of face width) | crop ahead | NME analyze, mean (p90) "
+          "| NME track, mean (p90) | frames without the face | track ids per clip, mean (max) "
+          "| network runs per frame | detector runs per frame |")
+    print("|---:|---|---:|---:|---:|---:|---:|---:|")
+    ahead_max = video._AHEAD_MAX
     for speed in speeds:
-        ea, et, missed, nids, runs, dets, frames = [], [], 0, [], 0, 0, 0
-        for src, lm in sources:
-            fw = landmark_box(lm)[2] - landmark_box(lm)[0]
-            nme, ids, r, d, n = run_clip(analyzer, counter, src, lm, speed * fw)
-            ea += [a for a, _ in nme if a is not None]
-            et += [t for _, t in nme if t is not None]
-            missed += sum(t is None for _, t in nme)
-            nids.append(len(ids))
-            runs, dets, frames = runs + r, dets + d, frames + n
-        print(f"| {speed:.0%} | {np.mean(ea):.2f}% ({np.percentile(ea, 90):.2f}%) "
-              f"| {np.mean(et):.2f}% ({np.percentile(et, 90):.2f}%) | {missed} of {frames} "
-              f"| {np.mean(nids):.2f} ({max(nids)}) | {runs / frames:.2f} | {dets / frames:.2f} |",
-              flush=True)
+        for ahead in (("on", "off") if args.ahead == "both" else (args.ahead,)):
+            video._AHEAD_MAX = ahead_max if ahead == "on" else -1.0  # "off": never in bounds
+            ea, et, missed, nids, runs, dets, frames = [], [], 0, [], 0, 0, 0
+            for src, lm in sources:
+                fw = landmark_box(lm)[2] - landmark_box(lm)[0]
+                nme, ids, r, d, n = run_clip(analyzer, counter, src, lm, speed * fw, args.motion)
+                ea += [a for a, _ in nme if a is not None]
+                et += [t for _, t in nme if t is not None]
+                missed += sum(t is None for _, t in nme)
+                nids.append(len(ids))
+                runs, dets, frames = runs + r, dets + d, frames + n
+            print(f"| {speed:.0%} | {ahead} | {np.mean(ea):.2f}% ({np.percentile(ea, 90):.2f}%) "
+                  f"| {np.mean(et):.2f}% ({np.percentile(et, 90):.2f}%) | {missed} of {frames} "
+                  f"| {np.mean(nids):.2f} ({max(nids)}) | {runs / frames:.2f} | {dets / frames:.2f} |",
+                  flush=True)
+    video._AHEAD_MAX = ahead_max
     print(f"\n{time.time() - t0:.0f} s; load average at the end {os.getloadavg()[0]:.2f}")
     return 0
 

@@ -974,7 +974,8 @@ def goldens_e2e(out: _Out) -> dict:
                            lambda i: (40 + round(3.0 * i) - 16, 20 + round(1.5 * i) - 8))
     # Fast motion: the faces move a quarter of their width per frame, so last frame's
     # landmark box cuts them and the tracked faces are refined on their new landmark boxes
-    # (FaceAnalyzer.refine_faces; checked), each keeping its track id.
+    # (FaceAnalyzer.refine_faces; checked) where they start moving, and cropped ahead by their
+    # motion after that (checked), each keeping its track id.
     step = 0.25 * float(faces[0].box[2] - faces[0].box[0])
     fast = _tracked_video(out, analyzer, img, "e2e_fast", 6,
                           (img.shape[0] + 20, img.shape[1] + 20 + int(np.ceil(5 * step))),
@@ -982,8 +983,10 @@ def goldens_e2e(out: _Out) -> dict:
     if {f["track_id"] for fr in fast["faces"] for f in fr} != {1, 2} or fast["detections_run"] != 1:
         raise AssertionError("fast video golden: the two faces must keep ids 1 and 2, found "
                              f"once: {[[f['track_id'] for f in fr] for fr in fast['faces']]}")
-    if not fast["refined_frames"]:
-        raise AssertionError("fast video golden: no tracked face was refined")
+    if not fast["refined_frames"] or not fast["moved_on_frames"]:
+        raise AssertionError("fast video golden: a tracked face must be refined (where it starts "
+                             "moving) and one cropped ahead by its motion: refined in frames "
+                             f"{fast['refined_frames']}, ahead in {fast['moved_on_frames']}")
     analyzer.close()
     return {"assets": str(assets), "model_description": (f"preset {sidecar['model']['preset']}, "
                                   f"{sidecar['model']['quantization']}"),
@@ -1001,19 +1004,22 @@ def _tracked_video(out: _Out, analyzer, img: np.ndarray, name: str, n: int, size
     ``analyzer.track`` (after a reset): per frame the image and timestamp, per face its track
     id, box, score, smoothed landmarks and pose, and its unsmoothed landmarks (its box analysed
     again: the tracker's input, checked) with their near-tie alternatives; the frames that
-    ran the detector, and the tracked (not detected) frames whose face was refined (its box
-    is not the previous frame's landmark box)."""
+    ran the detector, the tracked (not detected) frames whose face was refined (its box is
+    neither the previous frame's landmark box nor that box moved on by the face's motion),
+    and those whose face was cropped on the moved-on box."""
     from lponet_tf.detection import landmark_box
 
-    frames, tracks, refined = [], [], []
+    frames, tracks, refined, moved_on = [], [], [], []
     analyzer.reset()
     for i in range(n):
         frame = np.zeros((*size, 3), np.uint8)
         dx, dy = shift(i)
         frame[dy:dy + img.shape[0], dx:dx + img.shape[1]] = img
         ts = i * 1000.0 / 30.0
-        previous = [landmark_box(f.landmarks) for f in analyzer._session.previous] if i else []
-        detections = analyzer._session.detections_run if i else 0
+        session = analyzer._session
+        previous = [landmark_box(f.landmarks) for f in session.previous] if i else []
+        ahead = [session._crop_box_now(f, ts / 1000.0) for f in session.previous] if i else []
+        detections = session.detections_run if i else 0
         faces_t = analyzer.track(frame, ts)
         raw = analyzer.analyze_boxes(frame, [f.box for f in faces_t])
         tracked_raw = analyzer._session.previous  # what the tracker smoothed
@@ -1021,9 +1027,13 @@ def _tracked_video(out: _Out, analyzer, img: np.ndarray, name: str, n: int, size
                    for a, b in zip(raw, tracked_raw)) or len(raw) != len(tracked_raw):
             raise AssertionError(f"{name} {i}: re-analysing the tracked boxes does not give "
                                  "the tracker's unsmoothed landmarks")
-        if i and analyzer._session.detections_run == detections and any(
-                not any(np.allclose(f.box, b, atol=1e-4) for b in previous) for f in faces_t):
-            refined.append(i)
+        if i and analyzer._session.detections_run == detections:
+            def near(box, boxes):
+                return any(np.allclose(box, b, atol=1e-4) for b in boxes)
+            if any(not near(f.box, previous + ahead) for f in faces_t):
+                refined.append(i)
+            if any(near(f.box, ahead) and not near(f.box, previous) for f in faces_t):
+                moved_on.append(i)
         refs = landmark_reference(analyzer, frame, raw)
         frames.append({"image": out.image(f"{name}_{i}.u8", frame), "timestamp_ms": ts})
         tracks.append([{"track_id": f.track_id, "box": f.box.tolist(), "score": f.score,
@@ -1032,7 +1042,7 @@ def _tracked_video(out: _Out, analyzer, img: np.ndarray, name: str, n: int, size
                         "alternatives": ref["alternatives"]}
                        for f, ref in zip(faces_t, refs)])
     return {"frames": frames, "faces": tracks, "detections_run": analyzer._session.detections_run,
-            "refined_frames": refined}
+            "refined_frames": refined, "moved_on_frames": moved_on}
 
 
 def goldens_face_crop(out: _Out) -> dict:

@@ -2,8 +2,10 @@ package org.lponet.demo.engine;
 
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import org.lponet.core.BlazeFace;
 import org.lponet.core.Face;
@@ -22,7 +24,9 @@ import org.lponet.core.Rotations;
  *       is the tight box of its previous landmarks (the box the network's crops are made of);
  *       a face whose new landmarks disagree with that box (it moved) is analysed again on them
  *       ({@link FacePipeline#refine}, Python's {@code refine_faces}) before the loss test;
- *       two tracked faces that end on one face are one ({@link FacePipeline#distinct}).
+ *       two tracked faces that end on one face are one ({@link FacePipeline#distinct}). A face
+ *       that moved on its last two frames is cropped where that motion puts it now (5% to 50%
+ *       of its width), so a face moving steadily needs no second look.
  *   <li>Second looks: while no face is tracked, a frame in which the detector's first pass finds
  *       nothing gets the zoom-out pass on the first such frame and then on one in
  *       {@code zoomOutEvery}; after unsure first-pass faces it always runs. The candidate check
@@ -43,6 +47,12 @@ import org.lponet.core.Rotations;
  */
 public final class FaceTrackingSession {
   static final float SAME_FACE_IOU = 0.3f, AGREE_IOU = 0.5f, MIN_FACE_SIDE = 4f;
+  /**
+   * A followed face is cropped where its motion since the last frame puts it now, when that is
+   * at least {@code AHEAD_MIN} of its box's width (a still face's jitter is below it) and at
+   * most {@code AHEAD_MAX} (Python's {@code _AHEAD_MIN}, {@code _AHEAD_MAX}).
+   */
+  static final double AHEAD_MIN = 0.05, AHEAD_MAX = 0.5;
 
   /** One face of one frame: the analysis plus the track id and the smoothed values. */
   public static final class Tracked {
@@ -71,6 +81,10 @@ public final class FaceTrackingSession {
   private List<Face> previous = new ArrayList<>();
   /** The track id of each face of {@link #previous}. */
   private List<Integer> previousIds = new ArrayList<>();
+  /** Per track id: {t, cx, cy} of its landmark box on its last frame. */
+  private Map<Integer, double[]> centres = new HashMap<>();
+  /** Per track id: its velocity {vx, vy} (px / s), when followed on its last two frames. */
+  private Map<Integer, double[]> velocities = new HashMap<>();
   private Integer framesSinceDetection;
   private double lastT = Double.NaN;
   private int detectionsRun;
@@ -100,6 +114,8 @@ public final class FaceTrackingSession {
     tracker = new FaceTracker();
     previous = new ArrayList<>();
     previousIds = new ArrayList<>();
+    centres = new HashMap<>();
+    velocities = new HashMap<>();
     framesSinceDetection = null;
     lastT = Double.NaN;
     detectionsRun = 0;
@@ -136,7 +152,7 @@ public final class FaceTrackingSession {
       List<Integer> followedIds = new ArrayList<>();
       float[] scores = new float[previous.size()];
       for (int i = 0; i < previous.size(); i++) {
-        float[] box = landmarkBox(previous.get(i).landmarks);
+        float[] box = cropBoxNow(previous.get(i), previousIds.get(i), t);
         if (Refine.inImage(box, frame.width, frame.height)) { // analyzeBoxes skips the others
           scores[boxes.size()] = previous.get(i).score;
           boxes.add(box);
@@ -159,6 +175,7 @@ public final class FaceTrackingSession {
       faces = kept;
       due = due || faces.size() < previous.size();
     }
+    List<Face> moved = new ArrayList<>(faces); // followed faces: their change of place is motion
     if (due) {
       boolean zoom = !previous.isEmpty() || facelessFrames % zoomOutEvery == 0;
       // the candidate check only where no face is tracked (the merge keeps a missed tracked face)
@@ -183,6 +200,7 @@ public final class FaceTrackingSession {
     }
     List<FaceTracker.Tracked> snaps = tracker.update(boxes, t, lms, rots, ids);
     facelessFrames = previous.isEmpty() ? facelessFrames + 1 : 0;
+    rememberMotion(faces, snaps, moved, t);
     previous = faces;
     previousIds = new ArrayList<>();
     for (FaceTracker.Tracked s : snaps) {
@@ -212,6 +230,53 @@ public final class FaceTrackingSession {
     }
     float[] b = landmarkBox(f.landmarks);
     return Math.min(b[2] - b[0], b[3] - b[1]) >= MIN_FACE_SIDE;
+  }
+
+  /**
+   * The box to crop a followed face on at time {@code t}: its landmarks' tight box on its last
+   * frame, moved on by its velocity when that moves it {@code AHEAD_MIN} to {@code AHEAD_MAX}
+   * of the box's width (Python's {@code TrackingSession._crop_box_now}).
+   */
+  private float[] cropBoxNow(Face face, Integer trackId, double t) {
+    float[] box = landmarkBox(face.landmarks);
+    double[] v = trackId == null ? null : velocities.get(trackId);
+    if (v == null) {
+      return box;
+    }
+    double dt = t - centres.get(trackId)[0];
+    double sx = v[0] * dt, sy = v[1] * dt;
+    double share = Math.hypot(sx, sy) / Math.max((double) (box[2] - box[0]), 1e-6);
+    if (!(share >= AHEAD_MIN && share <= AHEAD_MAX)) {
+      return box;
+    }
+    return new float[] {(float) (box[0] + sx), (float) (box[1] + sy), (float) (box[2] + sx),
+        (float) (box[3] + sy)};
+  }
+
+  /**
+   * Each track's landmark-box centre at {@code t}, and its velocity where the face was followed
+   * (in {@code moved}: a detection that replaced a drifted face jumped, it did not move).
+   */
+  private void rememberMotion(List<Face> faces, List<FaceTracker.Tracked> snaps, List<Face> moved,
+      double t) {
+    Map<Integer, double[]> c = new HashMap<>(), v = new HashMap<>();
+    for (int i = 0; i < faces.size(); i++) {
+      Face f = faces.get(i);
+      int id = snaps.get(i).trackId;
+      float[] b = landmarkBox(f.landmarks);
+      double cx = ((double) b[0] + b[2]) / 2.0, cy = ((double) b[1] + b[3]) / 2.0;
+      double[] last = centres.get(id);
+      boolean followed = false;
+      for (Face m : moved) {
+        followed |= m == f;
+      }
+      if (last != null && followed) {
+        v.put(id, new double[] {(cx - last[1]) / (t - last[0]), (cy - last[2]) / (t - last[0])});
+      }
+      c.put(id, new double[] {t, cx, cy});
+    }
+    centres = c;
+    velocities = v;
   }
 
   /** The ids of {@code kept}, a sub-list of {@code faces} (the same objects), from {@code ids}. */

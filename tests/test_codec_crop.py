@@ -163,3 +163,23 @@ def test_landmarks_partly_off_the_image_are_kept():
     sample = prepare_sample(FaceRecord("face.png", landmarks=lm), 64,
                             image=np.full((100, 100, 3), 90, np.uint8))
     assert sample.weights["heatmaps"] == 1.0 and sample.image.max() == 90
+
+
+def test_missing_landmarks_marked_nan_are_left_out_of_the_image_check():
+    """NaN marks a missing point (encode_heatmaps gives it an empty map): one such point made
+    the whole face read "outside the image" (its share was 0); an all-NaN face is named so."""
+    from lponet_tf.data.sample import landmarks_inside_share
+    from lponet_tf.errors import DataError
+
+    lm = np.random.default_rng(0).uniform(30, 90, (68, 2))
+    lm[5] = np.nan
+    sample = prepare_sample(FaceRecord("x.png", landmarks=lm), 64, image=np.zeros((120, 120, 3), np.uint8))
+    maps = sample.targets["heatmaps"]
+    assert maps[..., 5].max() == 0.0 and maps[..., 4].max() > 0.5 and sample.weights["heatmaps"] == 1.0
+    assert landmarks_inside_share([[10, 10], [np.nan, 3], [np.inf, 5]], (100, 100)) == 0.0  # inf: not missing
+    lm[:, 0] += 500.0  # still refused when the points there are outside
+    with pytest.raises(DataError, match=r"lie outside the 120x120 image \(x 5\d\d"):
+        prepare_sample(FaceRecord("x.png", landmarks=lm), 64, image=np.zeros((120, 120, 3), np.uint8))
+    with pytest.raises(DataError, match="every landmark is missing"):
+        prepare_sample(FaceRecord("x.png", landmarks=np.full((68, 2), np.nan)), 64,
+                       image=np.zeros((120, 120, 3), np.uint8))

@@ -97,16 +97,20 @@ MIN_LANDMARKS_INSIDE = 0.5
 def landmarks_inside_share(landmarks, image_shape) -> float:
     """The share (0..1, by area) of the landmarks' tight box that lies inside an image of
     ``image_shape`` (its pixel extent ``[-0.5, W - 0.5] x [-0.5, H - 0.5]``, pixel centres
-    at whole numbers); 0.0 when a coordinate is not finite. A box with no width (height)
-    counts by whether its x (y) lies inside.
+    at whole numbers). A point with a NaN coordinate is a missing point (as for
+    :func:`lponet_tf.heatmaps.encode_heatmaps`) and left out; 0.0 when no point is left or
+    one is infinite. A box with no width (height) counts by whether its x (y) lies inside.
 
     Example:
         >>> landmarks_inside_share([[10, 10], [30, 20]], (100, 100))
         1.0
         >>> landmarks_inside_share([[80, 10], [119, 20]], (100, 100))   # x 80..119, the image to 99.5
         0.5
+        >>> landmarks_inside_share([[10, 10], [np.nan, 500], [30, 20]], (100, 100))   # one missing
+        1.0
     """
     p = np.asarray(landmarks, np.float64).reshape(-1, 2)
+    p = p[~np.isnan(p).any(axis=1)]
     if p.size == 0 or not np.all(np.isfinite(p)):
         return 0.0
     lo, hi = p.min(axis=0), p.max(axis=0)
@@ -131,6 +135,9 @@ def check_landmarks_in_image(landmarks, image_shape, path) -> None:
         return
     h, w = image_shape[:2]
     p = np.asarray(landmarks, np.float64).reshape(-1, 2)
+    p = p[~np.isnan(p).any(axis=1)]
+    if not len(p):
+        raise DataError(path, "every landmark is missing (NaN): no face to crop")
     with np.errstate(invalid="ignore"):
         lo, hi = p.min(axis=0), p.max(axis=0)
     raise DataError(path, f"the landmarks lie outside the {w}x{h} image (x {lo[0]:.6g}..{hi[0]:.6g}, "

@@ -340,8 +340,11 @@ def test_a_command_stopped_by_a_signal_leaves_no_staged_output(tmp_path, sig, co
     import sys
 
     out = tmp_path / "new" / "m.tflite"
+    # A suite started in the background (`make test &`) hands its children SIGINT ignored,
+    # and Python then installs no KeyboardInterrupt for it: give the command the default.
     proc = subprocess.Popen([sys.executable, "-c", STOPPED_COMMAND, str(out)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         assert proc.stdout.readline().strip() == "staged"
         assert (tmp_path / "new").is_dir()  # the staging folder is there now

@@ -42,17 +42,7 @@ class AssignmentGoldenTest {
     int frame = 0;
     for (Object fo : list(g.get("tracker_many"))) {
       Map<String, Object> f = map(fo);
-      List<float[]> boxes = new ArrayList<>();
-      for (Object b : list(f.get("boxes"))) {
-        boxes.add(floats(b));
-      }
-      List<FaceTracker.Tracked> got = tr.update(boxes, dbl(f.get("t")), null, null);
-      double[] ids = doubles(f.get("ids"));
-      assertEquals(ids.length, got.size());
-      for (int i = 0; i < ids.length; i++) {
-        assertEquals((int) ids[i], got.get(i).trackId, "frame " + frame + " face " + i);
-      }
-      frame++;
+      assertIds(f, tr.update(boxes(f), dbl(f.get("t")), null, null), "frame " + frame++);
     }
   }
 
@@ -62,10 +52,6 @@ class AssignmentGoldenTest {
     int frame = 0;
     for (Object fo : list(g.get("tracker_followed"))) {
       Map<String, Object> f = map(fo);
-      List<float[]> boxes = new ArrayList<>();
-      for (Object b : list(f.get("boxes"))) {
-        boxes.add(floats(b));
-      }
       List<Integer> given = null;
       if (f.get("track_ids") != null) {
         given = new ArrayList<>();
@@ -77,15 +63,27 @@ class AssignmentGoldenTest {
       if (f.get("ids") == null) {
         List<Integer> ids = given;
         assertThrows(IllegalArgumentException.class,
-            () -> tr.update(boxes, dbl(f.get("t")), null, null, ids), where);
+            () -> tr.update(boxes(f), dbl(f.get("t")), null, null, ids), where);
         continue;
       }
-      List<FaceTracker.Tracked> got = tr.update(boxes, dbl(f.get("t")), null, null, given);
-      double[] ids = doubles(f.get("ids"));
-      assertEquals(ids.length, got.size(), where);
-      for (int i = 0; i < ids.length; i++) {
-        assertEquals((int) ids[i], got.get(i).trackId, where + " face " + i);
-      }
+      assertIds(f, tr.update(boxes(f), dbl(f.get("t")), null, null, given), where);
+    }
+  }
+
+  private static List<float[]> boxes(Map<String, Object> frame) {
+    List<float[]> boxes = new ArrayList<>();
+    for (Object b : list(frame.get("boxes"))) {
+      boxes.add(floats(b));
+    }
+    return boxes;
+  }
+
+  /** The frame's Python ids, face by face. */
+  private static void assertIds(Map<String, Object> frame, List<FaceTracker.Tracked> got, String where) {
+    double[] ids = doubles(frame.get("ids"));
+    assertEquals(ids.length, got.size(), where);
+    for (int i = 0; i < ids.length; i++) {
+      assertEquals((int) ids[i], got.get(i).trackId, where + " face " + i);
     }
   }
 }

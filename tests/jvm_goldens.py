@@ -1018,7 +1018,7 @@ def _tracked_video(out: _Out, analyzer, img: np.ndarray, name: str, n: int, size
         ts = i * 1000.0 / 30.0
         session = analyzer._session
         previous = [landmark_box(f.landmarks) for f in session.previous] if i else []
-        ahead = [session._crop_box_now(f, ts / 1000.0) for f in session.previous] if i else []
+        ahead = session._crop_boxes_now(session.previous, ts / 1000.0) if i else []
         detections = session.detections_run if i else 0
         faces_t = analyzer.track(frame, ts)
         raw = analyzer.analyze_boxes(frame, [f.box for f in faces_t])

@@ -43,8 +43,8 @@ def test_track_refines_a_face_that_moved_out_of_last_frames_crop():
     box cuts it, and the oracle's landmarks would shrink onto the part in the crop (40 -> 24
     px wide without refinement). Refined on its new landmark box, as analyze() refines a
     detector box, it keeps its size and position, its track id, and the detector is not
-    needed. From its second moving frame on it is cropped where its motion puts it (one
-    run); where it stops, that crop overshoots once and is refined."""
+    needed. Once it has moved the same way twice (frame 3 on) it is cropped where its motion
+    puts it (one run); where it stops, that crop overshoots once and is refined."""
     analyzer, det = disc_analyzer(detect_every=100, smoothing=False)
     runner = analyzer.runner
     xs = [40 + 12 * i for i in range(8)] + [124] * 3
@@ -57,7 +57,7 @@ def test_track_refines_a_face_that_moved_out_of_last_frames_crop():
         width = np.ptp(faces[0].landmarks, axis=0)
         np.testing.assert_allclose(width, [40, 40], atol=2.0)
         runs = len(runner.calls) - calls
-        if i in (1, 8):  # the tracked crop cuts the face, then at most REFINE_PASSES more
+        if i in (1, 2, 8):  # the tracked crop cuts the face, then at most REFINE_PASSES more
             assert 2 <= runs <= 1 + REFINE_PASSES, i
         elif i:
             assert runs == 1, i
@@ -321,22 +321,72 @@ def test_merge_a_detection_centred_in_a_track_is_that_face():
     assert len(got) == 1 and np.array_equal(got[0].box, small.box) and got[0].track_id == 3
 
 
-def test_a_followed_face_is_cropped_ahead_only_for_motion_between_5_and_50_percent():
-    """The moved-on crop box: its last landmark box plus velocity x elapsed time, when that
-    shift is 5%..50% of the box's width (a still face's jitter, or a jump that was a new
-    detection's box, leave the box where it was)."""
+def test_a_followed_face_is_cropped_ahead_only_for_steady_motion_between_5_and_50_percent():
+    """The moved-on crop box: its last landmark box plus velocity x elapsed time, when the face
+    moves steadily and that shift is 5%..50% of the box's width (a still face's jitter, or a
+    jump that was a new detection's box, leave the box where it was), and not onto another
+    face's box."""
     Followed = dataclasses.make_dataclass("Followed", ["landmarks", "track_id"])
-    followed = Followed(np.array([[100.0, 50.0], [140.0, 90.0]]), 4)  # box 40 px wide
+    face = Followed(np.array([[100.0, 50.0], [140.0, 90.0]]), 4)  # box 40 px wide
     session = TrackingSession(analyzer=None)
     session.centres[4] = (1.0, np.array([120.0, 70.0]))
+    session.steady.add(4)
     for velocity, dt, shift in (([300.0, 0.0], 0.02, [6.0, 0.0]),     # 15%: ahead
                                 ([30.0, 40.0], 0.04, [1.2, 1.6]),     # 2 px of 40: 5%, ahead
                                 ([20.0, 0.0], 0.04, [0.0, 0.0]),      # 0.8 px: 2%, jitter
                                 ([600.0, 0.0], 0.04, [0.0, 0.0])):    # 24 px: 60%, a jump
         session.velocities[4] = np.array(velocity)
-        got = session._crop_box_now(followed, 1.0 + dt)
+        (got,) = session._crop_boxes_now([face], 1.0 + dt)
         np.testing.assert_allclose(got, [100 + shift[0], 50 + shift[1], 140 + shift[0], 90 + shift[1]],
                                    atol=1e-4, err_msg=str(velocity))
         assert got.dtype == np.float32
-    session.velocities.clear()  # no velocity (a new track): the landmark box
-    np.testing.assert_allclose(session._crop_box_now(followed, 1.04), [100, 50, 140, 90])
+    session.velocities[4] = np.array([300.0, 0.0])
+    session.steady.clear()  # moved, but not the same way twice: the landmark box
+    np.testing.assert_allclose(session._crop_boxes_now([face], 1.02)[0], [100, 50, 140, 90])
+    session.steady.add(4)
+    # a still neighbour 4 px to the right: the box moved 6 px would overlap it
+    neighbour = Followed(np.array([[144.0, 50.0], [184.0, 90.0]]), 5)
+    got = session._crop_boxes_now([face, neighbour], 1.02)
+    np.testing.assert_allclose(got, [[100, 50, 140, 90], [144, 50, 184, 90]])
+    far = Followed(np.array([[150.0, 50.0], [190.0, 90.0]]), 5)  # 10 px away: ahead
+    np.testing.assert_allclose(session._crop_boxes_now([face, far], 1.02)[0], [106, 50, 146, 90])
+
+
+def test_steady_means_the_last_two_motions_within_60_degrees():
+    Followed = dataclasses.make_dataclass("Followed", ["landmarks", "track_id"])
+    Snap = dataclasses.make_dataclass("Snap", ["track_id"])
+    session = TrackingSession(analyzer=None)
+
+    def at(x, y, t, moved=True):
+        face = Followed(np.array([[x, y], [x + 40.0, y + 40.0]]), 1)
+        session._remember_motion([face], [Snap(1)], {id(face)} if moved else set(), t)
+
+    at(0, 0, 0.0)
+    at(10, 0, 0.1)                     # one motion: no direction to agree with yet
+    assert session.steady == set() and np.allclose(session.velocities[1], [100, 0])
+    at(20, 5, 0.2)                     # 27 degrees from the last
+    assert session.steady == {1}
+    at(20, 15, 0.3)                    # (0, 10) after (10, 5): 63 degrees, not steady
+    assert session.steady == set()
+    at(25, 25, 0.4)                    # (5, 10) after (0, 10): 27 degrees
+    assert session.steady == {1}
+    at(200, 25, 0.5, moved=False)      # a detection's box replaced it: no velocity
+    assert session.steady == set() and 1 not in session.velocities
+
+
+def test_of_two_tracks_on_one_face_the_one_that_stayed_on_its_crop_keeps_it():
+    """A face passing behind another: both tracks' refined landmarks end on the front face.
+    The track whose landmarks stayed on its crop (the front face's own) keeps it, whichever
+    came first in the list (the first used to win, handing the front face the back one's id)."""
+    from lponet_tf.inference.video import _one_face_per_person
+
+    Face_ = dataclasses.make_dataclass("Face_", ["landmarks", "confidence", "track_id"])
+    front = np.array([[100.0, 50.0], [140.0, 90.0]])
+    behind = Face_(front + 1.0, 0.8, 1)      # track 1 was cropped 30 px to the left
+    own = Face_(front, 0.8, 2)               # track 2 was cropped on the front face
+    other = Face_(front + [300.0, 0.0], 0.8, 3)
+    crops = {id(behind): np.array([70.0, 50.0, 110.0, 90.0], np.float32),
+             id(own): np.array([101.0, 50.0, 141.0, 90.0], np.float32),
+             id(other): np.array([400.0, 50.0, 440.0, 90.0], np.float32)}
+    assert [f.track_id for f in _one_face_per_person([behind, other, own], crops)] == [3, 2]
+    assert [f.track_id for f in _one_face_per_person([own, behind, other], crops)] == [2, 3]

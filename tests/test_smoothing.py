@@ -376,3 +376,11 @@ def test_landmark_filter_one_cutoff_from_the_mean_point_speed_by_hand():
     f(x0, 0.0)
     np.testing.assert_allclose(f(x1, dt), expected, rtol=1e-6)
     assert 0 < expected[2, 0] < 30 and np.all(expected[:2] == x0[:2])
+
+
+def test_tracker_takes_track_ids_as_any_sequence():
+    """An array of ids (``np.array([1, 2])``) used to hit numpy's "truth value of an array"."""
+    tr = Tracker()
+    tr.update([box(0, 0), box(300, 0)], 0.0)
+    out = tr.update([box(300, 0), box(0, 0)], 0.1, track_ids=np.array([2, 1]))
+    assert [o.track_id for o in out] == [2, 1]

@@ -432,6 +432,7 @@ class Tracker:
         for name, seq in (("landmarks", landmarks), ("rotations", rotations), ("track_ids", track_ids)):
             if seq is not None and len(seq) != n:
                 raise SmoothingError(f"{len(seq)} {name} for {n} boxes")
+        track_ids = None if track_ids is None else list(track_ids)
         given = [i for i in (track_ids or []) if i is not None]
         if len(set(given)) != len(given):
             raise SmoothingError(f"a track id given to two faces: {list(track_ids)}")

@@ -10,11 +10,13 @@
   a detector box, and free). With ``options.refine`` a face whose new landmarks disagree
   with that box (it moved: the crop cut it) is analysed again on its new landmark box, as
   ``analyze`` does a detector box (:meth:`FaceAnalyzer.refine_faces`), before the loss test;
-  a still face costs nothing more. A face that moved on its last two frames is cropped where
-  that motion puts it now (when that is 5% to 50% of its width), so a face moving steadily
-  needs no second look; where it stops or turns, the crop is off once and refined. Two tracked faces that end on one face (a weak track
-  beside a face, refined onto it) are one face, as in ``analyze``: the older is kept and
-  the other counts as lost.
+  a still face costs nothing more. A face that moved the same way on its last three frames
+  (within 60 degrees) is cropped where that motion puts it now (when that is 5% to 50% of its
+  width, and the box would not overlap another face's), so a face moving steadily needs no
+  second look; where it stops or turns, the crop is off once and refined. Two tracked faces
+  that end on one face (a weak track beside a face, or a face passing behind another,
+  refined onto it) are one face, as in ``analyze``: the one whose landmarks stayed on its
+  crop keeps it (its track was on that face) and the other counts as lost.
 * Second looks. While no face is tracked, a frame in which the detector's first pass finds
   nothing gets the zoom-out pass (the default detector's second look at a frame inside a gray
   border, for faces that fill the frame) on the first such frame and then on one in
@@ -72,10 +74,13 @@ _SAME_FACE_IOU = 0.3
 _AGREE_IOU = 0.5
 # Landmark boxes smaller than this (pixels) mean the landmarks collapsed: the face is lost.
 _MIN_FACE_SIDE = 4.0
-# A followed face is cropped where its motion since the last frame puts it now, when that is
-# at least this share of its box's width (a still face's jitter is below it), and at most the
+# A followed face moving steadily is cropped where its motion puts it now, when that is at
+# least this share of its box's width (a still face's jitter is below it), and at most the
 # second share (a jump that large is a new detection's box, not motion).
 _AHEAD_MIN, _AHEAD_MAX = 0.05, 0.5
+# Steadily: its last two frame-to-frame motions differ in direction by at most this many
+# degrees (a shaking camera's do not: the next motion is then not the last one's).
+_STEADY_DEG = 60.0
 
 
 class TrackingSession:
@@ -102,10 +107,11 @@ class TrackingSession:
         self.detections_run = 0
         self.faceless_frames = 0  # consecutive frames that started with no tracked face
         self.last_t: Optional[float] = None
-        # per track id: (time, landmark-box centre) on its last frame, and its velocity
-        # (px / s) when it was followed on both of its last two frames
+        # per track id: (time, landmark-box centre) on its last frame; its velocity (px / s)
+        # when it was followed on both of its last two frames; the ids moving steadily
         self.centres: Dict[int, Tuple[float, np.ndarray]] = {}
         self.velocities: Dict[int, np.ndarray] = {}
+        self.steady: set = set()
 
     def step(self, rgb: np.ndarray, timestamp_ms: float) -> list:
         """Faces of one ``(H, W, 3)`` uint8 RGB frame at ``timestamp_ms``."""
@@ -123,7 +129,7 @@ class TrackingSession:
         faces = []
         if self.previous:
             # (analyze_boxes skips these: left out here too, so each face keeps its track id)
-            crops = [self._crop_box_now(f, t) for f in self.previous]
+            crops = self._crop_boxes_now(self.previous, t)
             followed = [(f, b) for f, b in zip(self.previous, crops) if box_in_image(b, rgb.shape)]
             tracked = self.analyzer.analyze_boxes(rgb, [b for _, b in followed],
                                                   [f.score for f, _ in followed])
@@ -133,8 +139,10 @@ class TrackingSession:
             tracked = [dataclasses.replace(f, track_id=p.track_id) for f, (p, _) in zip(tracked, followed)]
             faces = [f for f in tracked if _still_a_face(f, opts.min_tracking_confidence)]
             # one face per person, as in find_faces: the refinement may take a weak track
-            # beside a face (a half face at the frame's edge) onto that face; the older is kept
-            faces = distinct_faces(faces, by_confidence=False)
+            # beside a face (a half face at the frame's edge, a face passing behind another)
+            # onto that face; of two, the one that stayed on its crop keeps the face (its
+            # track was on it), in their order
+            faces = _one_face_per_person(faces, {id(f): b for f, (_, b) in zip(tracked, followed)})
             due = due or len(faces) < len(self.previous)
         moved = {id(f) for f in faces}  # followed faces: their change of place is motion
         if due:
@@ -163,32 +171,49 @@ class TrackingSession:
         self.previous = [dataclasses.replace(f, track_id=s.track_id) for f, s in zip(faces, snapshots)]
         return [_with_track(f, s, opts.smoothing) for f, s in zip(faces, snapshots)]
 
-    def _crop_box_now(self, face, t: float) -> np.ndarray:
-        """The box to crop a followed face on at time ``t``: its landmarks' tight box on its
-        last frame, moved on by its velocity when that moves it :data:`_AHEAD_MIN` to
-        :data:`_AHEAD_MAX` of the box's width. A face moving steadily is then cropped where
-        it is, and needs no second look (:meth:`FaceAnalyzer.refine_faces`)."""
-        box = _crop_box(face)
-        velocity = self.velocities.get(face.track_id)
-        if velocity is None:
-            return box
-        shift = velocity * (t - self.centres[face.track_id][0])
+    def _crop_boxes_now(self, faces: list, t: float) -> List[np.ndarray]:
+        """The boxes to crop the followed ``faces`` on at time ``t``: each one's landmark box
+        on its last frame, moved on by its velocity when it moves steadily and that moves it
+        :data:`_AHEAD_MIN` to :data:`_AHEAD_MAX` of the box's width, unless the moved box
+        would overlap another face's box (moved or not: a face stopping beside another would
+        be cropped on its neighbour). A face moving steadily is then cropped where it is, and
+        needs no second look (:meth:`FaceAnalyzer.refine_faces`)."""
+        last = [_crop_box(f) for f in faces]
+        shifts = [self._shift_now(f, b, t) for f, b in zip(faces, last)]
+        ahead = [b if s is None else (b + np.tile(s, 2)).astype(np.float32) for b, s in zip(last, shifts)]
+        out = []
+        for i, box in enumerate(ahead):
+            others = [b for j in range(len(faces)) if j != i for b in (last[j], ahead[j])]
+            if shifts[i] is not None and others and box_iou(box, np.stack(others)).max() > 0:
+                box = last[i]
+            out.append(box)
+        return out
+
+    def _shift_now(self, face, box: np.ndarray, t: float) -> Optional[np.ndarray]:
+        """``(dx, dy)`` a steadily moving face has moved since its last frame, or None."""
+        if face.track_id not in self.steady:
+            return None
+        shift = self.velocities[face.track_id] * (t - self.centres[face.track_id][0])
         if not _AHEAD_MIN <= math.hypot(*shift) / max(float(box[2] - box[0]), 1e-6) <= _AHEAD_MAX:
-            return box
-        return (box + np.tile(shift, 2)).astype(np.float32)
+            return None
+        return shift
 
     def _remember_motion(self, faces: list, snapshots: list, moved: set, t: float) -> None:
-        """Each track's landmark-box centre at ``t``, and its velocity where the face was
-        followed (a detection's face that replaced a drifted one jumped, it did not move)."""
-        centres, velocities = {}, {}
+        """Each track's landmark-box centre at ``t``, its velocity where the face was
+        followed (a detection's face that replaced a drifted one jumped, it did not move),
+        and whether it moved steadily: its last two velocities within :data:`_STEADY_DEG`."""
+        centres, velocities, steady = {}, {}, set()
+        cos_steady = math.cos(math.radians(_STEADY_DEG))
         for face, snap in zip(faces, snapshots):
             box = landmark_box(face.landmarks).astype(np.float64)
             centre = (box[:2] + box[2:]) / 2.0
-            last = self.centres.get(snap.track_id)
+            last, before = self.centres.get(snap.track_id), self.velocities.get(snap.track_id)
             if last is not None and id(face) in moved:
-                velocities[snap.track_id] = (centre - last[1]) / (t - last[0])
+                v = velocities[snap.track_id] = (centre - last[1]) / (t - last[0])
+                if before is not None and float(v @ before) >= cos_steady * math.hypot(*v) * math.hypot(*before):
+                    steady.add(snap.track_id)
             centres[snap.track_id] = (t, centre)
-        self.centres, self.velocities = centres, velocities
+        self.centres, self.velocities, self.steady = centres, velocities, steady
 
     @staticmethod
     def _merge(tracked: list, detected: list) -> list:
@@ -226,6 +251,18 @@ def _still_a_face(face, min_confidence: float) -> bool:
         return False
     x0, y0, x1, y1 = landmark_box(face.landmarks)
     return min(x1 - x0, y1 - y0) >= _MIN_FACE_SIDE
+
+
+def _one_face_per_person(faces: list, crops: Dict[int, np.ndarray]) -> list:
+    """``faces`` (followed, each cropped on ``crops[id(face)]``) without the ones another
+    kept face repeats (:func:`distinct_faces`), trying them in order of how well their
+    landmarks stay on their crop (the face whose track was on it first), kept in order."""
+    def on_crop(face) -> float:
+        return float(box_iou(landmark_box(face.landmarks), crops[id(face)])[0, 0])
+
+    kept = {id(f) for f in distinct_faces(sorted(faces, key=lambda f: -on_crop(f)),
+                                          by_confidence=False)}
+    return [f for f in faces if id(f) in kept]
 
 
 def _crop_box(face) -> np.ndarray:

@@ -24,9 +24,10 @@ import org.lponet.core.Rotations;
  *       is the tight box of its previous landmarks (the box the network's crops are made of);
  *       a face whose new landmarks disagree with that box (it moved) is analysed again on them
  *       ({@link FacePipeline#refine}, Python's {@code refine_faces}) before the loss test;
- *       two tracked faces that end on one face are one ({@link FacePipeline#distinct}). A face
- *       that moved on its last two frames is cropped where that motion puts it now (5% to 50%
- *       of its width), so a face moving steadily needs no second look.
+ *       two tracked faces that end on one face are one ({@link FacePipeline#distinct}: the one
+ *       whose landmarks stayed on its crop keeps it). A face that moved the same way on its last
+ *       three frames is cropped where that motion puts it now (5% to 50% of its width, not onto
+ *       another face), so a face moving steadily needs no second look.
  *   <li>Second looks: while no face is tracked, a frame in which the detector's first pass finds
  *       nothing gets the zoom-out pass on the first such frame and then on one in
  *       {@code zoomOutEvery}; after unsure first-pass faces it always runs. The candidate check
@@ -48,11 +49,12 @@ import org.lponet.core.Rotations;
 public final class FaceTrackingSession {
   static final float SAME_FACE_IOU = 0.3f, AGREE_IOU = 0.5f, MIN_FACE_SIDE = 4f;
   /**
-   * A followed face is cropped where its motion since the last frame puts it now, when that is
-   * at least {@code AHEAD_MIN} of its box's width (a still face's jitter is below it) and at
-   * most {@code AHEAD_MAX} (Python's {@code _AHEAD_MIN}, {@code _AHEAD_MAX}).
+   * A followed face moving steadily is cropped where its motion puts it now, when that is at
+   * least {@code AHEAD_MIN} of its box's width (a still face's jitter is below it) and at most
+   * {@code AHEAD_MAX}; steadily: its last two motions within {@code STEADY_DEG} degrees
+   * (Python's {@code _AHEAD_MIN}, {@code _AHEAD_MAX}, {@code _STEADY_DEG}).
    */
-  static final double AHEAD_MIN = 0.05, AHEAD_MAX = 0.5;
+  static final double AHEAD_MIN = 0.05, AHEAD_MAX = 0.5, STEADY_DEG = 60.0;
 
   /** One face of one frame: the analysis plus the track id and the smoothed values. */
   public static final class Tracked {
@@ -85,6 +87,8 @@ public final class FaceTrackingSession {
   private Map<Integer, double[]> centres = new HashMap<>();
   /** Per track id: its velocity {vx, vy} (px / s), when followed on its last two frames. */
   private Map<Integer, double[]> velocities = new HashMap<>();
+  /** The track ids moving steadily. */
+  private Set<Integer> steady = new HashSet<>();
   private Integer framesSinceDetection;
   private double lastT = Double.NaN;
   private int detectionsRun;
@@ -116,6 +120,7 @@ public final class FaceTrackingSession {
     previousIds = new ArrayList<>();
     centres = new HashMap<>();
     velocities = new HashMap<>();
+    steady = new HashSet<>();
     framesSinceDetection = null;
     lastT = Double.NaN;
     detectionsRun = 0;
@@ -151,8 +156,9 @@ public final class FaceTrackingSession {
       List<float[]> boxes = new ArrayList<>();
       List<Integer> followedIds = new ArrayList<>();
       float[] scores = new float[previous.size()];
+      List<float[]> crops = cropBoxesNow(t);
       for (int i = 0; i < previous.size(); i++) {
-        float[] box = cropBoxNow(previous.get(i), previousIds.get(i), t);
+        float[] box = crops.get(i);
         if (Refine.inImage(box, frame.width, frame.height)) { // analyzeBoxes skips the others
           scores[boxes.size()] = previous.get(i).score;
           boxes.add(box);
@@ -162,15 +168,18 @@ public final class FaceTrackingSession {
       // a face that moved is cut by last frame's box: re-cropped on its new landmarks (as a
       // detector box is) before it is judged
       List<Face> analysed = pipeline.refine(frame, pipeline.analyzeBoxes(frame, boxes, scores));
+      List<float[]> faceCrops = new ArrayList<>();
       for (int k = 0; k < analysed.size(); k++) {
         if (stillAFace(analysed.get(k))) {
           faces.add(analysed.get(k));
           ids.add(followedIds.get(k));
+          faceCrops.add(boxes.get(k));
         }
       }
       // one face per person, as in findFaces: the refinement may take a weak track beside a
-      // face onto that face; the older is kept
-      List<Face> kept = pipeline.distinct(faces);
+      // face (a half face, a face passing behind another) onto that face; of two, the one that
+      // stayed on its crop keeps the face (its track was on it), in their order
+      List<Face> kept = onePerPerson(faces, faceCrops);
       ids = idsOf(kept, faces, ids);
       faces = kept;
       due = due || faces.size() < previous.size();
@@ -233,50 +242,110 @@ public final class FaceTrackingSession {
   }
 
   /**
-   * The box to crop a followed face on at time {@code t}: its landmarks' tight box on its last
-   * frame, moved on by its velocity when that moves it {@code AHEAD_MIN} to {@code AHEAD_MAX}
-   * of the box's width (Python's {@code TrackingSession._crop_box_now}).
+   * The boxes to crop the previous frame's faces on at time {@code t}: each one's landmark box,
+   * moved on by its velocity when it moves steadily and that moves it {@code AHEAD_MIN} to
+   * {@code AHEAD_MAX} of the box's width, unless the moved box would overlap another face's box
+   * (moved or not) (Python's {@code TrackingSession._crop_boxes_now}).
    */
-  private float[] cropBoxNow(Face face, Integer trackId, double t) {
-    float[] box = landmarkBox(face.landmarks);
-    double[] v = trackId == null ? null : velocities.get(trackId);
-    if (v == null) {
-      return box;
+  private List<float[]> cropBoxesNow(double t) {
+    int n = previous.size();
+    List<float[]> last = new ArrayList<>(), ahead = new ArrayList<>();
+    boolean[] moves = new boolean[n];
+    for (int i = 0; i < n; i++) {
+      float[] box = landmarkBox(previous.get(i).landmarks);
+      double[] shift = shiftNow(previousIds.get(i), box, t);
+      moves[i] = shift != null;
+      last.add(box);
+      ahead.add(shift == null ? box : new float[] {(float) (box[0] + shift[0]),
+          (float) (box[1] + shift[1]), (float) (box[2] + shift[0]), (float) (box[3] + shift[1])});
     }
+    List<float[]> out = new ArrayList<>();
+    for (int i = 0; i < n; i++) {
+      float[] box = ahead.get(i);
+      for (int j = 0; moves[i] && j < n; j++) {
+        if (j != i && (Refine.iou(box, last.get(j)) > 0 || Refine.iou(box, ahead.get(j)) > 0)) {
+          box = last.get(i); // not onto another face
+        }
+      }
+      out.add(box);
+    }
+    return out;
+  }
+
+  /** {dx, dy} a steadily moving face has moved since its last frame, or null. */
+  private double[] shiftNow(Integer trackId, float[] box, double t) {
+    if (trackId == null || !steady.contains(trackId)) {
+      return null;
+    }
+    double[] v = velocities.get(trackId);
     double dt = t - centres.get(trackId)[0];
     double sx = v[0] * dt, sy = v[1] * dt;
     double share = Math.hypot(sx, sy) / Math.max((double) (box[2] - box[0]), 1e-6);
-    if (!(share >= AHEAD_MIN && share <= AHEAD_MAX)) {
-      return box;
-    }
-    return new float[] {(float) (box[0] + sx), (float) (box[1] + sy), (float) (box[2] + sx),
-        (float) (box[3] + sy)};
+    return share >= AHEAD_MIN && share <= AHEAD_MAX ? new double[] {sx, sy} : null;
   }
 
   /**
-   * Each track's landmark-box centre at {@code t}, and its velocity where the face was followed
-   * (in {@code moved}: a detection that replaced a drifted face jumped, it did not move).
+   * Each track's landmark-box centre at {@code t}, its velocity where the face was followed (in
+   * {@code moved}: a detection that replaced a drifted face jumped, it did not move), and whether
+   * it moved steadily: its last two velocities within {@code STEADY_DEG} degrees.
    */
   private void rememberMotion(List<Face> faces, List<FaceTracker.Tracked> snaps, List<Face> moved,
       double t) {
     Map<Integer, double[]> c = new HashMap<>(), v = new HashMap<>();
+    Set<Integer> s = new HashSet<>();
+    double cosSteady = Math.cos(Math.toRadians(STEADY_DEG));
     for (int i = 0; i < faces.size(); i++) {
       Face f = faces.get(i);
       int id = snaps.get(i).trackId;
       float[] b = landmarkBox(f.landmarks);
       double cx = ((double) b[0] + b[2]) / 2.0, cy = ((double) b[1] + b[3]) / 2.0;
-      double[] last = centres.get(id);
+      double[] last = centres.get(id), before = velocities.get(id);
       boolean followed = false;
       for (Face m : moved) {
         followed |= m == f;
       }
       if (last != null && followed) {
-        v.put(id, new double[] {(cx - last[1]) / (t - last[0]), (cy - last[2]) / (t - last[0])});
+        double[] vel = {(cx - last[1]) / (t - last[0]), (cy - last[2]) / (t - last[0])};
+        v.put(id, vel);
+        if (before != null && vel[0] * before[0] + vel[1] * before[1]
+            >= cosSteady * Math.hypot(vel[0], vel[1]) * Math.hypot(before[0], before[1])) {
+          s.add(id);
+        }
       }
       c.put(id, new double[] {t, cx, cy});
     }
     centres = c;
     velocities = v;
+    steady = s;
+  }
+
+  /**
+   * {@code faces} without the ones another kept face repeats ({@link FacePipeline#distinct}),
+   * trying them in order of how well their landmarks stay on their crop (the face whose track
+   * was on it first), kept in their order (Python's {@code _one_face_per_person}).
+   */
+  private List<Face> onePerPerson(List<Face> faces, List<float[]> crops) {
+    List<Integer> order = new ArrayList<>();
+    float[] onCrop = new float[faces.size()];
+    for (int i = 0; i < faces.size(); i++) {
+      order.add(i);
+      onCrop[i] = Refine.iou(landmarkBox(faces.get(i).landmarks), crops.get(i));
+    }
+    order.sort((a, b) -> Float.compare(onCrop[b], onCrop[a])); // stable: ties keep their order
+    List<Face> tried = new ArrayList<>();
+    for (int i : order) {
+      tried.add(faces.get(i));
+    }
+    List<Face> kept = pipeline.distinct(tried), out = new ArrayList<>();
+    for (Face f : faces) {
+      for (Face k : kept) {
+        if (k == f) {
+          out.add(f);
+          break;
+        }
+      }
+    }
+    return out;
   }
 
   /** The ids of {@code kept}, a sub-list of {@code faces} (the same objects), from {@code ids}. */

@@ -194,7 +194,7 @@ def _check_file(path: str, name: str) -> None:
 
 
 #: Formats whose size Pillow reads from the header and whose EXIF orientation OpenCV's
-#: decoder applies as Pillow's tag says (tests/test_image_io.py checks all 8 orientations
+#: decoder applies as Pillow's tag says (tests/test_codec_image.py checks all 8 orientations
 #: against a decode). Other files are decoded to learn their size.
 _HEADER_FORMATS = ("JPEG", "PNG", "WEBP", "BMP")
 

@@ -485,8 +485,9 @@ class Tracker:
         the others maximising total IoU with the remaining tracks, each >= the threshold."""
         live = {t.track_id: ti for ti, t in enumerate(self._tracks)}
         pairs = [(fi, live[i]) for fi, i in enumerate(track_ids or []) if i in live]
-        faces = [fi for fi in range(len(boxes)) if fi not in {p[0] for p in pairs}]
-        tracks = [ti for ti in range(len(self._tracks)) if ti not in {p[1] for p in pairs}]
+        followed, continued = {fi for fi, _ in pairs}, {ti for _, ti in pairs}
+        faces = [fi for fi in range(len(boxes)) if fi not in followed]
+        tracks = [ti for ti in range(len(self._tracks)) if ti not in continued]
         if not faces or not tracks:
             return pairs
         from scipy.optimize import linear_sum_assignment

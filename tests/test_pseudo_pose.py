@@ -11,7 +11,7 @@ import pytest
 from lponet_tf import geometry
 from lponet_tf.data import FaceRecord, read_dataset
 from lponet_tf.data.pseudo_pose import (
-    MEAN_FACE_PATH, camera_matrix, fill_pseudo_poses, image_size_of, mean_face, pseudo_pose)
+    MEAN_FACE_PATH, camera_matrix, face_centre, fill_pseudo_poses, image_size_of, mean_face, pseudo_pose)
 from lponet_tf.errors import DataError
 from script_modules import load_script
 
@@ -177,6 +177,34 @@ def test_fill_pseudo_poses_with_given_sizes():
     record = FaceRecord(image_path="not/read.jpg", landmarks=lm)
     out = fill_pseudo_poses([record], image_size=lambda path: (450, 450))
     assert _degrees(out[0].pose, geometry.euler_to_matrix([25, 0, 0])) < 0.05
+
+
+@pytest.mark.parametrize("ypr", [(0, 0, 0), (30, -15, 5), (-45, 10, 0)])
+def test_face_centred_labels_give_the_pose_a_crop_of_the_face_shows(ypr):
+    """A face near the right edge of a wide photo, seen by a camera whose principal ray goes
+    through the head (what a crop centred on the face shows): ``centre="face"`` recovers its
+    pose; the photo-centred label adds the ray's angle (f = 2,560 px, 187 px off centre: 4.2
+    degrees)."""
+    R = geometry.euler_to_matrix(ypr)
+    K = camera_matrix((300, 640))
+    ray_centre = np.array([500.0, 100.0])
+    cam = mean_face() @ R.T + [0.0, 0.0, 2500.0]
+    lm = (cam[:, :2] / cam[:, 2:]) * K[0, 0] + ray_centre
+    record = FaceRecord(image_path="not/read.jpg", landmarks=lm)
+    face, photo = (fill_pseudo_poses([record], image_size=lambda path: (300, 640), centre=c)[0].pose
+                   for c in ("face", "photo"))
+    # The box centre is not the head's ray (up to 33 px off at these turns: 0.7 degrees).
+    assert _degrees(face, R) < 1.0
+    assert _degrees(photo, R) > 3.5
+
+
+def test_face_centre_and_its_option_checked():
+    assert face_centre([[10.0, 20.0], [30.0, 60.0], [np.nan, 0.0]]).tolist() == [20.0, 40.0]
+    with pytest.raises(ValueError, match="centre must be one of"):
+        fill_pseudo_poses([], centre="middle")
+    with pytest.raises(ValueError, match="principal_point"):
+        camera_matrix((100, 100), principal_point=(np.nan, 1.0))
+    assert camera_matrix((100, 100), principal_point=(3.0, 7.0))[:2, 2].tolist() == [3.0, 7.0]
 
 
 def test_image_size_of_missing_file(tmp_path):

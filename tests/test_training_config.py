@@ -381,3 +381,32 @@ def test_values_on_an_open_bound_are_refused(tmp_path, overrides, expected):
     with pytest.raises(ConfigError) as err:
         load_config(_tiny_config(tmp_path), overrides)
     assert expected in str(err.value), str(err.value)
+
+
+def test_pseudo_pose_centre_is_a_data_entry_key_that_reaches_the_labels(tmp_path):
+    """``pseudo_pose_centre: face`` puts the label's principal point on the face (the pose a
+    crop of it shows); the default keeps the photo's centre. A face 187 px right of and 50 px
+    above the centre of a 640 x 300 photo, seen straight along its own ray at pose R."""
+    import cv2
+    import numpy as np
+
+    from lponet_tf import geometry
+    from lponet_tf.data.pseudo_pose import camera_matrix, mean_face
+    from lponet_tf.data.pts import write_pts
+    from lponet_tf.training.datasets import load_entry
+
+    R = geometry.euler_to_matrix([25.0, -10.0, 0.0])
+    cam = mean_face() @ R.T + [0.0, 0.0, 2500.0]
+    lm = (cam[:, :2] / cam[:, 2:]) * camera_matrix((300, 640))[0, 0] + [500.0, 100.0]
+    cv2.imwrite(str(tmp_path / "photo.png"), np.zeros((300, 640, 3), np.uint8))
+    write_pts(tmp_path / "photo.pts", lm)
+    entry = {"name": "300w", "root": str(tmp_path), "pseudo_pose": True}
+    errors = {}
+    for centre in (None, "photo", "face"):
+        given = entry if centre is None else dict(entry, pseudo_pose_centre=centre)
+        (record,) = load_entry(given, "train")
+        errors[centre] = float(np.degrees(geometry.geodesic_distance(record.pose, R)))
+    assert errors["face"] < 1.0
+    assert errors["photo"] > 3.5 and errors[None] == errors["photo"]
+    with pytest.raises(ConfigError, match="did you mean 'face'"):
+        load_config(_tiny_config(tmp_path), ["data.train.0.pseudo_pose_centre=faces"])

@@ -26,8 +26,12 @@ Choices, and why:
   5.1 to 3.6 degrees going from 1x to 4x. Known cost, kept for now (the bundled model and
   every documented pose figure use these labels): a face off the photo's centre is seen
   along an oblique ray, and its label carries that ray's angle, which a centred crop does
-  not show -- on the 1,207 300W faces the labels move by median 0.8, at most 4.2 degrees
-  when solved with the face at the principal point.
+  not show -- on the 1,207 300W faces (mostly near their photo's centre) the labels move
+  by median 0.04, mean 0.43, 90th percentile 1.5, at most 3.3 degrees (yaw 0.23, pitch
+  0.28 degrees mean) when solved with the face at the principal point. That is ``centre="face"``
+  (:data:`PSEUDO_POSE_CENTRES`; config ``pseudo_pose_centre: face``): the principal point at
+  the centre of the landmarks' box, the point a training crop is centred on, so that the
+  label is the pose the crop shows.
 
 Accuracy against the real 3DDFA labels (tests/test_pseudo_pose.py): AFLW2000 samples
 1.6 / 4.3 / 3.0 / 2.6 degrees geodesic with the shipped face (which they helped build;
@@ -41,7 +45,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import os
-from typing import Callable, Iterable, List, Optional, Tuple
+from typing import Callable, Iterable, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -54,6 +58,10 @@ PNP_POINTS = np.array(list(range(17, 48)) + [48, 54], dtype=np.int64)
 
 #: Focal length of the assumed camera, as a multiple of the image's longer side.
 DEFAULT_FOCAL_SCALE = 4.0
+
+#: Where :func:`fill_pseudo_poses` puts the camera's principal point: the photo's centre
+#: (the default; the bundled model's labels) or the centre of the face's landmark box.
+PSEUDO_POSE_CENTRES = ("photo", "face")
 
 
 @functools.lru_cache(maxsize=1)
@@ -69,12 +77,19 @@ def mean_face() -> np.ndarray:
     return face
 
 
-def camera_matrix(image_size: Tuple[int, int], focal_scale: float = DEFAULT_FOCAL_SCALE) -> np.ndarray:
+def camera_matrix(image_size: Tuple[int, int], focal_scale: float = DEFAULT_FOCAL_SCALE,
+                  principal_point: Optional[Sequence[float]] = None) -> np.ndarray:
     """Pinhole intrinsics for an image of ``(height, width)``.
+
+    Args:
+        image_size: ``(height, width)``.
+        focal_scale: focal length as a multiple of the longer side.
+        principal_point: ``(x, y)`` in pixels; default the image's centre.
 
     Returns:
         ``3 x 3`` float64 ``K`` with ``f = focal_scale * max(h, w)`` and the principal
-        point at the centre ``((w - 1) / 2, (h - 1) / 2)`` (pixel centres at integers).
+        point at ``principal_point``, by default the centre ``((w - 1) / 2, (h - 1) / 2)``
+        (pixel centres at integers).
 
     Example:
         >>> camera_matrix((450, 450))[0].tolist()
@@ -84,11 +99,18 @@ def camera_matrix(image_size: Tuple[int, int], focal_scale: float = DEFAULT_FOCA
     if h <= 0 or w <= 0:
         raise ValueError(f"image_size must be positive (height, width), got {image_size}")
     f = float(focal_scale) * max(h, w)
-    return np.array([[f, 0.0, (w - 1) / 2.0], [0.0, f, (h - 1) / 2.0], [0.0, 0.0, 1.0]])
+    if principal_point is None:
+        cx, cy = (w - 1) / 2.0, (h - 1) / 2.0
+    else:
+        cx, cy = (float(v) for v in np.asarray(principal_point, np.float64).reshape(2))
+        if not (np.isfinite(cx) and np.isfinite(cy)):
+            raise ValueError(f"principal_point must be finite (x, y), got {principal_point}")
+    return np.array([[f, 0.0, cx], [0.0, f, cy], [0.0, 0.0, 1.0]])
 
 
 def pseudo_pose(landmarks, image_size: Tuple[int, int],
-                focal_scale: float = DEFAULT_FOCAL_SCALE, face_model=None) -> np.ndarray:
+                focal_scale: float = DEFAULT_FOCAL_SCALE, face_model=None,
+                principal_point: Optional[Sequence[float]] = None) -> np.ndarray:
     """Head pose from 68 image landmarks by PnP against the mean face.
 
     Args:
@@ -97,6 +119,8 @@ def pseudo_pose(landmarks, image_size: Tuple[int, int],
         focal_scale: focal length as a multiple of the longer image side.
         face_model: ``(68, 3)`` 3D face in the geometry head frame; default
             :func:`mean_face`.
+        principal_point: ``(x, y)`` of the camera's principal point; default the
+            image's centre (:func:`camera_matrix`).
 
     Returns:
         ``(3, 3)`` float64 rotation in the convention of :mod:`lponet_tf.geometry`
@@ -122,7 +146,7 @@ def pseudo_pose(landmarks, image_size: Tuple[int, int],
     model = mean_face() if face_model is None else np.asarray(face_model, dtype=np.float64)
     if model.shape != (68, 3):
         raise ValueError(f"face_model must be (68, 3), got {model.shape}")
-    K = camera_matrix(image_size, focal_scale)
+    K = camera_matrix(image_size, focal_scale, principal_point)
     ok, rvec, _ = cv2.solvePnP(
         np.ascontiguousarray(model[PNP_POINTS]), np.ascontiguousarray(lm[PNP_POINTS]),
         K, None, flags=cv2.SOLVEPNP_SQPNP,
@@ -146,9 +170,19 @@ def image_size_of(path) -> Tuple[int, int]:
     return read_record_image_size(path)
 
 
+def face_centre(landmarks) -> np.ndarray:
+    """``(x, y)`` centre of the landmarks' box: where a training crop of the face is centred
+    (:func:`lponet_tf.codec.crop.face_box`), the principal point of ``centre="face"``."""
+    from lponet_tf.codec.crop import box_from_landmarks  # deferred: the codec imports cv2
+
+    x0, y0, x1, y1 = (float(v) for v in box_from_landmarks(landmarks))
+    return np.array([(x0 + x1) / 2.0, (y0 + y1) / 2.0])
+
+
 def fill_pseudo_poses(records: Iterable[FaceRecord],
                       image_size: Optional[Callable[[str], Tuple[int, int]]] = None,
-                      focal_scale: float = DEFAULT_FOCAL_SCALE) -> List[FaceRecord]:
+                      focal_scale: float = DEFAULT_FOCAL_SCALE,
+                      centre: str = "photo") -> List[FaceRecord]:
     """Give a PnP pose to every record that has 68 landmarks but no pose.
 
     Records that already have a pose, or have no landmarks, are returned unchanged (the
@@ -160,9 +194,14 @@ def fill_pseudo_poses(records: Iterable[FaceRecord],
         image_size: ``path -> (height, width)``; default decodes the image
             (:func:`image_size_of`). Pass a lookup when sizes are known.
         focal_scale: see :func:`pseudo_pose`.
+        centre: the principal point (:data:`PSEUDO_POSE_CENTRES`): ``"photo"``, the image's
+            centre, or ``"face"``, the centre of the record's landmark box.
 
     Returns:
         list of FaceRecords, same order and length as ``records``.
+
+    Raises:
+        ValueError: ``centre`` not one of :data:`PSEUDO_POSE_CENTRES`.
 
     Example:
         >>> from lponet_tf.data import read_dataset
@@ -170,17 +209,21 @@ def fill_pseudo_poses(records: Iterable[FaceRecord],
         >>> recs[0].attributes["pose_source"], recs[0].pose.shape  # doctest: +SKIP
         ('solvepnp', (3, 3))
     """
+    if centre not in PSEUDO_POSE_CENTRES:
+        raise ValueError(f"centre must be one of {PSEUDO_POSE_CENTRES}, got {centre!r}")
     size_of = image_size or image_size_of
     out = []
     for record in records:
         if record.pose is not None or record.landmarks is None or len(record.landmarks) != 68:
             out.append(record)
             continue
-        R = pseudo_pose(record.landmarks, size_of(record.image_path), focal_scale)
+        point = face_centre(record.landmarks) if centre == "face" else None
+        R = pseudo_pose(record.landmarks, size_of(record.image_path), focal_scale,
+                        principal_point=point)
         out.append(dataclasses.replace(
             record, pose=R, attributes={**record.attributes, "pose_source": "solvepnp"}))
     return out
 
 
-__all__ = ["MEAN_FACE_PATH", "PNP_POINTS", "DEFAULT_FOCAL_SCALE", "mean_face", "camera_matrix",
-           "pseudo_pose", "image_size_of", "fill_pseudo_poses"]
+__all__ = ["MEAN_FACE_PATH", "PNP_POINTS", "DEFAULT_FOCAL_SCALE", "PSEUDO_POSE_CENTRES", "mean_face",
+           "camera_matrix", "pseudo_pose", "face_centre", "image_size_of", "fill_pseudo_poses"]

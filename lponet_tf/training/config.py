@@ -19,6 +19,7 @@ from typing import Any, Dict, Iterable, List, Optional, Tuple
 
 import yaml
 
+from lponet_tf.data.pseudo_pose import PSEUDO_POSE_CENTRES
 from lponet_tf.data.records import TASKS  # labels a dataset entry can keep; others get weight 0
 from lponet_tf.errors import LPONetError
 from lponet_tf.heatmaps import DECODERS
@@ -28,7 +29,7 @@ DEFAULTS: Dict[str, Any] = {
     "model": {},  # LPONetConfig fields
     "init_from": None,  # .keras / .weights.h5 / preset .npz to start from (stage 2)
     "data": {
-        "train": [],  # [{name, root, split, ratio, tasks, pseudo_pose, holdout}]
+        "train": [],  # [{name, root, split, ratio, tasks, pseudo_pose, pseudo_pose_centre, holdout}]
         "validation": [],
         "mixing": "exact",  # exact | sampled
         "cache": False,
@@ -157,6 +158,7 @@ _ENTRY = S.section(
         "ratio": S.number(0, low_open=True),
         "tasks": _distinct(S.list_of(S.choice(*TASKS), nonempty=True)),
         "pseudo_pose": S.boolean(),
+        "pseudo_pose_centre": S.choice(*PSEUDO_POSE_CENTRES),
         "holdout": S.optional(S.section({
             "fraction": S.number(0, 1, low_open=True, high_open=True),
             "seed": S.integer(0),

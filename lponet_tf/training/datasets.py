@@ -8,6 +8,7 @@ A config's ``data.train`` is a list of entries::
       ratio: 4              # share of each batch (4:3:3 in stage 2)
       tasks: [landmarks, pose, occlusion]   # labels to use; others get weight 0
       pseudo_pose: true     # fill missing poses with the solvePnP pseudo-label
+      pseudo_pose_centre: photo   # its principal point: photo (default) or face
       holdout: {fraction: 0.15, seed: 0, part: train}   # file-level split
 
 ``holdout`` splits by photo (the file stem without a trailing ``_N`` face index), with a
@@ -140,7 +141,8 @@ def load_entry(entry: dict, section: str) -> List[FaceRecord]:
     if entry.get("pseudo_pose"):
         from lponet_tf.data.pseudo_pose import fill_pseudo_poses
 
-        records = fill_pseudo_poses(records, image_size=sizes.__getitem__)
+        records = fill_pseudo_poses(records, image_size=sizes.__getitem__,
+                                    centre=entry.get("pseudo_pose_centre", "photo"))
     records = restrict_tasks(records, entry.get("tasks", TASKS))
     limit = entry.get("limit")
     return records[: int(limit)] if limit else records

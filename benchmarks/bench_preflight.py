@@ -1,5 +1,5 @@
 """The training pre-flight's cost: every face's landmarks checked against its image's size,
-read from the file headers (``lponet_tf.training.datasets.check_landmarks_fit``), against
+read from the file headers (``lponet_tf.data.sample.check_records``), against
 reading each size by decoding the image (what the pseudo-pose labels did before), side by
 side in interleaved rounds (docs/training.md, "Config checking").
 
@@ -25,7 +25,7 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 
 from lponet_tf.codec.image import load_image  # noqa: E402
 from lponet_tf.data import read_dataset  # noqa: E402
-from lponet_tf.training.datasets import check_landmarks_fit  # noqa: E402
+from lponet_tf.data.sample import check_records  # noqa: E402
 
 from bench_data import data_root  # noqa: E402
 
@@ -42,14 +42,14 @@ def main(argv=None) -> int:
     if args.rounds < 1:
         ap.error("--rounds must be >= 1")
     records = read_dataset("300w", str(data_root() / "300w"))
-    headers = check_landmarks_fit(records)
+    headers = check_records(records)
     decoded = decoded_sizes(records)  # warm-up, and the two must agree
     if headers != decoded:
         bad = [p for p in headers if headers[p] != decoded.get(p)]
         raise SystemExit(f"header and decoded sizes differ for {len(bad)} images, e.g. {bad[:3]}")
-    times = {"headers (check_landmarks_fit)": [], "decoding every image": []}
+    times = {"headers (check_records)": [], "decoding every image": []}
     for _ in range(args.rounds):
-        for name, fn in (("headers (check_landmarks_fit)", check_landmarks_fit),
+        for name, fn in (("headers (check_records)", check_records),
                          ("decoding every image", decoded_sizes)):
             t0 = time.perf_counter()
             fn(records)
@@ -58,7 +58,7 @@ def main(argv=None) -> int:
           "after a warm-up (page cache warm)\n")
     print("| sizes read by | seconds per pass (median) | ratio to headers |")
     print("|---|---:|---:|")
-    base = float(np.median(times["headers (check_landmarks_fit)"]))
+    base = float(np.median(times["headers (check_records)"]))
     for name, values in times.items():
         print(f"| {name} | {np.median(values):.3f} | {np.median(values) / base:.1f}x |")
     print(f"\nload average at the end {os.getloadavg()[0]:.2f}")

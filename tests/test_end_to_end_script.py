@@ -143,6 +143,31 @@ def test_a_pose_set_without_pose_labels_is_refused_before_the_model_loads(faces_
         end_to_end_cli.run(args)
 
 
+def test_labels_of_another_copy_of_a_photo_are_refused_before_the_model_loads(tmp_path, monkeypatch):
+    """Such a face used to stop the command when its true-box run came up (after the
+    model had loaded and the faces before it had run) with a ValueError about a box outside
+    the image that named no file."""
+    from synthetic_faces import write_300w_folder
+
+    from lponet_tf.data import read_dataset
+    from lponet_tf.data.pts import write_pts
+    from lponet_tf.errors import DataError
+    from lponet_tf.evaluation import end_to_end_cli
+    from lponet_tf.inference.analyzer import FaceAnalyzer
+
+    def no_model(*args, **kwargs):
+        raise AssertionError("the model was loaded")
+
+    monkeypatch.setattr(FaceAnalyzer, "create", no_model)
+    root = write_300w_folder(tmp_path / "w300", 3)
+    write_pts(root / "face_002.pts", read_dataset("300w", root)[2].landmarks * 4.0)
+    with pytest.raises(DataError, match="the landmarks lie outside the 120x120 image") as err:
+        end_to_end_cli.run(_parse(["--data", str(root)]))
+    assert err.value.path == str(root / "face_002.pts")
+    with pytest.raises(AssertionError, match="the model was loaded"):  # past --limit: not read
+        end_to_end_cli.run(_parse(["--data", str(root), "--limit", "2"]))
+
+
 def _parse(argv):
     import argparse
 

@@ -419,6 +419,32 @@ def test_evaluation_refuses_landmarks_off_the_image_naming_the_pts_file(tmp_path
     assert "the landmarks lie outside the 120x120 image" in str(err.value)
 
 
+def test_a_bad_file_in_the_last_dataset_stops_the_evaluation_before_any_inference(tmp_path, synthetic):
+    """Every present dataset is read and its files checked before the first face runs: a
+    broken image in the second dataset used to stop the evaluation after the first had run."""
+    import shutil
+
+    from synthetic_faces import write_300w_folder
+
+    root = write_300w_folder(tmp_path / "w300", 3)
+    masks = tmp_path / "realocc"
+    shutil.copytree(pathlib.Path(synthetic[0].image_path).parent, masks)
+    cfg = parse_eval_config({"batch_size": 2, "datasets": {
+        "300w": {"root": str(root)}, "realocc_wild": {"root": str(masks)}}})
+    calls = []
+
+    def runner(images):
+        calls.append(len(images))
+        raise AssertionError("a face was run")
+
+    runner.input_size, runner.pose = 64, "6d"
+    broken = masks / pathlib.Path(synthetic[2].image_path).name
+    broken.write_bytes(b"not an image")
+    with pytest.raises(DataError) as err:
+        evaluate_config(runner, cfg, runner_info(OracleRunner([], 64)), progress=False)
+    assert err.value.path == str(broken) and calls == []
+
+
 def test_report_files_from_a_config(tmp_path, synthetic):
     """A 300W-style folder (image + .pts) and a RealOcc-Wild-style folder (image + mask)
     through evaluate_config and write_report."""
@@ -497,10 +523,16 @@ def test_faces_without_a_scored_label_are_not_run(tmp_path, synthetic):
 def test_cli_names_a_bad_model_or_config_file(tmp_path, capsys):
     from lponet_tf.cli import main
 
+    from synthetic_faces import write_300w_folder
+
     bad = tmp_path / "bad.keras"
     bad.write_text("not a model")
     cfg = tmp_path / "eval.yaml"
-    cfg.write_text(yaml.safe_dump({"datasets": {"300w": {"root": str(tmp_path)}}}))
+    cfg.write_text(yaml.safe_dump({"datasets": {"300w": {"root": str(tmp_path / "none")}}}))
+    (tmp_path / "none").mkdir()  # the data is read and checked before the model loads
+    assert main(["evaluate", "--model", str(bad), "--config", str(cfg), "--quiet"]) == 2
+    assert f"{tmp_path / 'none'}: no 300w faces (.pts files) found" in capsys.readouterr().err
+    write_300w_folder(tmp_path / "none", 1)
     assert main(["evaluate", "--model", str(bad), "--config", str(cfg), "--quiet"]) == 2
     assert f"{bad}: not a .keras archive" in capsys.readouterr().err
     assert main(["evaluate", "--model", str(bad), "--config", str(tmp_path / "no.yaml")]) == 2
@@ -624,3 +656,23 @@ def test_a_6d_prediction_is_read_on_the_labels_euler_branch():
     R = euler_to_matrix(np.array([95.0, 10.0, 5.0]))  # also (85, -170, -175)
     np.testing.assert_allclose(predicted_euler(R, None, "6d", np.array([95.0, 10.0, 5.0])),
                                [95.0, 10.0, 5.0], atol=1e-6)
+
+
+def test_the_per_face_pose_errors_are_the_tables_wrapped_errors(tmp_path):
+    """A roll of 179 against a label of -179 is 2 degrees off in the tables (Eq. 11, wrapped);
+    the per-face CSV (which ``lponet compare`` reads) used to write 358."""
+    import csv
+
+    from lponet_tf.evaluation.scores import DatasetScores, FaceScore, write_per_face_csv
+
+    ds = DatasetScores()
+    for pred, gt in (((10.0, -5.0, 179.0), (12.0, -5.0, -179.0)), ((-170.0, 0.0, 0.0), (175.0, 1.0, 0.0))):
+        R = geometry.euler_to_matrix(pred)
+        ds.add(FaceScore("a.jpg", ("all",), "landmarks", pred_ypr=np.array(pred), gt_ypr=np.array(gt),
+                         pred_R=R, gt_R=geometry.euler_to_matrix(gt)))
+    write_per_face_csv(tmp_path / "per_face.csv", {"aflw2000": ds})
+    with open(tmp_path / "per_face.csv") as fh:
+        rows = [[float(r[c]) for c in ("yaw_error", "pitch_error", "roll_error")] for r in csv.DictReader(fh)]
+    assert rows == [[2.0, 0.0, 2.0], [15.0, 1.0, 0.0]]
+    pose = ds.summary()["pose"]["all"]
+    assert [pose[a] for a in ("yaw", "pitch", "roll")] == pytest.approx(np.mean(rows, axis=0).tolist())

@@ -85,7 +85,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Evaluate and write the report; returns the exit status (0)."""
     from lponet_tf.evaluation.config import EvalConfigError, load_eval_config, parse_data_roots
-    from lponet_tf.evaluation.evaluate import DatasetNotPresent, evaluate_config, runner_info
+    from lponet_tf.evaluation.evaluate import (
+        DatasetNotPresent, evaluate_config, preflight_config, runner_info,
+    )
     from lponet_tf.evaluation.report import write_report
     from lponet_tf.fileio import Staging, check_outputs
     from lponet_tf.runtime import load_runner
@@ -117,6 +119,7 @@ def run(args: argparse.Namespace) -> int:
     if not args.no_plots and out.is_dir():
         earlier += sorted(out.glob("ced_*.png"))
     check_outputs(earlier, inputs=inputs, overwrite=args.overwrite)
+    faces = preflight_config(config)  # the data's files, before the model loads
 
     def log(line: str) -> None:
         print(f"lponet evaluate: {line}", file=sys.stderr)
@@ -132,7 +135,7 @@ def run(args: argparse.Namespace) -> int:
                                    if offset is None else offset)
         info = runner_info(runner, label=args.label or model.name, decode_rule=args.decode)
         result = evaluate_config(runner, config, info, strict=args.strict,
-                                 progress=not args.no_progress, log=log)
+                                 progress=not args.no_progress, log=log, faces=faces)
         staged = stage.path(out / REPORT_FILES[0]).parent
         paths = write_report(result, staged, model_path=str(model), enlarge=config.enlarge,
                              plots=not args.no_plots)

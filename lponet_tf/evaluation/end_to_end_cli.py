@@ -138,6 +138,10 @@ def run(args) -> int:
         if not posed[reader]:
             raise EndToEndError(f"--pose-data {reader}={path}: no face with both a pose label "
                                 "and landmarks (the true-box runs crop on the landmarks)")
+    from lponet_tf.data.sample import check_records
+
+    for records in (*sets.values(), *posed.values()):  # the files, before the model loads
+        check_records(records[: args.limit] if args.limit else records)
     extra = {} if args.refine_iou is None else {"refine_iou": args.refine_iou}
     analyzer = FaceAnalyzer.create(model=args.model, threads=args.threads,
                                    flip_tta=args.flip_tta,

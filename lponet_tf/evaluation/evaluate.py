@@ -28,7 +28,7 @@ import numpy as np
 from lponet_tf import metrics
 from lponet_tf.codec import decode
 from lponet_tf.data.records import FaceRecord
-from lponet_tf.data.sample import check_mask_size, load_mask
+from lponet_tf.data.sample import check_mask_size, check_records, load_mask
 from lponet_tf.errors import DataError, LPONetError
 from lponet_tf.evaluation import protocol
 from lponet_tf.evaluation.config import EvalConfig, EvalEntry
@@ -290,9 +290,41 @@ class EvaluationResult:
     config_path: Optional[str] = None
 
 
+def preflight_entry(entry: EvalEntry) -> Optional[List[FaceRecord]]:
+    """Read a present entry's faces and check their files (:func:`~lponet_tf.data.sample.check_records`:
+    images, landmarks against their image, masks) before any inference.
+
+    Returns:
+        The faces to evaluate; None for an AFLW2000-SO entry, whose variants
+        :func:`so_variant_records` writes (its originals, or its prebuilt parts, are checked).
+
+    Raises:
+        DataError: a file missing, unreadable or mislabelled, naming it.
+    """
+    if entry.key != "aflw2000_so":
+        records = read_entry(entry)
+        check_records(records)
+        return records
+    root = pathlib.Path(entry.root)
+    if is_prebuilt_so(root):
+        from lponet_tf.data import benchmark_sets, read_dataset
+
+        for part in benchmark_sets.SO_PARTS:
+            check_records(_limited(read_dataset(entry.reader, root / part, split=entry.split,
+                                                **entry.options), entry.limit))
+    else:
+        check_records(read_entry(entry))
+    return None
+
+
 def evaluate_entry(entry: EvalEntry, runner: Callable, info: RunnerInfo, config: EvalConfig,
-                   scores: Dict[str, DatasetScores], progress: bool = True) -> dict:
+                   scores: Dict[str, DatasetScores], progress: bool = True,
+                   records: Optional[List[FaceRecord]] = None) -> dict:
     """Evaluate one present entry; adds its :class:`DatasetScores` to ``scores``.
+
+    Args:
+        records: the entry's faces when already read (:func:`preflight_entry`); None reads
+            them.
 
     Returns:
         The entry's summary (``status: "evaluated"``; SO adds ``variants``).
@@ -303,7 +335,8 @@ def evaluate_entry(entry: EvalEntry, runner: Callable, info: RunnerInfo, config:
     head = {"status": "evaluated", "reader": entry.reader, "root": entry.root,
             "split": entry.split, "label": entry.display}
     if entry.key != "aflw2000_so":
-        ds = evaluate_records(read_entry(entry), desc=entry.key, **run)
+        ds = evaluate_records(read_entry(entry) if records is None else records,
+                              desc=entry.key, **run)
         scores[entry.key] = ds
         return {**head, **ds.summary()}
     variants = {}
@@ -316,9 +349,24 @@ def evaluate_entry(entry: EvalEntry, runner: Callable, info: RunnerInfo, config:
     return {**head, "faces": faces, "variants": variants}
 
 
+def preflight_config(config: EvalConfig) -> Dict[str, Optional[List[FaceRecord]]]:
+    """Every present dataset of a config read and its files checked
+    (:func:`preflight_entry`): a bad file in the last dataset stops an evaluation before
+    the first inference, not after the others have run.
+
+    Returns:
+        ``{entry key: faces}`` for :func:`evaluate_config`'s ``faces``.
+
+    Raises:
+        DataError: naming the file.
+    """
+    return {entry.key: preflight_entry(entry) for entry in config.entries if entry.present}
+
+
 def evaluate_config(runner: Callable, config: EvalConfig, info: Optional[RunnerInfo] = None,
                     strict: bool = False, progress: bool = True,
-                    log: Optional[Callable[[str], None]] = None) -> EvaluationResult:
+                    log: Optional[Callable[[str], None]] = None,
+                    faces: Optional[Dict[str, Optional[List[FaceRecord]]]] = None) -> EvaluationResult:
     """Evaluate a model on every present dataset of an eval config.
 
     Args:
@@ -330,13 +378,17 @@ def evaluate_config(runner: Callable, config: EvalConfig, info: Optional[RunnerI
             being listed as "not present at PATH".
         progress: tqdm bars over faces.
         log: called with one line per dataset (e.g. ``print``).
+        faces: :func:`preflight_config`'s result when the caller checked the data already
+            (before loading its model); None checks it here, before any inference.
 
     Returns:
         :class:`EvaluationResult`.
 
     Raises:
         DatasetNotPresent: with ``strict``, naming the dataset and its root.
-        DataError: a present dataset with bad files (the error names the file).
+        DataError: a present dataset with bad files (the error names the file), raised
+            before any inference: every present dataset is read and checked first
+            (:func:`preflight_config`).
 
     Example:
         >>> from lponet_tf.runtime import load_runner
@@ -346,16 +398,21 @@ def evaluate_config(runner: Callable, config: EvalConfig, info: Optional[RunnerI
     """
     info = info or runner_info(runner)
     log = log or (lambda line: None)
+    if strict:
+        for entry in config.entries:
+            if not entry.present:
+                raise DatasetNotPresent(f"dataset {entry.key!r} not present at {entry.root}")
+    if faces is None:
+        faces = preflight_config(config)
     datasets: Dict[str, dict] = {}
     scores: Dict[str, DatasetScores] = {}
     for entry in config.entries:
         if not entry.present:
-            if strict:
-                raise DatasetNotPresent(f"dataset {entry.key!r} not present at {entry.root}")
             datasets[entry.key] = _not_present(entry)
             log(f"{entry.key}: not present at {entry.root}")
             continue
-        datasets[entry.key] = evaluate_entry(entry, runner, info, config, scores, progress)
+        datasets[entry.key] = evaluate_entry(entry, runner, info, config, scores, progress,
+                                             faces.get(entry.key))
         s = datasets[entry.key]
         log(f"{entry.key}: {s['faces']} faces evaluated in {s.get('seconds', 0):.1f} s"
             if "variants" not in s else f"{entry.key}: {len(s['variants'])} variants evaluated")

@@ -161,7 +161,9 @@ def write_per_face_csv(path, scores: Dict[str, DatasetScores]) -> int:
         writer.writerow(PER_FACE_COLUMNS)
         for name, ds in scores.items():
             for f in ds.faces:
-                err = (None,) * 3 if f.pred_ypr is None else np.abs(f.pred_ypr - f.gt_ypr)
+                # The tables' error (Eq. 11, wrapped): a roll of 179 against -179 is 2 off, not 358.
+                err = ((None,) * 3 if f.pred_ypr is None
+                       else metrics.pose_mae(f.pred_ypr[None], f.gt_ypr[None]).per_angle)
                 geo = None if f.pred_R is None else metrics.geodesic(f.pred_R[None], f.gt_R[None]).mean
                 iou = (None, None) if f.iou is None else f.iou
                 writer.writerow([name, f.image_path, ";".join(f.groups), f.crop_source,

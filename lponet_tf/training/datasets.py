@@ -25,7 +25,7 @@ import dataclasses
 import hashlib
 import pathlib
 import re
-from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
+from typing import Any, List, Optional, Sequence, Tuple, Union
 
 from lponet_tf.codec.crop import box_from_landmarks
 from lponet_tf.data.records import FaceRecord
@@ -137,7 +137,9 @@ def load_entry(entry: dict, section: str) -> List[FaceRecord]:
             records, float(holdout["fraction"]), int(holdout.get("seed", 0)),
             holdout.get("part", "train" if section == "train" else "val"),
         )
-    sizes = check_landmarks_fit(records)
+    from lponet_tf.data.sample import check_records  # deferred: the sample module is heavy
+
+    sizes = check_records(records)  # before the run claims its folder or builds the model
     if entry.get("pseudo_pose"):
         from lponet_tf.data.pseudo_pose import fill_pseudo_poses
 
@@ -146,33 +148,6 @@ def load_entry(entry: dict, section: str) -> List[FaceRecord]:
     records = restrict_tasks(records, entry.get("tasks", TASKS))
     limit = entry.get("limit")
     return records[: int(limit)] if limit else records
-
-
-def check_landmarks_fit(records: Sequence[FaceRecord]) -> Dict[str, Tuple[int, int]]:
-    """Pre-flight: every record's landmarks against its image's size, read from the file
-    headers (a fraction of a second for 1,200 photos), so that labels of another copy of a
-    photo stop a training before it starts rather than when the sample comes up.
-
-    Returns:
-        ``{image_path: (height, width)}`` of the records with landmarks (upright, as the
-        samples see them).
-
-    Raises:
-        DataError: an image missing or not an image, or landmarks mostly outside their
-            image (:func:`lponet_tf.data.sample.check_landmarks_in_image`), naming the file.
-    """
-    from lponet_tf.data.sample import check_landmarks_in_image, read_record_image_size
-
-    sizes: Dict[str, Tuple[int, int]] = {}
-    for record in records:
-        if record.landmarks is None:
-            continue
-        path = record.image_path
-        if path not in sizes:
-            sizes[path] = read_record_image_size(path)
-        check_landmarks_in_image(record.landmarks, sizes[path],
-                                 record.attributes.get("annotation_path", path))
-    return sizes
 
 
 @dataclasses.dataclass(frozen=True)

@@ -296,7 +296,28 @@ def goldens_smoothing(out: _Out) -> dict:
     res["tracker_many"] = _tracker_many(rng)
     res["assignment"] = _assignments(rng)
     res["tracker_followed"] = _tracker_followed()
+    res["tracker_hidden"] = _tracker_hidden()
     return res
+
+
+def _tracker_hidden() -> dict:
+    """A face moving 40 px a frame beside a still one, hidden for 3 frames, found again
+    where its motion puts it (its id kept), then a face behind the moving one's path (a new
+    id): the tracker looks for a missed track where its velocity predicts it."""
+    from lponet_tf.inference.smoothing import Tracker
+
+    def at(x, y=0.0):
+        return [x, y, x + 100.0, y + 100.0]
+
+    still = at(400, 300)
+    plan = [[at(0), still], [at(40), still], [at(80), still], [still], [still], [still],
+            [at(260), still], [at(300), still, at(100, 150)]]
+    tr = Tracker(max_missed=5)
+    frames = [{"t": i / 30.0, "boxes": boxes, "ids": [o.track_id for o in tr.update(boxes, i / 30.0)]}
+              for i, boxes in enumerate(plan)]
+    if frames[6]["ids"] != [1, 2] or frames[7]["ids"] != [1, 2, 3]:
+        raise AssertionError(f"tracker_hidden golden: unexpected ids {[f['ids'] for f in frames]}")
+    return {"max_missed": 5, "frames": frames}
 
 
 def _tracker_followed() -> list:

@@ -384,3 +384,27 @@ def test_tracker_takes_track_ids_as_any_sequence():
     tr.update([box(0, 0), box(300, 0)], 0.0)
     out = tr.update([box(300, 0), box(0, 0)], 0.1, track_ids=np.array([2, 1]))
     assert [o.track_id for o in out] == [2, 1]
+
+
+def test_a_moving_face_missed_for_frames_is_looked_for_where_its_motion_puts_it():
+    """A face moving 40 px a frame (boxes 100 wide), hidden for 3 frames (behind another
+    face), comes back 160 px on from its last box: no overlap with that box, IoU 0.67 with
+    the box its motion predicts, so it keeps its id. A still face missed is looked for where
+    it was; a face elsewhere is a new track."""
+    tr = Tracker(max_missed=5)
+    for i in range(3):
+        assert tr.update([box(40 * i, 0)], 0.1 * i)[0].track_id == 1
+    for i in range(3, 6):
+        tr.update([], 0.1 * i)
+    back = tr.update([box(40 * 6 + 20, 0)], 0.6)[0]  # 20 px off its predicted place
+    assert back.track_id == 1 and not back.is_new
+    tr = Tracker(max_missed=5)
+    tr.update([box(0, 0)], 0.0)
+    tr.update([box(0, 0)], 0.1)
+    tr.update([], 0.2)
+    assert tr.update([box(5, 0)], 0.3)[0].track_id == 1
+    tr = Tracker(max_missed=5)
+    for i in range(3):
+        tr.update([box(40 * i, 0)], 0.1 * i)
+    tr.update([], 0.3)
+    assert tr.update([box(80 - 160, 0)], 0.4)[0].track_id == 2  # behind it, not ahead: new

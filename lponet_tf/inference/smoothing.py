@@ -341,6 +341,28 @@ class _Track:
         self.box = self.landmarks = self.rotation = None
         self.age = -1
         self.missed = 0
+        self.seen_at: Optional[float] = None  # time of raw_box
+        self.velocity: Optional[np.ndarray] = None  # of raw_box's centre, px / s
+
+    def see(self, box: np.ndarray, t: float) -> None:
+        """The track's raw box at ``t``, and its centre's velocity from the last one."""
+        if self.raw_box is not None:
+            step = ((box[:2] + box[2:]) - (self.raw_box[:2] + self.raw_box[2:])) / 2.0 / (t - self.seen_at)
+            # averaged with the last: a face being hidden has a few noisy boxes
+            self.velocity = step if self.velocity is None else (step + self.velocity) / 2.0
+        self.raw_box, self.seen_at = box.copy(), t
+
+    def overlaps(self, boxes: np.ndarray, t: float) -> np.ndarray:
+        """IoU of ``boxes`` with the track at ``t``: with its last raw box, or, while it is
+        missed, with that box or the box its velocity puts it in now, whichever is more (a
+        face hidden behind another goes on moving; a face the detector missed stayed)."""
+        from lponet_tf.detection import box_iou
+
+        iou = box_iou(boxes, self.raw_box[None])[:, 0]
+        if self.missed and self.velocity is not None:
+            moved = self.raw_box + np.tile(self.velocity * (t - self.seen_at), 2)
+            iou = np.maximum(iou, box_iou(boxes, moved[None])[:, 0])
+        return iou
 
 
 class Tracker:
@@ -350,7 +372,9 @@ class Tracker:
     rotations, and the track ids of faces the caller followed from a track's last face).
     A face with such an id continues that track while it is live, whatever its box; the
     others are matched to the remaining live tracks by maximum total IoU (Hungarian
-    assignment) between the new boxes and each track's last raw box; pairs below
+    assignment) between the new boxes and each track's last raw box (for a track missed on
+    the last frames, the larger of that and the IoU with the box moved on by the track's
+    last velocity: a face hidden behind another keeps moving); pairs below
     ``iou_threshold`` do not match. A matched face is smoothed by its track's filters; an
     unmatched face starts a new track (unsmoothed on its first frame); a track unmatched for
     more than ``max_missed`` consecutive frames is dropped, so a face that leaves and comes
@@ -438,7 +462,7 @@ class Tracker:
             raise SmoothingError(f"a track id given to two faces: {list(track_ids)}")
         t = self._clock(timestamp)
 
-        pairs = self._associate(b, track_ids)
+        pairs = self._associate(b, t, track_ids)
         matched_tracks = {ti for _, ti in pairs}
         for ti, track in enumerate(self._tracks):
             if ti not in matched_tracks:
@@ -455,7 +479,7 @@ class Tracker:
         for fi in range(n):
             track = assignment[fi]
             track.missed, track.age = 0, track.age + 1
-            track.raw_box = b[fi].copy()
+            track.see(b[fi], t)
             size = math.sqrt(max((b[fi, 2] - b[fi, 0]) * (b[fi, 3] - b[fi, 1]), 1.0))
             track.box = track.box_filter(b[fi], t, scale=size).astype(np.float32)
             if landmarks is not None and landmarks[fi] is not None:
@@ -480,9 +504,10 @@ class Tracker:
         self._t = t
         return t
 
-    def _associate(self, boxes: np.ndarray, track_ids: Optional[Sequence] = None):
+    def _associate(self, boxes: np.ndarray, t: float, track_ids: Optional[Sequence] = None):
         """(face index, track index) pairs: faces with the id of a live track to that track,
-        the others maximising total IoU with the remaining tracks, each >= the threshold."""
+        the others maximising total IoU with the remaining tracks (a missed track's moved on
+        by its motion: :meth:`_Track.overlaps`), each >= the threshold."""
         live = {t.track_id: ti for ti, t in enumerate(self._tracks)}
         pairs = [(fi, live[i]) for fi, i in enumerate(track_ids or []) if i in live]
         followed, continued = {fi for fi, _ in pairs}, {ti for _, ti in pairs}
@@ -492,10 +517,7 @@ class Tracker:
             return pairs
         from scipy.optimize import linear_sum_assignment
 
-        from lponet_tf.detection import box_iou
-
-        prev = np.stack([self._tracks[ti].raw_box for ti in tracks])
-        iou = box_iou(boxes[faces], prev)
+        iou = np.stack([self._tracks[ti].overlaps(boxes[faces], t) for ti in tracks], axis=1)
         rows, cols = linear_sum_assignment(-iou)
         return pairs + [(faces[r], tracks[c]) for r, c in zip(rows, cols)
                         if iou[r, c] >= self.iou_threshold and iou[r, c] > 0]

@@ -36,7 +36,9 @@
 * Identity and smoothing. A face followed from the previous frame keeps its track (the
   session knows which face its crop came from, and so does a detection that replaces it);
   :class:`lponet_tf.inference.smoothing.Tracker` associates the other faces with the
-  remaining tracks (box IoU) and gives each a ``track_id``; with ``options.smoothing`` its
+  remaining tracks (box IoU; a track missed for a few frames, such as a face that passed
+  behind another, is also looked for where its last motion puts it) and gives each a
+  ``track_id``; with ``options.smoothing`` its
   One-Euro filters smooth the landmarks and the rotation (the Euler pose is recomputed
   from the smoothed rotation). Boxes, visibility and masks stay those of the frame.
   The next frame's boxes come from the raw (unsmoothed) landmarks, so smoothing never

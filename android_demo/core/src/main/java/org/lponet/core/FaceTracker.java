@@ -53,6 +53,44 @@ public final class FaceTracker {
     double[] rotation;
     int age = -1;
     int missed;
+    double seenAt; // time of rawBox
+    double[] velocity; // of rawBox's centre, px / s; null until seen twice
+
+    /** The track's raw box at {@code now}, and its centre's velocity from the last one. */
+    void see(float[] b, double now) {
+      if (rawBox != null) {
+        double dt = now - seenAt;
+        double[] step = {
+          (((double) b[0] + b[2]) - ((double) rawBox[0] + rawBox[2])) / 2.0 / dt,
+          (((double) b[1] + b[3]) - ((double) rawBox[1] + rawBox[3])) / 2.0 / dt
+        };
+        // averaged with the last: a face being hidden has a few noisy boxes
+        velocity =
+            velocity == null
+                ? step
+                : new double[] {(step[0] + velocity[0]) / 2.0, (step[1] + velocity[1]) / 2.0};
+      }
+      rawBox = b.clone();
+      seenAt = now;
+    }
+
+    /**
+     * IoU of {@code b} with the track at {@code now}: with its last raw box, or, while it is
+     * missed, with that box or the box its velocity puts it in now, whichever is more (a face
+     * hidden behind another goes on moving; a face the detector missed stayed).
+     */
+    float overlap(float[] b, double now) {
+      float iou = BlazeFace.iou(b, rawBox);
+      if (missed == 0 || velocity == null) {
+        return iou;
+      }
+      double dx = velocity[0] * (now - seenAt), dy = velocity[1] * (now - seenAt);
+      float[] moved = {
+        (float) (rawBox[0] + dx), (float) (rawBox[1] + dy),
+        (float) (rawBox[2] + dx), (float) (rawBox[3] + dy)
+      };
+      return Math.max(iou, BlazeFace.iou(b, moved));
+    }
 
     Track(int id, double frequency) {
       this.id = id;
@@ -160,7 +198,7 @@ public final class FaceTracker {
       }
     }
     double now = nextTime(timestamp);
-    int[] match = associate(boxes, trackIds); // face -> track index or -1; reads the tracks only
+    int[] match = associate(boxes, trackIds, now); // face -> track index or -1; reads the tracks only
     for (int fi = 0; fi < n; fi++) {
       float[][] lm = landmarks == null ? null : landmarks.get(fi);
       float[][] had = match[fi] < 0 ? null : tracks.get(match[fi]).landmarks;
@@ -200,7 +238,7 @@ public final class FaceTracker {
       float[] b = boxes.get(fi);
       tr.missed = 0;
       tr.age++;
-      tr.rawBox = b.clone();
+      tr.see(b, now);
       // In double, as Python: a float product of a huge finite box would overflow to inf.
       double size = Math.sqrt(Math.max(((double) b[2] - b[0]) * ((double) b[3] - b[1]), 1.0));
       double[] fb = tr.boxFilter.filter(new double[] {b[0], b[1], b[2], b[3]}, now, size);
@@ -248,9 +286,10 @@ public final class FaceTracker {
 
   /**
    * face index -> track index (or -1): faces with the id of a live track to it, the others
-   * maximising the total IoU of a complete matching with the remaining tracks.
+   * maximising the total IoU of a complete matching with the remaining tracks (a missed
+   * track's moved on by its motion: {@link Track#overlap}).
    */
-  private int[] associate(List<float[]> boxes, List<Integer> trackIds) {
+  private int[] associate(List<float[]> boxes, List<Integer> trackIds, double now) {
     int[] res = new int[boxes.size()];
     java.util.Arrays.fill(res, -1);
     boolean[] taken = new boolean[tracks.size()];
@@ -281,7 +320,7 @@ public final class FaceTracker {
     double[][] cost = new double[n][m];
     for (int i = 0; i < n; i++) {
       for (int j = 0; j < m; j++) {
-        iou[i][j] = BlazeFace.iou(boxes.get(faces.get(i)), tracks.get(free.get(j)).rawBox);
+        iou[i][j] = tracks.get(free.get(j)).overlap(boxes.get(faces.get(i)), now);
         cost[i][j] = -iou[i][j];
       }
     }

@@ -47,6 +47,17 @@ class AssignmentGoldenTest {
   }
 
   @Test
+  void trackerLooksForAHiddenFaceWhereItsMotionPutsItAsPython() {
+    Map<String, Object> golden = map(g.get("tracker_hidden"));
+    FaceTracker tr = new FaceTracker(0.3, (int) dbl(golden.get("max_missed")), 30.0);
+    int frame = 0;
+    for (Object fo : list(golden.get("frames"))) {
+      Map<String, Object> f = map(fo);
+      assertIds(f, tr.update(boxes(f), dbl(f.get("t")), null, null), "frame " + frame++);
+    }
+  }
+
+  @Test
   void trackerContinuesFollowedTracksAsPython() {
     FaceTracker tr = new FaceTracker(0.3, 1, 30.0);
     int frame = 0;

@@ -259,3 +259,44 @@ def test_turn_slopes_and_the_outward_bias_of_a_network_that_reads_a_share_of_eac
     past = [abs(label) for label, _ in applied if abs(label) > 45.0]
     assert got["outward_past_45"] == len(past) > 0
     assert got["outward_yaw_bias_past_45"] == pytest.approx((gain - 1.0) * np.mean(past), abs=0.01)
+
+
+def test_the_pose_mae_of_a_set_wraps_its_differences_as_eq_11(faces_300w, tmp_path):
+    """A 300W face turned upside down (its pseudo-label roll near -175 degrees) and a model
+    whose pose is that label 8 degrees off in roll, across the +-180 seam: 8 degrees of
+    error, as the tables and ``evaluate_pose_set`` count it (it used to be 352)."""
+    import cv2
+
+    from lponet_tf.data import read_dataset
+    from lponet_tf.data.pseudo_pose import pseudo_pose
+    from lponet_tf.data.records import FaceRecord
+    from lponet_tf.evaluation.end_to_end import evaluate_set
+    from lponet_tf.geometry import euler_to_matrix, matrix_to_euler
+    from lponet_tf.inference import FaceAnalyzer
+
+    record = read_dataset("300w", faces_300w / "helen_trainset")[0]
+    image = cv2.imread(record.image_path)[::-1, ::-1].copy()
+    h, w = image.shape[:2]
+    cv2.imwrite(str(tmp_path / "turned.png"), image)
+    gt = np.stack([w - 1 - record.landmarks[:, 0], h - 1 - record.landmarks[:, 1]], axis=1)
+    ref = matrix_to_euler(pseudo_pose(gt, (h, w)))
+    assert abs(ref[2]) > 170.0
+    target = euler_to_matrix(ref + [0.0, 0.0, -8.0] if ref[2] < 0 else ref + [0.0, 0.0, 8.0])
+
+    base = FaceAnalyzer.create()
+
+    class FixedPose:
+        def __init__(self, runner):
+            self.runner = runner
+
+        def __call__(self, images, *args, **kwargs):
+            out = dict(self.runner(images, *args, **kwargs))
+            out["pose"] = np.repeat(target[None].astype(np.float32), len(images), axis=0)
+            return out
+
+        def __getattr__(self, name):
+            return getattr(self.runner, name)
+
+    analyzer = FaceAnalyzer(FixedPose(base.runner), base.detector, base.options)
+    result = evaluate_set(analyzer, [FaceRecord(str(tmp_path / "turned.png"), landmarks=gt.astype(np.float32))])
+    assert result["yaw_pitch_roll_mae"] == pytest.approx([0.0, 0.0, 8.0], abs=0.02)

@@ -676,3 +676,27 @@ def test_the_per_face_pose_errors_are_the_tables_wrapped_errors(tmp_path):
     assert rows == [[2.0, 0.0, 2.0], [15.0, 1.0, 0.0]]
     pose = ds.summary()["pose"]["all"]
     assert [pose[a] for a in ("yaw", "pitch", "roll")] == pytest.approx(np.mean(rows, axis=0).tolist())
+
+
+def test_the_report_records_flip_tta_and_the_crop_margin(tmp_path, synthetic):
+    """A --flip-tta run and a plain one of the same model differ in every figure: both
+    outputs say which is which (and the label offset), and the Markdown header gives the crop
+    margin the config used (it always said 10 %)."""
+    from lponet_tf.inference.flip_tta import FlipTTARunner
+
+    folder = str(pathlib.Path(synthetic[0].image_path).parent)
+    cfg = parse_eval_config({"enlarge": 0.25, "batch_size": 2,
+                             "datasets": {"realocc_wild": {"root": folder}}})
+    plain = OracleRunner(synthetic, 64)
+    for runner, flip in ((plain, None), (FlipTTARunner(plain, label_x_offset=1.5), 1.5)):
+        result = evaluate_config(runner, cfg, progress=False)
+        out = tmp_path / f"out_{flip}"
+        paths = write_report(result, out, model_path="oracle", enlarge=cfg.enlarge, plots=False)
+        doc = json.loads(paths["json"].read_text())
+        md = paths["markdown"].read_text()
+        assert doc["protocol"]["enlarge"] == 0.25 and "+ 25 % per side" in md
+        if flip is None:
+            assert doc["model"]["flip_tta"] is None and "flip test-time" not in md
+        else:
+            assert doc["model"]["flip_tta"] == {"label_x_offset": 1.5}
+            assert "flip test-time augmentation (label x offset 1.5 px)" in md

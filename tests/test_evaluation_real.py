@@ -16,7 +16,7 @@ from evaluation_runners import OracleRunner
 from lponet_tf.data import read_dataset
 from lponet_tf.codec.crop import CropTransform
 from lponet_tf.data.occlusion import visible_face_from_landmarks
-from lponet_tf.evaluation.config import EvalEntry, load_eval_config
+from lponet_tf.evaluation.config import EvalEntry, load_eval_config, parse_eval_config
 from lponet_tf.evaluation.evaluate import (evaluate_config, evaluate_records, read_entry,
                                            runner_info)
 
@@ -270,3 +270,33 @@ def test_preset_evaluates_the_bundled_file_wherever_it_is_installed(faces_300w, 
         main([*args, "--preset", "lponet_lite", "--model", bundled])
     assert exc.value.code == 2 and "not allowed with argument" in capsys.readouterr().err
     assert not (tmp_path / "x").exists()
+
+
+def test_cli_flip_tta_run_is_labelled_and_recorded(faces_300w, tiny_model, tmp_path):
+    out = tmp_path / "eval"
+    assert _cli("--model", tiny_model[1], "--config", EVAL_CONFIGS / "300w_subset.yaml", "--out", out,
+                "--data-root", f"300w={faces_300w}", "--limit", 2, "--quiet", "--no-plots",
+                "--flip-tta", "--flip-label-x-offset", "0.75") == 0
+    doc = json.loads((out / "results.json").read_text())
+    assert doc["model"]["label"] == "tiny.keras + flip TTA"
+    assert doc["model"]["flip_tta"] == {"label_x_offset": 0.75}
+    assert "| tiny.keras + flip TTA |" in (out / "results.md").read_text()
+
+
+def test_a_prebuilt_aflw2000_so_folder_keeps_the_entrys_holdout(formats_dir, tmp_path):
+    """The same holdout of the same 4 faces, variants built on the fly or read from a folder
+    the builder wrote: the same faces in every part (the prebuilt folder used to give all 4)."""
+    from lponet_tf.data import benchmark_sets
+
+    prebuilt = tmp_path / "so"
+    benchmark_sets.build_aflw2000_so(formats_dir / "aflw2000", prebuilt)
+    hold = {"fraction": 0.5, "seed": 1, "part": "val"}
+    names = {}
+    for kind, root in (("built", formats_dir / "aflw2000"), ("prebuilt", prebuilt)):
+        cfg = parse_eval_config({"datasets": {"aflw2000_so": {
+            "reader": "aflw2000", "root": str(root), "tasks": ["pose"], "holdout": hold}}})
+        result = evaluate_config(OracleRunner([], 64), cfg, progress=False)
+        names[kind] = {key: sorted(pathlib.Path(f.image_path).name for f in scores.faces)
+                       for key, scores in result.scores.items() if not key.endswith("/none")}
+    assert names["built"] == names["prebuilt"]
+    assert all(0 < len(faces) < 4 for faces in names["built"].values())

@@ -133,7 +133,9 @@ def run(args: argparse.Namespace) -> int:
             offset = args.flip_label_x_offset
             runner = FlipTTARunner(runner, label_x_offset=default_label_x_offset(model)
                                    if offset is None else offset)
-        info = runner_info(runner, label=args.label or model.name, decode_rule=args.decode)
+        # the tables' row label tells a flip-TTA run from a plain one
+        label = args.label or (f"{model.name} + flip TTA" if args.flip_tta else model.name)
+        info = runner_info(runner, label=label, decode_rule=args.decode)
         result = evaluate_config(runner, config, info, strict=args.strict,
                                  progress=not args.no_progress, log=log, faces=faces)
         staged = stage.path(out / REPORT_FILES[0]).parent

@@ -105,7 +105,7 @@ def evaluate_set(analyzer, records, limit=None) -> dict:
     from lponet_tf.detection import landmark_box, matching_face
     from lponet_tf.geometry import matrix_to_euler
     from lponet_tf.inference.analyzer import FaceAnalyzer
-    from lponet_tf.metrics import nme
+    from lponet_tf.metrics import nme, pose_mae
 
     given_box = protocol_analyzer(analyzer)
     counter = CountingRunner(analyzer.runner)
@@ -154,7 +154,8 @@ def evaluate_set(analyzer, records, limit=None) -> dict:
         "nme_true_box_regions": region_nme(true_box, gts),
         "yaw_slope": round(slope(pred_ypr[:, 0], ref_ypr[:, 0]), 3),
         "pitch_slope": round(slope(pred_ypr[:, 1], ref_ypr[:, 1]), 3),
-        "yaw_pitch_roll_mae": np.round(np.abs(pred_ypr - ref_ypr).mean(0), 2).tolist(),
+        # Eq. 11 as the tables: differences wrapped (a roll of 176 against -176 is 8 off)
+        "yaw_pitch_roll_mae": np.round(pose_mae(pred_ypr, ref_ypr).per_angle, 2).tolist(),
         "ms_per_image_end_to_end": round(1000.0 * e2e_time / len(gts), 1),
         # Detected faces of every image (not only the scored one) and their refine passes.
         "crops_per_image_end_to_end": round(counter.crops / len(gts), 3),

@@ -53,6 +53,9 @@ class RunnerInfo:
         backend: ``"keras"``, ``"tflite"``, ``"onnx"``, ... (for the report).
         decode: how heatmaps are read (:class:`~lponet_tf.codec.decode.DecodeSettings`,
             the analyzer's: from the model metadata, DARK by default).
+        flip_tta: the label x offset (input pixels) of flip test-time augmentation when the
+            runner averages each face with its mirror
+            (:class:`~lponet_tf.inference.flip_tta.FlipTTARunner`), else None.
     """
 
     input_size: int
@@ -60,6 +63,7 @@ class RunnerInfo:
     label: str = "model"
     backend: str = ""
     decode: decode.DecodeSettings = decode.DecodeSettings()
+    flip_tta: Optional[float] = None
 
 
 def runner_info(runner, label: Optional[str] = None, decode_rule: Optional[str] = None
@@ -85,8 +89,11 @@ def runner_info(runner, label: Optional[str] = None, decode_rule: Optional[str] 
     if size is None or pose not in ("6d", "euler"):
         raise ValueError(f"runner metadata must give input_size and pose ('6d'/'euler'), got {meta!r}")
     backend = get("backend") or getattr(runner, "backend", "") or ""
+    from lponet_tf.inference.flip_tta import FlipTTARunner  # deferred: inference is heavier
+
+    flip = runner.label_x_offset if isinstance(runner, FlipTTARunner) else None
     return RunnerInfo(int(size), str(pose), label or str(get("preset") or "model"), str(backend),
-                      decode.DecodeSettings.from_metadata(meta, decode_rule))
+                      decode.DecodeSettings.from_metadata(meta, decode_rule), flip)
 
 
 # ----------------------------------------------------------------------------- one set
@@ -190,7 +197,8 @@ def is_prebuilt_so(root) -> bool:
 def so_variant_records(entry: EvalEntry, work_dir) -> Dict[str, List[FaceRecord]]:
     """The AFLW2000-SO faces per occluded part (Table 9).
 
-    A root the builder wrote before (:func:`is_prebuilt_so`) is read part by part. Otherwise
+    A root the builder wrote before (:func:`is_prebuilt_so`) is read part by part, each as
+    the entry (:func:`read_entry`: split, holdout, labels, limit). Otherwise
     the root holds the AFLW2000 originals: the entry's faces (after its ``limit``) are
     linked into ``work_dir`` and :func:`lponet_tf.data.benchmark_sets.build_aflw2000_so`
     writes the five variants there; ``"none"`` is then the originals themselves.
@@ -201,13 +209,8 @@ def so_variant_records(entry: EvalEntry, work_dir) -> Dict[str, List[FaceRecord]
     from lponet_tf.data import benchmark_sets, read_dataset
 
     root = pathlib.Path(entry.root)
-
-    def read(folder):
-        return _limited(read_dataset(entry.reader, folder, split=entry.split, **entry.options),
-                        entry.limit)
-
-    if is_prebuilt_so(root):
-        return {part: read(root / part) for part in benchmark_sets.SO_PARTS}
+    if is_prebuilt_so(root):  # each part read as the entry (split, holdout, labels, limit)
+        return {part: read_entry(entry, root / part) for part in benchmark_sets.SO_PARTS}
     originals = read_entry(entry)
     src, dst = pathlib.Path(work_dir, "src"), pathlib.Path(work_dir, "so")
     for record in originals:
@@ -219,7 +222,9 @@ def so_variant_records(entry: EvalEntry, work_dir) -> Dict[str, List[FaceRecord]
                 link.symlink_to(path.resolve())
     benchmark_sets.build_aflw2000_so(src, dst)
     out = {"none": originals}
-    out.update({part: read(dst / part) for part in benchmark_sets.SO_PARTS})
+    out.update({part: _limited(read_dataset(entry.reader, dst / part, split=entry.split,
+                                            **entry.options), entry.limit)
+                for part in benchmark_sets.SO_PARTS})
     return out
 
 
@@ -237,15 +242,20 @@ def _detector(entry: EvalEntry):
     return as_detector(entry.detector)
 
 
-def read_entry(entry: EvalEntry) -> List[FaceRecord]:
+def read_entry(entry: EvalEntry, root=None) -> List[FaceRecord]:
     """The faces of an entry (its reader, split, options, holdout part and limit).
+
+    Args:
+        root: read this folder instead of the entry's root (a part of a prebuilt
+            AFLW2000-SO folder), with the entry's settings.
 
     Raises:
         DataError: bad data, or a present root without faces.
     """
     from lponet_tf.data import read_dataset
 
-    records = read_dataset(entry.reader, entry.root, split=entry.split, **entry.options)
+    root = entry.root if root is None else root
+    records = read_dataset(entry.reader, root, split=entry.split, **entry.options)
     if entry.holdout:
         from lponet_tf.training.datasets import holdout_split
 
@@ -256,7 +266,7 @@ def read_entry(entry: EvalEntry) -> List[FaceRecord]:
     # the COFW train faces without an occlusion mask when only mIoU is asked for).
     records = [r for r in records if labelled_tasks(r) & set(entry.tasks)]
     if not records:
-        raise DataError(entry.root, f"{entry.key}: no faces with a {'/'.join(entry.tasks)} label "
+        raise DataError(root, f"{entry.key}: no faces with a {'/'.join(entry.tasks)} label "
                                     f"found by reader {entry.reader!r}")
     return _limited(records, entry.limit)
 
@@ -307,11 +317,10 @@ def preflight_entry(entry: EvalEntry) -> Optional[List[FaceRecord]]:
         return records
     root = pathlib.Path(entry.root)
     if is_prebuilt_so(root):
-        from lponet_tf.data import benchmark_sets, read_dataset
+        from lponet_tf.data import benchmark_sets
 
         for part in benchmark_sets.SO_PARTS:
-            check_records(_limited(read_dataset(entry.reader, root / part, split=entry.split,
-                                                **entry.options), entry.limit))
+            check_records(read_entry(entry, root / part))
     else:
         check_records(read_entry(entry))
     return None

@@ -12,6 +12,7 @@ import math
 import pathlib
 from typing import Dict, List, Optional
 
+from lponet_tf.config import DEFAULT_ENLARGE
 from lponet_tf.evaluation import ced
 from lponet_tf.evaluation.evaluate import EvaluationResult
 from lponet_tf.evaluation.scores import write_per_face_csv
@@ -42,20 +43,23 @@ def pose_label(pose: str) -> str:
 
 
 def markdown(result: EvaluationResult, tables: List[Table], model_path: Optional[str] = None,
-             plots: Optional[List[pathlib.Path]] = None) -> str:
+             plots: Optional[List[pathlib.Path]] = None, enlarge: Optional[float] = None) -> str:
     """The Markdown report: header, the paper's tables, the summary, the CED plots."""
     info = result.info
     lines = ["# LPONet evaluation", ""]
+    flip = ("" if info.flip_tta is None else
+            f", flip test-time augmentation (label x offset {info.flip_tta:g} px)")
     lines.append(f"- Model: `{model_path or info.label}` ({info.backend or 'runner'}, "
                  f"input {info.input_size} px, pose head {info.pose}, heatmap decoding "
-                 f"{info.decode.decode})")
+                 f"{info.decode.decode}{flip})")
     if result.config_path:
         lines.append(f"- Config: `{result.config_path}`")
     evaluated = [k for k, v in result.datasets.items() if v.get("status") == "evaluated"]
     missing = [k for k, v in result.datasets.items() if v.get("status") != "evaluated"]
     lines.append(f"- Evaluated: {', '.join(evaluated) or 'none'}"
                  + (f"; not present: {', '.join(missing)}" if missing else ""))
-    lines.append("- Protocol: crop from the GT landmark box + 10 % per side; predictions "
+    margin = DEFAULT_ENLARGE if enlarge is None else enlarge
+    lines.append(f"- Protocol: crop from the GT landmark box + {100 * margin:g} % per side; predictions "
                  "mapped back to the image; NME inter-ocular (%), MAE (°), mIoU (%) in the "
                  "crop region (see docs/evaluation.md). \"–\": no data.")
     lines.append("")
@@ -81,7 +85,8 @@ def to_json(result: EvaluationResult, tables: List[Table], model_path: Optional[
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "model": {"path": model_path, "label": info.label, "backend": info.backend,
                   "input_size": info.input_size, "pose": info.pose,
-                  "decode": info.decode.decode},
+                  "decode": info.decode.decode,
+                  "flip_tta": None if info.flip_tta is None else {"label_x_offset": info.flip_tta}},
         "config": result.config_path,
         "protocol": {**PROTOCOL, "enlarge": enlarge},
         "datasets": result.datasets,
@@ -132,7 +137,8 @@ def write_report(result: EvaluationResult, out_dir, model_path: Optional[str] = 
     written = ced.plot_all(result.scores, out) if plots else []
     paths = {"markdown": out / "results.md", "json": out / "results.json",
              "per_face": out / "per_face.csv"}
-    paths["markdown"].write_text(markdown(result, tables, model_path, written), encoding="utf-8")
+    paths["markdown"].write_text(markdown(result, tables, model_path, written, enlarge),
+                                 encoding="utf-8")
     doc = to_json(result, tables, model_path, written, enlarge)
     paths["json"].write_text(json.dumps(finite_or_none(doc), indent=2, allow_nan=False), encoding="utf-8")
     write_per_face_csv(paths["per_face"], result.scores)

@@ -10,8 +10,8 @@ from ``i`` on. Per scenario, over all clips: the NME of the faces that are at le
 visible (tracked face matched to the true one by landmark-box IoU >= 0.3, Hungarian; mean,
 90th percentile and frames above 10%), such faces not reported, the distinct track ids per
 true face (1 is right), the frames in which a face carries an id first given to the other
-face (id swaps), and the network runs per frame. ``--ahead both`` runs every clip with and
-without the crops moved on by a steady face's motion ("off" patches the private bound
+face (id swaps), and the network (landmark) runs and detector runs per frame. ``--ahead
+both`` runs every clip with and without the crops moved on by a steady face's motion ("off" patches the private bound
 ``_AHEAD_MAX`` of ``lponet_tf.inference.video``), side by side.
 
 Usage:
@@ -190,8 +190,9 @@ def run_clip(analyzer, counter, sources: List[Source], clip: List[Frame]) -> dic
             if face is not None:
                 ids.setdefault(slot, set()).add(face.track_id)
                 swaps += owner.setdefault(face.track_id, slot) != slot
+    detections = analyzer._session.detections_run if analyzer._session is not None else 0
     return {"nme": nme, "missed": missed, "ids": [len(v) for v in ids.values()], "swaps": swaps,
-            "runs": runs, "frames": len(clip)}
+            "runs": runs, "detections": detections, "frames": len(clip)}
 
 
 def main(argv=None) -> int:
@@ -214,8 +215,9 @@ def main(argv=None) -> int:
     print(f"{args.clips} clips per scenario of 300W validation faces ({PRESET_HOLDOUT}), "
           f"{BASE_W:g} px wide, on {W} x {H} frames, smoothing off\n")
     print("| scenario | crop ahead | NME mean (p90) | frames NME > 10% | visible faces missed "
-          "| ids per face, mean (max) | id-swap frames (clips) | network runs per frame |")
-    print("|---|---|---:|---:|---:|---:|---:|---:|")
+          "| ids per face, mean (max) | id-swap frames (clips) | network runs per frame "
+          "| detector runs per frame |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
     bound = video._AHEAD_MAX
     try:
         for name in names:
@@ -234,7 +236,8 @@ def main(argv=None) -> int:
                       f"| {sum(v > 10 for v in nme)} of {len(nme)} "
                       f"| {sum(c['missed'] for c in clips)} | {np.mean(ids):.2f} ({max(ids)}) "
                       f"| {sum(c['swaps'] for c in clips)} ({sum(c['swaps'] > 0 for c in clips)}) "
-                      f"| {sum(c['runs'] for c in clips) / frames:.2f} |", flush=True)
+                      f"| {sum(c['runs'] for c in clips) / frames:.2f} "
+                      f"| {sum(c['detections'] for c in clips) / frames:.2f} |", flush=True)
     finally:
         video._AHEAD_MAX = bound
     print(f"\n{time.time() - t0:.0f} s; load average at the end {os.getloadavg()[0]:.2f}")

@@ -1008,6 +1008,24 @@ def goldens_e2e(out: _Out) -> dict:
         raise AssertionError("fast video golden: a tracked face must be refined (where it starts "
                              "moving) and one cropped ahead by its motion: refined in frames "
                              f"{fast['refined_frames']}, ahead in {fast['moved_on_frames']}")
+    # A face hidden for two frames (blacked out) while the other stays tracked: the detector
+    # runs on every frame while its track is missing, and it comes back with its id on the
+    # first frame it can be seen (not at the next detect_every frame).
+    gone = faces[1].box
+    pad = 0.3 * float(gone[2] - gone[0])
+    hidden_box = tuple(int(v) for v in np.round([max(gone[0] - pad, 0), max(gone[1] - pad, 0),
+                                                 min(gone[2] + pad, img.shape[1]),
+                                                 min(gone[3] + pad, img.shape[0])]))
+    hidden = _tracked_video(out, analyzer, img, "e2e_hidden", 7, (img.shape[0] + 40, img.shape[1] + 80),
+                            lambda i: (40 + round(3.0 * i) - 16, 20 + round(1.5 * i) - 8),
+                            hide=({2, 3}, hidden_box))
+    ids = [sorted(f["track_id"] for f in fr) for fr in hidden["faces"]]
+    kept = ids[2]  # the face left in view, whichever id it has
+    if (len(kept) != 1 or ids != [[1, 2], [1, 2], kept, kept, [1, 2], [1, 2], [1, 2]]
+            or hidden["detections_run"] != 4):
+        raise AssertionError(f"hidden video golden: face 2 must be lost on frames 2-3 and back with "
+                             f"its id on frame 4 (detector on frames 0, 2, 3, 4): {ids}, "
+                             f"{hidden['detections_run']} detections")
     analyzer.close()
     return {"assets": str(assets), "model_description": (f"preset {sidecar['model']['preset']}, "
                                   f"{sidecar['model']['quantization']}"),
@@ -1017,11 +1035,13 @@ def goldens_e2e(out: _Out) -> dict:
             "zoom_cases": zoom_cases,
             "check_cases": check_cases,
             "astronaut": {"image": out.image("e2e_astro.u8", astro), "faces": astro_cases},
-            "video": video, "fast_video": fast}
+            "video": video, "fast_video": fast, "hidden_video": hidden}
 
 
-def _tracked_video(out: _Out, analyzer, img: np.ndarray, name: str, n: int, size, shift) -> dict:
-    """``img`` at ``shift(i) = (dx, dy)`` in ``n`` black frames of ``size`` (h, w) through
+def _tracked_video(out: _Out, analyzer, img: np.ndarray, name: str, n: int, size, shift,
+                   hide=None) -> dict:
+    """``img`` at ``shift(i) = (dx, dy)`` in ``n`` black frames of ``size`` (h, w) (with
+    ``hide = (frames, (x0, y0, x1, y1))``, that box of ``img`` blacked out in those frames) through
     ``analyzer.track`` (after a reset): per frame the image and timestamp, per face its track
     id, box, score, smoothed landmarks and pose, and its unsmoothed landmarks (its box analysed
     again: the tracker's input, checked) with their near-tie alternatives; the frames that
@@ -1036,6 +1056,9 @@ def _tracked_video(out: _Out, analyzer, img: np.ndarray, name: str, n: int, size
         frame = np.zeros((*size, 3), np.uint8)
         dx, dy = shift(i)
         frame[dy:dy + img.shape[0], dx:dx + img.shape[1]] = img
+        if hide is not None and i in hide[0]:
+            x0, y0, x1, y1 = hide[1]
+            frame[dy + y0:dy + y1, dx + x0:dx + x1] = 0
         ts = i * 1000.0 / 30.0
         session = analyzer._session
         previous = [landmark_box(f.landmarks) for f in session.previous] if i else []

@@ -106,6 +106,21 @@ def test_lost_face_triggers_detection_and_new_face_gets_new_id():
     np.testing.assert_allclose(centre(faces[0]), [110, 60], atol=1.5)
 
 
+def test_a_face_hidden_for_frames_comes_back_with_its_id_where_its_motion_put_it():
+    """Two discs; the second, moving 8 px a frame, is gone on frames 2 and 3 (behind
+    something) and back on frame 4, 24 px on from where it was last seen (IoU 0.08 with that
+    box). The detector runs on every frame while its track is missing (not only at
+    detect_every), and the tracker looks for it where its motion puts it: id 2 again."""
+    analyzer, det = disc_analyzer(detect_every=100, smoothing=False)
+    ids = []
+    for i in range(7):
+        discs = [(30, 40)] + ([] if i in (2, 3) else [(50 + 8 * i, 80)])
+        faces = analyzer.track(disc_frame(discs, radius=14), 33.0 * i)
+        ids.append(sorted(f.track_id for f in faces))
+    assert ids == [[1, 2], [1, 2], [1], [1], [1, 2], [1, 2], [1, 2]]
+    assert det.calls == 4  # frames 0, 2 (lost), 3 and 4 (its track missing); none after
+
+
 def test_several_faces_keep_their_ids_and_new_ones_are_added_on_redetection():
     analyzer, det = disc_analyzer(detect_every=3, smoothing=False)
     ids = []

@@ -15,7 +15,8 @@ import bench_tracking_scenarios as bench  # noqa: E402
 from lponet_tf.inference import video  # noqa: E402
 
 ROW = re.compile(r"^\| (?P<name>\w+) \| (?P<ahead>on|off) \| [\d.]+% \([\d.]+%\) \| \d+ of (?P<scored>\d+) "
-                 r"\| \d+ \| (?P<ids>[\d.]+) \((?P<most>\d+)\) \| \d+ \(\d+\) \| (?P<runs>[\d.]+) \|$")
+                 r"\| \d+ \| (?P<ids>[\d.]+) \((?P<most>\d+)\) \| \d+ \(\d+\) \| (?P<runs>[\d.]+) "
+                 r"\| (?P<detections>[\d.]+) \|$")
 
 
 def test_scenes_move_the_faces_as_named():
@@ -36,6 +37,7 @@ def test_ahead_both_runs_each_scene_with_and_without(faces_300w, capsys):
     assert [(m["name"], m["ahead"]) for m in rows] == [
         ("stop_and_back_30", "on"), ("stop_and_back_30", "off"), ("jitter_10", "on"), ("jitter_10", "off")]
     assert all(int(m["scored"]) > 0 and m["most"] == "1" for m in rows)
+    assert all(0 < float(m["detections"]) <= 1 for m in rows)
     # moving steadily one way for 9 frames: fewer runs with the crops ahead
     assert float(rows[0]["runs"]) < float(rows[1]["runs"])
     assert video._AHEAD_MAX == bound

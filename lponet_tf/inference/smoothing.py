@@ -424,6 +424,12 @@ class Tracker:
         boxes can be re-derived from these landmarks instead of running the detector)."""
         return [self._snapshot(t) for t in self._tracks if t.box is not None]
 
+    @property
+    def missing(self) -> int:
+        """Live tracks that no face continued on the last frame (faces lost a moment ago,
+        still looked for: :meth:`update` drops them after ``max_missed`` frames)."""
+        return sum(1 for t in self._tracks if t.missed)
+
     def update(self, boxes, timestamp: Optional[float] = None,
                landmarks: Optional[Sequence] = None,
                rotations: Optional[Sequence] = None,

@@ -146,6 +146,9 @@ class TrackingSession:
             # track was on it), in their order
             faces = _one_face_per_person(faces, {id(f): b for f, (_, b) in zip(tracked, followed)})
             due = due or len(faces) < len(self.previous)
+        # a face lost a moment ago (behind another, out of the frame) is looked for on every
+        # frame while its track lives, so that it keeps its id when it comes back
+        due = due or self.tracker.missing > 0
         moved = {id(f) for f in faces}  # followed faces: their change of place is motion
         if due:
             # on frames with a tracked face the second look runs as in analyze(); the

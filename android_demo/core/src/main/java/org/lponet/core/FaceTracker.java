@@ -261,6 +261,20 @@ public final class FaceTracker {
     return out;
   }
 
+  /**
+   * Live tracks that no face continued on the last frame (faces lost a moment ago, still looked
+   * for: {@link #update} drops them after {@code maxMissed} frames).
+   */
+  public int missing() {
+    int n = 0;
+    for (Track tr : tracks) {
+      if (tr.missed > 0) {
+        n++;
+      }
+    }
+    return n;
+  }
+
   private static boolean finite(float[] v) {
     for (float x : v) {
       if (!Float.isFinite(x)) {

@@ -184,6 +184,9 @@ public final class FaceTrackingSession {
       faces = kept;
       due = due || faces.size() < previous.size();
     }
+    // a face lost a moment ago (behind another, out of the frame) is looked for on every frame
+    // while its track lives, so that it keeps its id when it comes back
+    due = due || tracker.missing() > 0;
     List<Face> moved = new ArrayList<>(faces); // followed faces: their change of place is motion
     if (due) {
       boolean zoom = !previous.isEmpty() || facelessFrames % zoomOutEvery == 0;

@@ -126,7 +126,7 @@ def test_evaluate_per_face_csv_from_its_writer_and_repeated_image_names(tmp_path
     write_per_face_csv(tmp_path / "a" / "per_face.csv", scores(0.0, 0.0))
     write_per_face_csv(tmp_path / "b.csv", scores(0.25, -1.0))
     faces = read_per_face(tmp_path / "a")                       # the folder is enough
-    assert len(faces["300w_common"]) == 12 and ("image_0000.png", 1) in faces["300w_common"]
+    assert len(faces["300w_common"]) == 12 and ("/data/trainset/image_0000.png", 0) in faces["300w_common"]
     got = {r.metric: r for r in compare_files(tmp_path / "a", tmp_path / "b.csv").rows}
     assert got["nme"].difference == pytest.approx(0.25) and got["nme"].verdict == "A better"
     assert got["iou_visible"].difference == pytest.approx(-1.0) and got["iou_visible"].verdict == "A better"
@@ -221,3 +221,26 @@ def test_exactly_min_faces_paired_faces_get_a_verdict():
     a = np.linspace(2.0, 5.0, MIN_FACES)
     row = compare_metric("s", "nme", a, a - 1.0)
     assert row.faces == MIN_FACES and row.verdict == "B better"
+
+
+def test_photos_of_one_name_in_two_folders_are_not_paired_with_each_other(tmp_path):
+    """300W's LFPW numbers its train and test photos alike. A scored the train photos only,
+    B (the same model, on another machine's data root) both: each train face pairs with
+    itself (difference 0) and the test photos are B's alone; pairing by file name used to
+    pair A's train photo with B's test photo of that name."""
+    from lponet_tf.evaluation.scores import DatasetScores, FaceScore, write_per_face_csv
+
+    def scores(root, folders):
+        ds = DatasetScores()
+        for i in range(12):
+            for folder in folders:
+                nme = 2.0 + i / 10 + (1.0 if folder == "testset" else 0.0)
+                ds.add(FaceScore(f"{root}/lfpw/{folder}/image_{i:04d}.png", ("all",), "landmarks", nme=nme))
+        return {"300w": ds}
+
+    write_per_face_csv(tmp_path / "a.csv", scores("/data/300w", ["trainset"]))
+    write_per_face_csv(tmp_path / "b.csv", scores("/mnt/other/300w", ["testset", "trainset"]))
+    comparison = compare_files(tmp_path / "a.csv", tmp_path / "b.csv")
+    (row,) = comparison.rows
+    assert row.faces == 12 and row.difference == 0.0 and row.verdict == "within noise"
+    assert comparison.unpaired["300w"] == (0, 12)

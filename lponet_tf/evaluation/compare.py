@@ -17,8 +17,10 @@ JSON (every set with a ``per_face`` list: ``nme_end_to_end``, ``nme_true_box``; 
 each run's ``*_error_ypr`` becomes ``*_pose_mae``, the mean of its three angle errors) or an
 ``lponet evaluate`` ``per_face.csv`` (or its folder): ``nme``, ``yaw_error``, ...,
 ``geodesic`` (radians), ``iou_not_face``, ``iou_visible`` (higher is better). Faces are
-paired by set, image file name and, for a name that repeats within a set, its occurrence;
-a face with no value in one file (not found end to end) is counted, not paired.
+paired by set, image (the shortest tail of its path that tells the images of either file
+apart: the file name, or ``trainset/image_0001.png`` where LFPW's train and test photos
+share names) and, for an image with several faces, their order; a face with no value in one
+file (not found end to end) is counted, not paired.
 
 Example:
     >>> import numpy as np
@@ -160,6 +162,26 @@ def _keyed(rows) -> Dict[Tuple[str, int], Dict[str, object]]:
     return out
 
 
+def _paired_keys(faces_a: dict, faces_b: dict) -> Tuple[dict, dict]:
+    """Both sides keyed by the shortest tail of their image paths that tells every image of
+    either file apart: the two files may come from machines with other data roots (so not
+    whole paths), and 300W's LFPW train and test photos share their names (so not names)."""
+    images = {image for faces in (faces_a, faces_b) for image, _ in faces}
+    parts = {image: pathlib.PurePath(image.replace("\\", "/")).parts for image in images}
+    depth = 1
+    while depth < max((len(p) for p in parts.values()), default=1):
+        if all(len({parts[i][-depth:] for i, _ in faces}) == len({i for i, _ in faces})
+               for faces in (faces_a, faces_b)):
+            break
+        depth += 1
+
+    def tail(image):
+        return "/".join(parts[image][-depth:])
+
+    return ({(tail(i), k): v for (i, k), v in faces_a.items()},
+            {(tail(i), k): v for (i, k), v in faces_b.items()})
+
+
 def _number(value, path, where):
     """A JSON figure: a finite number, or None (no value for this face)."""
     if value is None:
@@ -232,8 +254,7 @@ def _read_csv(path: pathlib.Path) -> Faces:
                                         line=line) from None
                     if figures[m] is not None and not math.isfinite(figures[m]):
                         raise DataError(path, f"{m} = {cells[m]!r} is not finite", line=line)
-                sets.setdefault(cells["dataset"], []).append(
-                    (os.path.basename(cells["image"]), figures))
+                sets.setdefault(cells["dataset"], []).append((cells["image"], figures))
     except UnicodeDecodeError:
         raise DataError(path, "not a UTF-8 text file (lponet evaluate's per_face.csv?)") from None
     return {name: _keyed(rows) for name, rows in sets.items()}
@@ -247,7 +268,8 @@ def read_per_face(path) -> Faces:
             or the folder holding it.
 
     Returns:
-        ``{set: {(image name, occurrence): {figure: value or None}}}``.
+        ``{set: {(image as the file names it, occurrence): {figure: value or None}}}``
+        (``per_face.csv`` gives the image's path, the end-to-end JSON its file name).
 
     Raises:
         DataError: the file is missing, not one of those formats, malformed (naming the
@@ -327,7 +349,7 @@ def compare_files(a, b, confidence: float = 0.95, resamples: int = 10_000,
     rows: List[MetricComparison] = []
     unpaired: Dict[str, Tuple[int, int]] = {}
     for name in (n for n in fa if n in fb):
-        faces_a, faces_b = fa[name], fb[name]
+        faces_a, faces_b = _paired_keys(fa[name], fb[name])
         common = [k for k in faces_a if k in faces_b]
         unpaired[name] = (len(faces_a) - len(common), len(faces_b) - len(common))
         metrics = dict.fromkeys(m for k in common for m in faces_a[k] if m in faces_b[k])

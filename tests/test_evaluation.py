@@ -700,3 +700,31 @@ def test_the_report_records_flip_tta_and_the_crop_margin(tmp_path, synthetic):
         else:
             assert doc["model"]["flip_tta"] == {"label_x_offset": 1.5}
             assert "flip test-time augmentation (label x offset 1.5 px)" in md
+
+
+def test_a_nan_pose_output_is_no_pose_for_that_face_not_a_crash(tmp_path, synthetic):
+    """A diverged model's NaN pose used to stop the evaluation with numpy's LinAlgError (SVD
+    did not converge), naming nothing. Now that face has no pose (NaN errors, an empty CSV
+    cell that lponet compare counts as unpaired); the other faces are scored."""
+    import csv
+
+    from lponet_tf.evaluation.compare import read_per_face
+    from lponet_tf.evaluation.scores import write_per_face_csv
+
+    oracle = OracleRunner(synthetic, 64)
+
+    def diverged(images):
+        out = dict(oracle(images))
+        out["pose"] = np.array(out["pose"], np.float32)
+        out["pose"][0] = np.nan
+        return out
+
+    diverged.metadata = oracle.metadata
+    scores = _run(synthetic, diverged, batch_size=4)
+    assert np.all(np.isnan(scores.faces[0].pred_ypr))
+    assert all(np.all(np.isfinite(f.pred_ypr)) and f.nme is not None for f in scores.faces[1:])
+    write_per_face_csv(tmp_path / "per_face.csv", {"faces": scores})
+    with open(tmp_path / "per_face.csv") as fh:
+        rows = list(csv.DictReader(fh))
+    assert rows[0]["yaw_error"] == "" and rows[1]["yaw_error"] != ""
+    assert read_per_face(tmp_path / "per_face.csv")["faces"][(synthetic[0].image_path, 0)]["yaw_error"] is None

@@ -142,6 +142,8 @@ def pose_rotation(pose, representation: Optional[str] = None) -> Tuple[np.ndarra
             (``"euler"`` head).
         representation: ``"6d"`` or ``"euler"``; None: from the shape.
 
+    A non-finite output (a diverged model) gives NaN for both.
+
     Raises:
         ValueError: an unknown representation or a shape that does not match it.
 
@@ -158,6 +160,8 @@ def pose_rotation(pose, representation: Optional[str] = None) -> Tuple[np.ndarra
     if representation == "6d":
         if pose.size != 9:
             raise ValueError(f"a 6d pose output is a (3, 3) rotation, got shape {pose.shape}")
+        if not np.all(np.isfinite(pose)):  # a diverged model: no pose, and no SVD crash
+            return np.full((3, 3), np.nan), np.full(3, np.nan)
         rotation = nearest_rotation(pose.reshape(3, 3))  # an int8 output is only near one
         return rotation, np.asarray(matrix_to_euler(rotation), np.float64)
     if pose.size != 3:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import math
 from typing import Dict, List, Optional, Tuple
 
 import numpy as np
@@ -145,7 +146,8 @@ PER_FACE_COLUMNS = ("dataset", "image", "groups", "crop_source", "nme", "yaw_err
 
 
 def _fmt(value) -> str:
-    return "" if value is None else f"{float(value):.6g}"
+    # a diverged model's NaN is no value, as lponet compare reads an empty cell
+    return "" if value is None or not math.isfinite(float(value)) else f"{float(value):.6g}"
 
 
 def write_per_face_csv(path, scores: Dict[str, DatasetScores]) -> int:

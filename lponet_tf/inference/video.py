@@ -147,10 +147,12 @@ class TrackingSession:
             faces = _one_face_per_person(faces, {id(f): b for f, (_, b) in zip(tracked, followed)})
             due = due or len(faces) < len(self.previous)
         # a face lost a moment ago (behind another, out of the frame) is looked for on every
-        # frame while its track lives, so that it keeps its id when it comes back
-        due = due or self.tracker.missing > 0
+        # frame while its track lives, so that it keeps its id when it comes back; these
+        # looks leave the detect_every schedule as it was (a face hidden longer than its track
+        # lives is found by the scheduled detection, as before, not detect_every frames later)
+        looking = not due and self.tracker.missing > 0
         moved = {id(f) for f in faces}  # followed faces: their change of place is motion
-        if due:
+        if due or looking:
             # on frames with a tracked face the second look runs as in analyze(); the
             # detector's first pass finds a tracked face, so it seldom does
             zoom = bool(self.previous) or self.faceless_frames % opts.zoom_out_every == 0
@@ -159,7 +161,7 @@ class TrackingSession:
             check = not self.previous and self.faceless_frames % opts.candidate_check_every == 0
             faces = self._merge(faces, self.analyzer.find_faces(
                 rgb, zoom_out_when_empty=zoom, check_candidates=check))
-            self.frames_since_detection = 0
+            self.frames_since_detection = self.frames_since_detection + 1 if looking else 0
             self.detections_run += 1
         else:
             self.frames_since_detection += 1

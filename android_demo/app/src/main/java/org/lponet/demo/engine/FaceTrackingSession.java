@@ -185,15 +185,16 @@ public final class FaceTrackingSession {
       due = due || faces.size() < previous.size();
     }
     // a face lost a moment ago (behind another, out of the frame) is looked for on every frame
-    // while its track lives, so that it keeps its id when it comes back
-    due = due || tracker.missing() > 0;
+    // while its track lives, so that it keeps its id when it comes back; these looks leave the
+    // detectEvery schedule as it was
+    boolean looking = !due && tracker.missing() > 0;
     List<Face> moved = new ArrayList<>(faces); // followed faces: their change of place is motion
-    if (due) {
+    if (due || looking) {
       boolean zoom = !previous.isEmpty() || facelessFrames % zoomOutEvery == 0;
       // the candidate check only where no face is tracked (the merge keeps a missed tracked face)
       boolean check = previous.isEmpty() && facelessFrames % candidateCheckEvery == 0;
       faces = merge(faces, pipeline.findFaces(frame, zoom, check), ids);
-      framesSinceDetection = 0;
+      framesSinceDetection = looking ? framesSinceDetection + 1 : 0;
       detectionsRun++;
     } else {
       framesSinceDetection++;

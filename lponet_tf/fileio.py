@@ -21,7 +21,7 @@ import pathlib
 import re
 import shutil
 import tempfile
-from typing import Dict, Iterable, List
+from typing import Dict, Iterable, List, Sequence
 
 from lponet_tf.errors import LPONetError
 
@@ -104,10 +104,16 @@ def move_into_place(src, dst, replace: bool = True) -> None:
 _TEMPORARY = re.compile(r"^\.[^/]+\.[a-z0-9_]{8}(\.[A-Za-z0-9]+)+$")
 
 
-def remove_stale_temporaries(folder) -> List[pathlib.Path]:
+def remove_stale_temporaries(folder, names: Sequence[str] = ()) -> List[pathlib.Path]:
     """Remove the temporary files :func:`atomic_write_via` left in ``folder`` when its
-    process was killed mid-write (``kill -9``, a lost machine: no cleanup runs). Only for a
-    folder the caller owns (a training run's), since any such name is taken as ours.
+    process was killed mid-write (``kill -9``, a lost machine: no cleanup runs).
+
+    Args:
+        folder: the folder.
+        names: only temporaries of files whose names start with one of these (the caller's
+            own files: ``.last.k2j4h8x1.keras`` for ``"last"``); a user's dotfile of the same
+            shape (``.vscode.settings.json``) is not ours. Empty: every such name (a folder
+            only the caller writes).
 
     Returns:
         The files removed.
@@ -115,7 +121,9 @@ def remove_stale_temporaries(folder) -> List[pathlib.Path]:
     folder = pathlib.Path(folder)
     if not folder.is_dir():
         return []
-    stale = [p for p in folder.iterdir() if p.is_file() and _TEMPORARY.match(p.name)]
+    stale = [p for p in folder.iterdir() if p.is_file() and _TEMPORARY.match(p.name)
+             and (not names or p.name[1:].startswith(tuple(f"{n}." if not n.endswith("_") else n
+                                                          for n in names)))]
     for p in stale:
         p.unlink()
     return stale

@@ -3,6 +3,7 @@
 import csv
 import json
 import pathlib
+import re
 import signal
 import subprocess
 import sys
@@ -13,7 +14,8 @@ import numpy as np
 import pytest
 import yaml
 
-from lponet_tf.training.config import load_config
+from lponet_tf.config import LPONetConfig
+from lponet_tf.training.config import ConfigError, load_config
 from synthetic_faces import write_300w_folder
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
@@ -380,13 +382,81 @@ def test_an_output_folder_of_other_files_is_refused_unless_overwrite(tmp_path, f
         train(config, epochs_limit=1, overwrite=True)
         assert [int(r["epoch"]) for r in _log(run)] == [0]      # a fresh log, not appended
         assert (run / "notes.txt").read_text() == "kept"          # not a run's file: untouched
-        # stopped before its first state was saved: the folder is this config's, and resumes
+        # a finished epoch whose backup/ was deleted: its models would be replaced, refused
         import shutil
 
         shutil.rmtree(run / "backup")
+        with pytest.raises(OutputError, match="holds config.yaml, model.keras, best.keras, last.keras"):
+            train(config, epochs_limit=1)
+        # stopped before its first epoch's files (config.yaml and the log's header only):
+        # the folder is this config's, and is trained again
+        for name in ("model.keras", "best.keras", "last.keras"):
+            (run / name).unlink()
         train(config, epochs_limit=1)
         (run / "file").write_text("x")
         with pytest.raises(OutputError, match="is a file"):
             train(load_config(cfg_path, [f"output_dir={run / 'file'}"]))
     finally:
         set_precision(None)
+
+
+def test_a_resume_is_bound_to_the_config_it_started_with_but_may_run_longer(tmp_path):
+    """A resumed run with another batch size, seed, data or loss used to be accepted (its
+    config.yaml rewritten, batches skipped, "trained 6 steps" of 8): every config value but
+    the run's length, printing, kept files, data roots and init_from now binds it."""
+    from lponet_tf.training.config import StateMismatchError
+    from lponet_tf.training.trainer import _check_same_run, _run_info
+
+    def info(*overrides):
+        cfg = load_config(_resume_config(tmp_path / "cfg", tmp_path / "faces"), list(overrides))
+        return _run_info(LPONetConfig.from_dict(cfg["model"]), cfg)
+
+    saved = json.loads(json.dumps(info()))  # as the state's metadata gives it back
+    for allowed in (["train.steps=40"], ["train.verbose=2"], [f"data.train.0.root={tmp_path}"],
+                    ["init_from=elsewhere.keras"], [f"output_dir={tmp_path / 'moved'}"]):
+        _check_same_run(saved, info(*allowed), tmp_path)
+    for changed, shown in ((["train.batch_size=8"], "train.batch_size: 4 in the saved state, 8 now"),
+                           (["train.seed=7"], "train.seed"), (["loss.alpha=100.0"], "loss.alpha"),
+                           (["data.train.0.limit=20"], "data.train.0.limit"),
+                           (["train.steps_per_epoch=4"], "train.steps_per_epoch")):
+        with pytest.raises(StateMismatchError, match=re.escape(shown)):
+            _check_same_run(saved, info(*changed), tmp_path)
+    legacy = {k: v for k, v in saved.items() if k != "config"}  # a state saved before this
+    _check_same_run(legacy, info("train.seed=7"), tmp_path)
+
+
+def test_init_from_is_checked_before_the_output_folder_and_never_inside_it(tmp_path):
+    from lponet_tf.training.trainer import _check_init_from
+
+    out = tmp_path / "run"
+    out.mkdir()
+    photo = tmp_path / "photo.keras"
+    photo.write_bytes(b"\xff\xd8\xff\xe0 a JPEG")
+    cases = [(out / "last.keras", "is inside output_dir"), (photo, "not a .keras archive"),
+             (tmp_path, "is a folder"), (tmp_path / "w.pt", "not a .keras, .weights.h5 or .npz")]
+    (out / "last.keras").write_bytes(b"PK")
+    (tmp_path / "w.pt").write_bytes(b"x")
+    for path, message in cases:
+        with pytest.raises(ConfigError, match=re.escape(message)):
+            _check_init_from(path, out.resolve())
+
+
+def test_stale_temporaries_of_the_run_only_and_one_run_per_folder(tmp_path):
+    """A run into an existing folder used to delete the user's dotfiles shaped like its
+    temporaries (.vscode.settings.json); two runs on one folder both appended to its log."""
+    from lponet_tf.fileio import OutputError, remove_stale_temporaries
+    from lponet_tf.training.trainer import RUN_TEMPORARIES, _output_lock
+
+    for name in (".vscode.settings.json", ".last.k2j4h8x1.keras", ".epoch_003.ab12cd34.keras",
+                 ".config.x1y2z3w4.yaml", ".lastly.k2j4h8x1.keras"):
+        (tmp_path / name).write_text("x")
+    removed = remove_stale_temporaries(tmp_path, names=RUN_TEMPORARIES)
+    assert sorted(p.name for p in removed) == [".config.x1y2z3w4.yaml", ".epoch_003.ab12cd34.keras",
+                                               ".last.k2j4h8x1.keras"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".lastly.k2j4h8x1.keras", ".vscode.settings.json"]
+    with _output_lock(tmp_path):
+        with pytest.raises(OutputError, match="another lponet train is running on this folder"):
+            with _output_lock(tmp_path):
+                pass
+    with _output_lock(tmp_path):  # released when the first run ended
+        pass

@@ -22,9 +22,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--output", dest="output_dir",
                         help="output folder (overrides the config's output_dir)")
     parser.add_argument("--overwrite", action="store_true",
-                        help="replace the files of a finished run (or any run files without a "
-                             "resumable state) in the output folder; a resumable run is "
-                             "continued without it")
+                        help="replace run files that have no resumable state (backup/) in the "
+                             "output folder; a folder with one is that run's, continued with "
+                             "the config it was started with (delete its backup/ to start "
+                             "over)")
     parser.add_argument(
         "--epochs-limit", type=int, default=None,
         help="stop after this many epochs in this call; run again to continue",

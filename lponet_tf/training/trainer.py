@@ -31,6 +31,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import importlib.util
+import json
 import math
 import pathlib
 import shutil
@@ -88,6 +89,30 @@ def init_from_path(value) -> pathlib.Path:
                           f"lponet train runs in: train the stage that writes it first; "
                           f"{PRESET_PREFIX}NAME starts from a preset's bundled weights)")
     return path
+
+
+def _check_init_from(path: pathlib.Path, out: pathlib.Path) -> None:
+    """Refuse, before the output folder is touched, an ``init_from`` file inside it (the
+    run would write over its own input, or continue the run that folder holds) and a file
+    that is not of the kind its name says (a photo named ``.keras``); whether its layers
+    fit the model is checked when the model is built, before ``config.yaml`` is written."""
+    import zipfile
+
+    resolved = path.expanduser().resolve()
+    if resolved == out or out in resolved.parents:
+        raise ConfigError(f"init_from: {path} is inside output_dir {out}: the run would write "
+                          "over its own input; choose another output folder")
+    if resolved.is_dir():
+        raise ConfigError(f"init_from: {path} is a folder, not a .keras, .weights.h5 or .npz file")
+    kind = {".keras": "a .keras archive", ".npz": "an .npz archive", ".h5": "an HDF5 weights file"}
+    if path.suffix not in kind:
+        raise ConfigError(f"init_from: {path}: not a .keras, .weights.h5 or .npz file")
+    with open(resolved, "rb") as fh:
+        head = fh.read(8)
+    is_kind = (head == b"\x89HDF\r\n\x1a\n" if path.suffix == ".h5"
+               else zipfile.is_zipfile(resolved))
+    if not is_kind:
+        raise ConfigError(f"init_from: {path}: not {kind[path.suffix]} (its first bytes are not)")
 
 
 def _init_weights(model, path: str) -> int:
@@ -218,26 +243,53 @@ def logged_names(model_cfg: LPONetConfig, validation: bool) -> list:
     return names + [f"val_{n}" for n in names if validation] + ["learning_rate"]
 
 
+#: Config keys a resumed run may change: how long it runs (a run is extended by a larger
+#: ``train.steps``), what it prints and keeps, where its data and its first weights are
+#: (another machine's mount; ``init_from`` is not read on resume: the state holds every
+#: weight). Every other key binds the run: its batches, schedule and losses would not
+#: continue the epochs before.
+RESUMABLE_CHANGES = ("output_dir", "init_from", "train.steps", "train.verbose",
+                     "train.keep_epochs", "train.data_workers")
+
+
+def _flat(tree, prefix: str = "") -> dict:
+    out = {}
+    for key, value in (tree or {}).items():
+        if isinstance(value, dict):
+            out.update(_flat(value, f"{prefix}{key}."))
+        elif isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+            for i, item in enumerate(value):  # data.train.0.name, ...
+                out.update(_flat(item, f"{prefix}{key}.{i}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
+
+
 def _run_info(model_cfg: LPONetConfig, config: dict) -> dict:
     """What a resumable state is bound to: the variables it holds (architecture, and the
-    optimizer's slots)."""
-    return {"model": model_cfg.to_dict(), "optimizer": {"name": config["optimizer"]["name"]}}
+    optimizer's slots), and every config value a resume must keep (all but
+    :data:`RESUMABLE_CHANGES` and the data roots)."""
+    bound = {key: value for key, value in _flat(config).items()
+             if key not in RESUMABLE_CHANGES and not key.startswith("model.")
+             and not (key.startswith("data.") and key.endswith(".root"))}
+    # as the state's JSON metadata will give it back (tuples as lists)
+    bound = json.loads(json.dumps({key: bound[key] for key in sorted(bound)}))
+    return {"model": model_cfg.to_dict(), "optimizer": {"name": config["optimizer"]["name"]},
+            "config": bound}
 
 
 def _check_same_run(saved: dict, current: dict, write_dir: pathlib.Path) -> None:
-    def flat(tree, prefix=""):
-        out = {}
-        for key, value in (tree or {}).items():
-            if isinstance(value, dict):
-                out.update(flat(value, f"{prefix}{key}."))
-            else:
-                out[f"{prefix}{key}"] = value
-        return out
-
     def show(values, key):
         return repr(values[key]) if key in values else "(not set)"
 
-    old, new = flat(saved), flat(current)
+    def keyed(info):
+        values = _flat({k: v for k, v in info.items() if k != "config"})
+        values.update(info.get("config") or {})
+        return values
+
+    if "config" not in saved:  # a state saved before the config was bound: as it was then
+        current = {k: v for k, v in current.items() if k != "config"}
+    old, new = keyed(saved), keyed(current)
     diffs = [f"{key}: {show(old, key)} in the saved state, {show(new, key)} now"
              for key in sorted(set(old) | set(new)) if show(old, key) != show(new, key)]
     if diffs:
@@ -310,6 +362,9 @@ def _numpy_datasets(config: dict, model_cfg: LPONetConfig, start_batch: int = 0,
 #: What a run writes in its output folder (besides worker scratch space).
 RUN_OUTPUTS = ("config.yaml", "model.keras", "best.keras", "last.keras", "training_log.csv",
                "training_curves.png", "epochs", "tensorboard", "backup")
+#: The stems of the files a run writes atomically (``epochs/epoch_NNN.keras`` included): a
+#: temporary of another name in its folder is not the run's to remove.
+RUN_TEMPORARIES = ("config", "model", "best", "last", "training_curves", "epoch_")
 
 
 def _config_text(config: dict) -> str:
@@ -332,7 +387,10 @@ def _claim_output(out: pathlib.Path, config: dict, resuming: bool, overwrite: bo
     if resuming or not out.is_dir():
         return
     own = out / "config.yaml"
-    if own.is_file() and own.read_text(errors="replace") == _config_text(config):
+    finished = [name for name in ("model.keras", "best.keras", "last.keras", "epochs")
+                if (out / name).exists()]
+    if (own.is_file() and own.read_text(errors="replace") == _config_text(config)
+            and not finished):  # stopped before its first epoch: nothing of it to lose
         return
     earlier = [name for name in RUN_OUTPUTS if (out / name).exists()]
     if not earlier:
@@ -383,6 +441,38 @@ def train(config: dict, epochs_limit: Optional[int] = None,
             the epoch, and the files hold the last finite epoch
             (:class:`~lponet_tf.training.callbacks.StopOnNonFiniteLoss`).
     """
+    with contextlib.ExitStack() as held:  # the output folder's lock, released however it ends
+        return _train(config, epochs_limit, time_limit, overwrite, held)
+
+
+@contextlib.contextmanager
+def _output_lock(out: pathlib.Path):
+    """An exclusive lock on ``out/.lock`` for the run: a second ``lponet train`` on the same
+    folder (a job submitted twice) is refused instead of both appending to one log and
+    deleting each other's states. POSIX ``flock``, released by the OS if the process dies;
+    where there is none (Windows) no lock is taken."""
+    from lponet_tf.fileio import OutputError
+
+    try:
+        import fcntl
+    except ImportError:
+        yield
+        return
+    with open(out / ".lock", "a") as fh:  # appended to, never written over
+        try:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            raise OutputError(out, "another lponet train is running on this folder (it holds "
+                                   f"{out / '.lock'}); wait for it, or choose another output "
+                                   "folder") from None
+        try:
+            yield
+        finally:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+
+
+def _train(config: dict, epochs_limit: Optional[int], time_limit: Optional[float],
+           overwrite: bool, held: contextlib.ExitStack) -> TrainResult:
     config = validate_config(config)
     if epochs_limit is not None and int(epochs_limit) < 1:
         raise ConfigError(f"epochs_limit must be >= 1, got {epochs_limit}")
@@ -427,12 +517,18 @@ def train(config: dict, epochs_limit: Optional[int] = None,
     # Every record read and its labels checked against its image (header sizes) before the
     # output folder is made or the model built: bad data stops the run before it starts.
     plan = data_plan(config)
-    if config.get("init_from"):
-        init_from_path(config["init_from"])  # missing: refused before the output folder
+    init_from = config.get("init_from") if saved is None else None  # the state holds every weight
+    if init_from:
+        _check_init_from(init_from_path(init_from), out)  # refused before the output folder
     if chief:
+        if out.is_dir():  # a folder made now is this run's alone
+            held.enter_context(_output_lock(out))
         _claim_output(out, config, resuming=saved is not None, overwrite=overwrite)
         for folder in (out, out / "epochs"):  # a killed run's half-written checkpoints
-            remove_stale_temporaries(folder)
+            remove_stale_temporaries(folder, names=RUN_TEMPORARIES)
+    if chief and not out.is_dir():
+        out.mkdir(parents=True, exist_ok=True)
+        held.enter_context(_output_lock(out))
     out.mkdir(parents=True, exist_ok=True)
     write_dir.mkdir(parents=True, exist_ok=True)
     keras.utils.set_random_seed(int(tcfg["seed"]))
@@ -441,11 +537,6 @@ def train(config: dict, epochs_limit: Optional[int] = None,
 
         tf.config.experimental.enable_op_determinism()
     set_precision(tcfg.get("mixed_precision"))
-    if chief:
-        cb.atomic_write_via(
-            out / "config.yaml",
-            lambda tmp: pathlib.Path(tmp).write_text(_config_text(config)),
-        )
 
     _trim_log(write_dir / "training_log.csv", done)
     steps_per_epoch = int(tcfg["steps_per_epoch"])
@@ -464,12 +555,17 @@ def train(config: dict, epochs_limit: Optional[int] = None,
 
     with strategy.scope() if strategy is not None else contextlib.nullcontext():
         model = build_lponet(model_cfg)
-        if config.get("init_from"):
-            copied = _init_weights(model, config["init_from"])
+        if init_from:
+            copied = _init_weights(model, init_from)
             if chief and int(tcfg.get("verbose", 1)):
                 total = sum(1 for layer in model.layers if layer.weights)
                 print(f"init_from: {copied} of {total} layers copied from {config['init_from']}",
                       flush=True)
+        if chief:  # once init_from has loaded: a file it refuses leaves no config.yaml behind
+            cb.atomic_write_via(
+                out / "config.yaml",
+                lambda tmp: pathlib.Path(tmp).write_text(_config_text(config)),
+            )
         losses, weights = losses_and_weights(model_cfg, config["loss"])
         model.compile(
             optimizer=make_optimizer(config["optimizer"]),

@@ -429,14 +429,18 @@ def train(config: dict, epochs_limit: Optional[int] = None,
 
     Raises:
         ConfigError: the config breaks the schema, or (:class:`StateMismatchError`) the
-            output folder holds the state of a run with another architecture, or a
-            dataset root does not exist; all before any data is read, model built or
-            file written.
+            output folder holds the state of a run of another config (all but
+            :data:`RESUMABLE_CHANGES` and the data roots), or a dataset root does not exist,
+            or ``init_from`` is missing, inside ``output_dir`` or not the file its name
+            says; all before any data is read, model built or file written. An
+            ``init_from`` whose layers do not fit the model is refused once the model is
+            built, before ``config.yaml`` is written.
         DataError: a dataset's file is missing or not an image, or a face's landmarks lie
             mostly outside its image (labels of another copy of the photo); named, before
             the output folder is made or the model built.
         OutputError: ``output_dir`` is a file, or holds files that are not a resumable
-            run's (see ``overwrite``); also before anything is written.
+            run's (see ``overwrite``), or another run holds its lock (``.lock``); also
+            before anything is written.
         TrainingDivergedError: a training or validation loss became NaN or +-inf; it names
             the epoch, and the files hold the last finite epoch
             (:class:`~lponet_tf.training.callbacks.StopOnNonFiniteLoss`).

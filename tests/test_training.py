@@ -460,3 +460,23 @@ def test_stale_temporaries_of_the_run_only_and_one_run_per_folder(tmp_path):
                 pass
     with _output_lock(tmp_path):  # released when the first run ended
         pass
+
+
+def test_an_init_from_of_another_architecture_leaves_no_output_folder(tmp_path, faces):
+    """Its layers are checked when the model is built; the output folder is made only
+    after that, so the corrected command is not refused for a folder the failed one left
+    (it used to hold config.yaml, and the fixed command was then refused)."""
+    from lponet_tf.training.precision import set_precision
+    from lponet_tf.training.trainer import train
+
+    other = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2, name="elsewhere")])
+    other.save(tmp_path / "other.keras")
+    run = tmp_path / "run"
+    config = load_config(_resume_config(tmp_path / "cfg", faces),
+                         [f"output_dir={run}", f"init_from={tmp_path / 'other.keras'}"])
+    try:
+        with pytest.raises(ConfigError, match="layers"):
+            train(config)
+    finally:
+        set_precision(None)
+    assert not run.exists()

@@ -530,11 +530,6 @@ def _train(config: dict, epochs_limit: Optional[int], time_limit: Optional[float
         _claim_output(out, config, resuming=saved is not None, overwrite=overwrite)
         for folder in (out, out / "epochs"):  # a killed run's half-written checkpoints
             remove_stale_temporaries(folder, names=RUN_TEMPORARIES)
-    if chief and not out.is_dir():
-        out.mkdir(parents=True, exist_ok=True)
-        held.enter_context(_output_lock(out))
-    out.mkdir(parents=True, exist_ok=True)
-    write_dir.mkdir(parents=True, exist_ok=True)
     keras.utils.set_random_seed(int(tcfg["seed"]))
     if tcfg.get("deterministic") and tensorflow:
         import tensorflow as tf
@@ -565,7 +560,14 @@ def _train(config: dict, epochs_limit: Optional[int], time_limit: Optional[float
                 total = sum(1 for layer in model.layers if layer.weights)
                 print(f"init_from: {copied} of {total} layers copied from {config['init_from']}",
                       flush=True)
-        if chief:  # once init_from has loaded: a file it refuses leaves no config.yaml behind
+        # The folder is made (and locked) once init_from has loaded: a file it refuses
+        # leaves nothing behind, and the corrected command starts as if it had not run.
+        if chief and not out.is_dir():
+            out.mkdir(parents=True, exist_ok=True)
+            held.enter_context(_output_lock(out))
+        out.mkdir(parents=True, exist_ok=True)
+        write_dir.mkdir(parents=True, exist_ok=True)
+        if chief:
             cb.atomic_write_via(
                 out / "config.yaml",
                 lambda tmp: pathlib.Path(tmp).write_text(_config_text(config)),

@@ -4,8 +4,10 @@
 :class:`TrackingSession` (MediaPipe's VIDEO mode, in outline):
 
 * Detection reuse. The detector runs on the first frame, then at least every
-  ``options.detect_every`` frames (to pick up faces that entered), and whenever a tracked
-  face is lost. In between, a face's box is the tight box of its landmarks in the previous
+  ``options.detect_every`` frames (to pick up faces that entered), whenever a tracked
+  face is lost, and on every frame while a lost face's track lives (the tracker's
+  ``max_missed`` frames; these looks leave the ``detect_every`` schedule as it was), so a
+  face that comes out from behind another is found on the first frame it can be seen. In between, a face's box is the tight box of its landmarks in the previous
   frame, which is exactly the landmark box the network's crops are built from (better than
   a detector box, and free). With ``options.refine`` a face whose new landmarks disagree
   with that box (it moved: the crop cut it) is analysed again on its new landmark box, as

@@ -110,10 +110,10 @@ def remove_stale_temporaries(folder, names: Sequence[str] = ()) -> List[pathlib.
 
     Args:
         folder: the folder.
-        names: only temporaries of files whose names start with one of these (the caller's
-            own files: ``.last.k2j4h8x1.keras`` for ``"last"``); a user's dotfile of the same
-            shape (``.vscode.settings.json``) is not ours. Empty: every such name (a folder
-            only the caller writes).
+        names: only temporaries of files whose names start with one of these prefixes (the
+            caller's own files: ``.last.k2j4h8x1.keras`` for ``"last."``); a user's dotfile
+            of the same shape (``.vscode.settings.json``) is not ours. Empty: every such name
+            (a folder only the caller writes).
 
     Returns:
         The files removed.
@@ -122,8 +122,7 @@ def remove_stale_temporaries(folder, names: Sequence[str] = ()) -> List[pathlib.
     if not folder.is_dir():
         return []
     stale = [p for p in folder.iterdir() if p.is_file() and _TEMPORARY.match(p.name)
-             and (not names or p.name[1:].startswith(tuple(f"{n}." if not n.endswith("_") else n
-                                                          for n in names)))]
+             and (not names or p.name[1:].startswith(tuple(names)))]
     for p in stale:
         p.unlink()
     return stale

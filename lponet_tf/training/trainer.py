@@ -362,9 +362,9 @@ def _numpy_datasets(config: dict, model_cfg: LPONetConfig, start_batch: int = 0,
 #: What a run writes in its output folder (besides worker scratch space).
 RUN_OUTPUTS = ("config.yaml", "model.keras", "best.keras", "last.keras", "training_log.csv",
                "training_curves.png", "epochs", "tensorboard", "backup")
-#: The stems of the files a run writes atomically (``epochs/epoch_NNN.keras`` included): a
+#: The name prefixes of the files a run writes atomically (``epochs/epoch_NNN.keras`` included): a
 #: temporary of another name in its folder is not the run's to remove.
-RUN_TEMPORARIES = ("config", "model", "best", "last", "training_curves", "epoch_")
+RUN_TEMPORARIES = ("config.", "model.", "best.", "last.", "training_curves.", "epoch_")
 
 
 def _config_text(config: dict) -> str:
@@ -565,8 +565,7 @@ def _train(config: dict, epochs_limit: Optional[int], time_limit: Optional[float
         if chief and not out.is_dir():
             out.mkdir(parents=True, exist_ok=True)
             held.enter_context(_output_lock(out))
-        out.mkdir(parents=True, exist_ok=True)
-        write_dir.mkdir(parents=True, exist_ok=True)
+        write_dir.mkdir(parents=True, exist_ok=True)  # out itself, or a worker's folder in it
         if chief:
             cb.atomic_write_via(
                 out / "config.yaml",

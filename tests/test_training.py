@@ -52,6 +52,21 @@ def _log(run_dir):
     return list(csv.DictReader(open(run_dir / "training_log.csv")))
 
 
+def _tensorboard_scalars(run_dir):
+    """Every scalar of a run's TensorBoard log, read independently of the library:
+    ``{(writer folder, tag): [(step, value), ...]}`` in the order TensorBoard reads them."""
+    import tensorflow as tf
+
+    scalars = {}
+    for path in sorted((run_dir / "tensorboard").rglob("events.out.tfevents.*")):
+        for event in tf.compat.v1.train.summary_iterator(str(path)):
+            for value in event.summary.value:
+                number = float(tf.make_ndarray(value.tensor)) if value.HasField("tensor") \
+                    else value.simple_value
+                scalars.setdefault((path.parent.name, value.tag), []).append((event.step, number))
+    return scalars
+
+
 # Resume runs: the smallest LPONet (one stack, one pooling level) keeps graph tracing, the
 # bulk of a short run, short. float64 so that "the same weights" can be tested to 1e-9:
 # in float32 rounding differences alone grow to 1e-4 over a run. 8 epochs of 2 steps.
@@ -97,12 +112,34 @@ def _same_run(run_dir, reference):
     # (a SIGKILL during a save may leave its hidden temporary file)
     kept = sorted(p.relative_to(run_dir).as_posix() for p in (run_dir / "epochs").glob("epoch_*"))
     assert kept == [f"epochs/epoch_{e:03d}.keras" for e in KEPT_EPOCHS]
+    # TensorBoard too: each epoch's scalars once, those of the uninterrupted run.
+    got, want = _tensorboard_scalars(run_dir), _tensorboard_scalars(reference.output_dir)
+    assert got.keys() == want.keys() and ("train", "epoch_loss") in want
+    assert [step for step, _ in want["train", "epoch_loss"]] == list(range(RESUME_EPOCHS))
+    for key, points in want.items():
+        assert [s for s, _ in got[key]] == [s for s, _ in points], key
+        np.testing.assert_allclose([v for _, v in got[key]], [v for _, v in points],
+                                   rtol=1e-6, err_msg=str(key))  # stored as float32
     for name in ("model.keras", "last.keras", "best.keras", *kept):
         got, want = _weights(run_dir / name), _weights(reference.output_dir / name)
         assert got.keys() == want.keys() and len(want) > 50
         for key, value in want.items():
             assert value.dtype in (np.float64, np.int64), key  # int: the step counter
             np.testing.assert_allclose(got[key], value, **SAME, err_msg=f"{name}: {key}")
+
+
+def _log_tensorboard_epoch(logdir, epoch):
+    """Scalars of ``epoch`` as Keras' TensorBoard callback writes them (a value no real
+    epoch has), in new event files of each writer folder, as a killed run leaves them."""
+    import tensorflow as tf
+
+    for folder in ("train", "validation"):
+        writer = tf.summary.create_file_writer(str(logdir / folder), filename_suffix=".killed")
+        with writer.as_default():
+            tf.summary.scalar("epoch_loss", 123.0, step=epoch)
+            if folder == "validation":
+                tf.summary.scalar("evaluation_loss_vs_iterations", 123.0, step=2 * (epoch + 1))
+        writer.close()
 
 
 @pytest.fixture(scope="module")
@@ -170,6 +207,7 @@ def test_a_run_resumed_in_slices_ends_like_an_uninterrupted_one(tmp_path, faces,
         rows = _log(first.output_dir)
         with open(first.output_dir / "training_log.csv", "a", newline="") as f:
             csv.DictWriter(f, fieldnames=list(rows[0])).writerow(dict(rows[-1], epoch=BEST_EPOCH + 1))
+        _log_tensorboard_epoch(first.output_dir / "tensorboard", BEST_EPOCH + 1)
         # ... and mid-write of a checkpoint (kill -9: the temporary file stays behind).
         stale = first.output_dir / ".last.3y0iljel.keras"
         stale.write_bytes(b"PK\x03\x04 half a zip")

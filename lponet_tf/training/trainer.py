@@ -51,6 +51,7 @@ from lponet_tf.training.config import ConfigError, StateMismatchError, validate_
 from lponet_tf.training.datasets import check_roots, data_plan
 from lponet_tf.training.objectives import losses_and_weights, make_optimizer, metrics_for
 from lponet_tf.training.precision import set_precision
+from lponet_tf.training.tensorboard_log import trim_event_files
 
 
 @dataclasses.dataclass
@@ -537,8 +538,10 @@ def _train(config: dict, epochs_limit: Optional[int], time_limit: Optional[float
         tf.config.experimental.enable_op_determinism()
     set_precision(tcfg.get("mixed_precision"))
 
-    _trim_log(write_dir / "training_log.csv", done)
     steps_per_epoch = int(tcfg["steps_per_epoch"])
+    _trim_log(write_dir / "training_log.csv", done)
+    if _tensorflow_installed():
+        trim_event_files(write_dir / "tensorboard", done, steps_per_epoch)
     total_epochs = math.ceil(int(tcfg["steps"]) / steps_per_epoch)
     # The stream is random-access: a resumed run starts where the last complete epoch
     # ended and sees the batches an uninterrupted run would have seen.

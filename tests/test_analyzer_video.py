@@ -13,7 +13,7 @@ from analyzer_fixtures import (
     write_video,
 )
 from lponet_tf.errors import ImageError
-from lponet_tf.inference.analyzer import REFINE_PASSES, FaceAnalyzer
+from lponet_tf.inference.analyzer import REFINE_PASSES, AnalyzerClosedError, FaceAnalyzer
 from lponet_tf.detection import CallableDetector, Detection, ZoomOutDetector
 from lponet_tf.inference.smoothing import SmoothingError
 from lponet_tf.inference.video import TrackingSession, iter_frames
@@ -157,6 +157,29 @@ def test_timestamps_must_increase():
         analyzer.track(disc_frame([(50, 60)]), 100)
     analyzer.reset()
     assert len(analyzer.track(disc_frame([(50, 60)]), 0)) == 1
+
+
+def test_a_session_per_stream_follows_each_and_reads_frames_as_track_does():
+    """Two streams on one analyzer: each session keeps its own faces, ids and timestamps,
+    and takes what ``analyzer.track`` takes (here BGR float frames with ``rgb=False``),
+    giving the faces ``analyzer.track`` gives."""
+    analyzer, _ = disc_analyzer(detect_every=5, smoothing=False, rgb=False)
+    alone, _ = disc_analyzer(detect_every=5, smoothing=False, rgb=False)
+    left, right = TrackingSession(analyzer), TrackingSession(analyzer)
+    for i in range(6):
+        a = disc_frame([(40 + 3 * i, 60)])[:, :, ::-1] / 255.0  # BGR, float 0..1
+        b = disc_frame([(90, 50 + 2 * i), (30, 30)])[:, :, ::-1] / 255.0
+        got_a, got_b = left.track(a, 40.0 * i), right.track(b, 10.0 * i)
+        assert len(got_a) == 1 and len(got_b) == 2
+        np.testing.assert_allclose(centre(got_a[0]), [40 + 3 * i, 60], atol=1.5)
+        want = alone.track(a, 40.0 * i)
+        np.testing.assert_allclose(got_a[0].landmarks, want[0].landmarks, atol=1e-6)
+    assert {f.track_id for f in got_b} == {1, 2} and got_a[0].track_id == 1
+    with pytest.raises(SmoothingError, match="strictly increase"):
+        left.track(a, 0.0)  # its own clock, not the other stream's
+    analyzer.close()
+    with pytest.raises(AnalyzerClosedError):
+        right.track(b, 100.0)
 
 
 def test_analyze_video_on_a_shifted_astronaut(tmp_path):

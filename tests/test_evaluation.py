@@ -728,3 +728,21 @@ def test_a_nan_pose_output_is_no_pose_for_that_face_not_a_crash(tmp_path, synthe
         rows = list(csv.DictReader(fh))
     assert rows[0]["yaw_error"] == "" and rows[1]["yaw_error"] != ""
     assert read_per_face(tmp_path / "per_face.csv")["faces"][(synthetic[0].image_path, 0)]["yaw_error"] is None
+
+
+def test_cli_refuses_a_config_none_of_whose_datasets_is_present(tmp_path, capsys):
+    """One missing dataset of several is skipped; a run where every one is missing (a
+    shipped config's placeholder root, no --data-root) would score nothing and exit 0: an
+    error before the model loads, naming each root."""
+    from lponet_tf.cli import main
+
+    cfg = tmp_path / "eval.yaml"
+    cfg.write_text(yaml.safe_dump({"datasets": {"300w": {"root": str(tmp_path / "no_300w")},
+                                                "wflw": {"root": str(tmp_path / "no_wflw")}}}))
+    out = tmp_path / "eval"
+    missing_model = tmp_path / "not_loaded.tflite"  # loading it would fail first
+    assert main(["evaluate", "--model", str(missing_model), "--config", str(cfg),
+                 "--output", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert f"300w at {tmp_path / 'no_300w'}" in err and f"wflw at {tmp_path / 'no_wflw'}" in err
+    assert "--data-root KEY=PATH" in err and not out.exists()

@@ -8,7 +8,8 @@ Example::
 
 writes ``out/eval/results.md`` (printed too), ``results.json``, ``per_face.csv`` and the
 ``ced_*.png`` curves. Datasets of the config that are not present are listed as "not
-present at PATH" (``--strict`` makes that an error).
+present at PATH" (``--strict`` makes that an error; so is a config none of whose datasets
+is present).
 
 Before the model loads, the outputs are checked: none may be an input (the model, the
 config), and existing ones (``results.*``, ``per_face.csv``, ``ced_*.png``: an earlier
@@ -105,9 +106,11 @@ def run(args: argparse.Namespace) -> int:
     if args.batch_size is not None:
         config.batch_size = args.batch_size
     missing = [f"{e.key} at {e.root}" for e in config.entries if not e.present]
-    if args.strict and missing:
-        # Before loading the model: a typo in a root should not cost a model load.
-        raise DatasetNotPresent(f"dataset(s) not present: {'; '.join(missing)}")
+    # Before loading the model: a typo in a root should not cost a model load. Without
+    # --strict a missing dataset is skipped, but a run with none would score nothing.
+    if missing and (args.strict or len(missing) == len(config.entries)):
+        raise DatasetNotPresent(f"dataset(s) not present: {'; '.join(missing)} "
+                                f"(give each one's folder: --data-root KEY=PATH)")
     if not args.no_plots and importlib.util.find_spec("matplotlib") is None:
         # Before the faces are scored: the plots come last.
         raise EvalConfigError("the CED plots need matplotlib (pip install 'lponet-tf[plot]'); "

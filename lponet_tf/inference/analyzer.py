@@ -534,8 +534,7 @@ class FaceAnalyzer:
         self._check_open()
         if self._session is None:
             self._session = TrackingSession(self)
-        frame = to_rgb_uint8(frame, rgb=self.options.rgb, value_range=self.options.value_range)
-        return self._session.step(frame, timestamp_ms)
+        return self._session.track(frame, timestamp_ms)
 
     def reset(self) -> None:
         """Forget the tracked faces (a new video, or a scene cut)."""

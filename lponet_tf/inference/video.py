@@ -59,6 +59,7 @@ from typing import Dict, Iterator, List, Optional, Tuple
 import cv2
 import numpy as np
 
+from lponet_tf.codec.image import to_rgb_uint8
 from lponet_tf.errors import ImageError
 from lponet_tf.geometry import matrix_to_euler
 from lponet_tf.detection import box_in_image, box_iou, landmark_box
@@ -98,9 +99,12 @@ class TrackingSession:
         detections_run: how many frames ran the detector (for tests and benchmarks).
         faceless_frames: how many frames in a row started with no tracked face.
 
+    One analyzer follows one video with :meth:`FaceAnalyzer.track`; a session per stream
+    follows several with one analyzer (its model and detector are shared, its state is not).
+
     Example:
         >>> session = TrackingSession(analyzer)                 # doctest: +SKIP
-        >>> faces = session.step(rgb_frame, timestamp_ms=0.0)   # doctest: +SKIP
+        >>> faces = session.track(frame, timestamp_ms=0.0)      # doctest: +SKIP
     """
 
     def __init__(self, analyzer):
@@ -117,8 +121,18 @@ class TrackingSession:
         self.velocities: Dict[int, np.ndarray] = {}
         self.steady: set = set()
 
+    def track(self, frame, timestamp_ms: float) -> list:
+        """Faces of one frame at ``timestamp_ms``, as :meth:`FaceAnalyzer.track` gives them:
+        ``frame`` is any input :meth:`FaceAnalyzer.analyze` takes, read with the analyzer's
+        ``rgb`` and ``value_range`` options."""
+        self.analyzer._check_open()
+        opts = self.analyzer.options
+        return self.step(to_rgb_uint8(frame, rgb=opts.rgb, value_range=opts.value_range),
+                         timestamp_ms)
+
     def step(self, rgb: np.ndarray, timestamp_ms: float) -> list:
-        """Faces of one ``(H, W, 3)`` uint8 RGB frame at ``timestamp_ms``."""
+        """Faces of one ``(H, W, 3)`` uint8 RGB frame at ``timestamp_ms`` (:meth:`track`
+        without the conversion, for frames already in that form)."""
         opts = self.analyzer.options
         t = float(timestamp_ms) / 1000.0
         # Checked before any work, so a bad timestamp leaves the session as it was.

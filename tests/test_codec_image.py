@@ -81,6 +81,19 @@ def test_a_file_over_max_pixels_is_refused_from_its_header_before_decoding(tmp_p
     monkeypatch.setattr(codec_image.cv2, "imdecode", no_decode)
     with pytest.raises(ImageError, match="^" + re.escape(f"{path}: image too large (420000000 pixels)")):
         load_image(path)  # beyond Pillow's own limit: its message gives the count
+    real_check = Image._decompression_bomb_check
+
+    def reworded(size):  # a Pillow whose message gives no pixel count
+        try:
+            real_check(size)
+        except Image.DecompressionBombError:
+            raise Image.DecompressionBombError("image is a decompression bomb") from None
+
+    monkeypatch.setattr(Image, "_decompression_bomb_check", reworded)
+    limit = 2 * Image.MAX_IMAGE_PIXELS
+    with pytest.raises(ImageError, match="^" + re.escape(f"{path}: image too large (more than {limit} pixels")):
+        load_image(path)  # refused, not decoded
+    monkeypatch.setattr(Image, "_decompression_bomb_check", real_check)
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", None)  # a program that turned that off
     with pytest.raises(ImageError, match="^" + re.escape(f"{path}: image too large (21000 x 20000 pixels)")):
         load_image(path)

@@ -111,9 +111,15 @@ def check_header_size(data, name: str = "<bytes>") -> None:
                 width, height = im.size
     except Image.DecompressionBombError as exc:
         # Pillow's own limit (about 179 Mpx by default) is below ours: refuse only what
-        # is above MAX_PIXELS, from the pixel count its message gives.
+        # is above MAX_PIXELS, from the pixel count its message gives. A message that
+        # gives none (another Pillow) still proves more than Pillow's limit: refused as
+        # that, rather than decoded (gigabytes) to find out.
         found = re.search(r"\((\d+) pixels\)", str(exc))
-        if found and int(found.group(1)) > MAX_PIXELS:
+        if found is None:
+            limit = 2 * (Image.MAX_IMAGE_PIXELS or 0)
+            raise ImageError(f"{name}: image too large (more than {limit} pixels, "
+                             f"Pillow's decompression-bomb limit)") from None
+        if int(found.group(1)) > MAX_PIXELS:
             raise ImageError(f"{name}: image too large ({int(found.group(1))} pixels)") from None
         return
     except Exception:  # noqa: BLE001  (not an image Pillow reads: the decoder reports it)

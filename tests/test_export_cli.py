@@ -39,6 +39,12 @@ def test_onnx_export_writes_model_and_parity_report(keras_file, faces_300w, tmp_
     assert abs(record["parity"]["nme_delta"]) < 1e-3, record["parity"]
     text = (tmp_path / "tiny.report.md").read_text()
     assert "| onnx fp32 | tiny.onnx |" in text
+    # nothing was calibrated: the report says no calibration (it used to claim 200 faces)
+    assert report["calibration_faces"] is None and "calibration" not in text
+    from lponet_tf.export.report import render_markdown
+
+    assert "int8 calibration on 12 training faces." in render_markdown(
+        dict(report, calibration_faces=12))
     assert report["command"].startswith("lponet export --model")
     assert "--format onnx" in report["command"] and "--eval-faces 6" in report["command"]
 

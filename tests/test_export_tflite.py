@@ -147,6 +147,23 @@ def test_selective_quantisation_keeps_the_pose_head_in_float(tmp_path):
             exporter.export(ExportSpec("tflite", "int8", "float32", ("pose_pth",)),
                             tmp_path / "typo.tflite", parity=False)
         assert not (tmp_path / "typo.tflite").exists()
+        # the check before the calibration reads a float conversion's names: it selects
+        # what the calibrated model's names do
+        from lponet_tf.export.debug import selected_nodes
+
+        assert exporter.calibrated_faces == len(a.images)  # what the report records
+        float_names = exporter._cache["float_names"]
+        for group in ("pose", "pose_path", "heads", "gram_schmidt"):
+            assert selected_nodes(group, float_names) == set(analysis.nodes([group])), group
+    with ModelExporter(a.model, data=faces, calibration_faces=8) as exporter:
+        def no_calibration():
+            raise AssertionError("calibrated before the keep_float check")
+
+        exporter.calibration = no_calibration
+        assert exporter.calibrated_faces is None
+        with pytest.raises(ExportError, match="'/posee/' selects no node"):
+            exporter.export(ExportSpec("tflite", "int8", "uint8", ("pose", "/posee/")),
+                            tmp_path / "typo.tflite", parity=False)
     assert errors and errors[0].rmse_over_scale >= errors[-1].rmse_over_scale
     assert all(e.op and e.tensor for e in errors)
     assert nodes and all("pose" in n or "StatefulPartitionedCall" in n for n in nodes)

@@ -2,7 +2,6 @@
 synthetic faces whose landmarks, roll and visible-face mask are known, one group without
 pose labels and one without mask labels; the losses fall and held-out metrics improve."""
 import keras
-import numpy as np
 
 from lponet_tf.config import LPONetConfig
 from lponet_tf.data.pipeline import expand_for_stacks, make_dataset, mix_datasets

@@ -223,7 +223,7 @@ def _export(args, spec: ExportSpec, parity: bool, stage) -> dict:
             "exports": records,
             "eval_data": args.eval_data or args.data,
             "eval_faces": len(exporter.validation()) if parity else None,
-            "calibration_faces": args.calibration_faces,
+            "calibration_faces": exporter.calibrated_faces,  # None: nothing calibrated
             "targets": targets_for(exporter.input_size),
             "command": command_line(args),
         }

@@ -84,6 +84,31 @@ def _as_list_dataset(images: np.ndarray):
     return generate
 
 
+def selected_nodes(entry: str, names: Dict[str, str]) -> set:
+    """The tensor names of ``names`` (:func:`op_output_names`) a ``keep_float`` entry
+    other than ``"auto"`` selects: a group of :data:`KEEP_FLOAT_GROUPS`, ``"pose_path"``
+    or a regular expression.
+
+    Raises:
+        ExportError: the entry selects nothing (a typo would keep nothing in float).
+    """
+    if entry == "pose_path":
+        stacks = [int(m) for pair in names.items() for n in pair
+                  for m in re.findall(r"/hg(\d+)_", n)]
+        pattern = re.compile(POSE_PATH.format(last=max(stacks, default=0)))
+    else:
+        pattern = re.compile(KEEP_FLOAT_GROUPS.get(entry, entry))
+    hits = {n for n, alias in names.items() if pattern.search(n) or pattern.search(alias)}
+    if not hits:
+        from lponet_tf.export.errors import ExportError
+
+        raise ExportError(
+            f"keep_float {entry!r} selects no node of the model, so nothing would be "
+            f"kept in float: use a group ({', '.join(sorted(KEEP_FLOAT_GROUPS))}, "
+            f"pose_path, auto) or a regex on tensor names such as {next(iter(names), '')!r}")
+    return hits
+
+
 def op_output_names(model_bytes: bytes) -> Dict[str, str]:
     """``{tensor name: searchable name}`` for every op output of a ``.tflite`` model.
 
@@ -186,21 +211,10 @@ class QuantizationAnalysis:
                 bad = [e.tensor for e in self.layer_errors() if e.rmse_over_scale > AUTO_THRESHOLD]
                 regexes = {layer_regex(names.get(t, t)) for t in bad}
                 pattern = re.compile("|".join(sorted(r for r in regexes if r)) or "$^")
-            elif entry == "pose_path":
-                stacks = [int(m) for pair in names.items() for n in pair
-                          for m in re.findall(r"/hg(\d+)_", n)]
-                pattern = re.compile(POSE_PATH.format(last=max(stacks, default=0)))
+                selected.update(n for n, alias in names.items()
+                                if pattern.search(n) or pattern.search(alias))
             else:
-                pattern = re.compile(KEEP_FLOAT_GROUPS.get(entry, entry))
-            hits = {n for n, alias in names.items() if pattern.search(n) or pattern.search(alias)}
-            if not hits and entry != "auto":  # "auto" finding no bad layer is an answer
-                from lponet_tf.export.errors import ExportError
-
-                raise ExportError(
-                    f"keep_float {entry!r} selects no node of the model, so nothing would be "
-                    f"kept in float: use a group ({', '.join(sorted(KEEP_FLOAT_GROUPS))}, "
-                    f"pose_path, auto) or a regex on tensor names such as {next(iter(names), '')!r}")
-            selected.update(hits)
+                selected.update(selected_nodes(entry, names))
         return sorted(selected)
 
     def quantize(self, keep_float: Sequence[str] = (), io_dtype: str = "float32",

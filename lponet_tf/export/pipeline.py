@@ -148,6 +148,13 @@ class ModelExporter:
                 self.data, self.input_size, "train", limit=self.calibration_faces).images
         return self._cache["calibration"]
 
+    @property
+    def calibrated_faces(self) -> Optional[int]:
+        """How many calibration crops the exports so far used (None: none calibrated; fewer
+        than ``calibration_faces`` when the folder's training part has fewer faces)."""
+        crops = self._cache.get("calibration")
+        return None if crops is None else len(crops)
+
     def validation(self):
         """Validation-part :class:`~lponet_tf.export.representative.FaceCrops`."""
         if "validation" not in self._cache:
@@ -175,6 +182,18 @@ class ModelExporter:
                 self._tflite.saved_model_dir, self.calibration())
         return self._cache["analysis"]
 
+    def check_keep_float(self, keep_float) -> None:
+        """Refuse an int8 ``keep_float`` entry that selects no node, on the names of a float
+        conversion (seconds) rather than after the calibration (a minute): the calibrated
+        model's ops carry the same names. ``"auto"`` is chosen by the calibration itself."""
+        from lponet_tf.export.debug import op_output_names, selected_nodes
+
+        if "float_names" not in self._cache:
+            self._cache["float_names"] = op_output_names(self._tflite.convert("none"))
+        for entry in keep_float:
+            if entry != "auto":
+                selected_nodes(entry, self._cache["float_names"])
+
     # -- exports -------------------------------------------------------------------
     def export(self, spec: ExportSpec, output, parity: bool = True) -> dict:
         """Write one export and (optionally) measure its parity.
@@ -195,6 +214,7 @@ class ModelExporter:
         elif spec.quantize == "qat":
             qat_log = self._export_qat(spec, output)
         elif spec.quantize == "int8" and spec.keep_float:
+            self.check_keep_float(spec.keep_float)  # a typo fails now, not after calibrating
             data = self.analysis().quantize(spec.keep_float, spec.io_dtype, spec.float_outputs)
             write_bytes(output, embed_metadata(
                 data, self._tflite.metadata("int8", spec.io_dtype, spec.float_outputs)))

@@ -74,10 +74,11 @@ def render_markdown(report: dict) -> str:
         f"lponet-tf {meta.get('library_version')}."
     )
     if report.get("eval_faces"):
+        calibrated = report.get("calibration_faces")
         lines.append(
             f"Parity on {report['eval_faces']} validation faces of `{report.get('eval_data')}` "
-            f"(hold-out part 'val'); int8 calibration on {report.get('calibration_faces')} "
-            "training faces."
+            "(hold-out part 'val')"
+            + (f"; int8 calibration on {calibrated} training faces." if calibrated else ".")
         )
     t = report.get("targets")
     if t:

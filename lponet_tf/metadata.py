@@ -29,12 +29,13 @@ from typing import Any, Dict, List, Optional, Tuple
 
 from lponet_tf.config import DEFAULT_ENLARGE, POSE_MODES, LPONetConfig
 from lponet_tf.errors import LPONetError
-from lponet_tf.heatmaps import DEFAULT_DECODER, SIGMA, STRIDE, check_decoder
+from lponet_tf.heatmaps import DECODERS, DEFAULT_DECODER, SIGMA, STRIDE, check_decoder
 from lponet_tf.version import __version__
 
 #: Name of the metadata entry in a TFLite flatbuffer and key in ONNX ``metadata_props``.
 METADATA_KEY = "lponet_metadata"
-#: Bumped when a field changes meaning; readers accept any version <= their own.
+#: Bumped when a field changes meaning; readers accept any version <= their own and refuse
+#: a newer one (:class:`NewerMetadataError`).
 SCHEMA_VERSION = 1
 OUTPUT_NAMES = ("heatmaps", "pose", "occlusion")
 QUANTIZATIONS = ("none", "fp16", "dynamic", "int8", "int16x8", "qat")
@@ -59,6 +60,7 @@ CROP_RULE = {
 #: facts); ``decoder`` is the rule a runner applies by default. Files written before
 #: ``sigma`` existed say ``"decoder": "argmax_top2"``, which only described the one rule
 #: there was: readers take omega 60, sigma 1, stride 4 and their own default rule ("dark").
+LEGACY_DECODER = "argmax_top2"
 DECODE_RULE = {
     "decoder": DEFAULT_DECODER,
     "stride": STRIDE,
@@ -124,6 +126,22 @@ POSE_CONVENTION = {
 
 class MetadataError(LPONetError, ValueError):
     """Stored metadata is not valid JSON or lacks a required field."""
+
+
+class NewerMetadataError(MetadataError):
+    """Metadata of a newer schema than this lponet-tf reads (not a damaged file)."""
+
+
+def _check_schema(version, writer) -> None:
+    # A newer schema may have changed what a field means: reading it with today's
+    # meaning would give wrong faces, silently.
+    if isinstance(version, bool) or not isinstance(version, int) or version < 0:
+        raise MetadataError(f"schema_version must be a whole number, got {version!r}")
+    if version > SCHEMA_VERSION:
+        raise NewerMetadataError(
+            f"written by lponet-tf {writer} with metadata schema {version}; this lponet-tf "
+            f"({__version__}) reads schema {SCHEMA_VERSION} and earlier: upgrade lponet-tf "
+            f"to use this model")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -197,6 +215,11 @@ class ModelMetadata:
             raise MetadataError(f"io_dtype must be one of {IO_DTYPES}")
         if self.output_dtype is not None and self.output_dtype not in IO_DTYPES:
             raise MetadataError(f"output_dtype must be None or one of {IO_DTYPES}")
+        _check_schema(self.schema_version, self.library_version)
+        decoder = self.decode.get("decoder") if isinstance(self.decode, dict) else None
+        if decoder not in (None, *DECODERS, LEGACY_DECODER):
+            raise MetadataError(f"decode.decoder {decoder!r} is not a rule this lponet-tf knows "
+                                f"({', '.join(DECODERS)})")
 
     @property
     def outputs_dtype(self) -> str:
@@ -319,6 +342,7 @@ class ModelMetadata:
         missing = [k for k in ("input_size", "num_landmarks", "pose") if k not in values]
         if missing:
             raise MetadataError(f"metadata lacks {missing}")
+        _check_schema(values.get("schema_version", SCHEMA_VERSION), values.get("library_version"))
         known = {f.name for f in dataclasses.fields(cls)}
         try:
             return cls(**{k: v for k, v in values.items() if k in known})
@@ -456,6 +480,8 @@ def read_tflite(model_bytes) -> Optional[ModelMetadata]:
                             f"(byte {exc.start}: {raw[exc.start:exc.start + 1]!r})") from exc
     try:
         return ModelMetadata.from_json(text)
+    except NewerMetadataError:
+        raise
     except MetadataError as exc:
         raise MetadataError(f"corrupt LPONet metadata in the TFLite file: {exc}") from exc
 

@@ -27,6 +27,29 @@ def test_metadata_json_round_trip_and_newer_fields_are_ignored():
     assert md.ModelMetadata.from_dict(values) == meta
 
 
+def test_a_file_of_a_newer_schema_or_an_unknown_decoder_is_refused_naming_it(tmp_path):
+    """A newer schema may mean other things by the same fields, and an unknown rule would be
+    decoded with DARK: both refused, the loaded file named; the legacy rule name is read."""
+    with open(exported("none"), "rb") as f:
+        data = f.read()
+    import types
+
+    stored = md.read_tflite(data)
+    newer = tmp_path / "newer.tflite"
+    record = dict(json.loads(stored.to_json()), schema_version=md.SCHEMA_VERSION + 1)
+    as_written = types.SimpleNamespace(to_json=lambda: json.dumps(record))  # by a newer writer
+    newer.write_bytes(md.embed_tflite(data, as_written))
+    with pytest.raises(ModelFileError, match=f"^{newer}: written by lponet-tf .* with metadata "
+                                             f"schema {md.SCHEMA_VERSION + 1}; .*upgrade"):
+        load_runner(newer)
+    values = json.loads(stored.to_json())
+    values["decode"] = dict(values["decode"], decoder="soft_argmax")
+    with pytest.raises(md.MetadataError, match="'soft_argmax' is not a rule"):
+        md.ModelMetadata.from_dict(values)
+    values["decode"]["decoder"] = md.LEGACY_DECODER  # files written before the option
+    assert md.ModelMetadata.from_dict(values).decode["decoder"] == "argmax_top2"
+
+
 def test_output_dtype_defaults_to_the_io_dtype_and_round_trips():
     meta = md.ModelMetadata.from_config(TINY, format="tflite", quantization="int8", io_dtype="int8")
     assert (meta.output_dtype, meta.outputs_dtype) == (None, "int8")

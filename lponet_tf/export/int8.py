@@ -12,7 +12,8 @@ in-plane roll (1.2 deg on the same faces unturned; docs/export.md "Large poses")
   Gram-Schmidt map: under 0.01% of the MACs) stays in float: 0.6 / 0.9 deg there, and
 * with integer I/O the rotation output is quantised on the range [-1, 1] its entries lie in
   by construction (:func:`bound_rotation_output`), whatever poses calibration saw, as the
-  QAT export does (``qat_worker.RotationOutputQuantizeConfig``).
+  QAT export does (``qat_worker.RotationOutputQuantizeConfig``); an Euler head's angles on
+  [-180, 180] degrees (:data:`EULER_OUTPUT_RANGE`), the range of the angles it is trained on.
 
 The route is the converter's own, in steps: calibrate (``_experimental_calibrate_only``),
 set the known range, quantise (``mlir_quantize`` with the float nodes deny-listed), then
@@ -32,6 +33,10 @@ import numpy as np
 #: Ops of the pose head (layers ``pose_gap``, ``pose_fc1``, ``pose_fc2`` and the
 #: Gram-Schmidt layer ``pose``), matched with ``re.search`` on tensor names.
 POSE_HEAD = r"/pose(_gap|_fc\d|_\d+/|/)"
+#: The fixed range (degrees, +-) of an Euler pose output with integer I/O: its labels'
+#: range. A uint8 step of 1.41 degrees (at most 0.71 off by rounding); the calibrated range
+#: (300W: about +-45 degrees) clamped every larger angle instead: 63 degrees off at most.
+EULER_OUTPUT_RANGE = 180.0
 
 
 def calibrate(saved_model_dir: str, images: np.ndarray) -> bytes:
@@ -52,8 +57,9 @@ def calibrate(saved_model_dir: str, images: np.ndarray) -> bytes:
 
 
 def bound_rotation_output(calibrated: bytes) -> bytes:
-    """``calibrated`` with the range of a rotation-matrix ``pose`` output (shape ``(1, 3,
-    3)``) set to [-1, 1]; other pose outputs (angles) keep their calibrated range."""
+    """``calibrated`` with the range of its ``pose`` output fixed, whatever poses the
+    calibration faces showed: [-1, 1] for a rotation matrix (shape ``(1, 3, 3)``), +-
+    :data:`EULER_OUTPUT_RANGE` degrees for Euler angles (shape ``(1, 3)``)."""
     from tensorflow.lite.tools import flatbuffer_utils
 
     model = flatbuffer_utils.convert_bytearray_to_object(calibrated)
@@ -61,9 +67,13 @@ def bound_rotation_output(calibrated: bytes) -> bytes:
     for sig in model.signatureDefs or []:
         for out in sig.outputs:
             tensor = graph.tensors[out.tensorIndex]
-            if out.name.decode("utf-8") == "pose" and list(tensor.shape)[-2:] == [3, 3]:
-                tensor.quantization.min = np.array([-1.0], np.float32)
-                tensor.quantization.max = np.array([1.0], np.float32)
+            if out.name.decode("utf-8") != "pose":
+                continue
+            shape = list(tensor.shape)
+            bound = 1.0 if shape[-2:] == [3, 3] else EULER_OUTPUT_RANGE if shape[-1:] == [3] else None
+            if bound is not None:
+                tensor.quantization.min = np.array([-bound], np.float32)
+                tensor.quantization.max = np.array([bound], np.float32)
     return bytes(flatbuffer_utils.convert_object_to_bytearray(model))
 
 

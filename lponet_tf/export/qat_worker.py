@@ -44,6 +44,8 @@ import time
 
 import numpy as np
 
+from lponet_tf.export.int8 import EULER_OUTPUT_RANGE
+
 #: Keras layer names of the pose head, kept in float in every QAT file. Its ranges learnt on
 #: training faces clipped large poses as post-training int8's did (docs/export.md, "Large
 #: poses"): 7.5 / 7.3 deg off the Keras model at 45 / 60 deg of roll with the head in int8,
@@ -100,11 +102,20 @@ def _quantize_configs(tfmot):
         range learnt from a few batches clipped the extreme ones (1.0 deg mean, 10.5 deg max
         against Keras on the preset; 0.70 / 4.3 deg with this range, docs/export.md)."""
 
-        def get_output_quantizers(self, layer):
-            return [q.quantizers.FixedQuantizer(num_bits=8, init_min=-1.0, init_max=1.0,
-                                                narrow_range=False)]
+        bound = 1.0
 
-    return NoOpQuantizeConfig, OutputQuantizeConfig, RotationOutputQuantizeConfig
+        def get_output_quantizers(self, layer):
+            return [q.quantizers.FixedQuantizer(num_bits=8, init_min=-self.bound,
+                                                init_max=self.bound, narrow_range=False)]
+
+    class EulerOutputQuantizeConfig(RotationOutputQuantizeConfig):
+        """An Euler head's angles (degrees) on the fixed range of their labels
+        (``int8.EULER_OUTPUT_RANGE``), not a range learnt from 300W's narrow poses."""
+
+        bound = EULER_OUTPUT_RANGE
+
+    return (NoOpQuantizeConfig, OutputQuantizeConfig, RotationOutputQuantizeConfig,
+            EulerOutputQuantizeConfig)
 
 
 def _controllable_ema(tf):
@@ -158,7 +169,7 @@ def build_qat_model(keras3_model, keep_float=(), quantize_pose_output: bool = Fa
 
     decay = _controllable_ema(tf)
     q = tfmot.quantization.keras
-    NoOp, OutputOnly, RotationOutput = _quantize_configs(tfmot)
+    NoOp, OutputOnly, RotationOutput, EulerOutput = _quantize_configs(tfmot)
     gram_schmidt = layer_classes(tf_keras).GramSchmidt
     patterns = [re.compile(p) for p in keep_float]
     pose_output = re.compile(r"^pose(_\d+)?$")
@@ -174,7 +185,7 @@ def build_qat_model(keras3_model, keep_float=(), quantize_pose_output: bool = Fa
             if quantize_pose_output and isinstance(layer, gram_schmidt):
                 return q.quantize_annotate_layer(layer, RotationOutput())
             if quantize_pose_output and pose_output.match(layer.name):  # Euler angles
-                return q.quantize_annotate_layer(layer, OutputOnly())
+                return q.quantize_annotate_layer(layer, EulerOutput())
             return q.quantize_annotate_layer(layer, NoOp())
         if isinstance(layer, tf_keras.layers.Rescaling):
             return q.quantize_annotate_layer(layer, OutputOnly())
@@ -183,6 +194,7 @@ def build_qat_model(keras3_model, keep_float=(), quantize_pose_output: bool = Fa
     annotated = tf_keras.models.clone_model(float_model, clone_function=annotate)
     scope = {"NoOpQuantizeConfig": NoOp, "OutputQuantizeConfig": OutputOnly,
              "RotationOutputQuantizeConfig": RotationOutput,
+             "EulerOutputQuantizeConfig": EulerOutput,
              "GramSchmidt": gram_schmidt}
     with q.quantize_scope(scope):
         qat_model = q.quantize_apply(annotated)

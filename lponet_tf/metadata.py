@@ -216,6 +216,12 @@ class ModelMetadata:
         if self.output_dtype is not None and self.output_dtype not in IO_DTYPES:
             raise MetadataError(f"output_dtype must be None or one of {IO_DTYPES}")
         _check_schema(self.schema_version, self.library_version)
+        # Every model of this library is trained on crops of this margin, and the runtime
+        # cuts them so: a file that claims another would be fed crops it was not made for.
+        enlarge = self.crop.get("enlarge") if isinstance(self.crop, dict) else None
+        if enlarge is not None and enlarge != DEFAULT_ENLARGE:
+            raise MetadataError(f"crop.enlarge {enlarge!r}: this lponet-tf crops faces with a "
+                                f"margin of {DEFAULT_ENLARGE} per side only")
         decoder = self.decode.get("decoder") if isinstance(self.decode, dict) else None
         if decoder not in (None, *DECODERS, LEGACY_DECODER):
             raise MetadataError(f"decode.decoder {decoder!r} is not a rule this lponet-tf knows "

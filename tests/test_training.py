@@ -461,6 +461,20 @@ def test_a_resume_is_bound_to_the_config_it_started_with_but_may_run_longer(tmp_
             _check_same_run(saved, info(*changed), tmp_path)
     legacy = {k: v for k, v in saved.items() if k != "config"}  # a state saved before this
     _check_same_run(legacy, info("train.seed=7"), tmp_path)
+    # The same values from another file (the run's own config.yaml, as the refusal
+    # suggests, or another checkout's copy) continue the run; a changed value there does not.
+    from lponet_tf.training.trainer import _config_text
+
+    first = load_config(_resume_config(tmp_path / "cfg", tmp_path / "faces"))
+    copy = tmp_path / "elsewhere" / "config.yaml"
+    copy.parent.mkdir()
+    copy.write_text(_config_text(first))
+    again = load_config(copy)
+    assert again["config_paths"] != first["config_paths"]
+    _check_same_run(saved, _run_info(LPONetConfig.from_dict(again["model"]), again), tmp_path)
+    changed = load_config(copy, ["train.seed=7"])
+    with pytest.raises(StateMismatchError, match="train.seed"):
+        _check_same_run(saved, _run_info(LPONetConfig.from_dict(changed["model"]), changed), tmp_path)
 
 
 def test_init_from_is_checked_before_the_output_folder_and_never_inside_it(tmp_path):
@@ -518,3 +532,24 @@ def test_an_init_from_of_another_architecture_leaves_no_output_folder(tmp_path, 
     finally:
         set_precision(None)
     assert not run.exists()
+
+
+def test_a_finished_run_without_matplotlib_skips_its_curves_with_a_note(tmp_path, monkeypatch,
+                                                                       capsys):
+    """The [jax] extra lacked matplotlib and every JAX run ended with exit status 2 after
+    writing its model: the curves are a picture of a finished run, not a condition of it."""
+    import importlib.util
+
+    from lponet_tf.training.trainer import _write_curves
+
+    log = tmp_path / "training_log.csv"
+    log.write_text("epoch,loss,val_loss\n0,2.0,2.5\n1,1.5,2.0\n")
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "matplotlib" else real(name, *a))
+    _write_curves(log, tmp_path / "training_curves.png")
+    assert not (tmp_path / "training_curves.png").exists()
+    assert "training_curves.png not drawn: it needs matplotlib" in capsys.readouterr().out
+    monkeypatch.setattr(importlib.util, "find_spec", real)
+    _write_curves(log, tmp_path / "training_curves.png")
+    assert (tmp_path / "training_curves.png").stat().st_size > 1000

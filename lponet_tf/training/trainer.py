@@ -167,9 +167,14 @@ def _init_weights(model, path: str) -> int:
 
 
 def _write_curves(csv_path: pathlib.Path, png_path: pathlib.Path) -> None:
-    """Training curves PNG from the CSV log (people look at pictures)."""
+    """Training curves PNG from the CSV log (people look at pictures); without matplotlib
+    a note says so: the run itself has finished and must not end as a failure."""
     import csv
 
+    if importlib.util.find_spec("matplotlib") is None:
+        print(f"{png_path.name} not drawn: it needs matplotlib (pip install 'lponet-tf[plot]'); "
+              f"the log is {csv_path}", flush=True)
+        return
     import matplotlib
 
     matplotlib.use("Agg")
@@ -250,7 +255,10 @@ def logged_names(model_cfg: LPONetConfig, validation: bool) -> list:
 #: weight). Every other key binds the run: its batches, schedule and losses would not
 #: continue the epochs before.
 RESUMABLE_CHANGES = ("output_dir", "init_from", "train.steps", "train.verbose",
-                     "train.keep_epochs", "train.data_workers")
+                     "train.keep_epochs", "train.data_workers",
+                     # where the YAML lies (another checkout, install or the run's own
+                     # config.yaml): its values, compared here, bind the run
+                     "config_paths")
 
 
 def _flat(tree, prefix: str = "") -> dict:

@@ -5,7 +5,7 @@ here (``KERAS_BACKEND=jax``); ``import tensorflow`` (and ``tf_keras``) raise Imp
 which proves the model, layers, losses, metrics and ``fit`` need no TensorFlow.
 
 Usage: ``python backend_jax_worker.py MODES FOLDER``, MODES a comma-separated list of
-``learn``, ``trainer``, ``parity``.
+``learn``, ``trainer``, ``parity``, ``devices`` (run with two host devices).
 """
 from __future__ import annotations
 
@@ -95,7 +95,17 @@ def trainer(folder: pathlib.Path) -> None:
     second = train(config)
     with open(folder / "run" / "training_log.csv") as f:
         rows = list(csv.DictReader(f))
-    report = {"steps": [first.steps, second.steps], "epochs_logged": [r["epoch"] for r in rows],
+    # In one go with two data worker threads: the same stream (Keras' shape peek used to
+    # take the first batch from the workers' queue), so the weights of the resumed run.
+    threads = train(validate_config(dict(config, output_dir=str(folder / "run_threads"),
+                                         train=dict(config["train"], data_workers=2))))
+    import keras
+    import numpy as np
+
+    weights = [keras.saving.load_model(r.model_path, compile=False).get_weights()
+               for r in (second, threads)]
+    report = {"weights_differ_by": max(float(np.max(np.abs(a - b))) for a, b in zip(*weights)),
+              "steps": [first.steps, second.steps], "epochs_logged": [r["epoch"] for r in rows],
               "val_loss": [float(r["val_loss"]) for r in rows],
               "files": sorted(p.name for p in (folder / "run").iterdir()),
               "tensorflow_imported": "tensorflow" in sys.modules}
@@ -144,6 +154,54 @@ def parity(folder: pathlib.Path) -> None:
     np.savez(folder / "jax_outputs.npz", **out)
 
 
+def devices(folder: pathlib.Path) -> None:
+    """``lponet_tf.training.train`` over two (host) devices: a validation set whose last batch
+    does not split over them (11 faces, batch 4: 3 left), ``train.devices`` choosing one,
+    unknown devices and float64 without 64-bit JAX refused."""
+    import contextlib
+    import csv
+    import io
+
+    import keras
+
+    from lponet_tf.training.config import ConfigError, validate_config
+    from lponet_tf.training.trainer import train
+    from synthetic_faces import write_300w_folder
+
+    faces = write_300w_folder(folder / "faces300w", 12)
+
+    def config(name, **train_options):
+        return validate_config({
+            "model": {"input_size": 16, "channels": 8, "num_stacks": 1, "hourglass_depth": 1,
+                      "fpf": "none", "ioaf": False, "pose": "6d", "pose_hidden": 8},
+            "data": {"train": [{"name": "300w", "root": str(faces), "pseudo_pose": True}],
+                     "validation": [{"name": "300w", "root": str(faces), "limit": 11}]},
+            "optimizer": {"name": "adam", "learning_rate": 1e-3},
+            "train": {"batch_size": 4, "steps": 2, "steps_per_epoch": 1, "seed": 0,
+                      "verbose": 0, **train_options},
+            "output_dir": str(folder / name),
+        })
+
+    report = {"devices": keras.distribution.list_devices()}
+    for name, options in (("both", {}), ("one", {"devices": ["/cpu:1"]})):
+        printed = io.StringIO()
+        with contextlib.redirect_stdout(printed):
+            train(config(name, **options))
+        with open(folder / name / "training_log.csv") as f:
+            rows = list(csv.DictReader(f))
+        report[name] = {"printed": printed.getvalue(),
+                        "val_loss": [float(r["val_loss"]) for r in rows]}
+    for name, options in (("unknown", {"devices": ["gpu:7"]}),
+                          ("float64", {"mixed_precision": "float64"})):
+        try:
+            train(config(name, **options))
+            report[name] = None
+        except ConfigError as exc:
+            report[name] = str(exc)
+    (folder / "devices.json").write_text(json.dumps(report))
+
+
 if __name__ == "__main__":
     for mode in sys.argv[1].split(","):  # one process (one JAX start-up) for several
-        {"learn": learn, "trainer": trainer, "parity": parity}[mode](pathlib.Path(sys.argv[2]))
+        {"learn": learn, "trainer": trainer, "parity": parity,
+         "devices": devices}[mode](pathlib.Path(sys.argv[2]))

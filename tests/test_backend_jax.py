@@ -72,11 +72,29 @@ def test_trainer_runs_and_resumes_on_jax_without_tensorflow(jax_learning):
     report = json.loads((folder / "trainer.json").read_text())
     assert report["tensorflow_imported"] is False
     assert report["steps"] == [2, 4]
+    # two data worker threads, one run: the batches of one worker, resumed or not
+    assert report["weights_differ_by"] < 1e-6, report["weights_differ_by"]
     assert report["epochs_logged"] == ["0", "1"]
     assert np.all(np.isfinite(report["val_loss"]))
     assert {"model.keras", "last.keras", "best.keras", "training_log.csv", "backup"} <= set(report["files"])
     model = keras.saving.load_model(folder / "run" / "model.keras", safe_mode=True)
     assert set(model.output_names) == {"heatmaps", "pose", "occlusion"}
+
+
+def test_trainer_on_two_jax_devices_splits_validation_and_takes_train_devices(tmp_path):
+    """Two host devices stand in for two GPUs. A last validation batch of 3 faces used to
+    stop fit after its first epoch (jax's IndivisibleError); train.devices was ignored
+    (every device used); float64 without 64-bit JAX trained in float32 silently."""
+    run_worker("devices", tmp_path, XLA_FLAGS="--xla_force_host_platform_device_count=2",
+               JAX_ENABLE_X64="0")
+    report = json.loads((tmp_path / "devices.json").read_text())
+    assert report["devices"] == ["cpu:0", "cpu:1"]
+    both, one = report["both"], report["one"]
+    assert "validation: 10 of 11 faces (the last batch must split over 2 devices)" in both["printed"]
+    assert len(both["val_loss"]) == 2 and np.all(np.isfinite(both["val_loss"]))
+    assert "validation:" not in one["printed"] and np.all(np.isfinite(one["val_loss"]))
+    assert "train.devices ['gpu:7']: not devices of this JAX process (cpu:0, cpu:1)" in report["unknown"]
+    assert "JAX_ENABLE_X64=1" in report["float64"]
 
 
 def test_keras_file_saved_on_jax_loads_on_tensorflow(jax_learning):

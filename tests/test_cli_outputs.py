@@ -176,8 +176,12 @@ def test_corrupt_and_truncated_videos_stay_typed_errors(tmp_path):
 # lponet evaluate
 # ---------------------------------------------------------------------------------------
 def _eval_config(path, tmp_path):
-    # JSON is YAML; a set whose root is absent: the run writes a report without data.
-    path.write_text(json.dumps({"datasets": {"300w": {"root": str(tmp_path / "absent")}}}))
+    # JSON is YAML; two drawn faces, and a set whose root is absent (listed as not present).
+    from synthetic_faces import write_300w_folder
+
+    faces = write_300w_folder(tmp_path / "faces", 2)
+    path.write_text(json.dumps({"datasets": {"300w": {"root": str(faces)},
+                                             "wflw": {"root": str(tmp_path / "absent")}}}))
     return path
 
 
@@ -189,7 +193,7 @@ def test_evaluate_never_overwrites_its_config(tmp_path, model_file, capsys, over
                  str(tmp_path), "--quiet", "--no-progress"] + ["--overwrite"] * overwrite) == 2
     assert "would overwrite the input" in error_line(capsys.readouterr().err, "evaluate")
     assert config.read_bytes() == before
-    assert sorted(os.listdir(tmp_path)) == ["results.json"]
+    assert sorted(os.listdir(tmp_path)) == ["faces", "results.json"]
 
 
 def test_evaluate_existing_report_needs_overwrite(tmp_path, model_file, capsys):
@@ -205,7 +209,7 @@ def test_evaluate_existing_report_needs_overwrite(tmp_path, model_file, capsys):
     assert snapshot(out) == {"results.md": b"last week's results"}
     assert main(argv + ["--overwrite"]) == 0
     assert (out / "results.md").read_text().startswith("# LPONet evaluation")
-    assert sorted(snapshot(out)) == ["per_face.csv", "results.json", "results.md"]
+    assert sorted(snapshot(out)) == ["ced_300w.png", "per_face.csv", "results.json", "results.md"]
 
 
 # ---------------------------------------------------------------------------------------

@@ -205,8 +205,9 @@ def test_cli_300w_subset_limit_and_missing_dataset(faces_300w, tiny_model, tmp_p
     assert doc["tables"]["table5"]["rows"][0]["cells"][2]["faces"] == 10
     # A config naming an absent dataset is an error with --strict (listed without it:
     # test_evaluation.py::test_not_present_and_strict).
-    assert _cli("--model", tiny_model[1], "--config", EVAL_CONFIGS / "paper.yaml", "--out", out,
-                "--only", "biwi", "--data-root", f"biwi={tmp_path / 'nope'}", "--strict") == 2
+    assert _cli("--model", tiny_model[1], "--config", EVAL_CONFIGS / "paper.yaml", "--out",
+                tmp_path / "eval_biwi", "--only", "biwi", "--data-root", f"biwi={tmp_path / 'nope'}",
+                "--strict") == 2
     assert "not present: biwi at" in capsys.readouterr().err
 
 

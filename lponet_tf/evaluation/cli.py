@@ -105,12 +105,6 @@ def run(args: argparse.Namespace) -> int:
                               f"got {args.flip_label_x_offset}")
     if args.batch_size is not None:
         config.batch_size = args.batch_size
-    missing = [f"{e.key} at {e.root}" for e in config.entries if not e.present]
-    # Before loading the model: a typo in a root should not cost a model load. Without
-    # --strict a missing dataset is skipped, but a run with none would score nothing.
-    if missing and (args.strict or len(missing) == len(config.entries)):
-        raise DatasetNotPresent(f"dataset(s) not present: {'; '.join(missing)} "
-                                f"(give each one's folder: --data-root KEY=PATH)")
     if not args.no_plots and importlib.util.find_spec("matplotlib") is None:
         # Before the faces are scored: the plots come last.
         raise EvalConfigError("the CED plots need matplotlib (pip install 'lponet-tf[plot]'); "
@@ -122,6 +116,12 @@ def run(args: argparse.Namespace) -> int:
     if not args.no_plots and out.is_dir():
         earlier += sorted(out.glob("ced_*.png"))
     check_outputs(earlier, inputs=inputs, overwrite=args.overwrite)
+    missing = [f"{e.key} at {e.root}" for e in config.entries if not e.present]
+    # Before loading the model: a typo in a root should not cost a model load. Without
+    # --strict a missing dataset is skipped, but a run with none would score nothing.
+    if missing and (args.strict or len(missing) == len(config.entries)):
+        raise DatasetNotPresent(f"dataset(s) not present: {'; '.join(missing)} "
+                                f"(give each one's folder: --data-root KEY=PATH)")
     faces = preflight_config(config)  # the data's files, before the model loads
 
     def log(line: str) -> None:

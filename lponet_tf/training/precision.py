@@ -103,6 +103,13 @@ def set_precision(policy: Optional[str]) -> None:
     policy = policy or "float32"
     if policy not in PRECISIONS:
         raise ConfigError(f"train.mixed_precision must be one of {PRECISIONS} or null, got {policy!r}")
+    if policy == "float64" and keras.backend.backend() == "jax":
+        import jax
+
+        if not jax.config.jax_enable_x64:  # JAX would truncate every array to float32
+            raise ConfigError("train.mixed_precision=float64 on JAX needs 64-bit arrays: set "
+                              "JAX_ENABLE_X64=1 in the environment (without it JAX computes "
+                              "in float32)")
     keras.config.set_floatx("float64" if policy == "float64" else "float32")
     keras.mixed_precision.set_global_policy(policy)
     if policy == "mixed_bfloat16":

@@ -325,11 +325,23 @@ def _other_backend_setup(tcfg: dict) -> None:
                           "devices of this machine are used by keras.distribution)")
     if keras.backend.backend() == "jax":
         devices = keras.distribution.list_devices()
+        if tcfg.get("devices"):  # e.g. ["/gpu:0", "/gpu:1"] as for tf.distribute
+            def plain(name):
+                return str(name).lower().lstrip("/").replace("device:", "")
+
+            wanted = [plain(d) for d in tcfg["devices"]]
+            unknown = [d for d, w in zip(tcfg["devices"], wanted) if w not in map(plain, devices)]
+            if unknown:
+                raise ConfigError(f"train.devices {unknown}: not devices of this JAX process "
+                                  f"({', '.join(map(str, devices))})")
+            devices = [d for d in devices if plain(d) in wanted]
         if len(devices) > 1:
             if int(tcfg["batch_size"]) % len(devices):
                 raise ConfigError(f"train.batch_size {tcfg['batch_size']} does not split over "
                                   f"{len(devices)} devices")
             keras.distribution.set_distribution(keras.distribution.DataParallel(devices=devices))
+        else:  # not an earlier run's of this process
+            keras.distribution.set_distribution(None)
 
 
 def _keep_epochs(which: str, optimizer: dict, write_dir: pathlib.Path) -> list:
@@ -363,7 +375,15 @@ def _numpy_datasets(config: dict, model_cfg: LPONetConfig, start_batch: int = 0,
                         use_multiprocessing=bool(config["train"]["data_processes"]) and workers > 1)
     if plan.validation is None:
         return train, None
-    val = FaceBatches([(plan.validation, 1)], model_cfg, plan.batch_size, occlusion=plan.occlusion,
+    validation = list(plan.validation)
+    distribution = keras.distribution.distribution()
+    devices = distribution.device_mesh.devices.size if distribution is not None else 1
+    extra = (len(validation) % plan.batch_size) % devices
+    if extra:  # a last batch that does not split over the devices stops fit after an epoch
+        print(f"validation: {len(validation) - extra} of {len(validation)} faces (the last "
+              f"batch must split over {devices} devices)", flush=True)
+        validation = validation[:-extra]
+    val = FaceBatches([(validation, 1)], model_cfg, plan.batch_size, occlusion=plan.occlusion,
                       seed=plan.validation_seed, repeat=False, cache=True)
     return train, val
 
@@ -594,6 +614,11 @@ def _train(config: dict, epochs_limit: Optional[int], time_limit: Optional[float
             jit_compile=keras.backend.backend() == "jax",
         )
 
+    if not tensorflow:
+        # Built from one batch before fit, so that fit has nothing to peek at: its peek
+        # takes a batch from the shared queue of a PyDataset with several workers, and
+        # training then started one batch late (another stream than one worker's).
+        model._symbolic_build(data_batch=train_ds[0])
     decay_seconds = config["optimizer"].get("decay_seconds")
     callbacks = [
         *([cb.DecayAfterSeconds(decay_seconds, config["optimizer"]["decay_values"])]

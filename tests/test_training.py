@@ -438,7 +438,7 @@ def test_an_output_folder_of_other_files_is_refused_unless_overwrite(tmp_path, f
         set_precision(None)
 
 
-def test_a_resume_is_bound_to_the_config_it_started_with_but_may_run_longer(tmp_path):
+def test_a_resume_is_bound_to_the_config_it_started_with_but_may_run_longer(tmp_path, capsys):
     """A resumed run with another batch size, seed, data or loss used to be accepted (its
     config.yaml rewritten, batches skipped, "trained 6 steps" of 8): every config value but
     the run's length, printing, kept files, data roots and init_from now binds it."""
@@ -461,6 +461,11 @@ def test_a_resume_is_bound_to_the_config_it_started_with_but_may_run_longer(tmp_
             _check_same_run(saved, info(*changed), tmp_path)
     legacy = {k: v for k, v in saved.items() if k != "config"}  # a state saved before this
     _check_same_run(legacy, info("train.seed=7"), tmp_path)
+    # another backend: allowed (the state restores exactly), said aloud (another shuffle)
+    _check_same_run(dict(saved, backend="jax"), info(), tmp_path)
+    assert "a run started on jax continues on tensorflow" in capsys.readouterr().out
+    _check_same_run({k: v for k, v in saved.items() if k != "backend"}, info(), tmp_path)
+    assert capsys.readouterr().out == ""
     # The same values from another file (the run's own config.yaml, as the refusal
     # suggests, or another checkout's copy) continue the run; a changed value there does not.
     from lponet_tf.training.trainer import _config_text

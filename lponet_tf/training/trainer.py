@@ -284,7 +284,7 @@ def _run_info(model_cfg: LPONetConfig, config: dict) -> dict:
     # as the state's JSON metadata will give it back (tuples as lists)
     bound = json.loads(json.dumps({key: bound[key] for key in sorted(bound)}))
     return {"model": model_cfg.to_dict(), "optimizer": {"name": config["optimizer"]["name"]},
-            "config": bound}
+            "config": bound, "backend": keras.backend.backend()}
 
 
 def _check_same_run(saved: dict, current: dict, write_dir: pathlib.Path) -> None:
@@ -298,6 +298,14 @@ def _check_same_run(saved: dict, current: dict, write_dir: pathlib.Path) -> None
 
     if "config" not in saved:  # a state saved before the config was bound: as it was then
         current = {k: v for k, v in current.items() if k != "config"}
+    # Another backend restores the state exactly but shuffles with its own pipeline: the
+    # rest of the data epoch comes in another order (some faces twice, others not).
+    before, now = saved.get("backend"), current.get("backend")
+    if before is not None and before != now:
+        print(f"{write_dir}: a run started on {before} continues on {now}: its data pipeline "
+              f"shuffles differently, so the rest of this data epoch comes in another order "
+              f"(statistically the same run, not batch for batch)", flush=True)
+    saved, current = ({k: v for k, v in info.items() if k != "backend"} for info in (saved, current))
     old, new = keyed(saved), keyed(current)
     diffs = [f"{key}: {show(old, key)} in the saved state, {show(new, key)} now"
              for key in sorted(set(old) | set(new)) if show(old, key) != show(new, key)]

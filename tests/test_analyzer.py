@@ -130,7 +130,7 @@ class DesignedRunner:
         return rc[:, ::-1]
 
     def __call__(self, crops):
-        n, g = len(crops), self.visible.shape[0]
+        n = len(crops)
         return {"heatmaps": np.repeat(self.heat[None], n, 0),
                 "pose": np.repeat(np.eye(3, dtype=np.float32)[None], n, 0),
                 "occlusion": np.repeat(np.stack([1 - self.visible, self.visible], -1)[None], n, 0)}

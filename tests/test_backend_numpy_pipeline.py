@@ -126,7 +126,7 @@ def test_a_validation_pass_reads_each_record_once_with_a_short_last_batch(source
     records = sources[0][0]                       # 5 faces
     val = FaceBatches([(records, 1)], CFG, 4, repeat=False, seed=2)
     assert val.num_batches == 2
-    (x0, _, w0), (x1, _, w1) = val[0], val[1]
+    (x0, _, _), (x1, _, w1) = val[0], val[1]
     assert (len(x0), len(x1)) == (4, 1) and len(w1["heatmaps"]) == 1
     whole = FaceBatches([(records, 1)], CFG, 5, repeat=False, seed=2)[0][0]
     np.testing.assert_array_equal(np.concatenate([x0, x1]), whole)

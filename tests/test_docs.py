@@ -7,7 +7,6 @@ import pathlib
 import re
 
 import cv2
-import numpy as np
 import pytest
 
 REPO = pathlib.Path(__file__).resolve().parents[1]

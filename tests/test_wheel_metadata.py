@@ -5,7 +5,6 @@ the tensors' shapes, read with LiteRT / onnx independently of the exporter)."""
 from __future__ import annotations
 
 import onnx
-import pytest
 
 from export_helpers import exported, exported_onnx
 from lponet_tf import metadata as md

@@ -11,7 +11,7 @@ in-plane roll (1.2 deg on the same faces unturned; docs/export.md "Large poses")
 * the pose head (:data:`POSE_HEAD`: global pooling, two small dense layers and the
   Gram-Schmidt map: under 0.01% of the MACs) stays in float: 0.6 / 0.9 deg there, and
 * with integer I/O the rotation output is quantised on the range [-1, 1] its entries lie in
-  by construction (:func:`bound_rotation_output`), whatever poses calibration saw, as the
+  by construction (:func:`bound_pose_output`), whatever poses calibration saw, as the
   QAT export does (``qat_worker.RotationOutputQuantizeConfig``); an Euler head's angles on
   [-180, 180] degrees (:data:`EULER_OUTPUT_RANGE`), the range of the angles it is trained on.
 
@@ -35,7 +35,7 @@ import numpy as np
 POSE_HEAD = r"/pose(_gap|_fc\d|_\d+/|/)"
 #: The fixed range (degrees, +-) of an Euler pose output with integer I/O: its labels'
 #: range. A uint8 step of 1.41 degrees (at most 0.71 off by rounding); the calibrated range
-#: (300W: about +-45 degrees) clamped every larger angle instead: 63 degrees off at most.
+#: (300W: about +-45 degrees) clamped every larger angle instead (63 degrees off on an audit's model).
 EULER_OUTPUT_RANGE = 180.0
 
 
@@ -56,7 +56,7 @@ def calibrate(saved_model_dir: str, images: np.ndarray) -> bytes:
         raise ExportError(f"int8 calibration failed: {exc}") from exc
 
 
-def bound_rotation_output(calibrated: bytes) -> bytes:
+def bound_pose_output(calibrated: bytes) -> bytes:
     """``calibrated`` with the range of its ``pose`` output fixed, whatever poses the
     calibration faces showed: [-1, 1] for a rotation matrix (shape ``(1, 3, 3)``), +-
     :data:`EULER_OUTPUT_RANGE` degrees for Euler angles (shape ``(1, 3)``)."""
@@ -118,7 +118,7 @@ def quantize(calibrated: bytes, io_dtype: str = "float32",
 
     if float_outputs and io_dtype == "float32":
         raise ExportError("float_outputs needs an integer io_dtype (int8 or uint8)")
-    calibrated = bound_rotation_output(calibrated)
+    calibrated = bound_pose_output(calibrated)
     integer_outputs = io_dtype != "float32" and not float_outputs
     nodes = float_nodes(calibrated, integer_outputs, extra_float_nodes)
     try:

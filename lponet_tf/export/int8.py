@@ -35,7 +35,8 @@ import numpy as np
 POSE_HEAD = r"/pose(_gap|_fc\d|_\d+/|/)"
 #: The fixed range (degrees, +-) of an Euler pose output with integer I/O: its labels'
 #: range. A uint8 step of 1.41 degrees (at most 0.71 off by rounding); the calibrated range
-#: (300W: about +-45 degrees) clamped every larger angle instead (63 degrees off on an audit's model).
+#: (300W: about +-45 degrees) clamped every larger angle instead (63 degrees off on an
+#: audit's model).
 EULER_OUTPUT_RANGE = 180.0
 
 

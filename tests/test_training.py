@@ -558,3 +558,22 @@ def test_a_finished_run_without_matplotlib_skips_its_curves_with_a_note(tmp_path
     monkeypatch.setattr(importlib.util, "find_spec", real)
     _write_curves(log, tmp_path / "training_curves.png")
     assert (tmp_path / "training_curves.png").stat().st_size > 1000
+
+
+def test_another_backend_keeps_tensorflow_off_the_gpus(monkeypatch):
+    """KERAS_BACKEND=jax with TensorFlow installed: Keras runs TensorFlow for the seeds and
+    TensorBoard, which would take a GPU's memory beside JAX's; the run hides the GPUs from
+    it first (a machine without TensorFlow is left alone)."""
+    import tensorflow as tf
+
+    from lponet_tf.training import trainer
+
+    hidden = []
+    monkeypatch.setattr(tf.config, "set_visible_devices",
+                        lambda devices, kind=None: hidden.append((list(devices), kind)))
+    monkeypatch.setattr(keras.backend, "backend", lambda: "jax")
+    trainer._other_backend_setup({"distribute": "none", "batch_size": 4})
+    assert hidden == [([], "GPU")]
+    monkeypatch.setattr(trainer, "_tensorflow_installed", lambda: False)
+    trainer._other_backend_setup({"distribute": "none", "batch_size": 4})
+    assert len(hidden) == 1

@@ -324,8 +324,24 @@ def _tensorflow_installed() -> bool:
         return False
 
 
+def _hide_gpus_from_tensorflow() -> None:
+    """On another backend with TensorFlow installed, Keras still runs TensorFlow for the
+    seeds and the TensorBoard callback, and TensorFlow takes nearly all of a GPU's memory
+    when it first touches one, beside JAX's own pool: it is kept to the CPU (what Keras'
+    guides advise for tf.data beside JAX). Too late once TensorFlow has started."""
+    if not _tensorflow_installed():
+        return
+    import tensorflow as tf
+
+    try:
+        tf.config.set_visible_devices([], "GPU")
+    except RuntimeError:  # TensorFlow's devices are already initialised in this process
+        pass
+
+
 def _other_backend_setup(tcfg: dict) -> None:
     """JAX / PyTorch: no ``tf.distribute``; several JAX devices -> ``DataParallel``."""
+    _hide_gpus_from_tensorflow()
     kind = str(tcfg.get("distribute", "none")).lower()
     if kind not in ("none", "default", ""):
         raise ConfigError(f"train.distribute={kind} is a tf.distribute strategy: it needs "

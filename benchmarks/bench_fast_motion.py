@@ -20,8 +20,8 @@ face is counted, not scored), the distinct track ids per clip (1 is right: one f
 and per frame the network runs (face crops through the landmark model, all of ``track``'s
 passes, detection frames included) and the detector runs of ``track``. ``--ahead both``
 runs every clip with and without the crop moved on by the face's motion (``TrackingSession``
-crops a face that moved on its last two frames where that motion puts it; "off" patches its
-private bound ``_AHEAD_MAX``), side by side.
+crops a face that moved on its last two frames where that motion puts it; "off" is its
+``crop_ahead=False``), side by side.
 
 Usage:
     LPONET_SHARED_DATA=<folder with 300w/> .venv/bin/python benchmarks/bench_fast_motion.py
@@ -48,7 +48,8 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 from lponet_tf.data import read_dataset  # noqa: E402
 from lponet_tf.detection import landmark_box, matching_face  # noqa: E402
 from lponet_tf.evaluation.end_to_end import PRESET_HOLDOUT  # noqa: E402
-from lponet_tf.inference import FaceAnalyzer, video  # noqa: E402
+from lponet_tf.inference import FaceAnalyzer  # noqa: E402
+from lponet_tf.inference.video import TrackingSession  # noqa: E402
 from lponet_tf.training.datasets import holdout_split  # noqa: E402
 
 from bench_data import data_root  # noqa: E402
@@ -95,14 +96,14 @@ def positions(step: float, side: int, motion: str) -> List[float]:
     return [LEFT + step * k for k in range(n)]
 
 
-def run_clip(analyzer, counter, src, lm, step, motion="steady"):
+def run_clip(analyzer, counter, src, lm, step, motion="steady", crop_ahead=True):
     """Per frame: (analyze NME or None, track NME or None), and the clip's ids, network and
-    detector runs of track."""
+    detector runs of track (a new :class:`TrackingSession` of ``analyzer``)."""
     io = np.linalg.norm(lm[36] - lm[45])
     side = src.shape[0]
     xs = positions(step, side, motion)
     n = len(xs)
-    analyzer.reset()
+    session = TrackingSession(analyzer, crop_ahead=crop_ahead)
     nme, ids, runs = [], set(), 0
     for k in range(n):
         x = int(round(xs[k]))
@@ -110,7 +111,7 @@ def run_clip(analyzer, counter, src, lm, step, motion="steady"):
         frame[TOP:TOP + side, x:x + side] = src
         gt = lm + (x, TOP)
         before = counter.crops
-        tracked = analyzer.track(frame, 33.3 * k)
+        tracked = session.track(frame, 33.3 * k)
         runs += counter.crops - before
         ref = analyzer.analyze(frame)
         row = []
@@ -121,7 +122,7 @@ def run_clip(analyzer, counter, src, lm, step, motion="steady"):
             if faces is tracked and face is not None:
                 ids.add(face.track_id)
         nme.append(row)
-    return nme, ids, runs, analyzer._session.detections_run, n
+    return nme, ids, runs, session.detections_run, n
 
 
 def main(argv=None) -> int:
@@ -148,14 +149,13 @@ def main(argv=None) -> int:
           "| NME track, mean (p90) | frames without the face | track ids per clip, mean (max) "
           "| network runs per frame | detector runs per frame |")
     print("|---:|---|---:|---:|---:|---:|---:|---:|")
-    ahead_max = video._AHEAD_MAX
     for speed in speeds:
         for ahead in (("on", "off") if args.ahead == "both" else (args.ahead,)):
-            video._AHEAD_MAX = ahead_max if ahead == "on" else -1.0  # "off": never in bounds
             ea, et, missed, nids, runs, dets, frames = [], [], 0, [], 0, 0, 0
             for src, lm in sources:
                 fw = landmark_box(lm)[2] - landmark_box(lm)[0]
-                nme, ids, r, d, n = run_clip(analyzer, counter, src, lm, speed * fw, args.motion)
+                nme, ids, r, d, n = run_clip(analyzer, counter, src, lm, speed * fw, args.motion,
+                                             crop_ahead=ahead == "on")
                 ea += [a for a, _ in nme if a is not None]
                 et += [t for _, t in nme if t is not None]
                 missed += sum(t is None for _, t in nme)
@@ -165,7 +165,6 @@ def main(argv=None) -> int:
                   f"| {np.mean(et):.2f}% ({np.percentile(et, 90):.2f}%) | {missed} of {frames} "
                   f"| {np.mean(nids):.2f} ({max(nids)}) | {runs / frames:.2f} | {dets / frames:.2f} |",
                   flush=True)
-    video._AHEAD_MAX = ahead_max
     print(f"\n{time.time() - t0:.0f} s; load average at the end {os.getloadavg()[0]:.2f}")
     return 0
 

@@ -11,8 +11,8 @@ visible (tracked face matched to the true one by landmark-box IoU >= 0.3, Hungar
 90th percentile and frames above 10%), such faces not reported, the distinct track ids per
 true face (1 is right), the frames in which a face carries an id first given to the other
 face (id swaps), and the network (landmark) runs and detector runs per frame. ``--ahead
-both`` runs every clip with and without the crops moved on by a steady face's motion ("off" patches the private bound
-``_AHEAD_MAX`` of ``lponet_tf.inference.video``), side by side.
+both`` runs every clip with and without the crops moved on by a steady face's motion ("off": ``TrackingSession(analyzer,
+crop_ahead=False)``), side by side.
 
 Usage:
     LPONET_SHARED_DATA=<folder with 300w/> .venv/bin/python benchmarks/bench_tracking_scenarios.py
@@ -40,7 +40,8 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 from lponet_tf.data import read_dataset  # noqa: E402
 from lponet_tf.detection import box_iou, landmark_box  # noqa: E402
 from lponet_tf.evaluation.end_to_end import PRESET_HOLDOUT  # noqa: E402
-from lponet_tf.inference import FaceAnalyzer, video  # noqa: E402
+from lponet_tf.inference import FaceAnalyzer  # noqa: E402
+from lponet_tf.inference.video import TrackingSession  # noqa: E402
 from lponet_tf.training.datasets import holdout_split  # noqa: E402
 
 from bench_data import data_root  # noqa: E402
@@ -164,15 +165,15 @@ def faces_of(clip: List[Frame]) -> int:
     return 1 + max(slot for frame in clip for slot, *_ in frame)
 
 
-def run_clip(analyzer, counter, sources: List[Source], clip: List[Frame]) -> dict:
-    """The clip's counts: NMEs of visible faces, visible faces missed, ids per face, id-swap
-    frames, network runs, frames."""
-    analyzer.reset()
+def run_clip(analyzer, counter, sources: List[Source], clip: List[Frame], crop_ahead: bool = True) -> dict:
+    """The clip's counts (a new :class:`TrackingSession` of ``analyzer``): NMEs of visible
+    faces, visible faces missed, ids per face, id-swap frames, network runs, frames."""
+    session = TrackingSession(analyzer, crop_ahead=crop_ahead)
     nme, missed, ids, owner, swaps, runs = [], 0, {}, {}, 0, 0
     for k, placements in enumerate(clip):
         frame, truths = render(sources, placements)
         before = counter.crops
-        faces = analyzer.track(frame, 33.3 * k)
+        faces = session.track(frame, 33.3 * k)
         runs += counter.crops - before
         match = {}
         if truths and faces:
@@ -190,9 +191,8 @@ def run_clip(analyzer, counter, sources: List[Source], clip: List[Frame]) -> dic
             if face is not None:
                 ids.setdefault(slot, set()).add(face.track_id)
                 swaps += owner.setdefault(face.track_id, slot) != slot
-    detections = analyzer._session.detections_run if analyzer._session is not None else 0
     return {"nme": nme, "missed": missed, "ids": [len(v) for v in ids.values()], "swaps": swaps,
-            "runs": runs, "detections": detections, "frames": len(clip)}
+            "runs": runs, "detections": session.detections_run, "frames": len(clip)}
 
 
 def main(argv=None) -> int:
@@ -218,28 +218,23 @@ def main(argv=None) -> int:
           "| ids per face, mean (max) | id-swap frames (clips) | network runs per frame "
           "| detector runs per frame |")
     print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
-    bound = video._AHEAD_MAX
-    try:
-        for name in names:
-            for ahead in (("on", "off") if args.ahead == "both" else (args.ahead,)):
-                video._AHEAD_MAX = bound if ahead == "on" else -1.0  # "off": never in bounds
-                clips = []
-                for i in range(args.clips):
-                    clip = SCENARIOS[name](i)
-                    n = faces_of(clip)
-                    sources = [Source(records[(n * i + j) % len(records)]) for j in range(n)]
-                    clips.append(run_clip(analyzer, counter, sources, clip))
-                nme = [v for c in clips for v in c["nme"]]
-                ids = [v for c in clips for v in c["ids"]]
-                frames = sum(c["frames"] for c in clips)
-                print(f"| {name} | {ahead} | {np.mean(nme):.2f}% ({np.percentile(nme, 90):.2f}%) "
-                      f"| {sum(v > 10 for v in nme)} of {len(nme)} "
-                      f"| {sum(c['missed'] for c in clips)} | {np.mean(ids):.2f} ({max(ids)}) "
-                      f"| {sum(c['swaps'] for c in clips)} ({sum(c['swaps'] > 0 for c in clips)}) "
-                      f"| {sum(c['runs'] for c in clips) / frames:.2f} "
-                      f"| {sum(c['detections'] for c in clips) / frames:.2f} |", flush=True)
-    finally:
-        video._AHEAD_MAX = bound
+    for name in names:
+        for ahead in (("on", "off") if args.ahead == "both" else (args.ahead,)):
+            clips = []
+            for i in range(args.clips):
+                clip = SCENARIOS[name](i)
+                n = faces_of(clip)
+                sources = [Source(records[(n * i + j) % len(records)]) for j in range(n)]
+                clips.append(run_clip(analyzer, counter, sources, clip, crop_ahead=ahead == "on"))
+            nme = [v for c in clips for v in c["nme"]]
+            ids = [v for c in clips for v in c["ids"]]
+            frames = sum(c["frames"] for c in clips)
+            print(f"| {name} | {ahead} | {np.mean(nme):.2f}% ({np.percentile(nme, 90):.2f}%) "
+                  f"| {sum(v > 10 for v in nme)} of {len(nme)} "
+                  f"| {sum(c['missed'] for c in clips)} | {np.mean(ids):.2f} ({max(ids)}) "
+                  f"| {sum(c['swaps'] for c in clips)} ({sum(c['swaps'] > 0 for c in clips)}) "
+                  f"| {sum(c['runs'] for c in clips) / frames:.2f} "
+                  f"| {sum(c['detections'] for c in clips) / frames:.2f} |", flush=True)
     print(f"\n{time.time() - t0:.0f} s; load average at the end {os.getloadavg()[0]:.2f}")
     return 0
 

@@ -392,6 +392,10 @@ def test_a_followed_face_is_cropped_ahead_only_for_steady_motion_between_5_and_5
     np.testing.assert_allclose(got, [[100, 50, 140, 90], [144, 50, 184, 90]])
     far = Followed(np.array([[150.0, 50.0], [190.0, 90.0]]), 5)  # 10 px away: ahead
     np.testing.assert_allclose(session._crop_boxes_now([face, far], 1.02)[0], [106, 50, 146, 90])
+    # crop_ahead=False (the benchmarks' "off" column): the landmark box, moving or not
+    session.crop_ahead = False
+    np.testing.assert_allclose(session._crop_boxes_now([face, far], 1.02)[0], [100, 50, 140, 90])
+    assert TrackingSession(analyzer=None, crop_ahead=False).crop_ahead is False
 
 
 def test_steady_means_the_last_two_motions_within_60_degrees():

@@ -1,6 +1,6 @@
 """The fast-motion benchmark (benchmarks/bench_fast_motion.py): its swing moves the face at the
 asked peak speed, and ``--ahead both`` measures the tracker with and without the moved-on crop
-in one run, leaving the library's bound as it was (real 300W faces)."""
+in one run (real 300W faces)."""
 from __future__ import annotations
 
 import pathlib
@@ -11,8 +11,6 @@ import numpy as np
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "benchmarks"))
 import bench_fast_motion  # noqa: E402
-
-from lponet_tf.inference import video  # noqa: E402
 
 ROW = re.compile(r"^\| (?P<speed>\d+)% \| (?P<ahead>on|off) \| .*\| (?P<ids>[\d.]+) \((?P<most>\d+)\) "
                  r"\| (?P<runs>[\d.]+) \| [\d.]+ \|$")
@@ -29,11 +27,9 @@ def test_swing_peaks_at_the_asked_speed_and_turns_every_half_period():
 
 
 def test_ahead_both_measures_on_and_off_side_by_side(faces_300w, capsys):
-    bound = video._AHEAD_MAX
     assert bench_fast_motion.main(["--limit", "1", "--speeds", "0.3", "--ahead", "both"]) == 0
     rows = [m for m in map(ROW.match, capsys.readouterr().out.splitlines()) if m]
     assert [(m["speed"], m["ahead"]) for m in rows] == [("30", "on"), ("30", "off")]
     assert all(m["most"] == "1" for m in rows)
     # the face moves steadily: cropped ahead it needs fewer runs than refined every frame
     assert float(rows[0]["runs"]) < float(rows[1]["runs"])
-    assert video._AHEAD_MAX == bound

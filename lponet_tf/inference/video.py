@@ -94,6 +94,10 @@ class TrackingSession:
     Args:
         analyzer: the :class:`~lponet_tf.FaceAnalyzer` whose model, detector and options
             are used.
+        crop_ahead: crop a steadily moving face where its motion puts it (the default);
+            False crops it on its last landmark box, so each frame of motion needs the
+            refinement's second look (for comparisons: ``benchmarks/bench_fast_motion.py
+            --ahead both``).
 
     Attributes:
         detections_run: how many frames ran the detector (for tests and benchmarks).
@@ -107,8 +111,9 @@ class TrackingSession:
         >>> faces = session.track(frame, timestamp_ms=0.0)      # doctest: +SKIP
     """
 
-    def __init__(self, analyzer):
+    def __init__(self, analyzer, crop_ahead: bool = True):
         self.analyzer = analyzer
+        self.crop_ahead = bool(crop_ahead)
         self.tracker = Tracker()
         self.previous = []  # raw (unsmoothed) faces of the previous frame
         self.frames_since_detection: Optional[int] = None
@@ -214,7 +219,7 @@ class TrackingSession:
 
     def _shift_now(self, face, box: np.ndarray, t: float) -> Optional[np.ndarray]:
         """``(dx, dy)`` a steadily moving face has moved since its last frame, or None."""
-        if face.track_id not in self.steady:
+        if not self.crop_ahead or face.track_id not in self.steady:
             return None
         shift = self.velocities[face.track_id] * (t - self.centres[face.track_id][0])
         if not _AHEAD_MIN <= math.hypot(*shift) / max(float(box[2] - box[0]), 1e-6) <= _AHEAD_MAX:

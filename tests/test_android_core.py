@@ -178,3 +178,16 @@ def test_bundled_int8_asset_is_current_and_a_stale_one_is_refused(tmp_path, monk
     with pytest.raises(SystemExit, match="stale.*lponet export --preset lponet_lite --quantize int8"):
         tool.export_assets(tmp_path / "assets")
     assert not (tmp_path / "assets" / tool.MODEL_FILE).exists()
+
+
+def test_the_app_reads_only_the_sidecar_format_the_tool_writes():
+    """export_assets.py writes SIDECAR_FORMAT; the app's engine (Kotlin, compile-checked only
+    here) and its desktop mirror (run by the JVM tests) refuse any other: the three agree."""
+    import re
+
+    tool = jvm_goldens._export_tool()
+    kotlin = (jvm_goldens.ANDROID / "app/src/main/java/org/lponet/demo/LponetEngine.kt").read_text()
+    mirror = (jvm_goldens.ANDROID / "desktop/src/test/java/org/lponet/desktop/AppAssets.java").read_text()
+    assert re.search(r"const val SIDECAR_FORMAT = (\d+)", kotlin)[1] == str(tool.SIDECAR_FORMAT)
+    assert re.search(r"static final int SIDECAR_FORMAT = (\d+);", mirror)[1] == str(tool.SIDECAR_FORMAT)
+    assert "require(format == SIDECAR_FORMAT)" in kotlin

@@ -43,6 +43,9 @@ import sys
 from typing import Optional
 
 SIDECAR = "lponet_android.json"
+#: The sidecar's layout; the app's LponetEngine.SIDECAR_FORMAT refuses any other. Raise both
+#: when a field changes meaning.
+SIDECAR_FORMAT = 1
 MODEL_FILE = "lponet.tflite"
 GPU_MODEL_FILE = "lponet_gpu.tflite"
 #: The default CPU model: int8 export of the bundled preset (pose path float), and its stamp.
@@ -271,7 +274,7 @@ def export_assets(out_dir, model=None, preset: Optional[str] = None, quantize: s
     mappings = {m["source"]: _mapping_json(D.BOX_MAPPINGS.get(m["source"], D.BoxMapping()))
                 for m in models}
     sidecar = {
-        "format": 1,
+        "format": SIDECAR_FORMAT,
         "lponet_tf_version": importlib.metadata.version("lponet-tf"),
         "litert_version": LITERT_VERSION,
         "model": model_json,

@@ -39,6 +39,10 @@ public class JSONObject {
     throw new UnsupportedOperationException("compile-only stub");
   }
 
+  public int optInt(String name, int fallback) {
+    throw new UnsupportedOperationException("compile-only stub");
+  }
+
   public boolean getBoolean(String name) throws JSONException {
     throw new UnsupportedOperationException("compile-only stub");
   }

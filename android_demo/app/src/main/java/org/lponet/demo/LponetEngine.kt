@@ -80,6 +80,13 @@ class LponetEngine(context: Context, useGpu: Boolean, threads: Int = 4) : Closea
     private fun build(context: Context, useGpu: Boolean, threads: Int): Built {
         val assets = context.assets
         val config = JSONObject(assets.open(SIDECAR).bufferedReader().use { it.readText() })
+        // Another format may give a field another meaning: read with this one's, the faces
+        // would be wrong without an error.
+        val format = config.optInt("format", -1)
+        require(format == SIDECAR_FORMAT) {
+            "$SIDECAR: sidecar format $format, this app reads format $SIDECAR_FORMAT: remake the " +
+                "assets with the tools/export_assets.py of this app's checkout"
+        }
 
         val det = config.getJSONObject("detector")
         val detectors = mutableListOf<TfliteBlazeFace>()
@@ -206,6 +213,8 @@ class LponetEngine(context: Context, useGpu: Boolean, threads: Int = 4) : Closea
     companion object {
         private const val TAG = "LponetEngine"
         const val SIDECAR = "lponet_android.json"
+        /** The sidecar layout this engine reads (tools/export_assets.py's SIDECAR_FORMAT). */
+        const val SIDECAR_FORMAT = 1
 
         /** True when the exported assets are in the APK. */
         fun assetsPresent(context: Context): Boolean =

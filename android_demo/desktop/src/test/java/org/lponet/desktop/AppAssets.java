@@ -25,6 +25,9 @@ import org.lponet.demo.engine.TfliteLandmarkModel;
  * sidecar fields, same classes), on the desktop CompiledModel (CPU, as the app without GPU).
  */
 final class AppAssets implements AutoCloseable {
+  /** LponetEngine.SIDECAR_FORMAT: the only sidecar layout the engine reads. */
+  static final int SIDECAR_FORMAT = 1;
+
   final Map<String, Object> sidecar;
   final TfliteLandmarkModel model;
   final FacePipeline pipeline;
@@ -37,6 +40,12 @@ final class AppAssets implements AutoCloseable {
   /** {@code which}: the sidecar's "model" (CPU, int8) or "gpu_model" (float) entry. */
   AppAssets(Path assets, String which) throws LiteRtException {
     sidecar = jsonFile(assets.resolve("lponet_android.json"));
+    Object format = sidecar.get("format");
+    if (!(format instanceof Number) || ((Number) format).doubleValue() != SIDECAR_FORMAT) {
+      throw new IllegalArgumentException("lponet_android.json: sidecar format " + format
+          + ", this app reads format " + SIDECAR_FORMAT
+          + ": remake the assets with the tools/export_assets.py of this app's checkout");
+    }
     Map<String, Object> det = map(sidecar.get("detector"));
     List<TfliteBlazeFace> detectors = new ArrayList<>();
     for (Object o : list(det.get("models"))) {

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.lponet.core.Goldens.*;
 
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -16,6 +17,7 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInstance;
 import org.junit.jupiter.api.TestReporter;
+import org.junit.jupiter.api.io.TempDir;
 import org.lponet.core.CropTransform;
 import org.lponet.core.Detection;
 import org.lponet.core.Face;
@@ -59,6 +61,17 @@ class EndToEndTest {
   @AfterAll
   void close() {
     app.close();
+  }
+
+  /** A sidecar of another layout is refused before any model is opened, naming the file. */
+  @Test
+  void aSidecarOfAnotherFormatIsRefused(@TempDir Path dir) throws Exception {
+    for (String format : new String[] {"2", "0", "\"1\""}) {
+      Files.writeString(dir.resolve("lponet_android.json"), "{\"format\": " + format + "}");
+      IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> new AppAssets(dir));
+      assertTrue(e.getMessage().startsWith("lponet_android.json: sidecar format "), e.getMessage());
+    }
+    assertEquals(AppAssets.SIDECAR_FORMAT, (int) dbl(app.sidecar.get("format")));
   }
 
   private List<Object> pyFaces() {

@@ -84,7 +84,8 @@ def test_trainer_runs_and_resumes_on_jax_without_tensorflow(jax_learning):
 def test_trainer_on_two_jax_devices_splits_validation_and_takes_train_devices(tmp_path):
     """Two host devices stand in for two GPUs. A last validation batch of 3 faces used to
     stop fit after its first epoch (jax's IndivisibleError); train.devices was ignored
-    (every device used); float64 without 64-bit JAX trained in float32 silently."""
+    (every device used); float64 without 64-bit JAX trained in float32 silently. Both
+    refusals come before the data is read."""
     run_worker("devices", tmp_path, XLA_FLAGS="--xla_force_host_platform_device_count=2",
                JAX_ENABLE_X64="0")
     report = json.loads((tmp_path / "devices.json").read_text())

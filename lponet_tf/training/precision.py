@@ -84,6 +84,23 @@ def emulated_precision_message(policy: str, native_bf16: Optional[bool],
             f"`--set train.mixed_precision=float32` unless you need this run's numerics.")
 
 
+def check_precision(policy: Optional[str]) -> None:
+    """Refuse a ``train.mixed_precision`` this process cannot run (before a run reads its data).
+
+    Raises:
+        ConfigError: an unknown policy, or ``float64`` on JAX without 64-bit arrays.
+    """
+    if (policy or "float32") not in PRECISIONS:
+        raise ConfigError(f"train.mixed_precision must be one of {PRECISIONS} or null, got {policy!r}")
+    if policy == "float64" and keras.backend.backend() == "jax":
+        import jax
+
+        if not jax.config.jax_enable_x64:  # JAX would truncate every array to float32
+            raise ConfigError("train.mixed_precision=float64 on JAX needs 64-bit arrays: set "
+                              "JAX_ENABLE_X64=1 in the environment (without it JAX computes "
+                              "in float32)")
+
+
 def set_precision(policy: Optional[str]) -> None:
     """Set the Keras dtype policy of a run (``train.mixed_precision``; None = float32).
 
@@ -98,18 +115,10 @@ def set_precision(policy: Optional[str]) -> None:
         policy: one of :data:`PRECISIONS` or None.
 
     Raises:
-        ConfigError: an unknown policy (the config schema rejects it earlier).
+        ConfigError: as :func:`check_precision`.
     """
+    check_precision(policy)
     policy = policy or "float32"
-    if policy not in PRECISIONS:
-        raise ConfigError(f"train.mixed_precision must be one of {PRECISIONS} or null, got {policy!r}")
-    if policy == "float64" and keras.backend.backend() == "jax":
-        import jax
-
-        if not jax.config.jax_enable_x64:  # JAX would truncate every array to float32
-            raise ConfigError("train.mixed_precision=float64 on JAX needs 64-bit arrays: set "
-                              "JAX_ENABLE_X64=1 in the environment (without it JAX computes "
-                              "in float32)")
     keras.config.set_floatx("float64" if policy == "float64" else "float32")
     keras.mixed_precision.set_global_policy(policy)
     if policy == "mixed_bfloat16":

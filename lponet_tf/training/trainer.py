@@ -50,7 +50,7 @@ from lponet_tf.training import schema as S
 from lponet_tf.training.config import ConfigError, StateMismatchError, validate_config
 from lponet_tf.training.datasets import check_roots, data_plan
 from lponet_tf.training.objectives import losses_and_weights, make_optimizer, metrics_for
-from lponet_tf.training.precision import set_precision
+from lponet_tf.training.precision import check_precision, set_precision
 from lponet_tf.training.tensorboard_log import trim_event_files
 
 
@@ -536,6 +536,7 @@ def _train(config: dict, epochs_limit: Optional[int], time_limit: Optional[float
     if time_limit is not None and not float(time_limit) > 0:
         raise ConfigError(f"time_limit must be > 0 seconds, got {time_limit}")
     tcfg = config["train"]
+    check_precision(tcfg.get("mixed_precision"))
     tensorflow = keras.backend.backend() == "tensorflow"
     strategy = None
     if tensorflow:

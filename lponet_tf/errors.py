@@ -54,6 +54,11 @@ class ModelConfigError(LPONetError, ValueError):
         super().__init__(f"LPONetConfig.{field} = {shown} is not allowed: must be {allowed}")
 
 
+class ClosedError(LPONetError, RuntimeError):
+    """A model runner or detector used after its ``close()`` (a call that was waiting for
+    the model while another thread closed it gets this too)."""
+
+
 class DataWarning(UserWarning):
     """Data that is read, but in a way its owner should know about (e.g. a labelled image
     turned upright by its EXIF orientation: its labels are taken to be in that frame)."""

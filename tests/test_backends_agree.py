@@ -138,3 +138,33 @@ def test_the_blazeface_detector_shared_by_threads_gives_the_serial_results(model
     concurrent, errors = run_in_threads(analyzer.analyze, images)
     assert not errors, errors[:3]
     assert_same_faces(serial, concurrent)
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="no fork on this platform")
+def test_an_onnx_runner_in_a_forked_child_opens_its_session_again(model_files):
+    """A forked child gets its own onnxruntime session (read again from the file: the
+    parent's may be mid-run, its thread pool is not in the child) and the parent's faces."""
+    import multiprocessing as mp
+
+    analyzer = FaceAnalyzer.create(model=str(model_files["onnx"]), detector=lambda image: [], threads=1)
+    want = analyzer.analyze(astronaut_rgb(), boxes=BOXES)
+    parent_session = analyzer.runner._session
+    parent, child = mp.Pipe(duplex=False)
+
+    def in_child():
+        reopened = analyzer.runner._forked
+        faces = analyzer.analyze(astronaut_rgb(), boxes=BOXES)
+        child.send((reopened, analyzer.runner._session is not parent_session,
+                    [f.landmarks for f in faces]))
+
+    process = mp.get_context("fork").Process(target=in_child)
+    process.start()
+    try:
+        assert parent.poll(60), "the child gave no faces"
+        reopened, new_session, got = parent.recv()
+    finally:
+        process.join(10)
+        analyzer.close()
+    assert reopened and new_session and len(got) == len(want) == 2
+    for a, b in zip(want, got):
+        np.testing.assert_allclose(a.landmarks, b, atol=1e-4)

@@ -165,3 +165,57 @@ def test_value_range_does_not_apply_to_files():
 def test_detectors_refuse_floats_and_say_how_to_convert():
     with pytest.raises(ImageError, match=r"to_rgb_uint8\(image, value_range"):
         as_rgb_uint8(np.zeros((4, 4, 3), np.float32))
+
+
+def test_uint16_is_converted_in_row_chunks_not_whole_image_temporaries():
+    """uint16 -> uint8 used uint32 temporaries of the whole image (4x its size: 1.4 GiB more
+    for an 8000 x 8000 RGB16 photo); in row chunks, as floats are, the peak stays small."""
+    import tracemalloc
+
+    image = np.full((2000, 2000, 3), 30000, np.uint16)  # 23 MiB
+    image[0, 0] = [0, 65535, 128]
+    tracemalloc.start()
+    try:
+        out = to_rgb_uint8(image)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert out.dtype == np.uint8 and out[1, 1].tolist() == [117] * 3  # round(30000 / 257)
+    assert out[0, 0].tolist() == [0, 255, 0]  # 128 / 257 rounds down
+    assert peak < 2 * image.nbytes, f"peak {peak >> 20} MiB for a {image.nbytes >> 20} MiB image"
+
+
+@pytest.mark.parametrize("mode", ["P", "PA", "CMYK", "YCbCr", "HSV", "LAB", "LA", "RGBX", "1"])
+def test_a_pil_image_in_any_mode_is_read_as_its_colours(mode):
+    """A PIL image's array is its pixel values only in gray / RGB(A) / integer / float modes:
+    a palette gave its indices as gray levels, CMYK four channels read as RGBA, HSV and YCbCr
+    their channels as R, G, B (the face found up to 27 px off). Now each is the RGB picture
+    PIL converts it to (``LA`` and ``PA`` drop their alpha as RGBA arrays do; bilevel is
+    gray)."""
+    Image = pytest.importorskip("PIL.Image")
+    rgb = Image.fromarray(astronaut_rgb())
+    if mode == "P":
+        image = rgb.convert("P", palette=Image.Palette.ADAPTIVE)
+    elif mode in ("LA", "1"):
+        image = rgb.convert("L").convert(mode)
+    elif mode == "PA":
+        image = rgb.convert("RGBA").convert("PA")
+    elif mode == "LAB":
+        from PIL import ImageCms
+
+        image = ImageCms.applyTransform(rgb, ImageCms.buildTransformFromOpenProfiles(
+            ImageCms.createProfile("sRGB"), ImageCms.createProfile("LAB"), "RGB", "LAB"))
+    else:
+        image = rgb.convert(mode)
+    want = np.asarray(image.convert("RGBA" if mode in ("PA", "LA") else "RGB"))[..., :3]
+    got = to_rgb_uint8(image)
+    assert got.shape == want.shape and got.dtype == np.uint8
+    assert np.array_equal(got, np.ascontiguousarray(want)), mode
+
+
+def test_a_pil_image_in_a_pixel_value_mode_is_read_as_its_array():
+    Image = pytest.importorskip("PIL.Image")
+    gray16 = Image.fromarray(np.full((4, 5), 65535, np.uint16))
+    assert gray16.mode.startswith("I;16") and to_rgb_uint8(gray16).max() == 255
+    rgb = astronaut_rgb()
+    assert np.array_equal(to_rgb_uint8(Image.fromarray(rgb)), rgb)

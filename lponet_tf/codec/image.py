@@ -5,7 +5,9 @@ Everything the library works on (training samples, evaluation, export calibratio
 analyzer, the detector and :func:`lponet_tf.draw`) is one ``(H, W, 3)`` uint8 RGB array,
 read here and nowhere else. :func:`to_rgb_uint8` builds it from what users have:
 
-* numpy arrays (or anything ``np.asarray`` takes, e.g. a PIL image):
+* numpy arrays (or anything ``np.asarray`` takes, e.g. a PIL image; one in a mode whose
+  pixels are not RGB or gray values, such as a palette, CMYK, YCbCr or HSV, is converted to
+  RGB by PIL first; its EXIF orientation is the caller's to apply, ``ImageOps.exif_transpose``):
     - shape ``(H, W)`` / ``(H, W, 1)`` gray, ``(H, W, 3)`` colour, ``(H, W, 4)`` with alpha
       (alpha is dropped: the network never saw transparency, and compositing onto a colour
       would invent a background);
@@ -48,6 +50,7 @@ import io
 import math
 import os
 import re
+import sys
 import warnings
 from typing import Optional, Tuple, Union
 
@@ -320,8 +323,15 @@ def _to_uint8(arr: np.ndarray, name: str, value_range=None) -> np.ndarray:
         if arr.dtype == np.uint8:
             return arr
         if arr.dtype == np.uint16:
-            # Rounded division by 257 maps 0..65535 exactly onto 0..255.
-            return ((arr.astype(np.uint32) + 128) // 257).astype(np.uint8)
+            # Rounded division by 257 maps 0..65535 exactly onto 0..255; in row chunks, as
+            # _rescale does, so a huge image's uint32 temporaries stay small.
+            out = np.empty(arr.shape, np.uint8)
+            for r in range(0, arr.shape[0], _ROWS_PER_CHUNK):
+                block = arr[r:r + _ROWS_PER_CHUNK].astype(np.uint32)
+                block += 128
+                block //= 257
+                out[r:r + _ROWS_PER_CHUNK] = block
+            return out
     lo, hi = value_range or ((0.0, 1.0) if is_float else (0.0, 255.0))
     seen_lo, seen_hi = _value_span(arr, name)
     overshoot = FLOAT_OVERSHOOT if is_float else 0.0
@@ -350,6 +360,24 @@ def _rescale(arr: np.ndarray, lo: float, hi: float) -> np.ndarray:
         np.clip(block + 0.5, 0, 255, out=block)
         out[r:r + _ROWS_PER_CHUNK] = block.astype(np.uint8)
     return out
+
+
+#: PIL image modes whose array holds what the dtype rules above read: gray, RGB(A), 16- and
+#: 32-bit integer and float gray. Any other mode's array holds no RGB values (palette
+#: indices, CMYK, YCbCr, HSV, LAB...) and is converted by PIL first (:func:`_pil_as_rgb`).
+_PIL_AS_IS = frozenset({"L", "RGB", "RGBA", "I", "F", "I;16", "I;16L", "I;16B", "I;16N"})
+
+
+def _pil_as_rgb(image):
+    """A PIL image in a mode of no RGB values -> the same picture as RGB, RGBA (a mode with
+    alpha, or a palette with transparency) or L (bilevel); anything else as it is."""
+    pil = sys.modules.get("PIL.Image")  # never imported here: only a PIL user has PIL images
+    if pil is None or not isinstance(image, pil.Image) or image.mode in _PIL_AS_IS:
+        return image
+    if image.mode == "1":
+        return image.convert("L")
+    alpha = "A" in image.mode or "a" in image.mode or "transparency" in image.info
+    return image.convert("RGBA" if alpha else "RGB")
 
 
 def to_rgb_uint8(image: ImageLike, rgb: bool = True, name: Optional[str] = None,
@@ -385,6 +413,7 @@ def to_rgb_uint8(image: ImageLike, rgb: bool = True, name: Optional[str] = None,
         return load_image(image, name)
     if isinstance(image, (bytes, bytearray, memoryview)):
         return decode_image(image, name)
+    image = _pil_as_rgb(image)
     try:
         arr = np.asarray(image)
     except Exception as exc:  # arbitrary objects: report, don't crash

@@ -21,6 +21,7 @@ import numpy as np
 
 from lponet_tf.detection.base import Detection, as_rgb_uint8, box_iou
 from lponet_tf.errors import ModelFileError
+from lponet_tf.runtime.after_fork import renew_after_fork
 
 __all__ = ["BlazeFaceDetector", "BLAZE_MODELS", "BLAZE_SPECS", "blaze_anchors", "blaze_model_dir", "weighted_nms"]
 
@@ -187,7 +188,16 @@ class BlazeFaceDetector:
             raise ModelFileError(path, f"unexpected BlazeFace outputs {[o['shape'] for o in outs]}")
         self._in_index = inp["index"]
         self._reg_index, self._score_index = by_width[16], by_width[1]
+        self._path, self._num_threads = str(path), num_threads
         self._lock = threading.Lock()
+        self._forked = False  # set in a forked child: the interpreter is rebuilt by the first call
+        renew_after_fork(self)
+
+    def _after_fork(self) -> None:
+        """In a forked child (:mod:`lponet_tf.runtime.after_fork`): a lock no parent thread
+        holds, and a new interpreter at the next call (the copied one may be mid-run)."""
+        self._lock = threading.Lock()
+        self._forked = True
 
     def _letterbox(self, image: np.ndarray):
         size = self._spec.size
@@ -240,6 +250,12 @@ class BlazeFaceDetector:
         image = as_rgb_uint8(image)
         tensor, pad, scale, step = self._letterbox(image)
         with self._lock:  # set, invoke and read must not interleave with another thread's
+            if self._forked:
+                from ai_edge_litert.interpreter import Interpreter
+
+                self._interp = Interpreter(model_path=self._path, num_threads=self._num_threads)
+                self._interp.allocate_tensors()
+                self._forked = False
             self._interp.set_tensor(self._in_index, tensor)
             self._interp.invoke()
             raw = self._interp.get_tensor(self._reg_index)[0].copy()

@@ -43,7 +43,7 @@ from lponet_tf.codec.crop import (DEFAULT_ENLARGE, CropTransform, box_from_landm
                                   square_box)
 from lponet_tf.codec.decode import DecodeSettings, decode_face, sample_grid
 from lponet_tf.codec.image import check_value_range, to_rgb_uint8
-from lponet_tf.errors import LPONetError, ModelFileError
+from lponet_tf.errors import ClosedError, LPONetError, ModelFileError
 from lponet_tf.heatmaps import DECODERS
 from lponet_tf.inference.candidate_check import (CANDIDATE_SCORE, candidate_model, distinct_faces,
                                                  is_occluded_face, low_score_candidates)
@@ -58,7 +58,7 @@ __all__ = ["FaceAnalyzerOptions", "Face", "FaceAnalyzer", "AnalyzerClosedError",
 BACKENDS = ("auto", "keras", "tflite", "onnx")
 
 
-class AnalyzerClosedError(LPONetError):
+class AnalyzerClosedError(ClosedError):
     """A :class:`FaceAnalyzer` used after :meth:`FaceAnalyzer.close`."""
 
 #: With ``refine``, a face is analysed again when the box of its landmarks overlaps the box
@@ -311,7 +311,9 @@ class FaceAnalyzer:
     too). :meth:`track` follows one video (its state, smoothing included, is shared by
     the analyzer; :meth:`reset` clears it): feed it from one thread, and give each other
     stream its own :class:`~lponet_tf.inference.video.TrackingSession` (``analyze_video``
-    does). For parallel inference on several cores, use one analyzer per thread.
+    does). For parallel inference on several cores, use one analyzer per thread. Forked
+    worker processes may use an analyzer made before the fork (each renews its locks and
+    interpreters: :mod:`lponet_tf.runtime.after_fork`); it does not pickle.
 
     Args:
         runner: a model runner (``runner(crops) -> outputs``, ``runner.metadata``).
@@ -503,7 +505,11 @@ class FaceAnalyzer:
         if not keep:
             return []
         crops, transforms = zip(*(crop_face(rgb, boxes[i], self.input_size) for i in keep))
-        out = self.runner(np.stack(crops).astype(np.float32))
+        try:
+            out = self.runner(np.stack(crops).astype(np.float32))
+        except Exception:
+            self._check_open()  # closed by another thread during this call: say so
+            raise
         return [self._face(out, j, transforms[j], boxes[i], scores[i])
                 for j, i in enumerate(keep)]
 
@@ -549,12 +555,13 @@ class FaceAnalyzer:
 
     # -- resources --------------------------------------------------------------------
     def close(self) -> None:
-        """Release the model; any later call raises :class:`AnalyzerClosedError`."""
+        """Release the model; any later call raises :class:`AnalyzerClosedError` (so does a
+        call another thread has in flight, when it next needs the model)."""
+        self._closed = True  # first: a call in flight that fails on the released model says why
         close = getattr(self.runner, "close", None)
         if close:
             close()
         self._session = None
-        self._closed = True
 
     def _check_open(self) -> None:
         if self._closed:  # the runner's released state fails obscurely
@@ -566,6 +573,11 @@ class FaceAnalyzer:
 
     def __exit__(self, *exc):
         self.close()
+
+    def __reduce__(self):
+        raise TypeError("a FaceAnalyzer cannot be pickled (it holds a loaded model): send its "
+                        "FaceAnalyzerOptions (they pickle) and call FaceAnalyzer.create(options) "
+                        "in each process")
 
     def __repr__(self) -> str:
         return (f"FaceAnalyzer({self.runner!r}, detector={type(self.detector).__name__}, "

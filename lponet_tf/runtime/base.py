@@ -10,6 +10,7 @@ import numpy as np
 
 from lponet_tf.errors import ImageError, ModelFileError
 from lponet_tf.metadata import OUTPUT_NAMES, ModelMetadata
+from lponet_tf.runtime.after_fork import renew_after_fork
 
 #: Landmarks of a file that carries no ``lponet_metadata``: the 68-point iBUG contract
 #: (``docs/CONVENTIONS.md``). Files written by our exporters say their own count.
@@ -56,6 +57,8 @@ class Runner:
         self.metadata = metadata
         self.path = None if path is None else os.fspath(path)
         self._lock = threading.Lock()
+        self._forked = False  # set in a forked child: the backend is rebuilt by the first call
+        renew_after_fork(self)
 
     def __call__(self, images) -> Dict[str, np.ndarray]:
         """Analyse face crops.
@@ -93,6 +96,11 @@ class Runner:
         return {k: np.asarray(out[k], np.float32) for k in OUTPUT_NAMES}
 
     def _checked_run(self, batch: np.ndarray) -> Dict[str, np.ndarray]:
+        if self._forked:
+            with self._lock:
+                if self._forked:
+                    self._reopen()
+                    self._forked = False
         if self.concurrent:
             out = self._run(batch)
         else:
@@ -110,6 +118,15 @@ class Runner:
 
     def _run(self, batch: np.ndarray) -> Dict[str, np.ndarray]:
         raise NotImplementedError
+
+    def _after_fork(self) -> None:
+        """In a forked child (:mod:`lponet_tf.runtime.after_fork`): a lock no parent thread
+        holds, and the backend rebuilt by the next call (:meth:`_reopen`)."""
+        self._lock = threading.Lock()
+        self._forked = True
+
+    def _reopen(self) -> None:
+        """Rebuild the backend in a forked child; nothing for a backend that needs nothing."""
 
     def close(self) -> None:
         """Release the backend's resources (the runner is unusable afterwards; call it

@@ -7,7 +7,7 @@ from typing import Dict, Optional
 import numpy as np
 
 from lponet_tf import metadata as md
-from lponet_tf.errors import ModelFileError
+from lponet_tf.errors import ClosedError, ModelFileError
 from lponet_tf.runtime.base import (
     Runner, check_contract, metadata_from_shapes, normalize_shape, require_outputs,
 )
@@ -40,11 +40,10 @@ class ONNXRunner(Runner):
             options.intra_op_num_threads = int(threads)
             options.inter_op_num_threads = 1
         try:
-            self._session = ort.InferenceSession(
-                path, sess_options=options, providers=["CPUExecutionProvider"]
-            )
+            self._session = self._open(path, options)
         except Exception as exc:  # onnxruntime raises its own untyped exceptions
             raise ModelFileError(path, f"onnxruntime cannot load it: {exc}") from exc
+        self._options = options
         inputs = self._session.get_inputs()
         outputs = {o.name: (o.shape, onnx_dtype(o.type)) for o in self._session.get_outputs()}
         require_outputs(path, outputs)
@@ -62,9 +61,27 @@ class ONNXRunner(Runner):
         self._input_name = inputs[0].name
         self.max_batch = normalize_shape(inputs[0].shape)[0]
 
+    @staticmethod
+    def _open(path: str, options):
+        import onnxruntime as ort
+
+        return ort.InferenceSession(path, sess_options=options, providers=["CPUExecutionProvider"])
+
     def _run(self, batch: np.ndarray) -> Dict[str, np.ndarray]:
-        values = self._session.run(list(md.OUTPUT_NAMES), {self._input_name: batch})
+        session = self._session  # one read: close() from another thread may clear it
+        if session is None:
+            raise ClosedError(f"{self.path}: this runner was closed")
+        values = session.run(list(md.OUTPUT_NAMES), {self._input_name: batch})
         return dict(zip(md.OUTPUT_NAMES, values))
+
+    def _reopen(self) -> None:
+        if self._session is None:  # closed before the fork: stays closed
+            return
+        try:  # from its file, read again (not kept in memory beside the session)
+            self._session = self._open(self.path, self._options)
+        except Exception as exc:
+            raise ModelFileError(self.path, f"onnxruntime cannot load it again in this forked "
+                                            f"process: {exc}") from exc
 
     def close(self) -> None:
         self._session = None

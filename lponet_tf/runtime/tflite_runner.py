@@ -7,7 +7,7 @@ from typing import Dict, Optional
 import numpy as np
 
 from lponet_tf import metadata as md
-from lponet_tf.errors import ModelFileError
+from lponet_tf.errors import ClosedError, ModelFileError
 from lponet_tf.runtime.base import Runner, check_contract, metadata_from_shapes, require_outputs
 
 
@@ -77,6 +77,7 @@ class TFLiteRunner(Runner):
         if not signatures:
             raise ModelFileError(path, "not an LPONet export: the model has no signature")
         key = "serving_default" if "serving_default" in signatures else next(iter(signatures))
+        self._signature_key, self._threads = key, threads
         self._signature = self._interpreter.get_signature_runner(key)
         self._inputs = self._signature.get_input_details()
         self._outputs = self._signature.get_output_details()
@@ -114,8 +115,19 @@ class TFLiteRunner(Runner):
         return dict(self._input)
 
     def _run(self, batch: np.ndarray) -> Dict[str, np.ndarray]:
+        if self._signature is None:
+            raise ClosedError(f"{self.path}: this runner was closed")
         raw = self._signature(**{self._input_name: quantize(batch, self._input)})
         return {k: dequantize(raw[k], self._outputs[k]) for k in md.OUTPUT_NAMES}
 
+    def _reopen(self) -> None:
+        if self._signature is None:  # closed before the fork: stays closed
+            return
+        from ai_edge_litert.interpreter import Interpreter
+
+        self._interpreter = Interpreter(model_content=self._data, num_threads=self._threads)
+        self._signature = self._interpreter.get_signature_runner(self._signature_key)
+
     def close(self) -> None:
-        self._signature = self._interpreter = None
+        with self._lock:  # after a call in flight, never in the middle of one
+            self._signature = self._interpreter = None

@@ -340,10 +340,11 @@ def test_detect_skips_the_zoom_out_pass_only_when_the_first_pass_finds_nothing()
 class _Boxed:
     box: np.ndarray
     track_id: Optional[int] = None
+    confidence: float = 0.5
 
 
-def _f(box, track_id=None):
-    return _Boxed(np.asarray(box, np.float64), track_id)
+def _f(box, track_id=None, confidence=0.5):
+    return _Boxed(np.asarray(box, np.float64), track_id, confidence)
 
 
 def test_merge_keeps_an_agreeing_track_and_replaces_a_drifted_one():
@@ -351,14 +352,19 @@ def test_merge_keeps_an_agreeing_track_and_replaces_a_drifted_one():
     agree = _f([20, 0, 120, 100])     # IoU 80/120 = 0.67 >= 0.5: the track is kept
     got = TrackingSession._merge([tracked], [agree])
     assert len(got) == 1 and got[0] is tracked
-    drifted = _f([40, 0, 140, 100])   # IoU 60/140 = 0.43: same face (>= 0.3), drifted
+    drifted = _f([40, 0, 140, 100], confidence=0.6)   # IoU 60/140 = 0.43: same face (>= 0.3), drifted
     got = TrackingSession._merge([tracked], [drifted])
-    # the detection's face, continuing the track it replaces
+    # the detection's face, surer than the track's, continuing the track it replaces
     assert len(got) == 1 and np.array_equal(got[0].box, drifted.box) and got[0].track_id == 7
+    # a detection whose face is no surer (a box across two overlapping faces) leaves it, and
+    # is not a new face either
+    for weaker in (_f([40, 0, 140, 100], confidence=0.4), _f([40, 0, 140, 100], confidence=0.5)):
+        got = TrackingSession._merge([tracked], [weaker])
+        assert len(got) == 1 and got[0] is tracked
 
 
 def test_merge_a_detection_centred_in_a_track_is_that_face():
-    tracked, small = _f([0, 0, 100, 100], track_id=3), _f([40, 40, 60, 60])  # IoU 0.04, centre inside
+    tracked, small = _f([0, 0, 100, 100], track_id=3), _f([40, 40, 60, 60], confidence=0.7)  # IoU 0.04, centre inside
     got = TrackingSession._merge([tracked], [small])  # the track drifted: replaced, no 2nd face
     assert len(got) == 1 and np.array_equal(got[0].box, small.box) and got[0].track_id == 3
 
@@ -392,6 +398,9 @@ def test_a_followed_face_is_cropped_ahead_only_for_steady_motion_between_5_and_5
     np.testing.assert_allclose(got, [[100, 50, 140, 90], [144, 50, 184, 90]])
     far = Followed(np.array([[150.0, 50.0], [190.0, 90.0]]), 5)  # 10 px away: ahead
     np.testing.assert_allclose(session._crop_boxes_now([face, far], 1.02)[0], [106, 50, 146, 90])
+    # cropped on its last box beside the neighbour, it is still expected where it moved to
+    np.testing.assert_allclose(session._expected_boxes([face, neighbour], 1.02),
+                               [[106, 50, 146, 90], [144, 50, 184, 90]])
     # crop_ahead=False (the benchmarks' "off" column): the landmark box, moving or not
     session.crop_ahead = False
     np.testing.assert_allclose(session._crop_boxes_now([face, far], 1.02)[0], [100, 50, 140, 90])
@@ -418,6 +427,34 @@ def test_steady_means_the_last_two_motions_within_60_degrees():
     assert session.steady == {1}
     at(200, 25, 0.5, moved=False)      # a detection's box replaced it: no velocity
     assert session.steady == set() and 1 not in session.velocities
+
+
+def test_two_tracks_on_one_face_are_judged_where_each_was_expected(monkeypatch):
+    """A disc moving steadily right (6 px a frame) passes above-left of a still one: once its
+    moved-on box would touch the still disc's box it is cropped on its last box, but the
+    one-face-per-person choice weighs its landmarks against where its motion put it (a track
+    that followed a face reads as on it, however far it moved since its crop)."""
+    from lponet_tf.inference import video
+
+    judged, cropped = [], []
+    choose = video._one_face_per_person
+    monkeypatch.setattr(video, "_one_face_per_person", lambda faces, boxes: (
+        judged.append({f.track_id: np.asarray(boxes[id(f)]) for f in faces}), choose(faces, boxes))[1])
+    analyzer, _ = disc_analyzer(detect_every=100, smoothing=False, refine=False)
+    analyze_boxes = analyzer.analyze_boxes
+    monkeypatch.setattr(analyzer, "analyze_boxes", lambda rgb, boxes, scores=None: (
+        cropped.append(np.asarray(boxes)), analyze_boxes(rgb, boxes, scores))[1])
+    for k in range(7):
+        faces = analyzer.track(disc_frame([(40 + 6 * k, 45), (110, 75)]), timestamp_ms=40.0 * k)
+    assert sorted(f.track_id for f in faces) == [1, 2]
+    moving = min(faces, key=lambda f: centre(f)[0])
+    np.testing.assert_allclose(centre(moving), [76, 45], atol=3.0)  # unrefined: the crop cuts it
+    crop = min(cropped[-1], key=lambda b: b[0])  # frame 6: cropped where it was (x = 70) ...
+    np.testing.assert_allclose((crop[0] + crop[2]) / 2, 70, atol=1.5)
+    # ... judged where its last motion put it (6 px a frame, read about 5 on unrefined crops)
+    shift = judged[-1][moving.track_id] - crop
+    np.testing.assert_allclose(shift[2:], shift[:2], atol=1e-3)  # moved, not resized
+    assert 3.0 < shift[0] < 8.0 and abs(shift[1]) < 0.5, shift
 
 
 def test_of_two_tracks_on_one_face_the_one_that_stayed_on_its_crop_keeps_it():

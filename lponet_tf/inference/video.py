@@ -17,8 +17,9 @@
   width, and the box would not overlap another face's), so a face moving steadily needs no
   second look; where it stops or turns, the crop is off once and refined. Two tracked faces
   that end on one face (a weak track beside a face, or a face passing behind another,
-  refined onto it) are one face, as in ``analyze``: the one whose landmarks stayed on its
-  crop keeps it (its track was on that face) and the other counts as lost.
+  refined onto it) are one face, as in ``analyze``: the one whose landmarks stayed where its
+  track was expected (its last box, moved on by a steady motion even where the crop was not)
+  keeps it (its track was on that face) and the other counts as lost.
 * Second looks. While no face is tracked, a frame in which the detector's first pass finds
   nothing gets the zoom-out pass (the default detector's second look at a frame inside a gray
   border, for faces that fill the frame) on the first such frame and then on one in
@@ -33,7 +34,9 @@
   ``options.min_tracking_confidence``, or whose landmark box collapses, is dropped and the
   detector runs on that frame.
 * Merging. On a detection frame, a tracked face that a detection confirms is kept, one
-  that has drifted from its detection is replaced by it, and detections that overlap no
+  that has drifted from its detection is replaced by it when the detection's face is the
+  surer (higher mean landmark score: a detector box across two overlapping faces reads
+  neither, and must not take a track off a face it held), and detections that overlap no
   tracked face are added, up to ``options.max_faces`` (:meth:`TrackingSession._merge`).
 * Identity and smoothing. A face followed from the previous frame keeps its track (the
   session knows which face its crop came from, and so does a detection that replaces it);
@@ -153,19 +156,22 @@ class TrackingSession:
         if self.previous:
             # (analyze_boxes skips these: left out here too, so each face keeps its track id)
             crops = self._crop_boxes_now(self.previous, t)
-            followed = [(f, b) for f, b in zip(self.previous, crops) if box_in_image(b, rgb.shape)]
-            tracked = self.analyzer.analyze_boxes(rgb, [b for _, b in followed],
-                                                  [f.score for f, _ in followed])
+            expected = self._expected_boxes(self.previous, t)
+            followed = [(f, b, e) for f, b, e in zip(self.previous, crops, expected)
+                        if box_in_image(b, rgb.shape)]
+            tracked = self.analyzer.analyze_boxes(rgb, [b for _, b, _ in followed],
+                                                  [f.score for f, _, _ in followed])
             # a face that moved is cut by last frame's box: re-crop it on its new landmarks
             # (as analyze() does a detector box) before judging it
             tracked = self.analyzer.refine_faces(rgb, tracked)
-            tracked = [dataclasses.replace(f, track_id=p.track_id) for f, (p, _) in zip(tracked, followed)]
+            tracked = [dataclasses.replace(f, track_id=p.track_id) for f, (p, _, _) in zip(tracked, followed)]
             faces = [f for f in tracked if _still_a_face(f, opts.min_tracking_confidence)]
             # one face per person, as in find_faces: the refinement may take a weak track
             # beside a face (a half face at the frame's edge, a face passing behind another)
-            # onto that face; of two, the one that stayed on its crop keeps the face (its
-            # track was on it), in their order
-            faces = _one_face_per_person(faces, {id(f): b for f, (_, b) in zip(tracked, followed)})
+            # onto that face; of two, the one that ended where its track was expected (its
+            # last box, moved on by a steady motion even where the crop was not) keeps the
+            # face (its track was on it), in their order
+            faces = _one_face_per_person(faces, {id(f): e for f, (_, _, e) in zip(tracked, followed)})
             due = due or len(faces) < len(self.previous)
         # a face lost a moment ago (behind another, out of the frame) is looked for on every
         # frame while its track lives, so that it keeps its id when it comes back; these
@@ -208,7 +214,7 @@ class TrackingSession:
         needs no second look (:meth:`FaceAnalyzer.refine_faces`)."""
         last = [_crop_box(f) for f in faces]
         shifts = [self._shift_now(f, b, t) for f, b in zip(faces, last)]
-        ahead = [b if s is None else (b + np.tile(s, 2)).astype(np.float32) for b, s in zip(last, shifts)]
+        ahead = self._expected_boxes(faces, t)
         out = []
         for i, box in enumerate(ahead):
             others = [b for j in range(len(faces)) if j != i for b in (last[j], ahead[j])]
@@ -216,6 +222,15 @@ class TrackingSession:
                 box = last[i]
             out.append(box)
         return out
+
+    def _expected_boxes(self, faces: list, t: float) -> List[np.ndarray]:
+        """Where the followed ``faces`` are expected at time ``t``: each one's landmark box on
+        its last frame, moved on as :meth:`_shift_now` says (a steady motion of
+        :data:`_AHEAD_MIN` to :data:`_AHEAD_MAX` of its width), whether or not it is cropped
+        there."""
+        last = [_crop_box(f) for f in faces]
+        shifts = [self._shift_now(f, b, t) for f, b in zip(faces, last)]
+        return [b if s is None else (b + np.tile(s, 2)).astype(np.float32) for b, s in zip(last, shifts)]
 
     def _shift_now(self, face, box: np.ndarray, t: float) -> Optional[np.ndarray]:
         """``(dx, dy)`` a steadily moving face has moved since its last frame, or None."""
@@ -250,7 +265,9 @@ class TrackingSession:
         A detection is the same face as a tracked one when their boxes overlap (IoU >= 0.3,
         or the detection's centre inside the tracked box). The tracked face is kept when
         the two agree (IoU >= 0.5: its landmark box is the more precise); otherwise it has
-        drifted and the detected face replaces it. Unmatched detections are new faces;
+        drifted and the detected face replaces it if its confidence (mean landmark score) is
+        the higher: a detector box across two overlapping faces gives a face that is neither,
+        and a tracked face that held its landmarks is kept. Unmatched detections are new faces;
         tracked faces no detection matches are kept (the detector missed them).
         """
         if not tracked or not detected:
@@ -268,7 +285,11 @@ class TrackingSession:
                 new.append(detected[d])
                 continue
             used.add(options[0])
-            if iou[d, options[0]] < _AGREE_IOU:  # the same face, drifted: its track goes on
+            # the same face, drifted: the detection's reading replaces it when it is the surer
+            # one (a detection box across two overlapping faces reads neither well); its track
+            # goes on
+            if iou[d, options[0]] < _AGREE_IOU and \
+                    detected[d].confidence > tracked[options[0]].confidence:
                 result[options[0]] = dataclasses.replace(
                     detected[d], track_id=tracked[options[0]].track_id)
         return result + new
@@ -282,9 +303,9 @@ def _still_a_face(face, min_confidence: float) -> bool:
 
 
 def _one_face_per_person(faces: list, crops: Dict[int, np.ndarray]) -> list:
-    """``faces`` (followed, each cropped on ``crops[id(face)]``) without the ones another
+    """``faces`` (followed, each expected at ``crops[id(face)]``) without the ones another
     kept face repeats (:func:`distinct_faces`), trying them in order of how well their
-    landmarks stay on their crop (the face whose track was on it first), kept in order."""
+    landmarks stay on that box (the face whose track was on it first), kept in order."""
     def on_crop(face) -> float:
         return float(box_iou(landmark_box(face.landmarks), crops[id(face)])[0, 0])
 

@@ -156,30 +156,31 @@ public final class FaceTrackingSession {
       List<float[]> boxes = new ArrayList<>();
       List<Integer> followedIds = new ArrayList<>();
       float[] scores = new float[previous.size()];
-      List<float[]> crops = cropBoxesNow(t);
+      List<float[]> crops = cropBoxesNow(t), expected = expectedBoxes(t), followedExpected = new ArrayList<>();
       for (int i = 0; i < previous.size(); i++) {
         float[] box = crops.get(i);
         if (Refine.inImage(box, frame.width, frame.height)) { // analyzeBoxes skips the others
           scores[boxes.size()] = previous.get(i).score;
           boxes.add(box);
           followedIds.add(previousIds.get(i));
+          followedExpected.add(expected.get(i));
         }
       }
       // a face that moved is cut by last frame's box: re-cropped on its new landmarks (as a
       // detector box is) before it is judged
       List<Face> analysed = pipeline.refine(frame, pipeline.analyzeBoxes(frame, boxes, scores));
-      List<float[]> faceCrops = new ArrayList<>();
+      List<float[]> faceExpected = new ArrayList<>();
       for (int k = 0; k < analysed.size(); k++) {
         if (stillAFace(analysed.get(k))) {
           faces.add(analysed.get(k));
           ids.add(followedIds.get(k));
-          faceCrops.add(boxes.get(k));
+          faceExpected.add(followedExpected.get(k));
         }
       }
       // one face per person, as in findFaces: the refinement may take a weak track beside a
       // face (a half face, a face passing behind another) onto that face; of two, the one that
-      // stayed on its crop keeps the face (its track was on it), in their order
-      List<Face> kept = onePerPerson(faces, faceCrops);
+      // ended where its track was expected keeps the face (its track was on it), in their order
+      List<Face> kept = onePerPerson(faces, faceExpected);
       ids = idsOf(kept, faces, ids);
       faces = kept;
       due = due || faces.size() < previous.size();
@@ -253,15 +254,11 @@ public final class FaceTrackingSession {
    */
   private List<float[]> cropBoxesNow(double t) {
     int n = previous.size();
-    List<float[]> last = new ArrayList<>(), ahead = new ArrayList<>();
+    List<float[]> last = new ArrayList<>(), ahead = expectedBoxes(t);
     boolean[] moves = new boolean[n];
     for (int i = 0; i < n; i++) {
-      float[] box = landmarkBox(previous.get(i).landmarks);
-      double[] shift = shiftNow(previousIds.get(i), box, t);
-      moves[i] = shift != null;
-      last.add(box);
-      ahead.add(shift == null ? box : new float[] {(float) (box[0] + shift[0]),
-          (float) (box[1] + shift[1]), (float) (box[2] + shift[0]), (float) (box[3] + shift[1])});
+      last.add(landmarkBox(previous.get(i).landmarks));
+      moves[i] = shiftNow(previousIds.get(i), last.get(i), t) != null;
     }
     List<float[]> out = new ArrayList<>();
     for (int i = 0; i < n; i++) {
@@ -272,6 +269,22 @@ public final class FaceTrackingSession {
         }
       }
       out.add(box);
+    }
+    return out;
+  }
+
+  /**
+   * Where the followed faces are expected at {@code t}: each one's landmark box on its last
+   * frame, moved on as {@link #shiftNow} says, whether or not it is cropped there (Python's
+   * {@code TrackingSession._expected_boxes}).
+   */
+  private List<float[]> expectedBoxes(double t) {
+    List<float[]> out = new ArrayList<>();
+    for (int i = 0; i < previous.size(); i++) {
+      float[] box = landmarkBox(previous.get(i).landmarks);
+      double[] shift = shiftNow(previousIds.get(i), box, t);
+      out.add(shift == null ? box : new float[] {(float) (box[0] + shift[0]),
+          (float) (box[1] + shift[1]), (float) (box[2] + shift[0]), (float) (box[3] + shift[1])});
     }
     return out;
   }
@@ -325,8 +338,8 @@ public final class FaceTrackingSession {
 
   /**
    * {@code faces} without the ones another kept face repeats ({@link FacePipeline#distinct}),
-   * trying them in order of how well their landmarks stay on their crop (the face whose track
-   * was on it first), kept in their order (Python's {@code _one_face_per_person}).
+   * trying them in order of how well their landmarks stay where their track was expected (the
+   * face whose track was on it first), kept in their order (Python's {@code _one_face_per_person}).
    */
   private List<Face> onePerPerson(List<Face> faces, List<float[]> crops) {
     List<Integer> order = new ArrayList<>();
@@ -377,7 +390,8 @@ public final class FaceTrackingSession {
   /**
    * Tracked faces corrected or completed by a detection frame's faces: a detection is the same
    * face as a tracked one when IoU >= 0.3 or its centre is inside the tracked box; the tracked
-   * face is kept when they agree (IoU >= 0.5), else replaced; unmatched detections are added;
+   * face is kept when they agree (IoU >= 0.5), else replaced when the detection's face has the
+   * higher confidence (mean landmark score); unmatched detections are added;
    * tracked faces no detection matches are kept.
    *
    * @param ids the track id of each tracked face; on return, of each face returned (a
@@ -426,7 +440,9 @@ public final class FaceTrackingSession {
         continue;
       }
       used.add(pick);
-      if (iou[d][pick] < AGREE_IOU) {
+      // the same face, drifted: the detection's reading replaces it when it is the surer one
+      // (a detection box across two overlapping faces reads neither well)
+      if (iou[d][pick] < AGREE_IOU && detected.get(d).confidence() > tracked.get(pick).confidence()) {
         result.set(pick, detected.get(d));
       }
     }

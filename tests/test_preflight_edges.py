@@ -2,7 +2,6 @@
 data, under a second."""
 import re
 
-import numpy as np
 import pytest
 
 from lponet_tf.data.records import FaceRecord

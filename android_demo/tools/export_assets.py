@@ -33,7 +33,6 @@ pipeline on the files it writes.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import importlib.metadata
 import importlib.util
 import json
@@ -259,7 +258,6 @@ def export_assets(out_dir, model=None, preset: Optional[str] = None, quantize: s
         gpu_json = _model_json(out / GPU_MODEL_FILE)
     elif model_json["io_dtype"] == "float32":
         gpu_json = dict(model_json)  # the same file serves both
-    size = model_json["input_size"]
 
     name = detector or D.DEFAULT_DETECTOR
     opts = A.FaceAnalyzerOptions()

@@ -43,7 +43,7 @@ from lponet_tf.codec.crop import (DEFAULT_ENLARGE, CropTransform, box_from_landm
                                   square_box)
 from lponet_tf.codec.decode import DecodeSettings, decode_face, sample_grid
 from lponet_tf.codec.image import check_value_range, to_rgb_uint8
-from lponet_tf.errors import ClosedError, LPONetError, ModelFileError
+from lponet_tf.errors import ClosedError, ModelFileError
 from lponet_tf.heatmaps import DECODERS
 from lponet_tf.inference.candidate_check import (CANDIDATE_SCORE, candidate_model, distinct_faces,
                                                  is_occluded_face, low_score_candidates)

@@ -96,7 +96,7 @@ class Runner:
         return {k: np.asarray(out[k], np.float32) for k in OUTPUT_NAMES}
 
     def _checked_run(self, batch: np.ndarray) -> Dict[str, np.ndarray]:
-        if self._forked:
+        if getattr(self, "_forked", False):  # (a subclass may not have run Runner.__init__)
             with self._lock:
                 if self._forked:
                     self._reopen()

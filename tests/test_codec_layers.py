@@ -14,10 +14,11 @@ PKG = pathlib.Path(__file__).resolve().parents[1] / "lponet_tf"
 #: What each lower part of the library may import from lponet_tf (besides itself).
 ALLOWED = {
     "codec": {"errors", "config", "geometry", "heatmaps"},
-    "detection": {"errors", "codec"},
+    "detection": {"errors", "codec", "after_fork"},
     "data": {"errors", "fileio", "config", "codec", "detection", "geometry", "heatmaps", "metadata",
              "version"},
     "fileio": {"errors"},
+    "after_fork": set(),
     "visualize": {"codec"},
 }
 

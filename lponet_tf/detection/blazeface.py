@@ -21,7 +21,7 @@ import numpy as np
 
 from lponet_tf.detection.base import Detection, as_rgb_uint8, box_iou
 from lponet_tf.errors import ModelFileError
-from lponet_tf.runtime.after_fork import renew_after_fork
+from lponet_tf.after_fork import renew_after_fork
 
 __all__ = ["BlazeFaceDetector", "BLAZE_MODELS", "BLAZE_SPECS", "blaze_anchors", "blaze_model_dir", "weighted_nms"]
 
@@ -194,7 +194,7 @@ class BlazeFaceDetector:
         renew_after_fork(self)
 
     def _after_fork(self) -> None:
-        """In a forked child (:mod:`lponet_tf.runtime.after_fork`): a lock no parent thread
+        """In a forked child (:mod:`lponet_tf.after_fork`): a lock no parent thread
         holds, and a new interpreter at the next call (the copied one may be mid-run)."""
         self._lock = threading.Lock()
         self._forked = True

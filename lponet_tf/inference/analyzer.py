@@ -313,7 +313,7 @@ class FaceAnalyzer:
     stream its own :class:`~lponet_tf.inference.video.TrackingSession` (``analyze_video``
     does). For parallel inference on several cores, use one analyzer per thread. Forked
     worker processes may use an analyzer made before the fork (each renews its locks and
-    interpreters: :mod:`lponet_tf.runtime.after_fork`); it does not pickle.
+    interpreters: :mod:`lponet_tf.after_fork`); it does not pickle.
 
     Args:
         runner: a model runner (``runner(crops) -> outputs``, ``runner.metadata``).

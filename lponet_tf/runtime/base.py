@@ -10,7 +10,7 @@ import numpy as np
 
 from lponet_tf.errors import ImageError, ModelFileError
 from lponet_tf.metadata import OUTPUT_NAMES, ModelMetadata
-from lponet_tf.runtime.after_fork import renew_after_fork
+from lponet_tf.after_fork import renew_after_fork
 
 #: Landmarks of a file that carries no ``lponet_metadata``: the 68-point iBUG contract
 #: (``docs/CONVENTIONS.md``). Files written by our exporters say their own count.
@@ -120,7 +120,7 @@ class Runner:
         raise NotImplementedError
 
     def _after_fork(self) -> None:
-        """In a forked child (:mod:`lponet_tf.runtime.after_fork`): a lock no parent thread
+        """In a forked child (:mod:`lponet_tf.after_fork`): a lock no parent thread
         holds, and the backend rebuilt by the next call (:meth:`_reopen`)."""
         self._lock = threading.Lock()
         self._forked = True

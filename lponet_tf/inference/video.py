@@ -302,14 +302,14 @@ def _still_a_face(face, min_confidence: float) -> bool:
     return min(x1 - x0, y1 - y0) >= _MIN_FACE_SIDE
 
 
-def _one_face_per_person(faces: list, crops: Dict[int, np.ndarray]) -> list:
-    """``faces`` (followed, each expected at ``crops[id(face)]``) without the ones another
+def _one_face_per_person(faces: list, expected: Dict[int, np.ndarray]) -> list:
+    """``faces`` (followed, each expected at ``expected[id(face)]``) without the ones another
     kept face repeats (:func:`distinct_faces`), trying them in order of how well their
     landmarks stay on that box (the face whose track was on it first), kept in order."""
-    def on_crop(face) -> float:
-        return float(box_iou(landmark_box(face.landmarks), crops[id(face)])[0, 0])
+    def where_expected(face) -> float:
+        return float(box_iou(landmark_box(face.landmarks), expected[id(face)])[0, 0])
 
-    kept = {id(f) for f in distinct_faces(sorted(faces, key=lambda f: -on_crop(f)),
+    kept = {id(f) for f in distinct_faces(sorted(faces, key=lambda f: -where_expected(f)),
                                           by_confidence=False)}
     return [f for f in faces if id(f) in kept]
 
